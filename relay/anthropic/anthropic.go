@@ -1,0 +1,216 @@
+// Package anthropic is the relay's adapter for Anthropic's Messages API and
+// Claude-compatible upstreams: where a request goes, how an account's key is
+// presented, how anthropic-beta is merged, where usage is read, and how an
+// error is written in Anthropic's own error format.
+package anthropic
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"keypool/relay/pool"
+	"keypool/relay/sse"
+)
+
+// DefaultBaseURL is Anthropic's API.
+const DefaultBaseURL = "https://api.anthropic.com"
+
+// SetAuth presents key the way the account's upstream expects it, after
+// removing whatever credential the client sent to the relay.
+func SetAuth(h http.Header, how pool.AuthHeader, key string) {
+	h.Del("X-Api-Key")
+	h.Del("Authorization")
+	if how == pool.AuthBearer {
+		h.Set("Authorization", "Bearer "+key)
+		return
+	}
+	h.Set("X-Api-Key", key)
+}
+
+// MergeBeta returns the anthropic-beta value that keeps every beta the client
+// asked for, in its order, and adds the ones the account needs that are
+// missing. An added beta goes right after "claude-code-20250219" when the
+// client sent it (where Claude Code itself puts the OAuth beta), else last.
+func MergeBeta(client []string, need ...string) string {
+	var out []string
+	seen := make(map[string]bool)
+	for _, v := range client {
+		for _, b := range strings.Split(v, ",") {
+			if b = strings.TrimSpace(b); b != "" && !seen[b] {
+				seen[b] = true
+				out = append(out, b)
+			}
+		}
+	}
+	for _, b := range need {
+		if seen[b] {
+			continue
+		}
+		seen[b] = true
+		at := len(out)
+		for i, v := range out {
+			if v == "claude-code-20250219" {
+				at = i + 1
+			}
+		}
+		out = append(out, "")
+		copy(out[at+1:], out[at:])
+		out[at] = b
+	}
+	return strings.Join(out, ",")
+}
+
+// wireUsage is Anthropic's usage object.
+type wireUsage struct {
+	InputTokens              *int64 `json:"input_tokens"`
+	OutputTokens             *int64 `json:"output_tokens"`
+	CacheCreationInputTokens *int64 `json:"cache_creation_input_tokens"`
+	CacheReadInputTokens     *int64 `json:"cache_read_input_tokens"`
+}
+
+// merge keeps the last value seen per field: message_delta's counts are
+// cumulative and may repeat or omit message_start's.
+func (w *wireUsage) mergeInto(u *pool.Usage) {
+	set := func(dst *int64, src *int64) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	set(&u.InputTokens, w.InputTokens)
+	set(&u.OutputTokens, w.OutputTokens)
+	set(&u.CacheWriteTokens, w.CacheCreationInputTokens)
+	set(&u.CacheReadTokens, w.CacheReadInputTokens)
+}
+
+// ResponseUsage reads model and usage from a non-streaming Messages answer.
+func ResponseUsage(body []byte) (model string, u pool.Usage, ok bool) {
+	var m struct {
+		Model string     `json:"model"`
+		Usage *wireUsage `json:"usage"`
+	}
+	if json.Unmarshal(body, &m) != nil || m.Usage == nil {
+		return "", u, false
+	}
+	m.Usage.mergeInto(&u)
+	return m.Model, u, true
+}
+
+// StreamTap reads usage and a mid-stream error from Messages stream events.
+// Only message_start, message_delta and error events are decoded.
+type StreamTap struct {
+	Model string
+	Usage pool.Usage
+	Error string // error.type of an error event, if one came
+}
+
+// Event looks at one raw SSE event.
+func (t *StreamTap) Event(ev []byte) {
+	name := sse.Field(ev, "event")
+	switch {
+	case bytes.Equal(name, []byte("message_delta")):
+		var d struct {
+			Usage *wireUsage `json:"usage"`
+		}
+		if json.Unmarshal(sse.Field(ev, "data"), &d) == nil && d.Usage != nil {
+			d.Usage.mergeInto(&t.Usage)
+		}
+	case bytes.Equal(name, []byte("message_start")):
+		var s struct {
+			Message struct {
+				Model string     `json:"model"`
+				Usage *wireUsage `json:"usage"`
+			} `json:"message"`
+		}
+		if json.Unmarshal(sse.Field(ev, "data"), &s) == nil {
+			t.Model = s.Message.Model
+			if s.Message.Usage != nil {
+				s.Message.Usage.mergeInto(&t.Usage)
+			}
+		}
+	case bytes.Equal(name, []byte("error")):
+		var e struct {
+			Error struct {
+				Type string `json:"type"`
+			} `json:"error"`
+		}
+		if json.Unmarshal(sse.Field(ev, "data"), &e) == nil {
+			t.Error = e.Error.Type
+		}
+	}
+}
+
+// ErrorType is Anthropic's error.type for an HTTP status.
+func ErrorType(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return "invalid_request_error"
+	case http.StatusUnauthorized:
+		return "authentication_error"
+	case http.StatusPaymentRequired:
+		return "billing_error"
+	case http.StatusForbidden:
+		return "permission_error"
+	case http.StatusNotFound, http.StatusMethodNotAllowed:
+		return "not_found_error"
+	case http.StatusConflict:
+		return "conflict_error"
+	case http.StatusRequestEntityTooLarge:
+		return "request_too_large"
+	case http.StatusTooManyRequests:
+		return "rate_limit_error"
+	case 529:
+		return "overloaded_error"
+	}
+	return "api_error"
+}
+
+// WriteError answers in Anthropic's error format. A non-zero retryAfter adds
+// a retry-after header (whole seconds, at least 1).
+func WriteError(w http.ResponseWriter, status int, msg string, retryAfter time.Duration) {
+	body, _ := json.Marshal(struct {
+		Type  string `json:"type"`
+		Error struct {
+			Type    string `json:"type"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}{Type: "error", Error: struct {
+		Type    string `json:"type"`
+		Message string `json:"message"`
+	}{ErrorType(status), msg}})
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if retryAfter > 0 {
+		h.Set("Retry-After", strconv.FormatInt(int64((retryAfter+time.Second-1)/time.Second), 10))
+	}
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// ErrorBody is the parts of an upstream error answer the failover table reads.
+type ErrorBody struct {
+	Type      string // error.type
+	Message   string // error.message
+	ErrorCode string // error.details.error_code
+}
+
+// ParseError reads an Anthropic error body; unknown shapes give the zero value.
+func ParseError(body []byte) ErrorBody {
+	var e struct {
+		Error struct {
+			Type    string `json:"type"`
+			Message string `json:"message"`
+			Details struct {
+				ErrorCode string `json:"error_code"`
+			} `json:"details"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &e) != nil {
+		return ErrorBody{}
+	}
+	return ErrorBody{e.Error.Type, e.Error.Message, e.Error.Details.ErrorCode}
+}

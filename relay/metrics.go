@@ -1,0 +1,79 @@
+package relay
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the relay's Prometheus series. Label values are account ids,
+// routes and reasons: never a key or a client's header.
+type metrics struct {
+	requests  *prometheus.CounterVec
+	attempts  *prometheus.CounterVec
+	failovers *prometheus.CounterVec
+	refused   *prometheus.CounterVec
+	tokens    *prometheus.CounterVec
+	ttfb      *prometheus.HistogramVec
+}
+
+func newMetrics(reg *prometheus.Registry, s *Server) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keypool_requests_total", Help: "Requests answered, by route and status code.",
+		}, []string{"route", "code"}),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keypool_upstream_answers_total", Help: "Upstream answers passed to clients, by account and status class.",
+		}, []string{"account", "class"}),
+		failovers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keypool_failovers_total", Help: "Accounts left for another, by account and reason.",
+		}, []string{"account", "reason"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keypool_refused_total", Help: "Requests refused by the access checks, by reason.",
+		}, []string{"reason"}),
+		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keypool_tokens_total", Help: "Tokens reported by upstreams, by account and kind.",
+		}, []string{"account", "kind"}),
+		ttfb: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "keypool_time_to_first_byte_seconds", Help: "Time from request to the first byte sent back.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 10),
+		}, []string{"route"}),
+	}
+	usable := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "keypool_accounts_ready", Help: "Accounts that can take a request now.",
+	}, func() float64 {
+		n := 0
+		for _, a := range s.Health().Accounts {
+			if a.State == "ready" {
+				n++
+			}
+		}
+		return float64(n)
+	})
+	for _, c := range []prometheus.Collector{m.requests, m.attempts, m.failovers, m.refused, m.tokens, m.ttfb, usable} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// observe counts a finished request.
+func (m *metrics) observe(r *UsageRecord) {
+	m.requests.WithLabelValues(r.Route, strconv.Itoa(r.Status)).Inc()
+	if r.TTFB > 0 {
+		m.ttfb.WithLabelValues(r.Route).Observe(r.TTFB.Seconds())
+	}
+	if r.Account == "" {
+		return
+	}
+	u := r.Usage
+	for _, t := range [...]struct {
+		kind string
+		n    int64
+	}{{"input", u.InputTokens}, {"output", u.OutputTokens}, {"cache_write", u.CacheWriteTokens}, {"cache_read", u.CacheReadTokens}} {
+		if t.n > 0 {
+			m.tokens.WithLabelValues(r.Account, t.kind).Add(float64(t.n))
+		}
+	}
+}

@@ -1,0 +1,202 @@
+// Package pool is the relay's vocabulary: the accounts it can route to, the
+// protocols they speak, and each account's live state (cooldowns, in-flight
+// requests). It is a leaf package so every other relay package can share it.
+package pool
+
+import (
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Kind is an account type as written in the config file.
+type Kind string
+
+// The account types Keypool knows. Only KindClaudeAPI is served by the relay
+// today; the others are parsed so a seed config loads, and reported as not
+// yet supported.
+const (
+	KindClaudeAPI        Kind = "claude-api"
+	KindClaudeOAuth      Kind = "claude-oauth"
+	KindCodexOAuth       Kind = "codex-oauth"
+	KindOpenAIResponses  Kind = "openai-responses"
+	KindOpenAICompatible Kind = "openai-compatible"
+	KindGemini           Kind = "gemini"
+	KindGeminiAPI        Kind = "gemini-api"
+)
+
+// Protocol is the wire protocol a route speaks and an account can serve.
+type Protocol string
+
+// ProtocolAnthropic is Anthropic's Messages API.
+const ProtocolAnthropic Protocol = "anthropic"
+
+// Serves reports whether accounts of kind k can answer requests in protocol p.
+func (k Kind) Serves(p Protocol) bool {
+	switch k {
+	case KindClaudeAPI:
+		return p == ProtocolAnthropic
+	}
+	return false
+}
+
+// AuthHeader says how an API key is presented upstream.
+type AuthHeader string
+
+const (
+	AuthXAPIKey AuthHeader = "x-api-key" // Anthropic's own header (default)
+	AuthBearer  AuthHeader = "bearer"    // Authorization: Bearer, for Claude-compatible third parties
+)
+
+// Proxy is an account's outbound proxy. The password is not here: it is a
+// secret and comes with the account's Credential.
+type Proxy struct {
+	Type     string // "socks5" or "http"
+	Host     string
+	Port     int
+	Username string
+}
+
+// Account is one upstream account as the relay sees it: no secrets.
+type Account struct {
+	ID         string
+	Name       string
+	Kind       Kind
+	Priority   int // larger is preferred
+	Enabled    bool
+	APIURL     string // base URL without a trailing slash
+	AuthHeader AuthHeader
+	Proxy      *Proxy
+}
+
+// Family groups models that share a provider quota, so that a weekly limit on
+// one model (say Opus) cools the account for that family only.
+type Family string
+
+// FamilyAll is the family a whole-account cooldown is recorded under.
+const FamilyAll Family = ""
+
+// FamilyOf maps a model name to its quota family.
+func FamilyOf(model string) Family {
+	m := strings.ToLower(model)
+	for _, f := range []string{"opus", "sonnet", "haiku"} {
+		if strings.Contains(m, f) {
+			return Family(f)
+		}
+	}
+	return Family(m)
+}
+
+// Reason says why an account is not usable.
+type Reason string
+
+const (
+	ReasonRateLimited Reason = "rate_limited"  // throttle 429 with a short retry-after
+	ReasonQuota       Reason = "quota"         // plan quota (5-hour, weekly or per model) used up
+	ReasonUnavailable Reason = "unavailable"   // 401, 402, 403: key dead, out of credit or forbidden
+	ReasonOverloaded  Reason = "overloaded"    // 529, 5xx, connect error or header timeout
+	ReasonDisabled    Reason = "disabled"      // switched off by the user
+	ReasonUnsupported Reason = "not_supported" // type not yet served by this build
+)
+
+// Cooldown is a period during which an account (or one of its families)
+// is skipped.
+type Cooldown struct {
+	Until  time.Time
+	Reason Reason
+}
+
+// State is an account's live, in-memory state. It is safe for concurrent use.
+type State struct {
+	inFlight atomic.Int64
+
+	mu    sync.Mutex
+	cools map[Family]Cooldown // FamilyAll covers every model
+}
+
+// NewState returns an empty state: usable, nothing in flight.
+func NewState() *State { return &State{} }
+
+// Cool marks the account unusable for family f (FamilyAll: every model) until
+// the given time. A later end wins over an earlier one.
+func (s *State) Cool(f Family, until time.Time, reason Reason) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cools == nil {
+		s.cools = make(map[Family]Cooldown, 2)
+	}
+	if c, ok := s.cools[f]; ok && c.Until.After(until) {
+		return
+	}
+	s.cools[f] = Cooldown{Until: until, Reason: reason}
+}
+
+// Clear removes every cooldown.
+func (s *State) Clear() {
+	s.mu.Lock()
+	s.cools = nil
+	s.mu.Unlock()
+}
+
+// CoolingFor returns the cooldown that keeps family f off this account at
+// now, if any: the later of the whole-account and the family cooldown.
+func (s *State) CoolingFor(now time.Time, f Family) (Cooldown, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out Cooldown
+	found := false
+	for _, key := range [2]Family{FamilyAll, f} {
+		if c, ok := s.cools[key]; ok && c.Until.After(now) && (!found || c.Until.After(out.Until)) {
+			out, found = c, true
+		}
+		if f == FamilyAll {
+			break
+		}
+	}
+	return out, found
+}
+
+// Cooldowns returns the cooldowns still running at now, by family.
+func (s *State) Cooldowns(now time.Time) map[Family]Cooldown {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out map[Family]Cooldown
+	for f, c := range s.cools {
+		if c.Until.After(now) {
+			if out == nil {
+				out = make(map[Family]Cooldown, len(s.cools))
+			}
+			out[f] = c
+		}
+	}
+	return out
+}
+
+// InFlight is the number of requests the account is serving now.
+func (s *State) InFlight() int64 { return s.inFlight.Load() }
+
+// Begin counts a request in; the returned func counts it out.
+func (s *State) Begin() (end func()) {
+	s.inFlight.Add(1)
+	return func() { s.inFlight.Add(-1) }
+}
+
+// Usage is the token count of one answer, as the provider reported it.
+// Input excludes cache reads and writes (Anthropic's convention).
+type Usage struct {
+	InputTokens      int64 `json:"input_tokens"`
+	OutputTokens     int64 `json:"output_tokens"`
+	CacheWriteTokens int64 `json:"cache_write_tokens"`
+	CacheReadTokens  int64 `json:"cache_read_tokens"`
+}
+
+// Add sums two usages.
+func (u Usage) Add(o Usage) Usage {
+	return Usage{
+		InputTokens:      u.InputTokens + o.InputTokens,
+		OutputTokens:     u.OutputTokens + o.OutputTokens,
+		CacheWriteTokens: u.CacheWriteTokens + o.CacheWriteTokens,
+		CacheReadTokens:  u.CacheReadTokens + o.CacheReadTokens,
+	}
+}

@@ -1,0 +1,463 @@
+package relay
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"keypool/relay/anthropic"
+	"keypool/relay/failover"
+	"keypool/relay/pool"
+	"keypool/relay/sched"
+	"keypool/relay/session"
+	"keypool/relay/sse"
+)
+
+var errIdle = errors.New("no data from upstream within the idle timeout")
+
+// errBodyPeek bounds how much of an upstream error answer is read to
+// classify it before deciding whether to pass it on.
+const errBodyPeek = 64 << 10
+
+// hop-by-hop headers never cross the relay; the client's credential for the
+// relay never goes upstream.
+var dropRequest = []string{"Connection", "Keep-Alive", "Proxy-Authorization", "Proxy-Connection",
+	"Te", "Trailer", "Transfer-Encoding", "Upgrade", "X-Api-Key", "Authorization", "Content-Length"}
+var dropResponse = []string{"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Connection",
+	"Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+// proxy serves one API request: read the body once, then try accounts until
+// one answers with something the client should see.
+func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt route, client string) {
+	ctx := r.Context()
+	start := s.now()
+	rec := UsageRecord{Time: start, Route: rt.name, ClientID: client}
+	defer func() {
+		rec.Duration = s.now().Sub(start)
+		s.cfg.Usage.Record(rec)
+		s.metrics.observe(&rec)
+	}()
+
+	var body []byte
+	if r.Method == http.MethodPost {
+		var err error
+		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				s.fail(w, &rec, http.StatusRequestEntityTooLarge,
+					fmt.Sprintf("request body is larger than the relay's limit of %d bytes (server.max_body_bytes)", s.cfg.MaxBodyBytes), 0)
+				return
+			}
+			rec.Status, rec.Error = 499, "client closed while sending the body"
+			return
+		}
+	}
+	var req session.Request
+	if rt.model {
+		if err := json.Unmarshal(body, &req); err != nil {
+			s.fail(w, &rec, http.StatusBadRequest, "request body is not valid JSON: "+jsonErr(err), 0)
+			return
+		}
+		if req.Model == "" {
+			s.fail(w, &rec, http.StatusBadRequest, "model: field required", 0)
+			return
+		}
+		rec.Model, rec.Stream = req.Model, req.Stream
+	}
+	fam := pool.FamilyOf(req.Model)
+	var sess string
+	if rt.sticky {
+		sess = session.ID(r.Header, &req)
+	}
+
+	set := s.accounts.Load()
+	cands := set.cands
+	var triedBuf [16]bool
+	tried := triedBuf[:0]
+	if len(cands) > len(triedBuf) {
+		tried = make([]bool, len(cands))
+	} else {
+		tried = triedBuf[:len(cands)]
+	}
+	skip := func(i int) bool { return tried[i] }
+
+	s.waitForBound(ctx, set, sess, fam)
+	waited := false
+	for range 2*len(cands) + 1 {
+		now := s.now()
+		i, _ := s.picker.Pick(now, cands, fam, sess, skip)
+		if i < 0 {
+			first := sched.Earliest(now, cands, fam)
+			if wait := first.Sub(now); !waited && !first.IsZero() && wait > 0 && wait <= s.cfg.MaxThrottleWait {
+				// Every account is briefly throttled: waiting a moment beats
+				// handing the client a 429 it would wait out anyway.
+				waited = true
+				if !sleepCtx(ctx, wait) {
+					rec.Status, rec.Error = 499, "client left while waiting for an account"
+					return
+				}
+				clear(tried)
+				continue
+			}
+			s.noAccount(w, &rec, first, now)
+			return
+		}
+		tried[i] = true
+		e := set.served[i]
+		done, v := s.attempt(ctx, w, r, rt, e, body, &rec)
+		if done {
+			if rec.Status < 400 {
+				s.picker.Bind(s.now(), sess, e.acct.ID)
+			}
+			return
+		}
+		if ctx.Err() != nil {
+			rec.Status, rec.Error = 499, "client closed the connection"
+			return
+		}
+		s.leave(ctx, e, v, fam, &rec)
+	}
+	s.noAccount(w, &rec, sched.Earliest(s.now(), cands, fam), s.now())
+}
+
+// waitForBound keeps a conversation on its account through a throttle short
+// enough to wait out: moving would cost the prompt cache.
+func (s *Server) waitForBound(ctx context.Context, set *accountSet, sess string, fam pool.Family) {
+	if sess == "" || s.cfg.MaxThrottleWait <= 0 {
+		return
+	}
+	b, ok := s.cfg.Bindings.Get(sess)
+	now := s.now()
+	if !ok || !b.Expires.After(now) {
+		return
+	}
+	for _, c := range set.cands {
+		if c.Account.ID != b.Account || !c.Account.Enabled {
+			continue
+		}
+		if cd, cooling := c.State.CoolingFor(now, fam); cooling && cd.Reason == pool.ReasonRateLimited {
+			if wait := cd.Until.Sub(now); wait <= s.cfg.MaxThrottleWait {
+				sleepCtx(ctx, wait)
+			}
+		}
+		return
+	}
+}
+
+// leave cools an account after a failed attempt and notes it in the record.
+func (s *Server) leave(ctx context.Context, e *entry, v verdict, fam pool.Family, rec *UsageRecord) {
+	f := pool.FamilyAll
+	if v.Family != pool.FamilyAll {
+		f = fam
+	}
+	e.state.Cool(f, v.Until, v.Reason)
+	rec.Failover = append(rec.Failover, FailoverStep{Account: e.acct.ID, Status: v.status, Reason: v.Why})
+	s.metrics.failovers.WithLabelValues(e.acct.ID, string(v.Reason)).Inc()
+	family := string(f)
+	if f == pool.FamilyAll {
+		family = "all"
+	}
+	s.log.LogAttrs(ctx, slog.LevelWarn, "account skipped",
+		slog.String("account", e.acct.ID), slog.String("reason", v.Why),
+		slog.String("family", family), slog.Time("cooldown_until", v.Until))
+}
+
+// noAccount answers when no account can serve, with the time one returns.
+func (s *Server) noAccount(w http.ResponseWriter, rec *UsageRecord, first, now time.Time) {
+	if first.IsZero() {
+		s.fail(w, rec, http.StatusServiceUnavailable,
+			"no enabled account can serve this request: add one (keypool import FILE, or serve --config FILE) or enable one", 0)
+		return
+	}
+	wait := max(first.Sub(now), time.Second)
+	status := http.StatusTooManyRequests
+	if n := len(rec.Failover); n > 0 && rec.Failover[n-1].Status >= 500 || n > 0 && rec.Failover[n-1].Status == 0 {
+		status = 529
+	}
+	s.fail(w, rec, status, fmt.Sprintf("all accounts are cooling down; the first is back at %s (in %s)",
+		first.UTC().Format(time.RFC3339), wait.Round(time.Second)), wait)
+}
+
+// fail answers with an error in Anthropic's format and notes it.
+func (s *Server) fail(w http.ResponseWriter, rec *UsageRecord, status int, msg string, retry time.Duration) {
+	rec.Status, rec.Error = status, msg
+	rec.TTFB = s.now().Sub(rec.Time)
+	anthropic.WriteError(w, status, msg, retry)
+}
+
+// attempt sends the request to one account. done reports that the client has
+// its answer (or has gone); otherwise v says why the account was left.
+func (s *Server) attempt(ctx context.Context, w http.ResponseWriter, r *http.Request, rt route, e *entry, body []byte, rec *UsageRecord) (done bool, v verdict) {
+	cred, err := s.cfg.Credentials.Credential(ctx, e.acct.ID)
+	if err != nil {
+		// The message of a credential error is ours and names no secret.
+		return false, verdict{Verdict: failover.TransportError(s.now(), s.policy, "credential: "+err.Error())}
+	}
+	t, err := e.transportFor(cred.ProxyPassword)
+	if err != nil {
+		return false, verdict{Verdict: failover.TransportError(s.now(), s.policy, "transport: "+err.Error())}
+	}
+
+	uctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	idle := time.AfterFunc(s.cfg.IdleTimeout, func() { cancel(errIdle) })
+	defer idle.Stop()
+
+	ureq, err := s.upstreamRequest(uctx, r, rt, e, cred, body)
+	if err != nil {
+		return false, verdict{Verdict: failover.TransportError(s.now(), s.policy, "bad api_url: "+err.Error())}
+	}
+	end := e.state.Begin()
+	defer end()
+	resp, err := t.RoundTrip(ureq)
+	if err != nil {
+		if ctx.Err() != nil {
+			return true, verdict{} // the client left; the account did nothing wrong
+		}
+		why := "connect: " + shortNetErr(err)
+		if errors.Is(context.Cause(uctx), errIdle) {
+			why = "no answer within the idle timeout"
+		}
+		return false, verdict{Verdict: failover.TransportError(s.now(), s.policy, why)}
+	}
+	defer resp.Body.Close()
+	src := &idleReader{r: resp.Body, t: idle, d: s.cfg.IdleTimeout}
+
+	var peek []byte
+	if resp.StatusCode >= 400 {
+		peek, _ = io.ReadAll(io.LimitReader(src, errBodyPeek))
+		fv := failover.Classify(resp.StatusCode, resp.Header, peek, pool.FamilyOf(rec.Model), s.now(), s.policy)
+		if fv.Action == failover.Next {
+			return false, verdict{Verdict: fv, status: resp.StatusCode}
+		}
+	}
+
+	// Commit: from here on the answer is the client's.
+	rec.Account = e.acct.ID
+	rec.Status = resp.StatusCode
+	h := w.Header()
+	for k, vs := range resp.Header {
+		h[k] = vs
+	}
+	for _, k := range dropResponse {
+		h.Del(k)
+	}
+	w.WriteHeader(resp.StatusCode)
+	rec.TTFB = s.now().Sub(rec.Time)
+	s.metrics.attempts.WithLabelValues(e.acct.ID, statusClass(resp.StatusCode)).Inc()
+
+	cw := &clientWriter{w: w, rc: http.NewResponseController(w), idle: s.cfg.IdleTimeout}
+	if len(peek) > 0 {
+		if _, err := cw.Write(peek); err != nil {
+			rec.Error = "client closed the connection"
+			return true, verdict{}
+		}
+	}
+	var copyErr error
+	if isEventStream(resp.Header) {
+		var tap anthropic.StreamTap
+		var tapFn func([]byte)
+		if rt.usage {
+			tapFn = tap.Event
+		}
+		_, copyErr = sse.Copy(cw, src, cw.flush, tapFn)
+		if rt.usage {
+			rec.Usage = tap.Usage
+			if tap.Model != "" {
+				rec.Model = tap.Model
+			}
+			if tap.Error != "" {
+				rec.Error = "upstream stream error: " + tap.Error
+			}
+		}
+	} else {
+		var kept *bytes.Buffer
+		var dst io.Writer = cw
+		if rt.usage && resp.StatusCode < 300 {
+			kept = getBuf()
+			defer putBuf(kept)
+			dst = io.MultiWriter(cw, &capWriter{b: kept, max: 4 << 20})
+		}
+		_, copyErr = io.Copy(dst, src)
+		cw.flush()
+		if kept != nil {
+			if model, u, ok := anthropic.ResponseUsage(kept.Bytes()); ok {
+				rec.Usage = u
+				if model != "" {
+					rec.Model = model
+				}
+			}
+		}
+	}
+	if copyErr != nil {
+		switch {
+		case cw.err != nil || ctx.Err() != nil:
+			rec.Error = "client closed the connection"
+		default:
+			// The upstream broke mid-answer: make the client see a broken
+			// stream, not a clean end, after recording what we have.
+			rec.Error = "upstream broke mid-answer: " + shortNetErr(copyErr)
+			if errors.Is(context.Cause(uctx), errIdle) {
+				rec.Error = "upstream idle mid-answer"
+			}
+			s.log.LogAttrs(ctx, slog.LevelWarn, "stream aborted",
+				slog.String("account", e.acct.ID), slog.String("reason", rec.Error))
+			panic(http.ErrAbortHandler) // proxy's deferred record still runs
+		}
+	}
+	return true, verdict{}
+}
+
+// verdict is a failover verdict plus the upstream status that caused it.
+type verdict struct {
+	failover.Verdict
+	status int
+}
+
+// upstreamRequest builds the request to the account's upstream: the client's
+// headers and body unchanged, except its credential, hop-by-hop headers and
+// the account's auth.
+func (s *Server) upstreamRequest(ctx context.Context, r *http.Request, rt route, e *entry, cred Credential, body []byte) (*http.Request, error) {
+	base := e.acct.APIURL
+	if base == "" {
+		base = anthropic.DefaultBaseURL
+	}
+	target := base + rt.upstream
+	if r.URL.RawQuery != "" {
+		target += "?" + r.URL.RawQuery
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	ureq, err := http.NewRequestWithContext(ctx, r.Method, target, rd)
+	if err != nil {
+		return nil, err
+	}
+	h := r.Header.Clone()
+	for _, k := range dropRequest {
+		h.Del(k)
+	}
+	if c := r.Header.Get("Connection"); c != "" {
+		for _, f := range strings.Split(c, ",") {
+			h.Del(strings.TrimSpace(f))
+		}
+	}
+	anthropic.SetAuth(h, e.acct.AuthHeader, cred.APIKey)
+	ureq.Header = h
+	ureq.ContentLength = int64(len(body))
+	return ureq, nil
+}
+
+func isEventStream(h http.Header) bool {
+	return hasPrefixFold(h.Get("Content-Type"), "text/event-stream")
+}
+
+// idleReader restarts the idle timer each time data arrives.
+type idleReader struct {
+	r io.Reader
+	t *time.Timer
+	d time.Duration
+}
+
+func (ir *idleReader) Read(p []byte) (int, error) {
+	n, err := ir.r.Read(p)
+	if n > 0 {
+		ir.t.Reset(ir.d)
+	}
+	return n, err
+}
+
+// clientWriter writes to the client with a write deadline renewed per write,
+// so a client that stops reading cannot hold a stream forever, and remembers
+// a write error so the relay can tell who broke a stream.
+type clientWriter struct {
+	w    http.ResponseWriter
+	rc   *http.ResponseController
+	idle time.Duration
+	err  error
+}
+
+func (c *clientWriter) Write(p []byte) (int, error) {
+	c.rc.SetWriteDeadline(time.Now().Add(c.idle))
+	n, err := c.w.Write(p)
+	if err != nil && c.err == nil {
+		c.err = err
+	}
+	return n, err
+}
+
+func (c *clientWriter) flush() error {
+	if err := c.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		if c.err == nil {
+			c.err = err
+		}
+		return err
+	}
+	return nil
+}
+
+// capWriter keeps at most max bytes; the rest is dropped silently.
+type capWriter struct {
+	b   *bytes.Buffer
+	max int
+}
+
+func (c *capWriter) Write(p []byte) (int, error) {
+	if room := c.max - c.b.Len(); room > 0 {
+		c.b.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// shortNetErr strips the request URL from a transport error: it says where,
+// never with what credential, but is long.
+func shortNetErr(err error) string {
+	var ue interface{ Unwrap() error }
+	msg := err.Error()
+	if errors.As(err, &ue) {
+		if inner := ue.Unwrap(); inner != nil {
+			msg = inner.Error()
+		}
+	}
+	if len(msg) > 200 {
+		msg = msg[:200]
+	}
+	return msg
+}
+
+// jsonErr describes a JSON syntax error without echoing the body.
+func jsonErr(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%s at byte %d", se.Error(), se.Offset)
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("%s has the wrong type (%s)", te.Field, te.Value)
+	}
+	return err.Error()
+}
+
+func statusClass(code int) string {
+	return string(rune('0'+code/100)) + "xx"
+}

@@ -1,0 +1,239 @@
+// Package relay is Keypool's HTTP relay: it takes a client's request on a
+// loopback address, picks an account, adds that account's credentials,
+// streams the upstream's answer back unchanged, and moves to the next account
+// when one is rate-limited, out of quota or broken. It knows nothing of
+// bbolt, the keychain or the GUI: accounts, credentials, session bindings and
+// the usage sink come in through small interfaces in Config.
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"keypool/relay/failover"
+	"keypool/relay/guard"
+	"keypool/relay/pool"
+	"keypool/relay/sched"
+	"keypool/relay/upstream"
+)
+
+// Credential is what an account needs to call its upstream. Its String,
+// GoString and LogValue never show the values.
+type Credential struct {
+	APIKey        string
+	ProxyPassword string
+}
+
+func (Credential) String() string               { return "relay.Credential{REDACTED}" }
+func (Credential) GoString() string             { return "relay.Credential{REDACTED}" }
+func (Credential) LogValue() slog.Value         { return slog.StringValue("REDACTED") }
+func (c Credential) Format(f fmt.State, _ rune) { f.Write([]byte(c.String())) }
+
+// Credentials hands out an account's credential when a request needs it.
+type Credentials interface {
+	Credential(ctx context.Context, accountID string) (Credential, error)
+}
+
+// DayStats is one account's traffic today, for /health.
+type DayStats struct {
+	Requests int64 `json:"requests"`
+	Errors   int64 `json:"errors"`
+	Usage
+}
+
+// Config configures a Server. Zero durations take the defaults shown.
+type Config struct {
+	Accounts    []pool.Account
+	Credentials Credentials                // required
+	Bindings    sched.Bindings             // nil: in memory only
+	Usage       UsageSink                  // nil: records are dropped
+	Today       func() map[string]DayStats // optional: per-account traffic shown in /health
+
+	ClientKeys []string // none: open, every client is "anonymous"
+	ListenHost string   // the host the relay listens on; non-loopback accepts any Host header
+
+	StickyTTL           time.Duration // 1h
+	RenewalThreshold    time.Duration // 5m
+	UnavailableCooldown time.Duration // 1h: 401, 402, 403
+	RateLimitCooldown   time.Duration // 60s: 429 with no time given
+	OverloadCooldown    time.Duration // 10s: 529, 5xx, connect errors
+	IdleTimeout         time.Duration // 5m: no byte from upstream (or to client) for this long ends the request
+	MaxThrottleWait     time.Duration // 2s: wait this long for a throttled account rather than fail; negative: never
+	MaxBodyBytes        int64         // 32 MiB
+
+	Logger   *slog.Logger         // nil: slog.Default()
+	Now      func() time.Time     // nil: time.Now
+	Registry *prometheus.Registry // nil: a new one, served at /metrics
+}
+
+// Server is the relay. It is an http.Handler; use it with any http.Server.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	now      func() time.Time
+	guard    *guard.Guard
+	picker   *sched.Picker
+	policy   failover.Policy
+	accounts atomic.Pointer[accountSet]
+	metrics  *metrics
+	mux      map[string]route
+}
+
+// entry is an account with its live state and its transport.
+type entry struct {
+	acct  pool.Account
+	state *pool.State
+
+	mu        sync.Mutex
+	transport *http.Transport
+	proxyPass string // the password transport was built with
+}
+
+// accountSet is an immutable snapshot of the accounts, swapped whole by
+// SetAccounts. cands holds only accounts this build can serve, aligned with
+// served.
+type accountSet struct {
+	all    []*entry
+	served []*entry
+	cands  []sched.Candidate
+}
+
+// New returns a relay for cfg.
+func New(cfg Config) (*Server, error) {
+	if cfg.Credentials == nil {
+		return nil, errors.New("relay: Config.Credentials is required")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&cfg.StickyTTL, time.Hour)
+	def(&cfg.RenewalThreshold, 5*time.Minute)
+	def(&cfg.UnavailableCooldown, time.Hour)
+	def(&cfg.RateLimitCooldown, time.Minute)
+	def(&cfg.OverloadCooldown, 10*time.Second)
+	def(&cfg.IdleTimeout, 5*time.Minute)
+	def(&cfg.MaxThrottleWait, 2*time.Second)
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 32 << 20
+	}
+	if cfg.Bindings == nil {
+		cfg.Bindings = &sched.MemoryBindings{}
+	}
+	if cfg.Usage == nil {
+		cfg.Usage = discard{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	s := &Server{
+		cfg:   cfg,
+		log:   cfg.Logger,
+		now:   cfg.Now,
+		guard: guard.New(cfg.ClientKeys, cfg.ListenHost),
+		picker: &sched.Picker{
+			Bindings: cfg.Bindings,
+			TTL:      cfg.StickyTTL,
+			Renewal:  cfg.RenewalThreshold,
+		},
+		policy: failover.Policy{
+			RateLimitCooldown:   cfg.RateLimitCooldown,
+			UnavailableCooldown: cfg.UnavailableCooldown,
+			OverloadCooldown:    cfg.OverloadCooldown,
+		},
+	}
+	s.accounts.Store(&accountSet{})
+	s.SetAccounts(cfg.Accounts)
+	m, err := newMetrics(cfg.Registry, s)
+	if err != nil {
+		return nil, fmt.Errorf("relay: metrics: %w", err)
+	}
+	s.metrics = m
+	s.mux = s.routes()
+	return s, nil
+}
+
+// SetAccounts replaces the accounts the relay routes to. Accounts that stay
+// (same id) keep their cooldowns and, if their proxy is unchanged, their
+// connections.
+func (s *Server) SetAccounts(accts []pool.Account) {
+	old := s.accounts.Load()
+	byID := make(map[string]*entry, len(old.all))
+	for _, e := range old.all {
+		byID[e.acct.ID] = e
+	}
+	next := &accountSet{}
+	for _, a := range accts {
+		e := &entry{acct: a, state: pool.NewState()}
+		if o, ok := byID[a.ID]; ok {
+			e.state = o.state
+			if samePr(o.acct.Proxy, a.Proxy) {
+				o.mu.Lock()
+				e.transport, e.proxyPass = o.transport, o.proxyPass
+				o.mu.Unlock()
+			}
+		}
+		next.all = append(next.all, e)
+		if a.Kind.Serves(pool.ProtocolAnthropic) {
+			next.served = append(next.served, e)
+			next.cands = append(next.cands, sched.Candidate{Account: a, State: e.state})
+		}
+	}
+	s.accounts.Store(next)
+}
+
+func samePr(a, b *pool.Proxy) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+// transportFor returns the account's transport, building it on first use or
+// when the proxy password changed.
+func (e *entry) transportFor(proxyPassword string) (*http.Transport, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.transport != nil && e.proxyPass == proxyPassword {
+		return e.transport, nil
+	}
+	t, err := upstream.NewTransport(e.acct.Proxy, proxyPassword)
+	if err != nil {
+		return nil, err
+	}
+	if e.transport != nil {
+		e.transport.CloseIdleConnections()
+	}
+	e.transport, e.proxyPass = t, proxyPassword
+	return t, nil
+}
+
+// Close releases idle upstream connections.
+func (s *Server) Close() {
+	for _, e := range s.accounts.Load().all {
+		e.mu.Lock()
+		if e.transport != nil {
+			e.transport.CloseIdleConnections()
+		}
+		e.mu.Unlock()
+	}
+}
+
+type discard struct{}
+
+func (discard) Record(UsageRecord) {}

@@ -1,0 +1,228 @@
+// Package relaytest runs fake upstreams on loopback that speak Anthropic's
+// wire format (JSON answers, SSE streams, error bodies and rate-limit
+// headers), scripted per test. It is imported only by tests.
+package relaytest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Reply is one scripted upstream answer.
+type Reply struct {
+	Status int               // default 200
+	Header map[string]string // extra headers
+	Body   string            // a JSON body (non-stream)
+	Events []string          // SSE events, each without its trailing blank line
+	Gap    time.Duration     // pause before each event
+	// Hang waits this long before answering (to trip the relay's idle timeout).
+	Hang time.Duration
+	// Break closes the connection after this many events (0: never).
+	Break int
+	// Step, if set, is waited on before each event after the first, so a test
+	// can release events one by one.
+	Step chan struct{}
+}
+
+// Request is what the upstream received.
+type Request struct {
+	Method string
+	Path   string
+	Query  string
+	Header http.Header
+	Body   []byte
+}
+
+// Upstream is a fake Anthropic API. Replies are served in order; when the
+// script runs out, Default is used.
+type Upstream struct {
+	*httptest.Server
+	Default Reply
+
+	mu       sync.Mutex
+	script   []Reply
+	requests []Request
+	// Cancelled receives once per request whose client went away mid-answer.
+	Cancelled chan struct{}
+}
+
+// New starts a fake upstream that answers with a short message by default.
+func New() *Upstream {
+	u := &Upstream{Default: Reply{Body: Message("claude-sonnet-4-5", "hello", 10, 5)}, Cancelled: make(chan struct{}, 64)}
+	u.Server = httptest.NewServer(http.HandlerFunc(u.serve))
+	return u
+}
+
+// Push appends replies to the script.
+func (u *Upstream) Push(r ...Reply) {
+	u.mu.Lock()
+	u.script = append(u.script, r...)
+	u.mu.Unlock()
+}
+
+// Requests returns what the upstream has received so far.
+func (u *Upstream) Requests() []Request {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]Request(nil), u.requests...)
+}
+
+// Count is the number of requests received.
+func (u *Upstream) Count() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.requests)
+}
+
+func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	u.mu.Lock()
+	u.requests = append(u.requests, Request{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone(), body})
+	rep := u.Default
+	if len(u.script) > 0 {
+		rep, u.script = u.script[0], u.script[1:]
+	}
+	u.mu.Unlock()
+
+	if rep.Hang > 0 {
+		select {
+		case <-time.After(rep.Hang):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	for k, v := range rep.Header {
+		w.Header().Set(k, v)
+	}
+	status := rep.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if rep.Events == nil {
+		if w.Header().Get("Content-Type") == "" {
+			w.Header().Set("Content-Type", "application/json")
+		}
+		w.Header().Set("Request-Id", "req_fake")
+		w.WriteHeader(status)
+		io.WriteString(w, rep.Body)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(status)
+	rc := http.NewResponseController(w)
+	rc.Flush()
+	for i, ev := range rep.Events {
+		if rep.Break > 0 && i == rep.Break {
+			conn, _, err := rc.Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
+		}
+		if rep.Step != nil && i > 0 {
+			select {
+			case <-rep.Step:
+			case <-r.Context().Done():
+				u.Cancelled <- struct{}{}
+				return
+			}
+		}
+		if rep.Gap > 0 {
+			select {
+			case <-time.After(rep.Gap):
+			case <-r.Context().Done():
+				u.Cancelled <- struct{}{}
+				return
+			}
+		}
+		if _, err := io.WriteString(w, ev+"\n\n"); err != nil {
+			u.Cancelled <- struct{}{}
+			return
+		}
+		if err := rc.Flush(); err != nil {
+			u.Cancelled <- struct{}{}
+			return
+		}
+	}
+}
+
+// Message is a non-streaming Messages answer.
+func Message(model, text string, in, out int) string {
+	b, _ := json.Marshal(map[string]any{
+		"id": "msg_fake", "type": "message", "role": "assistant", "model": model,
+		"content":     []any{map[string]any{"type": "text", "text": text}},
+		"stop_reason": "end_turn", "stop_sequence": nil,
+		"usage": map[string]any{"input_tokens": in, "output_tokens": out,
+			"cache_creation_input_tokens": 0, "cache_read_input_tokens": 0},
+	})
+	return string(b)
+}
+
+// Stream is a Messages event stream whose text is the given pieces, with
+// usage as a real stream reports it (input and cache counts at the start,
+// cumulative output at the end).
+func Stream(model string, pieces []string, in, out, cacheWrite, cacheRead int) []string {
+	ev := func(name string, v any) string {
+		b, _ := json.Marshal(v)
+		return "event: " + name + "\ndata: " + string(b)
+	}
+	evs := []string{
+		ev("message_start", map[string]any{"type": "message_start", "message": map[string]any{
+			"id": "msg_fake", "type": "message", "role": "assistant", "model": model, "content": []any{},
+			"stop_reason": nil, "stop_sequence": nil,
+			"usage": map[string]any{"input_tokens": in, "output_tokens": 1,
+				"cache_creation_input_tokens": cacheWrite, "cache_read_input_tokens": cacheRead}}}),
+		ev("content_block_start", map[string]any{"type": "content_block_start", "index": 0,
+			"content_block": map[string]any{"type": "text", "text": ""}}),
+		ev("ping", map[string]any{"type": "ping"}),
+	}
+	for _, p := range pieces {
+		evs = append(evs, ev("content_block_delta", map[string]any{"type": "content_block_delta", "index": 0,
+			"delta": map[string]any{"type": "text_delta", "text": p}}))
+	}
+	evs = append(evs,
+		ev("content_block_stop", map[string]any{"type": "content_block_stop", "index": 0}),
+		ev("message_delta", map[string]any{"type": "message_delta",
+			"delta": map[string]any{"stop_reason": "end_turn", "stop_sequence": nil},
+			"usage": map[string]any{"output_tokens": out}}),
+		ev("message_stop", map[string]any{"type": "message_stop"}),
+	)
+	return evs
+}
+
+// Pieces returns n text pieces "w0 ", "w1 ", ….
+func Pieces(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("w%d ", i)
+	}
+	return out
+}
+
+// Error is an Anthropic error body.
+func Error(typ, msg string) string {
+	b, _ := json.Marshal(map[string]any{"type": "error", "error": map[string]any{"type": typ, "message": msg}})
+	return string(b)
+}
+
+// Joined is the exact bytes an upstream writes for events.
+func Joined(events []string) string { return strings.Join(events, "\n\n") + "\n\n" }
+
+// DeadAddr returns a loopback URL on which nothing listens.
+func DeadAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return "http://" + addr
+}

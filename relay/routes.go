@@ -1,0 +1,211 @@
+package relay
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"keypool/relay/anthropic"
+	"keypool/relay/guard"
+	"keypool/relay/pool"
+)
+
+// route is one API path the relay serves.
+type route struct {
+	name     string // for records and metrics
+	method   string
+	upstream string        // path sent upstream
+	proto    pool.Protocol // accounts that can serve it
+	model    bool          // the body is JSON with a required "model"
+	sticky   bool          // keep the session on its account
+	usage    bool          // answers carry token usage
+}
+
+// routes maps request paths to routes. Aliases of the seed relay share a route.
+func (s *Server) routes() map[string]route {
+	messages := route{name: "messages", method: http.MethodPost, upstream: "/v1/messages",
+		proto: pool.ProtocolAnthropic, model: true, sticky: true, usage: true}
+	count := route{name: "count_tokens", method: http.MethodPost, upstream: "/v1/messages/count_tokens",
+		proto: pool.ProtocolAnthropic, model: true, sticky: true}
+	models := route{name: "models", method: http.MethodGet, upstream: "/v1/models",
+		proto: pool.ProtocolAnthropic}
+	m := make(map[string]route)
+	for _, prefix := range []string{"", "/api", "/claude"} {
+		m[prefix+"/v1/messages"] = messages
+		m[prefix+"/v1/messages/count_tokens"] = count
+		m[prefix+"/v1/models"] = models
+	}
+	return m
+}
+
+// ServeHTTP routes a request after the access checks.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := s.guard.CheckHost(r); err != nil {
+		s.deny(w, r, http.StatusForbidden, err)
+		return
+	}
+	if err := guard.CheckOrigin(r); err != nil {
+		s.deny(w, r, http.StatusForbidden, err)
+		return
+	}
+	switch r.URL.Path {
+	case "/health":
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			anthropic.WriteError(w, http.StatusMethodNotAllowed, "use GET /health", 0)
+			return
+		}
+		s.serveHealth(w)
+		return
+	case "/metrics":
+		promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+		return
+	}
+	rt, ok := s.mux[r.URL.Path]
+	if !ok {
+		if r.Method == http.MethodHead {
+			// Claude Code probes its base URL with HEAD; any answer will do.
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		anthropic.WriteError(w, http.StatusNotFound, "no route for "+r.Method+" "+r.URL.Path, 0)
+		return
+	}
+	if r.Method != rt.method {
+		w.Header().Set("Allow", rt.method)
+		anthropic.WriteError(w, http.StatusMethodNotAllowed, r.URL.Path+" takes "+rt.method, 0)
+		return
+	}
+	client, err := s.guard.ClientID(r)
+	if err != nil {
+		s.deny(w, r, http.StatusUnauthorized, err)
+		return
+	}
+	s.proxy(w, r, rt, client)
+}
+
+// deny refuses a request and logs why, without any header value.
+func (s *Server) deny(w http.ResponseWriter, r *http.Request, status int, err error) {
+	s.log.LogAttrs(r.Context(), slog.LevelWarn, "request refused",
+		slog.String("path", r.URL.Path), slog.String("reason", err.Error()))
+	s.metrics.refused.WithLabelValues(reasonLabel(err)).Inc()
+	anthropic.WriteError(w, status, err.Error(), 0)
+}
+
+func reasonLabel(err error) string {
+	switch {
+	case errors.Is(err, guard.ErrHost):
+		return "host"
+	case errors.Is(err, guard.ErrOrigin):
+		return "origin"
+	case errors.Is(err, guard.ErrNoKey):
+		return "no_key"
+	}
+	return "bad_key"
+}
+
+// Health is what /health reports: each account and its state. No secrets.
+type Health struct {
+	Status   string          `json:"status"` // ok, degraded (some accounts out), unavailable (none can serve)
+	Time     time.Time       `json:"time"`
+	Accounts []AccountHealth `json:"accounts"`
+}
+
+// AccountHealth is one account in /health.
+type AccountHealth struct {
+	ID        string         `json:"id"`
+	Name      string         `json:"name"`
+	Type      string         `json:"type"`
+	Priority  int            `json:"priority"`
+	Enabled   bool           `json:"enabled"`
+	State     string         `json:"state"` // ready, cooling, unavailable, disabled, not_supported
+	Cooldowns []CooldownInfo `json:"cooldowns,omitempty"`
+	InFlight  int64          `json:"in_flight"`
+	Today     *DayStats      `json:"today,omitempty"`
+}
+
+// CooldownInfo is one running cooldown.
+type CooldownInfo struct {
+	Family string    `json:"family"` // "all" or a model family
+	Reason string    `json:"reason"`
+	Until  time.Time `json:"until"`
+}
+
+// Health returns the relay's state now.
+func (s *Server) Health() Health {
+	now := s.now()
+	set := s.accounts.Load()
+	var today map[string]DayStats
+	if s.cfg.Today != nil {
+		today = s.cfg.Today()
+	}
+	h := Health{Time: now, Accounts: make([]AccountHealth, 0, len(set.all))}
+	ready := 0
+	for _, e := range set.all {
+		a := AccountHealth{ID: e.acct.ID, Name: e.acct.Name, Type: string(e.acct.Kind),
+			Priority: e.acct.Priority, Enabled: e.acct.Enabled, InFlight: e.state.InFlight()}
+		for f, c := range e.state.Cooldowns(now) {
+			fam := string(f)
+			if f == pool.FamilyAll {
+				fam = "all"
+			}
+			a.Cooldowns = append(a.Cooldowns, CooldownInfo{Family: fam, Reason: string(c.Reason), Until: c.Until})
+		}
+		switch {
+		case !e.acct.Kind.Serves(pool.ProtocolAnthropic):
+			a.State = string(pool.ReasonUnsupported)
+		case !e.acct.Enabled:
+			a.State = string(pool.ReasonDisabled)
+		case hasAll(a.Cooldowns, string(pool.ReasonUnavailable)):
+			a.State = "unavailable"
+		case hasAll(a.Cooldowns, ""):
+			a.State = "cooling"
+		default:
+			a.State = "ready"
+			ready++
+		}
+		if d, ok := today[e.acct.ID]; ok {
+			a.Today = &d
+		}
+		h.Accounts = append(h.Accounts, a)
+	}
+	switch {
+	case ready == 0:
+		h.Status = "unavailable"
+	case ready < len(set.served):
+		h.Status = "degraded"
+	default:
+		h.Status = "ok"
+	}
+	return h
+}
+
+// hasAll reports a whole-account cooldown (with that reason, if not "").
+func hasAll(cs []CooldownInfo, reason string) bool {
+	for _, c := range cs {
+		if c.Family == "all" && (reason == "" || c.Reason == reason) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) serveHealth(w http.ResponseWriter) {
+	b, err := json.MarshalIndent(s.Health(), "", "  ")
+	if err != nil {
+		anthropic.WriteError(w, http.StatusInternalServerError, "health: "+err.Error(), 0)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(append(b, '\n'))
+}
+
+// hasPrefixFold is strings.HasPrefix ignoring ASCII case.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}

@@ -1,0 +1,122 @@
+// Package sched chooses the account that serves a request: the session's
+// bound account while it is usable, else the highest priority tier, spreading
+// load among accounts of equal priority. It reads time only from its
+// arguments, so every choice can be replayed in a test.
+package sched
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"keypool/relay/pool"
+)
+
+// Candidate is an account the picker may choose, with its live state.
+type Candidate struct {
+	Account pool.Account
+	State   *pool.State
+}
+
+// Picker chooses accounts and keeps session bindings.
+type Picker struct {
+	Bindings Bindings      // required
+	TTL      time.Duration // how long a binding lives after it is renewed
+	Renewal  time.Duration // renew when less than this remains
+
+	rr atomic.Uint64 // round-robin offset among equals
+}
+
+// Usable reports whether c may serve family f at now.
+func Usable(c Candidate, now time.Time, f pool.Family) bool {
+	if !c.Account.Enabled {
+		return false
+	}
+	_, cooling := c.State.CoolingFor(now, f)
+	return !cooling
+}
+
+// Pick returns the index in cands of the account to use, or -1 when none is
+// usable. skip marks accounts already tried for this request. sticky reports
+// that the session's binding chose it.
+func (p *Picker) Pick(now time.Time, cands []Candidate, f pool.Family, session string, skip func(i int) bool) (i int, sticky bool) {
+	if session != "" {
+		if b, ok := p.Bindings.Get(session); ok && b.Expires.After(now) {
+			for i, c := range cands {
+				if c.Account.ID == b.Account && !skip(i) && Usable(c, now, f) {
+					return i, true
+				}
+			}
+		}
+	}
+	best, bestPrio := -1, 0
+	var bestLoad int64
+	off := int(p.rr.Add(1) % uint64(max(len(cands), 1)))
+	for j := range cands {
+		// Start the scan at a rotating offset so equal accounts take turns.
+		i := (j + off) % len(cands)
+		c := cands[i]
+		if skip(i) || !Usable(c, now, f) {
+			continue
+		}
+		load := c.State.InFlight()
+		switch {
+		case best < 0 || c.Account.Priority > bestPrio:
+			best, bestPrio, bestLoad = i, c.Account.Priority, load
+		case c.Account.Priority == bestPrio && load < bestLoad:
+			best, bestLoad = i, load
+		}
+	}
+	return best, false
+}
+
+// Bind records that session is served by account, renewing the binding only
+// when it is new, moved, or close to expiring, so a long conversation costs
+// few writes.
+func (p *Picker) Bind(now time.Time, session, account string) {
+	if session == "" {
+		return
+	}
+	if b, ok := p.Bindings.Get(session); ok && b.Account == account && b.Expires.Sub(now) > p.Renewal {
+		return
+	}
+	p.Bindings.Put(session, Binding{Account: account, Expires: now.Add(p.TTL)})
+}
+
+// Earliest returns when the first of cands becomes usable for f again, or
+// the zero time if none is enabled.
+func Earliest(now time.Time, cands []Candidate, f pool.Family) time.Time {
+	var first time.Time
+	for _, c := range cands {
+		if !c.Account.Enabled {
+			continue
+		}
+		cd, cooling := c.State.CoolingFor(now, f)
+		t := now
+		if cooling {
+			t = cd.Until
+		}
+		if first.IsZero() || t.Before(first) {
+			first = t
+		}
+	}
+	return first
+}
+
+// MemoryBindings keeps bindings in memory; for tests and a relay without a
+// store.
+type MemoryBindings struct {
+	m sync.Map // string → Binding
+}
+
+// Get returns the binding for session.
+func (m *MemoryBindings) Get(session string) (Binding, bool) {
+	v, ok := m.m.Load(session)
+	if !ok {
+		return Binding{}, false
+	}
+	return v.(Binding), true
+}
+
+// Put stores the binding for session.
+func (m *MemoryBindings) Put(session string, b Binding) { m.m.Store(session, b) }

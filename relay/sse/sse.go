@@ -1,0 +1,159 @@
+// Package sse copies a server-sent-event stream from an upstream to a client
+// one event at a time: bytes are never re-encoded, every complete event is
+// written and flushed as soon as it has arrived, and a tap may look at each
+// event (to read usage) without copying it.
+package sse
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"sync"
+)
+
+// bufSize bounds how much of one event is held before it is passed on
+// unfinished. Usage-bearing events are far smaller.
+const bufSize = 32 << 10
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
+
+// Copy reads src until EOF and writes it to dst unchanged. After each read it
+// writes every complete event that has arrived (an event ends at a blank line)
+// and calls flush; a trailing partial event waits for the rest of its bytes.
+// tap, if not nil, sees each complete event; the slice is only valid during
+// the call. An event larger than the buffer is passed on in pieces and is not
+// shown to tap.
+//
+// Copy returns the bytes written and the first read or write error; io.EOF
+// from src is not an error. On a read error, the events completed before it
+// have been written, and a partial one has not.
+func Copy(dst io.Writer, src io.Reader, flush func() error, tap func(event []byte)) (written int64, err error) {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+
+	var (
+		end     int  // bytes held in buf[:end]
+		scanned int  // buf[:scanned] holds no event boundary yet
+		inLarge bool // the held bytes continue an event already passed on
+	)
+	for {
+		n, rerr := src.Read(buf[end:])
+		end += n
+
+		// Find the last boundary among the new bytes, tapping each event.
+		cut := 0
+		if n > 0 {
+			from := max(scanned-3, 0) // a boundary may straddle the previous read
+			for {
+				i := boundary(buf[cut:end], from-cut)
+				if i < 0 {
+					break
+				}
+				ev := buf[cut : cut+i]
+				if tap != nil && !inLarge {
+					tap(ev)
+				}
+				inLarge = false
+				cut += i
+				from = cut
+			}
+			scanned = end
+		}
+		if cut == 0 && end == len(buf) {
+			// One event fills the buffer: pass it on unfinished.
+			cut, inLarge = end, true
+		}
+		if cut > 0 {
+			w, werr := dst.Write(buf[:cut])
+			written += int64(w)
+			if werr != nil {
+				return written, werr
+			}
+			if flush != nil {
+				if ferr := flush(); ferr != nil {
+					return written, ferr
+				}
+			}
+			end = copy(buf, buf[cut:end])
+			scanned = max(scanned-cut, 0)
+		}
+
+		if rerr != nil {
+			if !errors.Is(rerr, io.EOF) {
+				return written, rerr
+			}
+			if end > 0 { // a last event without its blank line
+				w, werr := dst.Write(buf[:end])
+				written += int64(w)
+				if werr != nil {
+					return written, werr
+				}
+				if tap != nil && !inLarge {
+					tap(buf[:end])
+				}
+				if flush != nil {
+					if ferr := flush(); ferr != nil {
+						return written, ferr
+					}
+				}
+			}
+			return written, nil
+		}
+	}
+}
+
+// boundary returns the index just past the first event boundary in b at or
+// after from (a blank line: "\n\n", "\r\n\r\n", "\r\r" or a mix), or -1.
+func boundary(b []byte, from int) int {
+	for i := max(from, 0); i < len(b); i++ {
+		c := b[i]
+		if c != '\n' && c != '\r' {
+			continue
+		}
+		// b[i] ends a line; the line after it is blank if it is a lone
+		// terminator too.
+		j := i + 1
+		if c == '\r' && j < len(b) && b[j] == '\n' {
+			j++
+		}
+		if j >= len(b) {
+			return -1
+		}
+		switch b[j] {
+		case '\n':
+			return j + 1
+		case '\r':
+			if j+1 < len(b) && b[j+1] == '\n' {
+				return j + 2
+			}
+			if j+1 == len(b) {
+				return -1 // CR alone at the end: wait for a possible LF
+			}
+			return j + 1
+		}
+		i = j - 1
+	}
+	return -1
+}
+
+// Field returns the value of the first line in ev named name ("event",
+// "data"), without the optional space after the colon, or nil.
+func Field(ev []byte, name string) []byte {
+	for len(ev) > 0 {
+		line := ev
+		if i := bytes.IndexAny(ev, "\r\n"); i >= 0 {
+			line, ev = ev[:i], ev[i+1:]
+		} else {
+			ev = nil
+		}
+		if len(line) > len(name) && line[len(name)] == ':' && string(line[:len(name)]) == name {
+			v := line[len(name)+1:]
+			if len(v) > 0 && v[0] == ' ' {
+				v = v[1:]
+			}
+			return v
+		}
+	}
+	return nil
+}
