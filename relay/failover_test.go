@@ -122,7 +122,7 @@ func TestFailoverTable(t *testing.T) {
 			if cd.Family != tt.want.family || cd.Reason != tt.want.reason || !cd.Until.Equal(tt.want.until) {
 				t.Errorf("a cooldown = %+v, want family %s reason %s until %s", cd, tt.want.family, tt.want.reason, tt.want.until)
 			}
-			recs := h.sink.all()
+			recs := waitRecords(t, h.sink, 1)
 			if len(recs) != 1 || recs[0].Account != map[bool]string{true: "b", false: "a"}[tt.want.servedB] {
 				t.Errorf("records = %+v", recs)
 			}

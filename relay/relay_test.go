@@ -16,6 +16,7 @@ import (
 	"keypool/relay"
 	"keypool/relay/pool"
 	"keypool/relay/relaytest"
+	"keypool/relay/guard"
 	"keypool/relay/sched"
 )
 
@@ -183,3 +184,9 @@ func errorType(t *testing.T, b string) string {
 }
 
 var _ = errors.New
+
+func keyHash(k string) string {
+	return strings.TrimPrefix(guardKeyID(k), "key-")
+}
+
+var guardKeyID = guard.KeyID

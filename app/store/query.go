@@ -1,0 +1,124 @@
+package store
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"keypool/relay"
+)
+
+// dayLayout formats the day part of a daily key and DayTotal.Day.
+const dayLayout = "2006-01-02"
+
+// DayTotal sums one day's requests for one account and model. The day is the
+// local date of each record's time, in that time's own location.
+type DayTotal struct {
+	Day           string        `json:"day"` // YYYY-MM-DD
+	Account       string        `json:"account"`
+	Model         string        `json:"model"`
+	Requests      int64         `json:"requests"`
+	Errors        int64         `json:"errors"` // status >= 400, or 0 (no response)
+	Usage         relay.Usage   `json:"usage"`
+	TTFBTotal     time.Duration `json:"ttfb_total_ns"`
+	DurationTotal time.Duration `json:"duration_total_ns"`
+}
+
+func (d *DayTotal) add(r relay.UsageRecord) {
+	d.Requests++
+	if r.Status == 0 || r.Status >= 400 {
+		d.Errors++
+	}
+	d.Usage = d.Usage.Add(r.Usage)
+	d.TTFBTotal += r.TTFB
+	d.DurationTotal += r.Duration
+}
+
+func (d *DayTotal) merge(o DayTotal) {
+	d.Requests += o.Requests
+	d.Errors += o.Errors
+	d.Usage = d.Usage.Add(o.Usage)
+	d.TTFBTotal += o.TTFBTotal
+	d.DurationTotal += o.DurationTotal
+}
+
+// dailyKey is "YYYY-MM-DD\x00account\x00model".
+func dailyKey(t time.Time, account, model string) string {
+	return t.Format(dayLayout) + "\x00" + account + "\x00" + model
+}
+
+// Day returns every account's and model's totals for the local date of day (in
+// day's location), sorted by account, then model.
+func (s *Store) Day(day time.Time) ([]DayTotal, error) {
+	prefix := []byte(day.Format(dayLayout) + "\x00")
+	var out []DayTotal
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketDaily)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			var t DayTotal
+			if err := json.Unmarshal(v, &t); err != nil {
+				return fmt.Errorf("decode daily total %q: %w", k, err)
+			}
+			out = append(out, t)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", s.path, err)
+	}
+	slices.SortFunc(out, func(a, b DayTotal) int {
+		return cmp.Or(cmp.Compare(a.Account, b.Account), cmp.Compare(a.Model, b.Model))
+	})
+	return out, nil
+}
+
+// Records returns the usage records with since <= Time < until, oldest first,
+// at most limit of them. A zero since or until leaves that end open; limit <= 0
+// means no limit.
+func (s *Store) Records(since, until time.Time, limit int) ([]relay.UsageRecord, error) {
+	var end []byte
+	if !until.IsZero() {
+		end = timeKey(until)
+	}
+	var out []relay.UsageRecord
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketUsage)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		var k, v []byte
+		if since.IsZero() {
+			k, v = c.First()
+		} else {
+			k, v = c.Seek(timeKey(since))
+		}
+		for ; k != nil; k, v = c.Next() {
+			if limit > 0 && len(out) >= limit {
+				break
+			}
+			if end != nil && bytes.Compare(k[:min(len(k), 8)], end) >= 0 {
+				break
+			}
+			var r relay.UsageRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("decode usage record %x: %w", k, err)
+			}
+			out = append(out, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", s.path, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,206 @@
+package relay_test
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"keypool/relay"
+	"keypool/relay/relaytest"
+)
+
+func streamReq(t *testing.T, h *harness, ctx context.Context) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, "POST", h.http.URL+"/v1/messages?beta=true",
+		strings.NewReader(`{"model":"claude-sonnet-4-5","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"hi"}]}`))
+	req.Header.Set("Authorization", "Bearer local-key")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+// What the client reads is byte for byte what the upstream wrote, and usage
+// is read from the stream on the way.
+func TestStreamByteForByte(t *testing.T) {
+	h := newHarness(t, []acct{{id: "a", prio: 1}}, nil)
+	evs := relaytest.Stream("claude-sonnet-4-5", relaytest.Pieces(200), 12, 345, 7, 1000)
+	// Mixed line endings and a comment: the relay must not normalise them.
+	evs = append(evs[:3], append([]string{": keep-alive comment", "event: ping\r\ndata: {\"type\":\"ping\"}\r"}, evs[3:]...)...)
+	h.ups["a"].Push(relaytest.Reply{Events: evs, Gap: 0})
+	resp := streamReq(t, h, context.Background())
+	got, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := relaytest.Joined(evs); string(got) != want {
+		t.Fatalf("stream altered: got %d bytes, want %d", len(got), len(want))
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Errorf("content-type = %q", ct)
+	}
+	recs := h.sink.all()
+	if len(recs) != 1 {
+		t.Fatalf("records = %d", len(recs))
+	}
+	want := relay.Usage{InputTokens: 12, OutputTokens: 345, CacheWriteTokens: 7, CacheReadTokens: 1000}
+	if r := recs[0]; r.Usage != want || !r.Stream || r.Model != "claude-sonnet-4-5" || r.Status != 200 || r.ClientID != "key-"+keyHash("local-key") {
+		t.Errorf("record = %+v, want usage %+v", r, want)
+	}
+	// The upstream got the query string and the account's key, not the client's.
+	up := h.ups["a"].Requests()[0]
+	if up.Query != "beta=true" || up.Header.Get("X-Api-Key") != "sk-ant-test-a" || up.Header.Get("Authorization") != "" {
+		t.Errorf("upstream saw query %q x-api-key %q authorization %q", up.Query, up.Header.Get("X-Api-Key"), up.Header.Get("Authorization"))
+	}
+}
+
+// Each event reaches the client before the upstream sends the next one: the
+// relay neither buffers nor waits for more bytes.
+func TestStreamFlushesEachEvent(t *testing.T) {
+	h := newHarness(t, []acct{{id: "a", prio: 1}}, nil)
+	evs := relaytest.Stream("claude-sonnet-4-5", relaytest.Pieces(20), 1, 1, 0, 0)
+	step := make(chan struct{})
+	h.ups["a"].Push(relaytest.Reply{Events: evs, Step: step})
+	resp := streamReq(t, h, context.Background())
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	for i, ev := range evs {
+		got := readEvent(t, br)
+		if got != ev {
+			t.Fatalf("event %d = %q, want %q", i, got, ev)
+		}
+		if i < len(evs)-1 {
+			select {
+			case step <- struct{}{}:
+			case <-time.After(5 * time.Second):
+				t.Fatalf("upstream not waiting for event %d", i+1)
+			}
+		}
+	}
+}
+
+// readEvent reads one event (up to its blank line) without the blank line.
+func readEvent(t *testing.T, br *bufio.Reader) string {
+	t.Helper()
+	done := make(chan string, 1)
+	go func() {
+		var sb strings.Builder
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				done <- sb.String()
+				return
+			}
+			if line == "\n" {
+				done <- strings.TrimSuffix(sb.String(), "\n")
+				return
+			}
+			sb.WriteString(line)
+		}
+	}()
+	select {
+	case ev := <-done:
+		return ev
+	case <-time.After(5 * time.Second):
+		t.Fatal("event did not arrive: the relay is holding it")
+		return ""
+	}
+}
+
+// A client that goes away mid-stream cancels the upstream request, and the
+// account is not cooled for it.
+func TestClientDisconnectCancelsUpstream(t *testing.T) {
+	h := newHarness(t, []acct{{id: "a", prio: 1}}, nil)
+	evs := relaytest.Stream("claude-sonnet-4-5", relaytest.Pieces(1000), 1, 1, 0, 0)
+	h.ups["a"].Push(relaytest.Reply{Events: evs, Gap: 20 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	resp := streamReq(t, h, ctx)
+	br := bufio.NewReader(resp.Body)
+	readEvent(t, br)
+	cancel()
+	resp.Body.Close()
+	select {
+	case <-h.ups["a"].Cancelled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("upstream request still running after the client left")
+	}
+	if st := h.account("a"); st.State != "ready" {
+		t.Errorf("account state = %s, want ready", st.State)
+	}
+}
+
+// A stream that lasts many idle timeouts lives as long as events keep
+// coming: the relay has no total timeout. (Stands in for a 12-minute stream
+// with a 300 ms idle timeout.)
+func TestLongStreamOutlivesIdleTimeout(t *testing.T) {
+	h := newHarness(t, []acct{{id: "a", prio: 1}}, func(c *relay.Config) { c.IdleTimeout = 300 * time.Millisecond })
+	evs := relaytest.Stream("claude-sonnet-4-5", relaytest.Pieces(40), 1, 40, 0, 0)
+	h.ups["a"].Push(relaytest.Reply{Events: evs, Gap: 50 * time.Millisecond}) // ~2.3 s in all
+	resp := streamReq(t, h, context.Background())
+	got, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || string(got) != relaytest.Joined(evs) {
+		t.Fatalf("stream broken: err %v, %d bytes", err, len(got))
+	}
+}
+
+// An upstream that stalls mid-stream past the idle timeout ends the client's
+// stream as broken (not as a clean end), with the usage so far recorded.
+func TestStalledStreamIsAbortedNotTruncated(t *testing.T) {
+	h := newHarness(t, []acct{{id: "a", prio: 1}}, func(c *relay.Config) { c.IdleTimeout = 200 * time.Millisecond })
+	evs := relaytest.Stream("claude-sonnet-4-5", relaytest.Pieces(3), 11, 3, 0, 0)
+	h.ups["a"].Push(relaytest.Reply{Events: evs, Step: make(chan struct{})}) // never released
+	resp := streamReq(t, h, context.Background())
+	got, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err == nil {
+		t.Fatalf("stream ended cleanly after %q; want an error", got)
+	}
+	if !strings.HasPrefix(relaytest.Joined(evs), string(got)) {
+		t.Errorf("client got bytes the upstream did not send: %q", got)
+	}
+	recs := waitRecords(t, h.sink, 1)
+	if recs[0].Usage.InputTokens != 11 || !strings.Contains(recs[0].Error, "idle") {
+		t.Errorf("record = %+v", recs[0])
+	}
+}
+
+// An upstream that drops the connection mid-stream gives the client a broken
+// stream too.
+func TestUpstreamBreakMidStream(t *testing.T) {
+	h := newHarness(t, []acct{{id: "a", prio: 1}, {id: "b", prio: 0}}, nil)
+	evs := relaytest.Stream("claude-sonnet-4-5", relaytest.Pieces(10), 5, 10, 0, 0)
+	h.ups["a"].Push(relaytest.Reply{Events: evs, Break: 4})
+	resp := streamReq(t, h, context.Background())
+	_, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err == nil {
+		t.Fatal("want a broken stream")
+	}
+	if h.ups["b"].Count() != 0 {
+		t.Error("relay retried after the first byte")
+	}
+	recs := waitRecords(t, h.sink, 1)
+	if recs[0].Usage.InputTokens != 5 || recs[0].Error == "" {
+		t.Errorf("record = %+v", recs[0])
+	}
+}
+
+func waitRecords(t *testing.T, s *sink, n int) []relay.UsageRecord {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if r := s.all(); len(r) >= n {
+			return r
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("want %d records, have %d", n, len(s.all()))
+	return nil
+}
