@@ -41,8 +41,8 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt route, client 
 	rec := UsageRecord{Time: start, Route: rt.name, ClientID: client}
 	defer func() {
 		rec.Duration = s.now().Sub(start)
-		s.cfg.Usage.Record(rec)
 		s.metrics.observe(&rec)
+		s.cfg.Usage.Record(rec)
 	}()
 
 	var body []byte

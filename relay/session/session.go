@@ -94,7 +94,7 @@ func Fingerprint(req *Request) string {
 	}
 	h := sha256.New()
 	writeText(h, req.System)
-	h.Write([]byte{0})
+	h.Write([]byte{1}) // between system and first message
 	writeText(h, req.Messages[0].Content)
 	sum := h.Sum(nil)
 	return hex.EncodeToString(sum[:16])
@@ -108,6 +108,7 @@ func writeText(w interface{ Write([]byte) (int, error) }, raw json.RawMessage) {
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
 		w.Write([]byte(s))
+		w.Write([]byte{0})
 		return
 	}
 	var blocks []struct {

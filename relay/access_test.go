@@ -1,0 +1,110 @@
+package relay_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"keypool/relay"
+)
+
+// TestAccessTable covers the client key, Host and Origin checks.
+func TestAccessTable(t *testing.T) {
+	tests := []struct {
+		name   string
+		host   string // request Host header ("" keeps the test server's)
+		hdr    map[string]string
+		method string
+		status int
+	}{
+		{"x_api_key_ok", "", nil, "", 200},
+		{"bearer_ok", "", map[string]string{"x-api-key": "", "Authorization": "Bearer local-key"}, "", 200},
+		{"missing_key", "", map[string]string{"x-api-key": ""}, "", 401},
+		{"wrong_key", "", map[string]string{"x-api-key": "local-kez"}, "", 401},
+		{"key_prefix_is_not_the_key", "", map[string]string{"x-api-key": "local"}, "", 401},
+		{"basic_auth_is_not_a_key", "", map[string]string{"x-api-key": "", "Authorization": "Basic bG9jYWwta2V5"}, "", 401},
+		{"host_localhost", "localhost:3000", nil, "", 200},
+		{"host_ipv6_loopback", "[::1]:3000", nil, "", 200},
+		{"host_dns_rebinding", "attacker.example:3000", nil, "", 403},
+		{"host_lan_ip", "192.168.1.20:3000", nil, "", 403},
+		{"origin_other_site", "", map[string]string{"Origin": "https://evil.example"}, "", 403},
+		{"origin_null", "", map[string]string{"Origin": "null"}, "", 403},
+		{"fetch_metadata_cross_site", "", map[string]string{"Sec-Fetch-Site": "cross-site"}, "", 403},
+		{"preflight", "", map[string]string{"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}, "OPTIONS", 403},
+		{"claude_code_browser_access_header_is_fine", "", map[string]string{"anthropic-dangerous-direct-browser-access": "true"}, "", 200},
+	}
+	h := newHarness(t, []acct{{id: "a", prio: 1}}, nil)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			method := tt.method
+			if method == "" {
+				method = "POST"
+			}
+			req, _ := http.NewRequest(method, h.http.URL+"/v1/messages", strings.NewReader(simple))
+			req.Header.Set("x-api-key", "local-key")
+			for k, v := range tt.hdr {
+				if v == "" {
+					req.Header.Del(k)
+				} else {
+					req.Header.Set(k, v)
+				}
+			}
+			if tt.host != "" {
+				req.Host = tt.host
+			}
+			before := h.ups["a"].Count()
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := readAll(t, resp)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status = %d, want %d (%s)", resp.StatusCode, tt.status, b)
+			}
+			if tt.status != 200 {
+				errorType(t, b)
+				if h.ups["a"].Count() != before {
+					t.Error("a refused request reached the upstream")
+				}
+				if strings.Contains(b, "local-ke") {
+					t.Error("error echoes the key")
+				}
+			}
+		})
+	}
+}
+
+// With no client keys the relay is open and records "anonymous"; listening on
+// a non-loopback address accepts other Host names.
+func TestOpenRelayAndNonLoopbackHost(t *testing.T) {
+	h := newHarness(t, []acct{{id: "a", prio: 1}}, func(c *relay.Config) {
+		c.ClientKeys = nil
+		c.ListenHost = "0.0.0.0"
+	})
+	resp, _ := h.do("POST", "/v1/messages", simple, map[string]string{"x-api-key": "", "Host": ""})
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if r := waitRecords(t, h.sink, 1)[0]; r.ClientID != "anonymous" {
+		t.Errorf("client = %q", r.ClientID)
+	}
+	req, _ := http.NewRequest("POST", h.http.URL+"/v1/messages", strings.NewReader(simple))
+	req.Host = "relay.lan:3000"
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("non-loopback host refused: %v %v", err, resp.Status)
+	}
+}
+
+func readAll(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	defer resp.Body.Close()
+	var sb strings.Builder
+	buf := make([]byte, 4096)
+	for {
+		n, err := resp.Body.Read(buf)
+		sb.Write(buf[:n])
+		if err != nil {
+			return sb.String()
+		}
+	}
+}

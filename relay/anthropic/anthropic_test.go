@@ -1,0 +1,71 @@
+package anthropic
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"keypool/relay/pool"
+)
+
+func TestMergeBeta(t *testing.T) {
+	tests := []struct {
+		name   string
+		client []string
+		need   []string
+		want   string
+	}{
+		{"keep_client", []string{"a,b"}, nil, "a,b"},
+		{"add_missing_last", []string{"a"}, []string{"oauth-2025-04-20"}, "a,oauth-2025-04-20"},
+		{"oauth_after_claude_code", []string{"claude-code-20250219,interleaved-thinking-2025-05-14"}, []string{"oauth-2025-04-20"},
+			"claude-code-20250219,oauth-2025-04-20,interleaved-thinking-2025-05-14"},
+		{"no_duplicate", []string{"x, oauth-2025-04-20"}, []string{"oauth-2025-04-20"}, "x,oauth-2025-04-20"},
+		{"several_headers", []string{"a", "b,a"}, nil, "a,b"},
+		{"none", nil, []string{"n"}, "n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := MergeBeta(tt.client, tt.need...); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSetAuth(t *testing.T) {
+	h := http.Header{"X-Api-Key": {"client"}, "Authorization": {"Bearer client"}}
+	SetAuth(h, pool.AuthXAPIKey, "k")
+	if h.Get("X-Api-Key") != "k" || h.Get("Authorization") != "" {
+		t.Errorf("x-api-key: %v", h)
+	}
+	SetAuth(h, pool.AuthBearer, "k")
+	if h.Get("X-Api-Key") != "" || h.Get("Authorization") != "Bearer k" {
+		t.Errorf("bearer: %v", h)
+	}
+}
+
+func TestStreamTap(t *testing.T) {
+	var tap StreamTap
+	for _, ev := range []string{
+		"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"claude-opus-4-6\",\"usage\":{\"input_tokens\":5,\"cache_creation_input_tokens\":100,\"cache_read_input_tokens\":2000,\"output_tokens\":1}}}\n\n",
+		"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"text\":\"usage\"}}\n\n",
+		"event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":77}}\n\n",
+		"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n",
+	} {
+		tap.Event([]byte(ev))
+	}
+	want := pool.Usage{InputTokens: 5, OutputTokens: 77, CacheWriteTokens: 100, CacheReadTokens: 2000}
+	if tap.Usage != want || tap.Model != "claude-opus-4-6" || tap.Error != "overloaded_error" {
+		t.Errorf("tap = %+v", tap)
+	}
+}
+
+func TestWriteError(t *testing.T) {
+	rec := httptest.NewRecorder()
+	WriteError(rec, 429, "all out", 1500*time.Millisecond)
+	if rec.Code != 429 || rec.Header().Get("Retry-After") != "2" ||
+		rec.Body.String() != `{"type":"error","error":{"type":"rate_limit_error","message":"all out"}}` {
+		t.Errorf("%d %v %s", rec.Code, rec.Header(), rec.Body)
+	}
+}

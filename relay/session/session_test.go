@@ -1,0 +1,82 @@
+package session
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+)
+
+func TestFromUserID(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"json_form", `{"device_id":"4f1a","account_uuid":"","session_id":"0e4c9d2a-5b7f-4c1e-9a3d-1f2e3d4c5b6a"}`, "0e4c9d2a-5b7f-4c1e-9a3d-1f2e3d4c5b6a"},
+		{"old_form", "user_" + "ab12cd34" + "_account_1b2c3d4e-0000-0000-0000-000000000000_session_0e4c9d2a-5b7f-4c1e-9a3d-1f2e3d4c5b6a", "0e4c9d2a-5b7f-4c1e-9a3d-1f2e3d4c5b6a"},
+		{"old_form_empty_account", "user_ab12_account__session_abcdef01-2345", "abcdef01-2345"},
+		{"json_without_session", `{"device_id":"x"}`, ""},
+		{"json_with_junk_session", `{"session_id":"../../etc"}`, ""},
+		{"plain_user", "alice", ""},
+		{"empty", "", ""},
+		{"bad_json", `{"session_id":`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := FromUserID(tt.in); got != tt.want {
+				t.Errorf("FromUserID(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func parse(t *testing.T, s string) *Request {
+	t.Helper()
+	var r Request
+	if err := json.Unmarshal([]byte(s), &r); err != nil {
+		t.Fatal(err)
+	}
+	return &r
+}
+
+func TestIDOrder(t *testing.T) {
+	h := http.Header{}
+	body := parse(t, `{"metadata":{"user_id":"{\"session_id\":\"aaaa\"}"},"messages":[{"role":"user","content":"hi"}]}`)
+	if got := ID(h, body); got != "cc:aaaa" {
+		t.Errorf("user_id: %q", got)
+	}
+	h.Set(HeaderClaudeCode, "bbbb")
+	if got := ID(h, body); got != "cc:bbbb" {
+		t.Errorf("header first: %q", got)
+	}
+	noMeta := parse(t, `{"messages":[{"role":"user","content":"hi"}]}`)
+	if got := ID(http.Header{}, noMeta); len(got) != 3+32 || got[:3] != "fp:" {
+		t.Errorf("fingerprint: %q", got)
+	}
+	if got := ID(http.Header{}, parse(t, `{"messages":[]}`)); got != "" {
+		t.Errorf("empty conversation: %q", got)
+	}
+}
+
+// The fingerprint depends on the text of the first turn only: later turns
+// and cache_control markers do not change it, a different first turn does.
+func TestFingerprint(t *testing.T) {
+	a := Fingerprint(parse(t, `{"system":"be brief","messages":[{"role":"user","content":"write a parser"}]}`))
+	b := Fingerprint(parse(t, `{"system":[{"type":"text","text":"be brief","cache_control":{"type":"ephemeral"}}],
+		"messages":[{"role":"user","content":[{"type":"text","text":"write a parser"}]},{"role":"assistant","content":"ok"},{"role":"user","content":"more"}]}`))
+	c := Fingerprint(parse(t, `{"system":"be brief","messages":[{"role":"user","content":"write a lexer"}]}`))
+	if a != b {
+		t.Errorf("same first turn, different fingerprints: %s %s", a, b)
+	}
+	if a == c {
+		t.Error("different first turns share a fingerprint")
+	}
+}
+
+func FuzzFromUserID(f *testing.F) {
+	for _, s := range []string{`{"session_id":"ab-12"}`, "user_x_account__session_ab-12", "", "_session_", `{"session_id":1}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		id := FromUserID(s)
+		if id != "" && !validID(id) {
+			t.Fatalf("FromUserID(%q) = %q: not a valid id", s, id)
+		}
+	})
+}
