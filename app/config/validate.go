@@ -1,0 +1,327 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// maxSeconds bounds every *_seconds value (ten years) so that converting it
+// to a time.Duration cannot overflow.
+const maxSeconds = 10 * 365 * 24 * 3600
+
+var (
+	accountTypes = []string{
+		TypeClaudeOAuth, TypeClaudeAPI, TypeCodexOAuth,
+		TypeOpenAIResponses, TypeOpenAICompatible, TypeGemini, TypeGeminiAPI,
+	}
+	logLevels   = []string{"trace", "debug", "info", "warn", "error"}
+	authHeaders = []string{AuthHeaderXAPIKey, AuthHeaderBearer}
+	proxyTypes  = []string{ProxySOCKS5, ProxyHTTP}
+)
+
+// apiKeyTypes need api_key; the OAuth types need refresh_token or access_token.
+func needsAPIKey(t string) bool {
+	switch t {
+	case TypeClaudeAPI, TypeOpenAIResponses, TypeOpenAICompatible, TypeGeminiAPI:
+		return true
+	}
+	return false
+}
+
+func isOAuth(t string) bool {
+	switch t {
+	case TypeClaudeOAuth, TypeCodexOAuth, TypeGemini:
+		return true
+	}
+	return false
+}
+
+type validator struct {
+	name string
+	pos  *positions
+	errs []*Error
+}
+
+// fail records a problem with key, located at key's line (or its closest
+// present parent's).
+func (v *validator) fail(key, format string, args ...any) {
+	v.errs = append(v.errs, &Error{
+		File: v.name,
+		Line: v.pos.lineOf(key),
+		Key:  key,
+		Msg:  fmt.Sprintf(format, args...),
+	})
+}
+
+func oneOf(list []string) string { return strings.Join(list, ", ") }
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// validate checks raw and builds the File. name is the file name used in
+// messages, path the file's path for resolving database_path.
+func validate(name, path string, raw *rawFile, pos *positions) (*File, []*Error) {
+	v := &validator{name: name, pos: pos}
+	f := &File{Path: path}
+
+	// api_keys
+	for i, k := range raw.APIKeys {
+		if k == "" {
+			v.fail(fmt.Sprintf("api_keys[%d]", i), "must not be empty")
+		}
+	}
+	f.APIKeys = raw.APIKeys
+
+	f.Server = v.server(raw.Server, path, len(raw.APIKeys) > 0)
+	f.Session = v.session(raw.Session)
+
+	ids := map[string]int{} // id → index of first account using it
+	for i := range raw.Accounts {
+		a := v.account(i, &raw.Accounts[i])
+		if a.ID != "" {
+			if j, dup := ids[a.ID]; dup {
+				key := fmt.Sprintf("accounts[%d].id", i)
+				first := fmt.Sprintf("accounts[%d]", j)
+				if l := pos.lineOf(first); l > 0 {
+					first += " on line " + strconv.Itoa(l)
+				}
+				v.fail(key, "duplicate id %q (already used by %s)", a.ID, first)
+			} else {
+				ids[a.ID] = i
+			}
+		}
+		f.Accounts = append(f.Accounts, a)
+	}
+	return f, v.errs
+}
+
+func (v *validator) server(r rawServer, path string, haveKeys bool) Server {
+	s := Server{
+		Host:               r.Host,
+		Port:               r.Port,
+		LogLevel:           strings.ToLower(r.LogLevel),
+		IdleTimeoutSeconds: r.IdleTimeoutSeconds,
+		MaxBodyBytes:       r.MaxBodyBytes,
+	}
+
+	// A bracketed IPv6 literal is accepted; JoinHostPort adds the brackets.
+	if strings.HasPrefix(s.Host, "[") && strings.HasSuffix(s.Host, "]") {
+		s.Host = s.Host[1 : len(s.Host)-1]
+	}
+	switch {
+	case s.Host == "":
+		v.fail("server.host", "must not be empty (use 127.0.0.1 to listen on this machine only)")
+	case strings.ContainsAny(s.Host, " \t/\\@?#") || (strings.Contains(s.Host, ":") && net.ParseIP(s.Host) == nil):
+		v.fail("server.host", "%q is not a host name or IP address", s.Host)
+	case !haveKeys && !isLoopback(s.Host):
+		v.fail("server.host", "host %s is reachable from other machines; set api_keys so only your clients can use the relay", s.Host)
+	}
+
+	if s.Port < 1 || s.Port > 65535 {
+		v.fail("server.port", "must be between 1 and 65535, got %d", s.Port)
+	}
+
+	if r.DatabasePath != "" {
+		p := r.DatabasePath
+		if !filepath.IsAbs(p) && path != "" {
+			p = filepath.Join(filepath.Dir(path), p)
+		}
+		s.DatabasePath = filepath.Clean(p)
+	}
+
+	if !contains(logLevels, s.LogLevel) {
+		v.fail("server.log_level", "%q is not one of %s", r.LogLevel, oneOf(logLevels))
+	}
+	if s.IdleTimeoutSeconds < 1 || s.IdleTimeoutSeconds > maxSeconds {
+		v.fail("server.idle_timeout_seconds", "must be between 1 and %d, got %d", maxSeconds, s.IdleTimeoutSeconds)
+	}
+	if s.MaxBodyBytes < 1 {
+		v.fail("server.max_body_bytes", "must be positive, got %d", s.MaxBodyBytes)
+	}
+	return s
+}
+
+// isLoopback reports whether host names this machine only.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (v *validator) session(r rawSession) Session {
+	s := Session(r)
+	for _, d := range []struct {
+		key string
+		val int
+	}{
+		{"session.sticky_ttl_seconds", s.StickyTTLSeconds},
+		{"session.renewal_threshold_seconds", s.RenewalThresholdSeconds},
+		{"session.unavailable_cooldown_seconds", s.UnavailableCooldownSeconds},
+		{"session.rate_limit_cooldown_seconds", s.RateLimitCooldownSeconds},
+	} {
+		if d.val < 0 || d.val > maxSeconds {
+			v.fail(d.key, "must be between 0 and %d, got %d", maxSeconds, d.val)
+		}
+	}
+	if s.RenewalThresholdSeconds > s.StickyTTLSeconds && s.StickyTTLSeconds >= 0 {
+		v.fail("session.renewal_threshold_seconds", "%d is larger than sticky_ttl_seconds (%d)",
+			s.RenewalThresholdSeconds, s.StickyTTLSeconds)
+	}
+	return s
+}
+
+func (v *validator) account(i int, r *rawAccount) Account {
+	key := func(field string) string { return fmt.Sprintf("accounts[%d].%s", i, field) }
+	a := Account{
+		Type:       r.Type,
+		Priority:   r.Priority,
+		Enabled:    r.Enabled == nil || *r.Enabled,
+		Name:       r.Name,
+		AuthHeader: strings.ToLower(r.AuthHeader),
+	}
+	if r.ID != nil {
+		a.ID = *r.ID
+	}
+	// who names the account in messages about keys it lacks.
+	who := fmt.Sprintf("account %q", a.ID)
+	if a.ID == "" {
+		who = "this account"
+	}
+
+	switch {
+	case r.ID == nil:
+		v.fail(key("id"), "missing; every account needs a unique id")
+	case a.ID == "":
+		v.fail(key("id"), "must not be empty")
+	case !validID(a.ID):
+		v.fail(key("id"), "%q may only contain letters, digits, '.', '_' and '-'", a.ID)
+	}
+	if a.Name == "" {
+		a.Name = a.ID
+	}
+
+	switch {
+	case !v.pos.has(key("type")) && r.Type == "":
+		v.fail(key("type"), "%s has no type; set one of %s", who, oneOf(accountTypes))
+	case !contains(accountTypes, r.Type):
+		v.fail(key("type"), "%q is not one of %s", r.Type, oneOf(accountTypes))
+	}
+
+	// Credentials. Values are never echoed.
+	str := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	a.APIKey, a.RefreshToken, a.AccessToken = str(r.APIKey), str(r.RefreshToken), str(r.AccessToken)
+	switch {
+	case needsAPIKey(a.Type):
+		if r.APIKey == nil {
+			v.fail(key("api_key"), "%s has no api_key; type %s requires one", who, a.Type)
+		} else if a.APIKey == "" {
+			v.fail(key("api_key"), "must not be empty")
+		}
+	case isOAuth(a.Type):
+		if a.RefreshToken == "" && a.AccessToken == "" {
+			switch {
+			case r.RefreshToken != nil:
+				v.fail(key("refresh_token"), "must not be empty")
+			case r.AccessToken != nil:
+				v.fail(key("access_token"), "must not be empty")
+			default:
+				v.fail(key("refresh_token"), "%s has no refresh_token or access_token; type %s requires one", who, a.Type)
+			}
+		}
+	}
+
+	if r.APIURL != "" {
+		u, msg := checkURL(r.APIURL)
+		if msg != "" {
+			v.fail(key("api_url"), "%s", msg)
+		}
+		a.APIURL = u
+	} else if a.Type == TypeOpenAICompatible {
+		v.fail(key("api_url"), "%s has no api_url; type %s requires one", who, a.Type)
+	}
+
+	if a.AuthHeader == "" {
+		a.AuthHeader = AuthHeaderXAPIKey
+	} else if !contains(authHeaders, a.AuthHeader) {
+		v.fail(key("auth_header"), "%q is not one of %s", r.AuthHeader, oneOf(authHeaders))
+	}
+
+	if r.Proxy != nil {
+		a.Proxy = v.proxy(key("proxy"), r.Proxy)
+	}
+	return a
+}
+
+func validID(id string) bool {
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return id != ""
+}
+
+// checkURL validates an api_url and returns it without trailing slashes, or
+// a message. The URL itself is not echoed: it could carry a credential.
+func checkURL(s string) (string, string) {
+	const want = "must be an absolute http or https URL such as https://api.anthropic.com"
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
+		return "", want
+	}
+	if u.User != nil {
+		return "", "must not contain a user name or password; put the credential in api_key"
+	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return "", "must not have a query (?...) or fragment (#...)"
+	}
+	return strings.TrimRight(s, "/"), ""
+}
+
+func (v *validator) proxy(key string, r *rawProxy) *Proxy {
+	p := &Proxy{
+		Type:     strings.ToLower(r.Type),
+		Host:     r.Host,
+		Username: r.Username,
+		Password: r.Password,
+	}
+	switch {
+	case r.Type == "":
+		v.fail(key+".type", "missing; set one of %s", oneOf(proxyTypes))
+	case !contains(proxyTypes, p.Type):
+		v.fail(key+".type", "%q is not one of %s", r.Type, oneOf(proxyTypes))
+	}
+	if p.Host == "" {
+		v.fail(key+".host", "missing; the proxy needs a host")
+	}
+	if r.Port == nil {
+		v.fail(key+".port", "missing; the proxy needs a port")
+	} else {
+		p.Port = *r.Port
+		if p.Port < 1 || p.Port > 65535 {
+			v.fail(key+".port", "must be between 1 and 65535, got %d", p.Port)
+		}
+	}
+	if p.Password != "" && p.Username == "" {
+		v.fail(key+".password", "is set but username is not")
+	}
+	return p
+}
