@@ -1,0 +1,348 @@
+// Package app is Keypool's application layer: it turns a seed-format config
+// (or, later, the app's own account store) into a running relay, and owns the
+// lifetimes of the store, the relay and its listener. It has no GUI code.
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"keypool/app/config"
+	"keypool/app/store"
+	"keypool/relay"
+	"keypool/relay/pool"
+)
+
+// DefaultHost and DefaultPort are where the relay listens without a config.
+const (
+	DefaultHost = "127.0.0.1"
+	DefaultPort = 3000
+)
+
+// ErrPortInUse is returned by Open when the relay's address is taken.
+var ErrPortInUse = errors.New("port in use")
+
+// Params configures Open.
+type Params struct {
+	ConfigPath string // a seed-format config; empty: the app's own store
+	DataDir    string // where Keypool keeps its files; empty: DefaultDataDir()
+	Host       string // overrides the config's [server] host when set
+	Port       int    // overrides the config's [server] port when set
+	Logger     *slog.Logger
+	Now        func() time.Time
+}
+
+// App is a running Keypool: store, relay and listener.
+type App struct {
+	log      *slog.Logger
+	cfg      *config.File
+	dbPath   string
+	store    *store.Store
+	relay    *relay.Server
+	server   *http.Server
+	listener net.Listener
+	now      func() time.Time
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// DefaultDataDir is the per-user folder Keypool keeps its files in.
+func DefaultDataDir() (string, error) {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("find the user config dir: %w (pass --data-dir)", err)
+	}
+	return filepath.Join(dir, "keypool"), nil
+}
+
+// LoadConfig reads p's config, or returns an empty one (no accounts,
+// loopback, default port) when there is none, with overrides applied.
+func LoadConfig(p Params) (*config.File, error) {
+	var cfg *config.File
+	if p.ConfigPath != "" {
+		c, err := config.Load(p.ConfigPath)
+		if err != nil {
+			return nil, err
+		}
+		cfg = c
+	} else {
+		c, err := config.Parse("(defaults)", nil)
+		if err != nil {
+			return nil, err
+		}
+		cfg = c
+	}
+	if p.Host != "" {
+		cfg.Server.Host = p.Host
+	}
+	if p.Port != 0 {
+		cfg.Server.Port = p.Port
+	}
+	return cfg, nil
+}
+
+// DatabasePath is the bbolt file for p and cfg: --data-dir wins, then the
+// config's database_path, then the default data dir.
+func DatabasePath(p Params, cfg *config.File) (string, error) {
+	if p.DataDir != "" {
+		return filepath.Join(p.DataDir, "keypool.db"), nil
+	}
+	if cfg != nil && cfg.Server.DatabasePath != "" {
+		return cfg.Server.DatabasePath, nil
+	}
+	dir, err := DefaultDataDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "keypool.db"), nil
+}
+
+// Open loads the configuration, opens the store and binds the relay's
+// address. Nothing is served until Run.
+func Open(p Params) (*App, error) {
+	log := p.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	now := p.Now
+	if now == nil {
+		now = time.Now
+	}
+	cfg, err := LoadConfig(p)
+	if err != nil {
+		return nil, err
+	}
+	if !isLoopback(cfg.Server.Host) && len(cfg.APIKeys) == 0 {
+		return nil, fmt.Errorf("host %s is reachable from other machines: set api_keys so only your clients can use the relay", cfg.Server.Host)
+	}
+	dbPath, err := DatabasePath(p, cfg)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(dbPath, store.Options{Logger: log, Now: now})
+	if err != nil {
+		return nil, err
+	}
+	a := &App{log: log, cfg: cfg, dbPath: dbPath, store: st, now: now}
+
+	accounts, creds := accountsFromConfig(cfg, log)
+	a.relay, err = relay.New(relay.Config{
+		Accounts:            accounts,
+		Credentials:         creds,
+		Bindings:            st,
+		Usage:               st,
+		Today:               a.today,
+		ClientKeys:          cfg.APIKeys,
+		ListenHost:          cfg.Server.Host,
+		StickyTTL:           seconds(cfg.Session.StickyTTLSeconds),
+		RenewalThreshold:    seconds(cfg.Session.RenewalThresholdSeconds),
+		UnavailableCooldown: seconds(cfg.Session.UnavailableCooldownSeconds),
+		RateLimitCooldown:   seconds(cfg.Session.RateLimitCooldownSeconds),
+		IdleTimeout:         seconds(cfg.Server.IdleTimeoutSeconds),
+		MaxBodyBytes:        cfg.Server.MaxBodyBytes,
+		Logger:              log,
+		Now:                 now,
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+
+	addr := cfg.Addr()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		st.Close()
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("%w: %s is already taken (another Keypool or another program?): choose another with --port N or [server] port in the config", ErrPortInUse, addr)
+		}
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	a.listener = ln
+	a.server = &http.Server{
+		Handler:           a.relay,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	if err := writeRunFile(a.runFile(), ln.Addr().String()); err != nil {
+		log.Warn("cannot note the relay address for `keypool status`", "err", err)
+	}
+	return a, nil
+}
+
+// accountsFromConfig maps config accounts to relay accounts and keeps their
+// inline secrets in memory for the relay to ask for.
+func accountsFromConfig(cfg *config.File, log *slog.Logger) ([]pool.Account, inlineCredentials) {
+	creds := inlineCredentials{}
+	var out []pool.Account
+	for _, ca := range cfg.Accounts {
+		a := pool.Account{
+			ID: ca.ID, Name: ca.Name, Kind: pool.Kind(ca.Type), Priority: ca.Priority,
+			Enabled: ca.Enabled, APIURL: ca.APIURL, AuthHeader: pool.AuthHeader(ca.AuthHeader),
+		}
+		if a.AuthHeader == "" {
+			a.AuthHeader = pool.AuthXAPIKey
+		}
+		c := relay.Credential{APIKey: ca.APIKey}
+		if ca.Proxy != nil {
+			a.Proxy = &pool.Proxy{Type: ca.Proxy.Type, Host: ca.Proxy.Host, Port: ca.Proxy.Port, Username: ca.Proxy.Username}
+			c.ProxyPassword = ca.Proxy.Password
+		}
+		creds[ca.ID] = c
+		if !a.Kind.Serves(pool.ProtocolAnthropic) {
+			log.Warn("account type not yet supported by this build; listed in /health and skipped",
+				"account", ca.ID, "type", ca.Type)
+		}
+		out = append(out, a)
+	}
+	return out, creds
+}
+
+// inlineCredentials are secrets written in a config file, held in memory.
+type inlineCredentials map[string]relay.Credential
+
+// ErrNoCredential is returned for an account without a stored secret.
+var ErrNoCredential = errors.New("no credential for this account")
+
+func (c inlineCredentials) Credential(_ context.Context, id string) (relay.Credential, error) {
+	cred, ok := c[id]
+	if !ok {
+		return relay.Credential{}, fmt.Errorf("account %s: %w", id, ErrNoCredential)
+	}
+	return cred, nil
+}
+
+// Addr is the address the relay listens on.
+func (a *App) Addr() string { return a.listener.Addr().String() }
+
+// URL is the relay's base URL for clients.
+func (a *App) URL() string { return "http://" + clientAddr(a.Addr()) }
+
+// Config is the configuration the app runs with.
+func (a *App) Config() *config.File { return a.cfg }
+
+// Relay is the running relay.
+func (a *App) Relay() *relay.Server { return a.relay }
+
+// Store is the app's bbolt store.
+func (a *App) Store() *store.Store { return a.store }
+
+// Run serves until ctx is done, then shuts the server down (letting running
+// requests finish for a few seconds) and writes out queued records.
+func (a *App) Run(ctx context.Context) error {
+	storeCtx, stopStore := context.WithCancel(context.Background())
+	storeDone := make(chan error, 1)
+	go func() { storeDone <- a.store.Run(storeCtx) }()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- a.server.Serve(a.listener) }()
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if serr := a.server.Shutdown(shutCtx); serr != nil && err == nil && !errors.Is(serr, context.DeadlineExceeded) {
+		err = serr
+	}
+	a.server.Close() // streams still open after the grace period
+	a.relay.Close()
+	stopStore()
+	if serr := <-storeDone; serr != nil && err == nil {
+		err = serr
+	}
+	return err
+}
+
+// Close releases everything Open took. It is safe to call more than once.
+func (a *App) Close() error {
+	a.closeOnce.Do(func() {
+		a.listener.Close()
+		os.Remove(a.runFile())
+		a.closeErr = a.store.Close()
+	})
+	return a.closeErr
+}
+
+// today sums today's traffic per account for /health.
+func (a *App) today() map[string]relay.DayStats {
+	days, err := a.store.Day(a.now())
+	if err != nil {
+		a.log.Warn("read today's usage", "err", err)
+		return nil
+	}
+	out := make(map[string]relay.DayStats)
+	for _, d := range days {
+		s := out[d.Account]
+		s.Requests += d.Requests
+		s.Errors += d.Errors
+		s.Usage = s.Usage.Add(d.Usage)
+		out[d.Account] = s
+	}
+	return out
+}
+
+func seconds(n int) time.Duration { return time.Duration(n) * time.Second }
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// clientAddr turns a listen address into one a local client can dial.
+func clientAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// runFile notes where the relay that holds the data dir listens, so
+// `keypool status` can ask it (bbolt lets one process open the file).
+func (a *App) runFile() string { return RunFile(a.dbPath) }
+
+// RunFile is the run file next to the database at dbPath.
+func RunFile(dbPath string) string { return filepath.Join(filepath.Dir(dbPath), "relay.json") }
+
+// RunInfo is the content of the run file.
+type RunInfo struct {
+	PID     int       `json:"pid"`
+	Addr    string    `json:"addr"`
+	Started time.Time `json:"started"`
+}
+
+func writeRunFile(path, addr string) error {
+	b, err := json.Marshal(RunInfo{PID: os.Getpid(), Addr: addr, Started: time.Now()})
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp" + strconv.Itoa(os.Getpid())
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -1,0 +1,281 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"keypool/app"
+	"keypool/app/store"
+	"keypool/relay/relaytest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// writeConfig writes a seed-format config with accounts a (priority 100) and
+// b (50) pointing at the given upstreams, on a free port.
+func writeConfig(t *testing.T, dir, urlA, urlB string) string {
+	t.Helper()
+	cfg := fmt.Sprintf(`api_keys = ["local-key"]
+[server]
+host = "127.0.0.1"
+port = %d
+log_level = "error"
+[session]
+sticky_ttl_seconds = 3600
+[[accounts]]
+type = "claude-api"
+id = "a"
+name = "A"
+priority = 100
+api_key = "sk-ant-secret-a"
+api_url = "%s"
+[[accounts]]
+type = "claude-api"
+id = "b"
+priority = 50
+api_key = "sk-ant-secret-b"
+api_url = "%s"
+[[accounts]]
+type = "gemini"
+id = "g"
+refresh_token = "google-refresh-secret"
+`, freePort(t), urlA, urlB)
+	path := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// running is an App serving in the background.
+type running struct {
+	*app.App
+	stop func()
+}
+
+func start(t *testing.T, p app.Params) *running {
+	t.Helper()
+	p.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	a, err := app.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	r := &running{App: a}
+	stopped := false
+	r.stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+		if err := a.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *running) post(t *testing.T, session string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", r.URL()+"/v1/messages",
+		strings.NewReader(`{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`))
+	req.Header.Set("Authorization", "Bearer local-key")
+	req.Header.Set("X-Claude-Code-Session-Id", session)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// A session bound to an account stays there across a restart of the relay
+// on the same data dir, even though the preferred account is healthy again;
+// usage recorded before the restart is still there.
+func TestStickinessSurvivesRestart(t *testing.T) {
+	upA, upB := relaytest.New(), relaytest.New()
+	defer upA.Close()
+	defer upB.Close()
+	dir := t.TempDir()
+	p := app.Params{ConfigPath: writeConfig(t, dir, upA.URL, upB.URL), DataDir: filepath.Join(dir, "data")}
+
+	upA.Push(relaytest.Reply{Status: 529, Body: relaytest.Error("overloaded_error", "Overloaded")})
+	r := start(t, p)
+	const sess = "5e55a0e0-0000-4000-8000-000000000001"
+	if code, b := r.post(t, sess); code != 200 {
+		t.Fatalf("first request: %d %s", code, b)
+	}
+	if upB.Count() != 1 {
+		t.Fatalf("b served %d", upB.Count())
+	}
+	r.stop()
+
+	r2 := start(t, p)
+	for i := 0; i < 3; i++ {
+		if code, _ := r2.post(t, sess); code != 200 {
+			t.Fatalf("after restart: %d", code)
+		}
+	}
+	if upB.Count() != 4 || upA.Count() != 1 {
+		t.Errorf("after restart a=%d b=%d, want the session kept on b", upA.Count(), upB.Count())
+	}
+	// A new session prefers a.
+	r2.post(t, "5e55a0e0-0000-4000-8000-000000000002")
+	if upA.Count() != 2 {
+		t.Errorf("new session did not go to a")
+	}
+	if err := r2.Store().Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	days, err := r2.Store().Day(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	for _, d := range days {
+		total += d.Requests
+	}
+	if total != 5 {
+		t.Errorf("requests recorded today = %d, want 5 (%+v)", total, days)
+	}
+	r2.stop()
+	assertNoSecrets(t, filepath.Join(dir, "data", "keypool.db"))
+}
+
+// assertNoSecrets fails if any test secret is in the file.
+func assertNoSecrets(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"sk-ant-secret", "local-key", "google-refresh-secret"} {
+		if bytes.Contains(b, []byte(s)) {
+			t.Errorf("%s contains the secret %q", path, s)
+		}
+	}
+}
+
+func TestPortInUse(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	_, err = app.Open(app.Params{DataDir: t.TempDir(), Port: port, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if !errors.Is(err, app.ErrPortInUse) || !strings.Contains(err.Error(), "--port") || !strings.Contains(err.Error(), fmt.Sprint(port)) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// A second relay on the same data dir says so at once instead of hanging.
+func TestSecondInstanceSameDataDir(t *testing.T) {
+	dir := t.TempDir()
+	start(t, app.Params{DataDir: dir, Port: freePort(t)})
+	began := time.Now()
+	_, err := app.Open(app.Params{DataDir: dir, Port: freePort(t), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if !errors.Is(err, store.ErrLocked) || !strings.Contains(err.Error(), "another Keypool") {
+		t.Fatalf("err = %v", err)
+	}
+	if time.Since(began) > 5*time.Second {
+		t.Errorf("took %v", time.Since(began))
+	}
+}
+
+// Without a config Keypool starts with no accounts and answers /health.
+func TestServeWithoutAccounts(t *testing.T) {
+	r := start(t, app.Params{DataDir: t.TempDir(), Port: freePort(t)})
+	resp, err := http.Get(r.URL() + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"accounts": []`) {
+		t.Errorf("health: %d %s", resp.StatusCode, b)
+	}
+}
+
+// keypool status asks the running relay, and reads the file when none runs.
+func TestStatus(t *testing.T) {
+	up := relaytest.New()
+	defer up.Close()
+	dir := t.TempDir()
+	p := app.Params{ConfigPath: writeConfig(t, dir, up.URL, up.URL), DataDir: filepath.Join(dir, "data")}
+	r := start(t, p)
+	r.post(t, "s1")
+	r.post(t, "s2")
+	r.Store().Flush(context.Background())
+
+	var out bytes.Buffer
+	if err := app.Status(context.Background(), p, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"running at " + r.URL(), "claude-api", "not_supported", "ready"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, out.String())
+		}
+	}
+	if !hasRow(out.String(), "a", "2") {
+		t.Errorf("status does not show 2 requests for a:\n%s", out.String())
+	}
+	r.stop()
+
+	out.Reset()
+	if err := app.Status(context.Background(), p, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "not running") || !hasRow(out.String(), "a", "2") {
+		t.Errorf("offline status:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), "secret") {
+		t.Error("status shows a secret")
+	}
+}
+
+// hasRow reports a table row for account id whose REQUESTS column is n.
+func hasRow(out, id, n string) bool {
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 6 && f[0] == id {
+			for _, v := range f[4:6] {
+				if v == n {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}

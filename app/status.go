@@ -1,0 +1,150 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"keypool/app/store"
+	"keypool/relay"
+)
+
+// Status prints accounts, cooldowns and today's usage. When a relay holds the
+// data dir it is asked over HTTP; otherwise the store file is read directly.
+func Status(ctx context.Context, p Params, w io.Writer) error {
+	cfg, err := LoadConfig(p)
+	if err != nil {
+		return err
+	}
+	dbPath, err := DatabasePath(p, cfg)
+	if err != nil {
+		return err
+	}
+	st, err := store.OpenReadOnly(dbPath, 200*time.Millisecond)
+	switch {
+	case errors.Is(err, store.ErrLocked):
+		return statusFromRelay(ctx, dbPath, w)
+	case errors.Is(err, os.ErrNotExist):
+		fmt.Fprintf(w, "Keypool is not running and has no data yet (%s).\n", dbPath)
+		return nil
+	case err != nil:
+		return err
+	}
+	defer st.Close()
+
+	now := time.Now()
+	days, err := st.Day(now)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "Keypool relay: not running (data: %s)\n\n", dbPath)
+	h := relay.Health{Time: now}
+	byAccount := map[string]*relay.DayStats{}
+	for _, ca := range cfg.Accounts {
+		h.Accounts = append(h.Accounts, relay.AccountHealth{ID: ca.ID, Name: ca.Name, Type: ca.Type,
+			Priority: ca.Priority, Enabled: ca.Enabled, State: "stopped"})
+	}
+	for _, d := range days {
+		s := byAccount[d.Account]
+		if s == nil {
+			s = &relay.DayStats{}
+			byAccount[d.Account] = s
+		}
+		s.Requests += d.Requests
+		s.Errors += d.Errors
+		s.Usage = s.Usage.Add(d.Usage)
+	}
+	for i := range h.Accounts {
+		h.Accounts[i].Today = byAccount[h.Accounts[i].ID]
+		delete(byAccount, h.Accounts[i].ID)
+	}
+	// Accounts with usage today that are not in this config.
+	var rest []string
+	for id := range byAccount {
+		rest = append(rest, id)
+	}
+	sort.Strings(rest)
+	for _, id := range rest {
+		h.Accounts = append(h.Accounts, relay.AccountHealth{ID: id, State: "stopped", Today: byAccount[id]})
+	}
+	printHealth(w, h)
+	return nil
+}
+
+func statusFromRelay(ctx context.Context, dbPath string, w io.Writer) error {
+	b, err := os.ReadFile(RunFile(dbPath))
+	if err != nil {
+		return fmt.Errorf("%s is in use by another process, but its run file is missing: %w", dbPath, err)
+	}
+	var ri RunInfo
+	if err := json.Unmarshal(b, &ri); err != nil {
+		return fmt.Errorf("read %s: %w", RunFile(dbPath), err)
+	}
+	url := "http://" + clientAddr(ri.Addr) + "/health"
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("ask the running relay (pid %d) at %s: %w", ri.PID, url, err)
+	}
+	defer resp.Body.Close()
+	var h relay.Health
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+		return fmt.Errorf("read %s: %w", url, err)
+	}
+	fmt.Fprintf(w, "Keypool relay: running at http://%s (pid %d, since %s) — %s\n\n",
+		clientAddr(ri.Addr), ri.PID, ri.Started.Local().Format("2006-01-02 15:04"), h.Status)
+	printHealth(w, h)
+	return nil
+}
+
+// printHealth writes the accounts table.
+func printHealth(w io.Writer, h relay.Health) {
+	if len(h.Accounts) == 0 {
+		fmt.Fprintln(w, "No accounts. Start with: keypool serve --config config.toml (see config.example.toml)")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ACCOUNT\tTYPE\tPRIO\tSTATE\tUNTIL\tREQUESTS\tERRORS\tINPUT\tOUTPUT\tCACHE WRITE\tCACHE READ")
+	for _, a := range h.Accounts {
+		var until []string
+		for _, c := range a.Cooldowns {
+			s := c.Until.Local().Format("15:04:05") + " (" + c.Reason
+			if c.Family != "all" {
+				s += ", " + c.Family
+			}
+			until = append(until, s+")")
+		}
+		state := a.State
+		if !a.Enabled && state == "ready" {
+			state = "disabled"
+		}
+		d := relay.DayStats{}
+		if a.Today != nil {
+			d = *a.Today
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", a.ID, a.Type, a.Priority, state,
+			dash(strings.Join(until, "; ")), d.Requests, d.Errors, d.InputTokens, d.OutputTokens, d.CacheWriteTokens, d.CacheReadTokens)
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "\nUsage columns are today's (local time).")
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

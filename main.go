@@ -1,0 +1,140 @@
+// Command keypool pools one person's AI accounts behind a relay on
+// 127.0.0.1 that Claude Code (and, in later versions, Codex CLI and Gemini
+// CLI) point at. This build runs the relay headless: keypool serve.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"keypool/app"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "keypool:", err)
+		}
+		os.Exit(exitCode(err))
+	}
+}
+
+func exitCode(err error) int {
+	if errors.Is(err, flag.ErrHelp) || errors.Is(err, errUsage) {
+		return 2
+	}
+	return 1
+}
+
+var errUsage = errors.New("usage")
+
+const usage = `Keypool pools your AI accounts behind one relay on 127.0.0.1.
+
+Usage:
+  keypool [serve] [--config FILE] [--data-dir DIR] [--host H] [--port N]
+                                   run the relay (no arguments: the app's own data dir)
+  keypool status [--config FILE] [--data-dir DIR]
+                                   accounts, cooldowns and today's usage
+  keypool version                  print the version
+
+Point Claude Code at it:
+  export ANTHROPIC_BASE_URL=http://127.0.0.1:3000 ANTHROPIC_AUTH_TOKEN=<one of api_keys>
+
+Run "keypool COMMAND --help" for a command's flags.
+`
+
+// run is main without the process: tests call it directly.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, args, stdout, stderr)
+	case "status":
+		return status(ctx, args, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "keypool", version)
+		return nil
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+}
+
+// commonFlags are the flags serve and status share.
+func commonFlags(name string, p *app.Params, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("keypool "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&p.ConfigPath, "config", "", "a seed-format config.toml (accounts with their secrets inline)")
+	fs.StringVar(&p.DataDir, "data-dir", "", "where Keypool keeps its database (default: the user config dir's keypool folder, or the config's database_path)")
+	return fs
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var p app.Params
+	fs := commonFlags("serve", &p, stderr)
+	fs.StringVar(&p.Host, "host", "", "listen host (overrides [server] host)")
+	fs.IntVar(&p.Port, "port", 0, "listen port (overrides [server] port)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: serve takes no arguments, got %q", errUsage, fs.Args())
+	}
+	// The log level comes from the config; a bad config is reported before
+	// anything else happens.
+	cfg, err := app.LoadConfig(p)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.Server.LogLevelValue()}))
+	p.Logger = log
+
+	a, err := app.Open(p)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	log.Info("keypool relay listening", "url", a.URL(), "version", version, "accounts", len(cfg.Accounts), "database", a.Store().Path())
+	if len(cfg.Accounts) == 0 {
+		fmt.Fprintf(stdout, "Keypool is running at %s with no accounts yet: start it with a seed-format config, keypool serve --config config.toml (see config.example.toml).\n", a.URL())
+	} else {
+		fmt.Fprintf(stdout, "Keypool is running at %s. Point Claude Code at it: export ANTHROPIC_BASE_URL=%s ANTHROPIC_AUTH_TOKEN=<one of api_keys>\n", a.URL(), a.URL())
+	}
+	if err := a.Run(ctx); err != nil {
+		return err
+	}
+	log.Info("keypool relay stopped")
+	return a.Close()
+}
+
+func status(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var p app.Params
+	fs := commonFlags("status", &p, stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return app.Status(ctx, p, stdout)
+}

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRunCommands(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "config.toml")
+	os.WriteFile(bad, []byte("api_keys = [\"k\"]\n[server]\nport = 3000\n\n[[accounts]]\ntype = \"claude-api\"\nid = \"main\"\napi_key = \"sk-ant-SECRET\"\nauth_header = \"basic\"\n"), 0o600)
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+		wantOut string
+	}{
+		{"help", []string{"--help"}, "", "keypool status"},
+		{"version", []string{"version"}, "", "keypool "},
+		{"unknown_command", []string{"frobnicate"}, "unknown command", ""},
+		{"bad_config_names_file_line_key", []string{"serve", "--config", bad}, bad + ":9: accounts[0].auth_header", ""},
+		{"missing_config", []string{"serve", "--config", filepath.Join(dir, "nope.toml")}, "nope.toml", ""},
+		{"status_no_data", []string{"status", "--data-dir", filepath.Join(dir, "empty")}, "", "not running"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			err := run(context.Background(), tt.args, &out, &errOut)
+			if tt.wantErr == "" && err != nil {
+				t.Fatalf("err = %v", err)
+			}
+			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
+			}
+			if err != nil && strings.Contains(err.Error(), "SECRET") {
+				t.Error("error shows a secret")
+			}
+			if !strings.Contains(out.String(), tt.wantOut) {
+				t.Errorf("stdout = %q, want %q", out.String(), tt.wantOut)
+			}
+		})
+	}
+	if code := exitCode(errors.Join(errUsage)); code != 2 {
+		t.Errorf("usage exit code %d", code)
+	}
+}
