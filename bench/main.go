@@ -1,0 +1,455 @@
+// Command bench measures what the relay costs: the same fast fake upstream
+// is reached directly, through a plain httputil.ReverseProxy (the thin-proxy
+// reference) and through `keypool serve`, and the figures are printed side
+// by side. All traffic stays on 127.0.0.1 and every loop is bounded.
+//
+//	go run ./bench -keypool build/keypool [-hold 60s]
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "-serve" {
+		serveRole(os.Args[2], os.Args[3]) // child process: upstream or reverseproxy
+		return
+	}
+	bin := flag.String("keypool", "build/keypool", "the keypool binary to measure")
+	dur := flag.Duration("dur", 5*time.Second, "length of each small-request run")
+	hold := flag.Duration("hold", 60*time.Second, "how long the 1,000 streams are held open")
+	holdN := flag.Int("streams", 1000, "concurrent streams held open")
+	flag.Parse()
+	if err := run(*bin, *dur, *hold, *holdN); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// ---- the fake upstream and the reference proxy (child processes) ----
+
+var small = []byte(`{"id":"msg_bench","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[{"type":"text","text":"hello"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":10,"output_tokens":5,"cache_creation_input_tokens":0,"cache_read_input_tokens":0}}`)
+
+// transcript is the exact stream the upstream writes for n events.
+func transcript(n int) []byte {
+	var b bytes.Buffer
+	b.WriteString("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"claude-sonnet-4-5\",\"usage\":{\"input_tokens\":10,\"output_tokens\":1}}}\n\n")
+	for i := range n {
+		fmt.Fprintf(&b, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"w%d \"}}\n\n", i)
+	}
+	b.WriteString("event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":" + strconv.Itoa(n) + "}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n")
+	return b.Bytes()
+}
+
+func serveRole(role, addr string) {
+	var h http.Handler
+	switch role {
+	case "upstream":
+		h = http.HandlerFunc(upstream)
+	case "revproxy":
+		target, _ := url.Parse(os.Args[4])
+		rp := &httputil.ReverseProxy{
+			Rewrite: func(r *httputil.ProxyRequest) {
+				r.SetURL(target)
+				r.Out.Header.Set("X-Api-Key", "sk-bench")
+			},
+			FlushInterval: -1,
+			Transport:     &http.Transport{MaxIdleConnsPerHost: 1024, DisableCompression: true},
+		}
+		h = rp
+	}
+	srv := &http.Server{Addr: addr, Handler: h}
+	if err := srv.ListenAndServe(); err != nil {
+		fmt.Fprintln(os.Stderr, role, err)
+		os.Exit(1)
+	}
+}
+
+func upstream(w http.ResponseWriter, r *http.Request) {
+	io.Copy(io.Discard, r.Body)
+	q := r.URL.Query()
+	n, _ := strconv.Atoi(q.Get("events"))
+	if n == 0 {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(small)
+		return
+	}
+	gap, _ := time.ParseDuration(q.Get("gap"))
+	w.Header().Set("Content-Type", "text/event-stream")
+	rc := http.NewResponseController(w)
+	full := transcript(n)
+	// Write event by event, pausing between them.
+	for len(full) > 0 {
+		i := bytes.Index(full, []byte("\n\n")) + 2
+		if _, err := w.Write(full[:i]); err != nil {
+			return
+		}
+		rc.Flush()
+		full = full[i:]
+		if gap > 0 && len(full) > 0 {
+			select {
+			case <-time.After(gap):
+			case <-r.Context().Done():
+				return
+			}
+		}
+	}
+}
+
+// ---- the driver ----
+
+type target struct {
+	name string
+	url  string
+	key  string
+	pid  int
+}
+
+func run(bin string, dur, hold time.Duration, holdN int) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	upAddr := freeAddr()
+	up, err := child(ctx, self, "-serve", "upstream", upAddr)
+	if err != nil {
+		return err
+	}
+	defer stopProc(up)
+	rpAddr := freeAddr()
+	rp, err := child(ctx, self, "-serve", "revproxy", rpAddr, "http://"+upAddr)
+	if err != nil {
+		return err
+	}
+	defer stopProc(rp)
+
+	dir, err := os.MkdirTemp("", "keypool-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	kpAddr := freeAddr()
+	_, kpPort, _ := net.SplitHostPort(kpAddr)
+	cfg := fmt.Sprintf("api_keys = [\"bench-key\"]\n[server]\nport = %s\nlog_level = \"error\"\n[[accounts]]\ntype = \"claude-api\"\nid = \"bench\"\napi_key = \"sk-bench\"\napi_url = \"http://%s\"\n", kpPort, upAddr)
+	cfgPath := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		return err
+	}
+
+	// Start-up: time to /health and idle RSS.
+	began := time.Now()
+	kp, err := child(ctx, bin, "serve", "--config", cfgPath, "--data-dir", dir)
+	if err != nil {
+		return err
+	}
+	defer stopProc(kp)
+	if err := waitHealth("http://"+kpAddr, 10*time.Second); err != nil {
+		return err
+	}
+	ready := time.Since(began)
+	time.Sleep(time.Second)
+	idleRSS := rss(kp.Process.Pid)
+	if err := waitHealth("http://"+rpAddr+"/missing", 10*time.Second); err != nil {
+		return err
+	}
+	if err := waitHealth("http://"+upAddr, 10*time.Second); err != nil {
+		return err
+	}
+
+	targets := []target{
+		{"direct", "http://" + upAddr, "", up.Process.Pid},
+		{"reverseproxy", "http://" + rpAddr, "", rp.Process.Pid},
+		{"keypool", "http://" + kpAddr, "bench-key", kp.Process.Pid},
+	}
+
+	fmt.Printf("Keypool relay benchmark — %s, %d CPUs\n\n", time.Now().Format("2006-01-02"), numCPU())
+	fmt.Printf("start to /health answering: %v   idle RSS: %.1f MiB\n\n", ready.Round(time.Millisecond), mib(idleRSS))
+
+	// Small non-streaming requests, 32 concurrent.
+	fmt.Printf("Small requests, 32 concurrent clients, %v each\n", dur)
+	fmt.Printf("  %-13s %10s %9s %9s %10s\n", "", "req/s", "p50", "p99", "vs direct")
+	var direct, rpRate float64
+	for _, t := range targets {
+		rate, p50, p99, errs := smallRun(t, 32, dur)
+		if t.name == "direct" {
+			direct = rate
+		}
+		if t.name == "reverseproxy" {
+			rpRate = rate
+		}
+		fmt.Printf("  %-13s %10.0f %9v %9v %9.2fx", t.name, rate, p50, p99, rate/direct)
+		if t.name == "keypool" {
+			fmt.Printf("   = %.2fx ReverseProxy", rate/rpRate)
+		}
+		if errs > 0 {
+			fmt.Printf("   %d errors", errs)
+		}
+		fmt.Println()
+	}
+
+	// Streams: 200 events 5 ms apart, 50 concurrent, 3 rounds.
+	fmt.Printf("\nStreams, 200 events 5 ms apart, 50 concurrent × 3 rounds\n")
+	fmt.Printf("  %-13s %12s %12s %14s %14s %8s\n", "", "TTFB p50", "1st ev p50", "added TTFB", "added 1st ev", "broken")
+	var baseTTFB, baseFirst time.Duration
+	for _, t := range targets {
+		ttfb, first, broken := streamRun(t, 50, 3, 200, 5*time.Millisecond)
+		if t.name == "direct" {
+			baseTTFB, baseFirst = ttfb, first
+		}
+		fmt.Printf("  %-13s %12v %12v %14v %14v %8d\n", t.name, ttfb, first, ttfb-baseTTFB, first-baseFirst, broken)
+	}
+
+	// Many long streams held open.
+	fmt.Printf("\n%d concurrent streams held open for %v through keypool\n", holdN, hold)
+	peak, broken := holdRun(targets[2], holdN, hold)
+	fmt.Printf("  relay RSS peak: %.1f MiB   broken or altered streams: %d\n", mib(peak), broken)
+	return nil
+}
+
+func smallRun(t target, workers int, dur time.Duration) (rate float64, p50, p99 time.Duration, errs int64) {
+	tr := &http.Transport{MaxIdleConnsPerHost: workers * 2, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	body := []byte(`{"model":"claude-sonnet-4-5","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}`)
+	var (
+		mu   sync.Mutex
+		lats []time.Duration
+		n    atomic.Int64
+		bad  atomic.Int64
+		wg   sync.WaitGroup
+	)
+	deadline := time.Now().Add(dur)
+	start := time.Now()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := make([]time.Duration, 0, 4096)
+			for time.Now().Before(deadline) {
+				req, _ := http.NewRequest("POST", t.url+"/v1/messages", bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				if t.key != "" {
+					req.Header.Set("X-Api-Key", t.key)
+				}
+				s := time.Now()
+				resp, err := c.Do(req)
+				if err != nil {
+					bad.Add(1)
+					continue
+				}
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != 200 || !bytes.Equal(b, small) {
+					bad.Add(1)
+					continue
+				}
+				local = append(local, time.Since(s))
+				n.Add(1)
+			}
+			mu.Lock()
+			lats = append(lats, local...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	slices.Sort(lats)
+	return float64(n.Load()) / el.Seconds(), pct(lats, 50), pct(lats, 99), bad.Load()
+}
+
+func streamRun(t target, conc, rounds, events int, gap time.Duration) (ttfb, first time.Duration, broken int) {
+	tr := &http.Transport{MaxIdleConnsPerHost: conc * 2, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	want := transcript(events)
+	var (
+		mu     sync.Mutex
+		ttfbs  []time.Duration
+		firsts []time.Duration
+	)
+	for range rounds {
+		var wg sync.WaitGroup
+		for range conc {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				tb, fe, ok := oneStream(tr, t, events, gap, want)
+				mu.Lock()
+				defer mu.Unlock()
+				if !ok {
+					broken++
+					return
+				}
+				ttfbs = append(ttfbs, tb)
+				firsts = append(firsts, fe)
+			}()
+		}
+		wg.Wait()
+	}
+	slices.Sort(ttfbs)
+	slices.Sort(firsts)
+	return pct(ttfbs, 50), pct(firsts, 50), broken
+}
+
+// oneStream reads a whole stream, timing the headers and the first event,
+// and checks it byte for byte.
+func oneStream(tr *http.Transport, t target, events int, gap time.Duration, want []byte) (ttfb, first time.Duration, ok bool) {
+	req, _ := http.NewRequest("POST", fmt.Sprintf("%s/v1/messages?events=%d&gap=%s", t.url, events, gap),
+		strings.NewReader(`{"model":"claude-sonnet-4-5","max_tokens":16,"stream":true,"messages":[{"role":"user","content":"hi"}]}`))
+	req.Header.Set("Content-Type", "application/json")
+	if t.key != "" {
+		req.Header.Set("X-Api-Key", t.key)
+	}
+	s := time.Now()
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		return 0, 0, false
+	}
+	defer resp.Body.Close()
+	ttfb = time.Since(s)
+	br := bufio.NewReaderSize(resp.Body, 64<<10)
+	var got bytes.Buffer
+	for {
+		line, err := br.ReadBytes('\n')
+		got.Write(line)
+		if first == 0 && bytes.HasSuffix(got.Bytes(), []byte("\n\n")) {
+			first = time.Since(s)
+		}
+		if err != nil {
+			break
+		}
+	}
+	return ttfb, first, resp.StatusCode == 200 && bytes.Equal(got.Bytes(), want)
+}
+
+// holdRun keeps n streams open for d (one event a second) and samples the
+// relay's RSS.
+func holdRun(t target, n int, d time.Duration) (peak int64, broken int) {
+	tr := &http.Transport{MaxIdleConnsPerHost: n, MaxConnsPerHost: 0, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	events := int(d / time.Second)
+	want := transcript(events)
+	var bad atomic.Int64
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i%50 == 0 {
+				time.Sleep(time.Duration(i/50) * 10 * time.Millisecond) // ramp up
+			}
+			if _, _, ok := oneStream(tr, t, events, time.Second, want); !ok {
+				bad.Add(1)
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	limit := time.After(d + 60*time.Second)
+	for {
+		select {
+		case <-done:
+			return peak, int(bad.Load())
+		case <-tick.C:
+			peak = max(peak, rss(t.pid))
+		case <-limit:
+			return peak, n // streams hung: count them all as broken
+		}
+	}
+}
+
+// ---- helpers ----
+
+func child(ctx context.Context, name string, args ...string) (*exec.Cmd, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	return cmd, nil
+}
+
+func stopProc(c *exec.Cmd) {
+	c.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { c.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		c.Process.Kill()
+	}
+}
+
+func waitHealth(u string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(u + "/health")
+		if err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return fmt.Errorf("%s did not answer within %v", u, limit)
+}
+
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// rss reads a process's resident set size in bytes.
+func rss(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line)
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+func pct(s []time.Duration, p int) time.Duration {
+	if len(s) == 0 {
+		return 0
+	}
+	return s[min(len(s)*p/100, len(s)-1)].Round(10 * time.Microsecond)
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+func numCPU() int {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	return max(strings.Count(string(b), "processor\t:"), 1)
+}
