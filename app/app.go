@@ -8,12 +8,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -100,13 +102,30 @@ func DatabasePath(p Params, cfg *config.File) (string, error) {
 		return filepath.Join(p.DataDir, "keypool.db"), nil
 	}
 	if cfg != nil && cfg.Server.DatabasePath != "" {
-		return cfg.Server.DatabasePath, nil
+		return besideSQLite(cfg.Server.DatabasePath), nil
 	}
 	dir, err := DefaultDataDir()
 	if err != nil {
 		return "", err
 	}
 	return filepath.Join(dir, "keypool.db"), nil
+}
+
+// besideSQLite keeps a seed relay's database untouched: the seed keeps
+// SQLite at database_path, so when that file is SQLite Keypool puts its own
+// bbolt file beside it ("relay.db" → "relay.keypool.db").
+func besideSQLite(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return path
+	}
+	defer f.Close()
+	magic := make([]byte, 16)
+	if n, _ := io.ReadFull(f, magic); n == 16 && string(magic) == "SQLite format 3\x00" {
+		ext := filepath.Ext(path)
+		return strings.TrimSuffix(path, ext) + ".keypool.db"
+	}
+	return path
 }
 
 // Open loads the configuration, opens the store and binds the relay's

@@ -279,3 +279,23 @@ func hasRow(out, id, n string) bool {
 	}
 	return false
 }
+
+// A seed relay's SQLite file at database_path is left alone: Keypool keeps
+// its own file beside it.
+func TestSeedSQLiteDatabaseLeftAlone(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "data"), 0o700)
+	sqlite := append([]byte("SQLite format 3\x00"), make([]byte, 100)...)
+	seedDB := filepath.Join(dir, "data", "relay.db")
+	os.WriteFile(seedDB, sqlite, 0o600)
+	cfg := filepath.Join(dir, "config.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("api_keys = []\n[server]\nport = %d\ndatabase_path = \"data/relay.db\"\n", freePort(t))), 0o600)
+	r := start(t, app.Params{ConfigPath: cfg})
+	if got, want := r.Store().Path(), filepath.Join(dir, "data", "relay.keypool.db"); got != want {
+		t.Errorf("database = %s, want %s", got, want)
+	}
+	r.stop()
+	if b, _ := os.ReadFile(seedDB); !bytes.Equal(b, sqlite) {
+		t.Error("the seed's SQLite file was changed")
+	}
+}

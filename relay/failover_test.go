@@ -220,4 +220,3 @@ func TestShortThrottleIsWaitedOut(t *testing.T) {
 		t.Fatalf("status %d, calls %d; want 200 after a wait and a second call", resp.StatusCode, h.ups["a"].Count())
 	}
 }
-

@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"keypool/relay"
+	"keypool/relay/guard"
 	"keypool/relay/pool"
 	"keypool/relay/relaytest"
-	"keypool/relay/guard"
 	"keypool/relay/sched"
 )
 
@@ -51,7 +51,7 @@ type clock struct {
 	t  time.Time
 }
 
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 // harness is a relay in front of fake upstreams, one per account.

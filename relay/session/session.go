@@ -18,8 +18,8 @@ const HeaderClaudeCode = "X-Claude-Code-Session-Id"
 // Request is the part of a Messages request body that session ids and
 // routing read. Unknown fields are ignored.
 type Request struct {
-	Model    string          `json:"model"`
-	Stream   bool            `json:"stream"`
+	Model    string `json:"model"`
+	Stream   bool   `json:"stream"`
 	Metadata struct {
 		UserID string `json:"user_id"`
 	} `json:"metadata"`

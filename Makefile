@@ -1,0 +1,63 @@
+# Keypool — the two commands a new machine needs: `make run` and `make test`.
+# Both install what is missing first (Debian packages only when absent, via
+# sudo when not root; Go modules through the module proxy).
+
+SHELL := /bin/bash
+GO ?= go
+BIN := build/keypool
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+# Debian packages the build and tests need beyond Go, gcc and git.
+DEB_PKGS := ca-certificates
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+FUZZTIME ?= 4s
+export PATH := $(PATH):/usr/local/go/bin
+
+.PHONY: all deps build run test test-race fuzz fuzz-short bench vet clean
+
+all: build
+
+deps:
+	@command -v $(GO) >/dev/null || { echo "Go 1.26 or newer is needed: https://go.dev/dl/"; exit 1; }
+	@if command -v dpkg >/dev/null; then \
+	  missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  fi; \
+	else echo "not a Debian system: make sure these are installed: $(DEB_PKGS)"; fi
+	@$(GO) mod download
+
+build: deps
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
+
+run: build
+	./$(BIN) serve $(ARGS)
+
+vet: deps
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# The relay runs under the race detector; everything else plainly, then a
+# short fuzz of every fuzz target.
+test: vet
+	$(GO) test -race -count=1 ./relay/...
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/relay')
+	$(MAKE) --no-print-directory fuzz-short
+
+FUZZ_TARGETS := ./relay/sse:FuzzCopy ./relay/session:FuzzFromUserID ./app/config:FuzzParse
+
+fuzz-short:
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done
+
+fuzz:
+	$(MAKE) --no-print-directory fuzz-short FUZZTIME=2m
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./relay/... ./app/store/
+	$(GO) run ./bench -keypool $(BIN)
+
+clean:
+	rm -rf build

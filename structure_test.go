@@ -1,0 +1,100 @@
+package main
+
+import (
+	"encoding/json"
+	"go/parser"
+	"go/token"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+type pkgInfo struct {
+	ImportPath string
+	Dir        string
+	Deps       []string
+	Imports    []string
+	GoFiles    []string
+}
+
+func listPackages(t *testing.T) []pkgInfo {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-json", "-deps=false", "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var pkgs []pkgInfo
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for dec.More() {
+		var p pkgInfo
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		// Deps of the package's non-test code.
+		d, err := exec.Command("go", "list", "-f", `{{join .Deps "\n"}}`, p.ImportPath).Output()
+		if err != nil {
+			t.Fatalf("go list deps %s: %v", p.ImportPath, err)
+		}
+		p.Deps = strings.Fields(string(d))
+		pkgs = append(pkgs, p)
+	}
+	return pkgs
+}
+
+// TestImportDirection keeps the arrow main → ui → app → relay, and each
+// layer free of what DESIGN.md keeps out of it.
+func TestImportDirection(t *testing.T) {
+	rules := []struct {
+		under     string // packages this rule covers
+		forbidden string // import path prefix they must not reach
+		why       string
+	}{
+		{"keypool/relay", "fyne.io/", "the relay has no GUI"},
+		{"keypool/relay", "go.etcd.io/bbolt", "the relay gets storage through interfaces"},
+		{"keypool/relay", "github.com/zalando/go-keyring", "the relay gets credentials through interfaces"},
+		{"keypool/relay", "keypool/app", "imports point app → relay"},
+		{"keypool/relay", "keypool/ui", "imports point ui → relay"},
+		{"keypool/app", "fyne.io/", "app has no GUI code"},
+		{"keypool/app", "keypool/ui", "imports point ui → app"},
+	}
+	for _, p := range listPackages(t) {
+		for _, r := range rules {
+			if p.ImportPath != r.under && !strings.HasPrefix(p.ImportPath, r.under+"/") {
+				continue
+			}
+			for _, d := range p.Deps {
+				if strings.HasPrefix(d, r.forbidden) {
+					t.Errorf("%s imports %s: %s", p.ImportPath, d, r.why)
+				}
+			}
+		}
+		if !strings.HasSuffix(p.ImportPath, "relaytest") {
+			for _, d := range p.Deps {
+				if d == "testing" || strings.HasSuffix(d, "/relaytest") {
+					t.Errorf("non-test code of %s imports %s", p.ImportPath, d)
+				}
+			}
+		}
+	}
+}
+
+// TestPackageDocs: every package says what it is for.
+func TestPackageDocs(t *testing.T) {
+	for _, p := range listPackages(t) {
+		fset := token.NewFileSet()
+		documented := false
+		for _, f := range p.GoFiles {
+			af, err := parser.ParseFile(fset, filepath.Join(p.Dir, f), nil, parser.PackageClauseOnly|parser.ParseComments)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if af.Doc != nil && strings.HasPrefix(af.Doc.Text(), "Package "+af.Name.Name+" ") || af.Name.Name == "main" && af.Doc != nil {
+				documented = true
+			}
+		}
+		if !documented {
+			t.Errorf("%s has no package doc comment", p.ImportPath)
+		}
+	}
+}
