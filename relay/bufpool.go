@@ -16,3 +16,6 @@ func putBuf(b *bytes.Buffer) {
 	b.Reset()
 	bufs.Put(b)
 }
+
+// copyBufs are io.CopyBuffer buffers for non-streaming answers.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}

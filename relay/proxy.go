@@ -286,8 +286,11 @@ func (s *Server) attempt(ctx context.Context, w http.ResponseWriter, r *http.Req
 			defer putBuf(kept)
 			dst = io.MultiWriter(cw, &capWriter{b: kept, max: 4 << 20})
 		}
-		_, copyErr = io.Copy(dst, src)
-		cw.flush()
+		// No flush: net/http sends the rest when the handler returns, and
+		// keeps the upstream's Content-Length.
+		buf := copyBufs.Get().(*[]byte)
+		_, copyErr = io.CopyBuffer(dst, src, *buf)
+		copyBufs.Put(buf)
 		if kept != nil {
 			if model, u, ok := anthropic.ResponseUsage(kept.Bytes()); ok {
 				rec.Usage = u

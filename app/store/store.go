@@ -52,6 +52,9 @@ const (
 	defaultQueueSize = 4096
 	// maxBatch bounds how many queued ops one transaction commits.
 	maxBatch = 256
+	// batchWait is how long the writer waits for more ops after the first
+	// before committing: the most a record waits to reach the disk.
+	batchWait = 5 * time.Millisecond
 	// warnEvery rate-limits the "queue full" warning.
 	warnEvery = 10 * time.Second
 	// sweepEvery is how many Puts pass between sweeps of expired bindings

@@ -114,6 +114,9 @@ func (s *Store) Run(ctx context.Context) error {
 	}
 
 	batch := make([]op, 0, maxBatch)
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	defer linger.Stop()
 loop:
 	for {
 		select {
@@ -122,8 +125,9 @@ loop:
 		case <-s.closing:
 			break loop
 		case o := <-s.queue:
+			batch = s.linger(ctx, append(batch[:0], o), linger)
 			s.writeMu.Lock()
-			batch = s.fill(append(batch[:0], o), maxBatch)
+			batch = s.fill(batch, maxBatch)
 			s.commitLocked(batch)
 			s.writeMu.Unlock()
 			clear(batch) // drop references to records already written
@@ -190,6 +194,33 @@ func (s *Store) Flush(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// linger collects ops for up to batchWait after the first, so that under
+// load one commit (and its fsync) carries many records instead of each
+// paying for its own. A flush marker, a full batch or shutdown ends it early.
+func (s *Store) linger(ctx context.Context, batch []op, t *time.Timer) []op {
+	if batch[len(batch)-1].kind == opFlush {
+		return batch
+	}
+	t.Reset(batchWait)
+	defer t.Stop()
+	for len(batch) < maxBatch {
+		select {
+		case o := <-s.queue:
+			batch = append(batch, o)
+			if o.kind == opFlush {
+				return batch
+			}
+		case <-t.C:
+			return batch
+		case <-ctx.Done():
+			return batch
+		case <-s.closing:
+			return batch
+		}
+	}
+	return batch
 }
 
 // fill appends queued ops to batch, without waiting, until it holds max.

@@ -7,6 +7,7 @@ package anthropic
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -87,17 +88,76 @@ func (w *wireUsage) mergeInto(u *pool.Usage) {
 }
 
 // ResponseUsage reads model and usage from a non-streaming Messages answer.
+// Only those two values are decoded: usage sits at the end of the message
+// and model near its start, so the content in between is never parsed.
 func ResponseUsage(body []byte) (model string, u pool.Usage, ok bool) {
-	var m struct {
-		Model string     `json:"model"`
-		Usage *wireUsage `json:"usage"`
-	}
-	if json.Unmarshal(body, &m) != nil || m.Usage == nil {
+	i := bytes.LastIndex(body, []byte(`"usage"`))
+	if i < 0 {
 		return "", u, false
 	}
-	m.Usage.mergeInto(&u)
-	return m.Model, u, true
+	var w wireUsage
+	if valueAfter(body[i+len(`"usage"`):], &w) != nil {
+		return "", u, false
+	}
+	w.mergeInto(&u)
+	if j := bytes.Index(body, []byte(`"model"`)); j >= 0 {
+		valueAfter(body[j+len(`"model"`):], &model)
+	}
+	return model, u, true
 }
+
+// valueAfter decodes the JSON value (an object or a string) that follows a
+// key's closing quote, cutting it out first so nothing else is scanned.
+func valueAfter(b []byte, v any) error {
+	b = bytes.TrimLeft(b, " \t\r\n")
+	if len(b) == 0 || b[0] != ':' {
+		return errNoValue
+	}
+	b = bytes.TrimLeft(b[1:], " \t\r\n")
+	n := valueLen(b)
+	if n == 0 {
+		return errNoValue
+	}
+	return json.Unmarshal(b[:n], v)
+}
+
+// valueLen returns the length of the JSON object or string at the start of
+// b, or 0 if there is none or it is cut short.
+func valueLen(b []byte) int {
+	if len(b) == 0 || (b[0] != '{' && b[0] != '"') {
+		return 0
+	}
+	depth, inStr := 0, false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inStr {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inStr = false
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inStr = true
+		case '{':
+			depth++
+		case '}':
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		}
+	}
+	return 0
+}
+
+var errNoValue = errors.New("no value after key")
 
 // StreamTap reads usage and a mid-stream error from Messages stream events.
 // Only message_start, message_delta and error events are decoded.

@@ -69,3 +69,27 @@ func TestWriteError(t *testing.T) {
 		t.Errorf("%d %v %s", rec.Code, rec.Header(), rec.Body)
 	}
 }
+
+func TestResponseUsage(t *testing.T) {
+	body := []byte(`{"id":"msg_1","type":"message","model":"claude-haiku-4-5","content":[{"type":"text","text":"the word \"usage\" appears in text"}],
+		"usage" : {"input_tokens":3,"output_tokens":9,"cache_creation_input_tokens":4,"cache_read_input_tokens":5,"service_tier":"standard"}}`)
+	model, u, ok := ResponseUsage(body)
+	want := pool.Usage{InputTokens: 3, OutputTokens: 9, CacheWriteTokens: 4, CacheReadTokens: 5}
+	if !ok || model != "claude-haiku-4-5" || u != want {
+		t.Errorf("got %q %+v %v", model, u, ok)
+	}
+	if _, _, ok := ResponseUsage([]byte(`{"input_tokens":42}`)); ok {
+		t.Error("count_tokens answer read as usage")
+	}
+	if _, _, ok := ResponseUsage([]byte(`not json "usage": nope`)); ok {
+		t.Error("garbage read as usage")
+	}
+}
+
+func FuzzResponseUsage(f *testing.F) {
+	f.Add([]byte(`{"model":"m","usage":{"input_tokens":1,"cache_creation":{"ephemeral_5m_input_tokens":2}}}`))
+	f.Add([]byte(`{"usage":"x\"y"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ResponseUsage(b) // must not panic
+	})
+}
