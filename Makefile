@@ -46,7 +46,7 @@ test: vet
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/relay')
 	$(MAKE) --no-print-directory fuzz-short
 
-FUZZ_TARGETS := ./relay/sse:FuzzCopy ./relay/session:FuzzFromUserID ./app/config:FuzzParse
+FUZZ_TARGETS := ./relay/sse:FuzzCopy ./relay/session:FuzzFromUserID ./relay/anthropic:FuzzResponseUsage ./app/config:FuzzParse
 
 fuzz-short:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \

@@ -13,7 +13,7 @@ import (
 
 // bufSize bounds how much of one event is held before it is passed on
 // unfinished. Usage-bearing events are far smaller.
-const bufSize = 32 << 10
+const bufSize = 8 << 10
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
 
