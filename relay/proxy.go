@@ -355,6 +355,9 @@ func (s *Server) upstreamRequest(ctx context.Context, r *http.Request, rt route,
 		}
 	}
 	anthropic.SetAuth(h, e.acct.AuthHeader, cred.APIKey)
+	if need := anthropic.AccountBetas(e.acct.Kind); len(need) > 0 {
+		h.Set("Anthropic-Beta", anthropic.MergeBeta(h.Values("Anthropic-Beta"), need...))
+	}
 	ureq.Header = h
 	ureq.ContentLength = int64(len(body))
 	return ureq, nil
