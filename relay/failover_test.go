@@ -77,6 +77,20 @@ func TestFailoverTable(t *testing.T) {
 			want{status: 200, servedB: true, state: "cooling", family: "all", reason: "overloaded", until: now.Add(10 * time.Second)}},
 		{"timeout_before_headers", relaytest.Reply{Hang: 2 * time.Second}, "",
 			want{status: 200, servedB: true, state: "cooling", family: "all", reason: "overloaded", until: now.Add(10 * time.Second)}},
+		{"400_credit_balance_too_low_is_unavailable", relaytest.Reply{Status: 400,
+			Body: relaytest.Error("invalid_request_error", "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.")}, "",
+			want{status: 200, servedB: true, state: "unavailable", family: "all", reason: "unavailable", until: now.Add(time.Hour)}},
+		{"400_organization_disabled_is_unavailable", relaytest.Reply{Status: 400,
+			Body: relaytest.Error("invalid_request_error", "This organization has been disabled.")}, "",
+			want{status: 200, servedB: true, state: "unavailable", family: "all", reason: "unavailable", until: now.Add(time.Hour)}},
+		{"429_overall_rejected_without_windows_cools_account", relaytest.Reply{Status: 429, Header: map[string]string{
+			"Anthropic-Ratelimit-Unified-Status": "rejected",
+			"Anthropic-Ratelimit-Unified-Reset":  strconv.FormatInt(reset.Unix(), 10)},
+			Body: relaytest.Error("rate_limit_error", "limit")}, "",
+			want{status: 200, servedB: true, state: "cooling", family: "all", reason: "quota", until: reset.Add(2 * time.Second)}},
+		{"gzip_error_body_still_classified", relaytest.Reply{Status: 429, Gzip: true,
+			Body: `{"type":"error","error":{"type":"rate_limit_error","message":"spend limit","details":{"error_code":"enforced_spend_limit_reached"}}}`}, "",
+			want{status: 200, servedB: true, state: "unavailable", family: "all", reason: "unavailable", until: now.Add(time.Hour)}},
 		{"400_client_error_passes_through_no_cooldown", relaytest.Reply{Status: 400,
 			Body: relaytest.Error("invalid_request_error", "prompt is too long: 250000 tokens > 200000 maximum")}, "",
 			want{status: 400, state: "ready", sameBody: true}},
@@ -89,6 +103,7 @@ func TestFailoverTable(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, []acct{{id: "a", prio: 100}, {id: "b", prio: 50}}, func(c *relay.Config) {
 				c.IdleTimeout = 300 * time.Millisecond
+				c.HeaderTimeout = 300 * time.Millisecond
 			})
 			h.ups["a"].Push(tt.reply)
 			model := tt.model
@@ -218,5 +233,23 @@ func TestShortThrottleIsWaitedOut(t *testing.T) {
 	resp, _ := h.post(simple, nil)
 	if resp.StatusCode != 200 || h.ups["a"].Count() != 2 {
 		t.Fatalf("status %d, calls %d; want 200 after a wait and a second call", resp.StatusCode, h.ups["a"].Count())
+	}
+}
+
+// A non-streaming answer's headers come only when it is complete, so the
+// relay waits longer for them than for a stream's.
+func TestNonStreamingWaitsForHeaders(t *testing.T) {
+	h := newHarness(t, []acct{{id: "a", prio: 100}, {id: "b", prio: 50}}, func(c *relay.Config) {
+		c.IdleTimeout = 100 * time.Millisecond
+		c.HeaderTimeout = 3 * time.Second
+	})
+	h.ups["a"].Push(relaytest.Reply{Hang: 400 * time.Millisecond})
+	if resp, b := h.post(simple, nil); resp.StatusCode != 200 || h.ups["b"].Count() != 0 {
+		t.Fatalf("slow non-streaming answer: %d %s, b called %d times", resp.StatusCode, b, h.ups["b"].Count())
+	}
+	h.ups["a"].Push(relaytest.Reply{Hang: 400 * time.Millisecond, Events: relaytest.Stream("m", nil, 1, 1, 0, 0)})
+	resp, _ := h.post(`{"model":"claude-sonnet-4-5","stream":true,"messages":[{"role":"user","content":"x"}]}`, nil)
+	if resp.StatusCode != 200 || h.ups["b"].Count() != 1 {
+		t.Fatalf("stream without headers in the idle timeout: %d, b called %d times", resp.StatusCode, h.ups["b"].Count())
 	}
 }

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -114,7 +115,7 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt route, client 
 		e := set.served[i]
 		done, v := s.attempt(ctx, w, r, rt, e, body, &rec)
 		if done {
-			if rec.Status < 400 {
+			if rec.Status >= 200 && rec.Status < 400 {
 				s.picker.Bind(s.now(), sess, e.acct.ID)
 			}
 			return
@@ -208,7 +209,14 @@ func (s *Server) attempt(ctx context.Context, w http.ResponseWriter, r *http.Req
 
 	uctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	idle := time.AfterFunc(s.cfg.IdleTimeout, func() { cancel(errIdle) })
+	// Until headers arrive the wait is the idle timeout for a stream (its
+	// headers come at once) and the longer header timeout otherwise (they
+	// come when the whole answer is ready); after that, the idle timeout.
+	wait := s.cfg.IdleTimeout
+	if !rec.Stream && rt.method == http.MethodPost {
+		wait = s.cfg.HeaderTimeout
+	}
+	idle := time.AfterFunc(wait, func() { cancel(errIdle) })
 	defer idle.Stop()
 
 	ureq, err := s.upstreamRequest(uctx, r, rt, e, cred, body)
@@ -220,7 +228,9 @@ func (s *Server) attempt(ctx context.Context, w http.ResponseWriter, r *http.Req
 	resp, err := t.RoundTrip(ureq)
 	if err != nil {
 		if ctx.Err() != nil {
-			return true, verdict{} // the client left; the account did nothing wrong
+			// The client left; the account did nothing wrong.
+			rec.Status, rec.Error = 499, "client closed the connection"
+			return true, verdict{}
 		}
 		why := "connect: " + shortNetErr(err)
 		if errors.Is(context.Cause(uctx), errIdle) {
@@ -231,10 +241,15 @@ func (s *Server) attempt(ctx context.Context, w http.ResponseWriter, r *http.Req
 	defer resp.Body.Close()
 	src := &idleReader{r: resp.Body, t: idle, d: s.cfg.IdleTimeout}
 
+	encoded := resp.Header.Get("Content-Encoding") != "" && !strings.EqualFold(resp.Header.Get("Content-Encoding"), "identity")
 	var peek []byte
 	if resp.StatusCode >= 400 {
 		peek, _ = io.ReadAll(io.LimitReader(src, errBodyPeek))
-		fv := failover.Classify(resp.StatusCode, resp.Header, peek, pool.FamilyOf(rec.Model), s.now(), s.policy)
+		plain := peek
+		if encoded {
+			plain = decoded(resp.Header.Get("Content-Encoding"), peek)
+		}
+		fv := failover.Classify(resp.StatusCode, resp.Header, plain, pool.FamilyOf(rec.Model), s.now(), s.policy)
 		if fv.Action == failover.Next {
 			return false, verdict{Verdict: fv, status: resp.StatusCode}
 		}
@@ -262,7 +277,13 @@ func (s *Server) attempt(ctx context.Context, w http.ResponseWriter, r *http.Req
 		}
 	}
 	var copyErr error
-	if isEventStream(resp.Header) {
+	if encoded {
+		// The upstream compressed despite "identity": pass the bytes on as
+		// they come, flushing each read, without reading usage.
+		buf := copyBufs.Get().(*[]byte)
+		_, copyErr = io.CopyBuffer(flushWriter{cw}, src, *buf)
+		copyBufs.Put(buf)
+	} else if isEventStream(resp.Header) {
 		var tap anthropic.StreamTap
 		var tapFn func([]byte)
 		if rt.usage {
@@ -355,6 +376,9 @@ func (s *Server) upstreamRequest(ctx context.Context, r *http.Request, rt route,
 		}
 	}
 	anthropic.SetAuth(h, e.acct.AuthHeader, cred.APIKey)
+	// Answers come back uncompressed: the relay must see event boundaries
+	// to flush each one and read usage, and the client is on loopback.
+	h.Set("Accept-Encoding", "identity")
 	if need := anthropic.AccountBetas(e.acct.Kind); len(need) > 0 {
 		h.Set("Anthropic-Beta", anthropic.MergeBeta(h.Values("Anthropic-Beta"), need...))
 	}
@@ -409,6 +433,31 @@ func (c *clientWriter) flush() error {
 		return err
 	}
 	return nil
+}
+
+// flushWriter flushes after every write.
+type flushWriter struct{ cw *clientWriter }
+
+func (f flushWriter) Write(p []byte) (int, error) {
+	n, err := f.cw.Write(p)
+	if err == nil {
+		err = f.cw.flush()
+	}
+	return n, err
+}
+
+// decoded returns a gzip body decompressed (for reading an error's
+// reason), or b itself when it cannot be.
+func decoded(encoding string, b []byte) []byte {
+	if !strings.EqualFold(encoding, "gzip") {
+		return b
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return b
+	}
+	out, _ := io.ReadAll(io.LimitReader(zr, errBodyPeek))
+	return out
 }
 
 // capWriter keeps at most max bytes; the rest is dropped silently.

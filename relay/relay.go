@@ -66,6 +66,7 @@ type Config struct {
 	RateLimitCooldown   time.Duration // 60s: 429 with no time given
 	OverloadCooldown    time.Duration // 10s: 529, 5xx, connect errors
 	IdleTimeout         time.Duration // 5m: no byte from upstream (or to client) for this long ends the request
+	HeaderTimeout       time.Duration // 10m (at least IdleTimeout): wait for a non-streaming answer's headers, sent only when it is complete
 	MaxThrottleWait     time.Duration // 2s: wait this long for a throttled account rather than fail; negative: never
 	MaxBodyBytes        int64         // 32 MiB
 
@@ -122,6 +123,7 @@ func New(cfg Config) (*Server, error) {
 	def(&cfg.RateLimitCooldown, time.Minute)
 	def(&cfg.OverloadCooldown, 10*time.Second)
 	def(&cfg.IdleTimeout, 5*time.Minute)
+	def(&cfg.HeaderTimeout, max(10*time.Minute, cfg.IdleTimeout))
 	def(&cfg.MaxThrottleWait, 2*time.Second)
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 32 << 20

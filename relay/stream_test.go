@@ -204,3 +204,55 @@ func waitRecords(t *testing.T, s *sink, n int) []relay.UsageRecord {
 	t.Fatalf("want %d records, have %d", n, len(s.all()))
 	return nil
 }
+
+// The relay asks for uncompressed answers; an upstream that compresses
+// anyway still reaches the client intact and event by event.
+func TestCompressedUpstream(t *testing.T) {
+	h := newHarness(t, []acct{{id: "a", prio: 1}}, nil)
+	evs := relaytest.Stream("claude-sonnet-4-5", relaytest.Pieces(5), 1, 5, 0, 0)
+	step := make(chan struct{})
+	h.ups["a"].Push(relaytest.Reply{Events: evs, Step: step, Gzip: true})
+	resp := streamReq(t, h, context.Background()) // Go's client asks for gzip and decodes it
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	for i, ev := range evs {
+		if got := readEvent(t, br); got != ev {
+			t.Fatalf("event %d = %q, want %q", i, got, ev)
+		}
+		if i < len(evs)-1 {
+			select {
+			case step <- struct{}{}:
+			case <-time.After(5 * time.Second):
+				t.Fatalf("upstream not waiting for event %d", i+1)
+			}
+		}
+	}
+	if ae := h.ups["a"].Requests()[0].Header.Get("Accept-Encoding"); ae != "identity" {
+		t.Errorf("upstream asked for %q, want identity", ae)
+	}
+}
+
+// A client that leaves before the upstream answers is recorded as such and
+// does not move its session.
+func TestClientLeavesBeforeHeaders(t *testing.T) {
+	h := newHarness(t, []acct{{id: "a", prio: 1}}, nil)
+	h.ups["a"].Push(relaytest.Reply{Hang: 5 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", h.http.URL+"/v1/messages", strings.NewReader(simple))
+	req.Header.Set("x-api-key", "local-key")
+	req.Header.Set("X-Claude-Code-Session-Id", "c0ffee00-0000-0000-0000-000000000000")
+	if _, err := http.DefaultClient.Do(req); err == nil {
+		t.Fatal("want the client's own timeout")
+	}
+	r := waitRecords(t, h.sink, 1)[0]
+	if r.Status != 499 || r.Error == "" {
+		t.Errorf("record = %+v, want status 499", r)
+	}
+	if _, ok := h.binds.Get("cc:c0ffee00-0000-0000-0000-000000000000"); ok {
+		t.Error("an unanswered request bound its session")
+	}
+	if st := h.account("a").State; st != "ready" {
+		t.Errorf("account state = %s", st)
+	}
+}

@@ -60,6 +60,17 @@ func Classify(status int, h http.Header, body []byte, fam pool.Family, now time.
 		return unavailable(now, p, "403 forbidden")
 	case status == http.StatusTooManyRequests:
 		return classify429(h, body, fam, now, p)
+	case status == http.StatusBadRequest:
+		// Anthropic reports an empty balance and a disabled organisation as
+		// 400 invalid_request_error: the account's fault, not the request's.
+		msg := strings.ToLower(anthropic.ParseError(body).Message)
+		switch {
+		case strings.Contains(msg, "credit balance is too low"):
+			return unavailable(now, p, "400 credit balance too low")
+		case strings.Contains(msg, "organization has been disabled"):
+			return unavailable(now, p, "400 organization disabled")
+		}
+		return Verdict{Action: Pass}
 	case status == 529 || status >= 500 || status == http.StatusRequestTimeout:
 		return Verdict{Action: Next, Until: now.Add(p.OverloadCooldown), Reason: pool.ReasonOverloaded,
 			Why: strconv.Itoa(status) + " upstream overloaded or failing"}
@@ -115,7 +126,10 @@ func classify429(h http.Header, body []byte, fam pool.Family, now time.Time, p P
 	}
 	claim := h.Get(unified + "Representative-Claim")
 	overall := strings.EqualFold(h.Get(unified+"Status"), "rejected")
-	if !whole && overall && (claim == "five_hour" || claim == "seven_day") {
+	familyWide := rejected("7d_oi") || strings.HasPrefix(claim, "seven_day_")
+	if !whole && overall && !familyWide {
+		// Rejected overall with no per-model window to blame: the whole
+		// account, until the overall reset.
 		whole = true
 	}
 	if whole {
@@ -124,8 +138,7 @@ func classify429(h http.Header, body []byte, fam pool.Family, now time.Time, p P
 		}
 		return quota(pool.FamilyAll, until, now, p, "429 plan quota used up ("+nonEmpty(claim, "5h/7d")+")")
 	}
-	familyWide := rejected("7d_oi") || (overall && strings.HasPrefix(claim, "seven_day_"))
-	if familyWide {
+	if familyWide && (overall || rejected("7d_oi")) {
 		later("7d_oi")
 		later("")
 		return quota(fam, until, now, p, "429 weekly model quota used up ("+nonEmpty(claim, "7d_oi")+")")

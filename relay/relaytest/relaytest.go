@@ -4,6 +4,7 @@
 package relaytest
 
 import (
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -29,6 +30,9 @@ type Reply struct {
 	// Step, if set, is waited on before each event after the first, so a test
 	// can release events one by one.
 	Step chan struct{}
+	// Gzip compresses the answer whatever the request's Accept-Encoding,
+	// flushing the compressor after each event, like a misbehaving upstream.
+	Gzip bool
 }
 
 // Request is what the upstream received.
@@ -105,19 +109,33 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 	if status == 0 {
 		status = http.StatusOK
 	}
+	rc := http.NewResponseController(w)
+	var out io.Writer = w
+	flush := rc.Flush
+	if rep.Gzip {
+		w.Header().Set("Content-Encoding", "gzip")
+		zw := gzip.NewWriter(w)
+		defer zw.Close()
+		out = zw
+		flush = func() error {
+			if err := zw.Flush(); err != nil {
+				return err
+			}
+			return rc.Flush()
+		}
+	}
 	if rep.Events == nil {
 		if w.Header().Get("Content-Type") == "" {
 			w.Header().Set("Content-Type", "application/json")
 		}
 		w.Header().Set("Request-Id", "req_fake")
 		w.WriteHeader(status)
-		io.WriteString(w, rep.Body)
+		io.WriteString(out, rep.Body)
 		return
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(status)
-	rc := http.NewResponseController(w)
 	rc.Flush()
 	for i, ev := range rep.Events {
 		if rep.Break > 0 && i == rep.Break {
@@ -143,11 +161,11 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-		if _, err := io.WriteString(w, ev+"\n\n"); err != nil {
+		if _, err := io.WriteString(out, ev+"\n\n"); err != nil {
 			u.Cancelled <- struct{}{}
 			return
 		}
-		if err := rc.Flush(); err != nil {
+		if err := flush(); err != nil {
 			u.Cancelled <- struct{}{}
 			return
 		}

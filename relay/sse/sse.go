@@ -61,8 +61,9 @@ func Copy(dst io.Writer, src io.Reader, flush func() error, tap func(event []byt
 			scanned = end
 		}
 		if cut == 0 && end == len(buf) {
-			// One event fills the buffer: pass it on unfinished.
-			cut, inLarge = end, true
+			// One event fills the buffer: pass it on unfinished, keeping
+			// its last bytes so a blank line split across reads is found.
+			cut, inLarge = end-3, true
 		}
 		if cut > 0 {
 			w, werr := dst.Write(buf[:cut])

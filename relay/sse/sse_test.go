@@ -158,3 +158,26 @@ func BenchmarkCopy(b *testing.B) {
 		Copy(io.Discard, &chunked{src: src, sizes: []int{512}}, func() error { return nil }, func([]byte) {})
 	}
 }
+
+// A blank line split across reads right after a large event is still found,
+// so the next event is tapped and flushed on time.
+func TestCopyBoundaryAfterLargeEvent(t *testing.T) {
+	large := "data: " + strings.Repeat("z", bufSize-7) + "\n" // exactly fills the buffer with its first newline
+	small := "event: message_delta\ndata: {}\n\n"
+	in := large + "\n" + small
+	r := io.MultiReader(strings.NewReader(large), strings.NewReader("\n"+small))
+	var out flushLog
+	var seen []string
+	if _, err := Copy(&out, r, out.flush, func(ev []byte) { seen = append(seen, string(ev)) }); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != in {
+		t.Fatal("altered")
+	}
+	if len(seen) != 1 || seen[0] != small {
+		t.Errorf("tap saw %q, want only %q", seen, small)
+	}
+	if last := out.flushes[len(out.flushes)-1]; last != len(in) {
+		t.Errorf("last flush at %d of %d", last, len(in))
+	}
+}
