@@ -20,7 +20,7 @@ import (
 )
 
 // serveMemoryLimit is the relay's soft memory limit (see serve).
-const serveMemoryLimit = 80 << 20
+const serveMemoryLimit = 64 << 20
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
