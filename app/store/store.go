@@ -40,8 +40,9 @@ var (
 	bucketBindings = []byte("bindings")
 	bucketUsage    = []byte("usage")
 	bucketDaily    = []byte("daily")
+	bucketAccounts = []byte("accounts")
 
-	allBuckets = [][]byte{bucketMeta, bucketBindings, bucketUsage, bucketDaily}
+	allBuckets = [][]byte{bucketMeta, bucketBindings, bucketUsage, bucketDaily, bucketAccounts}
 
 	keySchema     = []byte("schema")
 	schemaVersion = []byte("1")

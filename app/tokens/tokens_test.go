@@ -1,0 +1,263 @@
+package tokens
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// vault is an in-memory Vault that logs operations in order.
+type vault struct {
+	mu      sync.Mutex
+	toks    map[string]Token
+	log     []string
+	failing bool
+}
+
+func (v *vault) LoadToken(_ context.Context, id string) (Token, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.toks[id], nil
+}
+
+func (v *vault) SaveToken(_ context.Context, id string, t Token) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.failing {
+		return errors.New("keychain locked")
+	}
+	v.toks[id] = t
+	v.log = append(v.log, "save "+t.Refresh)
+	return nil
+}
+
+// provider is a fake token endpoint that rotates refresh tokens.
+type provider struct {
+	mu      sync.Mutex
+	calls   atomic.Int32
+	n       int
+	current string // the refresh token it accepts
+	down    bool
+	log     *[]string
+	gate    chan struct{} // if set, each refresh waits on it
+}
+
+func (p *provider) refresh(ctx context.Context, id, rt string) (Token, error) {
+	p.calls.Add(1)
+	if p.gate != nil {
+		<-p.gate
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.down {
+		return Token{}, errors.New("503 from token endpoint")
+	}
+	if rt != p.current {
+		return Token{}, fmt.Errorf("refresh: %w", ErrInvalidGrant)
+	}
+	p.n++
+	p.current = fmt.Sprintf("rt-%d", p.n)
+	return Token{Access: fmt.Sprintf("at-%d", p.n), Refresh: p.current, Expiry: time.Now().Add(time.Hour)}, nil
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func setup(exp time.Time) (*vault, *provider, *Manager) {
+	v := &vault{toks: map[string]Token{"acct": {Access: "at-0", Refresh: "rt-0", Expiry: exp}}}
+	p := &provider{current: "rt-0"}
+	m := New(Config{Vault: v, Refresh: p.refresh, Logger: quiet()})
+	return v, p, m
+}
+
+func TestValidTokenNoRefresh(t *testing.T) {
+	_, p, m := setup(time.Now().Add(time.Hour))
+	for range 3 {
+		tok, err := m.Token(context.Background(), "acct")
+		if err != nil || tok.Access != "at-0" {
+			t.Fatalf("%v %v", tok.Access, err)
+		}
+	}
+	if p.calls.Load() != 0 {
+		t.Errorf("refreshed a valid token")
+	}
+}
+
+// 100 requests at expiry cause exactly one refresh; all get the new token,
+// which was saved before any of them had it.
+func TestConcurrentCallersShareOneRefresh(t *testing.T) {
+	v, p, m := setup(time.Now().Add(5 * time.Second)) // inside the 10 s margin
+	p.gate = make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tok, err := m.Token(context.Background(), "acct")
+			if err == nil && tok.Access != "at-1" {
+				err = fmt.Errorf("got %s", tok.Access)
+			}
+			if err == nil {
+				v.mu.Lock()
+				saved := v.toks["acct"].Refresh == "rt-1"
+				v.mu.Unlock()
+				if !saved {
+					err = errors.New("new token handed out before it was saved")
+				}
+			}
+			errs <- err
+		}()
+	}
+	for p.calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // let the others pile up behind the flight
+	close(p.gate)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := p.calls.Load(); n != 1 {
+		t.Errorf("%d refreshes, want 1", n)
+	}
+}
+
+// A rotated refresh token survives a restart: a new manager on the same
+// vault uses it.
+func TestRotationSurvivesRestart(t *testing.T) {
+	v, p, m := setup(time.Now().Add(-time.Minute))
+	if _, err := m.Token(context.Background(), "acct"); err != nil {
+		t.Fatal(err)
+	}
+	v.toks["acct"] = Token{Access: v.toks["acct"].Access, Refresh: v.toks["acct"].Refresh, Expiry: time.Now().Add(-time.Second)}
+	m2 := New(Config{Vault: v, Refresh: p.refresh, Logger: quiet()})
+	tok, err := m2.Token(context.Background(), "acct")
+	if err != nil || tok.Access != "at-2" {
+		t.Fatalf("after restart: %v %v (the rotated token was lost?)", tok.Access, err)
+	}
+}
+
+func TestInvalidGrantNeedsLogin(t *testing.T) {
+	v, p, _ := setup(time.Now().Add(-time.Minute))
+	p.current = "something-else" // the stored refresh token was revoked
+	var calls []string
+	m := New(Config{Vault: v, Refresh: p.refresh, Logger: quiet(), NeedsLogin: func(id string, _ error) { calls = append(calls, id) }})
+	for range 3 {
+		if _, err := m.Token(context.Background(), "acct"); !errors.Is(err, ErrNeedsLogin) {
+			t.Fatalf("err = %v", err)
+		}
+	}
+	if len(calls) != 1 || p.calls.Load() != 1 {
+		t.Errorf("needs-login callbacks %v, refresh calls %d; want 1 and 1", calls, p.calls.Load())
+	}
+	// After a new login the account works again.
+	v.toks["acct"] = Token{Access: "fresh", Refresh: "something-else", Expiry: time.Now().Add(time.Hour)}
+	m.Forget("acct")
+	if tok, err := m.Token(context.Background(), "acct"); err != nil || tok.Access != "fresh" {
+		t.Errorf("after login: %v %v", tok.Access, err)
+	}
+}
+
+// With the token endpoint down, a token that is still valid is used.
+func TestProviderDownUsesValidToken(t *testing.T) {
+	_, p, m := setup(time.Now().Add(5 * time.Second))
+	p.down = true
+	tok, err := m.Token(context.Background(), "acct")
+	if err != nil || tok.Access != "at-0" {
+		t.Fatalf("%v %v", tok.Access, err)
+	}
+	_, p2, m2 := setup(time.Now().Add(-time.Second))
+	p2.down = true
+	if _, err := m2.Token(context.Background(), "acct"); err == nil || errors.Is(err, ErrNeedsLogin) {
+		t.Fatalf("expired token with the provider down: %v", err)
+	}
+}
+
+// A vault that refuses the rotated token: the new token is not used, and it
+// is saved first on the next call (no second refresh that would burn it).
+func TestSaveFailureKeepsRotatedToken(t *testing.T) {
+	v, p, m := setup(time.Now().Add(-time.Minute))
+	v.failing = true
+	if _, err := m.Token(context.Background(), "acct"); err == nil {
+		t.Fatal("used a token the vault did not take")
+	}
+	v.failing = false
+	tok, err := m.Token(context.Background(), "acct")
+	if err != nil || tok.Access != "at-1" || p.calls.Load() != 1 {
+		t.Fatalf("%v %v calls %d", tok.Access, err, p.calls.Load())
+	}
+	if v.toks["acct"].Refresh != "rt-1" {
+		t.Errorf("vault holds %s", v.toks["acct"].Refresh)
+	}
+}
+
+// After a 401, concurrent forced refreshes for the same stale token refresh
+// once.
+func TestForceRefreshOnce(t *testing.T) {
+	_, p, m := setup(time.Now().Add(time.Hour))
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if tok, err := m.ForceRefresh(context.Background(), "acct", "at-0"); err != nil || tok.Access != "at-1" {
+				t.Errorf("%v %v", tok.Access, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if p.calls.Load() != 1 {
+		t.Errorf("%d refreshes", p.calls.Load())
+	}
+}
+
+func TestTokenNeverPrints(t *testing.T) {
+	tok := Token{Access: "secret-at", Refresh: "secret-rt"}
+	for _, s := range []string{fmt.Sprintf("%v %+v %#v %s", tok, tok, tok, tok)} {
+		if contains(s, "secret") {
+			t.Errorf("printed: %s", s)
+		}
+	}
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
+
+// The background refresher renews a token before it is needed.
+func TestBackgroundRefresher(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		v := &vault{toks: map[string]Token{"acct": {Access: "at-0", Refresh: "rt-0", Expiry: time.Now().Add(3 * time.Minute)}}}
+		p := &provider{current: "rt-0"}
+		m := New(Config{Vault: v, Refresh: p.refresh, Logger: quiet()})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- m.RunRefresher(ctx, func() []string { return []string{"acct"} }, time.Minute, 2*time.Minute) }()
+		synctest.Wait()
+		if p.calls.Load() != 0 {
+			t.Fatal("refreshed a token with 3 minutes left")
+		}
+		time.Sleep(61 * time.Second)
+		synctest.Wait()
+		if p.calls.Load() != 1 {
+			t.Fatalf("refresh calls = %d after the token entered the 2-minute window", p.calls.Load())
+		}
+		cancel()
+		<-done
+	})
+}
