@@ -247,7 +247,9 @@ func TestBackgroundRefresher(t *testing.T) {
 		m := New(Config{Vault: v, Refresh: p.refresh, Logger: quiet()})
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error)
-		go func() { done <- m.RunRefresher(ctx, func() []string { return []string{"acct"} }, time.Minute, 2*time.Minute) }()
+		go func() {
+			done <- m.RunRefresher(ctx, func() []string { return []string{"acct"} }, time.Minute, 2*time.Minute)
+		}()
 		synctest.Wait()
 		if p.calls.Load() != 0 {
 			t.Fatal("refreshed a token with 3 minutes left")
