@@ -199,9 +199,24 @@ func (s *Server) fail(w http.ResponseWriter, rec *UsageRecord, status int, msg s
 func (s *Server) attempt(ctx context.Context, w http.ResponseWriter, r *http.Request, rt route, e *entry, body []byte, rec *UsageRecord) (done bool, v verdict) {
 	cred, err := s.cfg.Credentials.Credential(ctx, e.acct.ID)
 	if err != nil {
-		// The message of a credential error is ours and names no secret.
-		return false, verdict{Verdict: failover.TransportError(s.now(), s.policy, "credential: "+err.Error())}
+		return false, s.credentialVerdict(err)
 	}
+	return s.send(ctx, w, r, rt, e, body, rec, cred, false)
+}
+
+// credentialVerdict leaves an account whose credential could not be had. The
+// message of a credential error is ours and names no secret.
+func (s *Server) credentialVerdict(err error) verdict {
+	if errors.Is(err, ErrNeedsLogin) {
+		return verdict{Verdict: failover.Verdict{Action: failover.Next, Until: s.now().Add(s.cfg.UnavailableCooldown),
+			Reason: pool.ReasonNeedsLogin, Why: "needs login: its refresh token was refused"}}
+	}
+	return verdict{Verdict: failover.TransportError(s.now(), s.policy, "credential: "+err.Error())}
+}
+
+// send makes one upstream call with cred. An OAuth account answered 401
+// gets one refresh and one retry (retried marks the second call).
+func (s *Server) send(ctx context.Context, w http.ResponseWriter, r *http.Request, rt route, e *entry, body []byte, rec *UsageRecord, cred Credential, retried bool) (done bool, v verdict) {
 	t, err := e.transportFor(cred.ProxyPassword)
 	if err != nil {
 		return false, verdict{Verdict: failover.TransportError(s.now(), s.policy, "transport: "+err.Error())}
@@ -241,6 +256,18 @@ func (s *Server) attempt(ctx context.Context, w http.ResponseWriter, r *http.Req
 	defer resp.Body.Close()
 	src := &idleReader{r: resp.Body, t: idle, d: s.cfg.IdleTimeout}
 
+	if resp.StatusCode == http.StatusUnauthorized && !retried && e.acct.Kind.IsOAuth() {
+		if rf, ok := s.cfg.Credentials.(Refresher); ok {
+			resp.Body.Close()
+			idle.Stop()
+			fresh, err := rf.Refresh(ctx, e.acct.ID, cred)
+			if err != nil {
+				return false, s.credentialVerdict(err)
+			}
+			s.log.LogAttrs(ctx, slog.LevelInfo, "retrying after a token refresh", slog.String("account", e.acct.ID))
+			return s.send(ctx, w, r, rt, e, body, rec, fresh, true)
+		}
+	}
 	encoded := resp.Header.Get("Content-Encoding") != "" && !strings.EqualFold(resp.Header.Get("Content-Encoding"), "identity")
 	var peek []byte
 	if resp.StatusCode >= 400 {
@@ -375,7 +402,11 @@ func (s *Server) upstreamRequest(ctx context.Context, r *http.Request, rt route,
 			h.Del(strings.TrimSpace(f))
 		}
 	}
-	anthropic.SetAuth(h, e.acct.AuthHeader, cred.APIKey)
+	how := e.acct.AuthHeader
+	if e.acct.Kind.IsOAuth() {
+		how = pool.AuthBearer // an access token is always a bearer token
+	}
+	anthropic.SetAuth(h, how, cred.APIKey)
 	// Answers come back uncompressed: the relay must see event boundaries
 	// to flush each one and read usage, and the client is on loopback.
 	h.Set("Accept-Encoding", "identity")

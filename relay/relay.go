@@ -42,6 +42,17 @@ type Credentials interface {
 	Credential(ctx context.Context, accountID string) (Credential, error)
 }
 
+// Refresher is implemented by Credentials that hold OAuth tokens: after the
+// upstream refused stale (a 401), it returns a refreshed credential, so the
+// relay can retry once on the same account.
+type Refresher interface {
+	Refresh(ctx context.Context, accountID string, stale Credential) (Credential, error)
+}
+
+// ErrNeedsLogin is what a credential error wraps when the account's refresh
+// token was refused: the account rests until the user logs in again.
+var ErrNeedsLogin = errors.New("needs login")
+
 // DayStats is one account's traffic today, for /health.
 type DayStats struct {
 	Requests int64 `json:"requests"`

@@ -160,6 +160,8 @@ func (s *Server) Health() Health {
 			a.State = string(pool.ReasonUnsupported)
 		case !e.acct.Enabled:
 			a.State = string(pool.ReasonDisabled)
+		case e.acct.NeedsLogin || hasAll(a.Cooldowns, string(pool.ReasonNeedsLogin)):
+			a.State = string(pool.ReasonNeedsLogin)
 		case hasAll(a.Cooldowns, string(pool.ReasonUnavailable)):
 			a.State = "unavailable"
 		case hasAll(a.Cooldowns, ""):

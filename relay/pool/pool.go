@@ -13,7 +13,7 @@ import (
 // Kind is an account type as written in the config file.
 type Kind string
 
-// The account types Keypool knows. Only KindClaudeAPI is served by the relay
+// The account types Keypool knows. The Claude kinds are served by the relay
 // today; the others are parsed so a seed config loads, and reported as not
 // yet supported.
 const (
@@ -35,7 +35,7 @@ const ProtocolAnthropic Protocol = "anthropic"
 // Serves reports whether accounts of kind k can answer requests in protocol p.
 func (k Kind) Serves(p Protocol) bool {
 	switch k {
-	case KindClaudeAPI:
+	case KindClaudeAPI, KindClaudeOAuth:
 		return p == ProtocolAnthropic
 	}
 	return false
@@ -68,6 +68,15 @@ type Account struct {
 	APIURL     string // base URL without a trailing slash
 	AuthHeader AuthHeader
 	Proxy      *Proxy
+	// NeedsLogin marks an OAuth account whose refresh token was refused:
+	// it serves nothing until the user logs in again.
+	NeedsLogin bool
+}
+
+// IsOAuth reports whether accounts of kind k hold OAuth tokens (a bearer
+// access token that is refreshed) rather than an API key.
+func (k Kind) IsOAuth() bool {
+	return k == KindClaudeOAuth || k == KindCodexOAuth || k == KindGemini
 }
 
 // Family groups models that share a provider quota, so that a weekly limit on
@@ -98,6 +107,7 @@ const (
 	ReasonOverloaded  Reason = "overloaded"    // 529, 5xx, connect error or header timeout
 	ReasonDisabled    Reason = "disabled"      // switched off by the user
 	ReasonUnsupported Reason = "not_supported" // type not yet served by this build
+	ReasonNeedsLogin  Reason = "needs_login"   // refresh token refused: log in again
 )
 
 // Cooldown is a period during which an account (or one of its families)

@@ -29,7 +29,7 @@ type Picker struct {
 
 // Usable reports whether c may serve family f at now.
 func Usable(c Candidate, now time.Time, f pool.Family) bool {
-	if !c.Account.Enabled {
+	if !c.Account.Enabled || c.Account.NeedsLogin {
 		return false
 	}
 	_, cooling := c.State.CoolingFor(now, f)
@@ -88,7 +88,7 @@ func (p *Picker) Bind(now time.Time, session, account string) {
 func Earliest(now time.Time, cands []Candidate, f pool.Family) time.Time {
 	var first time.Time
 	for _, c := range cands {
-		if !c.Account.Enabled {
+		if !c.Account.Enabled || c.Account.NeedsLogin {
 			continue
 		}
 		cd, cooling := c.State.CoolingFor(now, f)
