@@ -21,7 +21,9 @@ import (
 	"time"
 
 	"keypool/app/config"
+	"keypool/app/secrets"
 	"keypool/app/store"
+	"keypool/app/tokens"
 	"keypool/relay"
 	"keypool/relay/pool"
 )
@@ -43,6 +45,12 @@ type Params struct {
 	Port       int    // overrides the config's [server] port when set
 	Logger     *slog.Logger
 	Now        func() time.Time
+
+	// Keychain holds the store's secrets; nil: the OS keychain.
+	Keychain secrets.Keychain
+	// RefreshToken exchanges a refresh token for an OAuth account; nil: the
+	// provider's real token endpoint.
+	RefreshToken func(ctx context.Context, kind pool.Kind, client *http.Client, refreshToken string) (tokens.Token, error)
 }
 
 // App is a running Keypool: store, relay and listener.
@@ -55,6 +63,14 @@ type App struct {
 	server   *http.Server
 	listener net.Listener
 	now      func() time.Time
+
+	// The app's own accounts (serve without --config).
+	accounts *Accounts
+	keyCreds *keychainCredentials
+	tokens   *tokens.Manager
+	kindsMu  sync.RWMutex
+	kinds    map[string]pool.Kind
+	proxyOf  map[string]*pool.Proxy
 
 	closeOnce sync.Once
 	closeErr  error
@@ -156,7 +172,19 @@ func Open(p Params) (*App, error) {
 	}
 	a := &App{log: log, cfg: cfg, dbPath: dbPath, store: st, now: now}
 
-	accounts, creds := accountsFromConfig(cfg, log)
+	var (
+		accounts []pool.Account
+		creds    relay.Credentials
+	)
+	if p.ConfigPath != "" {
+		accounts, creds = accountsFromConfig(cfg, log)
+	} else {
+		accounts, creds, err = a.openAccountStore(p)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
 	a.relay, err = relay.New(relay.Config{
 		Accounts:            accounts,
 		Credentials:         creds,
@@ -200,6 +228,117 @@ func Open(p Params) (*App, error) {
 	}
 	return a, nil
 }
+
+// openAccountStore prepares the store's accounts: their secrets come from
+// the keychain, which must be reachable when any account exists.
+func (a *App) openAccountStore(p Params) ([]pool.Account, relay.Credentials, error) {
+	keys := p.Keychain
+	if keys == nil {
+		keys = secrets.OS{}
+	}
+	a.accounts = &Accounts{Store: a.store, Keys: keys, Now: a.now}
+	list, err := a.store.Accounts()
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(list) > 0 {
+		if c, ok := keys.(interface{ Check() error }); ok {
+			if err := c.Check(); err != nil {
+				return nil, nil, fmt.Errorf("%w (or run keypool serve --config FILE with the secrets in the file)", err)
+			}
+		}
+	}
+	refresh := p.RefreshToken
+	if refresh == nil {
+		refresh = refreshWithProvider
+	}
+	a.tokens = tokens.New(tokens.Config{
+		Vault: keychainVault{keys: keys, store: a.store},
+		Refresh: func(ctx context.Context, id, rt string) (tokens.Token, error) {
+			kind, proxy := a.kindOf(id), a.proxyFor(id)
+			cred, err := a.keyCreds.static(id)
+			if err != nil {
+				return tokens.Token{}, err
+			}
+			client, err := httpClientFor(proxy, cred.ProxyPassword)
+			if err != nil {
+				return tokens.Token{}, err
+			}
+			return refresh(ctx, kind, client, rt)
+		},
+		NeedsLogin: a.markNeedsLogin,
+		Logger:     a.log,
+		Now:        a.now,
+	})
+	a.keyCreds = &keychainCredentials{keys: keys, tokens: a.tokens, kinds: a.kindOf}
+	a.noteKinds(list)
+	var out []pool.Account
+	for _, s := range list {
+		out = append(out, poolAccount(s))
+		if !pool.Kind(s.Type).Serves(pool.ProtocolAnthropic) {
+			a.log.Warn("account type not yet supported by this build; listed in /health and skipped", "account", s.ID, "type", s.Type)
+		}
+	}
+	return out, a.keyCreds, nil
+}
+
+func (a *App) noteKinds(list []store.Account) {
+	kinds := make(map[string]pool.Kind, len(list))
+	proxies := make(map[string]*pool.Proxy, len(list))
+	for _, s := range list {
+		kinds[s.ID] = pool.Kind(s.Type)
+		proxies[s.ID] = poolAccount(s).Proxy
+	}
+	a.kindsMu.Lock()
+	a.kinds, a.proxyOf = kinds, proxies
+	a.kindsMu.Unlock()
+}
+
+func (a *App) kindOf(id string) pool.Kind {
+	a.kindsMu.RLock()
+	defer a.kindsMu.RUnlock()
+	return a.kinds[id]
+}
+
+func (a *App) proxyFor(id string) *pool.Proxy {
+	a.kindsMu.RLock()
+	defer a.kindsMu.RUnlock()
+	return a.proxyOf[id]
+}
+
+// markNeedsLogin records that an account's refresh token was refused, so
+// status, /health and later runs show it, and takes it out of the pool.
+func (a *App) markNeedsLogin(id string, why error) {
+	if err := a.store.UpdateAccount(id, func(s *store.Account) error {
+		s.Status, s.StatusWhy = store.StatusNeedsLogin, "the provider refused the refresh token"
+		return nil
+	}); err != nil {
+		a.log.Warn("cannot record needs-login", "account", id, "err", err)
+	}
+	a.ReloadAccounts()
+}
+
+// ReloadAccounts hands the relay the store's accounts again after a change.
+func (a *App) ReloadAccounts() {
+	if a.accounts == nil || a.relay == nil {
+		return
+	}
+	list, err := a.store.Accounts()
+	if err != nil {
+		a.log.Warn("reload accounts", "err", err)
+		return
+	}
+	a.noteKinds(list)
+	out := make([]pool.Account, 0, len(list))
+	for _, s := range list {
+		out = append(out, poolAccount(s))
+		a.keyCreds.forget(s.ID)
+	}
+	a.relay.SetAccounts(out)
+}
+
+// Accounts manages the app's own accounts; nil when serving a config file.
+func (a *App) Accounts() *Accounts { return a.accounts }
 
 // accountsFromConfig maps config accounts to relay accounts and keeps their
 // inline secrets in memory for the relay to ask for.
@@ -268,6 +407,16 @@ func (a *App) Run(ctx context.Context) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- a.server.Serve(a.listener) }()
 
+	refreshDone := make(chan struct{})
+	refreshCtx, stopRefresh := context.WithCancel(ctx)
+	go func() {
+		defer close(refreshDone)
+		if a.tokens != nil {
+			a.tokens.RunRefresher(refreshCtx, a.oauthAccounts, time.Minute, 5*time.Minute)
+		}
+	}()
+	defer func() { stopRefresh(); <-refreshDone }()
+
 	var err error
 	select {
 	case <-ctx.Done():
@@ -288,6 +437,22 @@ func (a *App) Run(ctx context.Context) error {
 		err = serr
 	}
 	return err
+}
+
+// oauthAccounts lists the enabled OAuth accounts, for the background
+// refresher.
+func (a *App) oauthAccounts() []string {
+	list, err := a.store.Accounts()
+	if err != nil {
+		return nil
+	}
+	var ids []string
+	for _, s := range list {
+		if s.Enabled && s.Status == store.StatusOK && pool.Kind(s.Type).IsOAuth() {
+			ids = append(ids, s.ID)
+		}
+	}
+	return ids
 }
 
 // Close releases everything Open took. It is safe to call more than once.

@@ -48,9 +48,27 @@ func Status(ctx context.Context, p Params, w io.Writer) error {
 	fmt.Fprintf(w, "Keypool relay: not running (data: %s)\n\n", dbPath)
 	h := relay.Health{Time: now}
 	byAccount := map[string]*relay.DayStats{}
-	for _, ca := range cfg.Accounts {
-		h.Accounts = append(h.Accounts, relay.AccountHealth{ID: ca.ID, Name: ca.Name, Type: ca.Type,
-			Priority: ca.Priority, Enabled: ca.Enabled, State: "stopped"})
+	if p.ConfigPath != "" {
+		for _, ca := range cfg.Accounts {
+			h.Accounts = append(h.Accounts, relay.AccountHealth{ID: ca.ID, Name: ca.Name, Type: ca.Type,
+				Priority: ca.Priority, Enabled: ca.Enabled, State: "stopped"})
+		}
+	} else {
+		list, err := st.Accounts()
+		if err != nil {
+			return err
+		}
+		for _, sa := range list {
+			state := "stopped"
+			switch {
+			case sa.Status != store.StatusOK:
+				state = sa.Status
+			case !sa.Enabled:
+				state = "disabled"
+			}
+			h.Accounts = append(h.Accounts, relay.AccountHealth{ID: sa.ID, Name: sa.Name, Type: sa.Type,
+				Priority: sa.Priority, Enabled: sa.Enabled, State: state})
+		}
 	}
 	for _, d := range days {
 		s := byAccount[d.Account]

@@ -1,0 +1,192 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"keypool/app/config"
+	"keypool/app/secrets"
+	"keypool/app/store"
+	"keypool/relay/pool"
+)
+
+// Accounts manages the app's own accounts: metadata in the store, every
+// secret in the keychain, one entry per account and field.
+type Accounts struct {
+	Store *store.Store
+	Keys  secrets.Keychain
+	Now   func() time.Time
+}
+
+var validID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// ErrExists is returned when adding an account whose id is taken.
+var ErrExists = errors.New("account exists")
+
+// knownKinds are the account types the store accepts.
+var knownKinds = map[string]bool{
+	string(pool.KindClaudeAPI): true, string(pool.KindClaudeOAuth): true, string(pool.KindCodexOAuth): true,
+	string(pool.KindOpenAIResponses): true, string(pool.KindOpenAICompatible): true,
+	string(pool.KindGemini): true, string(pool.KindGeminiAPI): true,
+}
+
+// Add stores a new account. Secrets go to the keychain first; if the
+// metadata cannot be saved they are removed again, so nothing is left half
+// added.
+func (a *Accounts) Add(acct store.Account, sec map[secrets.Field]secrets.Secret) error {
+	if err := a.validate(acct, sec); err != nil {
+		return err
+	}
+	if _, err := a.Store.Account(acct.ID); err == nil {
+		return fmt.Errorf("%w: %s (remove it first, or choose another id)", ErrExists, acct.ID)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if acct.Created.IsZero() {
+		acct.Created = a.now()
+	}
+	if acct.Name == "" {
+		acct.Name = acct.ID
+	}
+	if err := a.setSecrets(acct.ID, sec); err != nil {
+		return err
+	}
+	if err := a.Store.PutAccount(acct); err != nil {
+		a.Keys.DeleteAccount(acct.ID)
+		return err
+	}
+	return nil
+}
+
+// SaveLogin stores an account after a login: a new one, or new tokens and
+// identity for an existing one (which also clears "needs login").
+func (a *Accounts) SaveLogin(acct store.Account, sec map[secrets.Field]secrets.Secret) error {
+	old, err := a.Store.Account(acct.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return a.Add(acct, sec)
+	case err != nil:
+		return err
+	}
+	if old.Type != acct.Type {
+		return fmt.Errorf("%w: %s is a %s account, not %s", ErrExists, acct.ID, old.Type, acct.Type)
+	}
+	// Refresh token first: it is the one that cannot be had again.
+	if err := a.setSecrets(acct.ID, sec); err != nil {
+		return err
+	}
+	return a.Store.UpdateAccount(acct.ID, func(s *store.Account) error {
+		s.Status, s.StatusWhy = store.StatusOK, ""
+		s.Expiry = acct.Expiry
+		for _, kv := range [][2]*string{{&s.Email, &acct.Email}, {&s.AccountID, &acct.AccountID}, {&s.PlanType, &acct.PlanType}, {&s.Project, &acct.Project}} {
+			if *kv[1] != "" {
+				*kv[0] = *kv[1]
+			}
+		}
+		return nil
+	})
+}
+
+// setSecrets writes secrets in a fixed order, refresh token first.
+func (a *Accounts) setSecrets(id string, sec map[secrets.Field]secrets.Secret) error {
+	for _, f := range []secrets.Field{secrets.RefreshToken, secrets.AccessToken, secrets.IDToken, secrets.APIKey, secrets.ProxyPassword} {
+		if s, ok := sec[f]; ok && !s.IsZero() {
+			if err := a.Keys.Set(id, f, s); err != nil {
+				return fmt.Errorf("account %s: %w", id, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (a *Accounts) validate(acct store.Account, sec map[secrets.Field]secrets.Secret) error {
+	if !validID.MatchString(acct.ID) {
+		return fmt.Errorf("account id %q: use 1 to 64 letters, digits, '.', '_' or '-'", acct.ID)
+	}
+	if !knownKinds[acct.Type] {
+		return fmt.Errorf("account %s: unknown type %q", acct.ID, acct.Type)
+	}
+	has := func(f secrets.Field) bool { s, ok := sec[f]; return ok && !s.IsZero() }
+	if pool.Kind(acct.Type).IsOAuth() {
+		if !has(secrets.RefreshToken) && !has(secrets.AccessToken) {
+			return fmt.Errorf("account %s: a %s account needs a login (keypool login) or a token", acct.ID, acct.Type)
+		}
+	} else if !has(secrets.APIKey) {
+		return fmt.Errorf("account %s: a %s account needs an API key", acct.ID, acct.Type)
+	}
+	if acct.AuthHeader != "" && acct.AuthHeader != string(pool.AuthXAPIKey) && acct.AuthHeader != string(pool.AuthBearer) {
+		return fmt.Errorf("account %s: auth header %q is not one of x-api-key, bearer", acct.ID, acct.AuthHeader)
+	}
+	return nil
+}
+
+// Remove deletes an account: its keychain entries first, so a failure there
+// leaves the account listed (and removable later) rather than orphaning
+// secrets.
+func (a *Accounts) Remove(id string) error {
+	if _, err := a.Store.Account(id); err != nil {
+		return err
+	}
+	if err := a.Keys.DeleteAccount(id); err != nil {
+		return fmt.Errorf("account %s: remove its secrets: %w", id, err)
+	}
+	return a.Store.DeleteAccount(id)
+}
+
+// SetEnabled switches an account on or off.
+func (a *Accounts) SetEnabled(id string, on bool) error {
+	return a.Store.UpdateAccount(id, func(s *store.Account) error { s.Enabled = on; return nil })
+}
+
+// Import moves a seed-format config's accounts into the store, secrets into
+// the keychain. Accounts whose id exists are skipped and reported.
+func (a *Accounts) Import(cfg *config.File) (added, skipped []string, err error) {
+	for _, ca := range cfg.Accounts {
+		acct := store.Account{ID: ca.ID, Type: ca.Type, Name: ca.Name, Priority: ca.Priority, Enabled: ca.Enabled,
+			APIURL: ca.APIURL, AuthHeader: ca.AuthHeader}
+		sec := map[secrets.Field]secrets.Secret{}
+		put := func(f secrets.Field, v string) {
+			if v != "" {
+				sec[f] = secrets.New(v)
+			}
+		}
+		put(secrets.APIKey, ca.APIKey)
+		put(secrets.RefreshToken, ca.RefreshToken)
+		put(secrets.AccessToken, ca.AccessToken)
+		if ca.Proxy != nil {
+			acct.Proxy = &store.Proxy{Type: ca.Proxy.Type, Host: ca.Proxy.Host, Port: ca.Proxy.Port, Username: ca.Proxy.Username}
+			put(secrets.ProxyPassword, ca.Proxy.Password)
+		}
+		if err := a.Add(acct, sec); err != nil {
+			if errors.Is(err, ErrExists) {
+				skipped = append(skipped, ca.ID)
+				continue
+			}
+			return added, skipped, err
+		}
+		added = append(added, ca.ID)
+	}
+	return added, skipped, nil
+}
+
+func (a *Accounts) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+// poolAccount maps a stored account to the relay's view of it.
+func poolAccount(s store.Account) pool.Account {
+	a := pool.Account{ID: s.ID, Name: s.Name, Kind: pool.Kind(s.Type), Priority: s.Priority, Enabled: s.Enabled,
+		APIURL: s.APIURL, AuthHeader: pool.AuthHeader(s.AuthHeader), NeedsLogin: s.Status == store.StatusNeedsLogin}
+	if a.AuthHeader == "" {
+		a.AuthHeader = pool.AuthXAPIKey
+	}
+	if s.Proxy != nil {
+		a.Proxy = &pool.Proxy{Type: s.Proxy.Type, Host: s.Proxy.Host, Port: s.Proxy.Port, Username: s.Proxy.Username}
+	}
+	return a
+}

@@ -1,0 +1,153 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"keypool/app/secrets"
+	"keypool/app/store"
+	"keypool/app/tokens"
+	"keypool/relay"
+	"keypool/relay/pool"
+	"keypool/relay/upstream"
+)
+
+// keychainVault keeps OAuth tokens in the keychain and their (non-secret)
+// expiry in the store. The refresh token is written first: it is the one a
+// provider will not hand out again.
+type keychainVault struct {
+	keys  secrets.Keychain
+	store *store.Store
+}
+
+func (v keychainVault) LoadToken(_ context.Context, id string) (tokens.Token, error) {
+	var t tokens.Token
+	for _, x := range []struct {
+		f   secrets.Field
+		dst *string
+	}{{secrets.AccessToken, &t.Access}, {secrets.RefreshToken, &t.Refresh}} {
+		s, err := v.keys.Get(id, x.f)
+		if err != nil && !errors.Is(err, secrets.ErrNotFound) {
+			return tokens.Token{}, err
+		}
+		*x.dst = s.Reveal()
+	}
+	acct, err := v.store.Account(id)
+	if err != nil {
+		return tokens.Token{}, err
+	}
+	t.Expiry = acct.Expiry
+	if t.Access != "" && t.Expiry.IsZero() && t.Refresh != "" {
+		// An access token of unknown age with a refresh token: treat it as
+		// due, so the first use refreshes it.
+		t.Expiry = time.Unix(1, 0)
+	}
+	return t, nil
+}
+
+func (v keychainVault) SaveToken(_ context.Context, id string, t tokens.Token) error {
+	if err := v.keys.Set(id, secrets.RefreshToken, secrets.New(t.Refresh)); err != nil {
+		return err
+	}
+	if err := v.keys.Set(id, secrets.AccessToken, secrets.New(t.Access)); err != nil {
+		return err
+	}
+	return v.store.UpdateAccount(id, func(a *store.Account) error { a.Expiry = t.Expiry; return nil })
+}
+
+// keychainCredentials hands the relay each account's credential: API keys
+// from the keychain (read once, then kept in memory), OAuth access tokens
+// from the token manager.
+type keychainCredentials struct {
+	keys   secrets.Keychain
+	tokens *tokens.Manager
+	kinds  func(id string) pool.Kind
+
+	mu    sync.Mutex
+	cache map[string]relay.Credential // API-key accounts, and proxy passwords
+}
+
+func (c *keychainCredentials) Credential(ctx context.Context, id string) (relay.Credential, error) {
+	base, err := c.static(id)
+	if err != nil {
+		return relay.Credential{}, err
+	}
+	if !c.kinds(id).IsOAuth() {
+		return base, nil
+	}
+	t, err := c.tokens.Token(ctx, id)
+	if err != nil {
+		return relay.Credential{}, wrapNeedsLogin(err)
+	}
+	base.APIKey = t.Access
+	return base, nil
+}
+
+func (c *keychainCredentials) Refresh(ctx context.Context, id string, stale relay.Credential) (relay.Credential, error) {
+	base, err := c.static(id)
+	if err != nil {
+		return relay.Credential{}, err
+	}
+	t, err := c.tokens.ForceRefresh(ctx, id, stale.APIKey)
+	if err != nil {
+		return relay.Credential{}, wrapNeedsLogin(err)
+	}
+	base.APIKey = t.Access
+	return base, nil
+}
+
+// static returns the API key (for key accounts) and proxy password.
+func (c *keychainCredentials) static(id string) (relay.Credential, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cred, ok := c.cache[id]; ok {
+		return cred, nil
+	}
+	var cred relay.Credential
+	if !c.kinds(id).IsOAuth() {
+		s, err := c.keys.Get(id, secrets.APIKey)
+		if err != nil {
+			return relay.Credential{}, fmt.Errorf("account %s: %w", id, err)
+		}
+		cred.APIKey = s.Reveal()
+	}
+	if s, err := c.keys.Get(id, secrets.ProxyPassword); err == nil {
+		cred.ProxyPassword = s.Reveal()
+	} else if !errors.Is(err, secrets.ErrNotFound) {
+		return relay.Credential{}, fmt.Errorf("account %s: %w", id, err)
+	}
+	if c.cache == nil {
+		c.cache = map[string]relay.Credential{}
+	}
+	c.cache[id] = cred
+	return cred, nil
+}
+
+// forget drops a cached credential after the account changed.
+func (c *keychainCredentials) forget(id string) {
+	c.mu.Lock()
+	delete(c.cache, id)
+	c.mu.Unlock()
+	c.tokens.Forget(id)
+}
+
+func wrapNeedsLogin(err error) error {
+	if errors.Is(err, tokens.ErrNeedsLogin) {
+		return fmt.Errorf("%w: %w", relay.ErrNeedsLogin, err)
+	}
+	return err
+}
+
+// httpClientFor is an HTTP client that goes through the account's proxy, for
+// token refreshes.
+func httpClientFor(p *pool.Proxy, password string) (*http.Client, error) {
+	t, err := upstream.NewTransport(p, password)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Transport: t, Timeout: 30 * time.Second}, nil
+}

@@ -1,0 +1,257 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"keypool/app"
+	"keypool/app/secrets"
+	"keypool/app/store"
+	"keypool/app/tokens"
+	"keypool/relay/pool"
+	"keypool/relay/relaytest"
+)
+
+// testKeychain is the real OS keychain under a throwaway service name when
+// one is reachable (always under make test), else an in-memory one.
+func testKeychain(t *testing.T) secrets.Keychain {
+	t.Helper()
+	b := make([]byte, 6)
+	rand.Read(b)
+	k := secrets.OS{Service: "keypool-test-" + hex.EncodeToString(b)}
+	if err := k.Check(); err != nil {
+		if os.Getenv("KEYPOOL_REQUIRE_KEYRING") == "1" {
+			t.Fatalf("keychain required but unavailable: %v", err)
+		}
+		t.Logf("no keychain here (%v): using an in-memory one", err)
+		return secrets.NewMemory()
+	}
+	return k
+}
+
+// tokenServer is a fake provider: it rotates refresh tokens and can refuse.
+type tokenServer struct {
+	mu      sync.Mutex
+	n       int
+	current string
+	calls   int
+}
+
+func (s *tokenServer) refresh(_ context.Context, kind pool.Kind, _ *http.Client, rt string) (tokens.Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	if rt != s.current {
+		return tokens.Token{}, fmt.Errorf("refresh: %w", tokens.ErrInvalidGrant)
+	}
+	s.n++
+	s.current = fmt.Sprintf("rt-secret-%d", s.n)
+	return tokens.Token{Access: fmt.Sprintf("at-secret-%d", s.n), Refresh: s.current, Expiry: time.Now().Add(8 * time.Hour)}, nil
+}
+
+type logBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuf) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
+func (l *logBuf) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+func startStore(t *testing.T, p app.Params, logs io.Writer) *running {
+	t.Helper()
+	p.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	a, err := app.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	r := &running{App: a}
+	stopped := false
+	r.stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		<-done
+		a.Close()
+	}
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *running) postOpen(t *testing.T) (int, string) {
+	t.Helper()
+	resp, err := http.Post(r.URL()+"/v1/messages", "application/json",
+		strings.NewReader(`{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// Keypool serves its own accounts: metadata in bbolt, secrets in the
+// keychain; an OAuth account's rotated refresh token survives a restart; a
+// 401 refreshes and retries; a refused refresh token shows as needs_login;
+// and no secret reaches the bbolt file or the logs.
+func TestServeStoreAccounts(t *testing.T) {
+	keys := testKeychain(t)
+	sub, key := relaytest.New(), relaytest.New()
+	defer sub.Close()
+	defer key.Close()
+	ts := &tokenServer{current: "rt-secret-0"}
+	dir := t.TempDir()
+	logs := &logBuf{}
+	p := app.Params{DataDir: dir, Port: freePort(t), Keychain: keys, RefreshToken: ts.refresh}
+	t.Cleanup(func() { keys.DeleteAccount("sub"); keys.DeleteAccount("key") })
+
+	r := startStore(t, p, logs)
+	accts := r.Accounts()
+	must(t, accts.Add(store.Account{ID: "sub", Type: "claude-oauth", Priority: 100, Enabled: true, APIURL: sub.URL},
+		map[secrets.Field]secrets.Secret{secrets.RefreshToken: secrets.New("rt-secret-0"), secrets.AccessToken: secrets.New("at-secret-0")}))
+	must(t, accts.Add(store.Account{ID: "key", Type: "claude-api", Priority: 10, Enabled: true, APIURL: key.URL},
+		map[secrets.Field]secrets.Secret{secrets.APIKey: secrets.New("sk-ant-secret-key")}))
+	r.ReloadAccounts()
+
+	if code, b := r.postOpen(t); code != 200 {
+		t.Fatalf("first request: %d %s", code, b)
+	}
+	// The access token's age was unknown, so it was refreshed first.
+	if got := sub.Requests()[0].Header.Get("Authorization"); got != "Bearer at-secret-1" || ts.calls != 1 {
+		t.Fatalf("upstream auth %q after %d refreshes", got, ts.calls)
+	}
+	// A 401 refreshes once and retries on the same account.
+	sub.Push(relaytest.Reply{Status: 401, Body: relaytest.Error("authentication_error", "expired")})
+	if code, _ := r.postOpen(t); code != 200 || key.Count() != 0 {
+		t.Fatalf("after a 401: %d, key account used %d times", code, key.Count())
+	}
+	if ts.calls != 2 {
+		t.Errorf("refreshes = %d, want 2", ts.calls)
+	}
+	r.stop()
+
+	// Restart: the rotated token (rt-secret-2) is what the keychain holds.
+	if s, err := keys.Get("sub", secrets.RefreshToken); err != nil || s.Reveal() != "rt-secret-2" {
+		t.Fatalf("keychain refresh token after rotation: %v", err)
+	}
+	r2 := startStore(t, p, logs)
+	if code, _ := r2.postOpen(t); code != 200 {
+		t.Fatalf("after restart: %d", code)
+	}
+	if got := sub.Requests()[len(sub.Requests())-1].Header.Get("Authorization"); got != "Bearer at-secret-2" {
+		t.Errorf("after restart the relay used %q", got)
+	}
+
+	// The provider revokes the login: the account needs login, the request
+	// goes to the API key, and the state shows everywhere.
+	ts.mu.Lock()
+	ts.current = "revoked"
+	ts.mu.Unlock()
+	sub.Push(relaytest.Reply{Status: 401, Body: relaytest.Error("authentication_error", "revoked")})
+	if code, _ := r2.postOpen(t); code != 200 || key.Count() != 1 {
+		t.Fatalf("after revocation: %d, key used %d", code, key.Count())
+	}
+	if st := stateOf(r2, "sub"); st != "needs_login" {
+		t.Errorf("health state = %q", st)
+	}
+	if a, _ := r2.Store().Account("sub"); a.Status != store.StatusNeedsLogin {
+		t.Errorf("stored status = %q", a.Status)
+	}
+	var out bytes.Buffer
+	r2.stop()
+	if err := app.Status(context.Background(), p, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "needs_login") {
+		t.Errorf("status does not show needs_login:\n%s", out.String())
+	}
+
+	for name, content := range map[string]string{"bbolt file": readFile(t, filepath.Join(dir, "keypool.db")), "logs": logs.String(), "status": out.String()} {
+		for _, secret := range []string{"rt-secret", "at-secret", "sk-ant-secret"} {
+			if strings.Contains(content, secret) {
+				t.Errorf("%s contains %q", name, secret)
+			}
+		}
+	}
+}
+
+func stateOf(r *running, id string) string {
+	for _, a := range r.Relay().Health().Accounts {
+		if a.ID == id {
+			return a.State
+		}
+	}
+	return ""
+}
+
+func readFile(t *testing.T, p string) string {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Removing an account removes its keychain entries; importing a config
+// moves its accounts and secrets in.
+func TestImportAndRemove(t *testing.T) {
+	keys := testKeychain(t)
+	dir := t.TempDir()
+	cfgPath := writeConfig(t, dir, "http://127.0.0.1:1", "http://127.0.0.1:2")
+	st, err := store.Open(filepath.Join(dir, "keypool.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	t.Cleanup(func() { keys.DeleteAccount("a"); keys.DeleteAccount("b"); keys.DeleteAccount("g") })
+	accts := &app.Accounts{Store: st, Keys: keys}
+	cfg, err := app.LoadConfig(app.Params{ConfigPath: cfgPath})
+	must(t, err)
+	added, skipped, err := accts.Import(cfg)
+	if err != nil || len(added) != 3 || len(skipped) != 0 {
+		t.Fatalf("import: %v %v %v", added, skipped, err)
+	}
+	if s, err := keys.Get("a", secrets.APIKey); err != nil || s.Reveal() != "sk-ant-secret-a" {
+		t.Fatalf("imported key: %v", err)
+	}
+	if s, err := keys.Get("g", secrets.RefreshToken); err != nil || s.Reveal() != "google-refresh-secret" {
+		t.Fatalf("imported refresh token: %v", err)
+	}
+	if _, skipped, _ := accts.Import(cfg); len(skipped) != 3 {
+		t.Errorf("second import skipped %v", skipped)
+	}
+	must(t, accts.Remove("a"))
+	if _, err := keys.Get("a", secrets.APIKey); !errors.Is(err, secrets.ErrNotFound) {
+		t.Errorf("secret left after remove: %v", err)
+	}
+	if _, err := st.Account("a"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("metadata left after remove: %v", err)
+	}
+	if strings.Contains(readFile(t, filepath.Join(dir, "keypool.db")), "secret") {
+		t.Error("the bbolt file holds a secret")
+	}
+}
