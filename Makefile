@@ -9,6 +9,10 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 # Debian packages the build and tests need beyond Go, gcc and git.
 DEB_PKGS := ca-certificates
+# The keychain tests (scripts/with-keyring.sh): dbus-run-session comes with
+# dbus-daemon on Debian 12, dbus-send with dbus-bin; secret-tool
+# (libsecret-tools) shows what a test stored.
+DEB_PKGS += dbus-daemon dbus-bin gnome-keyring libsecret-tools
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZTIME ?= 4s
 export PATH := $(PATH):/usr/local/go/bin
@@ -40,10 +44,13 @@ vet: deps
 	$(GO) vet ./...
 
 # The relay runs under the race detector; everything else plainly, then a
-# short fuzz of every fuzz target.
+# short fuzz of every fuzz target. Both test runs happen inside a private
+# D-Bus session with a throwaway, unlocked gnome-keyring, where a keychain
+# test that finds no Secret Service fails instead of skipping.
+WITH_KEYRING := GO=$(GO) ./scripts/with-keyring.sh
 test: vet
-	$(GO) test -race -count=1 ./relay/...
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/relay')
+	$(WITH_KEYRING) $(GO) test -race -count=1 ./relay/...
+	$(WITH_KEYRING) $(GO) test -count=1 $$($(GO) list ./... | grep -v '/relay')
 	$(MAKE) --no-print-directory fuzz-short
 
 FUZZ_TARGETS := ./relay/sse:FuzzCopy ./relay/session:FuzzFromUserID ./relay/anthropic:FuzzResponseUsage ./app/config:FuzzParse

@@ -27,7 +27,7 @@ var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
@@ -53,6 +53,12 @@ Usage:
                                    run the relay (no arguments: the app's own data dir)
   keypool status [--config FILE] [--data-dir DIR]
                                    accounts, cooldowns and today's usage
+  keypool accounts list|add|remove|enable|disable [--data-dir DIR] ...
+                                   the app's own accounts (secrets in the OS keychain)
+  keypool login claude|codex|gemini [--id ID] [--no-browser] [--device] [--setup-token] [--from-cli]
+                                   log in with the browser; tokens go to the OS keychain
+  keypool import FILE [--data-dir DIR]
+                                   move a config file's accounts in, secrets into the keychain
   keypool version                  print the version
 
 Point Claude Code at it:
@@ -62,7 +68,7 @@ Run "keypool COMMAND --help" for a command's flags.
 `
 
 // run is main without the process: tests call it directly.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -76,6 +82,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, args, stdout, stderr)
 	case "status":
 		return status(ctx, args, stdout, stderr)
+	case "accounts":
+		return accountsCmd(ctx, args, stdin, stdout, stderr)
+	case "import":
+		return importCmd(ctx, args, stdout, stderr)
+	case "login":
+		return loginCmd(ctx, args, stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "keypool", version)
 		return nil
@@ -115,6 +127,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.Server.LogLevelValue()}))
 	p.Logger = log
+	p.Keychain = osKeychain()
 
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// A soft limit: with many open streams the heap is collected before

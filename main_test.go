@@ -30,7 +30,7 @@ func TestRunCommands(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			err := run(context.Background(), tt.args, &out, &errOut)
+			err := run(context.Background(), tt.args, strings.NewReader(""), &out, &errOut)
 			if tt.wantErr == "" && err != nil {
 				t.Fatalf("err = %v", err)
 			}

@@ -144,6 +144,20 @@ func besideSQLite(path string) string {
 	return path
 }
 
+// OpenStore opens the store of p's data dir for a one-off command, waiting
+// briefly for the lock.
+func OpenStore(p Params) (*store.Store, error) {
+	cfg, err := LoadConfig(p)
+	if err != nil {
+		return nil, err
+	}
+	path, err := DatabasePath(p, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return store.Open(path, store.Options{Timeout: 300 * time.Millisecond, Logger: p.Logger})
+}
+
 // Open loads the configuration, opens the store and binds the relay's
 // address. Nothing is served until Run.
 func Open(p Params) (*App, error) {

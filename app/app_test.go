@@ -22,7 +22,13 @@ import (
 	"keypool/relay/relaytest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// The keychain's D-Bus session connection is shared and lives for the
+// process (go-keyring through godbus): not a leak.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreAnyFunction("github.com/godbus/dbus/v5.(*Conn).inWorker"),
+		goleak.IgnoreAnyFunction("github.com/godbus/dbus/v5.newConn.func1"))
+}
 
 // writeConfig writes a seed-format config with accounts a (priority 100) and
 // b (50) pointing at the given upstreams, on a free port.

@@ -2,15 +2,42 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 
+	"keypool/app/oauth"
 	"keypool/app/tokens"
 	"keypool/relay/pool"
 )
 
+// ProviderFor is the OAuth provider of an account kind, with the endpoints
+// the environment overrides (see app/oauth).
+func ProviderFor(kind pool.Kind) (oauth.Provider, error) {
+	switch kind {
+	case pool.KindClaudeOAuth:
+		return oauth.FromEnv(oauth.Claude()), nil
+	case pool.KindCodexOAuth:
+		return oauth.FromEnv(oauth.Codex()), nil
+	case pool.KindGemini:
+		return oauth.FromEnv(oauth.Gemini()), nil
+	}
+	return oauth.Provider{}, fmt.Errorf("%s accounts do not log in with OAuth", kind)
+}
+
 // refreshWithProvider exchanges a refresh token at the account kind's
 // provider.
 func refreshWithProvider(ctx context.Context, kind pool.Kind, client *http.Client, rt string) (tokens.Token, error) {
-	return tokens.Token{}, fmt.Errorf("no token refresh for %s accounts in this build", kind)
+	p, err := ProviderFor(kind)
+	if err != nil {
+		return tokens.Token{}, err
+	}
+	t, err := p.Refresh(ctx, client, rt)
+	if err != nil {
+		if errors.Is(err, oauth.ErrInvalidGrant) {
+			return tokens.Token{}, fmt.Errorf("%w: %w", tokens.ErrInvalidGrant, err)
+		}
+		return tokens.Token{}, err
+	}
+	return tokens.Token{Access: t.AccessToken, Refresh: t.RefreshToken, Expiry: t.Expiry}, nil
 }

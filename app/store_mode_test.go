@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -255,3 +256,42 @@ func TestImportAndRemove(t *testing.T) {
 		t.Error("the bbolt file holds a secret")
 	}
 }
+
+// An existing Claude Code or Codex login can be taken over from its
+// credential file.
+func TestImportCLILogin(t *testing.T) {
+	keys := testKeychain(t)
+	home := t.TempDir()
+	os.MkdirAll(filepath.Join(home, ".claude"), 0o700)
+	os.WriteFile(filepath.Join(home, ".claude", ".credentials.json"), []byte(`{"claudeAiOauth":{"accessToken":"sk-ant-oat01-cli-secret","refreshToken":"sk-ant-ort01-cli-secret","expiresAt":1893456000000,"scopes":["user:inference"],"subscriptionType":"max"}}`), 0o600)
+	os.MkdirAll(filepath.Join(home, ".codex"), 0o700)
+	// An unsigned id token whose payload names the ChatGPT account.
+	payload := `{"email":"me@example.com","https://api.openai.com/auth":{"chatgpt_account_id":"acc-123","chatgpt_plan_type":"pro"}}`
+	idToken := "e30." + strings.TrimRight(base64URL(payload), "=") + ".sig"
+	os.WriteFile(filepath.Join(home, ".codex", "auth.json"), []byte(`{"tokens":{"id_token":"`+idToken+`","access_token":"codex-at-secret","refresh_token":"codex-rt-secret","account_id":""}}`), 0o600)
+
+	st, err := store.Open(filepath.Join(t.TempDir(), "k.db"), store.Options{})
+	must(t, err)
+	defer st.Close()
+	accts := &app.Accounts{Store: st, Keys: keys}
+	t.Cleanup(func() { keys.DeleteAccount("claude-1"); keys.DeleteAccount("codex-me") })
+
+	c, err := accts.ImportCLILogin(pool.KindClaudeOAuth, home, "")
+	must(t, err)
+	if c.ID != "claude-1" || c.PlanType != "max" || c.Expiry.Unix() != 1893456000 {
+		t.Errorf("claude account = %+v", c)
+	}
+	if s, err := keys.Get(c.ID, secrets.RefreshToken); err != nil || s.Reveal() != "sk-ant-ort01-cli-secret" {
+		t.Errorf("refresh token: %v", err)
+	}
+	x, err := accts.ImportCLILogin(pool.KindCodexOAuth, home, "")
+	must(t, err)
+	if x.ID != "codex-me" || x.AccountID != "acc-123" || x.Email != "me@example.com" || x.PlanType != "pro" {
+		t.Errorf("codex account = %+v", x)
+	}
+	if _, err := accts.ImportCLILogin(pool.KindGemini, home, ""); err == nil {
+		t.Error("imported a gemini CLI login")
+	}
+}
+
+func base64URL(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }

@@ -1,0 +1,292 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+
+	"keypool/app"
+	"keypool/app/secrets"
+	"keypool/app/store"
+	"keypool/relay/pool"
+)
+
+// Each command that changes accounts opens the store itself; bbolt lets one
+// process hold it, so these say so when a relay is running on the data dir.
+func openAccounts(p app.Params, keys secrets.Keychain) (*app.Accounts, func(), error) {
+	st, err := app.OpenStore(p)
+	if err != nil {
+		if errors.Is(err, store.ErrLocked) {
+			return nil, nil, fmt.Errorf("a Keypool relay is running on this data dir: stop it, run this command, and start it again (%w)", err)
+		}
+		return nil, nil, err
+	}
+	if keys == nil {
+		keys = osKeychain()
+	}
+	return &app.Accounts{Store: st, Keys: keys}, func() { st.Close() }, nil
+}
+
+// osKeychain is the OS keychain; KEYPOOL_KEYCHAIN_SERVICE names another
+// service than "keypool" (for tests, or a second Keypool).
+func osKeychain() secrets.OS { return secrets.OS{Service: os.Getenv("KEYPOOL_KEYCHAIN_SERVICE")} }
+
+func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: keypool accounts list|add|remove|enable|disable", errUsage)
+	}
+	sub, args := args[0], args[1:]
+	var p app.Params
+	fs := flag.NewFlagSet("keypool accounts "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&p.DataDir, "data-dir", "", "Keypool's data dir (default: the user config dir's keypool folder)")
+	var (
+		typ, id, name, apiURL, authHeader, proxy string
+		priority                                 int
+		disabled                                 bool
+	)
+	if sub == "add" {
+		fs.StringVar(&typ, "type", "claude-api", "account type: claude-api (API keys and Claude-compatible mirrors), or claude-oauth with a setup token; browser logins use keypool login")
+		fs.StringVar(&id, "id", "", "account id (letters, digits, . _ -)")
+		fs.StringVar(&name, "name", "", "display name (default: the id)")
+		fs.IntVar(&priority, "priority", 0, "larger is preferred")
+		fs.BoolVar(&disabled, "disabled", false, "add it switched off")
+		fs.StringVar(&apiURL, "api-url", "", "base URL of a mirror or Claude-compatible third party")
+		fs.StringVar(&authHeader, "auth-header", "", "x-api-key (default) or bearer")
+		fs.StringVar(&proxy, "proxy", "", "socks5://[user@]host:port or http://[user@]host:port")
+	}
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+
+	switch sub {
+	case "list":
+		return app.Status(ctx, p, stdout)
+	case "add":
+		acct := store.Account{ID: id, Type: typ, Name: name, Priority: priority, Enabled: !disabled,
+			APIURL: strings.TrimSuffix(apiURL, "/"), AuthHeader: authHeader}
+		in := bufio.NewReader(stdin)
+		sec := map[secrets.Field]secrets.Secret{}
+		field, what := secrets.APIKey, "API key"
+		if pool.Kind(typ).IsOAuth() {
+			// A long-lived token such as `claude setup-token` prints; browser
+			// logins use keypool login.
+			field, what = secrets.AccessToken, "token"
+		}
+		fmt.Fprintf(stderr, "%s (one line on standard input):\n", what)
+		key, err := readLine(in)
+		if err != nil {
+			return fmt.Errorf("read the %s: %w", what, err)
+		}
+		sec[field] = secrets.New(key)
+		if proxy != "" {
+			px, hasUser, err := parseProxy(proxy)
+			if err != nil {
+				return err
+			}
+			acct.Proxy = px
+			if hasUser {
+				fmt.Fprintln(stderr, "Proxy password (one line on standard input, empty for none):")
+				pw, err := readLine(in)
+				if err != nil && !errors.Is(err, io.EOF) {
+					return fmt.Errorf("read the proxy password: %w", err)
+				}
+				if pw != "" {
+					sec[secrets.ProxyPassword] = secrets.New(pw)
+				}
+			}
+		}
+		accts, done, err := openAccounts(p, nil)
+		if err != nil {
+			return err
+		}
+		defer done()
+		if err := accts.Add(acct, sec); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Added %s (%s); its key is in the keychain.\n", acct.ID, acct.Type)
+		return nil
+	case "remove", "enable", "disable":
+		if len(pos) != 1 {
+			return fmt.Errorf("%w: keypool accounts %s ID", errUsage, sub)
+		}
+		accts, done, err := openAccounts(p, nil)
+		if err != nil {
+			return err
+		}
+		defer done()
+		id := pos[0]
+		switch sub {
+		case "remove":
+			err = accts.Remove(id)
+		default:
+			err = accts.SetEnabled(id, sub == "enable")
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s: %sd.\n", id, strings.TrimSuffix(sub, "e"))
+		return nil
+	}
+	return fmt.Errorf("%w: unknown accounts command %q (list, add, remove, enable, disable)", errUsage, sub)
+}
+
+func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var p app.Params
+	fs := flag.NewFlagSet("keypool import", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&p.DataDir, "data-dir", "", "Keypool's data dir (default: the user config dir's keypool folder)")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("%w: keypool import FILE", errUsage)
+	}
+	file := pos[0]
+	cfg, err := app.LoadConfig(app.Params{ConfigPath: file})
+	if err != nil {
+		return err
+	}
+	accts, done, err := openAccounts(p, nil)
+	if err != nil {
+		return err
+	}
+	defer done()
+	added, skipped, err := accts.Import(cfg)
+	for _, id := range added {
+		fmt.Fprintf(stdout, "imported %s\n", id)
+	}
+	for _, id := range skipped {
+		fmt.Fprintf(stdout, "skipped %s: an account with that id exists\n", id)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d imported, %d skipped. Secrets are in the keychain; you can delete %s or remove its keys.\n", len(added), len(skipped), file)
+	return nil
+}
+
+func readLine(r *bufio.Reader) (string, error) {
+	line, err := r.ReadString('\n')
+	line = strings.TrimSpace(line)
+	if line != "" {
+		return line, nil
+	}
+	if err == nil {
+		err = errors.New("empty line")
+	}
+	return "", err
+}
+
+// parseProxy reads socks5://[user@]host:port or http://[user@]host:port. A
+// password in the URL is refused: it would sit in shell history.
+func parseProxy(s string) (*store.Proxy, bool, error) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "socks5" && u.Scheme != "http") || u.Hostname() == "" || u.Port() == "" {
+		return nil, false, fmt.Errorf("--proxy %q: want socks5://[user@]host:port or http://[user@]host:port", s)
+	}
+	if _, has := u.User.Password(); has {
+		return nil, false, errors.New("--proxy: leave the password out of the URL; it is read from standard input")
+	}
+	port, _ := strconv.Atoi(u.Port())
+	return &store.Proxy{Type: u.Scheme, Host: u.Hostname(), Port: port, Username: u.User.Username()}, u.User.Username() != "", nil
+}
+
+// parseArgs parses flags that may come before or after the positional
+// arguments (keypool import FILE --data-dir DIR), returning the positionals.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+func loginCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	var (
+		p       app.Params
+		lp      app.LoginParams
+		fromCLI bool
+	)
+	fs := flag.NewFlagSet("keypool login", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&p.DataDir, "data-dir", "", "Keypool's data dir (default: the user config dir's keypool folder)")
+	fs.StringVar(&lp.ID, "id", "", "account id (default: from the login's e-mail)")
+	fs.StringVar(&lp.Name, "name", "", "display name")
+	fs.IntVar(&lp.Priority, "priority", 0, "larger is preferred")
+	fs.BoolVar(&lp.NoBrowser, "no-browser", false, "print the URL instead of opening a browser; paste the answer here")
+	fs.BoolVar(&lp.Device, "device", false, "codex: log in with a device code (no callback port)")
+	fs.BoolVar(&lp.SetupToken, "setup-token", false, "claude: a one-year, inference-only token (no refresh)")
+	fs.StringVar(&lp.Project, "project", "", "gemini: your Google Cloud project (Code Assist Standard/Enterprise)")
+	fs.BoolVar(&fromCLI, "from-cli", false, "claude, codex: take over the login of Claude Code (~/.claude/.credentials.json) or Codex (~/.codex/auth.json)")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("%w: keypool login claude|codex|gemini [flags]", errUsage)
+	}
+	switch pos[0] {
+	case "claude":
+		lp.Kind = pool.KindClaudeOAuth
+	case "codex", "chatgpt":
+		lp.Kind = pool.KindCodexOAuth
+	case "gemini", "google":
+		lp.Kind = pool.KindGemini
+	default:
+		return fmt.Errorf("%w: log in to claude, codex or gemini, not %q", errUsage, pos[0])
+	}
+	accts, done, err := openAccounts(p, nil)
+	if err != nil {
+		return err
+	}
+	defer done()
+
+	var acct store.Account
+	if fromCLI {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stderr, "Warning: Keypool now owns this login's refresh token. The CLI's own copy stops working at the next refresh; log the CLI in again if you still use it directly.")
+		acct, err = accts.ImportCLILogin(lp.Kind, home, lp.ID)
+		if err != nil {
+			return err
+		}
+	} else {
+		if lp.Kind == pool.KindGemini {
+			fmt.Fprintln(stderr, `Note: Google ended "Login with Google" for individual Gemini accounts on 2026-06-18; Code Assist Standard/Enterprise and Workspace accounts still work (pass --project). For personal use, add a Gemini API key instead.`)
+		}
+		lp.Paste = stdin
+		lp.Progress = func(msg string) { fmt.Fprintln(stderr, msg) }
+		if !lp.Device {
+			fmt.Fprintln(stderr, "If the browser cannot reach back, paste the final URL (or code) here and press Enter.")
+		}
+		acct, err = accts.Login(ctx, lp)
+		if err != nil {
+			return err
+		}
+	}
+	who := acct.Email
+	if who == "" {
+		who = acct.AccountID
+	}
+	fmt.Fprintf(stdout, "Logged in: account %s (%s) %s. Its tokens are in the keychain.\n", acct.ID, acct.Type, who)
+	return nil
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"keypool/app/secrets"
+)
+
+// cliKeychain points the commands at a throwaway keychain service, skipping
+// where no Secret Service runs (never under make test).
+func cliKeychain(t *testing.T) secrets.OS {
+	t.Helper()
+	b := make([]byte, 6)
+	rand.Read(b)
+	k := secrets.OS{Service: "keypool-cli-test-" + hex.EncodeToString(b)}
+	if err := k.Check(); err != nil {
+		if os.Getenv("KEYPOOL_REQUIRE_KEYRING") == "1" {
+			t.Fatalf("keychain required: %v", err)
+		}
+		t.Skipf("no keychain: %v", err)
+	}
+	t.Setenv("KEYPOOL_KEYCHAIN_SERVICE", k.Service)
+	return k
+}
+
+func TestAccountsCommands(t *testing.T) {
+	keys := cliKeychain(t)
+	dir := t.TempDir()
+	run1 := func(stdin string, args ...string) (string, error) {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), append(args, "--data-dir", dir), strings.NewReader(stdin), &out, &errOut)
+		return out.String(), err
+	}
+	t.Cleanup(func() { keys.DeleteAccount("mirror"); keys.DeleteAccount("main") })
+
+	if _, err := run1("sk-ant-cli-secret\nproxy-secret\n", "accounts", "add", "--id", "mirror", "--priority", "5",
+		"--api-url", "https://mirror.example/api/", "--auth-header", "bearer", "--proxy", "socks5://me@127.0.0.1:1080"); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := keys.Get("mirror", secrets.APIKey); err != nil || s.Reveal() != "sk-ant-cli-secret" {
+		t.Fatalf("api key in keychain: %v", err)
+	}
+	if s, err := keys.Get("mirror", secrets.ProxyPassword); err != nil || s.Reveal() != "proxy-secret" {
+		t.Fatalf("proxy password in keychain: %v", err)
+	}
+	if _, err := run1("x\n", "accounts", "add", "--id", "mirror"); err == nil || !strings.Contains(err.Error(), "exists") {
+		t.Errorf("duplicate add: %v", err)
+	}
+	if _, err := run1("", "accounts", "add", "--id", "nokey"); err == nil {
+		t.Error("an account without a key was added")
+	}
+	if _, err := run1("x\n", "accounts", "add", "--id", "p", "--proxy", "socks5://me:pw@h:1"); err == nil || strings.Contains(err.Error(), "pw") {
+		t.Errorf("proxy password in the URL: %v", err)
+	}
+
+	cfg := filepath.Join(t.TempDir(), "config.toml")
+	os.WriteFile(cfg, []byte("api_keys = []\n[[accounts]]\ntype = \"claude-api\"\nid = \"main\"\napi_key = \"sk-ant-imported-secret\"\n"), 0o600)
+	if out, err := run1("", "import", cfg); err != nil || !strings.Contains(out, "imported main") {
+		t.Fatalf("import: %q %v", out, err)
+	}
+	if _, err := run1("", "accounts", "disable", "main"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run1("", "accounts", "list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "mirror") || !strings.Contains(out, "disabled") {
+		t.Errorf("list:\n%s", out)
+	}
+	if _, err := run1("", "accounts", "remove", "mirror"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.Get("mirror", secrets.APIKey); err == nil {
+		t.Error("removed account's key still in the keychain")
+	}
+	db, _ := os.ReadFile(filepath.Join(dir, "keypool.db"))
+	for _, s := range []string{"sk-ant-cli-secret", "proxy-secret", "sk-ant-imported-secret"} {
+		if bytes.Contains(db, []byte(s)) || strings.Contains(out, s) {
+			t.Errorf("secret %q in the bbolt file or the output", s)
+		}
+	}
+}

@@ -1,0 +1,182 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"keypool/app/oauth"
+	"keypool/app/secrets"
+	"keypool/app/store"
+	"keypool/relay/pool"
+)
+
+// LoginParams says which account to log in and how.
+type LoginParams struct {
+	Kind       pool.Kind // claude-oauth, codex-oauth or gemini
+	ID         string    // default: from the login's e-mail, else the kind
+	Name       string
+	Priority   int
+	NoBrowser  bool
+	Device     bool // Codex: device-code flow, no callback port needed
+	SetupToken bool // Claude: the one-year, inference-only token
+	Project    string
+	Paste      io.Reader // a pasted callback URL or code, when the browser cannot reach back
+	Progress   func(string)
+	OpenURL    func(string) error // nil: the system browser
+	HTTPClient *http.Client
+}
+
+// Login runs a provider's browser (or device-code) login and stores the
+// account: tokens in the keychain, refresh token first; identity and expiry
+// in the store. Logging in to an existing id replaces its tokens and clears
+// "needs login".
+func (a *Accounts) Login(ctx context.Context, lp LoginParams) (store.Account, error) {
+	p, err := ProviderFor(lp.Kind)
+	if err != nil {
+		return store.Account{}, err
+	}
+	opts := oauth.LoginOptions{HTTPClient: lp.HTTPClient, OpenBrowser: lp.OpenURL, NoBrowser: lp.NoBrowser,
+		Paste: lp.Paste, Progress: lp.Progress, SetupToken: lp.SetupToken}
+	var tok *oauth.Token
+	if lp.Device {
+		tok, err = p.DeviceLogin(ctx, opts)
+	} else {
+		tok, err = p.Login(ctx, opts)
+	}
+	if err != nil {
+		return store.Account{}, err
+	}
+	acct := store.Account{ID: lp.ID, Type: string(lp.Kind), Name: lp.Name, Priority: lp.Priority, Enabled: true,
+		Email: tok.Email, AccountID: tok.AccountID, PlanType: tok.PlanType, Expiry: tok.Expiry}
+	if lp.Kind == pool.KindGemini {
+		client := lp.HTTPClient
+		if client == nil {
+			client = http.DefaultClient
+		}
+		if lp.Progress != nil {
+			lp.Progress("Finding your Gemini Code Assist project…")
+		}
+		project, err := p.DiscoverProject(ctx, client, tok.AccessToken, lp.Project)
+		if err != nil {
+			return store.Account{}, err
+		}
+		acct.Project = project
+	}
+	if acct.ID == "" {
+		acct.ID = a.defaultID(lp.Kind, tok.Email)
+	}
+	sec := map[secrets.Field]secrets.Secret{
+		secrets.RefreshToken: secrets.New(tok.RefreshToken),
+		secrets.AccessToken:  secrets.New(tok.AccessToken),
+	}
+	if err := a.SaveLogin(acct, sec); err != nil {
+		return store.Account{}, err
+	}
+	return a.Store.Account(acct.ID)
+}
+
+var notID = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// defaultID names a new login: "claude-alice" from alice@example.com, or
+// the kind's short name with a number when there is no e-mail.
+func (a *Accounts) defaultID(kind pool.Kind, email string) string {
+	short := strings.TrimSuffix(string(kind), "-oauth")
+	if local, _, ok := strings.Cut(email, "@"); ok && local != "" {
+		id := short + "-" + notID.ReplaceAllString(local, "-")
+		if len(id) > 64 {
+			id = id[:64]
+		}
+		return id
+	}
+	for n := 1; ; n++ {
+		id := fmt.Sprintf("%s-%d", short, n)
+		if _, err := a.Store.Account(id); errors.Is(err, store.ErrNotFound) {
+			return id
+		}
+	}
+}
+
+// ImportCLILogin takes over an existing Claude Code or Codex CLI login from
+// its credential file (home: the user's home dir). Keypool then owns the
+// refresh token: the CLI's copy stops working at the next rotation.
+func (a *Accounts) ImportCLILogin(kind pool.Kind, home, id string) (store.Account, error) {
+	var (
+		acct = store.Account{ID: id, Type: string(kind), Enabled: true}
+		rt   string
+		at   string
+	)
+	switch kind {
+	case pool.KindClaudeOAuth:
+		path := filepath.Join(home, ".claude", ".credentials.json")
+		var f struct {
+			ClaudeAiOauth struct {
+				AccessToken      string `json:"accessToken"`
+				RefreshToken     string `json:"refreshToken"`
+				ExpiresAt        int64  `json:"expiresAt"` // ms
+				SubscriptionType string `json:"subscriptionType"`
+			} `json:"claudeAiOauth"`
+		}
+		if err := readJSON(path, &f); err != nil {
+			return store.Account{}, err
+		}
+		c := f.ClaudeAiOauth
+		at, rt, acct.PlanType = c.AccessToken, c.RefreshToken, c.SubscriptionType
+		if c.ExpiresAt > 0 {
+			acct.Expiry = time.UnixMilli(c.ExpiresAt)
+		}
+	case pool.KindCodexOAuth:
+		path := filepath.Join(home, ".codex", "auth.json")
+		var f struct {
+			Tokens struct {
+				IDToken      string `json:"id_token"`
+				AccessToken  string `json:"access_token"`
+				RefreshToken string `json:"refresh_token"`
+				AccountID    string `json:"account_id"`
+			} `json:"tokens"`
+		}
+		if err := readJSON(path, &f); err != nil {
+			return store.Account{}, err
+		}
+		at, rt, acct.AccountID = f.Tokens.AccessToken, f.Tokens.RefreshToken, f.Tokens.AccountID
+		if c, err := oauth.ParseIDTokenClaims(f.Tokens.IDToken); err == nil {
+			acct.Email, acct.PlanType = c.Email, c.ChatGPTPlanType
+			if acct.AccountID == "" {
+				acct.AccountID = c.ChatGPTAccountID
+			}
+		}
+	default:
+		return store.Account{}, fmt.Errorf("no CLI login to import for %s accounts", kind)
+	}
+	if rt == "" && at == "" {
+		return store.Account{}, fmt.Errorf("the %s credential file holds no tokens", kind)
+	}
+	if acct.ID == "" {
+		acct.ID = a.defaultID(kind, acct.Email)
+	}
+	sec := map[secrets.Field]secrets.Secret{secrets.RefreshToken: secrets.New(rt), secrets.AccessToken: secrets.New(at)}
+	if err := a.SaveLogin(acct, sec); err != nil {
+		return store.Account{}, err
+	}
+	return a.Store.Account(acct.ID)
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		// The JSON error may quote the file's bytes: say only where.
+		return fmt.Errorf("read %s: not the expected JSON", path)
+	}
+	return nil
+}
