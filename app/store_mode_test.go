@@ -295,3 +295,81 @@ func TestImportCLILogin(t *testing.T) {
 }
 
 func base64URL(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+// 100 requests arriving together on an OAuth account whose token has
+// expired cause exactly one refresh, and all of them are served.
+func TestConcurrentRequestsOneRefresh(t *testing.T) {
+	keys := testKeychain(t)
+	up := relaytest.New()
+	defer up.Close()
+	gate := make(chan struct{})
+	ts := &tokenServer{current: "rt-secret-0"}
+	slow := func(ctx context.Context, kind pool.Kind, c *http.Client, rt string) (tokens.Token, error) {
+		<-gate
+		return ts.refresh(ctx, kind, c, rt)
+	}
+	p := app.Params{DataDir: t.TempDir(), Port: freePort(t), Keychain: keys, RefreshToken: slow}
+	t.Cleanup(func() { keys.DeleteAccount("sub") })
+	r := startStore(t, p, io.Discard)
+	must(t, r.Accounts().Add(store.Account{ID: "sub", Type: "claude-oauth", Enabled: true, APIURL: up.URL,
+		Expiry: time.Now().Add(-time.Minute)},
+		map[secrets.Field]secrets.Secret{secrets.RefreshToken: secrets.New("rt-secret-0"), secrets.AccessToken: secrets.New("at-secret-0")}))
+	r.ReloadAccounts()
+
+	var wg sync.WaitGroup
+	codes := make(chan int, 100)
+	for range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Post(r.URL()+"/v1/messages", "application/json",
+				strings.NewReader(`{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`))
+			if err != nil {
+				codes <- 0
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	time.Sleep(200 * time.Millisecond) // let them all reach the refresh
+	close(gate)
+	wg.Wait()
+	close(codes)
+	for c := range codes {
+		if c != 200 {
+			t.Fatalf("a request got %d", c)
+		}
+	}
+	if ts.calls != 1 {
+		t.Errorf("%d refreshes for 100 concurrent requests, want 1", ts.calls)
+	}
+	for _, req := range up.Requests() {
+		if req.Header.Get("Authorization") != "Bearer at-secret-1" {
+			t.Fatalf("a request went out with %q", req.Header.Get("Authorization"))
+		}
+	}
+}
+
+// brokenKeychain is a keychain whose service is missing.
+type brokenKeychain struct{ secrets.Keychain }
+
+func (brokenKeychain) Check() error {
+	return fmt.Errorf("keychain check: %w: no Secret Service: install and start GNOME Keyring (gnome-keyring) or KWallet", secrets.ErrUnavailable)
+}
+
+// With accounts in the store and no keychain, serve says what is missing
+// instead of starting without secrets (never a plaintext fallback).
+func TestNoKeychain(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(filepath.Join(dir, "keypool.db"), store.Options{})
+	must(t, err)
+	must(t, st.PutAccount(store.Account{ID: "a", Type: "claude-api", Enabled: true}))
+	st.Close()
+	_, err = app.Open(app.Params{DataDir: dir, Port: freePort(t), Keychain: brokenKeychain{secrets.NewMemory()},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if !errors.Is(err, secrets.ErrUnavailable) || !strings.Contains(err.Error(), "GNOME Keyring") || !strings.Contains(err.Error(), "--config") {
+		t.Fatalf("err = %v", err)
+	}
+}
