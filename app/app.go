@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -191,7 +192,7 @@ func Open(p Params) (*App, error) {
 		creds    relay.Credentials
 	)
 	if p.ConfigPath != "" {
-		accounts, creds = accountsFromConfig(cfg, log)
+		accounts, creds = a.openConfigAccounts(p)
 	} else {
 		accounts, creds, err = a.openAccountStore(p)
 		if err != nil {
@@ -262,28 +263,7 @@ func (a *App) openAccountStore(p Params) ([]pool.Account, relay.Credentials, err
 			}
 		}
 	}
-	refresh := p.RefreshToken
-	if refresh == nil {
-		refresh = refreshWithProvider
-	}
-	a.tokens = tokens.New(tokens.Config{
-		Vault: keychainVault{keys: keys, store: a.store},
-		Refresh: func(ctx context.Context, id, rt string) (tokens.Token, error) {
-			kind, proxy := a.kindOf(id), a.proxyFor(id)
-			cred, err := a.keyCreds.static(id)
-			if err != nil {
-				return tokens.Token{}, err
-			}
-			client, err := httpClientFor(proxy, cred.ProxyPassword)
-			if err != nil {
-				return tokens.Token{}, err
-			}
-			return refresh(ctx, kind, client, rt)
-		},
-		NeedsLogin: a.markNeedsLogin,
-		Logger:     a.log,
-		Now:        a.now,
-	})
+	a.tokens = a.newTokens(p, keychainVault{keys: keys, store: a.store})
 	a.keyCreds = &keychainCredentials{keys: keys, tokens: a.tokens, kinds: a.kindOf}
 	a.noteKinds(list)
 	var out []pool.Account
@@ -297,11 +277,19 @@ func (a *App) openAccountStore(p Params) ([]pool.Account, relay.Credentials, err
 }
 
 func (a *App) noteKinds(list []store.Account) {
+	out := make([]pool.Account, 0, len(list))
+	for _, s := range list {
+		out = append(out, poolAccount(s))
+	}
+	a.noteKindsOf(out)
+}
+
+func (a *App) noteKindsOf(list []pool.Account) {
 	kinds := make(map[string]pool.Kind, len(list))
 	proxies := make(map[string]*pool.Proxy, len(list))
-	for _, s := range list {
-		kinds[s.ID] = pool.Kind(s.Type)
-		proxies[s.ID] = poolAccount(s).Proxy
+	for _, p := range list {
+		kinds[p.ID] = p.Kind
+		proxies[p.ID] = p.Proxy
 	}
 	a.kindsMu.Lock()
 	a.kinds, a.proxyOf = kinds, proxies
@@ -323,6 +311,9 @@ func (a *App) proxyFor(id string) *pool.Proxy {
 // markNeedsLogin records that an account's refresh token was refused, so
 // status, /health and later runs show it, and takes it out of the pool.
 func (a *App) markNeedsLogin(id string, why error) {
+	if a.accounts == nil {
+		return // a config file's account: the relay rests it; nothing to record
+	}
 	if err := a.store.UpdateAccount(id, func(s *store.Account) error {
 		s.Status, s.StatusWhy = store.StatusNeedsLogin, "the provider refused the refresh token"
 		return nil
@@ -354,46 +345,92 @@ func (a *App) ReloadAccounts() {
 // Accounts manages the app's own accounts; nil when serving a config file.
 func (a *App) Accounts() *Accounts { return a.accounts }
 
-// accountsFromConfig maps config accounts to relay accounts and keeps their
-// inline secrets in memory for the relay to ask for.
-func accountsFromConfig(cfg *config.File, log *slog.Logger) ([]pool.Account, inlineCredentials) {
-	creds := inlineCredentials{}
+// openConfigAccounts serves a config file's accounts. Their secrets stay in
+// memory; an OAuth account's rotated refresh token too, so it is lost when
+// Keypool stops (keypool import keeps it in the keychain instead).
+func (a *App) openConfigAccounts(p Params) ([]pool.Account, relay.Credentials) {
+	keys := secrets.NewMemory()
+	vault := &memoryVault{toks: map[string]tokens.Token{}}
 	var out []pool.Account
-	for _, ca := range cfg.Accounts {
-		a := pool.Account{
-			ID: ca.ID, Name: ca.Name, Kind: pool.Kind(ca.Type), Priority: ca.Priority,
-			Enabled: ca.Enabled, APIURL: ca.APIURL, AuthHeader: pool.AuthHeader(ca.AuthHeader),
+	for _, ca := range a.cfg.Accounts {
+		acct := store.Account{ID: ca.ID, Type: ca.Type, Name: ca.Name, Priority: ca.Priority, Enabled: ca.Enabled,
+			APIURL: ca.APIURL, AuthHeader: ca.AuthHeader}
+		if ca.APIKey != "" {
+			keys.Set(ca.ID, secrets.APIKey, secrets.New(ca.APIKey))
 		}
-		if a.AuthHeader == "" {
-			a.AuthHeader = pool.AuthXAPIKey
-		}
-		c := relay.Credential{APIKey: ca.APIKey}
 		if ca.Proxy != nil {
-			a.Proxy = &pool.Proxy{Type: ca.Proxy.Type, Host: ca.Proxy.Host, Port: ca.Proxy.Port, Username: ca.Proxy.Username}
-			c.ProxyPassword = ca.Proxy.Password
+			acct.Proxy = &store.Proxy{Type: ca.Proxy.Type, Host: ca.Proxy.Host, Port: ca.Proxy.Port, Username: ca.Proxy.Username}
+			if ca.Proxy.Password != "" {
+				keys.Set(ca.ID, secrets.ProxyPassword, secrets.New(ca.Proxy.Password))
+			}
 		}
-		creds[ca.ID] = c
-		if !a.Kind.Serves(pool.ProtocolAnthropic) {
-			log.Warn("account type not yet supported by this build; listed in /health and skipped",
+		kind := pool.Kind(ca.Type)
+		if kind.IsOAuth() {
+			t := tokens.Token{Access: ca.AccessToken, Refresh: ca.RefreshToken}
+			if t.Access != "" && t.Refresh != "" {
+				t.Expiry = time.Unix(1, 0) // unknown age: refresh on first use
+			}
+			vault.toks[ca.ID] = t
+			if kind.Serves(pool.ProtocolAnthropic) && ca.RefreshToken != "" {
+				a.log.Warn("an OAuth account from a config file: its rotated refresh token is kept in memory only; run keypool import to keep it in the keychain across restarts",
+					"account", ca.ID)
+			}
+		}
+		if !kind.Serves(pool.ProtocolAnthropic) {
+			a.log.Warn("account type not yet supported by this build; listed in /health and skipped",
 				"account", ca.ID, "type", ca.Type)
 		}
-		out = append(out, a)
+		out = append(out, poolAccount(acct))
 	}
-	return out, creds
+	a.noteKindsOf(out)
+	a.tokens = a.newTokens(p, vault)
+	a.keyCreds = &keychainCredentials{keys: keys, tokens: a.tokens, kinds: a.kindOf}
+	return out, a.keyCreds
 }
 
-// inlineCredentials are secrets written in a config file, held in memory.
-type inlineCredentials map[string]relay.Credential
-
-// ErrNoCredential is returned for an account without a stored secret.
-var ErrNoCredential = errors.New("no credential for this account")
-
-func (c inlineCredentials) Credential(_ context.Context, id string) (relay.Credential, error) {
-	cred, ok := c[id]
-	if !ok {
-		return relay.Credential{}, fmt.Errorf("account %s: %w", id, ErrNoCredential)
+// newTokens builds the token manager; refreshes go through each account's
+// proxy.
+func (a *App) newTokens(p Params, vault tokens.Vault) *tokens.Manager {
+	refresh := p.RefreshToken
+	if refresh == nil {
+		refresh = refreshWithProvider
 	}
-	return cred, nil
+	return tokens.New(tokens.Config{
+		Vault: vault,
+		Refresh: func(ctx context.Context, id, rt string) (tokens.Token, error) {
+			cred, err := a.keyCreds.static(id)
+			if err != nil {
+				return tokens.Token{}, err
+			}
+			client, err := httpClientFor(a.proxyFor(id), cred.ProxyPassword)
+			if err != nil {
+				return tokens.Token{}, err
+			}
+			return refresh(ctx, a.kindOf(id), client, rt)
+		},
+		NeedsLogin: a.markNeedsLogin,
+		Logger:     a.log,
+		Now:        a.now,
+	})
+}
+
+// memoryVault keeps tokens in memory (accounts from a config file).
+type memoryVault struct {
+	mu   sync.Mutex
+	toks map[string]tokens.Token
+}
+
+func (v *memoryVault) LoadToken(_ context.Context, id string) (tokens.Token, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.toks[id], nil
+}
+
+func (v *memoryVault) SaveToken(_ context.Context, id string, t tokens.Token) error {
+	v.mu.Lock()
+	v.toks[id] = t
+	v.mu.Unlock()
+	return nil
 }
 
 // Addr is the address the relay listens on.
@@ -456,16 +493,15 @@ func (a *App) Run(ctx context.Context) error {
 // oauthAccounts lists the enabled OAuth accounts, for the background
 // refresher.
 func (a *App) oauthAccounts() []string {
-	list, err := a.store.Accounts()
-	if err != nil {
-		return nil
-	}
+	a.kindsMu.RLock()
+	defer a.kindsMu.RUnlock()
 	var ids []string
-	for _, s := range list {
-		if s.Enabled && s.Status == store.StatusOK && pool.Kind(s.Type).IsOAuth() {
-			ids = append(ids, s.ID)
+	for id, k := range a.kinds {
+		if k.IsOAuth() && k.Serves(pool.ProtocolAnthropic) {
+			ids = append(ids, id)
 		}
 	}
+	sort.Strings(ids)
 	return ids
 }
 

@@ -373,3 +373,28 @@ func TestNoKeychain(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// A seed config's claude-oauth account (refresh_token inline) is served:
+// the token is refreshed on first use and sent as a bearer token.
+func TestConfigOAuthAccount(t *testing.T) {
+	up := relaytest.New()
+	defer up.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("api_keys = []\n[server]\nport = %d\n[[accounts]]\ntype = \"claude-oauth\"\nid = \"sub\"\nrefresh_token = \"rt-secret-0\"\napi_url = %q\n", freePort(t), up.URL)), 0o600)
+	ts := &tokenServer{current: "rt-secret-0"}
+	logs := &logBuf{}
+	r := startStore(t, app.Params{ConfigPath: cfg, DataDir: dir, RefreshToken: ts.refresh}, logs)
+	if code, b := r.postOpen(t); code != 200 {
+		t.Fatalf("%d %s", code, b)
+	}
+	if got := up.Requests()[0].Header.Get("Authorization"); got != "Bearer at-secret-1" {
+		t.Errorf("authorization = %q", got)
+	}
+	if !strings.Contains(logs.String(), "keypool import") {
+		t.Error("no warning that the rotated token is kept in memory only")
+	}
+	if strings.Contains(logs.String(), "secret") {
+		t.Error("a secret in the logs")
+	}
+}
