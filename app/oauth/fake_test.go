@@ -59,13 +59,13 @@ type fakeOAuth struct {
 	srv  *httptest.Server
 	p    Provider
 
-	mu            sync.Mutex
-	grants        map[string]grant
-	n             int
-	exchanges     int
-	exchangeBody  map[string]string
-	wantSetup     bool
-	devicePolls   int
+	mu           sync.Mutex
+	grants       map[string]grant
+	n            int
+	exchanges    int
+	exchangeBody map[string]string
+	wantSetup    bool
+	devicePolls  int
 }
 
 func newFakeOAuth(t *testing.T, kind string) *fakeOAuth {
