@@ -1,0 +1,95 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"keypool/app"
+	"keypool/app/secrets"
+	"keypool/app/store"
+	"keypool/relay/pool"
+)
+
+// fakeClaude is a Claude OAuth server: authorize redirects straight back
+// with a code, the token endpoint answers in Claude's JSON format.
+func fakeClaude(t *testing.T) *httptest.Server {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/oauth/authorize", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		back, _ := url.Parse(q.Get("redirect_uri"))
+		back.RawQuery = url.Values{"code": {"the-code"}, "state": {q.Get("state")}}.Encode()
+		http.Redirect(w, r, back.String(), http.StatusFound)
+	})
+	mux.HandleFunc("/v1/oauth/token", func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]string
+		json.NewDecoder(r.Body).Decode(&body)
+		if body["grant_type"] != "authorization_code" || body["code"] != "the-code" || body["code_verifier"] == "" {
+			w.WriteHeader(http.StatusBadRequest)
+			json.NewEncoder(w).Encode(map[string]string{"error": "invalid_grant"})
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{
+			"access_token": "sk-ant-oat01-login-secret", "refresh_token": "sk-ant-ort01-login-secret",
+			"expires_in": 28800, "token_type": "Bearer", "scope": "user:inference",
+			"account": map[string]string{"uuid": "acc-uuid", "email_address": "me@example.com"},
+		})
+	})
+	mux.HandleFunc("/success", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
+	s := httptest.NewServer(mux)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// keypool login claude, end to end against a fake provider: the browser
+// (an HTTP client here) follows the authorize redirect to the loopback
+// callback, the code is exchanged, and the account is stored with its
+// tokens in the keychain.
+func TestLoginClaude(t *testing.T) {
+	keys := testKeychain(t)
+	fake := fakeClaude(t)
+	t.Setenv("KEYPOOL_CLAUDE_AUTHORIZE_URL", fake.URL+"/oauth/authorize")
+	t.Setenv("KEYPOOL_CLAUDE_TOKEN_URL", fake.URL+"/v1/oauth/token")
+	t.Setenv("KEYPOOL_CLAUDE_SUCCESS_URL", fake.URL+"/success")
+	st, err := store.Open(filepath.Join(t.TempDir(), "k.db"), store.Options{})
+	must(t, err)
+	defer st.Close()
+	t.Cleanup(func() { keys.DeleteAccount("claude-me") })
+	accts := &app.Accounts{Store: st, Keys: keys}
+
+	browser := func(u string) error {
+		go func() {
+			resp, err := http.Get(u)
+			if err == nil {
+				resp.Body.Close()
+			}
+		}()
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	acct, err := accts.Login(ctx, app.LoginParams{Kind: pool.KindClaudeOAuth, OpenURL: browser, Priority: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acct.ID != "claude-me" || acct.Email != "me@example.com" || acct.Priority != 7 || acct.Expiry.Before(time.Now().Add(7*time.Hour)) {
+		t.Errorf("account = %+v", acct)
+	}
+	if s, err := keys.Get("claude-me", secrets.RefreshToken); err != nil || s.Reveal() != "sk-ant-ort01-login-secret" {
+		t.Errorf("refresh token in keychain: %v", err)
+	}
+	// Logging in again to an account marked needs_login clears the mark.
+	must(t, st.UpdateAccount("claude-me", func(a *store.Account) error { a.Status = store.StatusNeedsLogin; return nil }))
+	if _, err := accts.Login(ctx, app.LoginParams{Kind: pool.KindClaudeOAuth, ID: "claude-me", OpenURL: browser}); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := st.Account("claude-me"); a.Status != store.StatusOK {
+		t.Errorf("status after a new login = %q", a.Status)
+	}
+}
