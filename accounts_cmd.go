@@ -48,7 +48,7 @@ func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	fs.SetOutput(stderr)
 	fs.StringVar(&p.DataDir, "data-dir", "", "Keypool's data dir (default: the user config dir's keypool folder)")
 	var (
-		typ, id, name, apiURL, authHeader, proxy string
+		typ, id, name, apiURL, authHeader, proxy, models string
 		priority                                 int
 		disabled                                 bool
 	)
@@ -61,6 +61,7 @@ func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		fs.StringVar(&apiURL, "api-url", "", "base URL of a mirror or Claude-compatible third party")
 		fs.StringVar(&authHeader, "auth-header", "", "x-api-key (default) or bearer")
 		fs.StringVar(&proxy, "proxy", "", "socks5://[user@]host:port or http://[user@]host:port")
+		fs.StringVar(&models, "models", "", `only these models, comma-separated, "*" wildcards (e.g. "claude-opus-*,claude-sonnet-*")`)
 	}
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -73,6 +74,11 @@ func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	case "add":
 		acct := store.Account{ID: id, Type: typ, Name: name, Priority: priority, Enabled: !disabled,
 			APIURL: strings.TrimSuffix(apiURL, "/"), AuthHeader: authHeader}
+		for _, m := range strings.Split(models, ",") {
+			if m = strings.TrimSpace(m); m != "" {
+				acct.Models = append(acct.Models, m)
+			}
+		}
 		in := bufio.NewReader(stdin)
 		sec := map[secrets.Field]secrets.Secret{}
 		field, what := secrets.APIKey, "API key"

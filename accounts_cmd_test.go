@@ -41,7 +41,8 @@ func TestAccountsCommands(t *testing.T) {
 	t.Cleanup(func() { keys.DeleteAccount("mirror"); keys.DeleteAccount("main") })
 
 	if _, err := run1("sk-ant-cli-secret\nproxy-secret\n", "accounts", "add", "--id", "mirror", "--priority", "5",
-		"--api-url", "https://mirror.example/api/", "--auth-header", "bearer", "--proxy", "socks5://me@127.0.0.1:1080"); err != nil {
+		"--api-url", "https://mirror.example/api/", "--auth-header", "bearer", "--proxy", "socks5://me@127.0.0.1:1080",
+		"--models", "claude-sonnet-*, claude-haiku-*"); err != nil {
 		t.Fatal(err)
 	}
 	if s, err := keys.Get("mirror", secrets.APIKey); err != nil || s.Reveal() != "sk-ant-cli-secret" {

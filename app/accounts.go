@@ -181,7 +181,8 @@ func (a *Accounts) now() time.Time {
 // poolAccount maps a stored account to the relay's view of it.
 func poolAccount(s store.Account) pool.Account {
 	a := pool.Account{ID: s.ID, Name: s.Name, Kind: pool.Kind(s.Type), Priority: s.Priority, Enabled: s.Enabled,
-		APIURL: s.APIURL, AuthHeader: pool.AuthHeader(s.AuthHeader), NeedsLogin: s.Status == store.StatusNeedsLogin}
+		APIURL: s.APIURL, AuthHeader: pool.AuthHeader(s.AuthHeader), NeedsLogin: s.Status == store.StatusNeedsLogin,
+		Models: s.Models}
 	if a.AuthHeader == "" {
 		a.AuthHeader = pool.AuthXAPIKey
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"keypool/relay"
+	"keypool/relay/pool"
 	"keypool/relay/relaytest"
 )
 
@@ -251,5 +252,24 @@ func TestNonStreamingWaitsForHeaders(t *testing.T) {
 	resp, _ := h.post(`{"model":"claude-sonnet-4-5","stream":true,"messages":[{"role":"user","content":"x"}]}`, nil)
 	if resp.StatusCode != 200 || h.ups["b"].Count() != 1 {
 		t.Fatalf("stream without headers in the idle timeout: %d, b called %d times", resp.StatusCode, h.ups["b"].Count())
+	}
+}
+
+// An account limited to some models never serves others, and a request no
+// account may serve says so.
+func TestAccountModelRules(t *testing.T) {
+	h := newHarness(t, []acct{{id: "opus", prio: 100}, {id: "any", prio: 10}}, nil)
+	h.srv.SetAccounts([]pool.Account{
+		{ID: "opus", Kind: pool.KindClaudeAPI, Priority: 100, Enabled: true, APIURL: h.ups["opus"].URL, Models: []string{"claude-opus-*"}},
+		{ID: "any", Kind: pool.KindClaudeAPI, Priority: 10, Enabled: true, APIURL: h.ups["any"].URL, Models: []string{"claude-sonnet-*"}},
+	})
+	h.post(body("claude-opus-4-6", "a"), nil)
+	h.post(body("claude-sonnet-4-5", "b"), nil)
+	if c := h.counts(); c["opus"] != 1 || c["any"] != 1 {
+		t.Errorf("counts = %v", c)
+	}
+	resp, b := h.post(body("claude-haiku-4-5", "c"), nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || errorType(t, b) != "api_error" {
+		t.Errorf("unserved model: %d %s", resp.StatusCode, b)
 	}
 }

@@ -88,7 +88,7 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt route, client 
 	} else {
 		tried = triedBuf[:len(cands)]
 	}
-	skip := func(i int) bool { return tried[i] }
+	skip := func(i int) bool { return tried[i] || !cands[i].Account.Allows(req.Model) }
 
 	s.waitForBound(ctx, set, sess, fam)
 	waited := false
@@ -96,7 +96,7 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt route, client 
 		now := s.now()
 		i, _ := s.picker.Pick(now, cands, fam, sess, skip)
 		if i < 0 {
-			first := sched.Earliest(now, cands, fam)
+			first := sched.Earliest(now, cands, fam, req.Model)
 			if wait := first.Sub(now); !waited && !first.IsZero() && wait > 0 && wait <= s.cfg.MaxThrottleWait {
 				// Every account is briefly throttled: waiting a moment beats
 				// handing the client a 429 it would wait out anyway.
@@ -126,7 +126,7 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt route, client 
 		}
 		s.leave(ctx, e, v, fam, &rec)
 	}
-	s.noAccount(w, &rec, sched.Earliest(s.now(), cands, fam), s.now())
+	s.noAccount(w, &rec, sched.Earliest(s.now(), cands, fam, req.Model), s.now())
 }
 
 // waitForBound keeps a conversation on its account through a throttle short

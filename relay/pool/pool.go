@@ -71,6 +71,48 @@ type Account struct {
 	// NeedsLogin marks an OAuth account whose refresh token was refused:
 	// it serves nothing until the user logs in again.
 	NeedsLogin bool
+	// Models limits the account to matching model names ("*" matches any
+	// run of characters); empty: every model.
+	Models []string
+}
+
+// Allows reports whether the account may serve model. A request without a
+// model (the model list) is allowed everywhere.
+func (a Account) Allows(model string) bool {
+	if len(a.Models) == 0 || model == "" {
+		return true
+	}
+	for _, pat := range a.Models {
+		if MatchWildcard(pat, model) {
+			return true
+		}
+	}
+	return false
+}
+
+// MatchWildcard matches s against pattern, where "*" stands for any run of
+// characters (including none) and everything else matches itself.
+func MatchWildcard(pattern, s string) bool {
+	for {
+		star := strings.IndexByte(pattern, '*')
+		if star < 0 {
+			return pattern == s
+		}
+		if !strings.HasPrefix(s, pattern[:star]) {
+			return false
+		}
+		s, pattern = s[star:], pattern[star+1:]
+		if pattern == "" {
+			return true
+		}
+		// Try every place the rest of the pattern could start.
+		for i := 0; i <= len(s); i++ {
+			if MatchWildcard(pattern, s[i:]) {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 // IsOAuth reports whether accounts of kind k hold OAuth tokens (a bearer

@@ -83,12 +83,12 @@ func (p *Picker) Bind(now time.Time, session, account string) {
 	p.Bindings.Put(session, Binding{Account: account, Expires: now.Add(p.TTL)})
 }
 
-// Earliest returns when the first of cands becomes usable for f again, or
-// the zero time if none is enabled.
-func Earliest(now time.Time, cands []Candidate, f pool.Family) time.Time {
+// Earliest returns when the first of cands that may serve model becomes
+// usable for f again, or the zero time if none is enabled.
+func Earliest(now time.Time, cands []Candidate, f pool.Family, model string) time.Time {
 	var first time.Time
 	for _, c := range cands {
-		if !c.Account.Enabled || c.Account.NeedsLogin {
+		if !c.Account.Enabled || c.Account.NeedsLogin || !c.Account.Allows(model) {
 			continue
 		}
 		cd, cooling := c.State.CoolingFor(now, f)

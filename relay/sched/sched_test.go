@@ -77,10 +77,10 @@ func TestEarliest(t *testing.T) {
 	c := testPool(1, 1)
 	c[0].State.Cool(pool.FamilyAll, now.Add(time.Minute), pool.ReasonRateLimited)
 	c[1].State.Cool("opus", now.Add(30*time.Second), pool.ReasonQuota)
-	if got := Earliest(now, c, "opus"); !got.Equal(now.Add(30 * time.Second)) {
+	if got := Earliest(now, c, "opus", ""); !got.Equal(now.Add(30 * time.Second)) {
 		t.Errorf("earliest = %v", got)
 	}
-	if got := Earliest(now, c, "sonnet"); !got.Equal(now) {
+	if got := Earliest(now, c, "sonnet", ""); !got.Equal(now) {
 		t.Errorf("earliest for a free family = %v", got)
 	}
 }
