@@ -49,8 +49,8 @@ func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	fs.StringVar(&p.DataDir, "data-dir", "", "Keypool's data dir (default: the user config dir's keypool folder)")
 	var (
 		typ, id, name, apiURL, authHeader, proxy, models string
-		priority                                 int
-		disabled                                 bool
+		priority                                         int
+		disabled                                         bool
 	)
 	if sub == "add" {
 		fs.StringVar(&typ, "type", "claude-api", "account type: claude-api (API keys and Claude-compatible mirrors), or claude-oauth with a setup token; browser logins use keypool login")
