@@ -18,14 +18,26 @@ import (
 	"keypool/relay/pool"
 )
 
-// Each command that changes accounts opens the store itself; bbolt lets one
-// process hold it, so these say so when a relay is running on the data dir.
-func openAccounts(p app.Params, keys secrets.Keychain) (*app.Accounts, func(), error) {
+// openAccounts opens the data dir's accounts: the store itself, or, when a
+// relay holds it (bbolt allows one process), that relay's control socket.
+func openAccounts(p app.Params, keys secrets.Keychain) (app.AccountChanger, func(), error) {
 	st, err := app.OpenStore(p)
-	if err != nil {
-		if errors.Is(err, store.ErrLocked) {
-			return nil, nil, fmt.Errorf("a Keypool relay is running on this data dir: stop it, run this command, and start it again (%w)", err)
+	if errors.Is(err, store.ErrLocked) {
+		cfg, cerr := app.LoadConfig(p)
+		if cerr != nil {
+			return nil, nil, cerr
 		}
+		path, perr := app.DatabasePath(p, cfg)
+		if perr != nil {
+			return nil, nil, perr
+		}
+		remote, rerr := app.DialAccounts(path)
+		if rerr != nil {
+			return nil, nil, rerr
+		}
+		return remote, func() {}, nil
+	}
+	if err != nil {
 		return nil, nil, err
 	}
 	if keys == nil {
@@ -167,7 +179,7 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer done()
-	added, skipped, err := accts.Import(cfg)
+	added, skipped, err := app.Import(accts, cfg)
 	for _, id := range added {
 		fmt.Fprintf(stdout, "imported %s\n", id)
 	}
@@ -271,7 +283,7 @@ func loginCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			return err
 		}
 		fmt.Fprintln(stderr, "Warning: Keypool now owns this login's refresh token. The CLI's own copy stops working at the next refresh; log the CLI in again if you still use it directly.")
-		acct, err = accts.ImportCLILogin(lp.Kind, home, lp.ID)
+		acct, err = app.ImportCLILogin(accts, lp.Kind, home, lp.ID)
 		if err != nil {
 			return err
 		}
@@ -284,7 +296,7 @@ func loginCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		if !lp.Device {
 			fmt.Fprintln(stderr, "If the browser cannot reach back, paste the final URL (or code) here and press Enter.")
 		}
-		acct, err = accts.Login(ctx, lp)
+		acct, err = app.Login(ctx, accts, lp)
 		if err != nil {
 			return err
 		}

@@ -5,12 +5,18 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"keypool/app"
 	"keypool/app/secrets"
+	"keypool/relay/relaytest"
 )
 
 // cliKeychain points the commands at a throwaway keychain service, skipping
@@ -87,5 +93,73 @@ func TestAccountsCommands(t *testing.T) {
 		if bytes.Contains(db, []byte(s)) || strings.Contains(out, s) {
 			t.Errorf("secret %q in the bbolt file or the output", s)
 		}
+	}
+}
+
+// While a relay runs on the data dir, the account commands change its
+// accounts through the control socket and it serves them at once.
+func TestAccountsCommandsWhileRunning(t *testing.T) {
+	keys := cliKeychain(t)
+	dir := t.TempDir()
+	up := relaytest.New()
+	defer up.Close()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	a, err := app.Open(app.Params{DataDir: dir, Port: port, Keychain: keys, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() { cancel(); <-done; a.Close() }()
+	t.Cleanup(func() { keys.DeleteAccount("live") })
+
+	cli := func(stdin string, args ...string) error {
+		var out, errOut bytes.Buffer
+		return run(context.Background(), append(args, "--data-dir", dir), strings.NewReader(stdin), &out, &errOut)
+	}
+	post := func() int {
+		resp, err := http.Post(a.URL()+"/v1/messages", "application/json",
+			strings.NewReader(`{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(); code != http.StatusServiceUnavailable {
+		t.Fatalf("no accounts yet: %d", code)
+	}
+	if err := cli("sk-ant-live-secret\n", "accounts", "add", "--id", "live", "--api-url", up.URL); err != nil {
+		t.Fatal(err)
+	}
+	if code := post(); code != 200 || up.Count() != 1 {
+		t.Fatalf("after add: %d, upstream calls %d", code, up.Count())
+	}
+	if got := up.Requests()[0].Header.Get("X-Api-Key"); got != "sk-ant-live-secret" {
+		t.Errorf("upstream key = %q", got)
+	}
+	if err := cli("x\n", "accounts", "add", "--id", "live"); err == nil || !strings.Contains(err.Error(), "exists") {
+		t.Errorf("duplicate through the socket: %v", err)
+	}
+	if err := cli("", "accounts", "disable", "live"); err != nil {
+		t.Fatal(err)
+	}
+	if code := post(); code != http.StatusServiceUnavailable {
+		t.Errorf("disabled account still served: %d", code)
+	}
+	if err := cli("", "accounts", "remove", "live"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.Get("live", secrets.APIKey); err == nil {
+		t.Error("removed account's key still in the keychain")
+	}
+	if err := cli("", "accounts", "remove", "nope"); err == nil {
+		t.Error("removing a missing account succeeded")
 	}
 }

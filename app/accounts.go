@@ -12,6 +12,18 @@ import (
 	"keypool/relay/pool"
 )
 
+// AccountChanger changes the app's own accounts: Accounts on the store
+// itself, or a client of a running relay's control socket.
+type AccountChanger interface {
+	Add(acct store.Account, sec map[secrets.Field]secrets.Secret) error
+	SaveLogin(acct store.Account, sec map[secrets.Field]secrets.Secret) error
+	Remove(id string) error
+	SetEnabled(id string, on bool) error
+	Account(id string) (store.Account, error)
+}
+
+var _ AccountChanger = (*Accounts)(nil)
+
 // Accounts manages the app's own accounts: metadata in the store, every
 // secret in the keychain, one entry per account and field.
 type Accounts struct {
@@ -140,9 +152,12 @@ func (a *Accounts) SetEnabled(id string, on bool) error {
 	return a.Store.UpdateAccount(id, func(s *store.Account) error { s.Enabled = on; return nil })
 }
 
+// Account returns one stored account.
+func (a *Accounts) Account(id string) (store.Account, error) { return a.Store.Account(id) }
+
 // Import moves a seed-format config's accounts into the store, secrets into
 // the keychain. Accounts whose id exists are skipped and reported.
-func (a *Accounts) Import(cfg *config.File) (added, skipped []string, err error) {
+func Import(a AccountChanger, cfg *config.File) (added, skipped []string, err error) {
 	for _, ca := range cfg.Accounts {
 		acct := store.Account{ID: ca.ID, Type: ca.Type, Name: ca.Name, Priority: ca.Priority, Enabled: ca.Enabled,
 			APIURL: ca.APIURL, AuthHeader: ca.AuthHeader}

@@ -66,12 +66,14 @@ type App struct {
 	now      func() time.Time
 
 	// The app's own accounts (serve without --config).
-	accounts *Accounts
-	keyCreds *keychainCredentials
-	tokens   *tokens.Manager
-	kindsMu  sync.RWMutex
-	kinds    map[string]pool.Kind
-	proxyOf  map[string]*pool.Proxy
+	accounts   *Accounts
+	control    net.Listener // the control socket; nil when serving a config file
+	controlSrv *http.Server
+	keyCreds   *keychainCredentials
+	tokens     *tokens.Manager
+	kindsMu    sync.RWMutex
+	kinds      map[string]pool.Kind
+	proxyOf    map[string]*pool.Proxy
 
 	closeOnce sync.Once
 	closeErr  error
@@ -232,6 +234,13 @@ func Open(p Params) (*App, error) {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	a.listener = ln
+	if a.accounts != nil {
+		if a.control, err = listenControl(ControlSocket(dbPath)); err != nil {
+			log.Warn("account commands will not reach this relay", "err", err)
+		} else {
+			a.controlSrv = &http.Server{Handler: a.controlHandler(), ReadHeaderTimeout: 10 * time.Second}
+		}
+	}
 	a.server = &http.Server{
 		Handler:           a.relay,
 		ReadHeaderTimeout: 30 * time.Second,
@@ -457,6 +466,19 @@ func (a *App) Run(ctx context.Context) error {
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- a.server.Serve(a.listener) }()
+	controlDone := make(chan struct{})
+	go func() {
+		defer close(controlDone)
+		if a.controlSrv != nil {
+			a.controlSrv.Serve(a.control)
+		}
+	}()
+	defer func() {
+		if a.controlSrv != nil {
+			a.controlSrv.Close()
+		}
+		<-controlDone
+	}()
 
 	refreshDone := make(chan struct{})
 	refreshCtx, stopRefresh := context.WithCancel(ctx)
@@ -510,6 +532,10 @@ func (a *App) Close() error {
 	a.closeOnce.Do(func() {
 		a.listener.Close()
 		os.Remove(a.runFile())
+		if a.control != nil {
+			a.control.Close()
+			os.Remove(ControlSocket(a.dbPath))
+		}
 		a.closeErr = a.store.Close()
 	})
 	return a.closeErr

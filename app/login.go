@@ -39,7 +39,7 @@ type LoginParams struct {
 // account: tokens in the keychain, refresh token first; identity and expiry
 // in the store. Logging in to an existing id replaces its tokens and clears
 // "needs login".
-func (a *Accounts) Login(ctx context.Context, lp LoginParams) (store.Account, error) {
+func Login(ctx context.Context, a AccountChanger, lp LoginParams) (store.Account, error) {
 	p, err := ProviderFor(lp.Kind)
 	if err != nil {
 		return store.Account{}, err
@@ -72,7 +72,7 @@ func (a *Accounts) Login(ctx context.Context, lp LoginParams) (store.Account, er
 		acct.Project = project
 	}
 	if acct.ID == "" {
-		acct.ID = a.defaultID(lp.Kind, tok.Email)
+		acct.ID = defaultID(a, lp.Kind, tok.Email)
 	}
 	sec := map[secrets.Field]secrets.Secret{
 		secrets.RefreshToken: secrets.New(tok.RefreshToken),
@@ -81,14 +81,14 @@ func (a *Accounts) Login(ctx context.Context, lp LoginParams) (store.Account, er
 	if err := a.SaveLogin(acct, sec); err != nil {
 		return store.Account{}, err
 	}
-	return a.Store.Account(acct.ID)
+	return a.Account(acct.ID)
 }
 
 var notID = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 // defaultID names a new login: "claude-alice" from alice@example.com, or
 // the kind's short name with a number when there is no e-mail.
-func (a *Accounts) defaultID(kind pool.Kind, email string) string {
+func defaultID(a AccountChanger, kind pool.Kind, email string) string {
 	short := strings.TrimSuffix(string(kind), "-oauth")
 	if local, _, ok := strings.Cut(email, "@"); ok && local != "" {
 		id := short + "-" + notID.ReplaceAllString(local, "-")
@@ -99,7 +99,7 @@ func (a *Accounts) defaultID(kind pool.Kind, email string) string {
 	}
 	for n := 1; ; n++ {
 		id := fmt.Sprintf("%s-%d", short, n)
-		if _, err := a.Store.Account(id); errors.Is(err, store.ErrNotFound) {
+		if _, err := a.Account(id); errors.Is(err, store.ErrNotFound) {
 			return id
 		}
 	}
@@ -108,7 +108,7 @@ func (a *Accounts) defaultID(kind pool.Kind, email string) string {
 // ImportCLILogin takes over an existing Claude Code or Codex CLI login from
 // its credential file (home: the user's home dir). Keypool then owns the
 // refresh token: the CLI's copy stops working at the next rotation.
-func (a *Accounts) ImportCLILogin(kind pool.Kind, home, id string) (store.Account, error) {
+func ImportCLILogin(a AccountChanger, kind pool.Kind, home, id string) (store.Account, error) {
 	var (
 		acct = store.Account{ID: id, Type: string(kind), Enabled: true}
 		rt   string
@@ -160,13 +160,13 @@ func (a *Accounts) ImportCLILogin(kind pool.Kind, home, id string) (store.Accoun
 		return store.Account{}, fmt.Errorf("the %s credential file holds no tokens", kind)
 	}
 	if acct.ID == "" {
-		acct.ID = a.defaultID(kind, acct.Email)
+		acct.ID = defaultID(a, kind, acct.Email)
 	}
 	sec := map[secrets.Field]secrets.Secret{secrets.RefreshToken: secrets.New(rt), secrets.AccessToken: secrets.New(at)}
 	if err := a.SaveLogin(acct, sec); err != nil {
 		return store.Account{}, err
 	}
-	return a.Store.Account(acct.ID)
+	return a.Account(acct.ID)
 }
 
 func readJSON(path string, v any) error {

@@ -74,7 +74,7 @@ func TestLoginClaude(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	acct, err := accts.Login(ctx, app.LoginParams{Kind: pool.KindClaudeOAuth, OpenURL: browser, Priority: 7})
+	acct, err := app.Login(ctx, accts, app.LoginParams{Kind: pool.KindClaudeOAuth, OpenURL: browser, Priority: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestLoginClaude(t *testing.T) {
 	}
 	// Logging in again to an account marked needs_login clears the mark.
 	must(t, st.UpdateAccount("claude-me", func(a *store.Account) error { a.Status = store.StatusNeedsLogin; return nil }))
-	if _, err := accts.Login(ctx, app.LoginParams{Kind: pool.KindClaudeOAuth, ID: "claude-me", OpenURL: browser}); err != nil {
+	if _, err := app.Login(ctx, accts, app.LoginParams{Kind: pool.KindClaudeOAuth, ID: "claude-me", OpenURL: browser}); err != nil {
 		t.Fatal(err)
 	}
 	if a, _ := st.Account("claude-me"); a.Status != store.StatusOK {

@@ -232,7 +232,7 @@ func TestImportAndRemove(t *testing.T) {
 	accts := &app.Accounts{Store: st, Keys: keys}
 	cfg, err := app.LoadConfig(app.Params{ConfigPath: cfgPath})
 	must(t, err)
-	added, skipped, err := accts.Import(cfg)
+	added, skipped, err := app.Import(accts, cfg)
 	if err != nil || len(added) != 3 || len(skipped) != 0 {
 		t.Fatalf("import: %v %v %v", added, skipped, err)
 	}
@@ -242,7 +242,7 @@ func TestImportAndRemove(t *testing.T) {
 	if s, err := keys.Get("g", secrets.RefreshToken); err != nil || s.Reveal() != "google-refresh-secret" {
 		t.Fatalf("imported refresh token: %v", err)
 	}
-	if _, skipped, _ := accts.Import(cfg); len(skipped) != 3 {
+	if _, skipped, _ := app.Import(accts, cfg); len(skipped) != 3 {
 		t.Errorf("second import skipped %v", skipped)
 	}
 	must(t, accts.Remove("a"))
@@ -276,7 +276,7 @@ func TestImportCLILogin(t *testing.T) {
 	accts := &app.Accounts{Store: st, Keys: keys}
 	t.Cleanup(func() { keys.DeleteAccount("claude-1"); keys.DeleteAccount("codex-me") })
 
-	c, err := accts.ImportCLILogin(pool.KindClaudeOAuth, home, "")
+	c, err := app.ImportCLILogin(accts, pool.KindClaudeOAuth, home, "")
 	must(t, err)
 	if c.ID != "claude-1" || c.PlanType != "max" || c.Expiry.Unix() != 1893456000 {
 		t.Errorf("claude account = %+v", c)
@@ -284,12 +284,12 @@ func TestImportCLILogin(t *testing.T) {
 	if s, err := keys.Get(c.ID, secrets.RefreshToken); err != nil || s.Reveal() != "sk-ant-ort01-cli-secret" {
 		t.Errorf("refresh token: %v", err)
 	}
-	x, err := accts.ImportCLILogin(pool.KindCodexOAuth, home, "")
+	x, err := app.ImportCLILogin(accts, pool.KindCodexOAuth, home, "")
 	must(t, err)
 	if x.ID != "codex-me" || x.AccountID != "acc-123" || x.Email != "me@example.com" || x.PlanType != "pro" {
 		t.Errorf("codex account = %+v", x)
 	}
-	if _, err := accts.ImportCLILogin(pool.KindGemini, home, ""); err == nil {
+	if _, err := app.ImportCLILogin(accts, pool.KindGemini, home, ""); err == nil {
 		t.Error("imported a gemini CLI login")
 	}
 }

@@ -1,0 +1,209 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"keypool/app/secrets"
+	"keypool/app/store"
+)
+
+// The control socket lets account commands (keypool accounts, login,
+// import) change a running relay's accounts: bbolt lets only the relay's
+// process hold the store. It is a Unix socket in the data dir, reachable only
+// by the user who owns that directory; nothing listens on TCP.
+
+// ControlSocket is the control socket next to the database at dbPath.
+func ControlSocket(dbPath string) string { return filepath.Join(filepath.Dir(dbPath), "control.sock") }
+
+// wireAccount is an account change as it crosses the socket. Secrets travel
+// as plain strings here only: secrets.Secret refuses to marshal.
+type wireAccount struct {
+	Account store.Account     `json:"account"`
+	Secrets map[string]string `json:"secrets,omitempty"`
+	Login   bool              `json:"login,omitempty"`
+}
+
+type wireError struct {
+	Error    string `json:"error"`
+	NotFound bool   `json:"not_found,omitempty"`
+	Exists   bool   `json:"exists,omitempty"`
+}
+
+// controlHandler serves account changes against the app's store and tells
+// the relay about each.
+func (a *App) controlHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/accounts", func(w http.ResponseWriter, r *http.Request) {
+		var in wireAccount
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&in); err != nil {
+			writeWireError(w, fmt.Errorf("bad request: %w", err))
+			return
+		}
+		sec := map[secrets.Field]secrets.Secret{}
+		for f, v := range in.Secrets {
+			sec[secrets.Field(f)] = secrets.New(v)
+		}
+		var err error
+		if in.Login {
+			err = a.accounts.SaveLogin(in.Account, sec)
+		} else {
+			err = a.accounts.Add(in.Account, sec)
+		}
+		a.answer(w, nil, err)
+	})
+	mux.HandleFunc("GET /v1/accounts/{id}", func(w http.ResponseWriter, r *http.Request) {
+		acct, err := a.accounts.Account(r.PathValue("id"))
+		a.answer(w, acct, err)
+	})
+	mux.HandleFunc("DELETE /v1/accounts/{id}", func(w http.ResponseWriter, r *http.Request) {
+		a.answer(w, nil, a.accounts.Remove(r.PathValue("id")))
+	})
+	mux.HandleFunc("POST /v1/accounts/{id}/enabled", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ Enabled bool }
+		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&in); err != nil {
+			writeWireError(w, fmt.Errorf("bad request: %w", err))
+			return
+		}
+		a.answer(w, nil, a.accounts.SetEnabled(r.PathValue("id"), in.Enabled))
+	})
+	return mux
+}
+
+// answer writes v or err, and reloads the relay's accounts after a change.
+func (a *App) answer(w http.ResponseWriter, v any, err error) {
+	if err != nil {
+		writeWireError(w, err)
+		return
+	}
+	a.ReloadAccounts()
+	w.Header().Set("Content-Type", "application/json")
+	if v == nil {
+		v = struct{}{}
+	}
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeWireError(w http.ResponseWriter, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusBadRequest)
+	json.NewEncoder(w).Encode(wireError{Error: err.Error(), NotFound: errors.Is(err, store.ErrNotFound), Exists: errors.Is(err, ErrExists)})
+}
+
+// listenControl opens the control socket, replacing a stale one left by a
+// relay that died (the store lock proves no other relay holds this dir).
+func listenControl(path string) (net.Listener, error) {
+	os.Remove(path)
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	// The data dir is 0700 already; the socket itself is the owner's too.
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	return l, nil
+}
+
+// RemoteAccounts changes the accounts of the relay running on a data dir,
+// through its control socket.
+type RemoteAccounts struct {
+	client *http.Client
+}
+
+var _ AccountChanger = (*RemoteAccounts)(nil)
+
+// DialAccounts connects to the control socket of the relay holding dbPath.
+func DialAccounts(dbPath string) (*RemoteAccounts, error) {
+	sock := ControlSocket(dbPath)
+	if _, err := os.Stat(sock); err != nil {
+		return nil, fmt.Errorf("the relay holding %s has no control socket (%w): stop it, run this command, and start it again", dbPath, err)
+	}
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", sock)
+	}}
+	return &RemoteAccounts{client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}, nil
+}
+
+func (r *RemoteAccounts) call(method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, "http://keypool"+path, body)
+	if err != nil {
+		return err
+	}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("ask the running relay: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var we wireError
+		if err := json.NewDecoder(resp.Body).Decode(&we); err != nil {
+			return fmt.Errorf("the running relay answered %s", resp.Status)
+		}
+		msg := strings.TrimSpace(we.Error)
+		switch {
+		case we.NotFound:
+			return fmt.Errorf("%s: %w", msg, store.ErrNotFound)
+		case we.Exists:
+			return fmt.Errorf("%s: %w", msg, ErrExists)
+		}
+		return errors.New(msg)
+	}
+	if out != nil {
+		return json.NewDecoder(resp.Body).Decode(out)
+	}
+	return nil
+}
+
+func wireSecrets(sec map[secrets.Field]secrets.Secret) map[string]string {
+	out := make(map[string]string, len(sec))
+	for f, s := range sec {
+		if !s.IsZero() {
+			out[string(f)] = s.Reveal()
+		}
+	}
+	return out
+}
+
+func (r *RemoteAccounts) Add(acct store.Account, sec map[secrets.Field]secrets.Secret) error {
+	return r.call("POST", "/v1/accounts", wireAccount{Account: acct, Secrets: wireSecrets(sec)}, nil)
+}
+
+func (r *RemoteAccounts) SaveLogin(acct store.Account, sec map[secrets.Field]secrets.Secret) error {
+	return r.call("POST", "/v1/accounts", wireAccount{Account: acct, Secrets: wireSecrets(sec), Login: true}, nil)
+}
+
+func (r *RemoteAccounts) Remove(id string) error {
+	return r.call("DELETE", "/v1/accounts/"+url.PathEscape(id), nil, nil)
+}
+
+func (r *RemoteAccounts) SetEnabled(id string, on bool) error {
+	return r.call("POST", "/v1/accounts/"+url.PathEscape(id)+"/enabled", struct{ Enabled bool }{on}, nil)
+}
+
+func (r *RemoteAccounts) Account(id string) (store.Account, error) {
+	var a store.Account
+	err := r.call("GET", "/v1/accounts/"+url.PathEscape(id), nil, &a)
+	return a, err
+}
