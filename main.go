@@ -140,9 +140,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer a.Close()
-	log.Info("keypool relay listening", "url", a.URL(), "version", version, "accounts", len(cfg.Accounts), "database", a.Store().Path())
-	if len(cfg.Accounts) == 0 {
-		fmt.Fprintf(stdout, "Keypool is running at %s with no accounts yet: start it with a seed-format config, keypool serve --config config.toml (see config.example.toml).\n", a.URL())
+	log.Info("keypool relay listening", "url", a.URL(), "version", version, "accounts", len(a.Relay().Health().Accounts), "database", a.Store().Path())
+	if len(a.Relay().Health().Accounts) == 0 {
+		fmt.Fprintf(stdout, "Keypool is running at %s with no accounts yet: add one (keypool login claude, keypool accounts add, keypool import FILE) or start with a seed-format config, keypool serve --config config.toml (see config.example.toml).\n", a.URL())
 	} else {
 		fmt.Fprintf(stdout, "Keypool is running at %s. Point Claude Code at it: export ANTHROPIC_BASE_URL=%s ANTHROPIC_AUTH_TOKEN=<one of api_keys>\n", a.URL(), a.URL())
 	}

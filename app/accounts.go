@@ -89,6 +89,15 @@ func (a *Accounts) SaveLogin(acct store.Account, sec map[secrets.Field]secrets.S
 	if err := a.setSecrets(acct.ID, sec); err != nil {
 		return err
 	}
+	// Tokens of the old session that the new login did not bring (a setup
+	// token has no refresh token) must not be used with it.
+	for _, f := range []secrets.Field{secrets.RefreshToken, secrets.AccessToken, secrets.IDToken} {
+		if s, ok := sec[f]; !ok || s.IsZero() {
+			if err := a.Keys.Delete(acct.ID, f); err != nil {
+				return fmt.Errorf("account %s: %w", acct.ID, err)
+			}
+		}
+	}
 	return a.Store.UpdateAccount(acct.ID, func(s *store.Account) error {
 		s.Status, s.StatusWhy = store.StatusOK, ""
 		s.Expiry = acct.Expiry
@@ -197,7 +206,7 @@ func (a *Accounts) now() time.Time {
 func poolAccount(s store.Account) pool.Account {
 	a := pool.Account{ID: s.ID, Name: s.Name, Kind: pool.Kind(s.Type), Priority: s.Priority, Enabled: s.Enabled,
 		APIURL: s.APIURL, AuthHeader: pool.AuthHeader(s.AuthHeader), NeedsLogin: s.Status == store.StatusNeedsLogin,
-		Models: s.Models}
+		Models: s.Models, ProviderAccountID: s.AccountID}
 	if a.AuthHeader == "" {
 		a.AuthHeader = pool.AuthXAPIKey
 	}

@@ -71,6 +71,7 @@ type App struct {
 	controlSrv *http.Server
 	keyCreds   *keychainCredentials
 	tokens     *tokens.Manager
+	reloadMu   sync.Mutex
 	kindsMu    sync.RWMutex
 	kinds      map[string]pool.Kind
 	proxyOf    map[string]*pool.Proxy
@@ -278,7 +279,7 @@ func (a *App) openAccountStore(p Params) ([]pool.Account, relay.Credentials, err
 	var out []pool.Account
 	for _, s := range list {
 		out = append(out, poolAccount(s))
-		if !pool.Kind(s.Type).Serves(pool.ProtocolAnthropic) {
+		if !pool.Kind(s.Type).Served() {
 			a.log.Warn("account type not yet supported by this build; listed in /health and skipped", "account", s.ID, "type", s.Type)
 		}
 	}
@@ -337,6 +338,10 @@ func (a *App) ReloadAccounts() {
 	if a.accounts == nil || a.relay == nil {
 		return
 	}
+	// One reload at a time, so an older read of the store never lands
+	// after a newer one.
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
 	list, err := a.store.Accounts()
 	if err != nil {
 		a.log.Warn("reload accounts", "err", err)
@@ -349,6 +354,14 @@ func (a *App) ReloadAccounts() {
 		a.keyCreds.forget(s.ID)
 	}
 	a.relay.SetAccounts(out)
+}
+
+// ResetTokens forgets what the token manager remembers of an account's old
+// login (after its tokens were replaced in the keychain by this process).
+func (a *App) ResetTokens(id string) {
+	if a.tokens != nil {
+		a.tokens.Replace(id, func() error { return nil })
+	}
 }
 
 // Accounts manages the app's own accounts; nil when serving a config file.
@@ -380,12 +393,12 @@ func (a *App) openConfigAccounts(p Params) ([]pool.Account, relay.Credentials) {
 				t.Expiry = time.Unix(1, 0) // unknown age: refresh on first use
 			}
 			vault.toks[ca.ID] = t
-			if kind.Serves(pool.ProtocolAnthropic) && ca.RefreshToken != "" {
+			if kind.Served() && ca.RefreshToken != "" {
 				a.log.Warn("an OAuth account from a config file: its rotated refresh token is kept in memory only; run keypool import to keep it in the keychain across restarts",
 					"account", ca.ID)
 			}
 		}
-		if !kind.Serves(pool.ProtocolAnthropic) {
+		if !kind.Served() {
 			a.log.Warn("account type not yet supported by this build; listed in /health and skipped",
 				"account", ca.ID, "type", ca.Type)
 		}
@@ -505,6 +518,14 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.server.Close() // streams still open after the grace period
 	a.relay.Close()
+	if a.tokens != nil {
+		// A refresh that rotated a token must save it before the store and
+		// the process go.
+		stopRefresh()
+		waitCtx, cancelWait := context.WithTimeout(context.Background(), 30*time.Second)
+		a.tokens.Wait(waitCtx)
+		cancelWait()
+	}
 	stopStore()
 	if serr := <-storeDone; serr != nil && err == nil {
 		err = serr
@@ -515,11 +536,24 @@ func (a *App) Run(ctx context.Context) error {
 // oauthAccounts lists the enabled OAuth accounts, for the background
 // refresher.
 func (a *App) oauthAccounts() []string {
+	var ids []string
+	if a.accounts != nil {
+		list, err := a.store.Accounts()
+		if err != nil {
+			return nil
+		}
+		for _, s := range list {
+			k := pool.Kind(s.Type)
+			if s.Enabled && s.Status == store.StatusOK && k.IsOAuth() && k.Served() {
+				ids = append(ids, s.ID)
+			}
+		}
+		return ids
+	}
 	a.kindsMu.RLock()
 	defer a.kindsMu.RUnlock()
-	var ids []string
 	for id, k := range a.kinds {
-		if k.IsOAuth() && k.Serves(pool.ProtocolAnthropic) {
+		if k.IsOAuth() && k.Served() {
 			ids = append(ids, id)
 		}
 	}

@@ -57,18 +57,21 @@ func (a *App) controlHandler() http.Handler {
 		}
 		var err error
 		if in.Login {
-			err = a.accounts.SaveLogin(in.Account, sec)
+			// Under the account's refresh lock: a refresh in flight must not
+			// overwrite the new login's tokens.
+			err = a.tokens.Replace(in.Account.ID, func() error { return a.accounts.SaveLogin(in.Account, sec) })
 		} else {
 			err = a.accounts.Add(in.Account, sec)
 		}
-		a.answer(w, nil, err)
+		a.answer(w, nil, err, true)
 	})
 	mux.HandleFunc("GET /v1/accounts/{id}", func(w http.ResponseWriter, r *http.Request) {
 		acct, err := a.accounts.Account(r.PathValue("id"))
-		a.answer(w, acct, err)
+		a.answer(w, acct, err, false)
 	})
 	mux.HandleFunc("DELETE /v1/accounts/{id}", func(w http.ResponseWriter, r *http.Request) {
-		a.answer(w, nil, a.accounts.Remove(r.PathValue("id")))
+		id := r.PathValue("id")
+		a.answer(w, nil, a.tokens.Replace(id, func() error { return a.accounts.Remove(id) }), true)
 	})
 	mux.HandleFunc("POST /v1/accounts/{id}/enabled", func(w http.ResponseWriter, r *http.Request) {
 		var in struct{ Enabled bool }
@@ -76,18 +79,20 @@ func (a *App) controlHandler() http.Handler {
 			writeWireError(w, fmt.Errorf("bad request: %w", err))
 			return
 		}
-		a.answer(w, nil, a.accounts.SetEnabled(r.PathValue("id"), in.Enabled))
+		a.answer(w, nil, a.accounts.SetEnabled(r.PathValue("id"), in.Enabled), true)
 	})
 	return mux
 }
 
 // answer writes v or err, and reloads the relay's accounts after a change.
-func (a *App) answer(w http.ResponseWriter, v any, err error) {
+func (a *App) answer(w http.ResponseWriter, v any, err error, changed bool) {
 	if err != nil {
 		writeWireError(w, err)
 		return
 	}
-	a.ReloadAccounts()
+	if changed {
+		a.ReloadAccounts()
+	}
 	w.Header().Set("Content-Type", "application/json")
 	if v == nil {
 		v = struct{}{}

@@ -127,12 +127,12 @@ func (c *keychainCredentials) static(id string) (relay.Credential, error) {
 	return cred, nil
 }
 
-// forget drops a cached credential after the account changed.
+// forget drops a cached API key or proxy password after the account
+// changed. Token state is the token manager's (Replace on a new login).
 func (c *keychainCredentials) forget(id string) {
 	c.mu.Lock()
 	delete(c.cache, id)
 	c.mu.Unlock()
-	c.tokens.Forget(id)
 }
 
 func wrapNeedsLogin(err error) error {

@@ -72,7 +72,7 @@ func Login(ctx context.Context, a AccountChanger, lp LoginParams) (store.Account
 		acct.Project = project
 	}
 	if acct.ID == "" {
-		acct.ID = defaultID(a, lp.Kind, tok.Email)
+		acct.ID = defaultID(a, lp.Kind, tok.Email, tok.AccountID)
 	}
 	sec := map[secrets.Field]secrets.Secret{
 		secrets.RefreshToken: secrets.New(tok.RefreshToken),
@@ -86,20 +86,31 @@ func Login(ctx context.Context, a AccountChanger, lp LoginParams) (store.Account
 
 var notID = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
-// defaultID names a new login: "claude-alice" from alice@example.com, or
-// the kind's short name with a number when there is no e-mail.
-func defaultID(a AccountChanger, kind pool.Kind, email string) string {
+// defaultID names a login: "claude-alice" from alice@example.com, or the
+// kind's short name with a number when there is no e-mail. An existing
+// account is reused only when it is the same identity (a new login of the
+// same account); another identity gets the next free "-2", "-3"… name, so
+// one login never overwrites another's tokens.
+func defaultID(a AccountChanger, kind pool.Kind, email, providerID string) string {
 	short := strings.TrimSuffix(string(kind), "-oauth")
+	base := short
 	if local, _, ok := strings.Cut(email, "@"); ok && local != "" {
-		id := short + "-" + notID.ReplaceAllString(local, "-")
-		if len(id) > 64 {
-			id = id[:64]
+		base = short + "-" + notID.ReplaceAllString(local, "-")
+		if len(base) > 60 {
+			base = base[:60]
 		}
-		return id
 	}
 	for n := 1; ; n++ {
-		id := fmt.Sprintf("%s-%d", short, n)
-		if _, err := a.Account(id); errors.Is(err, store.ErrNotFound) {
+		id := base
+		if n > 1 || base == short {
+			id = fmt.Sprintf("%s-%d", base, n)
+		}
+		old, err := a.Account(id)
+		if errors.Is(err, store.ErrNotFound) {
+			return id
+		}
+		if err == nil && old.Type == string(kind) && email != "" && old.Email == email &&
+			(providerID == "" || old.AccountID == "" || old.AccountID == providerID) {
 			return id
 		}
 	}
@@ -160,7 +171,7 @@ func ImportCLILogin(a AccountChanger, kind pool.Kind, home, id string) (store.Ac
 		return store.Account{}, fmt.Errorf("the %s credential file holds no tokens", kind)
 	}
 	if acct.ID == "" {
-		acct.ID = defaultID(a, kind, acct.Email)
+		acct.ID = defaultID(a, kind, acct.Email, acct.AccountID)
 	}
 	sec := map[secrets.Field]secrets.Secret{secrets.RefreshToken: secrets.New(rt), secrets.AccessToken: secrets.New(at)}
 	if err := a.SaveLogin(acct, sec); err != nil {

@@ -398,3 +398,112 @@ func TestConfigOAuthAccount(t *testing.T) {
 		t.Error("a secret in the logs")
 	}
 }
+
+// flakyKeychain refuses the first write of a refresh token, like a keyring
+// that was locked for a moment.
+type flakyKeychain struct {
+	secrets.Keychain
+	mu     sync.Mutex
+	failed bool
+}
+
+func (k *flakyKeychain) Set(account string, f secrets.Field, s secrets.Secret) error {
+	k.mu.Lock()
+	fail := f == secrets.RefreshToken && !k.failed
+	if fail {
+		k.failed = true
+	}
+	k.mu.Unlock()
+	if fail {
+		return fmt.Errorf("keychain set: %w: the keyring is locked", secrets.ErrUnavailable)
+	}
+	return k.Keychain.Set(account, f, s)
+}
+
+// testClock is a settable clock for the app.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// Regressions from review: a rotated token the keychain refused survives
+// account reloads and is saved before anything else; "needs login" sticks
+// across reloads (the refused token is not sent again); a new login brings
+// the account back at once.
+func TestTokenStateAcrossReloads(t *testing.T) {
+	base := testKeychain(t)
+	keys := &flakyKeychain{Keychain: base, failed: true}
+	sub, key := relaytest.New(), relaytest.New()
+	defer sub.Close()
+	defer key.Close()
+	ts := &tokenServer{current: "rt-secret-0"}
+	clock := &testClock{t: time.Now()}
+	p := app.Params{DataDir: t.TempDir(), Port: freePort(t), Keychain: keys, RefreshToken: ts.refresh, Now: clock.Now}
+	t.Cleanup(func() { base.DeleteAccount("sub"); base.DeleteAccount("key") })
+	r := startStore(t, p, io.Discard)
+	must(t, r.Accounts().Add(store.Account{ID: "sub", Type: "claude-oauth", Priority: 10, Enabled: true, APIURL: sub.URL, Expiry: clock.Now().Add(-time.Minute)},
+		map[secrets.Field]secrets.Secret{secrets.RefreshToken: secrets.New("rt-secret-0"), secrets.AccessToken: secrets.New("at-secret-0")}))
+	must(t, r.Accounts().Add(store.Account{ID: "key", Type: "claude-api", Priority: 1, Enabled: true, APIURL: key.URL},
+		map[secrets.Field]secrets.Secret{secrets.APIKey: secrets.New("sk-ant-secret-key")}))
+	keys.mu.Lock()
+	keys.failed = false // the next refresh-token write fails
+	keys.mu.Unlock()
+	r.ReloadAccounts()
+
+	// The refresh rotates to rt-secret-1 but the keychain refuses it: the
+	// request goes to the key account and the new token is held.
+	if code, _ := r.post(t, "s1"); code != 200 || sub.Count() != 0 {
+		t.Fatalf("first request: %d, sub used %d", code, sub.Count())
+	}
+	r.ReloadAccounts()
+	r.ReloadAccounts()
+	clock.Add(time.Minute) // past the account's short cooldown
+	if code, _ := r.post(t, "s2"); code != 200 || sub.Count() != 1 {
+		t.Fatalf("second request: %d, sub used %d", code, sub.Count())
+	}
+	if ts.calls != 1 {
+		t.Errorf("refresh calls = %d: the held token was lost and the burnt one sent again", ts.calls)
+	}
+	if s, _ := base.Get("sub", secrets.RefreshToken); s.Reveal() != "rt-secret-1" {
+		t.Errorf("keychain holds %q, want the rotated rt-secret-1", s.Reveal())
+	}
+
+	// Revoked: needs login, and reloads do not bring the refused token back
+	// to the provider.
+	ts.mu.Lock()
+	ts.current = "revoked"
+	ts.mu.Unlock()
+	sub.Push(relaytest.Reply{Status: 401, Body: relaytest.Error("authentication_error", "revoked")})
+	r.post(t, "s3")
+	calls := ts.calls
+	for range 3 {
+		r.ReloadAccounts()
+		clock.Add(2 * time.Hour)
+		r.post(t, "s4")
+	}
+	if ts.calls != calls {
+		t.Errorf("the refused refresh token was sent again (%d calls, then %d)", calls, ts.calls)
+	}
+	if st := stateOf(r, "sub"); st != "needs_login" {
+		t.Errorf("state = %s", st)
+	}
+	// A new login (here: new tokens saved as the control socket does) brings
+	// the account back at once.
+	ts.mu.Lock()
+	ts.current = "rt-secret-new"
+	ts.mu.Unlock()
+	must(t, r.Accounts().SaveLogin(store.Account{ID: "sub", Type: "claude-oauth", Expiry: clock.Now().Add(8 * time.Hour)},
+		map[secrets.Field]secrets.Secret{secrets.RefreshToken: secrets.New("rt-secret-new"), secrets.AccessToken: secrets.New("at-secret-new")}))
+	r.ResetTokens("sub")
+	r.ReloadAccounts()
+	if st := stateOf(r, "sub"); st != "ready" {
+		t.Errorf("after a new login: state %s", st)
+	}
+	before := sub.Count()
+	if code, _ := r.post(t, "s5"); code != 200 || sub.Count() != before+1 {
+		t.Errorf("after a new login: %d, sub used %d→%d", code, before, sub.Count())
+	}
+}

@@ -13,11 +13,9 @@ import (
 	"strings"
 	"time"
 
-	"keypool/relay/anthropic"
 	"keypool/relay/failover"
 	"keypool/relay/pool"
 	"keypool/relay/sched"
-	"keypool/relay/session"
 	"keypool/relay/sse"
 )
 
@@ -53,7 +51,7 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt route, client 
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
-				s.fail(w, &rec, http.StatusRequestEntityTooLarge,
+				s.fail(w, rt, &rec, http.StatusRequestEntityTooLarge,
 					fmt.Sprintf("request body is larger than the relay's limit of %d bytes (server.max_body_bytes)", s.cfg.MaxBodyBytes), 0)
 				return
 			}
@@ -61,14 +59,15 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt route, client 
 			return
 		}
 	}
-	var req session.Request
+	var req reqInfo
 	if rt.model {
-		if err := json.Unmarshal(body, &req); err != nil {
-			s.fail(w, &rec, http.StatusBadRequest, "request body is not valid JSON: "+jsonErr(err), 0)
+		var err error
+		if req, err = rt.dialect.parse(r.Header, body); err != nil {
+			s.fail(w, rt, &rec, http.StatusBadRequest, "request body is not valid JSON: "+jsonErr(err), 0)
 			return
 		}
 		if req.Model == "" {
-			s.fail(w, &rec, http.StatusBadRequest, "model: field required", 0)
+			s.fail(w, rt, &rec, http.StatusBadRequest, errNoModel.Error(), 0)
 			return
 		}
 		rec.Model, rec.Stream = req.Model, req.Stream
@@ -76,11 +75,12 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt route, client 
 	fam := pool.FamilyOf(req.Model)
 	var sess string
 	if rt.sticky {
-		sess = session.ID(r.Header, &req)
+		sess = req.Session
 	}
 
 	set := s.accounts.Load()
-	cands := set.cands
+	cands := set.cands[rt.dialect.proto]
+	served := set.served[rt.dialect.proto]
 	var triedBuf [16]bool
 	tried := triedBuf[:0]
 	if len(cands) > len(triedBuf) {
@@ -90,7 +90,7 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt route, client 
 	}
 	skip := func(i int) bool { return tried[i] || !cands[i].Account.Allows(req.Model) }
 
-	s.waitForBound(ctx, set, sess, fam)
+	s.waitForBound(ctx, cands, sess, fam)
 	waited := false
 	for range 2*len(cands) + 1 {
 		now := s.now()
@@ -108,11 +108,11 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt route, client 
 				clear(tried)
 				continue
 			}
-			s.noAccount(w, &rec, first, now)
+			s.noAccount(w, rt, &rec, first, now)
 			return
 		}
 		tried[i] = true
-		e := set.served[i]
+		e := served[i]
 		done, v := s.attempt(ctx, w, r, rt, e, body, &rec)
 		if done {
 			if rec.Status >= 200 && rec.Status < 400 {
@@ -126,12 +126,12 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt route, client 
 		}
 		s.leave(ctx, e, v, fam, &rec)
 	}
-	s.noAccount(w, &rec, sched.Earliest(s.now(), cands, fam, req.Model), s.now())
+	s.noAccount(w, rt, &rec, sched.Earliest(s.now(), cands, fam, req.Model), s.now())
 }
 
 // waitForBound keeps a conversation on its account through a throttle short
 // enough to wait out: moving would cost the prompt cache.
-func (s *Server) waitForBound(ctx context.Context, set *accountSet, sess string, fam pool.Family) {
+func (s *Server) waitForBound(ctx context.Context, cands []sched.Candidate, sess string, fam pool.Family) {
 	if sess == "" || s.cfg.MaxThrottleWait <= 0 {
 		return
 	}
@@ -140,7 +140,7 @@ func (s *Server) waitForBound(ctx context.Context, set *accountSet, sess string,
 	if !ok || !b.Expires.After(now) {
 		return
 	}
-	for _, c := range set.cands {
+	for _, c := range cands {
 		if c.Account.ID != b.Account || !c.Account.Enabled {
 			continue
 		}
@@ -172,9 +172,9 @@ func (s *Server) leave(ctx context.Context, e *entry, v verdict, fam pool.Family
 }
 
 // noAccount answers when no account can serve, with the time one returns.
-func (s *Server) noAccount(w http.ResponseWriter, rec *UsageRecord, first, now time.Time) {
+func (s *Server) noAccount(w http.ResponseWriter, rt route, rec *UsageRecord, first, now time.Time) {
 	if first.IsZero() {
-		s.fail(w, rec, http.StatusServiceUnavailable,
+		s.fail(w, rt, rec, http.StatusServiceUnavailable,
 			"no enabled account can serve this request: add one (keypool import FILE, or serve --config FILE) or enable one", 0)
 		return
 	}
@@ -183,15 +183,15 @@ func (s *Server) noAccount(w http.ResponseWriter, rec *UsageRecord, first, now t
 	if n := len(rec.Failover); n > 0 && rec.Failover[n-1].Status >= 500 || n > 0 && rec.Failover[n-1].Status == 0 {
 		status = 529
 	}
-	s.fail(w, rec, status, fmt.Sprintf("all accounts are cooling down; the first is back at %s (in %s)",
+	s.fail(w, rt, rec, status, fmt.Sprintf("all accounts are cooling down; the first is back at %s (in %s)",
 		first.UTC().Format(time.RFC3339), wait.Round(time.Second)), wait)
 }
 
-// fail answers with an error in Anthropic's format and notes it.
-func (s *Server) fail(w http.ResponseWriter, rec *UsageRecord, status int, msg string, retry time.Duration) {
+// fail answers with an error in the client's own format and notes it.
+func (s *Server) fail(w http.ResponseWriter, rt route, rec *UsageRecord, status int, msg string, retry time.Duration) {
 	rec.Status, rec.Error = status, msg
 	rec.TTFB = s.now().Sub(rec.Time)
-	anthropic.WriteError(w, status, msg, retry)
+	rt.dialect.writeError(w, status, msg, retry)
 }
 
 // attempt sends the request to one account. done reports that the client has
@@ -276,7 +276,7 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, r *http.Reques
 		if encoded {
 			plain = decoded(resp.Header.Get("Content-Encoding"), peek)
 		}
-		fv := failover.Classify(resp.StatusCode, resp.Header, plain, pool.FamilyOf(rec.Model), s.now(), s.policy)
+		fv := adapterFor(e.acct.Kind).classify(resp.StatusCode, resp.Header, plain, pool.FamilyOf(rec.Model), s.now(), s.policy)
 		if fv.Action == failover.Next {
 			return false, verdict{Verdict: fv, status: resp.StatusCode}
 		}
@@ -311,19 +311,21 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, r *http.Reques
 		_, copyErr = io.CopyBuffer(flushWriter{cw}, src, *buf)
 		copyBufs.Put(buf)
 	} else if isEventStream(resp.Header) {
-		var tap anthropic.StreamTap
+		var t tap
 		var tapFn func([]byte)
 		if rt.usage {
-			tapFn = tap.Event
+			t = adapterFor(e.acct.Kind).newTap()
+			tapFn = t.Event
 		}
 		_, copyErr = sse.Copy(cw, src, cw.flush, tapFn)
-		if rt.usage {
-			rec.Usage = tap.Usage
-			if tap.Model != "" {
-				rec.Model = tap.Model
+		if t != nil {
+			model, u, errType := t.Result()
+			rec.Usage = u
+			if model != "" {
+				rec.Model = model
 			}
-			if tap.Error != "" {
-				rec.Error = "upstream stream error: " + tap.Error
+			if errType != "" {
+				rec.Error = "upstream stream error: " + errType
 			}
 		}
 	} else {
@@ -340,7 +342,7 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, r *http.Reques
 		_, copyErr = io.CopyBuffer(dst, src, *buf)
 		copyBufs.Put(buf)
 		if kept != nil {
-			if model, u, ok := anthropic.ResponseUsage(kept.Bytes()); ok {
+			if model, u, ok := adapterFor(e.acct.Kind).jsonUsage(kept.Bytes()); ok {
 				rec.Usage = u
 				if model != "" {
 					rec.Model = model
@@ -377,11 +379,8 @@ type verdict struct {
 // headers and body unchanged, except its credential, hop-by-hop headers and
 // the account's auth.
 func (s *Server) upstreamRequest(ctx context.Context, r *http.Request, rt route, e *entry, cred Credential, body []byte) (*http.Request, error) {
-	base := e.acct.APIURL
-	if base == "" {
-		base = anthropic.DefaultBaseURL
-	}
-	target := base + rt.upstream
+	ad := adapterFor(e.acct.Kind)
+	target := ad.base(e.acct) + rt.upstream
 	if r.URL.RawQuery != "" {
 		target += "?" + r.URL.RawQuery
 	}
@@ -402,17 +401,10 @@ func (s *Server) upstreamRequest(ctx context.Context, r *http.Request, rt route,
 			h.Del(strings.TrimSpace(f))
 		}
 	}
-	how := e.acct.AuthHeader
-	if e.acct.Kind.IsOAuth() {
-		how = pool.AuthBearer // an access token is always a bearer token
-	}
-	anthropic.SetAuth(h, how, cred.APIKey)
+	ad.auth(h, e.acct, cred)
 	// Answers come back uncompressed: the relay must see event boundaries
 	// to flush each one and read usage, and the client is on loopback.
 	h.Set("Accept-Encoding", "identity")
-	if need := anthropic.AccountBetas(e.acct.Kind); len(need) > 0 {
-		h.Set("Anthropic-Beta", anthropic.MergeBeta(h.Values("Anthropic-Beta"), need...))
-	}
 	ureq.Header = h
 	ureq.ContentLength = int64(len(body))
 	return ureq, nil

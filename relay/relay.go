@@ -110,12 +110,13 @@ type entry struct {
 }
 
 // accountSet is an immutable snapshot of the accounts, swapped whole by
-// SetAccounts. cands holds only accounts this build can serve, aligned with
-// served.
+// SetAccounts. For each protocol, cands holds the accounts that serve it,
+// aligned with served.
 type accountSet struct {
-	all    []*entry
-	served []*entry
-	cands  []sched.Candidate
+	all      []*entry
+	servable int // accounts this build serves on some route
+	served   map[pool.Protocol][]*entry
+	cands    map[pool.Protocol][]sched.Candidate
 }
 
 // New returns a relay for cfg.
@@ -170,7 +171,7 @@ func New(cfg Config) (*Server, error) {
 			OverloadCooldown:    cfg.OverloadCooldown,
 		},
 	}
-	s.accounts.Store(&accountSet{})
+	s.accounts.Store(&accountSet{served: map[pool.Protocol][]*entry{}, cands: map[pool.Protocol][]sched.Candidate{}})
 	s.SetAccounts(cfg.Accounts)
 	m, err := newMetrics(cfg.Registry, s)
 	if err != nil {
@@ -190,11 +191,14 @@ func (s *Server) SetAccounts(accts []pool.Account) {
 	for _, e := range old.all {
 		byID[e.acct.ID] = e
 	}
-	next := &accountSet{}
+	next := &accountSet{served: map[pool.Protocol][]*entry{}, cands: map[pool.Protocol][]sched.Candidate{}}
 	for _, a := range accts {
 		e := &entry{acct: a, state: pool.NewState()}
 		if o, ok := byID[a.ID]; ok {
 			e.state = o.state
+			if o.acct.NeedsLogin && !a.NeedsLogin {
+				e.state.Clear() // logged in again: whatever rested it is over
+			}
 			if samePr(o.acct.Proxy, a.Proxy) {
 				o.mu.Lock()
 				e.transport, e.proxyPass = o.transport, o.proxyPass
@@ -202,9 +206,14 @@ func (s *Server) SetAccounts(accts []pool.Account) {
 			}
 		}
 		next.all = append(next.all, e)
-		if a.Kind.Serves(pool.ProtocolAnthropic) {
-			next.served = append(next.served, e)
-			next.cands = append(next.cands, sched.Candidate{Account: a, State: e.state})
+		if a.Kind.Served() {
+			next.servable++
+		}
+		for _, p := range pool.Protocols {
+			if a.Kind.Serves(p) {
+				next.served[p] = append(next.served[p], e)
+				next.cands[p] = append(next.cands[p], sched.Candidate{Account: a, State: e.state})
+			}
 		}
 	}
 	s.accounts.Store(next)

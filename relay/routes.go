@@ -19,27 +19,30 @@ import (
 type route struct {
 	name     string // for records and metrics
 	method   string
-	upstream string        // path sent upstream
-	proto    pool.Protocol // accounts that can serve it
-	model    bool          // the body is JSON with a required "model"
-	sticky   bool          // keep the session on its account
-	usage    bool          // answers carry token usage
+	upstream string   // path sent upstream, after the account's base URL
+	dialect  *dialect // the client's protocol; accounts that serve it are candidates
+	model    bool     // the body is JSON with a required "model"
+	sticky   bool     // keep the session on its account
+	usage    bool     // answers carry token usage
 }
 
 // routes maps request paths to routes. Aliases of the seed relay share a route.
 func (s *Server) routes() map[string]route {
 	messages := route{name: "messages", method: http.MethodPost, upstream: "/v1/messages",
-		proto: pool.ProtocolAnthropic, model: true, sticky: true, usage: true}
+		dialect: anthropicDialect, model: true, sticky: true, usage: true}
 	count := route{name: "count_tokens", method: http.MethodPost, upstream: "/v1/messages/count_tokens",
-		proto: pool.ProtocolAnthropic, model: true, sticky: true}
-	models := route{name: "models", method: http.MethodGet, upstream: "/v1/models",
-		proto: pool.ProtocolAnthropic}
+		dialect: anthropicDialect, model: true, sticky: true}
+	models := route{name: "models", method: http.MethodGet, upstream: "/v1/models", dialect: anthropicDialect}
 	m := make(map[string]route)
 	for _, prefix := range []string{"", "/api", "/claude"} {
 		m[prefix+"/v1/messages"] = messages
 		m[prefix+"/v1/messages/count_tokens"] = count
 		m[prefix+"/v1/models"] = models
 	}
+	m["/openai/v1/responses"] = route{name: "responses", method: http.MethodPost, upstream: "/responses",
+		dialect: responsesDialect, model: true, sticky: true, usage: true}
+	m["/openai/v1/responses/compact"] = route{name: "responses_compact", method: http.MethodPost, upstream: "/responses/compact",
+		dialect: responsesDialect, model: true, sticky: true, usage: true}
 	return m
 }
 
@@ -72,12 +75,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusNotFound)
 			return
 		}
-		anthropic.WriteError(w, http.StatusNotFound, "no route for "+r.Method+" "+r.URL.Path, 0)
+		dialectFor(r.URL.Path).writeError(w, http.StatusNotFound, "no route for "+r.Method+" "+r.URL.Path, 0)
+		return
+	}
+	if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		// Codex tries Responses over WebSocket first and falls back to
+		// HTTP when the upgrade gets a 404.
+		rt.dialect.writeError(w, http.StatusNotFound, "WebSocket transport is not supported; use HTTP", 0)
 		return
 	}
 	if r.Method != rt.method {
 		w.Header().Set("Allow", rt.method)
-		anthropic.WriteError(w, http.StatusMethodNotAllowed, r.URL.Path+" takes "+rt.method, 0)
+		rt.dialect.writeError(w, http.StatusMethodNotAllowed, r.URL.Path+" takes "+rt.method, 0)
 		return
 	}
 	client, err := s.guard.ClientID(r)
@@ -93,7 +102,7 @@ func (s *Server) deny(w http.ResponseWriter, r *http.Request, status int, err er
 	s.log.LogAttrs(r.Context(), slog.LevelWarn, "request refused",
 		slog.String("path", r.URL.Path), slog.String("reason", err.Error()))
 	s.metrics.refused.WithLabelValues(reasonLabel(err)).Inc()
-	anthropic.WriteError(w, status, err.Error(), 0)
+	dialectFor(r.URL.Path).writeError(w, status, err.Error(), 0)
 }
 
 func reasonLabel(err error) string {
@@ -156,7 +165,7 @@ func (s *Server) Health() Health {
 			a.Cooldowns = append(a.Cooldowns, CooldownInfo{Family: fam, Reason: string(c.Reason), Until: c.Until})
 		}
 		switch {
-		case !e.acct.Kind.Serves(pool.ProtocolAnthropic):
+		case !e.acct.Kind.Served():
 			a.State = string(pool.ReasonUnsupported)
 		case !e.acct.Enabled:
 			a.State = string(pool.ReasonDisabled)
@@ -178,7 +187,7 @@ func (s *Server) Health() Health {
 	switch {
 	case ready == 0:
 		h.Status = "unavailable"
-	case ready < len(set.served):
+	case ready < set.servable:
 		h.Status = "degraded"
 	default:
 		h.Status = "ok"

@@ -72,7 +72,8 @@ type Manager struct {
 	cfg    Config
 	flight singleflight.Group
 
-	locks sync.Map // account → *sync.Mutex: one refresh per account, forced or not
+	locks   sync.Map       // account → *sync.Mutex: one refresh per account, forced or not
+	running sync.WaitGroup // refreshes in flight
 
 	mu      sync.Mutex
 	cache   map[string]Token // last known good token per account
@@ -116,14 +117,40 @@ func (m *Manager) ForceRefresh(ctx context.Context, account, stale string) (Toke
 	return m.refresh(ctx, account, stale)
 }
 
-// Forget drops what the manager remembers of account (after a new login or
-// removal), so the next Token reads the vault again.
-func (m *Manager) Forget(account string) {
+// Replace runs save (which writes a new login's tokens to the vault) under
+// the account's refresh lock, so no refresh in flight can overwrite them,
+// then forgets everything remembered of the old tokens: the cache, a
+// rotated token still waiting to be saved, and "needs login". Use it for a
+// new login and for removal.
+func (m *Manager) Replace(account string, save func() error) error {
+	lock := m.lockFor(account)
+	lock.Lock()
+	defer lock.Unlock()
+	if err := save(); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	delete(m.cache, account)
 	delete(m.unsaved, account)
 	delete(m.dead, account)
 	m.mu.Unlock()
+	return nil
+}
+
+// Wait blocks until no refresh is running, or ctx is done: a refresh that
+// rotated a token must get to save it before the process exits.
+func (m *Manager) Wait(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { m.running.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+func (m *Manager) lockFor(account string) *sync.Mutex {
+	l, _ := m.locks.LoadOrStore(account, new(sync.Mutex))
+	return l.(*sync.Mutex)
 }
 
 // refresh runs at most one refresh per account at a time; callers that
@@ -136,6 +163,8 @@ func (m *Manager) refresh(ctx context.Context, account, stale string) (Token, er
 		key += "\x00forced"
 	}
 	ch := m.flight.DoChan(key, func() (any, error) {
+		m.running.Add(1)
+		defer m.running.Done()
 		// The refresh belongs to every waiter, not to the first caller:
 		// it runs to its end even if that caller leaves.
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.RefreshTimeout)
@@ -154,8 +183,7 @@ func (m *Manager) refresh(ctx context.Context, account, stale string) (Token, er
 }
 
 func (m *Manager) refreshOnce(ctx context.Context, account, stale string) (Token, error) {
-	l, _ := m.locks.LoadOrStore(account, new(sync.Mutex))
-	lock := l.(*sync.Mutex)
+	lock := m.lockFor(account)
 	lock.Lock()
 	defer lock.Unlock()
 

@@ -161,8 +161,12 @@ func TestInvalidGrantNeedsLogin(t *testing.T) {
 		t.Errorf("needs-login callbacks %v, refresh calls %d; want 1 and 1", calls, p.calls.Load())
 	}
 	// After a new login the account works again.
-	v.toks["acct"] = Token{Access: "fresh", Refresh: "something-else", Expiry: time.Now().Add(time.Hour)}
-	m.Forget("acct")
+	if err := m.Replace("acct", func() error {
+		v.toks["acct"] = Token{Access: "fresh", Refresh: "something-else", Expiry: time.Now().Add(time.Hour)}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if tok, err := m.Token(context.Background(), "acct"); err != nil || tok.Access != "fresh" {
 		t.Errorf("after login: %v %v", tok.Access, err)
 	}

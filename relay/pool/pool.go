@@ -29,14 +29,32 @@ const (
 // Protocol is the wire protocol a route speaks and an account can serve.
 type Protocol string
 
-// ProtocolAnthropic is Anthropic's Messages API.
-const ProtocolAnthropic Protocol = "anthropic"
+// The protocols routes speak.
+const (
+	ProtocolAnthropic Protocol = "anthropic" // Anthropic's Messages API
+	ProtocolResponses Protocol = "responses" // OpenAI's Responses API (Codex CLI)
+)
+
+// Protocols lists every protocol, for building per-protocol candidate lists.
+var Protocols = []Protocol{ProtocolAnthropic, ProtocolResponses}
 
 // Serves reports whether accounts of kind k can answer requests in protocol p.
 func (k Kind) Serves(p Protocol) bool {
 	switch k {
 	case KindClaudeAPI, KindClaudeOAuth:
 		return p == ProtocolAnthropic
+	case KindOpenAIResponses, KindCodexOAuth:
+		return p == ProtocolResponses
+	}
+	return false
+}
+
+// Served reports whether this build serves accounts of kind k on some route.
+func (k Kind) Served() bool {
+	for _, p := range Protocols {
+		if k.Serves(p) {
+			return true
+		}
 	}
 	return false
 }
@@ -71,6 +89,9 @@ type Account struct {
 	// NeedsLogin marks an OAuth account whose refresh token was refused:
 	// it serves nothing until the user logs in again.
 	NeedsLogin bool
+	// ProviderAccountID names the account at its provider where requests
+	// must say it (ChatGPT-Account-ID for a ChatGPT login).
+	ProviderAccountID string
 	// Models limits the account to matching model names ("*" matches any
 	// run of characters); empty: every model.
 	Models []string

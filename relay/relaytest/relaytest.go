@@ -244,3 +244,56 @@ func DeadAddr() string {
 	l.Close()
 	return "http://" + addr
 }
+
+// Response is a non-streaming Responses API answer.
+func Response(model, text string, in, cached, out int) string {
+	b, _ := json.Marshal(responseObject(model, text, in, cached, out, "completed"))
+	return string(b)
+}
+
+func responseObject(model, text string, in, cached, out int, status string) map[string]any {
+	return map[string]any{
+		"id": "resp_fake", "object": "response", "created_at": 1764150000, "status": status, "model": model,
+		"output": []any{map[string]any{"type": "message", "id": "msg_fake", "status": "completed", "role": "assistant",
+			"content": []any{map[string]any{"type": "output_text", "text": text, "annotations": []any{}}}}},
+		"usage": map[string]any{"input_tokens": in, "input_tokens_details": map[string]any{"cached_tokens": cached},
+			"output_tokens": out, "output_tokens_details": map[string]any{"reasoning_tokens": 0}, "total_tokens": in + out},
+	}
+}
+
+// ResponseStream is a Responses API event stream whose text is the given
+// pieces, ending with response.completed and its usage.
+func ResponseStream(model string, pieces []string, in, cached, out int) []string {
+	seq := 0
+	ev := func(name string, v map[string]any) string {
+		v["type"] = name
+		v["sequence_number"] = seq
+		seq++
+		b, _ := json.Marshal(v)
+		return "event: " + name + "\ndata: " + string(b)
+	}
+	created := responseObject(model, "", 0, 0, 0, "in_progress")
+	delete(created, "usage")
+	created["output"] = []any{}
+	evs := []string{
+		ev("response.created", map[string]any{"response": created}),
+		ev("response.output_item.added", map[string]any{"output_index": 0, "item": map[string]any{
+			"type": "message", "id": "msg_fake", "status": "in_progress", "role": "assistant", "content": []any{}}}),
+	}
+	text := ""
+	for _, p := range pieces {
+		text += p
+		evs = append(evs, ev("response.output_text.delta", map[string]any{"item_id": "msg_fake", "output_index": 0, "content_index": 0, "delta": p}))
+	}
+	evs = append(evs,
+		ev("response.output_text.done", map[string]any{"item_id": "msg_fake", "output_index": 0, "content_index": 0, "text": text}),
+		ev("response.completed", map[string]any{"response": responseObject(model, text, in, cached, out, "completed")}),
+	)
+	return evs
+}
+
+// OpenAIError is an OpenAI error body.
+func OpenAIError(typ, code, msg string) string {
+	b, _ := json.Marshal(map[string]any{"error": map[string]any{"type": typ, "code": code, "message": msg, "param": nil}})
+	return string(b)
+}

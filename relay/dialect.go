@@ -1,0 +1,120 @@
+package relay
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"keypool/relay/anthropic"
+	"keypool/relay/failover"
+	"keypool/relay/openai"
+	"keypool/relay/pool"
+	"keypool/relay/session"
+)
+
+// reqInfo is what the relay reads from a request body.
+type reqInfo struct {
+	Model   string
+	Stream  bool
+	Session string
+}
+
+// dialect is a client protocol: how its requests are read and its errors
+// written. Every answer the relay makes up is in the client's own dialect.
+type dialect struct {
+	proto      pool.Protocol
+	parse      func(h http.Header, body []byte) (reqInfo, error)
+	writeError func(w http.ResponseWriter, status int, msg string, retry time.Duration)
+}
+
+var errNoModel = errors.New("model: field required")
+
+var anthropicDialect = &dialect{
+	proto: pool.ProtocolAnthropic,
+	parse: func(h http.Header, body []byte) (reqInfo, error) {
+		var req session.Request
+		if err := json.Unmarshal(body, &req); err != nil {
+			return reqInfo{}, err
+		}
+		return reqInfo{Model: req.Model, Stream: req.Stream, Session: session.ID(h, &req)}, nil
+	},
+	writeError: anthropic.WriteError,
+}
+
+var responsesDialect = &dialect{
+	proto: pool.ProtocolResponses,
+	parse: func(h http.Header, body []byte) (reqInfo, error) {
+		var req openai.Request
+		if err := json.Unmarshal(body, &req); err != nil {
+			return reqInfo{}, err
+		}
+		return reqInfo{Model: req.Model, Stream: req.Stream, Session: openai.SessionID(h, &req)}, nil
+	},
+	writeError: openai.WriteError,
+}
+
+// dialectFor picks the error dialect of a path the router did not match.
+func dialectFor(path string) *dialect {
+	if strings.HasPrefix(path, "/openai/") {
+		return responsesDialect
+	}
+	return anthropicDialect
+}
+
+// tap reads usage from an upstream's stream events.
+type tap interface {
+	Event(ev []byte)
+	Result() (model string, u pool.Usage, errType string)
+}
+
+// adapter is how the relay talks to an account's upstream.
+type adapter struct {
+	base      func(a pool.Account) string
+	auth      func(h http.Header, a pool.Account, cred Credential)
+	newTap    func() tap
+	jsonUsage func(body []byte) (string, pool.Usage, bool)
+	classify  func(status int, h http.Header, body []byte, fam pool.Family, now time.Time, p failover.Policy) failover.Verdict
+}
+
+var anthropicAdapter = &adapter{
+	base: func(a pool.Account) string {
+		if a.APIURL != "" {
+			return a.APIURL
+		}
+		return anthropic.DefaultBaseURL
+	},
+	auth: func(h http.Header, a pool.Account, cred Credential) {
+		how := a.AuthHeader
+		if a.Kind.IsOAuth() {
+			how = pool.AuthBearer // an access token is always a bearer token
+		}
+		anthropic.SetAuth(h, how, cred.APIKey)
+		if need := anthropic.AccountBetas(a.Kind); len(need) > 0 {
+			h.Set("Anthropic-Beta", anthropic.MergeBeta(h.Values("Anthropic-Beta"), need...))
+		}
+	},
+	newTap:    func() tap { return new(anthropic.StreamTap) },
+	jsonUsage: anthropic.ResponseUsage,
+	classify:  failover.Classify,
+}
+
+var responsesAdapter = &adapter{
+	base:      openai.BaseURL,
+	auth:      func(h http.Header, a pool.Account, cred Credential) { openai.SetAuth(h, a, cred.APIKey) },
+	newTap:    func() tap { return new(openai.StreamTap) },
+	jsonUsage: openai.ResponseUsage,
+	classify: func(status int, h http.Header, body []byte, _ pool.Family, now time.Time, p failover.Policy) failover.Verdict {
+		return failover.ClassifyOpenAI(status, h, body, now, p)
+	},
+}
+
+// adapterFor is the upstream adapter of an account kind.
+func adapterFor(k pool.Kind) *adapter {
+	switch k {
+	case pool.KindOpenAIResponses, pool.KindCodexOAuth:
+		return responsesAdapter
+	}
+	return anthropicAdapter
+}

@@ -1,0 +1,214 @@
+// Package openai is the relay's adapter for OpenAI's Responses API, as Codex
+// CLI speaks it, and for ChatGPT's Codex backend: where a request goes, the
+// headers an account adds, where usage is read, how an upstream error is
+// classified, and how an error is written in OpenAI's own format.
+package openai
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"keypool/relay/pool"
+	"keypool/relay/sse"
+)
+
+// Default base URLs: the Responses API for API keys, and the ChatGPT
+// backend Codex uses with a ChatGPT login.
+const (
+	DefaultAPIBase   = "https://api.openai.com/v1"
+	DefaultCodexBase = "https://chatgpt.com/backend-api/codex"
+)
+
+// BaseURL is the upstream base for an account.
+func BaseURL(a pool.Account) string {
+	if a.APIURL != "" {
+		return a.APIURL
+	}
+	if a.Kind == pool.KindCodexOAuth {
+		return DefaultCodexBase
+	}
+	return DefaultAPIBase
+}
+
+// SetAuth presents the account's key or access token, replacing the
+// client's credential for the relay. A ChatGPT login also names its
+// account, and an originator the backend accepts.
+func SetAuth(h http.Header, a pool.Account, token string) {
+	h.Del("X-Api-Key")
+	h.Set("Authorization", "Bearer "+token)
+	if a.Kind == pool.KindCodexOAuth {
+		if a.ProviderAccountID != "" {
+			h.Set("Chatgpt-Account-Id", a.ProviderAccountID)
+		}
+		if h.Get("Originator") == "" {
+			h.Set("Originator", "codex_cli_rs")
+		}
+	} else {
+		h.Del("Chatgpt-Account-Id")
+	}
+}
+
+// Request is the part of a Responses request the relay reads.
+type Request struct {
+	Model          string `json:"model"`
+	Stream         bool   `json:"stream"`
+	PromptCacheKey string `json:"prompt_cache_key"`
+}
+
+// SessionID is a Codex conversation's identity: its session header (Codex
+// has sent session_id, session-id and thread-id), else prompt_cache_key.
+func SessionID(h http.Header, req *Request) string {
+	for _, k := range []string{"Session-Id", "Session_id", "Thread-Id"} {
+		if v := strings.TrimSpace(h.Get(k)); v != "" {
+			return "codex:" + v
+		}
+	}
+	if req != nil && req.PromptCacheKey != "" {
+		return "codex:" + req.PromptCacheKey
+	}
+	return ""
+}
+
+// wireUsage is the Responses API's usage object. input_tokens includes
+// cached tokens.
+type wireUsage struct {
+	InputTokens        int64 `json:"input_tokens"`
+	InputTokensDetails struct {
+		CachedTokens int64 `json:"cached_tokens"`
+	} `json:"input_tokens_details"`
+	OutputTokens int64 `json:"output_tokens"`
+}
+
+// usage normalises to Keypool's convention: input without cache reads.
+func (w wireUsage) usage() pool.Usage {
+	return pool.Usage{
+		InputTokens:     max(w.InputTokens-w.InputTokensDetails.CachedTokens, 0),
+		OutputTokens:    w.OutputTokens,
+		CacheReadTokens: w.InputTokensDetails.CachedTokens,
+	}
+}
+
+type wireResponse struct {
+	Model string     `json:"model"`
+	Usage *wireUsage `json:"usage"`
+	Error *struct {
+		Code string `json:"code"`
+		Type string `json:"type"`
+	} `json:"error"`
+}
+
+// ResponseUsage reads model and usage from a non-streaming response.
+func ResponseUsage(body []byte) (model string, u pool.Usage, ok bool) {
+	var r wireResponse
+	if json.Unmarshal(body, &r) != nil || r.Usage == nil {
+		return "", u, false
+	}
+	return r.Model, r.Usage.usage(), true
+}
+
+// StreamTap reads usage from the terminal event of a Responses stream
+// (response.completed, .incomplete or .failed) and notes an error event.
+type StreamTap struct {
+	Model string
+	Usage pool.Usage
+	Error string
+}
+
+// Result is what the stream reported: model, usage and an error.
+func (t *StreamTap) Result() (string, pool.Usage, string) { return t.Model, t.Usage, t.Error }
+
+// Event looks at one raw SSE event.
+func (t *StreamTap) Event(ev []byte) {
+	name := sse.Field(ev, "event")
+	switch {
+	case bytes.Equal(name, []byte("response.completed")), bytes.Equal(name, []byte("response.incomplete")),
+		bytes.Equal(name, []byte("response.failed")):
+		var d struct {
+			Response wireResponse `json:"response"`
+		}
+		if json.Unmarshal(sse.Field(ev, "data"), &d) != nil {
+			return
+		}
+		if d.Response.Model != "" {
+			t.Model = d.Response.Model
+		}
+		if d.Response.Usage != nil {
+			t.Usage = d.Response.Usage.usage()
+		}
+		if d.Response.Error != nil {
+			t.Error = d.Response.Error.Code
+		}
+	case bytes.Equal(name, []byte("error")):
+		t.Error = "error event"
+	}
+}
+
+// errorType is OpenAI's error.type for a status.
+func errorType(status int) string {
+	switch status {
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusMethodNotAllowed:
+		return "invalid_request_error"
+	case http.StatusUnauthorized:
+		return "authentication_error"
+	case http.StatusForbidden:
+		return "permission_error"
+	case http.StatusNotFound:
+		return "not_found_error"
+	case http.StatusTooManyRequests:
+		return "rate_limit_error"
+	}
+	return "server_error"
+}
+
+// WriteError answers in OpenAI's error format. A non-zero retryAfter adds a
+// retry-after header.
+func WriteError(w http.ResponseWriter, status int, msg string, retryAfter time.Duration) {
+	body, _ := json.Marshal(map[string]any{"error": map[string]any{
+		"message": msg, "type": errorType(status), "param": nil, "code": nil,
+	}})
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if retryAfter > 0 {
+		h.Set("Retry-After", strconv.FormatInt(int64((retryAfter+time.Second-1)/time.Second), 10))
+	}
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// ErrorBody is the parts of an upstream error the failover table reads.
+type ErrorBody struct {
+	Type, Code, Message string
+	ResetsAt            time.Time // usage_limit_reached: when the plan window resets
+}
+
+// ParseError reads an OpenAI or ChatGPT-backend error body.
+func ParseError(body []byte, now time.Time) ErrorBody {
+	var e struct {
+		Error struct {
+			Type            string  `json:"type"`
+			Code            any     `json:"code"`
+			Message         string  `json:"message"`
+			ResetsAt        int64   `json:"resets_at"`
+			ResetsInSeconds float64 `json:"resets_in_seconds"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &e) != nil {
+		return ErrorBody{}
+	}
+	out := ErrorBody{Type: e.Error.Type, Message: e.Error.Message}
+	if s, ok := e.Error.Code.(string); ok {
+		out.Code = s
+	}
+	switch {
+	case e.Error.ResetsAt > 0:
+		out.ResetsAt = time.Unix(e.Error.ResetsAt, 0)
+	case e.Error.ResetsInSeconds > 0:
+		out.ResetsAt = now.Add(time.Duration(e.Error.ResetsInSeconds * float64(time.Second)))
+	}
+	return out
+}
