@@ -179,6 +179,9 @@ type StreamTap struct {
 	Error string // error.type of an error event, if one came
 }
 
+// Result is what the stream reported: model, usage and an error type.
+func (t *StreamTap) Result() (string, pool.Usage, string) { return t.Model, t.Usage, t.Error }
+
 // Event looks at one raw SSE event.
 func (t *StreamTap) Event(ev []byte) {
 	name := sse.Field(ev, "event")
