@@ -9,6 +9,7 @@ import (
 
 	"keypool/relay/anthropic"
 	"keypool/relay/failover"
+	"keypool/relay/gemini"
 	"keypool/relay/openai"
 	"keypool/relay/pool"
 	"keypool/relay/session"
@@ -27,6 +28,7 @@ type dialect struct {
 	proto      pool.Protocol
 	parse      func(h http.Header, body []byte) (reqInfo, error)
 	writeError func(w http.ResponseWriter, status int, msg string, retry time.Duration)
+	query      func(raw string) string // the query sent upstream; nil: unchanged
 }
 
 var errNoModel = errors.New("model: field required")
@@ -55,10 +57,27 @@ var responsesDialect = &dialect{
 	writeError: openai.WriteError,
 }
 
+var geminiDialect = &dialect{
+	proto: pool.ProtocolGemini,
+	parse: func(h http.Header, body []byte) (reqInfo, error) {
+		var req gemini.Request
+		if err := json.Unmarshal(body, &req); err != nil {
+			return reqInfo{}, err
+		}
+		// The model comes from the path; the caller fills it in.
+		return reqInfo{Session: gemini.SessionID(&req)}, nil
+	},
+	writeError: gemini.WriteError,
+	query:      gemini.UpstreamQuery,
+}
+
 // dialectFor picks the error dialect of a path the router did not match.
 func dialectFor(path string) *dialect {
-	if strings.HasPrefix(path, "/openai/") {
+	switch {
+	case strings.HasPrefix(path, "/openai/"):
 		return responsesDialect
+	case strings.HasPrefix(path, "/gemini/"):
+		return geminiDialect
 	}
 	return anthropicDialect
 }
@@ -110,11 +129,28 @@ var responsesAdapter = &adapter{
 	},
 }
 
+var geminiAdapter = &adapter{
+	base: func(a pool.Account) string {
+		if a.APIURL != "" {
+			return a.APIURL
+		}
+		return gemini.DefaultBaseURL
+	},
+	auth:      func(h http.Header, _ pool.Account, cred Credential) { gemini.SetAuth(h, cred.APIKey) },
+	newTap:    func() tap { return new(gemini.StreamTap) },
+	jsonUsage: gemini.ResponseUsage,
+	classify: func(status int, h http.Header, body []byte, _ pool.Family, now time.Time, p failover.Policy) failover.Verdict {
+		return failover.ClassifyGemini(status, h, body, now, p)
+	},
+}
+
 // adapterFor is the upstream adapter of an account kind.
 func adapterFor(k pool.Kind) *adapter {
 	switch k {
 	case pool.KindOpenAIResponses, pool.KindCodexOAuth:
 		return responsesAdapter
+	case pool.KindGeminiAPI:
+		return geminiAdapter
 	}
 	return anthropicAdapter
 }

@@ -66,6 +66,9 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt route, client 
 			s.fail(w, rt, &rec, http.StatusBadRequest, "request body is not valid JSON: "+jsonErr(err), 0)
 			return
 		}
+		if rt.pathModel != "" {
+			req.Model, req.Stream = rt.pathModel, rt.pathStream
+		}
 		if req.Model == "" {
 			s.fail(w, rt, &rec, http.StatusBadRequest, errNoModel.Error(), 0)
 			return
@@ -381,8 +384,12 @@ type verdict struct {
 func (s *Server) upstreamRequest(ctx context.Context, r *http.Request, rt route, e *entry, cred Credential, body []byte) (*http.Request, error) {
 	ad := adapterFor(e.acct.Kind)
 	target := ad.base(e.acct) + rt.upstream
-	if r.URL.RawQuery != "" {
-		target += "?" + r.URL.RawQuery
+	q := r.URL.RawQuery
+	if rt.dialect.query != nil {
+		q = rt.dialect.query(q)
+	}
+	if q != "" {
+		target += "?" + q
 	}
 	var rd io.Reader
 	if body != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"keypool/relay/anthropic"
+	"keypool/relay/gemini"
 	"keypool/relay/guard"
 	"keypool/relay/pool"
 )
@@ -24,6 +25,9 @@ type route struct {
 	model    bool     // the body is JSON with a required "model"
 	sticky   bool     // keep the session on its account
 	usage    bool     // answers carry token usage
+
+	pathModel  string // the model named in the path (Gemini), overriding the body's
+	pathStream bool   // the path asks for a stream (Gemini)
 }
 
 // routes maps request paths to routes. Aliases of the seed relay share a route.
@@ -41,9 +45,26 @@ func (s *Server) routes() map[string]route {
 	}
 	m["/openai/v1/responses"] = route{name: "responses", method: http.MethodPost, upstream: "/responses",
 		dialect: responsesDialect, model: true, sticky: true, usage: true}
+	for _, v := range []string{"v1beta", "v1"} {
+		m["/gemini/"+v+"/models"] = route{name: "gemini_models", method: http.MethodGet, upstream: "/" + v + "/models", dialect: geminiDialect}
+	}
 	m["/openai/v1/responses/compact"] = route{name: "responses_compact", method: http.MethodPost, upstream: "/responses/compact",
 		dialect: responsesDialect, model: true, sticky: true, usage: true}
 	return m
+}
+
+// geminiCall routes /gemini/{version}/models/{model}:{method}. The model
+// segment is checked before it goes anywhere (no path tricks upstream).
+func geminiCall(path string) (route, bool) {
+	call, err := gemini.ParsePath("/gemini", path)
+	if err != nil {
+		return route{}, false
+	}
+	rt := route{name: "gemini_" + call.Method, method: http.MethodPost, dialect: geminiDialect,
+		upstream: "/" + call.Version + "/models/" + call.Model + ":" + call.Method,
+		model:    true, sticky: call.Method != "countTokens", usage: call.Method != "countTokens",
+		pathModel: call.Model, pathStream: call.Method == "streamGenerateContent"}
+	return rt, true
 }
 
 // ServeHTTP routes a request after the access checks.
@@ -69,6 +90,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rt, ok := s.mux[r.URL.Path]
+	if !ok && strings.HasPrefix(r.URL.Path, "/gemini/") {
+		rt, ok = geminiCall(r.URL.Path)
+	}
 	if !ok {
 		if r.Method == http.MethodHead {
 			// Claude Code probes its base URL with HEAD; any answer will do.

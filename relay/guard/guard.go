@@ -20,7 +20,7 @@ const Anonymous = "anonymous"
 var (
 	ErrHost   = errors.New("host not allowed: the relay answers only to loopback names (localhost, 127.0.0.1, [::1])")
 	ErrOrigin = errors.New("cross-origin browser requests are not allowed")
-	ErrNoKey  = errors.New("missing client key: send one of the relay's api_keys as x-api-key or Authorization: Bearer")
+	ErrNoKey  = errors.New("missing client key: send one of the relay's api_keys as x-api-key, x-goog-api-key or Authorization: Bearer")
 	ErrBadKey = errors.New("invalid client key")
 )
 
@@ -115,6 +115,9 @@ func (g *Guard) ClientID(r *http.Request) (string, error) {
 		return Anonymous, nil
 	}
 	key := r.Header.Get("X-Api-Key")
+	if key == "" {
+		key = r.Header.Get("X-Goog-Api-Key") // Gemini CLI and Google's SDKs
+	}
 	if key == "" {
 		if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
 			key = strings.TrimSpace(a[7:])

@@ -33,10 +33,11 @@ type Protocol string
 const (
 	ProtocolAnthropic Protocol = "anthropic" // Anthropic's Messages API
 	ProtocolResponses Protocol = "responses" // OpenAI's Responses API (Codex CLI)
+	ProtocolGemini    Protocol = "gemini"    // Google's Generative Language API (Gemini CLI)
 )
 
 // Protocols lists every protocol, for building per-protocol candidate lists.
-var Protocols = []Protocol{ProtocolAnthropic, ProtocolResponses}
+var Protocols = []Protocol{ProtocolAnthropic, ProtocolResponses, ProtocolGemini}
 
 // Serves reports whether accounts of kind k can answer requests in protocol p.
 func (k Kind) Serves(p Protocol) bool {
@@ -45,6 +46,8 @@ func (k Kind) Serves(p Protocol) bool {
 		return p == ProtocolAnthropic
 	case KindOpenAIResponses, KindCodexOAuth:
 		return p == ProtocolResponses
+	case KindGeminiAPI:
+		return p == ProtocolGemini
 	}
 	return false
 }

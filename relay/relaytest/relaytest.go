@@ -297,3 +297,31 @@ func OpenAIError(typ, code, msg string) string {
 	b, _ := json.Marshal(map[string]any{"error": map[string]any{"type": typ, "code": code, "message": msg, "param": nil}})
 	return string(b)
 }
+
+// GeminiResponse is a generateContent answer (one stream chunk too).
+func GeminiResponse(model, text string, prompt, cached, out int) string {
+	b, _ := json.Marshal(map[string]any{
+		"candidates": []any{map[string]any{"content": map[string]any{"role": "model", "parts": []any{map[string]any{"text": text}}},
+			"finishReason": "STOP", "index": 0}},
+		"usageMetadata": map[string]any{"promptTokenCount": prompt, "candidatesTokenCount": out,
+			"cachedContentTokenCount": cached, "totalTokenCount": prompt + out},
+		"modelVersion": model, "responseId": "resp-fake",
+	})
+	return string(b)
+}
+
+// GeminiStream is a streamGenerateContent?alt=sse stream: data-only events,
+// each chunk with a piece of text and the running usage.
+func GeminiStream(model string, pieces []string, prompt, cached int) []string {
+	var evs []string
+	for i, p := range pieces {
+		evs = append(evs, "data: "+GeminiResponse(model, p, prompt, cached, i+1))
+	}
+	return evs
+}
+
+// GoogleError is a google.rpc error body.
+func GoogleError(code int, status, msg string, details ...map[string]any) string {
+	b, _ := json.Marshal(map[string]any{"error": map[string]any{"code": code, "status": status, "message": msg, "details": details}})
+	return string(b)
+}

@@ -1,0 +1,48 @@
+package failover
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"keypool/relay/gemini"
+	"keypool/relay/pool"
+)
+
+// ClassifyGemini is the failover table for Google's Generative Language
+// API: a dead key (401, 403, or 400 API_KEY_INVALID) rests the account; a
+// used-up daily or plan quota cools it until the retry delay Google gives
+// (else the unavailable cooldown); a rate limit cools it for the retry
+// delay.
+func ClassifyGemini(status int, h http.Header, body []byte, now time.Time, p Policy) Verdict {
+	switch {
+	case status < 400:
+		return Verdict{Action: Pass}
+	case status == http.StatusUnauthorized, status == http.StatusForbidden:
+		return unavailable(now, p, strconv.Itoa(status)+" key refused")
+	case status == http.StatusBadRequest:
+		if gemini.ParseError(body).Reason == "API_KEY_INVALID" {
+			return unavailable(now, p, "400 API key not valid")
+		}
+		return Verdict{Action: Pass}
+	case status == http.StatusTooManyRequests:
+		e := gemini.ParseError(body)
+		if e.Reason == "QUOTA_EXHAUSTED" || e.Daily {
+			if e.RetryDelay > 0 {
+				return quota(pool.FamilyAll, now.Add(e.RetryDelay), now, p, "429 quota exhausted")
+			}
+			return Verdict{Action: Next, Until: now.Add(p.UnavailableCooldown), Reason: pool.ReasonQuota, Why: "429 quota exhausted"}
+		}
+		if e.RetryDelay > 0 {
+			return throttle(now.Add(e.RetryDelay), "429 rate limited (retry delay)")
+		}
+		if d, ok := retryAfter(h, now); ok {
+			return throttle(now.Add(d), "429 rate limited (retry-after)")
+		}
+		return throttle(now.Add(p.RateLimitCooldown), "429 rate limited")
+	case status >= 500 || status == http.StatusRequestTimeout:
+		return Verdict{Action: Next, Until: now.Add(p.OverloadCooldown), Reason: pool.ReasonOverloaded,
+			Why: strconv.Itoa(status) + " upstream overloaded or failing"}
+	}
+	return Verdict{Action: Pass}
+}

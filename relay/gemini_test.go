@@ -1,0 +1,174 @@
+package relay_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/genai"
+
+	"keypool/relay"
+	"keypool/relay/pool"
+	"keypool/relay/relaytest"
+)
+
+func geminiHarness(t *testing.T) *harness {
+	h := newHarness(t, []acct{{id: "g1", prio: 100}, {id: "g2", prio: 50}}, nil)
+	h.srv.SetAccounts([]pool.Account{
+		{ID: "g1", Kind: pool.KindGeminiAPI, Priority: 100, Enabled: true, APIURL: h.ups["g1"].URL},
+		{ID: "g2", Kind: pool.KindGeminiAPI, Priority: 50, Enabled: true, APIURL: h.ups["g2"].URL},
+	})
+	return h
+}
+
+// Google's genai SDK, with its base URL pointed at the relay's /gemini, the
+// way Gemini CLI is pointed at it: generate, stream and count.
+func TestGenaiSDK(t *testing.T) {
+	h := geminiHarness(t)
+	ctx := context.Background()
+	client, err := genai.NewClient(ctx, &genai.ClientConfig{APIKey: "local-key", Backend: genai.BackendGeminiAPI,
+		HTTPOptions: genai.HTTPOptions{BaseURL: h.http.URL + "/gemini/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.ups["g1"].Push(relaytest.Reply{Body: relaytest.GeminiResponse("gemini-3.5-flash", "hello", 30, 10, 4)})
+	res, err := client.Models.GenerateContent(ctx, "gemini-3.5-flash", genai.Text("hi"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Text() != "hello" {
+		t.Errorf("text = %q", res.Text())
+	}
+	up := h.ups["g1"].Requests()[0]
+	if up.Path != "/v1beta/models/gemini-3.5-flash:generateContent" || up.Header.Get("X-Goog-Api-Key") != "sk-ant-test-g1" {
+		t.Errorf("upstream saw %s key %q", up.Path, up.Header.Get("X-Goog-Api-Key"))
+	}
+
+	h.ups["g1"].Push(relaytest.Reply{Events: relaytest.GeminiStream("gemini-3.5-flash", []string{"a", "b", "c"}, 50, 20)})
+	text := ""
+	for chunk, err := range client.Models.GenerateContentStream(ctx, "gemini-3.5-flash", genai.Text("hi"), nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		text += chunk.Text()
+	}
+	if text != "abc" {
+		t.Errorf("stream text = %q", text)
+	}
+	if q := h.ups["g1"].Requests()[1].Query; q != "alt=sse" {
+		t.Errorf("stream query = %q", q)
+	}
+	recs := waitRecords(t, h.sink, 2)
+	want := relay.Usage{InputTokens: 30, CacheReadTokens: 20, OutputTokens: 3}
+	if r := recs[1]; r.Usage != want || !r.Stream || r.Model != "gemini-3.5-flash" {
+		t.Errorf("stream record = %+v, want %+v", r, want)
+	}
+
+	h.ups["g1"].Push(relaytest.Reply{Body: `{"totalTokens": 7}`})
+	n, err := client.Models.CountTokens(ctx, "gemini-3.5-flash", genai.Text("hi"), nil)
+	if err != nil || n.TotalTokens != 7 {
+		t.Fatalf("count = %+v, %v", n, err)
+	}
+}
+
+// Gemini's quota and rate-limit errors fail over; a bad request does not.
+func TestGeminiFailover(t *testing.T) {
+	tests := []struct {
+		name   string
+		reply  relaytest.Reply
+		status int
+		reason string
+		until  time.Duration
+	}{
+		{"rate_limit_retry_delay", relaytest.Reply{Status: 429, Body: relaytest.GoogleError(429, "RESOURCE_EXHAUSTED", "slow down",
+			map[string]any{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "RATE_LIMIT_EXCEEDED"},
+			map[string]any{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "17s"})}, 200, "rate_limited", 17 * time.Second},
+		{"daily_quota", relaytest.Reply{Status: 429, Body: relaytest.GoogleError(429, "RESOURCE_EXHAUSTED", "quota",
+			map[string]any{"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": []any{map[string]any{"quotaId": "GenerateRequestsPerDayPerProjectPerModel"}}})},
+			200, "quota", time.Hour},
+		{"invalid_key", relaytest.Reply{Status: 400, Body: relaytest.GoogleError(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.",
+			map[string]any{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"})}, 200, "unavailable", time.Hour},
+		{"server_error", relaytest.Reply{Status: 503, Body: relaytest.GoogleError(503, "UNAVAILABLE", "overloaded")}, 200, "overloaded", 10 * time.Second},
+		{"bad_request_passes", relaytest.Reply{Status: 400, Body: relaytest.GoogleError(400, "INVALID_ARGUMENT", "contents is empty")}, 400, "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := geminiHarness(t)
+			h.ups["g1"].Push(tt.reply)
+			resp, b := h.do("POST", "/gemini/v1beta/models/gemini-3.5-flash:generateContent", `{"contents":[{"role":"user","parts":[{"text":"`+tt.name+`"}]}]}`,
+				map[string]string{"x-api-key": "", "x-goog-api-key": "local-key"})
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d: %s", resp.StatusCode, b)
+			}
+			a := h.account("g1")
+			if tt.reason == "" {
+				if len(a.Cooldowns) != 0 {
+					t.Errorf("cooldowns %+v", a.Cooldowns)
+				}
+				return
+			}
+			if len(a.Cooldowns) != 1 || a.Cooldowns[0].Reason != tt.reason || !a.Cooldowns[0].Until.Equal(h.clock.Now().Add(tt.until)) {
+				t.Errorf("cooldowns %+v, want %s for %v", a.Cooldowns, tt.reason, tt.until)
+			}
+		})
+	}
+}
+
+// A Gemini conversation (no session id: a fingerprint of its first turn)
+// stays on one account; path tricks in the model segment never leave the
+// relay; errors are in Google's format.
+func TestGeminiStickyAndPaths(t *testing.T) {
+	h := newHarness(t, []acct{{id: "g1", prio: 5}, {id: "g2", prio: 5}}, nil)
+	h.srv.SetAccounts([]pool.Account{
+		{ID: "g1", Kind: pool.KindGeminiAPI, Priority: 5, Enabled: true, APIURL: h.ups["g1"].URL},
+		{ID: "g2", Kind: pool.KindGeminiAPI, Priority: 5, Enabled: true, APIURL: h.ups["g2"].URL},
+	})
+	key := map[string]string{"x-api-key": "", "x-goog-api-key": "local-key"}
+	turn := func(n int) string {
+		msgs := `{"role":"user","parts":[{"text":"refactor this"}]}`
+		for i := 0; i < n; i++ {
+			msgs += `,{"role":"model","parts":[{"text":"ok"}]},{"role":"user","parts":[{"text":"more"}]}`
+		}
+		return `{"systemInstruction":{"parts":[{"text":"be brief"}]},"contents":[` + msgs + `]}`
+	}
+	first := ""
+	for i := 0; i < 5; i++ {
+		n := len(h.sink.all())
+		if resp, b := h.do("POST", "/gemini/v1beta/models/gemini-3.5-flash:streamGenerateContent?alt=sse", turn(i), key); resp.StatusCode != 200 {
+			t.Fatalf("%d %s", resp.StatusCode, b)
+		}
+		got := waitRecords(t, h.sink, n+1)[n].Account
+		if first == "" {
+			first = got
+		} else if got != first {
+			t.Fatalf("turn %d on %s, bound to %s", i, got, first)
+		}
+	}
+	for _, path := range []string{
+		"/gemini/v1beta/models/..:generateContent",
+		"/gemini/v1beta/models/gemini%2F..%2F..%2Fx:generateContent",
+		"/gemini/v1beta/models/a/b:generateContent",
+		"/gemini/v1beta/models/gemini-3.5-flash:deleteEverything",
+		"/gemini/v2/models/gemini-3.5-flash:generateContent",
+	} {
+		before := h.ups["g1"].Count() + h.ups["g2"].Count()
+		resp, b := h.do("POST", path, turn(0), key)
+		if resp.StatusCode != http.StatusNotFound || !strings.Contains(b, `"status":"NOT_FOUND"`) {
+			t.Errorf("%s: %d %s", path, resp.StatusCode, b)
+		}
+		if h.ups["g1"].Count()+h.ups["g2"].Count() != before {
+			t.Errorf("%s reached an upstream", path)
+		}
+	}
+	// The client's key never goes upstream, even as a query parameter.
+	h.do("POST", "/gemini/v1beta/models/gemini-3.5-flash:generateContent?key=local-key", turn(0), map[string]string{"x-api-key": "local-key"})
+	for _, u := range []string{"g1", "g2"} {
+		for _, r := range h.ups[u].Requests() {
+			if strings.Contains(r.Query, "local-key") {
+				t.Errorf("the client key went upstream: %q", r.Query)
+			}
+		}
+	}
+}
