@@ -252,6 +252,7 @@ func loginCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	fs.BoolVar(&lp.Device, "device", false, "codex: log in with a device code (no callback port)")
 	fs.BoolVar(&lp.SetupToken, "setup-token", false, "claude: a one-year, inference-only token (no refresh)")
 	fs.StringVar(&lp.Project, "project", "", "gemini: your Google Cloud project (Code Assist Standard/Enterprise)")
+	fs.BoolVar(&lp.Converted, "converted", false, "claude: also answer OpenAI-format chat apps with this subscription (converted; off by default)")
 	fs.BoolVar(&fromCLI, "from-cli", false, "claude, codex: take over the login of Claude Code (~/.claude/.credentials.json) or Codex (~/.codex/auth.json)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {

@@ -101,6 +101,9 @@ func (a *Accounts) SaveLogin(acct store.Account, sec map[secrets.Field]secrets.S
 	return a.Store.UpdateAccount(acct.ID, func(s *store.Account) error {
 		s.Status, s.StatusWhy = store.StatusOK, ""
 		s.Expiry = acct.Expiry
+		if acct.ConvertedTraffic {
+			s.ConvertedTraffic = true
+		}
 		for _, kv := range [][2]*string{{&s.Email, &acct.Email}, {&s.AccountID, &acct.AccountID}, {&s.PlanType, &acct.PlanType}, {&s.Project, &acct.Project}} {
 			if *kv[1] != "" {
 				*kv[0] = *kv[1]
@@ -206,7 +209,7 @@ func (a *Accounts) now() time.Time {
 func poolAccount(s store.Account) pool.Account {
 	a := pool.Account{ID: s.ID, Name: s.Name, Kind: pool.Kind(s.Type), Priority: s.Priority, Enabled: s.Enabled,
 		APIURL: s.APIURL, AuthHeader: pool.AuthHeader(s.AuthHeader), NeedsLogin: s.Status == store.StatusNeedsLogin,
-		Models: s.Models, ProviderAccountID: s.AccountID}
+		Models: s.Models, ProviderAccountID: s.AccountID, ConvertedTraffic: s.ConvertedTraffic}
 	if a.AuthHeader == "" {
 		a.AuthHeader = pool.AuthXAPIKey
 	}

@@ -29,6 +29,7 @@ type LoginParams struct {
 	Device     bool // Codex: device-code flow, no callback port needed
 	SetupToken bool // Claude: the one-year, inference-only token
 	Project    string
+	Converted  bool      // Claude: also answer OpenAI-format chat apps (converted)
 	Paste      io.Reader // a pasted callback URL or code, when the browser cannot reach back
 	Progress   func(string)
 	OpenURL    func(string) error // nil: the system browser
@@ -56,7 +57,7 @@ func Login(ctx context.Context, a AccountChanger, lp LoginParams) (store.Account
 		return store.Account{}, err
 	}
 	acct := store.Account{ID: lp.ID, Type: string(lp.Kind), Name: lp.Name, Priority: lp.Priority, Enabled: true,
-		Email: tok.Email, AccountID: tok.AccountID, PlanType: tok.PlanType, Expiry: tok.Expiry}
+		Email: tok.Email, AccountID: tok.AccountID, PlanType: tok.PlanType, Expiry: tok.Expiry, ConvertedTraffic: lp.Converted}
 	if lp.Kind == pool.KindGemini {
 		client := lp.HTTPClient
 		if client == nil {

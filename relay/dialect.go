@@ -1,13 +1,18 @@
 package relay
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"keypool/relay/anthropic"
+	"keypool/relay/convert"
 	"keypool/relay/failover"
 	"keypool/relay/gemini"
 	"keypool/relay/openai"
@@ -71,9 +76,56 @@ var geminiDialect = &dialect{
 	query:      gemini.UpstreamQuery,
 }
 
+// chatRequest is the part of a chat.completions request the relay reads.
+type chatRequest struct {
+	Model    string            `json:"model"`
+	Stream   bool              `json:"stream"`
+	Messages []json.RawMessage `json:"messages"`
+}
+
+var chatDialect = &dialect{
+	proto: pool.ProtocolChat,
+	parse: func(h http.Header, body []byte) (reqInfo, error) {
+		var req chatRequest
+		if err := json.Unmarshal(body, &req); err != nil {
+			return reqInfo{}, err
+		}
+		return reqInfo{Model: req.Model, Stream: req.Stream, Session: chatSession(req.Messages)}, nil
+	},
+	writeError: func(w http.ResponseWriter, status int, msg string, retry time.Duration) {
+		h := w.Header()
+		h.Set("Content-Type", "application/json")
+		h.Set("X-Content-Type-Options", "nosniff")
+		if retry > 0 {
+			h.Set("Retry-After", strconv.FormatInt(int64((retry+time.Second-1)/time.Second), 10))
+		}
+		w.WriteHeader(status)
+		w.Write(convert.ErrorBody(status, msg))
+	},
+}
+
+// chatSession fingerprints a chat by its opening messages (the system
+// prompt and first user turn), which stay the same from turn to turn.
+func chatSession(msgs []json.RawMessage) string {
+	if len(msgs) == 0 {
+		return ""
+	}
+	h := sha256.New()
+	for i, m := range msgs[:min(len(msgs), 2)] {
+		h.Write(m)
+		h.Write([]byte{0})
+		if i == 0 && !bytes.Contains(m, []byte(`"system"`)) && !bytes.Contains(m, []byte(`"developer"`)) {
+			break
+		}
+	}
+	return "chat:" + hex.EncodeToString(h.Sum(nil)[:16])
+}
+
 // dialectFor picks the error dialect of a path the router did not match.
 func dialectFor(path string) *dialect {
 	switch {
+	case strings.HasPrefix(path, "/openai/v1/chat"):
+		return chatDialect
 	case strings.HasPrefix(path, "/openai/"):
 		return responsesDialect
 	case strings.HasPrefix(path, "/gemini/"):
@@ -144,9 +196,24 @@ var geminiAdapter = &adapter{
 	},
 }
 
+var chatAdapter = &adapter{
+	base: func(a pool.Account) string { return a.APIURL },
+	auth: func(h http.Header, a pool.Account, cred Credential) {
+		h.Del("X-Api-Key")
+		h.Set("Authorization", "Bearer "+cred.APIKey)
+	},
+	newTap:    func() tap { return new(openai.ChatTap) },
+	jsonUsage: openai.ChatUsage,
+	classify: func(status int, h http.Header, body []byte, _ pool.Family, now time.Time, p failover.Policy) failover.Verdict {
+		return failover.ClassifyOpenAI(status, h, body, now, p)
+	},
+}
+
 // adapterFor is the upstream adapter of an account kind.
 func adapterFor(k pool.Kind) *adapter {
 	switch k {
+	case pool.KindOpenAICompatible:
+		return chatAdapter
 	case pool.KindOpenAIResponses, pool.KindCodexOAuth:
 		return responsesAdapter
 	case pool.KindGeminiAPI:

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"keypool/relay/convert"
 	"keypool/relay/failover"
 	"keypool/relay/pool"
 	"keypool/relay/sched"
@@ -238,6 +239,16 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	defer idle.Stop()
 
 	ureq, err := s.upstreamRequest(uctx, r, rt, e, cred, body)
+	var cerr *convert.Error
+	if errors.As(err, &cerr) {
+		// The client's chat request cannot be expressed for Claude: its
+		// fault, in its own format.
+		rec.Status, rec.Error = http.StatusBadRequest, cerr.Msg
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write(cerr.Body())
+		return true, verdict{}
+	}
 	if err != nil {
 		return false, verdict{Verdict: failover.TransportError(s.now(), s.policy, "bad api_url: "+err.Error())}
 	}
@@ -283,6 +294,10 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, r *http.Reques
 		if fv.Action == failover.Next {
 			return false, verdict{Verdict: fv, status: resp.StatusCode}
 		}
+	}
+
+	if converted(rt, e.acct) {
+		return true, s.commitConverted(ctx, w, rt, e, resp, src, peek, body, rec)
 	}
 
 	// Commit: from here on the answer is the client's.
@@ -383,7 +398,17 @@ type verdict struct {
 // the account's auth.
 func (s *Server) upstreamRequest(ctx context.Context, r *http.Request, rt route, e *entry, cred Credential, body []byte) (*http.Request, error) {
 	ad := adapterFor(e.acct.Kind)
-	target := ad.base(e.acct) + rt.upstream
+	upPath := rt.upstream
+	if converted(rt, e.acct) {
+		// OpenAI-format chat answered by a Claude account: the request
+		// becomes a Messages request.
+		var err error
+		if body, err = convertRequest(rt, e.acct, body); err != nil {
+			return nil, err
+		}
+		upPath = rt.convertedUpstream
+	}
+	target := ad.base(e.acct) + upPath
 	q := r.URL.RawQuery
 	if rt.dialect.query != nil {
 		q = rt.dialect.query(q)
@@ -409,6 +434,16 @@ func (s *Server) upstreamRequest(ctx context.Context, r *http.Request, rt route,
 		}
 	}
 	ad.auth(h, e.acct, cred)
+	if converted(rt, e.acct) {
+		h.Del("Openai-Organization")
+		h.Del("Openai-Project")
+		if h.Get("Anthropic-Version") == "" {
+			h.Set("Anthropic-Version", "2023-06-01")
+		}
+		if r.Method == http.MethodPost {
+			h.Set("Content-Type", "application/json")
+		}
+	}
 	// Answers come back uncompressed: the relay must see event boundaries
 	// to flush each one and read usage, and the client is on loopback.
 	h.Set("Accept-Encoding", "identity")

@@ -210,7 +210,7 @@ func (s *Server) SetAccounts(accts []pool.Account) {
 			next.servable++
 		}
 		for _, p := range pool.Protocols {
-			if a.Kind.Serves(p) {
+			if a.ServesProtocol(p) {
 				next.served[p] = append(next.served[p], e)
 				next.cands[p] = append(next.cands[p], sched.Candidate{Account: a, State: e.state})
 			}

@@ -28,6 +28,8 @@ type route struct {
 
 	pathModel  string // the model named in the path (Gemini), overriding the body's
 	pathStream bool   // the path asks for a stream (Gemini)
+
+	convertedUpstream string // the Anthropic path when a Claude account answers OpenAI chat
 }
 
 // routes maps request paths to routes. Aliases of the seed relay share a route.
@@ -45,6 +47,10 @@ func (s *Server) routes() map[string]route {
 	}
 	m["/openai/v1/responses"] = route{name: "responses", method: http.MethodPost, upstream: "/responses",
 		dialect: responsesDialect, model: true, sticky: true, usage: true}
+	m["/openai/v1/chat/completions"] = route{name: "chat_completions", method: http.MethodPost, upstream: "/chat/completions",
+		convertedUpstream: "/v1/messages", dialect: chatDialect, model: true, sticky: true, usage: true}
+	m["/openai/v1/models"] = route{name: "chat_models", method: http.MethodGet, upstream: "/models",
+		convertedUpstream: "/v1/models", dialect: chatDialect}
 	for _, v := range []string{"v1beta", "v1"} {
 		m["/gemini/"+v+"/models"] = route{name: "gemini_models", method: http.MethodGet, upstream: "/" + v + "/models", dialect: geminiDialect}
 	}

@@ -34,22 +34,33 @@ const (
 	ProtocolAnthropic Protocol = "anthropic" // Anthropic's Messages API
 	ProtocolResponses Protocol = "responses" // OpenAI's Responses API (Codex CLI)
 	ProtocolGemini    Protocol = "gemini"    // Google's Generative Language API (Gemini CLI)
+	ProtocolChat      Protocol = "chat"      // OpenAI Chat Completions (Cursor, Cline…)
 )
 
 // Protocols lists every protocol, for building per-protocol candidate lists.
-var Protocols = []Protocol{ProtocolAnthropic, ProtocolResponses, ProtocolGemini}
+var Protocols = []Protocol{ProtocolAnthropic, ProtocolResponses, ProtocolGemini, ProtocolChat}
 
 // Serves reports whether accounts of kind k can answer requests in protocol p.
 func (k Kind) Serves(p Protocol) bool {
 	switch k {
-	case KindClaudeAPI, KindClaudeOAuth:
-		return p == ProtocolAnthropic
+	case KindClaudeAPI:
+		return p == ProtocolAnthropic || p == ProtocolChat // chat by conversion
+	case KindClaudeOAuth:
+		return p == ProtocolAnthropic // chat only with Account.ConvertedTraffic
+	case KindOpenAICompatible:
+		return p == ProtocolChat
 	case KindOpenAIResponses, KindCodexOAuth:
 		return p == ProtocolResponses
 	case KindGeminiAPI:
 		return p == ProtocolGemini
 	}
 	return false
+}
+
+// ServesProtocol reports whether this account answers protocol p: its
+// kind's protocols, plus converted chat for a subscription that opted in.
+func (a Account) ServesProtocol(p Protocol) bool {
+	return a.Kind.Serves(p) || (p == ProtocolChat && a.Kind == KindClaudeOAuth && a.ConvertedTraffic)
 }
 
 // Served reports whether this build serves accounts of kind k on some route.
@@ -95,6 +106,10 @@ type Account struct {
 	// ProviderAccountID names the account at its provider where requests
 	// must say it (ChatGPT-Account-ID for a ChatGPT login).
 	ProviderAccountID string
+	// ConvertedTraffic lets a subscription (claude-oauth) account also
+	// answer OpenAI-format chat, converted: off by default, since a
+	// subscription is meant for Claude Code's own traffic.
+	ConvertedTraffic bool
 	// Models limits the account to matching model names ("*" matches any
 	// run of characters); empty: every model.
 	Models []string

@@ -158,3 +158,85 @@ func Field(ev []byte, name string) []byte {
 	}
 	return nil
 }
+
+// maxEvent bounds one event Transform holds whole.
+const maxEvent = 16 << 20
+
+// Transform reads src like Copy, but writes what fn makes of each complete
+// event (fn appends its output to out and returns it) instead of the event,
+// flushing after each read that completed events. Events are held whole, up
+// to 16 MiB, since fn needs all of one. A last event without its blank line
+// is given to fn too.
+func Transform(dst io.Writer, src io.Reader, flush func() error, fn func(out, ev []byte) ([]byte, error)) (written int64, err error) {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := (*bp)[:cap(*bp)]
+	var out []byte
+	end, scanned := 0, 0
+	emit := func() error {
+		if len(out) == 0 {
+			return nil
+		}
+		w, werr := dst.Write(out)
+		written += int64(w)
+		out = out[:0]
+		if werr != nil {
+			return werr
+		}
+		if flush != nil {
+			return flush()
+		}
+		return nil
+	}
+	for {
+		if end == len(buf) {
+			if len(buf) >= maxEvent {
+				return written, errors.New("sse: event larger than 16 MiB")
+			}
+			grown := make([]byte, 2*len(buf))
+			copy(grown, buf[:end])
+			buf = grown
+		}
+		n, rerr := src.Read(buf[end:])
+		end += n
+		cut := 0
+		if n > 0 {
+			from := max(scanned-3, 0)
+			for {
+				i := boundary(buf[cut:end], from-cut)
+				if i < 0 {
+					break
+				}
+				var ferr error
+				if out, ferr = fn(out, buf[cut:cut+i]); ferr != nil {
+					return written, ferr
+				}
+				cut += i
+				from = cut
+			}
+			scanned = end
+		}
+		if cut > 0 {
+			end = copy(buf, buf[cut:end])
+			scanned = max(scanned-cut, 0)
+		}
+		if err := emit(); err != nil {
+			return written, err
+		}
+		if rerr != nil {
+			if !errors.Is(rerr, io.EOF) {
+				return written, rerr
+			}
+			if end > 0 {
+				var ferr error
+				if out, ferr = fn(out, buf[:end]); ferr != nil {
+					return written, ferr
+				}
+				if err := emit(); err != nil {
+					return written, err
+				}
+			}
+			return written, nil
+		}
+	}
+}

@@ -3,6 +3,7 @@ package sse
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -179,5 +180,20 @@ func TestCopyBoundaryAfterLargeEvent(t *testing.T) {
 	}
 	if last := out.flushes[len(out.flushes)-1]; last != len(in) {
 		t.Errorf("last flush at %d of %d", last, len(in))
+	}
+}
+
+func TestTransform(t *testing.T) {
+	in := "event: a\ndata: 1\n\nevent: b\ndata: " + strings.Repeat("x", 3*bufSize) + "\n\ndata: tail"
+	var out flushLog
+	_, err := Transform(&out, &chunked{src: []byte(in), sizes: []int{5, 700}}, out.flush, func(dst, ev []byte) ([]byte, error) {
+		return append(dst, fmt.Sprintf("[%d:%s]", len(ev), Field(ev, "event"))...), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("[18:a][%d:b][10:]", len("event: b\ndata: ")+3*bufSize+2)
+	if out.String() != want {
+		t.Errorf("got %q, want %q", out.String(), want)
 	}
 }

@@ -1,0 +1,135 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"time"
+
+	"keypool/relay/anthropic"
+	"keypool/relay/convert"
+	"keypool/relay/pool"
+	"keypool/relay/sse"
+)
+
+// converted reports whether a request on rt answered by account a goes
+// through conversion: OpenAI-format chat answered by a Claude account.
+func converted(rt route, a pool.Account) bool {
+	return rt.dialect == chatDialect && adapterFor(a.Kind) == anthropicAdapter
+}
+
+// convertRequest turns a chat.completions body into a Messages body. A
+// subscription account gets Claude Code's identity block, which its token
+// requires.
+func convertRequest(rt route, a pool.Account, body []byte) ([]byte, error) {
+	if rt.method != http.MethodPost {
+		return nil, nil
+	}
+	out, _, err := convert.ChatToMessages(body, convert.Options{ClaudeCodeSystem: a.Kind == pool.KindClaudeOAuth})
+	return out, err
+}
+
+// maxConvertedBody bounds a non-streaming answer read whole for conversion.
+const maxConvertedBody = 64 << 20
+
+// commitConverted answers an OpenAI-format client from a Claude account's
+// answer: errors in OpenAI's format, a message as a chat.completion, a
+// stream as chat.completion.chunk events, flushed as each event converts.
+func (s *Server) commitConverted(ctx context.Context, w http.ResponseWriter, rt route, e *entry, resp *http.Response, src io.Reader, peek, reqBody []byte, rec *UsageRecord) verdict {
+	rec.Account = e.acct.ID
+	rec.Status = resp.StatusCode
+	rec.TTFB = s.now().Sub(rec.Time)
+	s.metrics.attempts.WithLabelValues(e.acct.ID, statusClass(resp.StatusCode)).Inc()
+	if resp.StatusCode >= 400 {
+		msg := anthropic.ParseError(peek).Message
+		if msg == "" {
+			msg = http.StatusText(resp.StatusCode)
+		}
+		rec.Error = msg
+		chatDialect.writeError(w, resp.StatusCode, msg, 0)
+		return verdict{}
+	}
+	if rt.method == http.MethodGet {
+		s.writeConvertedModels(w, src, rec)
+		return verdict{}
+	}
+	var opts struct {
+		StreamOptions struct {
+			IncludeUsage bool `json:"include_usage"`
+		} `json:"stream_options"`
+	}
+	json.Unmarshal(reqBody, &opts) // parsed once already; a failure leaves usage off
+	created := s.now()
+	if isEventStream(resp.Header) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.WriteHeader(http.StatusOK)
+		cw := &clientWriter{w: w, rc: http.NewResponseController(w), idle: s.cfg.IdleTimeout}
+		var tap anthropic.StreamTap
+		st := convert.NewStream(rec.Model, opts.StreamOptions.IncludeUsage, created)
+		_, err := sse.Transform(cw, src, cw.flush, func(out, ev []byte) ([]byte, error) {
+			tap.Event(ev)
+			return st.Event(out, ev)
+		})
+		rec.Usage = tap.Usage
+		if tap.Error != "" {
+			rec.Error = "upstream stream error: " + tap.Error
+		}
+		if err != nil && cw.err == nil && ctx.Err() == nil {
+			rec.Error = "upstream broke mid-answer: " + shortNetErr(err)
+			panic(http.ErrAbortHandler)
+		}
+		return verdict{}
+	}
+	body, err := io.ReadAll(io.LimitReader(src, maxConvertedBody))
+	if err != nil {
+		rec.Status, rec.Error = http.StatusBadGateway, "upstream broke mid-answer"
+		chatDialect.writeError(w, http.StatusBadGateway, "the upstream answer broke off", 0)
+		return verdict{}
+	}
+	if _, u, ok := anthropic.ResponseUsage(body); ok {
+		rec.Usage = u
+	}
+	out, err := convert.MessageToChat(body, "", created)
+	if err != nil {
+		rec.Status, rec.Error = http.StatusBadGateway, "cannot convert the upstream answer"
+		chatDialect.writeError(w, http.StatusBadGateway, "cannot convert the upstream answer: "+err.Error(), 0)
+		return verdict{}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(out)
+	return verdict{}
+}
+
+// writeConvertedModels answers GET /openai/v1/models from Anthropic's list.
+func (s *Server) writeConvertedModels(w http.ResponseWriter, src io.Reader, rec *UsageRecord) {
+	var in struct {
+		Data []struct {
+			ID        string    `json:"id"`
+			CreatedAt time.Time `json:"created_at"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(io.LimitReader(src, maxConvertedBody)).Decode(&in); err != nil {
+		rec.Status, rec.Error = http.StatusBadGateway, "cannot read the model list"
+		chatDialect.writeError(w, http.StatusBadGateway, "cannot read the upstream model list", 0)
+		return
+	}
+	type model struct {
+		ID      string `json:"id"`
+		Object  string `json:"object"`
+		Created int64  `json:"created"`
+		OwnedBy string `json:"owned_by"`
+	}
+	out := struct {
+		Object string  `json:"object"`
+		Data   []model `json:"data"`
+	}{Object: "list", Data: []model{}}
+	for _, m := range in.Data {
+		out.Data = append(out.Data, model{ID: m.ID, Object: "model", Created: m.CreatedAt.Unix(), OwnedBy: "anthropic"})
+	}
+	b, _ := json.Marshal(out)
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
+}
