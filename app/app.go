@@ -26,6 +26,7 @@ import (
 	"keypool/app/store"
 	"keypool/app/tokens"
 	"keypool/relay"
+	"keypool/relay/guard"
 	"keypool/relay/pool"
 )
 
@@ -210,6 +211,8 @@ func Open(p Params) (*App, error) {
 		Usage:               st,
 		Today:               a.today,
 		ClientKeys:          cfg.APIKeys,
+		ClientModels:        clientModels(cfg.AllowedModels),
+		ModelMap:            cfg.Models,
 		ListenHost:          cfg.Server.Host,
 		StickyTTL:           seconds(cfg.Session.StickyTTLSeconds),
 		RenewalThreshold:    seconds(cfg.Session.RenewalThresholdSeconds),
@@ -589,6 +592,19 @@ func (a *App) today() map[string]relay.DayStats {
 		s.Errors += d.Errors
 		s.Usage = s.Usage.Add(d.Usage)
 		out[d.Account] = s
+	}
+	return out
+}
+
+// clientModels keys [allowed_models] by client key id, as the relay names
+// clients.
+func clientModels(byKey map[string][]string) map[string][]string {
+	if len(byKey) == 0 {
+		return nil
+	}
+	out := make(map[string][]string, len(byKey))
+	for k, pats := range byKey {
+		out[guard.KeyID(k)] = pats
 	}
 	return out
 }

@@ -129,3 +129,29 @@ func TestChatPassthroughAndModels(t *testing.T) {
 		t.Errorf("models: %d %s", resp.StatusCode, b)
 	}
 }
+
+// A [models] alias is sent upstream as the real model; a client key limited
+// to some models is refused others, in its own protocol's format.
+func TestModelMapAndClientModels(t *testing.T) {
+	h := newHarness(t, []acct{{id: "a", prio: 1}}, func(c *relay.Config) {
+		c.ModelMap = map[string]string{"fast": "claude-haiku-4-5", "gemini-fast": "gemini-3.5-flash"}
+		c.ClientModels = map[string][]string{guardKeyID("local-key"): {"claude-haiku-*", "claude-sonnet-*"}}
+	})
+	if resp, b := h.post(`{"model":"fast","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`, nil); resp.StatusCode != 200 {
+		t.Fatalf("alias: %d %s", resp.StatusCode, b)
+	}
+	if got := string(h.ups["a"].Requests()[0].Body); !strings.Contains(got, `"model":"claude-haiku-4-5"`) {
+		t.Errorf("upstream body %s", got)
+	}
+	resp, b := h.post(`{"model":"claude-opus-4-6","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`, nil)
+	if resp.StatusCode != http.StatusForbidden || errorType(t, b) != "permission_error" || !strings.Contains(b, "not allowed") {
+		t.Errorf("disallowed model: %d %s", resp.StatusCode, b)
+	}
+	resp, b = h.do("POST", "/openai/v1/chat/completions", `{"model":"gpt-5","messages":[{"role":"user","content":"hi"}]}`, nil)
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(b, `"error"`) || strings.Contains(b, `"type":"error"`) {
+		t.Errorf("disallowed chat model: %d %s", resp.StatusCode, b)
+	}
+	if h.ups["a"].Count() != 1 {
+		t.Errorf("refused requests reached the upstream")
+	}
+}

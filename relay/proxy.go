@@ -70,6 +70,20 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt route, client 
 		if rt.pathModel != "" {
 			req.Model, req.Stream = rt.pathModel, rt.pathStream
 		}
+		if real, ok := s.cfg.ModelMap[req.Model]; ok && real != "" && real != req.Model {
+			if rt.pathModel != "" {
+				rt.upstream = strings.Replace(rt.upstream, "/models/"+req.Model+":", "/models/"+real+":", 1)
+			} else if body, err = withModel(body, real); err != nil {
+				s.fail(w, rt, &rec, http.StatusBadRequest, "request body is not a JSON object", 0)
+				return
+			}
+			req.Model = real
+		}
+		if pats := s.cfg.ClientModels[client]; len(pats) > 0 && !matchAny(pats, req.Model) {
+			rec.Model = req.Model
+			s.fail(w, rt, &rec, http.StatusForbidden, fmt.Sprintf("model %q is not allowed for this client key", req.Model), 0)
+			return
+		}
 		if req.Model == "" {
 			s.fail(w, rt, &rec, http.StatusBadRequest, errNoModel.Error(), 0)
 			return
@@ -131,6 +145,30 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt route, client 
 		s.leave(ctx, e, v, fam, &rec)
 	}
 	s.noAccount(w, rt, &rec, sched.Earliest(s.now(), cands, fam, req.Model), s.now())
+}
+
+// withModel returns body with its top-level "model" replaced (a [models]
+// alias). Only aliased requests are re-encoded.
+func withModel(body []byte, model string) ([]byte, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, err
+	}
+	v, err := json.Marshal(model)
+	if err != nil {
+		return nil, err
+	}
+	m["model"] = v
+	return json.Marshal(m)
+}
+
+func matchAny(patterns []string, model string) bool {
+	for _, p := range patterns {
+		if pool.MatchWildcard(p, model) {
+			return true
+		}
+	}
+	return false
 }
 
 // waitForBound keeps a conversation on its account through a throttle short

@@ -69,7 +69,12 @@ type Config struct {
 	Today       func() map[string]DayStats // optional: per-account traffic shown in /health
 
 	ClientKeys []string // none: open, every client is "anonymous"
-	ListenHost string   // the host the relay listens on; non-loopback accepts any Host header
+	// ClientModels limits a client (by key id, guard.KeyID) to models
+	// matching its patterns ("*" wildcards); a client not listed may use any.
+	ClientModels map[string][]string
+	// ModelMap maps a model name clients use to the one sent upstream.
+	ModelMap   map[string]string
+	ListenHost string // the host the relay listens on; non-loopback accepts any Host header
 
 	StickyTTL           time.Duration // 1h
 	RenewalThreshold    time.Duration // 5m

@@ -67,6 +67,12 @@ type File struct {
 	Server   Server
 	Session  Session
 	Accounts []Account
+	// Models maps a model name clients use to the one sent upstream
+	// (Keypool addition, [models]).
+	Models map[string]string `json:"-"`
+	// AllowedModels limits a client key to matching models ("*" wildcards),
+	// keyed by the key itself (Keypool addition, [allowed_models]).
+	AllowedModels map[string][]string `json:"-"`
 	// Path is the path the file was read from, as given to Load or Parse.
 	Path string
 }
@@ -209,10 +215,12 @@ func (s Server) LogLevelValue() slog.Level {
 // The raw types mirror the file. Pointers mark keys whose absence matters.
 
 type rawFile struct {
-	APIKeys  []string     `toml:"api_keys"`
-	Server   rawServer    `toml:"server"`
-	Session  rawSession   `toml:"session"`
-	Accounts []rawAccount `toml:"accounts"`
+	APIKeys       []string            `toml:"api_keys"`
+	Server        rawServer           `toml:"server"`
+	Session       rawSession          `toml:"session"`
+	Accounts      []rawAccount        `toml:"accounts"`
+	Models        map[string]string   `toml:"models"`
+	AllowedModels map[string][]string `toml:"allowed_models"`
 }
 
 type rawServer struct {

@@ -319,6 +319,8 @@ var schema = &schemaNode{
 			num("unavailable_cooldown_seconds"), num("rate_limit_cooldown_seconds"),
 		}},
 		{name: "accounts", want: "an array of tables ([[accounts]])", elem: accountSchema},
+		{name: "models", want: "a table of model names", header: "[models]"},
+		{name: "allowed_models", want: "a table of model lists", header: "[allowed_models]"},
 	},
 }
 

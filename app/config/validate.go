@@ -82,6 +82,29 @@ func validate(name, path string, raw *rawFile, pos *positions) (*File, []*Error)
 	}
 	f.APIKeys = raw.APIKeys
 
+	// [models]: alias = real model.
+	for alias, real := range raw.Models {
+		if alias == "" || strings.TrimSpace(real) == "" {
+			v.fail("models."+alias, "needs a model name on both sides (alias = \"real-model\")")
+		}
+	}
+	f.Models = raw.Models
+	// [allowed_models]: client key = [patterns]. The key is a secret: say
+	// which entry, never echo it.
+	known := map[string]bool{}
+	for _, k := range raw.APIKeys {
+		known[k] = true
+	}
+	for key, pats := range raw.AllowedModels {
+		if !known[key] {
+			v.fail("allowed_models", "an entry names a key that is not in api_keys")
+		}
+		if len(pats) == 0 {
+			v.fail("allowed_models", "an entry has no model patterns (use [\"*\"] for all)")
+		}
+	}
+	f.AllowedModels = raw.AllowedModels
+
 	f.Server = v.server(raw.Server, path, len(raw.APIKeys) > 0)
 	f.Session = v.session(raw.Session)
 
