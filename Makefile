@@ -14,7 +14,7 @@ DEB_PKGS := ca-certificates
 # (libsecret-tools) shows what a test stored.
 DEB_PKGS += dbus-daemon dbus-bin gnome-keyring libsecret-tools
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-FUZZTIME ?= 4s
+FUZZTIME ?= 3s
 export PATH := $(PATH):/usr/local/go/bin
 
 .PHONY: all deps build run test test-race fuzz fuzz-short bench vet clean
@@ -53,7 +53,8 @@ test: vet
 	$(WITH_KEYRING) $(GO) test -count=1 $$($(GO) list ./... | grep -v '/relay')
 	$(MAKE) --no-print-directory fuzz-short
 
-FUZZ_TARGETS := ./relay/sse:FuzzCopy ./relay/session:FuzzFromUserID ./relay/anthropic:FuzzResponseUsage ./app/config:FuzzParse
+FUZZ_TARGETS := ./relay/sse:FuzzCopy ./relay/session:FuzzFromUserID ./relay/anthropic:FuzzResponseUsage \
+	./relay/convert:FuzzChatToMessages ./relay/convert:FuzzStream ./app/config:FuzzParse
 
 fuzz-short:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \

@@ -249,7 +249,7 @@ func TestStatus(t *testing.T) {
 	if err := app.Status(context.Background(), p, &out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"running at " + r.URL(), "claude-api", "not_supported", "ready"} {
+	for _, want := range []string{"running at " + r.URL(), "claude-api", "gemini", "ready"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("status lacks %q:\n%s", want, out.String())
 		}

@@ -9,6 +9,7 @@ import (
 
 	"keypool/relay/anthropic"
 	"keypool/relay/convert"
+	"keypool/relay/gemini"
 	"keypool/relay/pool"
 	"keypool/relay/sse"
 )
@@ -132,4 +133,51 @@ func (s *Server) writeConvertedModels(w http.ResponseWriter, src io.Reader, rec 
 	b, _ := json.Marshal(out)
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(b)
+}
+
+// codeAssist reports whether a Gemini call on rt goes to a Google login's
+// Code Assist endpoint (envelope in, envelope out).
+func codeAssist(rt route, a pool.Account) bool {
+	return rt.dialect == geminiDialect && a.Kind == pool.KindGemini
+}
+
+// commitCodeAssist answers a Gemini client from Code Assist: each stream
+// event, or the whole answer, taken out of its {"response": …} envelope.
+func (s *Server) commitCodeAssist(ctx context.Context, w http.ResponseWriter, e *entry, resp *http.Response, src io.Reader, rec *UsageRecord) verdict {
+	rec.Account = e.acct.ID
+	rec.Status = resp.StatusCode
+	rec.TTFB = s.now().Sub(rec.Time)
+	s.metrics.attempts.WithLabelValues(e.acct.ID, statusClass(resp.StatusCode)).Inc()
+	var tap gemini.StreamTap
+	if isEventStream(resp.Header) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(resp.StatusCode)
+		cw := &clientWriter{w: w, rc: http.NewResponseController(w), idle: s.cfg.IdleTimeout}
+		_, err := sse.Transform(cw, src, cw.flush, func(out, ev []byte) ([]byte, error) {
+			start := len(out)
+			out, err := gemini.UnwrapCodeAssistEvent(out, ev)
+			tap.Event(out[start:])
+			return out, err
+		})
+		_, rec.Usage, _ = tap.Result()
+		if err != nil && cw.err == nil && ctx.Err() == nil {
+			rec.Error = "upstream broke mid-answer: " + shortNetErr(err)
+			panic(http.ErrAbortHandler)
+		}
+		return verdict{}
+	}
+	body, err := io.ReadAll(io.LimitReader(src, maxConvertedBody))
+	if err != nil {
+		rec.Status, rec.Error = http.StatusBadGateway, "upstream broke mid-answer"
+		geminiDialect.writeError(w, http.StatusBadGateway, "the upstream answer broke off", 0)
+		return verdict{}
+	}
+	out := gemini.UnwrapCodeAssist(body)
+	if _, u, ok := gemini.ResponseUsage(out); ok {
+		rec.Usage = u
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(resp.StatusCode)
+	w.Write(out)
+	return verdict{}
 }

@@ -209,9 +209,28 @@ var chatAdapter = &adapter{
 	},
 }
 
+var codeAssistAdapter = &adapter{
+	base: func(a pool.Account) string {
+		if a.APIURL != "" {
+			return a.APIURL
+		}
+		return gemini.DefaultCodeAssistBase
+	},
+	auth: func(h http.Header, _ pool.Account, cred Credential) {
+		h.Del("X-Goog-Api-Key")
+		h.Del("X-Api-Key")
+		h.Set("Authorization", "Bearer "+cred.APIKey)
+	},
+	newTap:    func() tap { return new(gemini.StreamTap) },
+	jsonUsage: gemini.ResponseUsage,
+	classify:  geminiAdapter.classify,
+}
+
 // adapterFor is the upstream adapter of an account kind.
 func adapterFor(k pool.Kind) *adapter {
 	switch k {
+	case pool.KindGemini:
+		return codeAssistAdapter
 	case pool.KindOpenAICompatible:
 		return chatAdapter
 	case pool.KindOpenAIResponses, pool.KindCodexOAuth:

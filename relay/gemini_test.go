@@ -2,6 +2,7 @@ package relay_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -170,5 +171,60 @@ func TestGeminiStickyAndPaths(t *testing.T) {
 				t.Errorf("the client key went upstream: %q", r.Query)
 			}
 		}
+	}
+}
+
+// A Google login answers Gemini calls through Code Assist: the request goes
+// in its envelope with the account's project, the answer (each stream
+// event) comes out of it, and the client sees the public API.
+func TestGeminiCodeAssist(t *testing.T) {
+	h := newHarness(t, []acct{{id: "google", prio: 100}}, nil)
+	h.srv.SetAccounts([]pool.Account{{ID: "google", Kind: pool.KindGemini, Priority: 100, Enabled: true,
+		APIURL: h.ups["google"].URL, Project: "my-project"}})
+	ctx := context.Background()
+	client, err := genai.NewClient(ctx, &genai.ClientConfig{APIKey: "local-key", Backend: genai.BackendGeminiAPI,
+		HTTPOptions: genai.HTTPOptions{BaseURL: h.http.URL + "/gemini/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrap := func(inner string) string { return `{"response":` + inner + `,"traceId":"t1"}` }
+	h.ups["google"].Push(relaytest.Reply{Body: wrap(relaytest.GeminiResponse("gemini-3.5-pro", "hi from code assist", 40, 0, 6))})
+	res, err := client.Models.GenerateContent(ctx, "gemini-3.5-pro", genai.Text("hi"), nil)
+	if err != nil || res.Text() != "hi from code assist" {
+		t.Fatalf("generate: %v %v", res, err)
+	}
+	up := h.ups["google"].Requests()[0]
+	if up.Path != "/v1internal:generateContent" || up.Header.Get("Authorization") != "Bearer sk-ant-test-google" || up.Header.Get("X-Goog-Api-Key") != "" {
+		t.Errorf("upstream saw %s %v", up.Path, up.Header)
+	}
+	var env struct {
+		Model, Project string
+		Request        struct{ Contents []any }
+	}
+	if err := json.Unmarshal(up.Body, &env); err != nil || env.Model != "gemini-3.5-pro" || env.Project != "my-project" || len(env.Request.Contents) != 1 {
+		t.Errorf("envelope %s (%v)", up.Body, err)
+	}
+
+	var evs []string
+	for _, e := range relaytest.GeminiStream("gemini-3.5-pro", []string{"x", "y"}, 12, 0) {
+		evs = append(evs, "data: "+wrap(strings.TrimPrefix(e, "data: ")))
+	}
+	h.ups["google"].Push(relaytest.Reply{Events: evs})
+	text := ""
+	for chunk, err := range client.Models.GenerateContentStream(ctx, "gemini-3.5-pro", genai.Text("hi"), nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		text += chunk.Text()
+	}
+	if text != "xy" {
+		t.Errorf("stream text %q", text)
+	}
+	if up := h.ups["google"].Requests()[1]; up.Path != "/v1internal:streamGenerateContent" || up.Query != "alt=sse" {
+		t.Errorf("stream upstream %s?%s", up.Path, up.Query)
+	}
+	recs := waitRecords(t, h.sink, 2)
+	if recs[1].Usage != (relay.Usage{InputTokens: 12, OutputTokens: 2}) {
+		t.Errorf("stream usage %+v", recs[1].Usage)
 	}
 }

@@ -111,7 +111,7 @@ func TestHealthAndMetrics(t *testing.T) {
 			return map[string]relay.DayStats{"a": {Requests: 3, Usage: relay.Usage{InputTokens: 7}}}
 		}
 	})
-	h.srv.SetAccounts(append(accountsOf(h), pool.Account{ID: "g", Kind: pool.KindGemini, Enabled: true}))
+	h.srv.SetAccounts(append(accountsOf(h), pool.Account{ID: "g", Kind: pool.Kind("from-a-later-version"), Enabled: true}))
 	h.ups["a"].Push(relaytest.Reply{Status: 401, Body: relaytest.Error("authentication_error", "bad key")})
 	h.post(simple, nil)
 	waitRecords(t, h.sink, 1)

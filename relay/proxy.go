@@ -15,6 +15,7 @@ import (
 
 	"keypool/relay/convert"
 	"keypool/relay/failover"
+	"keypool/relay/gemini"
 	"keypool/relay/pool"
 	"keypool/relay/sched"
 	"keypool/relay/sse"
@@ -73,6 +74,7 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt route, client 
 		if real, ok := s.cfg.ModelMap[req.Model]; ok && real != "" && real != req.Model {
 			if rt.pathModel != "" {
 				rt.upstream = strings.Replace(rt.upstream, "/models/"+req.Model+":", "/models/"+real+":", 1)
+				rt.call.Model = real
 			} else if body, err = withModel(body, real); err != nil {
 				s.fail(w, rt, &rec, http.StatusBadRequest, "request body is not a JSON object", 0)
 				return
@@ -106,7 +108,9 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt route, client 
 	} else {
 		tried = triedBuf[:len(cands)]
 	}
-	skip := func(i int) bool { return tried[i] || !cands[i].Account.Allows(req.Model) }
+	skip := func(i int) bool {
+		return tried[i] || !cands[i].Account.Allows(req.Model) || !rt.accepts(cands[i].Account.Kind)
+	}
 
 	s.waitForBound(ctx, cands, sess, fam)
 	waited := false
@@ -337,6 +341,9 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	if converted(rt, e.acct) {
 		return true, s.commitConverted(ctx, w, rt, e, resp, src, peek, body, rec)
 	}
+	if codeAssist(rt, e.acct) && resp.StatusCode < 300 {
+		return true, s.commitCodeAssist(ctx, w, e, resp, src, rec)
+	}
 
 	// Commit: from here on the answer is the client's.
 	rec.Account = e.acct.ID
@@ -446,11 +453,20 @@ func (s *Server) upstreamRequest(ctx context.Context, r *http.Request, rt route,
 		}
 		upPath = rt.convertedUpstream
 	}
-	target := ad.base(e.acct) + upPath
 	q := r.URL.RawQuery
 	if rt.dialect.query != nil {
 		q = rt.dialect.query(q)
 	}
+	if codeAssist(rt, e.acct) {
+		// A Google login speaks Code Assist: the request goes in its
+		// envelope, to its method path.
+		var err error
+		if body, err = gemini.WrapCodeAssist(rt.call, e.acct.Project, body); err != nil {
+			return nil, err
+		}
+		upPath, q = gemini.CodeAssistPath(rt.call), ""
+	}
+	target := ad.base(e.acct) + upPath
 	if q != "" {
 		target += "?" + q
 	}

@@ -30,6 +30,22 @@ type route struct {
 	pathStream bool   // the path asks for a stream (Gemini)
 
 	convertedUpstream string // the Anthropic path when a Claude account answers OpenAI chat
+
+	call      gemini.Call // the Gemini model call, for Code Assist's envelope
+	onlyKinds []pool.Kind // if set, only these account kinds serve the route
+}
+
+// accepts reports whether accounts of kind k may serve rt.
+func (rt route) accepts(k pool.Kind) bool {
+	if len(rt.onlyKinds) == 0 {
+		return true
+	}
+	for _, o := range rt.onlyKinds {
+		if o == k {
+			return true
+		}
+	}
+	return false
 }
 
 // routes maps request paths to routes. Aliases of the seed relay share a route.
@@ -52,7 +68,8 @@ func (s *Server) routes() map[string]route {
 	m["/openai/v1/models"] = route{name: "chat_models", method: http.MethodGet, upstream: "/models",
 		convertedUpstream: "/v1/models", dialect: chatDialect}
 	for _, v := range []string{"v1beta", "v1"} {
-		m["/gemini/"+v+"/models"] = route{name: "gemini_models", method: http.MethodGet, upstream: "/" + v + "/models", dialect: geminiDialect}
+		m["/gemini/"+v+"/models"] = route{name: "gemini_models", method: http.MethodGet, upstream: "/" + v + "/models", dialect: geminiDialect,
+			onlyKinds: []pool.Kind{pool.KindGeminiAPI}} // Code Assist has no model list
 	}
 	m["/openai/v1/responses/compact"] = route{name: "responses_compact", method: http.MethodPost, upstream: "/responses/compact",
 		dialect: responsesDialect, model: true, sticky: true, usage: true}
@@ -69,7 +86,7 @@ func geminiCall(path string) (route, bool) {
 	rt := route{name: "gemini_" + call.Method, method: http.MethodPost, dialect: geminiDialect,
 		upstream: "/" + call.Version + "/models/" + call.Model + ":" + call.Method,
 		model:    true, sticky: call.Method != "countTokens", usage: call.Method != "countTokens",
-		pathModel: call.Model, pathStream: call.Method == "streamGenerateContent"}
+		pathModel: call.Model, pathStream: call.Method == "streamGenerateContent", call: call}
 	return rt, true
 }
 

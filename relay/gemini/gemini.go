@@ -266,3 +266,60 @@ func ParseError(body []byte) ErrorBody {
 	}
 	return out
 }
+
+// DefaultCodeAssistBase is Gemini Code Assist's endpoint (Google logins).
+const DefaultCodeAssistBase = "https://cloudcode-pa.googleapis.com"
+
+// CodeAssistPath is the upstream path of a call for a Google login.
+func CodeAssistPath(c Call) string {
+	p := "/v1internal:" + c.Method
+	if c.Method == "streamGenerateContent" {
+		p += "?alt=sse"
+	}
+	return p
+}
+
+// WrapCodeAssist puts a public-API request body into Code Assist's
+// envelope: {model, project, user_prompt_id, request}; countTokens takes
+// {request: {model: "models/…", contents}}.
+func WrapCodeAssist(c Call, project string, body []byte) ([]byte, error) {
+	if c.Method == "countTokens" {
+		var in struct {
+			Contents json.RawMessage `json:"contents"`
+		}
+		if err := json.Unmarshal(body, &in); err != nil {
+			return nil, err
+		}
+		return json.Marshal(map[string]any{"request": map[string]any{"model": "models/" + c.Model, "contents": in.Contents}})
+	}
+	if !json.Valid(body) {
+		return nil, errors.New("request body is not valid JSON")
+	}
+	sum := sha256.Sum256(body)
+	return json.Marshal(map[string]any{"model": c.Model, "project": project,
+		"user_prompt_id": "keypool-" + hex.EncodeToString(sum[:8]), "request": json.RawMessage(body)})
+}
+
+// UnwrapCodeAssist takes the public-API answer out of Code Assist's
+// {"response": …} envelope; other bodies (countTokens) come back as they are.
+func UnwrapCodeAssist(body []byte) []byte {
+	var env struct {
+		Response json.RawMessage `json:"response"`
+	}
+	if json.Unmarshal(body, &env) == nil && len(env.Response) > 0 {
+		return env.Response
+	}
+	return body
+}
+
+// UnwrapCodeAssistEvent rewrites one Code Assist SSE event as the public
+// API's: "data: <response>\n\n".
+func UnwrapCodeAssistEvent(out, ev []byte) ([]byte, error) {
+	data := sse.Field(ev, "data")
+	if data == nil {
+		return out, nil // comments and keep-alives carry nothing
+	}
+	out = append(out, "data: "...)
+	out = append(out, UnwrapCodeAssist(data)...)
+	return append(out, "\n\n"...), nil
+}

@@ -51,7 +51,7 @@ func (k Kind) Serves(p Protocol) bool {
 		return p == ProtocolChat
 	case KindOpenAIResponses, KindCodexOAuth:
 		return p == ProtocolResponses
-	case KindGeminiAPI:
+	case KindGeminiAPI, KindGemini:
 		return p == ProtocolGemini
 	}
 	return false
@@ -106,6 +106,8 @@ type Account struct {
 	// ProviderAccountID names the account at its provider where requests
 	// must say it (ChatGPT-Account-ID for a ChatGPT login).
 	ProviderAccountID string
+	// Project is a Gemini Code Assist account's Google Cloud project.
+	Project string
 	// ConvertedTraffic lets a subscription (claude-oauth) account also
 	// answer OpenAI-format chat, converted: off by default, since a
 	// subscription is meant for Claude Code's own traffic.
