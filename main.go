@@ -1,6 +1,6 @@
 // Command keypool pools one person's AI accounts behind a relay on
-// 127.0.0.1 that Claude Code (and, in later versions, Codex CLI and Gemini
-// CLI) point at. This build runs the relay headless: keypool serve.
+// 127.0.0.1 that Claude Code, Codex CLI, Gemini CLI and OpenAI-compatible
+// apps point at. This build runs the relay headless: keypool serve.
 package main
 
 import (
@@ -61,8 +61,10 @@ Usage:
                                    move a config file's accounts in, secrets into the keychain
   keypool version                  print the version
 
-Point Claude Code at it:
-  export ANTHROPIC_BASE_URL=http://127.0.0.1:3000 ANTHROPIC_AUTH_TOKEN=<one of api_keys>
+Point the CLIs at it (the key: one of api_keys):
+  Claude Code: ANTHROPIC_BASE_URL=http://127.0.0.1:3000 ANTHROPIC_AUTH_TOKEN=<key>
+  Codex CLI:   a model provider with base_url http://127.0.0.1:3000/openai/v1 (see README)
+  Gemini CLI:  GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:3000/gemini GEMINI_API_KEY=<key>
 
 Run "keypool COMMAND --help" for a command's flags.
 `
