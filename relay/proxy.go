@@ -303,7 +303,7 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, r *http.Reques
 			rec.Status, rec.Error = 499, "client closed the connection"
 			return true, verdict{}
 		}
-		why := "connect: " + shortNetErr(err)
+		why := "no connection: " + shortNetErr(err)
 		if errors.Is(context.Cause(uctx), errIdle) {
 			why = "no answer within the idle timeout"
 		}
