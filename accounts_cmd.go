@@ -65,7 +65,7 @@ func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		disabled                                         bool
 	)
 	if sub == "add" {
-		fs.StringVar(&typ, "type", "claude-api", "account type: claude-api (API keys and Claude-compatible mirrors), or claude-oauth with a setup token; browser logins use keypool login")
+		fs.StringVar(&typ, "type", "claude-api", "account type: claude-api (API keys and Claude-compatible mirrors), openai-responses, openai-compatible (with --api-url), gemini-api, or claude-oauth with a setup token; browser logins use keypool login")
 		fs.StringVar(&id, "id", "", "account id (letters, digits, . _ -)")
 		fs.StringVar(&name, "name", "", "display name (default: the id)")
 		fs.IntVar(&priority, "priority", 0, "larger is preferred")

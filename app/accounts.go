@@ -140,6 +140,9 @@ func (a *Accounts) validate(acct store.Account, sec map[secrets.Field]secrets.Se
 	} else if !has(secrets.APIKey) {
 		return fmt.Errorf("account %s: a %s account needs an API key", acct.ID, acct.Type)
 	}
+	if acct.Type == string(pool.KindOpenAICompatible) && acct.APIURL == "" {
+		return fmt.Errorf("account %s: an openai-compatible account needs --api-url (its base, e.g. https://host/v1)", acct.ID)
+	}
 	if acct.AuthHeader != "" && acct.AuthHeader != string(pool.AuthXAPIKey) && acct.AuthHeader != string(pool.AuthBearer) {
 		return fmt.Errorf("account %s: auth header %q is not one of x-api-key, bearer", acct.ID, acct.AuthHeader)
 	}
