@@ -191,9 +191,7 @@ var geminiAdapter = &adapter{
 	auth:      func(h http.Header, _ pool.Account, cred Credential) { gemini.SetAuth(h, cred.APIKey) },
 	newTap:    func() tap { return new(gemini.StreamTap) },
 	jsonUsage: gemini.ResponseUsage,
-	classify: func(status int, h http.Header, body []byte, _ pool.Family, now time.Time, p failover.Policy) failover.Verdict {
-		return failover.ClassifyGemini(status, h, body, now, p)
-	},
+	classify:  failover.ClassifyGemini,
 }
 
 var chatAdapter = &adapter{

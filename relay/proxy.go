@@ -30,7 +30,11 @@ const errBodyPeek = 64 << 10
 // hop-by-hop headers never cross the relay; the client's credential for the
 // relay never goes upstream.
 var dropRequest = []string{"Connection", "Keep-Alive", "Proxy-Authorization", "Proxy-Connection",
-	"Te", "Trailer", "Transfer-Encoding", "Upgrade", "X-Api-Key", "Authorization", "Content-Length"}
+	"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Content-Length",
+	// the client's credentials for the relay, in each form the guard accepts
+	"X-Api-Key", "X-Goog-Api-Key", "Authorization",
+	// the client's OpenAI organisation and project would not match the account's
+	"Openai-Organization", "Openai-Project"}
 var dropResponse = []string{"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Connection",
 	"Te", "Trailer", "Transfer-Encoding", "Upgrade"}
 
@@ -81,6 +85,12 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt route, client 
 			}
 			req.Model = real
 		}
+		if s.modelRules(client) && ambiguousModel(body) {
+			// encoding/json matches keys regardless of case; upstreams do
+			// not. A second "MODEL" key could slip past the rules.
+			s.fail(w, rt, &rec, http.StatusBadRequest, `the body has more than one "model" key (in different cases)`, 0)
+			return
+		}
 		if pats := s.cfg.ClientModels[client]; len(pats) > 0 && !matchAny(pats, req.Model) {
 			rec.Model = req.Model
 			s.fail(w, rt, &rec, http.StatusForbidden, fmt.Sprintf("model %q is not allowed for this client key", req.Model), 0)
@@ -109,7 +119,12 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt route, client 
 		tried = triedBuf[:len(cands)]
 	}
 	skip := func(i int) bool {
-		return tried[i] || !cands[i].Account.Allows(req.Model) || !rt.accepts(cands[i].Account.Kind)
+		a := cands[i].Account
+		return tried[i] || !a.Allows(req.Model) || !rt.accepts(a.Kind) ||
+			// Claude answers converted chat for Claude models only, unless
+			// the account's model rules say otherwise: "gpt-4o" must reach
+			// an OpenAI-compatible account, not Anthropic.
+			(req.Model != "" && converted(rt, a) && len(a.Models) == 0 && !strings.HasPrefix(req.Model, "claude"))
 	}
 
 	s.waitForBound(ctx, cands, sess, fam)
@@ -164,6 +179,26 @@ func withModel(body []byte, model string) ([]byte, error) {
 	}
 	m["model"] = v
 	return json.Marshal(m)
+}
+
+// modelRules reports whether any model rule could refuse this client's
+// request: its own allowed models, or an account's model list.
+func (s *Server) modelRules(client string) bool {
+	return len(s.cfg.ClientModels[client]) > 0 || s.accounts.Load().modelRules
+}
+
+// ambiguousModel reports a top-level key that is "model" in another case.
+func ambiguousModel(body []byte) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) != nil {
+		return false
+	}
+	for k := range m {
+		if k != "model" && strings.EqualFold(k, "model") {
+			return true
+		}
+	}
+	return false
 }
 
 func matchAny(patterns []string, model string) bool {
@@ -489,8 +524,6 @@ func (s *Server) upstreamRequest(ctx context.Context, r *http.Request, rt route,
 	}
 	ad.auth(h, e.acct, cred)
 	if converted(rt, e.acct) {
-		h.Del("Openai-Organization")
-		h.Del("Openai-Project")
 		if h.Get("Anthropic-Version") == "" {
 			h.Set("Anthropic-Version", "2023-06-01")
 		}

@@ -118,10 +118,11 @@ type entry struct {
 // SetAccounts. For each protocol, cands holds the accounts that serve it,
 // aligned with served.
 type accountSet struct {
-	all      []*entry
-	servable int // accounts this build serves on some route
-	served   map[pool.Protocol][]*entry
-	cands    map[pool.Protocol][]sched.Candidate
+	all        []*entry
+	servable   int  // accounts this build serves on some route
+	modelRules bool // some account limits its models
+	served     map[pool.Protocol][]*entry
+	cands      map[pool.Protocol][]sched.Candidate
 }
 
 // New returns a relay for cfg.
@@ -213,6 +214,9 @@ func (s *Server) SetAccounts(accts []pool.Account) {
 		next.all = append(next.all, e)
 		if a.Kind.Served() {
 			next.servable++
+		}
+		if len(a.Models) > 0 {
+			next.modelRules = true
 		}
 		for _, p := range pool.Protocols {
 			if a.ServesProtocol(p) {

@@ -14,7 +14,11 @@ import (
 // used-up daily or plan quota cools it until the retry delay Google gives
 // (else the unavailable cooldown); a rate limit cools it for the retry
 // delay.
-func ClassifyGemini(status int, h http.Header, body []byte, now time.Time, p Policy) Verdict {
+//
+// Google counts quotas per model, so a 429 cools the request's model family
+// (for Gemini, the model) only: Gemini CLI's fall back from Pro to Flash
+// must still find the account.
+func ClassifyGemini(status int, h http.Header, body []byte, fam pool.Family, now time.Time, p Policy) Verdict {
 	switch {
 	case status < 400:
 		return Verdict{Action: Pass}
@@ -27,19 +31,29 @@ func ClassifyGemini(status int, h http.Header, body []byte, now time.Time, p Pol
 		return Verdict{Action: Pass}
 	case status == http.StatusTooManyRequests:
 		e := gemini.ParseError(body)
-		if e.Reason == "QUOTA_EXHAUSTED" || e.Daily {
+		var v Verdict
+		switch {
+		case e.Daily:
+			// A daily quota: a short retry delay would only have the spent
+			// key asked again every minute.
+			v = Verdict{Action: Next, Until: now.Add(max(p.UnavailableCooldown, e.RetryDelay)), Reason: pool.ReasonQuota, Why: "429 daily quota exhausted"}
+		case e.Reason == "QUOTA_EXHAUSTED":
 			if e.RetryDelay > 0 {
-				return quota(pool.FamilyAll, now.Add(e.RetryDelay), now, p, "429 quota exhausted")
+				v = quota(fam, now.Add(e.RetryDelay), now, p, "429 quota exhausted")
+			} else {
+				v = Verdict{Action: Next, Until: now.Add(p.UnavailableCooldown), Reason: pool.ReasonQuota, Why: "429 quota exhausted"}
 			}
-			return Verdict{Action: Next, Until: now.Add(p.UnavailableCooldown), Reason: pool.ReasonQuota, Why: "429 quota exhausted"}
+		case e.RetryDelay > 0:
+			v = throttle(now.Add(e.RetryDelay), "429 rate limited (retry delay)")
+		default:
+			if d, ok := retryAfter(h, now); ok {
+				v = throttle(now.Add(d), "429 rate limited (retry-after)")
+			} else {
+				v = throttle(now.Add(p.RateLimitCooldown), "429 rate limited")
+			}
 		}
-		if e.RetryDelay > 0 {
-			return throttle(now.Add(e.RetryDelay), "429 rate limited (retry delay)")
-		}
-		if d, ok := retryAfter(h, now); ok {
-			return throttle(now.Add(d), "429 rate limited (retry-after)")
-		}
-		return throttle(now.Add(p.RateLimitCooldown), "429 rate limited")
+		v.Family = fam
+		return v
 	case status >= 500 || status == http.StatusRequestTimeout:
 		return Verdict{Action: Next, Until: now.Add(p.OverloadCooldown), Reason: pool.ReasonOverloaded,
 			Why: strconv.Itoa(status) + " upstream overloaded or failing"}

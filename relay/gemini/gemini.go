@@ -169,7 +169,7 @@ type StreamTap struct {
 
 // Event looks at one raw SSE event (data lines only).
 func (t *StreamTap) Event(ev []byte) {
-	data := sse.Field(ev, "data")
+	data := sse.Data(ev)
 	if !bytes.Contains(data, []byte(`"usageMetadata"`)) {
 		return
 	}
@@ -315,7 +315,7 @@ func UnwrapCodeAssist(body []byte) []byte {
 // UnwrapCodeAssistEvent rewrites one Code Assist SSE event as the public
 // API's: "data: <response>\n\n".
 func UnwrapCodeAssistEvent(out, ev []byte) ([]byte, error) {
-	data := sse.Field(ev, "data")
+	data := sse.Data(ev)
 	if data == nil {
 		return out, nil // comments and keep-alives carry nothing
 	}

@@ -240,3 +240,34 @@ func Transform(dst io.Writer, src io.Reader, flush func() error, fn func(out, ev
 		}
 	}
 }
+
+// Data returns an event's data: its data lines joined by "\n", as the SSE
+// grammar says. With one data line it is a slice of ev (no copy).
+func Data(ev []byte) []byte {
+	var out []byte
+	n := 0
+	for len(ev) > 0 {
+		line := ev
+		if i := bytes.IndexAny(ev, "\r\n"); i >= 0 {
+			line, ev = ev[:i], ev[i+1:]
+		} else {
+			ev = nil
+		}
+		if !bytes.HasPrefix(line, []byte("data:")) {
+			continue
+		}
+		v := line[5:]
+		if len(v) > 0 && v[0] == ' ' {
+			v = v[1:]
+		}
+		switch n++; n {
+		case 1:
+			out = v
+		case 2:
+			out = append(append(append([]byte(nil), out...), '\n'), v...)
+		default:
+			out = append(append(out, '\n'), v...)
+		}
+	}
+	return out
+}
