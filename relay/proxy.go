@@ -425,6 +425,14 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, r *http.Reques
 			if errType != "" {
 				rec.Error = "upstream stream error: " + errType
 			}
+			if errType == "usage_limit_reached" {
+				// A ChatGPT plan limit reported inside a stream: rest the
+				// account so the next turn goes elsewhere.
+				until := s.now().Add(s.cfg.RateLimitCooldown)
+				e.state.Cool(pool.FamilyAll, until, pool.ReasonQuota)
+				s.log.LogAttrs(ctx, slog.LevelWarn, "account skipped", slog.String("account", e.acct.ID),
+					slog.String("reason", "plan usage limit reached mid-stream"), slog.Time("cooldown_until", until))
+			}
 		}
 	} else {
 		var kept *bytes.Buffer

@@ -86,3 +86,16 @@ func TestAmbiguousModelKey(t *testing.T) {
 		t.Errorf("ambiguous body: %d %s, upstream calls %d", resp.StatusCode, b, h.ups["a"].Count())
 	}
 }
+
+// A ChatGPT plan limit reported inside a stream rests the account, so the
+// conversation's next turn goes to another one.
+func TestUsageLimitInsideStream(t *testing.T) {
+	h := responsesHarness(t)
+	failed := `event: response.failed` + "\n" + `data: {"type":"response.failed","response":{"id":"r","status":"failed","model":"gpt-5.4","error":{"code":"usage_limit_reached","message":"limit"}}}`
+	h.ups["chatgpt"].Push(relaytest.Reply{Events: []string{failed}})
+	hdr := map[string]string{"session-id": "conv-1"}
+	h.do("POST", "/openai/v1/responses", `{"model":"gpt-5.4","input":"hi","stream":true}`, hdr)
+	if resp, _ := h.do("POST", "/openai/v1/responses", `{"model":"gpt-5.4","input":"again","stream":true}`, hdr); resp.StatusCode != 200 || h.ups["apikey"].Count() != 1 {
+		t.Errorf("next turn: %d, api key used %d", resp.StatusCode, h.ups["apikey"].Count())
+	}
+}
