@@ -13,11 +13,13 @@ DEB_PKGS := ca-certificates
 # dbus-daemon on Debian 12, dbus-send with dbus-bin; secret-tool
 # (libsecret-tools) shows what a test stored.
 DEB_PKGS += dbus-daemon dbus-bin gnome-keyring libsecret-tools
+# The desktop app (Fyne: OpenGL and X11 headers, through cgo).
+DEB_PKGS += pkg-config libgl-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZTIME ?= 3s
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all deps build run test test-race fuzz fuzz-short bench vet clean
+.PHONY: all deps build run test test-race fuzz fuzz-short bench vet screenshots clean
 
 all: build
 
@@ -35,8 +37,15 @@ deps:
 build: deps
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
 
+# The desktop app (window and tray); without a display it runs headless.
+# make run ARGS="serve --config config.toml" runs the relay alone.
 run: build
-	./$(BIN) serve $(ARGS)
+	./$(BIN) $(ARGS)
+
+# Each view rendered with real data through Fyne's test driver.
+screenshots: deps
+	KEYPOOL_SCREENSHOTS=$(CURDIR)/build/screenshots $(WITH_KEYRING) $(GO) test -count=1 -run TestScreenshots ./ui/
+	@ls build/screenshots
 
 vet: deps
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

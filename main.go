@@ -49,8 +49,10 @@ var errUsage = errors.New("usage")
 const usage = `Keypool pools your AI accounts behind one relay on 127.0.0.1.
 
 Usage:
-  keypool [serve] [--config FILE] [--data-dir DIR] [--host H] [--port N]
-                                   run the relay (no arguments: the app's own data dir)
+  keypool [--hidden] [--data-dir DIR]
+                                   the desktop app: window, tray and relay (no display: headless)
+  keypool serve [--config FILE] [--data-dir DIR] [--host H] [--port N]
+                                   run the relay headless
   keypool status [--config FILE] [--data-dir DIR]
                                    accounts, cooldowns and today's usage
   keypool accounts list|add|remove|enable|disable [--data-dir DIR] ...
@@ -75,11 +77,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
-	cmd := "serve"
+	cmd := "gui"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
+	case "gui":
+		return gui(ctx, args, stdout, stderr)
 	case "serve":
 		return serve(ctx, args, stdout, stderr)
 	case "status":

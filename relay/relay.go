@@ -102,7 +102,15 @@ type Server struct {
 	accounts atomic.Pointer[accountSet]
 	metrics  *metrics
 	mux      map[string]route
+	paused   atomic.Bool
 }
+
+// SetPaused pauses the relay (API requests get a 503 saying so) or
+// resumes it. /health and /metrics keep answering.
+func (s *Server) SetPaused(p bool) { s.paused.Store(p) }
+
+// Paused reports whether the relay is paused.
+func (s *Server) Paused() bool { return s.paused.Load() }
 
 // entry is an account with its live state and its transport.
 type entry struct {

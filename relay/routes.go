@@ -136,6 +136,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rt.dialect.writeError(w, http.StatusMethodNotAllowed, r.URL.Path+" takes "+rt.method, 0)
 		return
 	}
+	if s.paused.Load() {
+		rt.dialect.writeError(w, http.StatusServiceUnavailable, "Keypool is paused: resume it from the tray", 0)
+		return
+	}
 	client, err := s.guard.ClientID(r)
 	if err != nil {
 		s.deny(w, r, http.StatusUnauthorized, err)

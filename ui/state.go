@@ -1,0 +1,88 @@
+package ui
+
+import (
+	"sort"
+	"time"
+
+	"keypool/app/store"
+	"keypool/relay"
+)
+
+// snapshot is what the views show, read at once from the app.
+type snapshot struct {
+	now      time.Time
+	url      string
+	paused   bool
+	health   relay.Health
+	accounts []store.Account // the app's own accounts (metadata)
+	today    []store.DayTotal
+	week     []store.DayTotal // the last 7 days, today included
+	recent   []relay.UsageRecord
+}
+
+func (u *UI) snapshot() snapshot {
+	now := u.now()
+	s := snapshot{now: now, url: u.core.URL(), paused: u.core.Relay().Paused(), health: u.core.Relay().Health()}
+	st := u.core.Store()
+	if list, err := st.Accounts(); err == nil {
+		s.accounts = list
+	}
+	s.today, _ = st.Day(now)
+	for d := 0; d < 7; d++ {
+		day, _ := st.Day(now.AddDate(0, 0, -d))
+		s.week = append(s.week, day...)
+	}
+	recs, _ := st.Records(now.Add(-24*time.Hour), time.Time{}, 0)
+	if len(recs) > 100 {
+		recs = recs[len(recs)-100:]
+	}
+	// Newest first.
+	sort.SliceStable(recs, func(i, j int) bool { return recs[i].Time.After(recs[j].Time) })
+	s.recent = recs
+	return s
+}
+
+// state returns an account's state in the relay ("ready", "cooling"…), and
+// its earliest cooldown end if it is cooling.
+func (s snapshot) state(id string) (string, time.Time) {
+	for _, a := range s.health.Accounts {
+		if a.ID != id {
+			continue
+		}
+		var until time.Time
+		for _, c := range a.Cooldowns {
+			if until.IsZero() || c.Until.Before(until) {
+				until = c.Until
+			}
+		}
+		return a.State, until
+	}
+	return "stopped", time.Time{}
+}
+
+// todayOf sums an account's traffic today.
+func (s snapshot) todayOf(id string) (requests int64, tokens int64) {
+	for _, d := range s.today {
+		if d.Account == id {
+			requests += d.Requests
+			tokens += d.Usage.InputTokens + d.Usage.OutputTokens + d.Usage.CacheWriteTokens + d.Usage.CacheReadTokens
+		}
+	}
+	return requests, tokens
+}
+
+// stateText is an account's state in words, with a countdown when cooling.
+func (s snapshot) stateText(a store.Account) string {
+	if !a.Enabled {
+		return "disabled"
+	}
+	if a.Status == store.StatusNeedsLogin {
+		return "needs login"
+	}
+	st, until := s.state(a.ID)
+	if st == "cooling" || st == "unavailable" {
+		left := until.Sub(s.now).Round(time.Second)
+		return st + " until " + until.Local().Format("15:04") + " (" + left.String() + ")"
+	}
+	return st
+}

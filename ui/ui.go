@@ -1,0 +1,113 @@
+// Package ui is Keypool's desktop face: a tray icon with its menu, and a
+// window to manage accounts and watch usage and activity. It talks to app/
+// only; every widget change happens on Fyne's goroutine (fyne.Do).
+package ui
+
+import (
+	"context"
+	"os"
+	"runtime"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/driver/desktop"
+
+	"keypool/app"
+	"keypool/assets"
+)
+
+// UI is the window and tray of a running Keypool.
+type UI struct {
+	fapp     fyne.App
+	core     *app.App
+	win      fyne.Window
+	accounts *accountsView
+	usage    *usageView
+	activity *activityView
+	tabs     *container.AppTabs
+	now      func() time.Time
+}
+
+// New builds the window (not shown) for core.
+func New(fapp fyne.App, core *app.App) *UI {
+	u := &UI{fapp: fapp, core: core, now: time.Now}
+	u.win = fapp.NewWindow("Keypool")
+	u.win.SetIcon(Icon)
+	u.accounts = newAccountsView(u)
+	u.usage = newUsageView(u)
+	u.activity = newActivityView(u)
+	u.tabs = container.NewAppTabs(
+		container.NewTabItem("Accounts", u.accounts.content),
+		container.NewTabItem("Usage", u.usage.content),
+		container.NewTabItem("Activity", u.activity.content),
+		container.NewTabItem("Settings", newSettingsView(u)),
+	)
+	u.win.SetContent(u.tabs)
+	u.win.Resize(fyne.NewSize(900, 560))
+	// Closing the window leaves Keypool in the tray.
+	u.win.SetCloseIntercept(u.win.Hide)
+	return u
+}
+
+// Icon is the app icon as a Fyne resource.
+var Icon = fyne.NewStaticResource("keypool.png", assets.Icon)
+
+// Window is the main window.
+func (u *UI) Window() fyne.Window { return u.win }
+
+// Refresh reads the app's state again and updates every view. Safe from any
+// goroutine.
+func (u *UI) Refresh() {
+	snap := u.snapshot()
+	fyne.Do(func() {
+		u.accounts.update(snap)
+		u.usage.update(snap)
+		u.activity.update(snap)
+		u.installTray(snap)
+	})
+}
+
+// Run shows the window (unless hidden is set, as at login), installs the
+// tray, and keeps the views live until ctx is done.
+func (u *UI) Run(ctx context.Context, hidden bool) {
+	u.Refresh()
+	if !hidden {
+		u.win.Show()
+	}
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				u.Refresh()
+			}
+		}
+	}()
+}
+
+// installTray sets the tray menu and icon, where a tray can exist: the
+// desktop driver, and on Linux a D-Bus session (without one Fyne's tray
+// panics at quit).
+func (u *UI) installTray(s snapshot) {
+	d, ok := u.fapp.(desktop.App)
+	if !ok || !trayPossible() {
+		return
+	}
+	d.SetSystemTrayMenu(trayMenu(s, u.trayActions()))
+	d.SetSystemTrayIcon(trayIcon(s))
+}
+
+func trayPossible() bool {
+	if runtime.GOOS != "linux" {
+		return true
+	}
+	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") != "" {
+		return true
+	}
+	_, err := os.Stat(os.Getenv("XDG_RUNTIME_DIR") + "/bus")
+	return err == nil
+}

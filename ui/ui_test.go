@@ -1,0 +1,238 @@
+package ui
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"image/png"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+
+	"keypool/app"
+	"keypool/app/secrets"
+	"keypool/relay/relaytest"
+)
+
+func testKeychain(t *testing.T) secrets.Keychain {
+	t.Helper()
+	b := make([]byte, 6)
+	rand.Read(b)
+	k := secrets.OS{Service: "keypool-ui-test-" + hex.EncodeToString(b)}
+	if err := k.Check(); err != nil {
+		if os.Getenv("KEYPOOL_REQUIRE_KEYRING") == "1" {
+			t.Fatalf("keychain required: %v", err)
+		}
+		return secrets.NewMemory()
+	}
+	return k
+}
+
+// fixture is a running core app (the relay with the app's own accounts) and
+// its UI on Fyne's test driver.
+type fixture struct {
+	t    *testing.T
+	core *app.App
+	ui   *UI
+	up   *relaytest.Upstream
+	keys secrets.Keychain
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	keys := testKeychain(t)
+	core, err := app.Open(app.Params{DataDir: t.TempDir(), Port: port, Keychain: keys, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- core.Run(ctx) }()
+	up := relaytest.New()
+	t.Cleanup(func() { cancel(); <-done; core.Close(); up.Close(); keys.DeleteAccount("work") })
+	fa := test.NewTempApp(t)
+	u := New(fa, core)
+	return &fixture{t: t, core: core, ui: u, up: up, keys: keys}
+}
+
+func (f *fixture) refresh() { f.ui.Refresh() }
+
+func (f *fixture) post(text string) int {
+	f.t.Helper()
+	resp, err := http.Post(f.core.URL()+"/v1/messages", "application/json",
+		strings.NewReader(`{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"`+text+`"}]}`))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// addThroughDialog fills the add-key form as a person would and submits it.
+func (f *fixture) addThroughDialog() {
+	f.t.Helper()
+	form, _ := f.ui.accounts.newAddForm()
+	test.Type(form.id, "work")
+	test.Type(form.name, "Work key")
+	form.priority.SetText("10")
+	test.Type(form.apiURL, f.up.URL)
+	test.Type(form.key, "sk-ant-ui-secret")
+	if err := form.submit(f.ui); err != nil {
+		f.t.Fatal(err)
+	}
+	if form.key.Text != "" {
+		f.t.Error("the key stayed in the form after submit")
+	}
+	f.core.ReloadAccounts()
+	f.refresh()
+}
+
+// Adding an API-key account through the dialog stores it (metadata in
+// bbolt, key in the keychain) and the relay serves with it; a request shows
+// in the usage and activity views; disabling it from the tray menu takes it
+// out of the pool.
+func TestAddAccountUsageAndTray(t *testing.T) {
+	f := newFixture(t)
+	if code := f.post("before"); code != http.StatusServiceUnavailable {
+		t.Fatalf("no accounts yet: %d", code)
+	}
+	f.addThroughDialog()
+	a, err := f.core.Store().Account("work")
+	if err != nil || a.Name != "Work key" || a.Priority != 10 {
+		t.Fatalf("stored account: %+v %v", a, err)
+	}
+	if s, err := f.keys.Get("work", secrets.APIKey); err != nil || s.Reveal() != "sk-ant-ui-secret" {
+		t.Fatalf("keychain: %v", err)
+	}
+	if strings.Contains(readFile(t, f.core.Store().Path()), "sk-ant-ui-secret") {
+		t.Error("the key is in the bbolt file")
+	}
+	if code := f.post("hello"); code != 200 || f.up.Count() != 1 {
+		t.Fatalf("relay with the new account: %d, upstream %d", code, f.up.Count())
+	}
+	f.core.Store().Flush(context.Background())
+	f.refresh()
+	if got := strings.Join(flat(f.ui.usage.rows), " "); !strings.Contains(got, "work claude-sonnet-4-5 1") {
+		t.Errorf("usage view rows: %q", got)
+	}
+	if len(f.ui.activity.recs) == 0 || !strings.Contains(f.ui.activity.recs[0], "messages") {
+		t.Errorf("activity view: %q", f.ui.activity.recs)
+	}
+
+	// The tray menu lists the account with a check mark; clicking it
+	// disables the account, and the relay stops using it.
+	menu := trayMenu(f.ui.snapshot(), f.ui.trayActions())
+	item := findItem(menu, "Work key")
+	if item == nil || !item.Checked {
+		t.Fatalf("tray menu: %v", labels(menu))
+	}
+	item.Action()
+	if code := f.post("after"); code != http.StatusServiceUnavailable || f.up.Count() != 1 {
+		t.Errorf("disabled account still served: %d", code)
+	}
+	if item := findItem(trayMenu(f.ui.snapshot(), f.ui.trayActions()), "Work key"); item == nil || item.Checked {
+		t.Error("tray still shows the account enabled")
+	}
+}
+
+// A cooling account shows its countdown; pausing from the tray pauses the
+// relay.
+func TestCountdownAndPause(t *testing.T) {
+	f := newFixture(t)
+	f.addThroughDialog()
+	f.up.Push(relaytest.Reply{Status: 429, Header: map[string]string{"Retry-After": "90"}, Body: relaytest.Error("rate_limit_error", "slow")})
+	f.post("x")
+	s := f.ui.snapshot()
+	acct, _ := f.core.Store().Account("work")
+	if txt := s.stateText(acct); !strings.HasPrefix(txt, "cooling until ") || !strings.Contains(txt, "s)") {
+		t.Errorf("state text = %q", txt)
+	}
+	if trayState(s) != "down" {
+		t.Errorf("tray state = %s", trayState(s))
+	}
+	findItem(trayMenu(s, f.ui.trayActions()), "Pause relay").Action()
+	if code := f.post("y"); code != http.StatusServiceUnavailable || !f.core.Relay().Paused() {
+		t.Errorf("paused relay answered %d", code)
+	}
+	if findItem(trayMenu(f.ui.snapshot(), f.ui.trayActions()), "Resume relay") == nil {
+		t.Error("no Resume item while paused")
+	}
+}
+
+// TestScreenshots renders each view with real data to PNG files when
+// KEYPOOL_SCREENSHOTS names a folder (make screenshots).
+func TestScreenshots(t *testing.T) {
+	dir := os.Getenv("KEYPOOL_SCREENSHOTS")
+	if dir == "" {
+		t.Skip("set KEYPOOL_SCREENSHOTS (make screenshots)")
+	}
+	f := newFixture(t)
+	f.addThroughDialog()
+	for i := 0; i < 3; i++ {
+		f.post("q" + string(rune('a'+i)))
+	}
+	f.up.Push(relaytest.Reply{Status: 429, Header: map[string]string{"Retry-After": "300"}, Body: relaytest.Error("rate_limit_error", "slow")})
+	f.post("z")
+	f.core.Store().Flush(context.Background())
+	f.refresh()
+	os.MkdirAll(dir, 0o755)
+	w := test.NewWindow(f.ui.win.Content())
+	w.Resize(fyne.NewSize(900, 560))
+	tabs := f.ui.tabs
+	for i, name := range []string{"accounts", "usage", "activity", "settings"} {
+		tabs.SelectIndex(i)
+		img := w.Canvas().Capture()
+		out, err := os.Create(filepath.Join(dir, name+".png"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		png.Encode(out, img)
+		out.Close()
+	}
+	time.Sleep(0)
+}
+
+func findItem(m *fyne.Menu, prefix string) *fyne.MenuItem {
+	for _, it := range m.Items {
+		if strings.HasPrefix(it.Label, prefix) {
+			return it
+		}
+	}
+	return nil
+}
+
+func labels(m *fyne.Menu) []string {
+	var out []string
+	for _, it := range m.Items {
+		out = append(out, it.Label)
+	}
+	return out
+}
+
+func flat(rows [][]string) []string {
+	var out []string
+	for _, r := range rows {
+		out = append(out, strings.Join(r, " "))
+	}
+	return out
+}
+
+func readFile(t *testing.T, p string) string {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

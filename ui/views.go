@@ -1,0 +1,171 @@
+package ui
+
+import (
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/widget"
+
+	"keypool/app/store"
+)
+
+// do runs a change to the accounts, tells the relay, refreshes the views,
+// and shows an error in words if the change failed.
+func (u *UI) do(change func() error) {
+	if err := change(); err != nil {
+		dialog.ShowError(err, u.win)
+	}
+	u.core.ReloadAccounts()
+	go u.Refresh()
+}
+
+// usageView shows today's and the last 7 days' traffic per account and
+// model.
+type usageView struct {
+	rows    [][]string
+	table   *widget.Table
+	content fyne.CanvasObject
+}
+
+var usageHeader = []string{"Period", "Account", "Model", "Requests", "Input", "Output", "Cache write", "Cache read"}
+
+func newUsageView(*UI) *usageView {
+	v := &usageView{}
+	v.table = widget.NewTable(
+		func() (int, int) { return len(v.rows) + 1, len(usageHeader) },
+		func() fyne.CanvasObject { return widget.NewLabel("claude-sonnet-4-5-20250929") },
+		func(id widget.TableCellID, o fyne.CanvasObject) {
+			l := o.(*widget.Label)
+			if id.Row == 0 {
+				l.TextStyle = fyne.TextStyle{Bold: true}
+				l.SetText(usageHeader[id.Col])
+				return
+			}
+			l.TextStyle = fyne.TextStyle{}
+			l.SetText(v.rows[id.Row-1][id.Col])
+		})
+	for c, w := range []float32{80, 130, 230, 80, 90, 90, 100, 100} {
+		v.table.SetColumnWidth(c, w)
+	}
+	v.content = v.table
+	return v
+}
+
+func (v *usageView) update(s snapshot) {
+	v.rows = v.rows[:0]
+	add := func(period string, days []store.DayTotal) {
+		type key struct{ acct, model string }
+		sum := map[key]*store.DayTotal{}
+		var keys []key
+		for _, d := range days {
+			k := key{d.Account, d.Model}
+			t := sum[k]
+			if t == nil {
+				t = &store.DayTotal{}
+				sum[k] = t
+				keys = append(keys, k)
+			}
+			t.Requests += d.Requests
+			t.Usage = t.Usage.Add(d.Usage)
+		}
+		sort.Slice(keys, func(i, j int) bool {
+			if keys[i].acct != keys[j].acct {
+				return keys[i].acct < keys[j].acct
+			}
+			return keys[i].model < keys[j].model
+		})
+		for _, k := range keys {
+			t := sum[k]
+			acct := k.acct
+			if acct == "" {
+				acct = "(none: refused)"
+			}
+			v.rows = append(v.rows, []string{period, acct, k.model, strconv.FormatInt(t.Requests, 10),
+				strconv.FormatInt(t.Usage.InputTokens, 10), strconv.FormatInt(t.Usage.OutputTokens, 10),
+				strconv.FormatInt(t.Usage.CacheWriteTokens, 10), strconv.FormatInt(t.Usage.CacheReadTokens, 10)})
+		}
+	}
+	add("Today", s.today)
+	add("7 days", s.week)
+	v.table.Refresh()
+}
+
+// activityView lists the latest requests, with each failover on the way.
+type activityView struct {
+	recs    []string
+	list    *widget.List
+	content fyne.CanvasObject
+}
+
+func newActivityView(*UI) *activityView {
+	v := &activityView{}
+	v.list = widget.NewList(func() int { return len(v.recs) },
+		func() fyne.CanvasObject { return widget.NewLabel("activity") },
+		func(i widget.ListItemID, o fyne.CanvasObject) { o.(*widget.Label).SetText(v.recs[i]) })
+	v.content = v.list
+	return v
+}
+
+func (v *activityView) update(s snapshot) {
+	v.recs = v.recs[:0]
+	for _, r := range s.recent {
+		line := fmt.Sprintf("%s  %-16s %-26s %-12s %3d  %s  client %s", r.Time.Local().Format("15:04:05"), r.Route, r.Model,
+			r.Account, r.Status, r.Duration.Round(time.Millisecond), r.ClientID)
+		for _, f := range r.Failover {
+			line += "  ↷ left " + f.Account + ": " + f.Reason
+		}
+		if r.Error != "" {
+			line += "  — " + r.Error
+		}
+		v.recs = append(v.recs, line)
+	}
+	v.list.Refresh()
+}
+
+// newSettingsView shows where the relay listens and how to point each CLI
+// at it.
+func newSettingsView(u *UI) fyne.CanvasObject {
+	addr := widget.NewLabel("Relay: " + u.core.URL())
+	copyBtn := func(client string) *widget.Button {
+		return widget.NewButton("Copy env for "+client, func() { u.copyEnv(client) })
+	}
+	return container.NewVBox(addr,
+		widget.NewLabel("The relay listens on loopback only. Change the port with keypool serve --port, or [server] port in a config file."),
+		copyBtn("Claude Code"), copyBtn("Codex"), copyBtn("Gemini CLI"),
+		widget.NewLabel("The theme follows the system. Start at login comes in a later version."))
+}
+
+// envFor is the shell exports that point a client at the relay.
+func envFor(client, base string) string {
+	switch client {
+	case "Codex":
+		return "# in ~/.codex/config.toml: a model provider with base_url = \"" + base + "/openai/v1\", env_key = \"KEYPOOL_API_KEY\", wire_api = \"responses\"\nexport KEYPOOL_API_KEY=keypool"
+	case "Gemini CLI":
+		return "export GOOGLE_GEMINI_BASE_URL=" + base + "/gemini GEMINI_API_KEY=keypool"
+	}
+	return "export ANTHROPIC_BASE_URL=" + base + " ANTHROPIC_AUTH_TOKEN=keypool"
+}
+
+func (u *UI) copyEnv(client string) {
+	u.fapp.Clipboard().SetContent(envFor(client, u.core.URL()))
+}
+
+// parseProxyURL reads socks5://[user@]host:port or http://[user@]host:port.
+func parseProxyURL(s string) (*store.Proxy, error) {
+	pu, err := url.Parse(s)
+	if err != nil || (pu.Scheme != "socks5" && pu.Scheme != "http") || pu.Hostname() == "" || pu.Port() == "" {
+		return nil, fmt.Errorf("proxy %q: want socks5://host:port or http://host:port", s)
+	}
+	if _, has := pu.User.Password(); has {
+		return nil, fmt.Errorf("proxy: leave the password out of the URL")
+	}
+	port, _ := strconv.Atoi(pu.Port())
+	return &store.Proxy{Type: strings.ToLower(pu.Scheme), Host: pu.Hostname(), Port: port, Username: pu.User.Username()}, nil
+}
