@@ -192,3 +192,27 @@ func readJSON(path string, v any) error {
 	}
 	return nil
 }
+
+// lockedLogins saves a login under the account's refresh lock, so a
+// refresh in flight in this process cannot overwrite the new tokens.
+type lockedLogins struct {
+	*Accounts
+	app *App
+}
+
+func (l lockedLogins) SaveLogin(acct store.Account, sec map[secrets.Field]secrets.Secret) error {
+	return l.app.tokens.Replace(acct.ID, func() error { return l.Accounts.SaveLogin(acct, sec) })
+}
+
+// Login logs an account in from inside the running app (the desktop
+// window) and hands the relay the result.
+func (a *App) Login(ctx context.Context, lp LoginParams) (store.Account, error) {
+	if a.accounts == nil {
+		return store.Account{}, errors.New("logins need the app's own accounts (not --config)")
+	}
+	acct, err := Login(ctx, lockedLogins{Accounts: a.accounts, app: a}, lp)
+	if err == nil {
+		a.ReloadAccounts()
+	}
+	return acct, err
+}

@@ -8,3 +8,16 @@ import _ "embed"
 //
 //go:embed icon.png
 var Icon []byte
+
+// Tray icons, one per mood: all good, some accounts out, none available,
+// paused.
+var (
+	//go:embed tray_ok.png
+	TrayOK []byte
+	//go:embed tray_warn.png
+	TrayWarn []byte
+	//go:embed tray_down.png
+	TrayDown []byte
+	//go:embed tray_paused.png
+	TrayPaused []byte
+)

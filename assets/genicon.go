@@ -13,9 +13,17 @@ import (
 )
 
 func main() {
+	draw("assets/icon.png", color.NRGBA{0x1f, 0x6f, 0x8b, 0xff}, color.NRGBA{})
+	// Tray moods: a dot in the corner says how the pool is doing.
+	draw("assets/tray_ok.png", color.NRGBA{0x1f, 0x6f, 0x8b, 0xff}, color.NRGBA{0x3c, 0xc8, 0x6e, 0xff})
+	draw("assets/tray_warn.png", color.NRGBA{0x1f, 0x6f, 0x8b, 0xff}, color.NRGBA{0xf2, 0xa9, 0x1b, 0xff})
+	draw("assets/tray_down.png", color.NRGBA{0x1f, 0x6f, 0x8b, 0xff}, color.NRGBA{0xe0, 0x3c, 0x31, 0xff})
+	draw("assets/tray_paused.png", color.NRGBA{0x6b, 0x72, 0x78, 0xff}, color.NRGBA{})
+}
+
+func draw(path string, bg, dot color.NRGBA) {
 	const n = 256
 	img := image.NewNRGBA(image.Rect(0, 0, n, n))
-	bg := color.NRGBA{0x1f, 0x6f, 0x8b, 0xff}
 	fg := color.NRGBA{0xf4, 0xf1, 0xde, 0xff}
 	for y := 0; y < n; y++ {
 		for x := 0; x < n; x++ {
@@ -39,10 +47,13 @@ func main() {
 			if fx > 198 && fx < 212 && fy >= 140 && fy < 160 {
 				c = fg
 			}
+			if dot.A != 0 && math.Hypot(fx-204, fy-52) < 40 {
+				c = dot
+			}
 			img.Set(x, y, c)
 		}
 	}
-	f, err := os.Create("assets/icon.png")
+	f, err := os.Create(path)
 	if err != nil {
 		panic(err)
 	}

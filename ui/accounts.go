@@ -40,7 +40,8 @@ func newAccountsView(u *UI) *accountsView {
 		func(i widget.ListItemID, o fyne.CanvasObject) { v.fill(i, o.(*fyne.Container)) },
 	)
 	v.add = widget.NewButton("Add API key…", v.showAdd)
-	v.content = container.NewBorder(container.NewHBox(v.add), nil, nil, nil, v.list)
+	login := widget.NewButton("Log in with browser…", v.showLogin)
+	v.content = container.NewBorder(container.NewHBox(v.add, login), nil, nil, nil, v.list)
 	return v
 }
 

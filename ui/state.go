@@ -86,3 +86,25 @@ func (s snapshot) stateText(a store.Account) string {
 	}
 	return st
 }
+
+// stateOf is an account's state, with the store's "needs login" first.
+func (s snapshot) stateOf(a store.Account) string {
+	if a.Status == store.StatusNeedsLogin {
+		return "needs_login"
+	}
+	st, _ := s.state(a.ID)
+	return st
+}
+
+// firstReturn is when the first cooling account comes back.
+func (s snapshot) firstReturn() time.Time {
+	var first time.Time
+	for _, a := range s.health.Accounts {
+		for _, c := range a.Cooldowns {
+			if first.IsZero() || c.Until.Before(first) {
+				first = c.Until
+			}
+		}
+	}
+	return first
+}

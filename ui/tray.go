@@ -2,6 +2,8 @@ package ui
 
 import (
 	"fyne.io/fyne/v2"
+
+	"keypool/assets"
 )
 
 // trayActions are what the tray menu's items do.
@@ -70,6 +72,12 @@ func trayState(s snapshot) string {
 	return "down"
 }
 
-func trayIcon(s snapshot) fyne.Resource {
-	return Icon // one icon for now; trayState names the mood for its tooltip and tests
+var trayIcons = map[string]fyne.Resource{
+	"ok":       fyne.NewStaticResource("tray_ok.png", assets.TrayOK),
+	"degraded": fyne.NewStaticResource("tray_warn.png", assets.TrayWarn),
+	"down":     fyne.NewStaticResource("tray_down.png", assets.TrayDown),
+	"paused":   fyne.NewStaticResource("tray_paused.png", assets.TrayPaused),
 }
+
+// trayIcon is the icon for the pool's mood (PNG: Linux trays drop SVG).
+func trayIcon(s snapshot) fyne.Resource { return trayIcons[trayState(s)] }

@@ -27,6 +27,7 @@ type UI struct {
 	activity *activityView
 	tabs     *container.AppTabs
 	now      func() time.Time
+	last     snapshot // what the views show; touched on Fyne's goroutine only
 }
 
 // New builds the window (not shown) for core.
@@ -61,6 +62,8 @@ func (u *UI) Window() fyne.Window { return u.win }
 func (u *UI) Refresh() {
 	snap := u.snapshot()
 	fyne.Do(func() {
+		u.notify(u.last, snap)
+		u.last = snap
 		u.accounts.update(snap)
 		u.usage.update(snap)
 		u.activity.update(snap)
@@ -110,4 +113,29 @@ func trayPossible() bool {
 	}
 	_, err := os.Stat(os.Getenv("XDG_RUNTIME_DIR") + "/bus")
 	return err == nil
+}
+
+// notify tells the user, once per change, what needs them: an account that
+// must log in again, or every account out (with when one returns).
+func (u *UI) notify(prev, cur snapshot) {
+	if prev.now.IsZero() {
+		return // the first look: nothing changed yet
+	}
+	was := map[string]bool{}
+	for _, a := range prev.accounts {
+		was[a.ID] = prev.stateOf(a) == "needs_login"
+	}
+	for _, a := range cur.accounts {
+		if cur.stateOf(a) == "needs_login" && !was[a.ID] {
+			u.fapp.SendNotification(fyne.NewNotification("Keypool: log in again",
+				a.Name+" needs a new login (its refresh token was refused). Open Keypool → Log in with browser."))
+		}
+	}
+	if prev.health.Status != "unavailable" && cur.health.Status == "unavailable" && len(cur.accounts) > 0 && !cur.paused {
+		msg := "Every account is out."
+		if first := cur.firstReturn(); !first.IsZero() {
+			msg += " The first is back at " + first.Local().Format("15:04") + "."
+		}
+		u.fapp.SendNotification(fyne.NewNotification("Keypool: no account available", msg))
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,11 +41,12 @@ func testKeychain(t *testing.T) secrets.Keychain {
 // fixture is a running core app (the relay with the app's own accounts) and
 // its UI on Fyne's test driver.
 type fixture struct {
-	t    *testing.T
-	core *app.App
-	ui   *UI
-	up   *relaytest.Upstream
-	keys secrets.Keychain
+	notes *notes
+	t     *testing.T
+	core  *app.App
+	ui    *UI
+	up    *relaytest.Upstream
+	keys  secrets.Keychain
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -62,9 +64,9 @@ func newFixture(t *testing.T) *fixture {
 	go func() { done <- core.Run(ctx) }()
 	up := relaytest.New()
 	t.Cleanup(func() { cancel(); <-done; core.Close(); up.Close(); keys.DeleteAccount("work") })
-	fa := test.NewTempApp(t)
-	u := New(fa, core)
-	return &fixture{t: t, core: core, ui: u, up: up, keys: keys}
+	n := &notes{App: test.NewTempApp(t)}
+	u := New(n, core)
+	return &fixture{t: t, core: core, ui: u, up: up, keys: keys, notes: n}
 }
 
 func (f *fixture) refresh() { f.ui.Refresh() }
@@ -235,4 +237,40 @@ func readFile(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// When every account goes out, a notification says when one returns.
+func TestNotifications(t *testing.T) {
+	f := newFixture(t)
+	f.addThroughDialog()
+	f.refresh()
+	f.up.Push(relaytest.Reply{Status: 429, Header: map[string]string{"Retry-After": "120"}, Body: relaytest.Error("rate_limit_error", "slow")})
+	f.post("x")
+	f.refresh()
+	n := f.notes.last()
+	if n == nil || n.Title != "Keypool: no account available" || !strings.Contains(n.Content, "back at") {
+		t.Fatalf("notification = %+v", n)
+	}
+}
+
+// notes is the test app, recording notifications.
+type notes struct {
+	fyne.App
+	mu   sync.Mutex
+	sent []*fyne.Notification
+}
+
+func (n *notes) SendNotification(x *fyne.Notification) {
+	n.mu.Lock()
+	n.sent = append(n.sent, x)
+	n.mu.Unlock()
+}
+
+func (n *notes) last() *fyne.Notification {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.sent) == 0 {
+		return nil
+	}
+	return n.sent[len(n.sent)-1]
 }
