@@ -228,6 +228,13 @@ func Open(p Params) (*App, error) {
 		return nil, err
 	}
 
+	if a.accounts != nil && len(cfg.APIKeys) == 0 {
+		// The store's client keys, when it has any.
+		if err := a.loadClientKeys(); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
 	addr := cfg.Addr()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

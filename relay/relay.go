@@ -96,13 +96,19 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	now      func() time.Time
-	guard    *guard.Guard
+	guard    atomic.Pointer[guard.Guard]
 	picker   *sched.Picker
 	policy   failover.Policy
 	accounts atomic.Pointer[accountSet]
 	metrics  *metrics
 	mux      map[string]route
 	paused   atomic.Bool
+}
+
+// SetClientKeys replaces the keys local clients must present (none: open,
+// loopback only).
+func (s *Server) SetClientKeys(keys []string) {
+	s.guard.Store(guard.New(keys, s.cfg.ListenHost))
 }
 
 // SetPaused pauses the relay (API requests get a 503 saying so) or
@@ -173,7 +179,6 @@ func New(cfg Config) (*Server, error) {
 		cfg:   cfg,
 		log:   cfg.Logger,
 		now:   cfg.Now,
-		guard: guard.New(cfg.ClientKeys, cfg.ListenHost),
 		picker: &sched.Picker{
 			Bindings: cfg.Bindings,
 			TTL:      cfg.StickyTTL,
@@ -185,6 +190,7 @@ func New(cfg Config) (*Server, error) {
 			OverloadCooldown:    cfg.OverloadCooldown,
 		},
 	}
+	s.guard.Store(guard.New(cfg.ClientKeys, cfg.ListenHost))
 	s.accounts.Store(&accountSet{served: map[pool.Protocol][]*entry{}, cands: map[pool.Protocol][]sched.Candidate{}})
 	s.SetAccounts(cfg.Accounts)
 	m, err := newMetrics(cfg.Registry, s)

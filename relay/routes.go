@@ -92,7 +92,8 @@ func geminiCall(path string) (route, bool) {
 
 // ServeHTTP routes a request after the access checks.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if err := s.guard.CheckHost(r); err != nil {
+	g := s.guard.Load()
+	if err := g.CheckHost(r); err != nil {
 		s.deny(w, r, http.StatusForbidden, err)
 		return
 	}
@@ -140,7 +141,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rt.dialect.writeError(w, http.StatusServiceUnavailable, "Keypool is paused: resume it from the tray", 0)
 		return
 	}
-	client, err := s.guard.ClientID(r)
+	client, err := g.ClientID(r)
 	if err != nil {
 		s.deny(w, r, http.StatusUnauthorized, err)
 		return

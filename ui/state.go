@@ -10,14 +10,15 @@ import (
 
 // snapshot is what the views show, read at once from the app.
 type snapshot struct {
-	now      time.Time
-	url      string
-	paused   bool
-	health   relay.Health
-	accounts []store.Account // the app's own accounts (metadata)
-	today    []store.DayTotal
-	week     []store.DayTotal // the last 7 days, today included
-	recent   []relay.UsageRecord
+	now        time.Time
+	url        string
+	paused     bool
+	health     relay.Health
+	accounts   []store.Account // the app's own accounts (metadata)
+	today      []store.DayTotal
+	week       []store.DayTotal // the last 7 days, today included
+	recent     []relay.UsageRecord
+	clientKeys []store.ClientKey
 }
 
 func (u *UI) snapshot() snapshot {
@@ -28,6 +29,7 @@ func (u *UI) snapshot() snapshot {
 		s.accounts = list
 	}
 	s.today, _ = st.Day(now)
+	s.clientKeys, _ = u.core.ClientKeys()
 	for d := 0; d < 7; d++ {
 		day, _ := st.Day(now.AddDate(0, 0, -d))
 		s.week = append(s.week, day...)

@@ -25,6 +25,7 @@ type UI struct {
 	accounts *accountsView
 	usage    *usageView
 	activity *activityView
+	settings *settingsView
 	tabs     *container.AppTabs
 	now      func() time.Time
 	last     snapshot // what the views show; touched on Fyne's goroutine only
@@ -38,11 +39,12 @@ func New(fapp fyne.App, core *app.App) *UI {
 	u.accounts = newAccountsView(u)
 	u.usage = newUsageView(u)
 	u.activity = newActivityView(u)
+	u.settings = newSettingsView(u)
 	u.tabs = container.NewAppTabs(
 		container.NewTabItem("Accounts", u.accounts.content),
 		container.NewTabItem("Usage", u.usage.content),
 		container.NewTabItem("Activity", u.activity.content),
-		container.NewTabItem("Settings", newSettingsView(u)),
+		container.NewTabItem("Settings", u.settings.content),
 	)
 	u.win.SetContent(u.tabs)
 	u.win.Resize(fyne.NewSize(900, 560))
@@ -67,6 +69,7 @@ func (u *UI) Refresh() {
 		u.accounts.update(snap)
 		u.usage.update(snap)
 		u.activity.update(snap)
+		u.settings.update(snap)
 		u.installTray(snap)
 	})
 }

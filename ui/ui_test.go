@@ -274,3 +274,42 @@ func (n *notes) last() *fyne.Notification {
 	}
 	return n.sent[len(n.sent)-1]
 }
+
+// Adding a client key in Settings makes the relay require it; the env
+// copied for a CLI carries it; revoking it opens the relay again.
+func TestClientKeys(t *testing.T) {
+	f := newFixture(t)
+	f.addThroughDialog()
+	k, err := f.core.AddClientKey("laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.keys.DeleteAccount("client-" + k.ID) })
+	f.refresh()
+	if len(f.ui.settings.keys) != 1 || f.ui.settings.keys[0].Label != "laptop" {
+		t.Fatalf("settings keys = %+v", f.ui.settings.keys)
+	}
+	if code := f.post("no key"); code != http.StatusUnauthorized {
+		t.Errorf("without the key: %d", code)
+	}
+	f.ui.copyEnv("Claude Code")
+	env := f.ui.fapp.Clipboard().Content()
+	secret, _ := f.core.ClientKeySecret(k.ID)
+	if !strings.Contains(env, "ANTHROPIC_AUTH_TOKEN="+secret.Reveal()) || !strings.Contains(env, f.core.URL()) {
+		t.Errorf("env = %q", env)
+	}
+	req, _ := http.NewRequest("POST", f.core.URL()+"/v1/messages", strings.NewReader(`{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"k"}]}`))
+	req.Header.Set("Authorization", "Bearer "+secret.Reveal())
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("with the key: %v %v", err, resp.Status)
+	}
+	if strings.Contains(readFile(t, f.core.Store().Path()), secret.Reveal()) {
+		t.Error("the client key is in the bbolt file")
+	}
+	if err := f.core.RevokeClientKey(k.ID); err != nil {
+		t.Fatal(err)
+	}
+	if code := f.post("open again"); code != 200 {
+		t.Errorf("after revoking the only key: %d", code)
+	}
+}

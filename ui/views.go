@@ -129,32 +129,110 @@ func (v *activityView) update(s snapshot) {
 	v.list.Refresh()
 }
 
-// newSettingsView shows where the relay listens and how to point each CLI
-// at it.
-func newSettingsView(u *UI) fyne.CanvasObject {
-	addr := widget.NewLabel("Relay: " + u.core.URL())
+// settingsView shows where the relay listens, the local client keys (add,
+// copy, show, revoke) and how to point each CLI at the relay.
+type settingsView struct {
+	u       *UI
+	keys    []store.ClientKey
+	list    *widget.List
+	content fyne.CanvasObject
+}
+
+func newSettingsView(u *UI) *settingsView {
+	v := &settingsView{u: u}
+	v.list = widget.NewList(func() int { return len(v.keys) },
+		func() fyne.CanvasObject {
+			return container.NewBorder(nil, nil, nil,
+				container.NewHBox(widget.NewButton("Copy", nil), widget.NewButton("Show", nil), widget.NewButton("Revoke", nil)),
+				widget.NewLabel("key"))
+		},
+		func(i widget.ListItemID, o fyne.CanvasObject) {
+			if i >= len(v.keys) {
+				return
+			}
+			k := v.keys[i]
+			row := o.(*fyne.Container)
+			var label *widget.Label
+			var buttons *fyne.Container
+			for _, c := range row.Objects {
+				switch w := c.(type) {
+				case *widget.Label:
+					label = w
+				case *fyne.Container:
+					buttons = w
+				}
+			}
+			label.SetText(k.Label + "  (" + k.ID + ", added " + k.Created.Local().Format("2006-01-02") + ")")
+			buttons.Objects[0].(*widget.Button).OnTapped = func() {
+				if s, err := u.core.ClientKeySecret(k.ID); err == nil {
+					u.fapp.Clipboard().SetContent(s.Reveal())
+				} else {
+					dialog.ShowError(err, u.win)
+				}
+			}
+			buttons.Objects[1].(*widget.Button).OnTapped = func() {
+				if s, err := u.core.ClientKeySecret(k.ID); err == nil {
+					e := widget.NewEntry()
+					e.SetText(s.Reveal())
+					dialog.ShowCustom("Client key "+k.ID, "Close", e, u.win)
+				} else {
+					dialog.ShowError(err, u.win)
+				}
+			}
+			buttons.Objects[2].(*widget.Button).OnTapped = func() {
+				dialog.ShowConfirm("Revoke key", "Revoke "+k.Label+"? Clients using it are refused from now on.", func(ok bool) {
+					if ok {
+						u.do(func() error { return u.core.RevokeClientKey(k.ID) })
+					}
+				}, u.win)
+			}
+		})
+	add := widget.NewButton("Add client key", func() {
+		u.do(func() error {
+			_, err := u.core.AddClientKey(fmt.Sprintf("key %d", len(v.keys)+1))
+			return err
+		})
+	})
 	copyBtn := func(client string) *widget.Button {
 		return widget.NewButton("Copy env for "+client, func() { u.copyEnv(client) })
 	}
-	return container.NewVBox(addr,
-		widget.NewLabel("The relay listens on loopback only. Change the port with keypool serve --port, or [server] port in a config file."),
-		copyBtn("Claude Code"), copyBtn("Codex"), copyBtn("Gemini CLI"),
-		widget.NewLabel("The theme follows the system. Start at login comes in a later version."))
+	top := container.NewVBox(
+		widget.NewLabel("Relay: "+u.core.URL()+" (loopback only; change the port with --port)"),
+		container.NewHBox(copyBtn("Claude Code"), copyBtn("Codex"), copyBtn("Gemini CLI")),
+		widget.NewSeparator(),
+		container.NewHBox(widget.NewLabelWithStyle("Local client keys", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), add),
+		widget.NewLabel("With no keys, any program on this computer can use the relay. With keys, clients must send one."),
+	)
+	v.content = container.NewBorder(top, widget.NewLabel("The theme follows the system. Start at login comes in a later version."), nil, nil, v.list)
+	return v
 }
 
-// envFor is the shell exports that point a client at the relay.
-func envFor(client, base string) string {
+func (v *settingsView) update(s snapshot) {
+	v.keys = s.clientKeys
+	v.list.Refresh()
+}
+
+// envFor is the shell exports that point a client at the relay with key.
+func envFor(client, base, key string) string {
 	switch client {
 	case "Codex":
-		return "# in ~/.codex/config.toml: a model provider with base_url = \"" + base + "/openai/v1\", env_key = \"KEYPOOL_API_KEY\", wire_api = \"responses\"\nexport KEYPOOL_API_KEY=keypool"
+		return "# in ~/.codex/config.toml: a model provider with base_url = \"" + base + "/openai/v1\", env_key = \"KEYPOOL_API_KEY\", wire_api = \"responses\"\nexport KEYPOOL_API_KEY=" + key
 	case "Gemini CLI":
-		return "export GOOGLE_GEMINI_BASE_URL=" + base + "/gemini GEMINI_API_KEY=keypool"
+		return "export GOOGLE_GEMINI_BASE_URL=" + base + "/gemini GEMINI_API_KEY=" + key
 	}
-	return "export ANTHROPIC_BASE_URL=" + base + " ANTHROPIC_AUTH_TOKEN=keypool"
+	return "export ANTHROPIC_BASE_URL=" + base + " ANTHROPIC_AUTH_TOKEN=" + key
 }
 
+// copyEnv copies a client's exports, with the first client key (or a
+// placeholder when the relay needs none).
 func (u *UI) copyEnv(client string) {
-	u.fapp.Clipboard().SetContent(envFor(client, u.core.URL()))
+	key := "keypool"
+	if keys, err := u.core.ClientKeys(); err == nil && len(keys) > 0 {
+		if s, err := u.core.ClientKeySecret(keys[0].ID); err == nil {
+			key = s.Reveal()
+		}
+	}
+	u.fapp.Clipboard().SetContent(envFor(client, u.core.URL(), key))
 }
 
 // parseProxyURL reads socks5://[user@]host:port or http://[user@]host:port.
