@@ -2,15 +2,18 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"runtime"
 
+	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
 
 	"keypool/app"
+	"keypool/app/store"
 	"keypool/ui"
 )
 
@@ -44,6 +47,16 @@ func gui(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	p.Logger = log
 	p.Keychain = osKeychain()
 	core, err := app.Open(p)
+	if errors.Is(err, store.ErrLocked) {
+		// One Keypool per data dir: bring the running one forward.
+		cfg, _ := app.LoadConfig(p)
+		if path, perr := app.DatabasePath(p, cfg); perr == nil {
+			if serr := app.ShowRunning(path); serr == nil {
+				fmt.Fprintln(stdout, "Keypool is already running; its window is brought forward.")
+				return nil
+			}
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -57,6 +70,7 @@ func gui(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fa := fyneapp.NewWithID("app.keypool.keypool")
 	fa.SetIcon(ui.Icon)
 	u := ui.New(fa, core)
+	core.OnShow(func() { fyne.Do(func() { u.Window().Show(); u.Window().RequestFocus() }) })
 	u.Run(runCtx, *hidden)
 	go func() {
 		<-ctx.Done() // Ctrl-C quits the app too

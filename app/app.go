@@ -73,6 +73,8 @@ type App struct {
 	keyCreds   *keychainCredentials
 	tokens     *tokens.Manager
 	reloadMu   sync.Mutex
+	showMu     sync.Mutex
+	onShow     func()
 	kindsMu    sync.RWMutex
 	kinds      map[string]pool.Kind
 	proxyOf    map[string]*pool.Proxy

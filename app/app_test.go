@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"keypool/app"
+	"keypool/app/secrets"
 	"keypool/app/store"
 	"keypool/relay/relaytest"
 )
@@ -305,3 +306,22 @@ func TestSeedSQLiteDatabaseLeftAlone(t *testing.T) {
 		t.Error("the seed's SQLite file was changed")
 	}
 }
+
+// A second launch on the same data dir asks the running one to come
+// forward, through the control socket.
+func TestShowRunning(t *testing.T) {
+	dir := t.TempDir()
+	r := start(t, app.Params{DataDir: dir, Port: freePort(t), Keychain: secretsMemory()})
+	shown := make(chan struct{}, 1)
+	r.OnShow(func() { shown <- struct{}{} })
+	if err := app.ShowRunning(filepath.Join(dir, "keypool.db")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-shown:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the running app was not asked to show itself")
+	}
+}
+
+func secretsMemory() secrets.Keychain { return secrets.NewMemory() }

@@ -81,7 +81,35 @@ func (a *App) controlHandler() http.Handler {
 		}
 		a.answer(w, nil, a.accounts.SetEnabled(r.PathValue("id"), in.Enabled), true)
 	})
+	mux.HandleFunc("POST /v1/show", func(w http.ResponseWriter, r *http.Request) {
+		// A second launch asks the running app to come forward.
+		a.showMu.Lock()
+		show := a.onShow
+		a.showMu.Unlock()
+		if show != nil {
+			show()
+		}
+		a.answer(w, nil, nil, false)
+	})
 	return mux
+}
+
+// OnShow sets what a second launch of Keypool does to this one (bring its
+// window forward).
+func (a *App) OnShow(fn func()) {
+	a.showMu.Lock()
+	a.onShow = fn
+	a.showMu.Unlock()
+}
+
+// ShowRunning asks the Keypool that holds dbPath to bring its window
+// forward.
+func ShowRunning(dbPath string) error {
+	r, err := DialAccounts(dbPath)
+	if err != nil {
+		return err
+	}
+	return r.call("POST", "/v1/show", struct{}{}, nil)
 }
 
 // answer writes v or err, and reloads the relay's accounts after a change.
