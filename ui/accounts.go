@@ -122,7 +122,7 @@ func (v *accountsView) confirmDelete(id string) {
 // addForm is the add-a-key dialog's fields, kept so tests can fill them.
 type addForm struct {
 	kind, auth                             *widget.Select
-	id, name, priority, apiURL, key, proxy *widget.Entry
+	id, name, priority, apiURL, key, proxy, models *widget.Entry
 }
 
 func (v *accountsView) newAddForm() (*addForm, []*widget.FormItem) {
@@ -135,7 +135,9 @@ func (v *accountsView) newAddForm() (*addForm, []*widget.FormItem) {
 		apiURL:   widget.NewEntry(),
 		key:      widget.NewPasswordEntry(),
 		proxy:    widget.NewEntry(),
+		models:   widget.NewEntry(),
 	}
+	f.models.SetPlaceHolder(`optional: only these models, e.g. claude-opus-*, claude-sonnet-*`)
 	f.kind.SetSelected("claude-api")
 	f.auth.SetSelected("x-api-key")
 	f.priority.SetText("0")
@@ -163,6 +165,7 @@ func (v *accountsView) newAddForm() (*addForm, []*widget.FormItem) {
 		widget.NewFormItem("Type", f.kind), widget.NewFormItem("Id", f.id), widget.NewFormItem("Name", f.name),
 		widget.NewFormItem("Priority", f.priority), widget.NewFormItem("API URL", f.apiURL),
 		widget.NewFormItem("Auth header", f.auth), widget.NewFormItem("API key", f.key), widget.NewFormItem("Proxy", f.proxy),
+		widget.NewFormItem("Models", f.models),
 	}
 }
 
@@ -172,6 +175,11 @@ func (f *addForm) submit(u *UI) error {
 	prio, _ := strconv.Atoi(strings.TrimSpace(f.priority.Text))
 	acct := store.Account{ID: strings.TrimSpace(f.id.Text), Type: f.kind.Selected, Name: strings.TrimSpace(f.name.Text),
 		Priority: prio, Enabled: true, APIURL: strings.TrimSuffix(strings.TrimSpace(f.apiURL.Text), "/"), AuthHeader: f.auth.Selected}
+	for _, m := range strings.Split(f.models.Text, ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			acct.Models = append(acct.Models, m)
+		}
+	}
 	if p := strings.TrimSpace(f.proxy.Text); p != "" {
 		px, err := parseProxyURL(p)
 		if err != nil {

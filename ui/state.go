@@ -19,6 +19,7 @@ type snapshot struct {
 	week       []store.DayTotal // the last 7 days, today included
 	recent     []relay.UsageRecord
 	clientKeys []store.ClientKey
+	recentDay  []relay.UsageRecord // the last 24 hours, for the chart
 }
 
 func (u *UI) snapshot() snapshot {
@@ -35,10 +36,12 @@ func (u *UI) snapshot() snapshot {
 		s.week = append(s.week, day...)
 	}
 	recs, _ := st.Records(now.Add(-24*time.Hour), time.Time{}, 0)
+	s.recentDay = recs
 	if len(recs) > 100 {
 		recs = recs[len(recs)-100:]
 	}
-	// Newest first.
+	// Newest first, in a copy: recentDay keeps its order.
+	recs = append([]relay.UsageRecord(nil), recs...)
 	sort.SliceStable(recs, func(i, j int) bool { return recs[i].Time.After(recs[j].Time) })
 	s.recent = recs
 	return s

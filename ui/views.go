@@ -31,6 +31,7 @@ func (u *UI) do(change func() error) {
 type usageView struct {
 	rows    [][]string
 	table   *widget.Table
+	chart   *hourlyChart
 	content fyne.CanvasObject
 }
 
@@ -54,11 +55,13 @@ func newUsageView(*UI) *usageView {
 	for c, w := range []float32{80, 130, 230, 80, 90, 90, 100, 100} {
 		v.table.SetColumnWidth(c, w)
 	}
-	v.content = v.table
+	v.chart = newHourlyChart()
+	v.content = container.NewBorder(v.chart.content, nil, nil, nil, v.table)
 	return v
 }
 
 func (v *usageView) update(s snapshot) {
+	v.chart.update(s)
 	v.rows = v.rows[:0]
 	add := func(period string, days []store.DayTotal) {
 		type key struct{ acct, model string }
