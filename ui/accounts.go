@@ -121,7 +121,7 @@ func (v *accountsView) confirmDelete(id string) {
 
 // addForm is the add-a-key dialog's fields, kept so tests can fill them.
 type addForm struct {
-	kind, auth                             *widget.Select
+	kind, auth                                     *widget.Select
 	id, name, priority, apiURL, key, proxy, models *widget.Entry
 }
 
