@@ -176,9 +176,9 @@ func New(cfg Config) (*Server, error) {
 		cfg.Registry = prometheus.NewRegistry()
 	}
 	s := &Server{
-		cfg:   cfg,
-		log:   cfg.Logger,
-		now:   cfg.Now,
+		cfg: cfg,
+		log: cfg.Logger,
+		now: cfg.Now,
 		picker: &sched.Picker{
 			Bindings: cfg.Bindings,
 			TTL:      cfg.StickyTTL,
