@@ -187,6 +187,7 @@ type AccountHealth struct {
 	Cooldowns []CooldownInfo `json:"cooldowns,omitempty"`
 	InFlight  int64          `json:"in_flight"`
 	Today     *DayStats      `json:"today,omitempty"`
+	Quota     []pool.Quota   `json:"quota,omitempty"` // plan windows, as the provider last reported them
 }
 
 // CooldownInfo is one running cooldown.
@@ -208,7 +209,7 @@ func (s *Server) Health() Health {
 	ready := 0
 	for _, e := range set.all {
 		a := AccountHealth{ID: e.acct.ID, Name: e.acct.Name, Type: string(e.acct.Kind),
-			Priority: e.acct.Priority, Enabled: e.acct.Enabled, InFlight: e.state.InFlight()}
+			Priority: e.acct.Priority, Enabled: e.acct.Enabled, InFlight: e.state.InFlight(), Quota: e.state.Quota()}
 		for f, c := range e.state.Cooldowns(now) {
 			fam := string(f)
 			if f == pool.FamilyAll {

@@ -73,7 +73,11 @@ func (v *accountsView) fill(i int, row *fyne.Container) {
 	}
 	req, tok := v.snap.todayOf(a.ID)
 	grid.Objects[0].(*widget.Label).SetText(a.Name + "  (" + a.Type + ")")
-	grid.Objects[1].(*widget.Label).SetText(v.snap.stateText(a))
+	state := v.snap.stateText(a)
+	if q := v.snap.quotaText(a.ID); q != "" {
+		state += " · plan: " + q
+	}
+	grid.Objects[1].(*widget.Label).SetText(state)
 	grid.Objects[2].(*widget.Label).SetText("priority " + strconv.Itoa(a.Priority))
 	grid.Objects[3].(*widget.Label).SetText(fmt.Sprintf("%d requests, %d tokens today", req, tok))
 	id := a.ID

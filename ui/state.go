@@ -1,7 +1,9 @@
 package ui
 
 import (
+	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"keypool/app/store"
@@ -112,4 +114,23 @@ func (s snapshot) firstReturn() time.Time {
 		}
 	}
 	return first
+}
+
+// quotaText is an account's plan windows in words ("5h 42% until 14:00").
+func (s snapshot) quotaText(id string) string {
+	for _, a := range s.health.Accounts {
+		if a.ID != id {
+			continue
+		}
+		var parts []string
+		for _, q := range a.Quota {
+			p := fmt.Sprintf("%s %.0f%%", q.Window, q.Utilization*100)
+			if !q.ResetsAt.IsZero() {
+				p += " until " + q.ResetsAt.Local().Format("Mon 15:04")
+			}
+			parts = append(parts, p)
+		}
+		return strings.Join(parts, ", ")
+	}
+	return ""
 }

@@ -161,6 +161,8 @@ func TestCountdownAndPause(t *testing.T) {
 	if txt := s.stateText(acct); !strings.HasPrefix(txt, "cooling until ") || !strings.Contains(txt, "s)") {
 		t.Errorf("state text = %q", txt)
 	}
+	f.up.Push(relaytest.Reply{Body: relaytest.Message("claude-sonnet-4-5", "ok", 1, 1), Header: map[string]string{
+		"Anthropic-Ratelimit-Unified-Status": "allowed", "Anthropic-Ratelimit-Unified-5h-Utilization": "0.42", "Anthropic-Ratelimit-Unified-5h-Reset": "1764172800"}})
 	if trayState(s) != "down" {
 		t.Errorf("tray state = %s", trayState(s))
 	}
@@ -170,6 +172,16 @@ func TestCountdownAndPause(t *testing.T) {
 	}
 	if findItem(trayMenu(f.ui.snapshot(), f.ui.trayActions()), "Resume relay") == nil {
 		t.Error("no Resume item while paused")
+	}
+	// The plan's quota, as the provider's headers tell it.
+	f.core.Relay().SetPaused(false)
+	f.core.Relay().SetAccounts(nil)
+	f.core.ReloadAccounts()
+	if code := f.post("quota"); code != 200 {
+		t.Fatalf("after resume: %d", code)
+	}
+	if q := f.ui.snapshot().quotaText("work"); q != "5h 42% until "+time.Unix(1764172800, 0).Local().Format("Mon 15:04") {
+		t.Errorf("quota text = %q", q)
 	}
 }
 

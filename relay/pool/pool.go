@@ -206,6 +206,7 @@ type State struct {
 
 	mu    sync.Mutex
 	cools map[Family]Cooldown // FamilyAll covers every model
+	quota []Quota             // latest plan readings, replaced whole
 }
 
 // NewState returns an empty state: usable, nothing in flight.
@@ -292,4 +293,29 @@ func (u Usage) Add(o Usage) Usage {
 		CacheWriteTokens: u.CacheWriteTokens + o.CacheWriteTokens,
 		CacheReadTokens:  u.CacheReadTokens + o.CacheReadTokens,
 	}
+}
+
+// Quota is one plan window's latest reading from a provider's headers.
+type Quota struct {
+	Window      string    `json:"window"`      // "5h", "7d", "7d_opus", "primary"…
+	Utilization float64   `json:"utilization"` // 0..1
+	ResetsAt    time.Time `json:"resets_at,omitzero"`
+	Status      string    `json:"status,omitempty"` // allowed, allowed_warning, rejected
+}
+
+// SetQuota keeps the latest plan readings (none: the last ones stay).
+func (s *State) SetQuota(q []Quota) {
+	if len(q) == 0 {
+		return
+	}
+	s.mu.Lock()
+	s.quota = q
+	s.mu.Unlock()
+}
+
+// Quota returns the latest plan readings.
+func (s *State) Quota() []Quota {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.quota
 }
