@@ -1,8 +1,10 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"regexp"
 	"time"
 
@@ -220,4 +222,55 @@ func poolAccount(s store.Account) pool.Account {
 		a.Proxy = &pool.Proxy{Type: s.Proxy.Type, Host: s.Proxy.Host, Port: s.Proxy.Port, Username: s.Proxy.Username}
 	}
 	return a
+}
+
+// Update changes an account's settings; a non-empty key replaces its secret
+// (API key, or a token for OAuth types).
+func (a *Accounts) Update(id string, change func(*store.Account), newKey secrets.Secret, proxyPassword secrets.Secret) error {
+	cur, err := a.Store.Account(id)
+	if err != nil {
+		return err
+	}
+	next := cur
+	change(&next)
+	next.ID, next.Type = cur.ID, cur.Type
+	if next.AuthHeader != "" && next.AuthHeader != string(pool.AuthXAPIKey) && next.AuthHeader != string(pool.AuthBearer) {
+		return fmt.Errorf("account %s: auth header %q is not one of x-api-key, bearer", id, next.AuthHeader)
+	}
+	if !newKey.IsZero() {
+		f := secrets.APIKey
+		if pool.Kind(cur.Type).IsOAuth() {
+			f = secrets.AccessToken
+		}
+		if err := a.Keys.Set(id, f, newKey); err != nil {
+			return err
+		}
+	}
+	if !proxyPassword.IsZero() {
+		if err := a.Keys.Set(id, secrets.ProxyPassword, proxyPassword); err != nil {
+			return err
+		}
+	}
+	return a.Store.UpdateAccount(id, func(s *store.Account) error { *s = next; return nil })
+}
+
+// TestProxy checks that an HTTP request to target gets an answer through
+// the proxy (any HTTP status will do).
+func TestProxy(ctx context.Context, p *store.Proxy, password, target string) error {
+	client, err := httpClientFor(poolAccount(store.Account{Proxy: p}).Proxy, password)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 8*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, target, nil)
+	if err != nil {
+		return fmt.Errorf("test %s: %w", target, err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("through proxy %s:%d: %w", p.Host, p.Port, err)
+	}
+	resp.Body.Close()
+	return nil
 }

@@ -10,9 +10,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -505,5 +508,45 @@ func TestTokenStateAcrossReloads(t *testing.T) {
 	before := sub.Count()
 	if code, _ := r.post(t, "s5"); code != 200 || sub.Count() != before+1 {
 		t.Errorf("after a new login: %d, sub used %d→%d", code, before, sub.Count())
+	}
+}
+
+// Editing an account changes its settings and, when given, its key; the
+// proxy test reaches a target through an HTTP proxy.
+func TestUpdateAccountAndProxyTest(t *testing.T) {
+	keys := testKeychain(t)
+	st, err := store.Open(filepath.Join(t.TempDir(), "k.db"), store.Options{})
+	must(t, err)
+	defer st.Close()
+	t.Cleanup(func() { keys.DeleteAccount("e") })
+	accts := &app.Accounts{Store: st, Keys: keys}
+	must(t, accts.Add(store.Account{ID: "e", Type: "claude-api", Enabled: true}, map[secrets.Field]secrets.Secret{secrets.APIKey: secrets.New("old-key")}))
+	must(t, accts.Update("e", func(a *store.Account) { a.Priority = 9; a.Models = []string{"claude-*"}; a.ID = "hijack" }, secrets.New("new-key"), secrets.Secret{}))
+	a, err := st.Account("e")
+	if err != nil || a.Priority != 9 || len(a.Models) != 1 {
+		t.Fatalf("after update: %+v %v", a, err)
+	}
+	if s, _ := keys.Get("e", secrets.APIKey); s.Reveal() != "new-key" {
+		t.Errorf("key not replaced")
+	}
+	if err := accts.Update("e", func(a *store.Account) { a.AuthHeader = "basic" }, secrets.Secret{}, secrets.Secret{}); err == nil {
+		t.Error("a bad auth header was saved")
+	}
+
+	target := relaytest.New()
+	defer target.Close()
+	proxied := 0
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proxied++
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer proxy.Close()
+	host, port, _ := net.SplitHostPort(proxy.Listener.Addr().String())
+	p, _ := strconv.Atoi(port)
+	if err := app.TestProxy(context.Background(), &store.Proxy{Type: "http", Host: host, Port: p}, "", target.URL); err != nil || proxied != 1 {
+		t.Errorf("proxy test: %v (proxied %d)", err, proxied)
+	}
+	if err := app.TestProxy(context.Background(), &store.Proxy{Type: "socks5", Host: "127.0.0.1", Port: freePort(t)}, "", target.URL); err == nil {
+		t.Error("a dead proxy passed the test")
 	}
 }

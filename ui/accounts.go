@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/widget"
 
+	"keypool/app"
 	"keypool/app/secrets"
 	"keypool/app/store"
 )
@@ -34,7 +36,7 @@ func newAccountsView(u *UI) *accountsView {
 			name.TextStyle = fyne.TextStyle{Bold: true}
 			return container.NewBorder(nil, nil,
 				widget.NewCheck("", nil),
-				container.NewHBox(widget.NewButton("▲", nil), widget.NewButton("▼", nil), widget.NewButton("Delete", nil)),
+				container.NewHBox(widget.NewButton("▲", nil), widget.NewButton("▼", nil), widget.NewButton("Edit", nil), widget.NewButton("Delete", nil)),
 				container.NewGridWithColumns(4, name, widget.NewLabel("state"), widget.NewLabel("priority"), widget.NewLabel("today")))
 		},
 		func(i widget.ListItemID, o fyne.CanvasObject) { v.fill(i, o.(*fyne.Container)) },
@@ -64,7 +66,7 @@ func (v *accountsView) fill(i int, row *fyne.Container) {
 		case *widget.Check:
 			check = w
 		case *fyne.Container:
-			if len(w.Objects) == 4 {
+			if _, isLabel := w.Objects[0].(*widget.Label); isLabel {
 				grid = w
 			} else {
 				buttons = w
@@ -86,7 +88,8 @@ func (v *accountsView) fill(i int, row *fyne.Container) {
 	check.OnChanged = func(on bool) { v.u.do(func() error { return v.u.core.Accounts().SetEnabled(id, on) }) }
 	buttons.Objects[0].(*widget.Button).OnTapped = func() { v.u.do(func() error { return v.move(id, +1) }) }
 	buttons.Objects[1].(*widget.Button).OnTapped = func() { v.u.do(func() error { return v.move(id, -1) }) }
-	buttons.Objects[2].(*widget.Button).OnTapped = func() { v.confirmDelete(id) }
+	buttons.Objects[2].(*widget.Button).OnTapped = func() { v.showEdit(a) }
+	buttons.Objects[3].(*widget.Button).OnTapped = func() { v.confirmDelete(id) }
 }
 
 // move raises (+1) or lowers (-1) an account past its neighbour in the
@@ -204,5 +207,92 @@ func (v *accountsView) showAdd() {
 		}
 	}, v.u.win)
 	d.Resize(fyne.NewSize(520, 460))
+	d.Show()
+}
+
+// showEdit edits an account: name, priority, API URL, auth header, proxy
+// (with a connection test), models, and optionally a new key.
+func (v *accountsView) showEdit(a store.Account) {
+	name, prio, apiURL, proxy, models := widget.NewEntry(), widget.NewEntry(), widget.NewEntry(), widget.NewEntry(), widget.NewEntry()
+	key, proxyPass := widget.NewPasswordEntry(), widget.NewPasswordEntry()
+	auth := widget.NewSelect([]string{"x-api-key", "bearer"}, nil)
+	name.SetText(a.Name)
+	prio.SetText(strconv.Itoa(a.Priority))
+	apiURL.SetText(a.APIURL)
+	auth.SetSelected(a.AuthHeader)
+	if a.Proxy != nil {
+		u := a.Proxy.Type + "://"
+		if a.Proxy.Username != "" {
+			u += a.Proxy.Username + "@"
+		}
+		proxy.SetText(u + a.Proxy.Host + ":" + strconv.Itoa(a.Proxy.Port))
+	}
+	models.SetText(strings.Join(a.Models, ", "))
+	key.SetPlaceHolder("leave empty to keep the stored key")
+	proxyPass.SetPlaceHolder("leave empty to keep")
+	prio.Validator = func(s string) error {
+		if _, err := strconv.Atoi(strings.TrimSpace(s)); err != nil {
+			return errors.New("a whole number")
+		}
+		return nil
+	}
+	result := widget.NewLabel("")
+	test := widget.NewButton("Test connection", func() {
+		px, err := parseProxyURL(strings.TrimSpace(proxy.Text))
+		if err != nil {
+			result.SetText(err.Error())
+			return
+		}
+		target := strings.TrimSpace(apiURL.Text)
+		if target == "" {
+			target = "https://api.anthropic.com"
+		}
+		result.SetText("Testing…")
+		pw := proxyPass.Text
+		go func() {
+			err := app.TestProxy(context.Background(), px, pw, target)
+			fyne.Do(func() {
+				if err != nil {
+					result.SetText("Failed: " + err.Error())
+				} else {
+					result.SetText("The proxy works.")
+				}
+			})
+		}()
+	})
+	items := []*widget.FormItem{
+		widget.NewFormItem("Name", name), widget.NewFormItem("Priority", prio), widget.NewFormItem("API URL", apiURL),
+		widget.NewFormItem("Auth header", auth), widget.NewFormItem("Proxy", proxy), widget.NewFormItem("Proxy password", proxyPass),
+		widget.NewFormItem("", container.NewHBox(test, result)), widget.NewFormItem("Models", models), widget.NewFormItem("New key", key),
+	}
+	d := dialog.NewForm("Edit "+a.ID, "Save", "Cancel", items, func(ok bool) {
+		if !ok {
+			return
+		}
+		v.u.do(func() error {
+			var px *store.Proxy
+			if p := strings.TrimSpace(proxy.Text); p != "" {
+				var err error
+				if px, err = parseProxyURL(p); err != nil {
+					return err
+				}
+			}
+			n, _ := strconv.Atoi(strings.TrimSpace(prio.Text))
+			var ms []string
+			for _, m := range strings.Split(models.Text, ",") {
+				if m = strings.TrimSpace(m); m != "" {
+					ms = append(ms, m)
+				}
+			}
+			err := v.u.core.Accounts().Update(a.ID, func(s *store.Account) {
+				s.Name, s.Priority, s.APIURL, s.AuthHeader, s.Proxy, s.Models = strings.TrimSpace(name.Text), n,
+					strings.TrimSuffix(strings.TrimSpace(apiURL.Text), "/"), auth.Selected, px, ms
+			}, secrets.New(strings.TrimSpace(key.Text)), secrets.New(proxyPass.Text))
+			key.SetText("")
+			proxyPass.SetText("")
+			return err
+		})
+	}, v.u.win)
+	d.Resize(fyne.NewSize(560, 520))
 	d.Show()
 }
