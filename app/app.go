@@ -205,6 +205,15 @@ func Open(p Params) (*App, error) {
 			st.Close()
 			return nil, err
 		}
+		// The address saved in the app's settings, unless flags say otherwise.
+		if host, port := savedListen(a); port != 0 {
+			if p.Host == "" && host != "" {
+				cfg.Server.Host = host
+			}
+			if p.Port == 0 {
+				cfg.Server.Port = port
+			}
+		}
 	}
 	a.relay, err = relay.New(relay.Config{
 		Accounts:            accounts,

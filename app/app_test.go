@@ -325,3 +325,21 @@ func TestShowRunning(t *testing.T) {
 }
 
 func secretsMemory() secrets.Keychain { return secrets.NewMemory() }
+
+// The listen address saved in settings is used from the next start; a
+// non-loopback host needs a client key first.
+func TestSavedListen(t *testing.T) {
+	dir := t.TempDir()
+	keys := secretsMemory()
+	r := start(t, app.Params{DataDir: dir, Port: freePort(t), Keychain: keys})
+	if err := r.SetListen("0.0.0.0", 4000); err == nil {
+		t.Error("a non-loopback host without client keys was saved")
+	}
+	port := freePort(t)
+	must(t, r.SetListen("127.0.0.1", port))
+	r.stop()
+	r2 := start(t, app.Params{DataDir: dir, Keychain: keys})
+	if want := fmt.Sprintf("127.0.0.1:%d", port); r2.Addr() != want {
+		t.Errorf("listening on %s, want %s", r2.Addr(), want)
+	}
+}

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"sort"
 	"strconv"
@@ -199,8 +200,25 @@ func newSettingsView(u *UI) *settingsView {
 	copyBtn := func(client string) *widget.Button {
 		return widget.NewButton("Copy env for "+client, func() { u.copyEnv(client) })
 	}
+	host, port := widget.NewEntry(), widget.NewEntry()
+	if h, p, err := net.SplitHostPort(u.core.Addr()); err == nil {
+		host.SetText(h)
+		port.SetText(p)
+	}
+	save := widget.NewButton("Save address", func() {
+		n, err := strconv.Atoi(strings.TrimSpace(port.Text))
+		if err == nil {
+			err = u.core.SetListen(strings.TrimSpace(host.Text), n)
+		}
+		if err != nil {
+			dialog.ShowError(err, u.win)
+			return
+		}
+		dialog.ShowInformation("Saved", "Keypool listens there from its next start.", u.win)
+	})
 	top := container.NewVBox(
-		widget.NewLabel("Relay: "+u.core.URL()+" (loopback only; change the port with --port)"),
+		widget.NewLabel("Relay: "+u.core.URL()),
+		container.NewBorder(nil, nil, widget.NewLabel("Host"), container.NewHBox(widget.NewLabel("Port"), port, save), host),
 		container.NewHBox(copyBtn("Claude Code"), copyBtn("Codex"), copyBtn("Gemini CLI")),
 		widget.NewSeparator(),
 		container.NewHBox(widget.NewLabelWithStyle("Local client keys", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), add),

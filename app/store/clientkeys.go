@@ -66,3 +66,28 @@ func (s *Store) DeleteClientKey(id string) error {
 		return nil
 	})
 }
+
+var bucketSettings = []byte("settings")
+
+// Setting reads an app setting ("" when unset).
+func (s *Store) Setting(key string) (string, error) {
+	var v string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketSettings); b != nil {
+			v = string(b.Get([]byte(key)))
+		}
+		return nil
+	})
+	return v, err
+}
+
+// PutSetting saves an app setting.
+func (s *Store) PutSetting(key, value string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketSettings)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(key), []byte(value))
+	})
+}
