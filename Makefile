@@ -20,7 +20,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZTIME ?= 50000x
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all deps build run test test-race fuzz fuzz-short bench vet screenshots clean
+.PHONY: all deps build run test test-race fuzz fuzz-short bench vet screenshots prices clean
 
 all: build
 
@@ -76,6 +76,15 @@ fuzz:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./relay/... ./app/store/
 	$(GO) run ./bench -keypool $(BIN)
+
+# Refresh the bundled price table from the npm package @pydantic/genai-prices
+# (MIT): its Anthropic, OpenAI and Google prices, with the source and date.
+prices:
+	@command -v node >/dev/null || { echo "make prices needs node and npm"; exit 1; }
+	@t=$$(mktemp -d) && cd $$t && npm pack --silent @pydantic/genai-prices@latest >/dev/null && tar xzf *.tgz && \
+	  node $(CURDIR)/app/prices/dump.cjs $$t/package/dist/index.cjs $$t/package/package.json > $(CURDIR)/app/prices/prices.json && \
+	  cp package/LICENSE $(CURDIR)/app/prices/LICENSE.genai-prices && rm -rf $$t
+	@head -c 200 app/prices/prices.json; echo
 
 clean:
 	rm -rf build

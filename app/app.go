@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"keypool/app/config"
+	"keypool/app/prices"
 	"keypool/app/secrets"
 	"keypool/app/store"
 	"keypool/app/tokens"
@@ -72,6 +73,7 @@ type App struct {
 	controlSrv *http.Server
 	keyCreds   *keychainCredentials
 	tokens     *tokens.Manager
+	prices     *prices.Table
 	reloadMu   sync.Mutex
 	showMu     sync.Mutex
 	onShow     func()
@@ -192,6 +194,11 @@ func Open(p Params) (*App, error) {
 		return nil, err
 	}
 	a := &App{log: log, cfg: cfg, dbPath: dbPath, store: st, now: now}
+	// Prices: the bundled table, with the user's prices.json in the data dir.
+	if a.prices, err = prices.Load(filepath.Join(filepath.Dir(dbPath), "prices.json")); err != nil {
+		st.Close()
+		return nil, err
+	}
 
 	var (
 		accounts []pool.Account
@@ -219,7 +226,7 @@ func Open(p Params) (*App, error) {
 		Accounts:            accounts,
 		Credentials:         creds,
 		Bindings:            st,
-		Usage:               st,
+		Usage:               pricedSink{store: st, prices: a.prices},
 		Today:               a.today,
 		ClientKeys:          cfg.APIKeys,
 		ClientModels:        clientModels(cfg.AllowedModels),
@@ -613,6 +620,22 @@ func (a *App) today() map[string]relay.DayStats {
 	}
 	return out
 }
+
+// pricedSink prices each record before the store queues it.
+type pricedSink struct {
+	store  *store.Store
+	prices *prices.Table
+}
+
+func (p pricedSink) Record(r relay.UsageRecord) {
+	if r.Model != "" {
+		r.CostUSD, _ = p.prices.Cost(r.Model, r.Usage, r.Time)
+	}
+	p.store.Record(r)
+}
+
+// Prices is the price table in use.
+func (a *App) Prices() *prices.Table { return a.prices }
 
 // clientModels keys [allowed_models] by client key id, as the relay names
 // clients.

@@ -31,6 +31,9 @@ type UsageRecord struct {
 	Duration time.Duration  `json:"duration_ns"`
 	Failover []FailoverStep `json:"failover,omitempty"`
 	Error    string         `json:"error,omitempty"` // short, secret-free reason when the request failed
+	// CostUSD is the request's price (the API-equivalent price for a
+	// subscription), set by the usage sink from its price table.
+	CostUSD float64 `json:"cost_usd,omitempty"`
 }
 
 // UsageSink receives a record per finished request. Record is called on the

@@ -126,7 +126,8 @@ func TestAddAccountUsageAndTray(t *testing.T) {
 	}
 	f.core.Store().Flush(context.Background())
 	f.refresh()
-	if got := strings.Join(flat(f.ui.usage.rows), " "); !strings.Contains(got, "work claude-sonnet-4-5 1") {
+	// 10 input and 5 output tokens of Sonnet 4.5 at $3 and $15 per million.
+	if got := strings.Join(flat(f.ui.usage.rows), " "); !strings.Contains(got, "work claude-sonnet-4-5 1") || !strings.Contains(got, "$0.0001") {
 		t.Errorf("usage view rows: %q", got)
 	}
 	if len(f.ui.activity.recs) == 0 || !strings.Contains(f.ui.activity.recs[0], "messages") {

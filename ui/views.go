@@ -36,7 +36,7 @@ type usageView struct {
 	content fyne.CanvasObject
 }
 
-var usageHeader = []string{"Period", "Account", "Model", "Requests", "Input", "Output", "Cache write", "Cache read"}
+var usageHeader = []string{"Period", "Account", "Model", "Requests", "Input", "Output", "Cache write", "Cache read", "Cost (USD)"}
 
 func newUsageView(*UI) *usageView {
 	v := &usageView{}
@@ -53,7 +53,7 @@ func newUsageView(*UI) *usageView {
 			l.TextStyle = fyne.TextStyle{}
 			l.SetText(v.rows[id.Row-1][id.Col])
 		})
-	for c, w := range []float32{80, 130, 230, 80, 90, 90, 100, 100} {
+	for c, w := range []float32{70, 120, 200, 75, 80, 80, 90, 90, 90} {
 		v.table.SetColumnWidth(c, w)
 	}
 	v.chart = newHourlyChart()
@@ -78,6 +78,7 @@ func (v *usageView) update(s snapshot) {
 			}
 			t.Requests += d.Requests
 			t.Usage = t.Usage.Add(d.Usage)
+			t.CostUSD += d.CostUSD
 		}
 		sort.Slice(keys, func(i, j int) bool {
 			if keys[i].acct != keys[j].acct {
@@ -93,7 +94,8 @@ func (v *usageView) update(s snapshot) {
 			}
 			v.rows = append(v.rows, []string{period, acct, k.model, strconv.FormatInt(t.Requests, 10),
 				strconv.FormatInt(t.Usage.InputTokens, 10), strconv.FormatInt(t.Usage.OutputTokens, 10),
-				strconv.FormatInt(t.Usage.CacheWriteTokens, 10), strconv.FormatInt(t.Usage.CacheReadTokens, 10)})
+				strconv.FormatInt(t.Usage.CacheWriteTokens, 10), strconv.FormatInt(t.Usage.CacheReadTokens, 10),
+				fmt.Sprintf("$%.4f", t.CostUSD)})
 		}
 	}
 	add("Today", s.today)
@@ -120,8 +122,8 @@ func newActivityView(*UI) *activityView {
 func (v *activityView) update(s snapshot) {
 	v.recs = v.recs[:0]
 	for _, r := range s.recent {
-		line := fmt.Sprintf("%s  %-16s %-26s %-12s %3d  %s  client %s", r.Time.Local().Format("15:04:05"), r.Route, r.Model,
-			r.Account, r.Status, r.Duration.Round(time.Millisecond), r.ClientID)
+		line := fmt.Sprintf("%s  %-16s %-26s %-12s %3d  %s  $%.4f  client %s", r.Time.Local().Format("15:04:05"), r.Route, r.Model,
+			r.Account, r.Status, r.Duration.Round(time.Millisecond), r.CostUSD, r.ClientID)
 		for _, f := range r.Failover {
 			line += "  ↷ left " + f.Account + ": " + f.Reason
 		}

@@ -27,6 +27,7 @@ type DayTotal struct {
 	Usage         relay.Usage   `json:"usage"`
 	TTFBTotal     time.Duration `json:"ttfb_total_ns"`
 	DurationTotal time.Duration `json:"duration_total_ns"`
+	CostUSD       float64       `json:"cost_usd,omitempty"` // priced requests only
 }
 
 func (d *DayTotal) add(r relay.UsageRecord) {
@@ -37,6 +38,7 @@ func (d *DayTotal) add(r relay.UsageRecord) {
 	d.Usage = d.Usage.Add(r.Usage)
 	d.TTFBTotal += r.TTFB
 	d.DurationTotal += r.Duration
+	d.CostUSD += r.CostUSD
 }
 
 func (d *DayTotal) merge(o DayTotal) {
@@ -45,6 +47,7 @@ func (d *DayTotal) merge(o DayTotal) {
 	d.Usage = d.Usage.Add(o.Usage)
 	d.TTFBTotal += o.TTFBTotal
 	d.DurationTotal += o.DurationTotal
+	d.CostUSD += o.CostUSD
 }
 
 // dailyKey is "YYYY-MM-DD\x00account\x00model".
