@@ -184,6 +184,10 @@ func TestCountdownAndPause(t *testing.T) {
 	if q := f.ui.snapshot().quotaText("work"); q != "5h 42% until "+time.Unix(1764172800, 0).Local().Format("Mon 15:04") {
 		t.Errorf("quota text = %q", q)
 	}
+	f.refresh()
+	if !strings.Contains(f.ui.usage.quota.Text, "Work key: 5h 42%") {
+		t.Errorf("usage view quota = %q", f.ui.usage.quota.Text)
+	}
 }
 
 // TestScreenshots renders each view with real data to PNG files when

@@ -33,6 +33,7 @@ type usageView struct {
 	rows    [][]string
 	table   *widget.Table
 	chart   *hourlyChart
+	quota   *widget.Label
 	content fyne.CanvasObject
 }
 
@@ -57,12 +58,25 @@ func newUsageView(*UI) *usageView {
 		v.table.SetColumnWidth(c, w)
 	}
 	v.chart = newHourlyChart()
-	v.content = container.NewBorder(v.chart.content, nil, nil, nil, v.table)
+	v.quota = widget.NewLabel("")
+	v.quota.Wrapping = fyne.TextWrapWord
+	v.content = container.NewBorder(container.NewVBox(v.chart.content, v.quota), nil, nil, nil, v.table)
 	return v
 }
 
 func (v *usageView) update(s snapshot) {
 	v.chart.update(s)
+	var plans []string
+	for _, a := range s.accounts {
+		if q := s.quotaText(a.ID); q != "" {
+			plans = append(plans, a.Name+": "+q)
+		}
+	}
+	if len(plans) == 0 {
+		v.quota.SetText("Plan quota: not reported yet (subscriptions report it with each answer).")
+	} else {
+		v.quota.SetText("Plan quota — " + strings.Join(plans, "; "))
+	}
 	v.rows = v.rows[:0]
 	add := func(period string, days []store.DayTotal) {
 		type key struct{ acct, model string }
