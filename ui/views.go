@@ -234,7 +234,8 @@ func newSettingsView(u *UI) *settingsView {
 	})
 	top := container.NewVBox(
 		widget.NewLabel("Relay: "+u.core.URL()),
-		container.NewBorder(nil, nil, widget.NewLabel("Host"), container.NewHBox(widget.NewLabel("Port"), port, save), host),
+		container.NewBorder(nil, nil, widget.NewLabel("Host"),
+			container.NewHBox(widget.NewLabel("Port"), container.NewGridWrap(fyne.NewSize(90, port.MinSize().Height), port), save), host),
 		container.NewHBox(copyBtn("Claude Code"), copyBtn("Codex"), copyBtn("Gemini CLI")),
 		widget.NewSeparator(),
 		container.NewHBox(widget.NewLabelWithStyle("Local client keys", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), add),
