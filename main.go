@@ -61,6 +61,8 @@ Usage:
                                    log in with the browser; tokens go to the OS keychain
   keypool import FILE [--data-dir DIR]
                                    move a config file's accounts in, secrets into the keychain
+  keypool env claude|codex|gemini [--shell bash|zsh|fish|powershell|cmd]
+                                   print the exports that point a CLI at the relay
   keypool version                  print the version
 
 Point the CLIs at it (the key: one of api_keys):
@@ -94,6 +96,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return importCmd(ctx, args, stdout, stderr)
 	case "login":
 		return loginCmd(ctx, args, stdin, stdout, stderr)
+	case "env":
+		return envCmd(ctx, args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "keypool", version)
 		return nil

@@ -14,6 +14,8 @@ func TestRunCommands(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "config.toml")
 	os.WriteFile(bad, []byte("api_keys = [\"k\"]\n[server]\nport = 3000\n\n[[accounts]]\ntype = \"claude-api\"\nid = \"main\"\napi_key = \"sk-ant-SECRET\"\nauth_header = \"basic\"\n"), 0o600)
+	good := filepath.Join(dir, "good.toml")
+	os.WriteFile(good, []byte("api_keys = [\"client-k1\"]\n[server]\nport = 3456\n"), 0o600)
 	tests := []struct {
 		name    string
 		args    []string
@@ -26,6 +28,10 @@ func TestRunCommands(t *testing.T) {
 		{"bad_config_names_file_line_key", []string{"serve", "--config", bad}, bad + ":9: accounts[0].auth_header", ""},
 		{"missing_config", []string{"serve", "--config", filepath.Join(dir, "nope.toml")}, "nope.toml", ""},
 		{"status_no_data", []string{"status", "--data-dir", filepath.Join(dir, "empty")}, "", "not running"},
+		{"env_claude_from_config", []string{"env", "claude", "--config", good}, "", "export ANTHROPIC_AUTH_TOKEN='client-k1'"},
+		{"env_gemini_fish", []string{"env", "gemini", "--shell", "fish", "--config", good}, "", "set -gx GOOGLE_GEMINI_BASE_URL 'http://127.0.0.1:3456/gemini'"},
+		{"env_codex_provider", []string{"env", "codex", "--config", good}, "", `base_url = "http://127.0.0.1:3456/openai/v1"`},
+		{"env_unknown_client", []string{"env", "cursor", "--config", good}, "unknown client", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -343,3 +343,27 @@ func TestSavedListen(t *testing.T) {
 		t.Errorf("listening on %s, want %s", r2.Addr(), want)
 	}
 }
+
+// keypool env finds the running relay's address and its first client key,
+// through the control socket while the relay holds the store, and from the
+// file otherwise.
+func TestAccess(t *testing.T) {
+	dir := t.TempDir()
+	keys := secretsMemory()
+	p := app.Params{DataDir: dir, Keychain: keys}
+	r := start(t, app.Params{DataDir: dir, Port: freePort(t), Keychain: keys})
+	k, err := r.AddClientKey("cli")
+	must(t, err)
+	want, _ := r.ClientKeySecret(k.ID)
+	acc, err := app.Access(p, keys)
+	if err != nil || acc.Base != r.URL() || acc.Key != want.Reveal() {
+		t.Fatalf("running: %+v %v (want %s)", acc, err, r.URL())
+	}
+	port := freePort(t)
+	must(t, r.SetListen("127.0.0.1", port))
+	r.stop()
+	acc, err = app.Access(p, keys)
+	if err != nil || acc.Base != fmt.Sprintf("http://127.0.0.1:%d", port) || acc.Key != want.Reveal() {
+		t.Fatalf("stopped: %+v %v", acc, err)
+	}
+}

@@ -81,6 +81,16 @@ func (a *App) controlHandler() http.Handler {
 		}
 		a.answer(w, nil, a.accounts.SetEnabled(r.PathValue("id"), in.Enabled), true)
 	})
+	mux.HandleFunc("GET /v1/clientkey", func(w http.ResponseWriter, r *http.Request) {
+		// The first client key, for keypool env (the socket is the owner's).
+		var out struct{ Key string }
+		if list, err := a.store.ClientKeys(); err == nil && len(list) > 0 {
+			if s, err := a.ClientKeySecret(list[0].ID); err == nil {
+				out.Key = s.Reveal()
+			}
+		}
+		a.answer(w, out, nil, false)
+	})
 	mux.HandleFunc("POST /v1/show", func(w http.ResponseWriter, r *http.Request) {
 		// A second launch asks the running app to come forward.
 		a.showMu.Lock()

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
+
+	"keypool/app/store"
 )
 
 // SetListen saves the host and port the relay listens on from the next
@@ -31,9 +34,15 @@ func (a *App) SetListen(host string, port int) error {
 }
 
 // savedListen reads the saved host and port, if any.
-func savedListen(a *App) (string, int) {
-	host, _ := a.store.Setting("listen_host")
-	p, _ := a.store.Setting("listen_port")
+func savedListen(a *App) (string, int) { return savedListenOf(a.store) }
+
+func savedListenOf(st *store.Store) (string, int) {
+	host, _ := st.Setting("listen_host")
+	p, _ := st.Setting("listen_port")
 	port, _ := strconv.Atoi(p)
 	return host, port
 }
+
+func joinHostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
+
+const timeMillisecond = time.Millisecond

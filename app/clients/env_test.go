@@ -1,0 +1,72 @@
+package clients
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+func TestExportsSpelling(t *testing.T) {
+	vars := map[string]string{"A": "http://127.0.0.1:3000", "B": "it's"}
+	tests := map[string]string{
+		"bash":       "export A='http://127.0.0.1:3000'\nexport B='it'\\''s'\n",
+		"fish":       "set -gx A 'http://127.0.0.1:3000'\nset -gx B 'it\\'s'\n",
+		"powershell": "$env:A = 'http://127.0.0.1:3000'\n$env:B = 'it''s'\n",
+	}
+	for shell, want := range tests {
+		if got, err := Exports(vars, shell); err != nil || got != want {
+			t.Errorf("%s: %q %v, want %q", shell, got, err, want)
+		}
+	}
+	if got, _ := Exports(map[string]string{"A": "x"}, "cmd"); got != "set \"A=x\"\n" {
+		t.Errorf("cmd: %q", got)
+	}
+	if _, err := Exports(map[string]string{"A": "a&b"}, "cmd"); err == nil {
+		t.Error("cmd accepted a value it cannot hold")
+	}
+	if _, err := Exports(vars, "tcsh"); err == nil {
+		t.Error("unknown shell accepted")
+	}
+}
+
+// The exports, run by the real shell, set exactly the values (bash always;
+// the others where installed).
+func TestExportsParsedByShell(t *testing.T) {
+	vars := Env(ClaudeCode, "http://127.0.0.1:3000", `kp-ab'c"d$e`)
+	for shell, prog := range map[string][]string{"bash": {"bash", "-c"}, "zsh": {"zsh", "-c"}, "fish": {"fish", "-c"}} {
+		if _, err := exec.LookPath(prog[0]); err != nil {
+			if shell == "bash" {
+				t.Fatal("bash is needed")
+			}
+			continue
+		}
+		script, err := Exports(vars, shell)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(prog[0], prog[1], script+"printf '%s\\n%s' \"$ANTHROPIC_BASE_URL\" \"$ANTHROPIC_AUTH_TOKEN\"").CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v %s", shell, err, out)
+		}
+		if got := strings.Split(string(out), "\n"); len(got) != 2 || got[0] != vars["ANTHROPIC_BASE_URL"] || got[1] != vars["ANTHROPIC_AUTH_TOKEN"] {
+			t.Errorf("%s read back %q", shell, out)
+		}
+	}
+}
+
+func TestEnvPerClient(t *testing.T) {
+	if e := Env(GeminiCLI, "http://h:1", "k"); e["GOOGLE_GEMINI_BASE_URL"] != "http://h:1/gemini" || e["GEMINI_API_KEY"] != "k" {
+		t.Errorf("gemini: %v", e)
+	}
+	if e := Env(Codex, "http://h:1", "k"); e[CodexKeyVar] != "k" || len(e) != 1 {
+		t.Errorf("codex: %v", e)
+	}
+	if _, ok := Env(ClaudeCode, "b", "k")["ANTHROPIC_API_KEY"]; ok {
+		t.Error("ANTHROPIC_API_KEY set")
+	}
+	for _, s := range []string{"claude", "Claude-Code", "codex", "gemini-cli"} {
+		if _, err := ParseClient(s); err != nil {
+			t.Error(err)
+		}
+	}
+}
