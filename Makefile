@@ -13,6 +13,8 @@ DEB_PKGS := ca-certificates
 # dbus-daemon on Debian 12, dbus-send with dbus-bin; secret-tool
 # (libsecret-tools) shows what a test stored.
 DEB_PKGS += dbus-daemon dbus-bin gnome-keyring libsecret-tools
+# Start-at-login entries are checked with desktop-file-validate.
+DEB_PKGS += desktop-file-utils
 # The desktop app (Fyne: OpenGL and X11 headers, through cgo).
 DEB_PKGS += pkg-config libgl-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -52,6 +54,8 @@ vet: deps
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	GOOS=darwin $(GO) vet ./app/autostart/
+	GOOS=windows $(GO) vet ./app/autostart/
 
 # The relay runs under the race detector; everything else plainly, then a
 # short fuzz of every fuzz target. Both test runs happen inside a private

@@ -48,3 +48,26 @@ func commentMark(shell string) string {
 	}
 	return "#"
 }
+
+// autostartCmd turns starting at login on or off, or says whether it is.
+func autostartCmd(args []string, stdout io.Writer) error {
+	if len(args) != 1 {
+		return fmt.Errorf("%w: keypool autostart on|off|status", errUsage)
+	}
+	switch args[0] {
+	case "on", "off":
+		if err := app.SetStartAtLogin(args[0] == "on"); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Start at login: %s.\n", args[0])
+		return nil
+	case "status":
+		on, err := app.StartAtLogin()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Start at login: %v.\n", map[bool]string{true: "on", false: "off"}[on])
+		return nil
+	}
+	return fmt.Errorf("%w: keypool autostart on|off|status", errUsage)
+}

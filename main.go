@@ -63,6 +63,7 @@ Usage:
                                    move a config file's accounts in, secrets into the keychain
   keypool env claude|codex|gemini [--shell bash|zsh|fish|powershell|cmd]
                                    print the exports that point a CLI at the relay
+  keypool autostart on|off|status  start Keypool at login (in the tray only)
   keypool version                  print the version
 
 Point the CLIs at it (the key: one of api_keys):
@@ -98,6 +99,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return loginCmd(ctx, args, stdin, stdout, stderr)
 	case "env":
 		return envCmd(ctx, args, stdout, stderr)
+	case "autostart":
+		return autostartCmd(args, stdout)
 	case "version":
 		fmt.Fprintln(stdout, "keypool", version)
 		return nil

@@ -12,6 +12,8 @@ import (
 
 func TestRunCommands(t *testing.T) {
 	dir := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "xdg")) // autostart looks here
+	t.Setenv("HOME", filepath.Join(dir, "home"))
 	bad := filepath.Join(dir, "config.toml")
 	os.WriteFile(bad, []byte("api_keys = [\"k\"]\n[server]\nport = 3000\n\n[[accounts]]\ntype = \"claude-api\"\nid = \"main\"\napi_key = \"sk-ant-SECRET\"\nauth_header = \"basic\"\n"), 0o600)
 	good := filepath.Join(dir, "good.toml")
@@ -31,6 +33,8 @@ func TestRunCommands(t *testing.T) {
 		{"env_claude_from_config", []string{"env", "claude", "--config", good}, "", "export ANTHROPIC_AUTH_TOKEN='client-k1'"},
 		{"env_gemini_fish", []string{"env", "gemini", "--shell", "fish", "--config", good}, "", "set -gx GOOGLE_GEMINI_BASE_URL 'http://127.0.0.1:3456/gemini'"},
 		{"env_codex_provider", []string{"env", "codex", "--config", good}, "", `base_url = "http://127.0.0.1:3456/openai/v1"`},
+		{"autostart_status", []string{"autostart", "status"}, "", "Start at login: off."},
+		{"autostart_bad", []string{"autostart", "maybe"}, "on|off|status", ""},
 		{"env_unknown_client", []string{"env", "cursor", "--config", good}, "unknown client", ""},
 	}
 	for _, tt := range tests {

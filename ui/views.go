@@ -14,6 +14,7 @@ import (
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/widget"
 
+	"keypool/app"
 	"keypool/app/store"
 )
 
@@ -241,7 +242,16 @@ func newSettingsView(u *UI) *settingsView {
 		container.NewHBox(widget.NewLabelWithStyle("Local client keys", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), add),
 		widget.NewLabel("With no keys, any program on this computer can use the relay. With keys, clients must send one."),
 	)
-	v.content = container.NewBorder(top, widget.NewLabel("The theme follows the system. Start at login comes in a later version."), nil, nil, v.list)
+	login := widget.NewCheck("Start Keypool at login (in the tray)", nil)
+	if on, err := app.StartAtLogin(); err == nil {
+		login.SetChecked(on)
+	}
+	login.OnChanged = func(on bool) {
+		if err := app.SetStartAtLogin(on); err != nil {
+			dialog.ShowError(err, u.win)
+		}
+	}
+	v.content = container.NewBorder(top, container.NewVBox(login, widget.NewLabel("The theme follows the system.")), nil, nil, v.list)
 	return v
 }
 
