@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 
 	"keypool/app"
 	"keypool/app/clients"
@@ -70,4 +72,65 @@ func autostartCmd(args []string, stdout io.Writer) error {
 		return nil
 	}
 	return fmt.Errorf("%w: keypool autostart on|off|status", errUsage)
+}
+
+// connectCmd writes (or undoes) a CLI's own config to use the relay.
+func connectCmd(args []string, on bool, stdout, stderr io.Writer) error {
+	var p app.Params
+	fs := commonFlags("connect", &p, stderr)
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("%w: keypool connect|disconnect claude|codex|gemini", errUsage)
+	}
+	c, err := clients.ParseClient(pos[0])
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return err
+	}
+	if !on {
+		if err := clients.Disconnect(home, c); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s no longer uses Keypool; its config is as it was.\n", c)
+		return nil
+	}
+	acc, err := app.Access(p, osKeychain())
+	if err != nil {
+		return err
+	}
+	if err := clients.Connect(home, c, acc.Base, acc.Key); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s now uses Keypool at %s (a backup of its config was kept).\n", c, acc.Base)
+	if c == clients.Codex {
+		fmt.Fprintf(stdout, "Codex reads the key from $%s: add `%s` to your shell profile (keypool env codex).\n", clients.CodexKeyVar, strings.TrimSpace(mustExport(acc.Key)))
+	}
+	return nil
+}
+
+func mustExport(key string) string {
+	s, _ := clients.Exports(map[string]string{clients.CodexKeyVar: key}, "bash")
+	return s
+}
+
+// clientsCmd says which CLIs are connected.
+func clientsCmd(stdout io.Writer) error {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return err
+	}
+	for _, c := range clients.Clients {
+		on, err := clients.Connected(home, c)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%-7s %s\n", c, map[bool]string{true: "connected", false: "not connected"}[on])
+	}
+	return nil
 }

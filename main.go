@@ -63,6 +63,9 @@ Usage:
                                    move a config file's accounts in, secrets into the keychain
   keypool env claude|codex|gemini [--shell bash|zsh|fish|powershell|cmd]
                                    print the exports that point a CLI at the relay
+  keypool connect|disconnect claude|codex|gemini
+                                   write (or undo) a CLI's own config to use Keypool
+  keypool clients                  which CLIs are connected
   keypool autostart on|off|status  start Keypool at login (in the tray only)
   keypool version                  print the version
 
@@ -101,6 +104,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return envCmd(ctx, args, stdout, stderr)
 	case "autostart":
 		return autostartCmd(args, stdout)
+	case "connect", "disconnect":
+		return connectCmd(args, cmd == "connect", stdout, stderr)
+	case "clients":
+		return clientsCmd(stdout)
 	case "version":
 		fmt.Fprintln(stdout, "keypool", version)
 		return nil

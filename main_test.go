@@ -34,6 +34,10 @@ func TestRunCommands(t *testing.T) {
 		{"env_gemini_fish", []string{"env", "gemini", "--shell", "fish", "--config", good}, "", "set -gx GOOGLE_GEMINI_BASE_URL 'http://127.0.0.1:3456/gemini'"},
 		{"env_codex_provider", []string{"env", "codex", "--config", good}, "", `base_url = "http://127.0.0.1:3456/openai/v1"`},
 		{"autostart_status", []string{"autostart", "status"}, "", "Start at login: off."},
+		{"clients_none", []string{"clients"}, "", "claude  not connected"},
+		{"connect_claude", []string{"connect", "claude", "--config", good}, "", "claude now uses Keypool at http://127.0.0.1:3456"},
+		{"clients_claude", []string{"clients"}, "", "claude  connected"},
+		{"disconnect_claude", []string{"disconnect", "claude"}, "", "as it was"},
 		{"autostart_bad", []string{"autostart", "maybe"}, "on|off|status", ""},
 		{"env_unknown_client", []string{"env", "cursor", "--config", good}, "unknown client", ""},
 	}

@@ -330,3 +330,28 @@ func TestClientKeys(t *testing.T) {
 		t.Errorf("after revoking the only key: %d", code)
 	}
 }
+
+// Connect in Settings writes Claude Code's settings.json in HOME, and the
+// status says so; Disconnect restores it.
+func TestConnectFromSettings(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	f := newFixture(t)
+	if err := f.ui.connect("claude", true); err != nil {
+		t.Fatal(err)
+	}
+	f.refresh()
+	if got := f.ui.settings.status["claude"].Text; got != "connected" {
+		t.Errorf("status = %q", got)
+	}
+	s := readFile(t, filepath.Join(home, ".claude", "settings.json"))
+	if !strings.Contains(s, f.core.URL()) {
+		t.Errorf("settings.json: %s", s)
+	}
+	if err := f.ui.connect("claude", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(home, ".claude", "settings.json")); !os.IsNotExist(err) {
+		t.Error("the file Keypool created is still there")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"keypool/app"
+	"keypool/app/clients"
 	"keypool/app/store"
 )
 
@@ -156,6 +158,7 @@ type settingsView struct {
 	u       *UI
 	keys    []store.ClientKey
 	list    *widget.List
+	status  map[clients.Client]*widget.Label
 	content fyne.CanvasObject
 }
 
@@ -217,6 +220,16 @@ func newSettingsView(u *UI) *settingsView {
 	copyBtn := func(client string) *widget.Button {
 		return widget.NewButton("Copy env for "+client, func() { u.copyEnv(client) })
 	}
+	// Connect writes each CLI's own config, so new terminals just work.
+	v.status = map[clients.Client]*widget.Label{}
+	connectRows := container.NewVBox()
+	for _, c := range clients.Clients {
+		c := c
+		v.status[c] = widget.NewLabel("")
+		connectRows.Add(container.NewHBox(widget.NewLabel(string(c)+":"), v.status[c],
+			widget.NewButton("Connect", func() { u.do(func() error { return u.connect(c, true) }) }),
+			widget.NewButton("Disconnect", func() { u.do(func() error { return u.connect(c, false) }) })))
+	}
 	host, port := widget.NewEntry(), widget.NewEntry()
 	if h, p, err := net.SplitHostPort(u.core.Addr()); err == nil {
 		host.SetText(h)
@@ -238,6 +251,7 @@ func newSettingsView(u *UI) *settingsView {
 		container.NewBorder(nil, nil, widget.NewLabel("Host"),
 			container.NewHBox(widget.NewLabel("Port"), container.NewGridWrap(fyne.NewSize(90, port.MinSize().Height), port), save), host),
 		container.NewHBox(copyBtn("Claude Code"), copyBtn("Codex"), copyBtn("Gemini CLI")),
+		connectRows,
 		widget.NewSeparator(),
 		container.NewHBox(widget.NewLabelWithStyle("Local client keys", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), add),
 		widget.NewLabel("With no keys, any program on this computer can use the relay. With keys, clients must send one."),
@@ -258,6 +272,32 @@ func newSettingsView(u *UI) *settingsView {
 func (v *settingsView) update(s snapshot) {
 	v.keys = s.clientKeys
 	v.list.Refresh()
+	home, err := os.UserHomeDir()
+	for c, l := range v.status {
+		on := false
+		if err == nil {
+			on, _ = clients.Connected(home, c)
+		}
+		l.SetText(map[bool]string{true: "connected", false: "not connected"}[on])
+	}
+}
+
+// connect writes (or undoes) a CLI's config to use this relay.
+func (u *UI) connect(c clients.Client, on bool) error {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return err
+	}
+	if !on {
+		return clients.Disconnect(home, c)
+	}
+	key := "keypool"
+	if keys, err := u.core.ClientKeys(); err == nil && len(keys) > 0 {
+		if s, err := u.core.ClientKeySecret(keys[0].ID); err == nil {
+			key = s.Reveal()
+		}
+	}
+	return clients.Connect(home, c, u.core.URL(), key)
 }
 
 // envFor is the shell exports that point a client at the relay with key.

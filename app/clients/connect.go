@@ -1,0 +1,433 @@
+package clients
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+)
+
+// Connect writes a client's own config so new terminals reach the relay:
+// Claude Code's settings.json env block, Codex's config.toml provider, and
+// Gemini CLI's .env plus its auth type. Only the keys Keypool owns change;
+// a timestamped backup is made before every write; writing twice changes
+// nothing; a malformed file is reported and left untouched.
+func Connect(home string, c Client, base, key string) error {
+	es := edits(home, c, base, key)
+	// Check every file first: one malformed file leaves all of them as
+	// they are.
+	for _, e := range es {
+		old, err := os.ReadFile(e.path)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		if _, _, err := e.set(old); err != nil {
+			return fmt.Errorf("%s: %w (nothing was changed)", e.path, err)
+		}
+	}
+	for _, e := range es {
+		if err := e.apply(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Disconnect undoes Connect: a file nobody changed since is restored byte
+// for byte from its backup; otherwise only Keypool's keys are put back as
+// they were.
+func Disconnect(home string, c Client) error {
+	for _, e := range edits(home, c, "", "") {
+		if err := e.undo(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Connected reports whether the client's config points at Keypool.
+func Connected(home string, c Client) (bool, error) {
+	for _, e := range edits(home, c, "", "") {
+		if _, err := os.Stat(statePath(e.path)); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return false, nil
+			}
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// edit is one file's change: set returns the new content from the old
+// (nil old: no file), revert puts the recorded previous values back.
+type edit struct {
+	path   string
+	set    func(old []byte) ([]byte, map[string]*string, error) // new content, previous values of owned keys (nil: absent)
+	revert func(cur []byte, prev map[string]*string) ([]byte, error)
+}
+
+func edits(home string, c Client, base, key string) []edit {
+	switch c {
+	case Codex:
+		return []edit{codexEdit(filepath.Join(home, ".codex", "config.toml"), base, key)}
+	case GeminiCLI:
+		return []edit{
+			dotenvEdit(filepath.Join(home, ".gemini", ".env"), map[string]string{"GOOGLE_GEMINI_BASE_URL": base + "/gemini", "GEMINI_API_KEY": key}),
+			jsonEdit(filepath.Join(home, ".gemini", "settings.json"), map[string]string{"security.auth.selectedType": "gemini-api-key"}),
+		}
+	}
+	return []edit{jsonEdit(filepath.Join(home, ".claude", "settings.json"),
+		map[string]string{"env.ANTHROPIC_BASE_URL": base, "env.ANTHROPIC_AUTH_TOKEN": key})}
+}
+
+// state is what Connect remembers next to a file: its previous values of
+// Keypool's keys, the backup, and a hash of what Connect wrote.
+type state struct {
+	Prev    map[string]*string `json:"prev"`
+	Backup  string             `json:"backup,omitempty"` // "" when there was no file
+	Written string             `json:"written"`
+}
+
+func statePath(p string) string { return p + ".keypool-state" }
+
+func (e edit) apply() error {
+	old, err := os.ReadFile(e.path)
+	exists := err == nil
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	var st state
+	if b, err := os.ReadFile(statePath(e.path)); err == nil {
+		if err := json.Unmarshal(b, &st); err != nil {
+			return fmt.Errorf("%s: %w", statePath(e.path), err)
+		}
+	}
+	next, prev, err := e.set(old)
+	if err != nil {
+		return fmt.Errorf("%s: %w (left untouched)", e.path, err)
+	}
+	if exists && bytes.Equal(next, old) {
+		return nil // already connected: writing twice changes nothing
+	}
+	mode := os.FileMode(0o600)
+	if fi, err := os.Stat(e.path); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	if st.Prev == nil { // first connect: remember what was there
+		st.Prev = prev
+		if exists {
+			st.Backup = fmt.Sprintf("%s.keypool-backup-%s", e.path, time.Now().Format("20060102-150405"))
+			if err := writeFile(st.Backup, old, mode); err != nil {
+				return err
+			}
+		}
+	} else if exists {
+		b := fmt.Sprintf("%s.keypool-backup-%s", e.path, time.Now().Format("20060102-150405.000"))
+		if err := writeFile(b, old, mode); err != nil {
+			return err
+		}
+	}
+	if err := writeFile(e.path, next, mode); err != nil {
+		return err
+	}
+	st.Written = hash(next)
+	sb, _ := json.Marshal(st)
+	return writeFile(statePath(e.path), sb, 0o600)
+}
+
+func (e edit) undo() error {
+	sb, err := os.ReadFile(statePath(e.path))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // not connected
+	}
+	if err != nil {
+		return err
+	}
+	var st state
+	if err := json.Unmarshal(sb, &st); err != nil {
+		return fmt.Errorf("%s: %w", statePath(e.path), err)
+	}
+	cur, err := os.ReadFile(e.path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return err
+	case hash(cur) == st.Written:
+		// Nobody touched it since: put back exactly what was there.
+		if st.Backup == "" {
+			err = os.Remove(e.path)
+		} else {
+			var old []byte
+			if old, err = os.ReadFile(st.Backup); err == nil {
+				err = writeFile(e.path, old, fileMode(e.path))
+			}
+		}
+		if err != nil {
+			return err
+		}
+	default:
+		next, err := e.revert(cur, st.Prev)
+		if err != nil {
+			return fmt.Errorf("%s: %w (left untouched)", e.path, err)
+		}
+		if err := writeFile(e.path, next, fileMode(e.path)); err != nil {
+			return err
+		}
+	}
+	return os.Remove(statePath(e.path))
+}
+
+// jsonEdit sets string values at dotted paths, keeping everything else
+// (order, formatting, unknown keys).
+func jsonEdit(path string, set map[string]string) edit {
+	return edit{path: path,
+		set: func(old []byte) ([]byte, map[string]*string, error) {
+			if len(bytes.TrimSpace(old)) == 0 {
+				old = []byte("{}\n")
+			}
+			if !gjson.ValidBytes(old) || !gjson.ParseBytes(old).IsObject() {
+				return nil, nil, errors.New("not a JSON object")
+			}
+			prev := map[string]*string{}
+			out := old
+			for _, k := range sortedKeys(set) {
+				if r := gjson.GetBytes(out, k); r.Exists() {
+					raw := r.Raw
+					prev[k] = &raw
+				} else {
+					prev[k] = nil
+				}
+				var err error
+				if out, err = sjson.SetBytesOptions(out, k, set[k], &sjson.Options{Optimistic: false}); err != nil {
+					return nil, nil, err
+				}
+			}
+			return out, prev, nil
+		},
+		revert: func(cur []byte, prev map[string]*string) ([]byte, error) {
+			if !gjson.ValidBytes(cur) {
+				return nil, errors.New("not valid JSON")
+			}
+			out := cur
+			var err error
+			for _, k := range sortedKeysP(prev) {
+				if p := prev[k]; p != nil {
+					out, err = sjson.SetRawBytes(out, k, []byte(*p))
+				} else {
+					out, err = sjson.DeleteBytes(out, k)
+				}
+				if err != nil {
+					return nil, err
+				}
+			}
+			return out, nil
+		}}
+}
+
+var dotenvLine = regexp.MustCompile(`^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=`)
+
+// dotenvEdit sets KEY=value lines, keeping every other line as it is.
+func dotenvEdit(path string, set map[string]string) edit {
+	apply := func(old []byte, vals map[string]*string) ([]byte, map[string]*string) {
+		prev := map[string]*string{}
+		lines := strings.Split(strings.TrimSuffix(string(old), "\n"), "\n")
+		if len(old) == 0 {
+			lines = nil
+		}
+		done := map[string]bool{}
+		var out []string
+		for _, l := range lines {
+			m := dotenvLine.FindStringSubmatch(l)
+			if m == nil {
+				out = append(out, l)
+				continue
+			}
+			v, ours := vals[m[1]]
+			if !ours {
+				out = append(out, l)
+				continue
+			}
+			line := l
+			prev[m[1]] = &line
+			if !done[m[1]] && v != nil {
+				out = append(out, *v)
+			}
+			done[m[1]] = true
+		}
+		for _, k := range sortedKeysP(vals) {
+			if !done[k] && vals[k] != nil {
+				out = append(out, *vals[k])
+			}
+			if _, seen := prev[k]; !seen {
+				prev[k] = nil
+			}
+		}
+		if len(out) == 0 {
+			return nil, prev
+		}
+		return []byte(strings.Join(out, "\n") + "\n"), prev
+	}
+	return edit{path: path,
+		set: func(old []byte) ([]byte, map[string]*string, error) {
+			vals := map[string]*string{}
+			for k, v := range set {
+				line := k + "=" + v
+				vals[k] = &line
+			}
+			out, prev := apply(old, vals)
+			return out, prev, nil
+		},
+		revert: func(cur []byte, prev map[string]*string) ([]byte, error) {
+			out, _ := apply(cur, prev)
+			return out, nil
+		}}
+}
+
+var tomlHeader = regexp.MustCompile(`^\s*\[`)
+
+// codexEdit makes Keypool Codex's default model provider, editing
+// config.toml line by line so comments and everything else stay.
+func codexEdit(path, base, key string) edit {
+	const section = "[model_providers.keypool]"
+	body := []string{`name = "Keypool"`, fmt.Sprintf("base_url = %q", base+"/openai/v1"), fmt.Sprintf("env_key = %q", CodexKeyVar), `wire_api = "responses"`}
+	var isProvider = regexp.MustCompile(`^\s*model_provider\s*=`)
+	splice := func(old []byte, provider *string, sectionLines []string) ([]byte, map[string]*string, error) {
+		var probe map[string]any
+		if err := toml.Unmarshal(old, &probe); err != nil {
+			return nil, nil, fmt.Errorf("not valid TOML: %w", err)
+		}
+		lines := strings.Split(strings.TrimSuffix(string(old), "\n"), "\n")
+		if len(old) == 0 {
+			lines = nil
+		}
+		prev := map[string]*string{"model_provider": nil, "section": nil}
+		var out []string
+		inTop, inOurs, placed := true, false, false
+		var oursOld []string
+		for i, l := range lines {
+			if tomlHeader.MatchString(l) {
+				if inTop && !placed && provider != nil {
+					out = append(out, *provider)
+					placed = true
+				}
+				inTop = false
+				inOurs = strings.TrimSpace(l) == section
+				if inOurs {
+					oursOld = append(oursOld, l)
+					continue
+				}
+			} else if inOurs {
+				oursOld = append(oursOld, l)
+				continue
+			}
+			if inTop && isProvider.MatchString(l) {
+				line := l
+				prev["model_provider"] = &line
+				if provider != nil && !placed {
+					out = append(out, *provider)
+					placed = true
+				}
+				continue
+			}
+			_ = i
+			out = append(out, l)
+		}
+		if inTop && !placed && provider != nil {
+			out = append(out, *provider)
+		}
+		if len(oursOld) > 0 {
+			s := strings.Join(oursOld, "\n")
+			prev["section"] = &s
+		}
+		if len(sectionLines) > 0 {
+			if len(out) > 0 && out[len(out)-1] != "" {
+				out = append(out, "")
+			}
+			out = append(out, sectionLines...)
+		}
+		res := []byte(strings.Join(out, "\n") + "\n")
+		if len(out) == 0 {
+			res = nil
+		}
+		if err := toml.Unmarshal(res, &probe); err != nil {
+			return nil, nil, fmt.Errorf("the edited file would not be valid TOML: %w", err)
+		}
+		return res, prev, nil
+	}
+	return edit{path: path,
+		set: func(old []byte) ([]byte, map[string]*string, error) {
+			p := `model_provider = "keypool"`
+			return splice(old, &p, append([]string{section}, body...))
+		},
+		revert: func(cur []byte, prev map[string]*string) ([]byte, error) {
+			var sec []string
+			if s := prev["section"]; s != nil {
+				sec = strings.Split(*s, "\n")
+			}
+			out, _, err := splice(cur, prev["model_provider"], sec)
+			return out, err
+		}}
+}
+
+func writeFile(path string, data []byte, mode os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".keypool-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err == nil {
+		err = tmp.Chmod(mode)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func fileMode(p string) os.FileMode {
+	if fi, err := os.Stat(p); err == nil {
+		return fi.Mode().Perm()
+	}
+	return 0o600
+}
+
+func hash(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortedKeysP(m map[string]*string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
