@@ -22,7 +22,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZTIME ?= 50000x
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all deps build run test test-race fuzz fuzz-short bench vet screenshots prices clean
+.PHONY: all deps build run test test-race fuzz fuzz-short bench vet screenshots prices package clean
 
 all: build
 
@@ -89,6 +89,15 @@ prices:
 	  node $(CURDIR)/app/prices/dump.cjs $$t/package/dist/index.cjs $$t/package/package.json > $(CURDIR)/app/prices/prices.json && \
 	  cp package/LICENSE $(CURDIR)/app/prices/LICENSE.genai-prices && rm -rf $$t
 	@head -c 200 app/prices/prices.json; echo
+
+# The platform bundle (Linux: a .tar.xz with the binary, icon and .desktop
+# file; macOS: Keypool.app; Windows: keypool.exe with its icon), built by
+# the fyne CLI from FyneApp.toml. The CLI runs at a pinned version outside
+# go.mod, so packaging never changes the app's own Fyne version.
+FYNE_CLI := fyne.io/tools/cmd/fyne@v1.7.4
+package: deps
+	$(GO) run $(FYNE_CLI) package --release --tags migrated_fynedo --name keypool
+	@mkdir -p build && for f in keypool.tar.xz Keypool.app keypool.exe; do [ -e "$$f" ] && rm -rf "build/$$f" && mv "$$f" build/; done; ls -la build/
 
 clean:
 	rm -rf build
