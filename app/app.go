@@ -29,6 +29,7 @@ import (
 	"keypool/relay"
 	"keypool/relay/guard"
 	"keypool/relay/pool"
+	"keypool/relay/sched"
 )
 
 // DefaultHost and DefaultPort are where the relay listens without a config.
@@ -212,6 +213,9 @@ func Open(p Params) (*App, error) {
 			st.Close()
 			return nil, err
 		}
+		if st, _ := a.store.Setting("strategy"); st != "" {
+			cfg.Scheduler.Strategy = st
+		}
 		// The address saved in the app's settings, unless flags say otherwise.
 		if host, port := savedListen(a); port != 0 {
 			if p.Host == "" && host != "" {
@@ -231,6 +235,8 @@ func Open(p Params) (*App, error) {
 		ClientKeys:          cfg.APIKeys,
 		ClientModels:        clientModels(cfg.AllowedModels),
 		ModelMap:            cfg.Models,
+		Strategy:            sched.Strategy(cfg.Scheduler.Strategy),
+		FillThreshold:       cfg.Scheduler.FillThreshold,
 		ListenHost:          cfg.Server.Host,
 		StickyTTL:           seconds(cfg.Session.StickyTTLSeconds),
 		RenewalThreshold:    seconds(cfg.Session.RenewalThresholdSeconds),

@@ -46,3 +46,21 @@ func savedListenOf(st *store.Store) (string, int) {
 func joinHostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
 
 const timeMillisecond = time.Millisecond
+
+// SetStrategy saves how accounts of equal priority share work (priority,
+// fill-first or spread), from the next start.
+func (a *App) SetStrategy(s string) error {
+	switch s {
+	case "priority", "fill-first", "spread":
+		return a.store.PutSetting("strategy", s)
+	}
+	return fmt.Errorf("strategy %q: use priority, fill-first or spread", s)
+}
+
+// Strategy is the saved strategy ("priority" when none).
+func (a *App) Strategy() string {
+	if s, _ := a.store.Setting("strategy"); s != "" {
+		return s
+	}
+	return a.cfg.Scheduler.Strategy
+}

@@ -73,8 +73,12 @@ type Config struct {
 	// matching its patterns ("*" wildcards); a client not listed may use any.
 	ClientModels map[string][]string
 	// ModelMap maps a model name clients use to the one sent upstream.
-	ModelMap   map[string]string
-	ListenHost string // the host the relay listens on; non-loopback accepts any Host header
+	ModelMap map[string]string
+	// Strategy shares work among accounts of equal priority: priority
+	// (least in flight, the default), fill-first or spread.
+	Strategy      sched.Strategy
+	FillThreshold float64 // fill-first's full mark, 0..1: 0.95
+	ListenHost    string  // the host the relay listens on; non-loopback accepts any Host header
 
 	StickyTTL           time.Duration // 1h
 	RenewalThreshold    time.Duration // 5m
@@ -183,6 +187,7 @@ func New(cfg Config) (*Server, error) {
 			Bindings: cfg.Bindings,
 			TTL:      cfg.StickyTTL,
 			Renewal:  cfg.RenewalThreshold,
+			Strategy: cfg.Strategy, FillThreshold: cfg.FillThreshold,
 		},
 		policy: failover.Policy{
 			RateLimitCooldown:   cfg.RateLimitCooldown,

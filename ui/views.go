@@ -256,6 +256,13 @@ func newSettingsView(u *UI) *settingsView {
 		container.NewHBox(widget.NewLabelWithStyle("Local client keys", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), add),
 		widget.NewLabel("With no keys, any program on this computer can use the relay. With keys, clients must send one."),
 	)
+	strategy := widget.NewSelect([]string{"priority", "fill-first", "spread"}, nil)
+	strategy.SetSelected(u.core.Strategy())
+	strategy.OnChanged = func(s string) {
+		if err := u.core.SetStrategy(s); err != nil {
+			dialog.ShowError(err, u.win)
+		}
+	}
 	login := widget.NewCheck("Start Keypool at login (in the tray)", nil)
 	if on, err := app.StartAtLogin(); err == nil {
 		login.SetChecked(on)
@@ -265,7 +272,10 @@ func newSettingsView(u *UI) *settingsView {
 			dialog.ShowError(err, u.win)
 		}
 	}
-	v.content = container.NewBorder(top, container.NewVBox(login, widget.NewLabel("The theme follows the system.")), nil, nil, v.list)
+	bottom := container.NewVBox(
+		container.NewHBox(widget.NewLabel("Equal-priority accounts share work by"), strategy, widget.NewLabel("(from the next start)")),
+		login, widget.NewLabel("The theme follows the system."))
+	v.content = container.NewBorder(top, bottom, nil, nil, v.list)
 	return v
 }
 

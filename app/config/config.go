@@ -67,6 +67,9 @@ type File struct {
 	Server   Server
 	Session  Session
 	Accounts []Account
+	// Scheduler is how equal-priority accounts share work (Keypool
+	// addition, [scheduler]).
+	Scheduler Scheduler
 	// Models maps a model name clients use to the one sent upstream
 	// (Keypool addition, [models]).
 	Models map[string]string `json:"-"`
@@ -92,6 +95,12 @@ type Server struct {
 	IdleTimeoutSeconds int
 	// MaxBodyBytes is a Keypool addition: the largest request body accepted.
 	MaxBodyBytes int64
+}
+
+// Scheduler is the [scheduler] table.
+type Scheduler struct {
+	Strategy      string  // priority (default), fill-first or spread
+	FillThreshold float64 // 0..1, default 0.95
 }
 
 // Session is the [session] table. All values are in seconds.
@@ -220,7 +229,13 @@ type rawFile struct {
 	Session       rawSession          `toml:"session"`
 	Accounts      []rawAccount        `toml:"accounts"`
 	Models        map[string]string   `toml:"models"`
+	Scheduler     rawScheduler        `toml:"scheduler"`
 	AllowedModels map[string][]string `toml:"allowed_models"`
+}
+
+type rawScheduler struct {
+	Strategy      string  `toml:"strategy"`
+	FillThreshold float64 `toml:"fill_threshold"`
 }
 
 type rawServer struct {

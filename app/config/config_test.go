@@ -82,6 +82,7 @@ func TestParseFull(t *testing.T) {
 			IdleTimeoutSeconds: 120,
 			MaxBodyBytes:       1 << 20,
 		},
+		Scheduler: Scheduler{Strategy: "priority", FillThreshold: 0.95},
 		Session: Session{
 			StickyTTLSeconds:           7200,
 			RenewalThresholdSeconds:    600,
@@ -318,6 +319,7 @@ func TestDefaults(t *testing.T) {
 				Host: "127.0.0.1", Port: 3000, LogLevel: "info",
 				IdleTimeoutSeconds: 300, MaxBodyBytes: 32 << 20,
 			},
+			Scheduler: Scheduler{Strategy: "priority", FillThreshold: 0.95},
 			Session: Session{
 				StickyTTLSeconds: 3600, RenewalThresholdSeconds: 300,
 				UnavailableCooldownSeconds: 3600, RateLimitCooldownSeconds: 60,
@@ -762,4 +764,18 @@ func FuzzParse(f *testing.F) {
 		_ = cfg.Addr()
 		_ = cfg.String()
 	})
+}
+
+func TestSchedulerTable(t *testing.T) {
+	f, err := Parse("c.toml", []byte("[scheduler]\nstrategy = \"Fill-First\"\nfill_threshold = 0.9\n"))
+	if err != nil || f.Scheduler.Strategy != "fill-first" || f.Scheduler.FillThreshold != 0.9 {
+		t.Fatalf("%+v %v", f, err)
+	}
+	for _, bad := range []string{"[scheduler]\nstrategy = \"random\"\n", "[scheduler]\nfill_threshold = 2\n"} {
+		_, err := Parse("c.toml", []byte(bad))
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Line != 2 || !strings.HasPrefix(ce.Key, "scheduler.") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
 }

@@ -320,6 +320,9 @@ var schema = &schemaNode{
 		}},
 		{name: "accounts", want: "an array of tables ([[accounts]])", elem: accountSchema},
 		{name: "models", want: "a table of model names", header: "[models]"},
+		{name: "scheduler", want: "a table", header: "[scheduler]", fields: []*schemaNode{
+			str("strategy"), {name: "fill_threshold", want: "a number between 0 and 1"},
+		}},
 		{name: "allowed_models", want: "a table of model lists", header: "[allowed_models]"},
 	},
 }

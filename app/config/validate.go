@@ -105,6 +105,20 @@ func validate(name, path string, raw *rawFile, pos *positions) (*File, []*Error)
 	}
 	f.AllowedModels = raw.AllowedModels
 
+	f.Scheduler = Scheduler{Strategy: strings.ToLower(strings.TrimSpace(raw.Scheduler.Strategy)), FillThreshold: raw.Scheduler.FillThreshold}
+	switch f.Scheduler.Strategy {
+	case "":
+		f.Scheduler.Strategy = "priority"
+	case "priority", "fill-first", "spread":
+	default:
+		v.fail("scheduler.strategy", "%q is not one of priority, fill-first, spread", raw.Scheduler.Strategy)
+	}
+	if f.Scheduler.FillThreshold == 0 {
+		f.Scheduler.FillThreshold = 0.95
+	} else if f.Scheduler.FillThreshold < 0 || f.Scheduler.FillThreshold > 1 {
+		v.fail("scheduler.fill_threshold", "must be between 0 and 1 (0.95 = 95%%)")
+	}
+
 	f.Server = v.server(raw.Server, path, len(raw.APIKeys) > 0)
 	f.Session = v.session(raw.Session)
 

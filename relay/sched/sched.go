@@ -5,6 +5,7 @@
 package sched
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,11 +19,28 @@ type Candidate struct {
 	State   *pool.State
 }
 
+// Strategy is how accounts of the same priority share the work.
+type Strategy string
+
+const (
+	// StrategyPriority spreads by load among equals (the default).
+	StrategyPriority Strategy = "priority"
+	// StrategyFillFirst stays on one account until its plan quota reaches
+	// the threshold, then moves to the one whose weekly window resets
+	// soonest: quota that resets first is spent first.
+	StrategyFillFirst Strategy = "fill-first"
+	// StrategySpread prefers the least-used plan.
+	StrategySpread Strategy = "spread"
+)
+
 // Picker chooses accounts and keeps session bindings.
 type Picker struct {
 	Bindings Bindings      // required
 	TTL      time.Duration // how long a binding lives after it is renewed
 	Renewal  time.Duration // renew when less than this remains
+	Strategy Strategy      // "": priority
+	// FillThreshold is fill-first's "full" mark (0..1): 0.95.
+	FillThreshold float64
 
 	rr atomic.Uint64 // round-robin offset among equals
 }
@@ -63,11 +81,60 @@ func (p *Picker) Pick(now time.Time, cands []Candidate, f pool.Family, session s
 		switch {
 		case best < 0 || c.Account.Priority > bestPrio:
 			best, bestPrio, bestLoad = i, c.Account.Priority, load
-		case c.Account.Priority == bestPrio && load < bestLoad:
+		case c.Account.Priority == bestPrio && p.better(c, cands[best], load, bestLoad):
 			best, bestLoad = i, load
 		}
 	}
 	return best, false
+}
+
+// better reports whether c beats the current best of the same priority
+// under the picker's strategy.
+func (p *Picker) better(c, cur Candidate, load, curLoad int64) bool {
+	switch p.Strategy {
+	case StrategyFillFirst:
+		th := p.FillThreshold
+		if th == 0 {
+			th = 0.95
+		}
+		cu, cr := usage(c.State.Quota())
+		bu, br := usage(cur.State.Quota())
+		cFull, bFull := cu >= th, bu >= th
+		if cFull != bFull {
+			return !cFull // an account with room first
+		}
+		if !cr.Equal(br) {
+			// The window that resets soonest is spent first; an account
+			// that reports none comes after those that do.
+			return !cr.IsZero() && (br.IsZero() || cr.Before(br))
+		}
+		if cu != bu {
+			return cu > bu // stay on the one already being filled
+		}
+	case StrategySpread:
+		cu, _ := usage(c.State.Quota())
+		bu, _ := usage(cur.State.Quota())
+		if cu != bu {
+			return cu < bu
+		}
+	}
+	return load < curLoad
+}
+
+// usage is a plan's highest window utilisation and its weekly (longest
+// named) window's reset.
+func usage(q []pool.Quota) (float64, time.Time) {
+	var top float64
+	var reset time.Time
+	for _, w := range q {
+		top = max(top, w.Utilization)
+		if strings.HasPrefix(w.Window, "7d") || w.Window == "secondary" {
+			if reset.IsZero() || w.ResetsAt.After(reset) {
+				reset = w.ResetsAt
+			}
+		}
+	}
+	return top, reset
 }
 
 // Bind records that session is served by account, renewing the binding only

@@ -84,3 +84,71 @@ func TestEarliest(t *testing.T) {
 		t.Errorf("earliest for a free family = %v", got)
 	}
 }
+
+// Each strategy's choices under a scripted quota timeline.
+func TestStrategies(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	week := func(util float64, resetInDays int) []pool.Quota {
+		return []pool.Quota{{Window: "5h", Utilization: util / 2}, {Window: "7d", Utilization: util, ResetsAt: now.AddDate(0, 0, resetInDays)}}
+	}
+	pick := func(p *Picker, c []Candidate) string {
+		i, _ := p.Pick(now, c, "", "", none)
+		return c[i].Account.ID
+	}
+	t.Run("fill_first", func(t *testing.T) {
+		c := testPool(5, 5, 5)
+		c[0].State.SetQuota(week(0.10, 6)) // a: resets in 6 days
+		c[1].State.SetQuota(week(0.50, 2)) // b: resets in 2 days: spend it first
+		c[2].State.SetQuota(week(0.20, 4)) // c
+		p := &Picker{Bindings: &MemoryBindings{}, Strategy: StrategyFillFirst}
+		steps := []struct {
+			quota func()
+			want  string
+		}{
+			{func() {}, "b"},
+			{func() { c[1].State.SetQuota(week(0.90, 2)) }, "b"}, // stays while under 95%
+			{func() { c[1].State.SetQuota(week(0.96, 2)) }, "c"}, // full: next soonest reset
+			{func() { c[2].State.SetQuota(week(0.97, 4)) }, "a"},
+			{func() { c[0].State.SetQuota(week(0.99, 6)) }, "b"}, // all full: back to the soonest reset
+		}
+		for i, s := range steps {
+			s.quota()
+			if got := pick(p, c); got != s.want {
+				t.Fatalf("step %d: picked %s, want %s", i, got, s.want)
+			}
+		}
+	})
+	t.Run("spread", func(t *testing.T) {
+		c := testPool(5, 5)
+		c[0].State.SetQuota(week(0.40, 3))
+		c[1].State.SetQuota(week(0.20, 3))
+		p := &Picker{Bindings: &MemoryBindings{}, Strategy: StrategySpread}
+		if got := pick(p, c); got != "b" {
+			t.Fatalf("picked %s", got)
+		}
+		c[1].State.SetQuota(week(0.60, 3))
+		if got := pick(p, c); got != "a" {
+			t.Fatalf("picked %s after b rose", got)
+		}
+	})
+	t.Run("priority_first_under_every_strategy", func(t *testing.T) {
+		c := testPool(10, 5)
+		c[0].State.SetQuota(week(0.99, 6))
+		c[1].State.SetQuota(week(0.01, 1))
+		for _, st := range []Strategy{StrategyPriority, StrategyFillFirst, StrategySpread} {
+			if got := pick(&Picker{Bindings: &MemoryBindings{}, Strategy: st}, c); got != "a" {
+				t.Errorf("%s: picked %s over a higher priority", st, got)
+			}
+		}
+	})
+	t.Run("sticky_under_fill_first", func(t *testing.T) {
+		c := testPool(5, 5)
+		c[0].State.SetQuota(week(0.10, 6))
+		c[1].State.SetQuota(week(0.10, 1))
+		p := &Picker{Bindings: &MemoryBindings{}, Strategy: StrategyFillFirst, TTL: time.Hour}
+		p.Bind(now, "s", "a") // a conversation already on a
+		if i, sticky := p.Pick(now, c, "", "s", none); c[i].Account.ID != "a" || !sticky {
+			t.Errorf("the bound session moved to %s", c[i].Account.ID)
+		}
+	})
+}
