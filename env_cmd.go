@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"keypool/app"
 	"keypool/app/clients"
@@ -133,4 +135,40 @@ func clientsCmd(stdout io.Writer) error {
 		fmt.Fprintf(stdout, "%-7s %s\n", c, map[bool]string{true: "connected", false: "not connected"}[on])
 	}
 	return nil
+}
+
+// usageCmd exports usage records.
+func usageCmd(args []string, stdout, stderr io.Writer) error {
+	var p app.Params
+	fs := commonFlags("usage", &p, stderr)
+	since := fs.String("since", "24h", "records since a time: a duration back (24h, 7d) or a date (2026-11-01)")
+	format := fs.String("format", "csv", "csv or json")
+	if _, err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	from, err := parseSince(*since, time.Now())
+	if err != nil {
+		return fmt.Errorf("%w: --since %q: %v", errUsage, *since, err)
+	}
+	recs, err := app.UsageRecords(p, from)
+	if err != nil {
+		return err
+	}
+	return app.WriteUsage(stdout, recs, *format)
+}
+
+// parseSince reads "24h", "7d" or a date or RFC 3339 time.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if strings.HasSuffix(s, "d") {
+		if n, err := strconv.Atoi(strings.TrimSuffix(s, "d")); err == nil {
+			return now.AddDate(0, 0, -n), nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		return now.Add(-d), nil
+	}
+	if t, err := time.ParseInLocation("2006-01-02", s, time.Local); err == nil {
+		return t, nil
+	}
+	return time.Parse(time.RFC3339, s)
 }

@@ -66,6 +66,8 @@ Usage:
   keypool connect|disconnect claude|codex|gemini
                                    write (or undo) a CLI's own config to use Keypool
   keypool clients                  which CLIs are connected
+  keypool usage [--since 24h|7d|DATE] [--format csv|json]
+                                   export usage records
   keypool autostart on|off|status  start Keypool at login (in the tray only)
   keypool version                  print the version
 
@@ -108,6 +110,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return connectCmd(args, cmd == "connect", stdout, stderr)
 	case "clients":
 		return clientsCmd(stdout)
+	case "usage":
+		return usageCmd(args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "keypool", version)
 		return nil

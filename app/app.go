@@ -230,7 +230,8 @@ func Open(p Params) (*App, error) {
 		Accounts:            accounts,
 		Credentials:         creds,
 		Bindings:            st,
-		Usage:               pricedSink{store: st, prices: a.prices},
+		Usage:               st,
+		Cost:                a.prices.Cost,
 		Today:               a.today,
 		ClientKeys:          cfg.APIKeys,
 		ClientModels:        clientModels(cfg.AllowedModels),
@@ -269,7 +270,7 @@ func Open(p Params) (*App, error) {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	a.listener = ln
-	if a.accounts != nil {
+	{
 		if a.control, err = listenControl(ControlSocket(dbPath)); err != nil {
 			log.Warn("account commands will not reach this relay", "err", err)
 		} else {
@@ -625,19 +626,6 @@ func (a *App) today() map[string]relay.DayStats {
 		out[d.Account] = s
 	}
 	return out
-}
-
-// pricedSink prices each record before the store queues it.
-type pricedSink struct {
-	store  *store.Store
-	prices *prices.Table
-}
-
-func (p pricedSink) Record(r relay.UsageRecord) {
-	if r.Model != "" {
-		r.CostUSD, _ = p.prices.Cost(r.Model, r.Usage, r.Time)
-	}
-	p.store.Record(r)
 }
 
 // Prices is the price table in use.

@@ -3,6 +3,8 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +23,7 @@ import (
 	"keypool/app"
 	"keypool/app/secrets"
 	"keypool/app/store"
+	"keypool/relay"
 	"keypool/relay/relaytest"
 )
 
@@ -366,4 +370,52 @@ func TestAccess(t *testing.T) {
 	if err != nil || acc.Base != fmt.Sprintf("http://127.0.0.1:%d", port) || acc.Key != want.Reveal() {
 		t.Fatalf("stopped: %+v %v", acc, err)
 	}
+}
+
+// Usage export round trip: records written through the relay come back in
+// JSON equal to the store's, and in CSV with a row each; from the running
+// relay's socket and from the file.
+func TestUsageExport(t *testing.T) {
+	up := relaytest.New()
+	defer up.Close()
+	dir := t.TempDir()
+	p := app.Params{ConfigPath: writeConfig(t, dir, up.URL, up.URL), DataDir: filepath.Join(dir, "data")}
+	r := start(t, p)
+	r.post(t, "u1")
+	r.post(t, "u2")
+	since := time.Now().Add(-time.Hour)
+	live, err := app.UsageRecords(p, since)
+	if err != nil || len(live) != 2 {
+		t.Fatalf("from the running relay: %d records, %v", len(live), err)
+	}
+	r.stop()
+	recs, err := app.UsageRecords(p, since)
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("from the file: %d, %v", len(recs), err)
+	}
+	var buf bytes.Buffer
+	must(t, app.WriteUsage(&buf, recs, "json"))
+	var back []relay.UsageRecord
+	must(t, json.Unmarshal(buf.Bytes(), &back))
+	if !reflect.DeepEqual(normalize(back), normalize(recs)) {
+		t.Errorf("json round trip differs:\n%+v\n%+v", back, recs)
+	}
+	buf.Reset()
+	must(t, app.WriteUsage(&buf, recs, "csv"))
+	rows, err := csv.NewReader(&buf).ReadAll()
+	if err != nil || len(rows) != 3 || rows[0][0] != "time" || rows[1][3] != "a" || rows[1][11] == "" {
+		t.Errorf("csv: %v %v", rows, err)
+	}
+	if strings.Contains(buf.String(), "secret") {
+		t.Error("a secret in the export")
+	}
+}
+
+// normalize drops monotonic clock readings so times compare by value.
+func normalize(rs []relay.UsageRecord) []relay.UsageRecord {
+	out := append([]relay.UsageRecord(nil), rs...)
+	for i := range out {
+		out[i].Time = out[i].Time.Round(0).UTC()
+	}
+	return out
 }

@@ -45,7 +45,8 @@ type wireError struct {
 // the relay about each.
 func (a *App) controlHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/accounts", func(w http.ResponseWriter, r *http.Request) {
+	store := http.NewServeMux() // account changes: only with the app's own store
+	store.HandleFunc("POST /v1/accounts", func(w http.ResponseWriter, r *http.Request) {
 		var in wireAccount
 		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&in); err != nil {
 			writeWireError(w, fmt.Errorf("bad request: %w", err))
@@ -65,15 +66,15 @@ func (a *App) controlHandler() http.Handler {
 		}
 		a.answer(w, nil, err, true)
 	})
-	mux.HandleFunc("GET /v1/accounts/{id}", func(w http.ResponseWriter, r *http.Request) {
+	store.HandleFunc("GET /v1/accounts/{id}", func(w http.ResponseWriter, r *http.Request) {
 		acct, err := a.accounts.Account(r.PathValue("id"))
 		a.answer(w, acct, err, false)
 	})
-	mux.HandleFunc("DELETE /v1/accounts/{id}", func(w http.ResponseWriter, r *http.Request) {
+	store.HandleFunc("DELETE /v1/accounts/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		a.answer(w, nil, a.tokens.Replace(id, func() error { return a.accounts.Remove(id) }), true)
 	})
-	mux.HandleFunc("POST /v1/accounts/{id}/enabled", func(w http.ResponseWriter, r *http.Request) {
+	store.HandleFunc("POST /v1/accounts/{id}/enabled", func(w http.ResponseWriter, r *http.Request) {
 		var in struct{ Enabled bool }
 		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&in); err != nil {
 			writeWireError(w, fmt.Errorf("bad request: %w", err))
@@ -81,7 +82,7 @@ func (a *App) controlHandler() http.Handler {
 		}
 		a.answer(w, nil, a.accounts.SetEnabled(r.PathValue("id"), in.Enabled), true)
 	})
-	mux.HandleFunc("GET /v1/clientkey", func(w http.ResponseWriter, r *http.Request) {
+	store.HandleFunc("GET /v1/clientkey", func(w http.ResponseWriter, r *http.Request) {
 		// The first client key, for keypool env (the socket is the owner's).
 		var out struct{ Key string }
 		if list, err := a.store.ClientKeys(); err == nil && len(list) > 0 {
@@ -90,6 +91,12 @@ func (a *App) controlHandler() http.Handler {
 			}
 		}
 		a.answer(w, out, nil, false)
+	})
+	mux.HandleFunc("GET /v1/records", func(w http.ResponseWriter, r *http.Request) {
+		since, _ := time.Parse(time.RFC3339Nano, r.URL.Query().Get("since"))
+		a.store.Flush(r.Context())
+		recs, err := a.store.Records(since, time.Time{}, 0)
+		a.answer(w, recs, err, false)
 	})
 	mux.HandleFunc("POST /v1/show", func(w http.ResponseWriter, r *http.Request) {
 		// A second launch asks the running app to come forward.
@@ -100,6 +107,13 @@ func (a *App) controlHandler() http.Handler {
 			show()
 		}
 		a.answer(w, nil, nil, false)
+	})
+	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		if a.accounts == nil {
+			writeWireError(w, errors.New("this relay serves a config file: change its accounts there"))
+			return
+		}
+		store.ServeHTTP(w, r)
 	})
 	return mux
 }

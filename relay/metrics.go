@@ -14,6 +14,7 @@ type metrics struct {
 	failovers *prometheus.CounterVec
 	refused   *prometheus.CounterVec
 	tokens    *prometheus.CounterVec
+	cost      *prometheus.CounterVec
 	ttfb      *prometheus.HistogramVec
 }
 
@@ -34,6 +35,9 @@ func newMetrics(reg *prometheus.Registry, s *Server) (*metrics, error) {
 		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "keypool_tokens_total", Help: "Tokens reported by upstreams, by account and kind.",
 		}, []string{"account", "kind"}),
+		cost: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keypool_cost_usd_total", Help: "Price of the requests served (API-equivalent for subscriptions), by account.",
+		}, []string{"account"}),
 		ttfb: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "keypool_time_to_first_byte_seconds", Help: "Time from request to the first byte sent back.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 10),
@@ -50,7 +54,20 @@ func newMetrics(reg *prometheus.Registry, s *Server) (*metrics, error) {
 		}
 		return float64(n)
 	})
-	for _, c := range []prometheus.Collector{m.requests, m.attempts, m.failovers, m.refused, m.tokens, m.ttfb, usable} {
+	quota := quotaCollector{s: s, desc: prometheus.NewDesc("keypool_quota_utilization",
+		"Plan window utilisation (0..1) as the provider last reported it, by account and window.", []string{"account", "window"}, nil)}
+	cooling := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "keypool_accounts_cooling", Help: "Accounts resting after a rate limit, quota or failure.",
+	}, func() float64 {
+		n := 0
+		for _, a := range s.Health().Accounts {
+			if a.State == "cooling" || a.State == "unavailable" {
+				n++
+			}
+		}
+		return float64(n)
+	})
+	for _, c := range []prometheus.Collector{m.requests, m.attempts, m.failovers, m.refused, m.tokens, m.cost, m.ttfb, usable, cooling, quota} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -67,6 +84,9 @@ func (m *metrics) observe(r *UsageRecord) {
 	if r.Account == "" {
 		return
 	}
+	if r.CostUSD > 0 {
+		m.cost.WithLabelValues(r.Account).Add(r.CostUSD)
+	}
 	u := r.Usage
 	for _, t := range [...]struct {
 		kind string
@@ -74,6 +94,22 @@ func (m *metrics) observe(r *UsageRecord) {
 	}{{"input", u.InputTokens}, {"output", u.OutputTokens}, {"cache_write", u.CacheWriteTokens}, {"cache_read", u.CacheReadTokens}} {
 		if t.n > 0 {
 			m.tokens.WithLabelValues(r.Account, t.kind).Add(float64(t.n))
+		}
+	}
+}
+
+// quotaCollector reports each account's plan windows at scrape time.
+type quotaCollector struct {
+	s    *Server
+	desc *prometheus.Desc
+}
+
+func (q quotaCollector) Describe(ch chan<- *prometheus.Desc) { ch <- q.desc }
+
+func (q quotaCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, e := range q.s.accounts.Load().all {
+		for _, w := range e.state.Quota() {
+			ch <- prometheus.MustNewConstMetric(q.desc, prometheus.GaugeValue, w.Utilization, e.acct.ID, w.Window)
 		}
 	}
 }

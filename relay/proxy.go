@@ -46,6 +46,9 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt route, client 
 	rec := UsageRecord{Time: start, Route: rt.name, ClientID: client}
 	defer func() {
 		rec.Duration = s.now().Sub(start)
+		if s.cfg.Cost != nil && rec.Model != "" && rec.Account != "" {
+			rec.CostUSD, _ = s.cfg.Cost(rec.Model, rec.Usage, rec.Time)
+		}
 		s.metrics.observe(&rec)
 		s.cfg.Usage.Record(rec)
 	}()

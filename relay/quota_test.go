@@ -1,8 +1,12 @@
 package relay
 
 import (
+	"context"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,4 +47,49 @@ func TestReadQuota(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Cost and plan quota appear in /metrics.
+func TestCostAndQuotaMetrics(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Anthropic-Ratelimit-Unified-Status", "allowed")
+		w.Header().Set("Anthropic-Ratelimit-Unified-7d-Utilization", "0.25")
+		w.Write([]byte(`{"model":"claude-sonnet-4-5","usage":{"input_tokens":100,"output_tokens":10}}`))
+	}))
+	defer up.Close()
+	s, err := New(Config{Accounts: []pool.Account{{ID: "a", Kind: pool.KindClaudeAPI, Enabled: true, APIURL: up.URL}},
+		Credentials: staticCreds{}, Cost: func(string, Usage, time.Time) (float64, bool) { return 0.5, true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/v1/messages", "application/json", strings.NewReader(`{"model":"claude-sonnet-4-5","messages":[]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	// The record is counted just after the answer: poll, bounded.
+	var b []byte
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
+		resp, _ = http.Get(srv.URL + "/metrics")
+		b, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), "keypool_cost_usd_total") {
+			break
+		}
+	}
+	for _, want := range []string{`keypool_cost_usd_total{account="a"} 0.5`, `keypool_quota_utilization{account="a",window="7d"} 0.25`, "keypool_accounts_cooling 0"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+type staticCreds struct{}
+
+func (staticCreds) Credential(context.Context, string) (Credential, error) {
+	return Credential{APIKey: "k"}, nil
 }

@@ -78,7 +78,9 @@ type Config struct {
 	// (least in flight, the default), fill-first or spread.
 	Strategy      sched.Strategy
 	FillThreshold float64 // fill-first's full mark, 0..1: 0.95
-	ListenHost    string  // the host the relay listens on; non-loopback accepts any Host header
+	// Cost prices a finished request (USD); nil: no costs.
+	Cost       func(model string, u Usage, at time.Time) (float64, bool)
+	ListenHost string // the host the relay listens on; non-loopback accepts any Host header
 
 	StickyTTL           time.Duration // 1h
 	RenewalThreshold    time.Duration // 5m

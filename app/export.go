@@ -1,0 +1,82 @@
+package app
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"keypool/app/store"
+	"keypool/relay"
+)
+
+// UsageRecords reads the usage records since a time: from the store, or
+// from the running relay's control socket when it holds the store.
+func UsageRecords(p Params, since time.Time) ([]relay.UsageRecord, error) {
+	cfg, err := LoadConfig(p)
+	if err != nil {
+		return nil, err
+	}
+	dbPath, err := DatabasePath(p, cfg)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.OpenReadOnly(dbPath, 200*time.Millisecond)
+	switch {
+	case errors.Is(err, store.ErrLocked):
+		r, derr := DialAccounts(dbPath)
+		if derr != nil {
+			return nil, derr
+		}
+		var out []relay.UsageRecord
+		err := r.call("GET", "/v1/records?since="+url.QueryEscape(since.Format(time.RFC3339Nano)), nil, &out)
+		return out, err
+	case errors.Is(err, os.ErrNotExist):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	defer st.Close()
+	return st.Records(since, time.Time{}, 0)
+}
+
+// csvHeader is the export's columns.
+var csvHeader = []string{"time", "route", "client", "account", "model", "stream", "status", "input_tokens", "output_tokens",
+	"cache_write_tokens", "cache_read_tokens", "cost_usd", "ttfb_ms", "duration_ms", "failover", "error"}
+
+// WriteUsage writes records as csv or json.
+func WriteUsage(w io.Writer, recs []relay.UsageRecord, format string) error {
+	switch format {
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		if recs == nil {
+			recs = []relay.UsageRecord{}
+		}
+		return enc.Encode(recs)
+	case "csv", "":
+		cw := csv.NewWriter(w)
+		cw.Write(csvHeader)
+		for _, r := range recs {
+			var fo []string
+			for _, f := range r.Failover {
+				fo = append(fo, f.Account+": "+f.Reason)
+			}
+			cw.Write([]string{r.Time.UTC().Format(time.RFC3339Nano), r.Route, r.ClientID, r.Account, r.Model,
+				strconv.FormatBool(r.Stream), strconv.Itoa(r.Status),
+				strconv.FormatInt(r.Usage.InputTokens, 10), strconv.FormatInt(r.Usage.OutputTokens, 10),
+				strconv.FormatInt(r.Usage.CacheWriteTokens, 10), strconv.FormatInt(r.Usage.CacheReadTokens, 10),
+				strconv.FormatFloat(r.CostUSD, 'f', 6, 64), strconv.FormatInt(r.TTFB.Milliseconds(), 10),
+				strconv.FormatInt(r.Duration.Milliseconds(), 10), strings.Join(fo, "; "), r.Error})
+		}
+		cw.Flush()
+		return cw.Error()
+	}
+	return fmt.Errorf("format %q: use csv or json", format)
+}
