@@ -61,6 +61,7 @@ func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	fs.StringVar(&p.DataDir, "data-dir", "", "Keypool's data dir (default: the user config dir's keypool folder)")
 	var (
 		typ, id, name, apiURL, authHeader, proxy, models string
+		dailyBudget, monthlyBudget                       float64
 		priority                                         int
 		disabled                                         bool
 	)
@@ -73,6 +74,8 @@ func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		fs.StringVar(&apiURL, "api-url", "", "base URL of a mirror or Claude-compatible third party")
 		fs.StringVar(&authHeader, "auth-header", "", "x-api-key (default) or bearer")
 		fs.StringVar(&proxy, "proxy", "", "socks5://[user@]host:port or http://[user@]host:port")
+		fs.Float64Var(&dailyBudget, "daily-budget", 0, "USD a day this key may spend (0: no cap)")
+		fs.Float64Var(&monthlyBudget, "monthly-budget", 0, "USD a month this key may spend (0: no cap)")
 		fs.StringVar(&models, "models", "", `only these models, comma-separated, "*" wildcards (e.g. "claude-opus-*,claude-sonnet-*")`)
 	}
 	pos, err := parseArgs(fs, args)
@@ -85,7 +88,7 @@ func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		return app.Status(ctx, p, stdout)
 	case "add":
 		acct := store.Account{ID: id, Type: typ, Name: name, Priority: priority, Enabled: !disabled,
-			APIURL: strings.TrimSuffix(apiURL, "/"), AuthHeader: authHeader}
+			APIURL: strings.TrimSuffix(apiURL, "/"), AuthHeader: authHeader, DailyBudgetUSD: dailyBudget, MonthlyBudgetUSD: monthlyBudget}
 		for _, m := range strings.Split(models, ",") {
 			if m = strings.TrimSpace(m); m != "" {
 				acct.Models = append(acct.Models, m)

@@ -142,6 +142,9 @@ func (a *Accounts) validate(acct store.Account, sec map[secrets.Field]secrets.Se
 	} else if !has(secrets.APIKey) {
 		return fmt.Errorf("account %s: a %s account needs an API key", acct.ID, acct.Type)
 	}
+	if acct.DailyBudgetUSD < 0 || acct.MonthlyBudgetUSD < 0 {
+		return fmt.Errorf("account %s: a budget must not be negative (0: no cap)", acct.ID)
+	}
 	if acct.Type == string(pool.KindOpenAICompatible) && acct.APIURL == "" {
 		return fmt.Errorf("account %s: an openai-compatible account needs --api-url (its base, e.g. https://host/v1)", acct.ID)
 	}
@@ -214,7 +217,8 @@ func (a *Accounts) now() time.Time {
 func poolAccount(s store.Account) pool.Account {
 	a := pool.Account{ID: s.ID, Name: s.Name, Kind: pool.Kind(s.Type), Priority: s.Priority, Enabled: s.Enabled,
 		APIURL: s.APIURL, AuthHeader: pool.AuthHeader(s.AuthHeader), NeedsLogin: s.Status == store.StatusNeedsLogin,
-		Models: s.Models, ProviderAccountID: s.AccountID, ConvertedTraffic: s.ConvertedTraffic, Project: s.Project}
+		Models: s.Models, ProviderAccountID: s.AccountID, ConvertedTraffic: s.ConvertedTraffic, Project: s.Project,
+		DailyBudgetUSD: s.DailyBudgetUSD, MonthlyBudgetUSD: s.MonthlyBudgetUSD}
 	if a.AuthHeader == "" {
 		a.AuthHeader = pool.AuthXAPIKey
 	}

@@ -227,26 +227,27 @@ func Open(p Params) (*App, error) {
 		}
 	}
 	a.relay, err = relay.New(relay.Config{
-		Accounts:            accounts,
-		Credentials:         creds,
-		Bindings:            st,
-		Usage:               st,
-		Cost:                a.prices.Cost,
-		Today:               a.today,
-		ClientKeys:          cfg.APIKeys,
-		ClientModels:        clientModels(cfg.AllowedModels),
-		ModelMap:            cfg.Models,
-		Strategy:            sched.Strategy(cfg.Scheduler.Strategy),
-		FillThreshold:       cfg.Scheduler.FillThreshold,
-		ListenHost:          cfg.Server.Host,
-		StickyTTL:           seconds(cfg.Session.StickyTTLSeconds),
-		RenewalThreshold:    seconds(cfg.Session.RenewalThresholdSeconds),
-		UnavailableCooldown: seconds(cfg.Session.UnavailableCooldownSeconds),
-		RateLimitCooldown:   seconds(cfg.Session.RateLimitCooldownSeconds),
-		IdleTimeout:         seconds(cfg.Server.IdleTimeoutSeconds),
-		MaxBodyBytes:        cfg.Server.MaxBodyBytes,
-		Logger:              log,
-		Now:                 now,
+		Accounts:             accounts,
+		Credentials:          creds,
+		Bindings:             st,
+		Usage:                st,
+		Cost:                 a.prices.Cost,
+		Today:                a.today,
+		ClientKeys:           cfg.APIKeys,
+		ClientModels:         clientModels(cfg.AllowedModels),
+		ModelMap:             cfg.Models,
+		ClientDailyBudgetUSD: clientBudgets(cfg.ClientBudgets),
+		Strategy:             sched.Strategy(cfg.Scheduler.Strategy),
+		FillThreshold:        cfg.Scheduler.FillThreshold,
+		ListenHost:           cfg.Server.Host,
+		StickyTTL:            seconds(cfg.Session.StickyTTLSeconds),
+		RenewalThreshold:     seconds(cfg.Session.RenewalThresholdSeconds),
+		UnavailableCooldown:  seconds(cfg.Session.UnavailableCooldownSeconds),
+		RateLimitCooldown:    seconds(cfg.Session.RateLimitCooldownSeconds),
+		IdleTimeout:          seconds(cfg.Server.IdleTimeoutSeconds),
+		MaxBodyBytes:         cfg.Server.MaxBodyBytes,
+		Logger:               log,
+		Now:                  now,
 	})
 	if err != nil {
 		st.Close()
@@ -260,6 +261,7 @@ func Open(p Params) (*App, error) {
 			return nil, err
 		}
 	}
+	a.loadSpend()
 	addr := cfg.Addr()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -411,7 +413,7 @@ func (a *App) openConfigAccounts(p Params) ([]pool.Account, relay.Credentials) {
 	var out []pool.Account
 	for _, ca := range a.cfg.Accounts {
 		acct := store.Account{ID: ca.ID, Type: ca.Type, Name: ca.Name, Priority: ca.Priority, Enabled: ca.Enabled,
-			APIURL: ca.APIURL, AuthHeader: ca.AuthHeader}
+			APIURL: ca.APIURL, AuthHeader: ca.AuthHeader, DailyBudgetUSD: ca.DailyBudgetUSD, MonthlyBudgetUSD: ca.MonthlyBudgetUSD}
 		if ca.APIKey != "" {
 			keys.Set(ca.ID, secrets.APIKey, secrets.New(ca.APIKey))
 		}
@@ -630,6 +632,54 @@ func (a *App) today() map[string]relay.DayStats {
 
 // Prices is the price table in use.
 func (a *App) Prices() *prices.Table { return a.prices }
+
+// clientBudgets keys [client_budgets] by client key id.
+func clientBudgets(byKey map[string]float64) map[string]float64 {
+	if len(byKey) == 0 {
+		return nil
+	}
+	out := make(map[string]float64, len(byKey))
+	for k, usd := range byKey {
+		out[guard.KeyID(k)] = usd
+	}
+	return out
+}
+
+// loadSpend starts the relay's budget counters from the records of the
+// day and month so far.
+func (a *App) loadSpend() {
+	now := a.now()
+	day := map[string]float64{}
+	month := map[string]float64{}
+	for d := now; d.Month() == now.Month(); d = d.AddDate(0, 0, -1) {
+		totals, err := a.store.Day(d)
+		if err != nil {
+			a.log.Warn("read spend", "err", err)
+			return
+		}
+		for _, t := range totals {
+			month[t.Account] += t.CostUSD
+			if d.Equal(now) {
+				day[t.Account] += t.CostUSD
+			}
+		}
+	}
+	for acct, m := range month {
+		a.relay.SetSpend(acct, now, day[acct], m)
+	}
+	y, mo, dd := now.Date()
+	recs, err := a.store.Records(time.Date(y, mo, dd, 0, 0, 0, 0, now.Location()), time.Time{}, 0)
+	if err != nil {
+		return
+	}
+	clients := map[string]float64{}
+	for _, r := range recs {
+		clients[r.ClientID] += r.CostUSD
+	}
+	for c, usd := range clients {
+		a.relay.SetClientSpend(c, now, usd)
+	}
+}
 
 // clientModels keys [allowed_models] by client key id, as the relay names
 // clients.

@@ -419,3 +419,29 @@ func normalize(rs []relay.UsageRecord) []relay.UsageRecord {
 	}
 	return out
 }
+
+// A daily budget spent before a restart still counts after it: the spend
+// comes back from the recorded costs.
+func TestBudgetAcrossRestart(t *testing.T) {
+	up := relaytest.New()
+	defer up.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("api_keys = [\"local-key\"]\n[server]\nport = %d\n[[accounts]]\ntype = \"claude-api\"\nid = \"a\"\napi_key = \"sk-ant-secret\"\napi_url = %q\ndaily_budget_usd = 0.0001\n", freePort(t), up.URL)), 0o600)
+	p := app.Params{ConfigPath: cfg, DataDir: filepath.Join(dir, "data")}
+	r := start(t, p)
+	if code, _ := r.post(t, "b1"); code != 200 { // 10 in + 5 out of Sonnet 4.5 = $0.000105
+		t.Fatalf("first: %d", code)
+	}
+	for deadline := time.Now().Add(3 * time.Second); stateOf(r, "a") != "cooling" && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if code, b := r.post(t, "b2"); code != 429 || !strings.Contains(b, "cooling") {
+		t.Fatalf("over budget: %d %s", code, b)
+	}
+	r.stop()
+	r2 := start(t, p)
+	if code, _ := r2.post(t, "b3"); code != 429 || up.Count() != 1 {
+		t.Errorf("after restart: %d, upstream calls %d", code, up.Count())
+	}
+}

@@ -48,6 +48,9 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt route, client 
 		rec.Duration = s.now().Sub(start)
 		if s.cfg.Cost != nil && rec.Model != "" && rec.Account != "" {
 			rec.CostUSD, _ = s.cfg.Cost(rec.Model, rec.Usage, rec.Time)
+			if rec.CostUSD > 0 {
+				s.spend(&rec)
+			}
 		}
 		s.metrics.observe(&rec)
 		s.cfg.Usage.Record(rec)
@@ -65,6 +68,15 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt route, client 
 				return
 			}
 			rec.Status, rec.Error = 499, "client closed while sending the body"
+			return
+		}
+	}
+	if cap := s.cfg.ClientDailyBudgetUSD[client]; cap > 0 {
+		if day, _ := s.clientState(client).Spent(start); day >= cap {
+			y, m, d := start.Date()
+			left := time.Date(y, m, d+1, 0, 0, 0, 0, start.Location()).Sub(start)
+			s.fail(w, rt, &rec, http.StatusTooManyRequests,
+				fmt.Sprintf("this client key's daily budget of $%.2f is spent ($%.2f today); it resets at midnight", cap, day), left)
 			return
 		}
 	}
@@ -167,6 +179,23 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt route, client 
 		s.leave(ctx, e, v, fam, &rec)
 	}
 	s.noAccount(w, rt, &rec, sched.Earliest(s.now(), cands, fam, req.Model), s.now())
+}
+
+// spend counts a priced request against its account's and client's
+// budgets, resting the account when a cap is reached.
+func (s *Server) spend(rec *UsageRecord) {
+	for _, e := range s.accounts.Load().all {
+		if e.acct.ID == rec.Account {
+			e.state.AddSpend(rec.Time, rec.CostUSD)
+			if e.acct.DailyBudgetUSD > 0 || e.acct.MonthlyBudgetUSD > 0 {
+				s.checkBudget(e, rec.Time)
+			}
+			break
+		}
+	}
+	if s.cfg.ClientDailyBudgetUSD[rec.ClientID] > 0 {
+		s.clientState(rec.ClientID).AddSpend(rec.Time, rec.CostUSD)
+	}
 }
 
 // withModel returns body with its top-level "model" replaced (a [models]

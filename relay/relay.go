@@ -79,8 +79,11 @@ type Config struct {
 	Strategy      sched.Strategy
 	FillThreshold float64 // fill-first's full mark, 0..1: 0.95
 	// Cost prices a finished request (USD); nil: no costs.
-	Cost       func(model string, u Usage, at time.Time) (float64, bool)
-	ListenHost string // the host the relay listens on; non-loopback accepts any Host header
+	Cost func(model string, u Usage, at time.Time) (float64, bool)
+	// ClientDailyBudgetUSD caps what a client (by key id) spends a day;
+	// past it the client is refused until midnight.
+	ClientDailyBudgetUSD map[string]float64
+	ListenHost           string // the host the relay listens on; non-loopback accepts any Host header
 
 	StickyTTL           time.Duration // 1h
 	RenewalThreshold    time.Duration // 5m
@@ -109,6 +112,55 @@ type Server struct {
 	metrics  *metrics
 	mux      map[string]route
 	paused   atomic.Bool
+
+	clientMu    sync.Mutex
+	clientSpend map[string]*pool.State // per client id: only the spend counters are used
+}
+
+// SetSpend starts an account's spend counters (at start, from the records
+// of the day and month so far), resting it if a cap is already spent.
+func (s *Server) SetSpend(account string, at time.Time, day, month float64) {
+	for _, e := range s.accounts.Load().all {
+		if e.acct.ID == account {
+			e.state.SetSpend(at, day, month)
+			s.checkBudget(e, at)
+		}
+	}
+}
+
+// SetClientSpend starts a client's daily spend counter.
+func (s *Server) SetClientSpend(client string, at time.Time, day float64) {
+	s.clientState(client).SetSpend(at, day, 0)
+}
+
+// checkBudget rests an account whose daily or monthly cap is spent, until
+// the period ends (local midnight, or the first of next month).
+func (s *Server) checkBudget(e *entry, at time.Time) {
+	day, month := e.state.Spent(at)
+	a := e.acct
+	y, m, d := at.Date()
+	switch {
+	case a.MonthlyBudgetUSD > 0 && month >= a.MonthlyBudgetUSD:
+		until := time.Date(y, m+1, 1, 0, 0, 0, 0, at.Location())
+		e.state.Cool(pool.FamilyAll, until, pool.ReasonBudget)
+	case a.DailyBudgetUSD > 0 && day >= a.DailyBudgetUSD:
+		until := time.Date(y, m, d+1, 0, 0, 0, 0, at.Location())
+		e.state.Cool(pool.FamilyAll, until, pool.ReasonBudget)
+	}
+}
+
+func (s *Server) clientState(client string) *pool.State {
+	s.clientMu.Lock()
+	defer s.clientMu.Unlock()
+	if s.clientSpend == nil {
+		s.clientSpend = map[string]*pool.State{}
+	}
+	st := s.clientSpend[client]
+	if st == nil {
+		st = pool.NewState()
+		s.clientSpend[client] = st
+	}
+	return st
 }
 
 // SetClientKeys replaces the keys local clients must present (none: open,

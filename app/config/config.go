@@ -67,6 +67,9 @@ type File struct {
 	Server   Server
 	Session  Session
 	Accounts []Account
+	// ClientBudgets caps what a client key spends a day, in USD, keyed by
+	// the key itself (Keypool addition, [client_budgets]).
+	ClientBudgets map[string]float64 `json:"-"`
 	// Scheduler is how equal-priority accounts share work (Keypool
 	// addition, [scheduler]).
 	Scheduler Scheduler
@@ -130,6 +133,9 @@ type Account struct {
 	// only matters for claude-api accounts.
 	AuthHeader string
 	Proxy      *Proxy
+	// DailyBudgetUSD and MonthlyBudgetUSD cap an account's spending
+	// (Keypool additions; 0: none).
+	DailyBudgetUSD, MonthlyBudgetUSD float64
 }
 
 // Proxy is an account's [accounts.proxy] table.
@@ -230,6 +236,7 @@ type rawFile struct {
 	Accounts      []rawAccount        `toml:"accounts"`
 	Models        map[string]string   `toml:"models"`
 	Scheduler     rawScheduler        `toml:"scheduler"`
+	ClientBudgets map[string]float64  `toml:"client_budgets"`
 	AllowedModels map[string][]string `toml:"allowed_models"`
 }
 
@@ -266,6 +273,8 @@ type rawAccount struct {
 	APIURL       string    `toml:"api_url"`
 	AuthHeader   string    `toml:"auth_header"`
 	Proxy        *rawProxy `toml:"proxy"`
+	DailyBudget  float64   `toml:"daily_budget_usd"`
+	MonthBudget  float64   `toml:"monthly_budget_usd"`
 }
 
 type rawProxy struct {

@@ -303,6 +303,7 @@ var accountSchema = &schemaNode{
 		str("type"), str("id"), str("name"), num("priority"), flag("enabled"),
 		str("api_key"), str("refresh_token"), str("access_token"),
 		str("api_url"), str("auth_header"), proxySchema,
+		{name: "daily_budget_usd", want: "a number"}, {name: "monthly_budget_usd", want: "a number"},
 	},
 }
 
@@ -320,6 +321,7 @@ var schema = &schemaNode{
 		}},
 		{name: "accounts", want: "an array of tables ([[accounts]])", elem: accountSchema},
 		{name: "models", want: "a table of model names", header: "[models]"},
+		{name: "client_budgets", want: "a table of daily USD caps", header: "[client_budgets]"},
 		{name: "scheduler", want: "a table", header: "[scheduler]", fields: []*schemaNode{
 			str("strategy"), {name: "fill_threshold", want: "a number between 0 and 1"},
 		}},

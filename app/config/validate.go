@@ -104,6 +104,15 @@ func validate(name, path string, raw *rawFile, pos *positions) (*File, []*Error)
 		}
 	}
 	f.AllowedModels = raw.AllowedModels
+	for key, usd := range raw.ClientBudgets {
+		if !known[key] {
+			v.fail("client_budgets", "an entry names a key that is not in api_keys")
+		}
+		if usd <= 0 {
+			v.fail("client_budgets", "a daily cap must be more than 0 USD")
+		}
+	}
+	f.ClientBudgets = raw.ClientBudgets
 
 	f.Scheduler = Scheduler{Strategy: strings.ToLower(strings.TrimSpace(raw.Scheduler.Strategy)), FillThreshold: raw.Scheduler.FillThreshold}
 	switch f.Scheduler.Strategy {
@@ -221,12 +230,20 @@ func (v *validator) session(r rawSession) Session {
 
 func (v *validator) account(i int, r *rawAccount) Account {
 	key := func(field string) string { return fmt.Sprintf("accounts[%d].%s", i, field) }
+	if r.DailyBudget < 0 {
+		v.fail(key("daily_budget_usd"), "must not be negative (0: no cap)")
+	}
+	if r.MonthBudget < 0 {
+		v.fail(key("monthly_budget_usd"), "must not be negative (0: no cap)")
+	}
 	a := Account{
-		Type:       r.Type,
-		Priority:   r.Priority,
-		Enabled:    r.Enabled == nil || *r.Enabled,
-		Name:       r.Name,
-		AuthHeader: strings.ToLower(r.AuthHeader),
+		DailyBudgetUSD:   r.DailyBudget,
+		MonthlyBudgetUSD: r.MonthBudget,
+		Type:             r.Type,
+		Priority:         r.Priority,
+		Enabled:          r.Enabled == nil || *r.Enabled,
+		Name:             r.Name,
+		AuthHeader:       strings.ToLower(r.AuthHeader),
 	}
 	if r.ID != nil {
 		a.ID = *r.ID

@@ -33,7 +33,10 @@ type Account struct {
 	Models     []string `json:"models,omitempty"` // allowed models, "*" wildcards; none: all
 	// ConvertedTraffic lets a subscription account answer OpenAI-format
 	// chat too (converted); off by default.
-	ConvertedTraffic bool      `json:"converted_traffic,omitempty"`
+	ConvertedTraffic bool `json:"converted_traffic,omitempty"`
+	// DailyBudgetUSD and MonthlyBudgetUSD cap an API-key account's spend.
+	DailyBudgetUSD   float64   `json:"daily_budget_usd,omitempty"`
+	MonthlyBudgetUSD float64   `json:"monthly_budget_usd,omitempty"`
 	Status           string    `json:"status,omitempty"`
 	StatusWhy        string    `json:"status_why,omitempty"`
 	Created          time.Time `json:"created"`

@@ -106,6 +106,9 @@ type Account struct {
 	// ProviderAccountID names the account at its provider where requests
 	// must say it (ChatGPT-Account-ID for a ChatGPT login).
 	ProviderAccountID string
+	// DailyBudgetUSD and MonthlyBudgetUSD cap what an API-key account
+	// spends (0: no cap); past a cap it rests until the period ends.
+	DailyBudgetUSD, MonthlyBudgetUSD float64
 	// Project is a Gemini Code Assist account's Google Cloud project.
 	Project string
 	// ConvertedTraffic lets a subscription (claude-oauth) account also
@@ -191,6 +194,7 @@ const (
 	ReasonDisabled    Reason = "disabled"      // switched off by the user
 	ReasonUnsupported Reason = "not_supported" // type not yet served by this build
 	ReasonNeedsLogin  Reason = "needs_login"   // refresh token refused: log in again
+	ReasonBudget      Reason = "budget"        // the account's daily or monthly USD cap is spent
 )
 
 // Cooldown is a period during which an account (or one of its families)
@@ -207,6 +211,47 @@ type State struct {
 	mu    sync.Mutex
 	cools map[Family]Cooldown // FamilyAll covers every model
 	quota []Quota             // latest plan readings, replaced whole
+
+	spendDay, spendMonth     float64 // USD spent in the current day and month
+	spendDayKey, spendMonKey string  // which day and month (local) they count
+}
+
+// AddSpend counts usd spent at t, starting a new day or month as the
+// calendar turns, and returns the day's and the month's totals.
+func (s *State) AddSpend(t time.Time, usd float64) (day, month float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rollLocked(t)
+	s.spendDay += usd
+	s.spendMonth += usd
+	return s.spendDay, s.spendMonth
+}
+
+// SetSpend sets what was spent on t's day and in its month (at start, from
+// the records so far).
+func (s *State) SetSpend(t time.Time, day, month float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rollLocked(t)
+	s.spendDay, s.spendMonth = day, month
+}
+
+// Spent returns what was spent on t's day and in its month.
+func (s *State) Spent(t time.Time) (day, month float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rollLocked(t)
+	return s.spendDay, s.spendMonth
+}
+
+func (s *State) rollLocked(t time.Time) {
+	d, m := t.Format("2006-01-02"), t.Format("2006-01")
+	if s.spendDayKey != d {
+		s.spendDayKey, s.spendDay = d, 0
+	}
+	if s.spendMonKey != m {
+		s.spendMonKey, s.spendMonth = m, 0
+	}
 }
 
 // NewState returns an empty state: usable, nothing in flight.
