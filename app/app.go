@@ -262,6 +262,7 @@ func Open(p Params) (*App, error) {
 		}
 	}
 	a.loadSpend()
+	a.loadQuota()
 	addr := cfg.Addr()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -530,6 +531,23 @@ func (a *App) Run(ctx context.Context) error {
 		<-controlDone
 	}()
 
+	quotaDone := make(chan struct{})
+	quotaCtx, stopQuota := context.WithCancel(ctx)
+	go func() {
+		defer close(quotaDone)
+		t := time.NewTicker(30 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-quotaCtx.Done():
+				return
+			case <-t.C:
+				a.saveQuota()
+			}
+		}
+	}()
+	defer func() { stopQuota(); <-quotaDone; a.saveQuota() }()
+
 	refreshDone := make(chan struct{})
 	refreshCtx, stopRefresh := context.WithCancel(ctx)
 	go func() {
@@ -624,6 +642,7 @@ func (a *App) today() map[string]relay.DayStats {
 		s := out[d.Account]
 		s.Requests += d.Requests
 		s.Errors += d.Errors
+		s.CostUSD += d.CostUSD
 		s.Usage = s.Usage.Add(d.Usage)
 		out[d.Account] = s
 	}

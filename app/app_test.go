@@ -445,3 +445,26 @@ func TestBudgetAcrossRestart(t *testing.T) {
 		t.Errorf("after restart: %d, upstream calls %d", code, up.Count())
 	}
 }
+
+// An account's plan readings are kept in the store across a restart and
+// shown by keypool status.
+func TestQuotaKeptAcrossRestart(t *testing.T) {
+	up := relaytest.New()
+	defer up.Close()
+	up.Default = relaytest.Reply{Body: relaytest.Message("claude-sonnet-4-5", "ok", 1, 1), Header: map[string]string{
+		"Anthropic-Ratelimit-Unified-Status": "allowed", "Anthropic-Ratelimit-Unified-7d-Utilization": "0.61", "Anthropic-Ratelimit-Unified-7d-Reset": "1764547200"}}
+	dir := t.TempDir()
+	p := app.Params{ConfigPath: writeConfig(t, dir, up.URL, up.URL), DataDir: filepath.Join(dir, "data")}
+	r := start(t, p)
+	r.post(t, "q1")
+	r.stop()
+	r2 := start(t, p)
+	var out bytes.Buffer
+	if err := app.Status(context.Background(), p, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "7d 61%") {
+		t.Errorf("status after restart:\n%s", out.String())
+	}
+	r2.stop()
+}

@@ -1,12 +1,14 @@
 package app
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"strconv"
 	"time"
 
 	"keypool/app/store"
+	"keypool/relay/pool"
 )
 
 // SetListen saves the host and port the relay listens on from the next
@@ -63,4 +65,35 @@ func (a *App) Strategy() string {
 		return s
 	}
 	return a.cfg.Scheduler.Strategy
+}
+
+// saveQuota keeps each account's latest plan readings in the store, so
+// status and the window show them after a restart.
+func (a *App) saveQuota() {
+	for _, acct := range a.relay.Health().Accounts {
+		if len(acct.Quota) == 0 {
+			continue
+		}
+		b, err := json.Marshal(acct.Quota)
+		if err == nil {
+			err = a.store.PutSetting("quota:"+acct.ID, string(b))
+		}
+		if err != nil {
+			a.log.Warn("save plan quota", "account", acct.ID, "err", err)
+		}
+	}
+}
+
+// loadQuota hands the relay the plan readings saved by the last run.
+func (a *App) loadQuota() {
+	for _, acct := range a.relay.Health().Accounts {
+		v, err := a.store.Setting("quota:" + acct.ID)
+		if err != nil || v == "" {
+			continue
+		}
+		var q []pool.Quota
+		if json.Unmarshal([]byte(v), &q) == nil {
+			a.relay.SetQuota(acct.ID, q)
+		}
+	}
 }

@@ -79,6 +79,7 @@ func Status(ctx context.Context, p Params, w io.Writer) error {
 		s.Requests += d.Requests
 		s.Errors += d.Errors
 		s.Usage = s.Usage.Add(d.Usage)
+		s.CostUSD += d.CostUSD
 	}
 	for i := range h.Accounts {
 		h.Accounts[i].Today = byAccount[h.Accounts[i].ID]
@@ -135,7 +136,7 @@ func printHealth(w io.Writer, h relay.Health) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ACCOUNT\tTYPE\tPRIO\tSTATE\tUNTIL\tREQUESTS\tERRORS\tINPUT\tOUTPUT\tCACHE WRITE\tCACHE READ")
+	fmt.Fprintln(tw, "ACCOUNT\tTYPE\tPRIO\tSTATE\tUNTIL\tREQUESTS\tERRORS\tINPUT\tOUTPUT\tCACHE WRITE\tCACHE READ\tCOST\tPLAN")
 	for _, a := range h.Accounts {
 		var until []string
 		for _, c := range a.Cooldowns {
@@ -153,8 +154,17 @@ func printHealth(w io.Writer, h relay.Health) {
 		if a.Today != nil {
 			d = *a.Today
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", a.ID, a.Type, a.Priority, state,
-			dash(strings.Join(until, "; ")), d.Requests, d.Errors, d.InputTokens, d.OutputTokens, d.CacheWriteTokens, d.CacheReadTokens)
+		var plan []string
+		for _, q := range a.Quota {
+			p := fmt.Sprintf("%s %.0f%%", q.Window, q.Utilization*100)
+			if !q.ResetsAt.IsZero() {
+				p += " until " + q.ResetsAt.Local().Format("Mon 15:04")
+			}
+			plan = append(plan, p)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t$%.4f\t%s\n", a.ID, a.Type, a.Priority, state,
+			dash(strings.Join(until, "; ")), d.Requests, d.Errors, d.InputTokens, d.OutputTokens, d.CacheWriteTokens, d.CacheReadTokens,
+			d.CostUSD, dash(strings.Join(plan, ", ")))
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\nUsage columns are today's (local time).")

@@ -68,7 +68,7 @@ func TestOpenAISDKChatConverted(t *testing.T) {
 		t.Errorf("accumulated = %+v", acc.ChatCompletion)
 	}
 	recs := waitRecords(t, h.sink, 2)
-	if r := recs[1]; r.Route != "chat_completions" || r.Account != "key" || r.Usage != (relay.Usage{InputTokens: 9, OutputTokens: 3}) {
+	if r := recs[1]; r.Route != "chat_completions" || r.Account != "key" || r.Usage != (relay.Usage{InputTokens: 9, OutputTokens: 3, RawInputTokens: 9}) {
 		t.Errorf("record = %+v", r)
 	}
 
@@ -113,7 +113,7 @@ func TestChatPassthroughAndModels(t *testing.T) {
 	if up.Path != "/v1/chat/completions" || up.Header.Get("Authorization") != "Bearer sk-ant-test-compat" || string(up.Body) != body {
 		t.Errorf("compat upstream saw %s %q %s", up.Path, up.Header.Get("Authorization"), up.Body)
 	}
-	if r := waitRecords(t, h.sink, 1)[0]; r.Usage != (relay.Usage{InputTokens: 6, CacheReadTokens: 4, OutputTokens: 2}) {
+	if r := waitRecords(t, h.sink, 1)[0]; r.Usage != (relay.Usage{InputTokens: 6, CacheReadTokens: 4, OutputTokens: 2, RawInputTokens: 10}) {
 		t.Errorf("usage = %+v", r.Usage)
 	}
 	// compat is rate-limited: the Claude key answers, converted.

@@ -62,7 +62,7 @@ func TestGenaiSDK(t *testing.T) {
 		t.Errorf("stream query = %q", q)
 	}
 	recs := waitRecords(t, h.sink, 2)
-	want := relay.Usage{InputTokens: 30, CacheReadTokens: 20, OutputTokens: 3}
+	want := relay.Usage{InputTokens: 30, CacheReadTokens: 20, OutputTokens: 3, RawInputTokens: 50}
 	if r := recs[1]; r.Usage != want || !r.Stream || r.Model != "gemini-3.5-flash" {
 		t.Errorf("stream record = %+v, want %+v", r, want)
 	}
@@ -224,7 +224,7 @@ func TestGeminiCodeAssist(t *testing.T) {
 		t.Errorf("stream upstream %s?%s", up.Path, up.Query)
 	}
 	recs := waitRecords(t, h.sink, 2)
-	if recs[1].Usage != (relay.Usage{InputTokens: 12, OutputTokens: 2}) {
+	if recs[1].Usage != (relay.Usage{InputTokens: 12, OutputTokens: 2, RawInputTokens: 12}) {
 		t.Errorf("stream usage %+v", recs[1].Usage)
 	}
 }

@@ -55,8 +55,9 @@ var ErrNeedsLogin = errors.New("needs login")
 
 // DayStats is one account's traffic today, for /health.
 type DayStats struct {
-	Requests int64 `json:"requests"`
-	Errors   int64 `json:"errors"`
+	Requests int64   `json:"requests"`
+	Errors   int64   `json:"errors"`
+	CostUSD  float64 `json:"cost_usd"`
 	Usage
 }
 
@@ -124,6 +125,15 @@ func (s *Server) SetSpend(account string, at time.Time, day, month float64) {
 		if e.acct.ID == account {
 			e.state.SetSpend(at, day, month)
 			s.checkBudget(e, at)
+		}
+	}
+}
+
+// SetQuota restores an account's last known plan readings (at start).
+func (s *Server) SetQuota(account string, q []pool.Quota) {
+	for _, e := range s.accounts.Load().all {
+		if e.acct.ID == account {
+			e.state.SetQuota(q)
 		}
 	}
 }

@@ -68,7 +68,7 @@ func TestOpenAISDKResponses(t *testing.T) {
 		t.Fatalf("stream: %q completed=%v err=%v", text, completed, err)
 	}
 	recs := waitRecords(t, h.sink, 2)
-	want := relay.Usage{InputTokens: 60, CacheReadTokens: 40, OutputTokens: 7}
+	want := relay.Usage{InputTokens: 60, CacheReadTokens: 40, OutputTokens: 7, RawInputTokens: 100}
 	if r := recs[1]; r.Route != "responses" || r.Usage != want || r.Account != "chatgpt" {
 		t.Errorf("record = %+v, want usage %+v", r, want)
 	}

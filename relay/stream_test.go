@@ -49,7 +49,7 @@ func TestStreamByteForByte(t *testing.T) {
 	if len(recs) != 1 {
 		t.Fatalf("records = %d", len(recs))
 	}
-	want := relay.Usage{InputTokens: 12, OutputTokens: 345, CacheWriteTokens: 7, CacheReadTokens: 1000}
+	want := relay.Usage{InputTokens: 12, OutputTokens: 345, CacheWriteTokens: 7, CacheReadTokens: 1000, RawInputTokens: 12}
 	if r := recs[0]; r.Usage != want || !r.Stream || r.Model != "claude-sonnet-4-5" || r.Status != 200 || r.ClientID != "key-"+keyHash("local-key") {
 		t.Errorf("record = %+v, want usage %+v", r, want)
 	}

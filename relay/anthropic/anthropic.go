@@ -94,6 +94,7 @@ func (w *wireUsage) mergeInto(u *pool.Usage) {
 		}
 	}
 	set(&u.InputTokens, w.InputTokens)
+	set(&u.RawInputTokens, w.InputTokens) // Anthropic's input already leaves cache out
 	set(&u.OutputTokens, w.OutputTokens)
 	set(&u.CacheWriteTokens, w.CacheCreationInputTokens)
 	set(&u.CacheReadTokens, w.CacheReadInputTokens)

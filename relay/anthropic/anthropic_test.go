@@ -55,7 +55,7 @@ func TestStreamTap(t *testing.T) {
 	} {
 		tap.Event([]byte(ev))
 	}
-	want := pool.Usage{InputTokens: 5, OutputTokens: 77, CacheWriteTokens: 100, CacheReadTokens: 2000}
+	want := pool.Usage{InputTokens: 5, OutputTokens: 77, CacheWriteTokens: 100, CacheReadTokens: 2000, RawInputTokens: 5}
 	if tap.Usage != want || tap.Model != "claude-opus-4-6" || tap.Error != "overloaded_error" {
 		t.Errorf("tap = %+v", tap)
 	}
@@ -74,7 +74,7 @@ func TestResponseUsage(t *testing.T) {
 	body := []byte(`{"id":"msg_1","type":"message","model":"claude-haiku-4-5","content":[{"type":"text","text":"the word \"usage\" appears in text"}],
 		"usage" : {"input_tokens":3,"output_tokens":9,"cache_creation_input_tokens":4,"cache_read_input_tokens":5,"service_tier":"standard"}}`)
 	model, u, ok := ResponseUsage(body)
-	want := pool.Usage{InputTokens: 3, OutputTokens: 9, CacheWriteTokens: 4, CacheReadTokens: 5}
+	want := pool.Usage{InputTokens: 3, OutputTokens: 9, CacheWriteTokens: 4, CacheReadTokens: 5, RawInputTokens: 3}
 	if !ok || model != "claude-haiku-4-5" || u != want {
 		t.Errorf("got %q %+v %v", model, u, ok)
 	}

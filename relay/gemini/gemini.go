@@ -143,6 +143,7 @@ func (w wireUsage) usage() pool.Usage {
 		InputTokens:     max(w.PromptTokenCount-w.CachedContentTokenCount, 0),
 		OutputTokens:    w.CandidatesTokenCount + w.ThoughtsTokenCount,
 		CacheReadTokens: w.CachedContentTokenCount,
+		RawInputTokens:  w.PromptTokenCount,
 	}
 }
 

@@ -23,6 +23,7 @@ func (c chatUsage) usage() pool.Usage {
 		InputTokens:     max(c.PromptTokens-c.PromptTokensDetails.CachedTokens, 0),
 		OutputTokens:    c.CompletionTokens,
 		CacheReadTokens: c.PromptTokensDetails.CachedTokens,
+		RawInputTokens:  c.PromptTokens,
 	}
 }
 

@@ -89,6 +89,7 @@ func (w wireUsage) usage() pool.Usage {
 		InputTokens:     max(w.InputTokens-w.InputTokensDetails.CachedTokens, 0),
 		OutputTokens:    w.OutputTokens,
 		CacheReadTokens: w.InputTokensDetails.CachedTokens,
+		RawInputTokens:  w.InputTokens,
 	}
 }
 

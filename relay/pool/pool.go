@@ -328,6 +328,9 @@ type Usage struct {
 	OutputTokens     int64 `json:"output_tokens"`
 	CacheWriteTokens int64 `json:"cache_write_tokens"`
 	CacheReadTokens  int64 `json:"cache_read_tokens"`
+	// RawInputTokens is the input count as the provider reported it:
+	// OpenAI and Gemini include cached tokens there, Anthropic does not.
+	RawInputTokens int64 `json:"raw_input_tokens,omitempty"`
 }
 
 // Add sums two usages.
@@ -337,6 +340,7 @@ func (u Usage) Add(o Usage) Usage {
 		OutputTokens:     u.OutputTokens + o.OutputTokens,
 		CacheWriteTokens: u.CacheWriteTokens + o.CacheWriteTokens,
 		CacheReadTokens:  u.CacheReadTokens + o.CacheReadTokens,
+		RawInputTokens:   u.RawInputTokens + o.RawInputTokens,
 	}
 }
 
