@@ -143,6 +143,7 @@ func usageCmd(args []string, stdout, stderr io.Writer) error {
 	fs := commonFlags("usage", &p, stderr)
 	since := fs.String("since", "24h", "records since a time: a duration back (24h, 7d) or a date (2026-11-01)")
 	format := fs.String("format", "csv", "csv or json")
+	by := fs.String("by", "", "totals per day and account, model or client instead of the records")
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
 	}
@@ -153,6 +154,13 @@ func usageCmd(args []string, stdout, stderr io.Writer) error {
 	recs, err := app.UsageRecords(p, from)
 	if err != nil {
 		return err
+	}
+	if *by != "" {
+		rows, err := app.Summarize(recs, *by)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		return app.WriteSummary(stdout, rows, *by, *format)
 	}
 	return app.WriteUsage(stdout, recs, *format)
 }

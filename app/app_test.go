@@ -409,6 +409,10 @@ func TestUsageExport(t *testing.T) {
 	if strings.Contains(buf.String(), "secret") {
 		t.Error("a secret in the export")
 	}
+	sum, err := app.Summarize(recs, "client")
+	if err != nil || len(sum) != 1 || sum[0].Requests != 2 || sum[0].Key != recs[0].ClientID || sum[0].CostUSD <= 0 {
+		t.Errorf("per client: %+v %v", sum, err)
+	}
 }
 
 // normalize drops monotonic clock readings so times compare by value.

@@ -80,3 +80,58 @@ func WriteUsage(w io.Writer, recs []relay.UsageRecord, format string) error {
 	}
 	return fmt.Errorf("format %q: use csv or json", format)
 }
+
+// Summary totals records by day and by one dimension: account, model or
+// client.
+type Summary struct {
+	Day      string  `json:"day"`
+	Key      string  `json:"key"`
+	Requests int64   `json:"requests"`
+	Tokens   int64   `json:"tokens"`
+	CostUSD  float64 `json:"cost_usd"`
+}
+
+// Summarize groups records by local day and by "account", "model" or
+// "client".
+func Summarize(recs []relay.UsageRecord, by string) ([]Summary, error) {
+	key := map[string]func(relay.UsageRecord) string{
+		"account": func(r relay.UsageRecord) string { return r.Account },
+		"model":   func(r relay.UsageRecord) string { return r.Model },
+		"client":  func(r relay.UsageRecord) string { return r.ClientID },
+	}[by]
+	if key == nil {
+		return nil, fmt.Errorf("--by %q: use account, model or client", by)
+	}
+	idx := map[[2]string]int{}
+	var out []Summary
+	for _, r := range recs {
+		k := [2]string{r.Time.Local().Format("2006-01-02"), key(r)}
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, Summary{Day: k[0], Key: k[1]})
+		}
+		u := r.Usage
+		out[i].Requests++
+		out[i].Tokens += u.InputTokens + u.OutputTokens + u.CacheWriteTokens + u.CacheReadTokens
+		out[i].CostUSD += r.CostUSD
+	}
+	return out, nil
+}
+
+// WriteSummary writes summaries as csv or json.
+func WriteSummary(w io.Writer, rows []Summary, by, format string) error {
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rows)
+	}
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"day", by, "requests", "tokens", "cost_usd"})
+	for _, s := range rows {
+		cw.Write([]string{s.Day, s.Key, strconv.FormatInt(s.Requests, 10), strconv.FormatInt(s.Tokens, 10), strconv.FormatFloat(s.CostUSD, 'f', 6, 64)})
+	}
+	cw.Flush()
+	return cw.Error()
+}
