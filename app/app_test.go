@@ -122,6 +122,9 @@ func (r *running) post(t *testing.T, session string) (int, string) {
 		strings.NewReader(`{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`))
 	req.Header.Set("Authorization", "Bearer local-key")
 	req.Header.Set("X-Claude-Code-Session-Id", session)
+	// A restarted relay listens on the same port: never reuse a connection
+	// the previous one closed.
+	req.Close = true
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

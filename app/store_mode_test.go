@@ -101,8 +101,11 @@ func startStore(t *testing.T, p app.Params, logs io.Writer) *running {
 
 func (r *running) postOpen(t *testing.T) (int, string) {
 	t.Helper()
-	resp, err := http.Post(r.URL()+"/v1/messages", "application/json",
+	req, _ := http.NewRequest("POST", r.URL()+"/v1/messages",
 		strings.NewReader(`{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Close = true // relays restarted on the same port: no stale connection
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
