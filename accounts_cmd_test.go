@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"io"
 	"log/slog"
 	"net"
@@ -16,6 +14,7 @@ import (
 
 	"keypool/app"
 	"keypool/app/secrets"
+	"keypool/app/secrets/secretstest"
 	"keypool/relay/relaytest"
 )
 
@@ -23,14 +22,9 @@ import (
 // where no Secret Service runs (never under make test).
 func cliKeychain(t *testing.T) secrets.OS {
 	t.Helper()
-	b := make([]byte, 6)
-	rand.Read(b)
-	k := secrets.OS{Service: "keypool-cli-test-" + hex.EncodeToString(b)}
-	if err := k.Check(); err != nil {
-		if os.Getenv("KEYPOOL_REQUIRE_KEYRING") == "1" {
-			t.Fatalf("keychain required: %v", err)
-		}
-		t.Skipf("no keychain: %v", err)
+	k, ok := secretstest.OS(t)
+	if !ok {
+		t.Skip("no keychain")
 	}
 	t.Setenv("KEYPOOL_KEYCHAIN_SERVICE", k.Service)
 	return k

@@ -3,9 +3,7 @@ package app_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +21,7 @@ import (
 
 	"keypool/app"
 	"keypool/app/secrets"
+	"keypool/app/secrets/secretstest"
 	"keypool/app/store"
 	"keypool/app/tokens"
 	"keypool/relay/pool"
@@ -31,20 +30,7 @@ import (
 
 // testKeychain is the real OS keychain under a throwaway service name when
 // one is reachable (always under make test), else an in-memory one.
-func testKeychain(t *testing.T) secrets.Keychain {
-	t.Helper()
-	b := make([]byte, 6)
-	rand.Read(b)
-	k := secrets.OS{Service: "keypool-test-" + hex.EncodeToString(b)}
-	if err := k.Check(); err != nil {
-		if os.Getenv("KEYPOOL_REQUIRE_KEYRING") == "1" {
-			t.Fatalf("keychain required but unavailable: %v", err)
-		}
-		t.Logf("no keychain here (%v): using an in-memory one", err)
-		return secrets.NewMemory()
-	}
-	return k
-}
+func testKeychain(t *testing.T) secrets.Keychain { return secretstest.Keychain(t) }
 
 // tokenServer is a fake provider: it rotates refresh tokens and can refuse.
 type tokenServer struct {

@@ -2,8 +2,6 @@ package ui
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"image/png"
 	"io"
 	"log/slog"
@@ -21,22 +19,11 @@ import (
 
 	"keypool/app"
 	"keypool/app/secrets"
+	"keypool/app/secrets/secretstest"
 	"keypool/relay/relaytest"
 )
 
-func testKeychain(t *testing.T) secrets.Keychain {
-	t.Helper()
-	b := make([]byte, 6)
-	rand.Read(b)
-	k := secrets.OS{Service: "keypool-ui-test-" + hex.EncodeToString(b)}
-	if err := k.Check(); err != nil {
-		if os.Getenv("KEYPOOL_REQUIRE_KEYRING") == "1" {
-			t.Fatalf("keychain required: %v", err)
-		}
-		return secrets.NewMemory()
-	}
-	return k
-}
+func testKeychain(t *testing.T) secrets.Keychain { return secretstest.Keychain(t) }
 
 // fixture is a running core app (the relay with the app's own accounts) and
 // its UI on Fyne's test driver.
