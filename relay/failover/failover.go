@@ -49,18 +49,10 @@ const quotaMargin = 2 * time.Second
 // Classify reads an upstream status, headers and (for errors) the start of
 // the body. fam is the request's model family.
 func Classify(status int, h http.Header, body []byte, fam pool.Family, now time.Time, p Policy) Verdict {
-	switch {
-	case status < 400:
-		return Verdict{Action: Pass}
-	case status == http.StatusUnauthorized:
-		return unavailable(now, p, "401 authentication failed")
-	case status == http.StatusPaymentRequired:
-		return unavailable(now, p, "402 billing: credit exhausted")
-	case status == http.StatusForbidden:
-		return unavailable(now, p, "403 forbidden")
-	case status == http.StatusTooManyRequests:
+	switch status {
+	case http.StatusTooManyRequests:
 		return classify429(h, body, fam, now, p)
-	case status == http.StatusBadRequest:
+	case http.StatusBadRequest:
 		// Anthropic reports an empty balance and a disabled organisation as
 		// 400 invalid_request_error: the account's fault, not the request's.
 		msg := strings.ToLower(anthropic.ParseError(body).Message)
@@ -70,7 +62,21 @@ func Classify(status int, h http.Header, body []byte, fam pool.Family, now time.
 		case strings.Contains(msg, "organization has been disabled"):
 			return unavailable(now, p, "400 organization disabled")
 		}
-		return Verdict{Action: Pass}
+	}
+	return common(status, now, p)
+}
+
+// common is the part of the table every provider shares: success and
+// client errors pass, a refused key or account rests the account, a
+// failing upstream is left for a short while.
+func common(status int, now time.Time, p Policy) Verdict {
+	switch {
+	case status == http.StatusUnauthorized:
+		return unavailable(now, p, "401 authentication failed")
+	case status == http.StatusPaymentRequired:
+		return unavailable(now, p, "402 payment required or credit exhausted")
+	case status == http.StatusForbidden:
+		return unavailable(now, p, "403 forbidden")
 	case status == 529 || status >= 500 || status == http.StatusRequestTimeout:
 		return Verdict{Action: Next, Until: now.Add(p.OverloadCooldown), Reason: pool.ReasonOverloaded,
 			Why: strconv.Itoa(status) + " upstream overloaded or failing"}

@@ -2,7 +2,6 @@ package failover
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"keypool/relay/gemini"
@@ -20,15 +19,10 @@ import (
 // must still find the account.
 func ClassifyGemini(status int, h http.Header, body []byte, fam pool.Family, now time.Time, p Policy) Verdict {
 	switch {
-	case status < 400:
-		return Verdict{Action: Pass}
-	case status == http.StatusUnauthorized, status == http.StatusForbidden:
-		return unavailable(now, p, strconv.Itoa(status)+" key refused")
 	case status == http.StatusBadRequest:
 		if gemini.ParseError(body).Reason == "API_KEY_INVALID" {
 			return unavailable(now, p, "400 API key not valid")
 		}
-		return Verdict{Action: Pass}
 	case status == http.StatusTooManyRequests:
 		e := gemini.ParseError(body)
 		var v Verdict
@@ -54,9 +48,6 @@ func ClassifyGemini(status int, h http.Header, body []byte, fam pool.Family, now
 		}
 		v.Family = fam
 		return v
-	case status >= 500 || status == http.StatusRequestTimeout:
-		return Verdict{Action: Next, Until: now.Add(p.OverloadCooldown), Reason: pool.ReasonOverloaded,
-			Why: strconv.Itoa(status) + " upstream overloaded or failing"}
 	}
-	return Verdict{Action: Pass}
+	return common(status, now, p)
 }

@@ -2,7 +2,6 @@ package failover
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"keypool/relay/openai"
@@ -14,39 +13,27 @@ import (
 // time) cools the account until then; an exhausted API balance rests it; a
 // throttle cools it until retry-after or the rate-limit reset.
 func ClassifyOpenAI(status int, h http.Header, body []byte, now time.Time, p Policy) Verdict {
-	switch {
-	case status < 400:
-		return Verdict{Action: Pass}
-	case status == http.StatusUnauthorized:
-		return unavailable(now, p, "401 authentication failed")
-	case status == http.StatusPaymentRequired:
-		return unavailable(now, p, "402 payment required")
-	case status == http.StatusForbidden:
-		return unavailable(now, p, "403 forbidden")
-	case status == http.StatusTooManyRequests:
-		e := openai.ParseError(body, now)
-		switch {
-		case e.Type == "usage_limit_reached" || e.Code == "usage_limit_reached":
-			return quota(pool.FamilyAll, e.ResetsAt, now, p, "429 plan usage limit reached")
-		case e.Code == "insufficient_quota" || e.Type == "insufficient_quota":
-			return unavailable(now, p, "429 insufficient quota")
-		}
-		if d, ok := retryAfter(h, now); ok {
-			return throttle(now.Add(d), "429 throttled (retry-after)")
-		}
-		var reset time.Duration
-		for _, k := range []string{"X-Ratelimit-Reset-Requests", "X-Ratelimit-Reset-Tokens"} {
-			if d, err := time.ParseDuration(h.Get(k)); err == nil && d > reset {
-				reset = d
-			}
-		}
-		if reset > 0 {
-			return throttle(now.Add(reset), "429 throttled (limit reset)")
-		}
-		return throttle(now.Add(p.RateLimitCooldown), "429 throttled")
-	case status >= 500 || status == http.StatusRequestTimeout:
-		return Verdict{Action: Next, Until: now.Add(p.OverloadCooldown), Reason: pool.ReasonOverloaded,
-			Why: strconv.Itoa(status) + " upstream overloaded or failing"}
+	if status != http.StatusTooManyRequests {
+		return common(status, now, p)
 	}
-	return Verdict{Action: Pass}
+	e := openai.ParseError(body, now)
+	switch {
+	case e.Type == "usage_limit_reached" || e.Code == "usage_limit_reached":
+		return quota(pool.FamilyAll, e.ResetsAt, now, p, "429 plan usage limit reached")
+	case e.Code == "insufficient_quota" || e.Type == "insufficient_quota":
+		return unavailable(now, p, "429 insufficient quota")
+	}
+	if d, ok := retryAfter(h, now); ok {
+		return throttle(now.Add(d), "429 throttled (retry-after)")
+	}
+	var reset time.Duration
+	for _, k := range []string{"X-Ratelimit-Reset-Requests", "X-Ratelimit-Reset-Tokens"} {
+		if d, err := time.ParseDuration(h.Get(k)); err == nil && d > reset {
+			reset = d
+		}
+	}
+	if reset > 0 {
+		return throttle(now.Add(reset), "429 throttled (limit reset)")
+	}
+	return throttle(now.Add(p.RateLimitCooldown), "429 throttled")
 }
