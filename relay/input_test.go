@@ -1,7 +1,11 @@
 package relay_test
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -22,6 +26,8 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"malformed_json", "POST", "/v1/messages", `{"model":`, 400, "not valid JSON"},
 		{"missing_model", "POST", "/v1/messages", `{"max_tokens":1,"messages":[]}`, 400, "model"},
+		{"invalid_utf8", "POST", "/v1/messages", "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\",\"content\":\"hi \xff\xfe\"}]}", 400, "UTF-8"},
+		{"invalid_utf8_in_model", "POST", "/v1/messages", "{\"model\":\"claude\xc0\xaf\"}", 400, "UTF-8"},
 		{"wrong_type", "POST", "/v1/messages", `{"model":7}`, 400, "wrong type"},
 		{"too_large", "POST", "/v1/messages", `{"model":"x","pad":"` + strings.Repeat("a", 2000) + `"}`, 413, "max_body_bytes"},
 		{"unknown_route", "POST", "/v2/nothing", `{}`, 404, "no route"},
@@ -152,4 +158,113 @@ func accountsOf(h *harness) []pool.Account {
 			Enabled: a.Enabled, APIURL: h.ups[a.ID].URL})
 	}
 	return out
+}
+
+// Header values with CR, LF or NUL never reach an upstream as extra headers.
+// Go's HTTP server refuses the broken ones before the relay sees them (a
+// plain "400 Bad Request" and a closed connection: no hook exists to answer
+// in the client's format there); an obs-fold continuation is joined into one
+// value and forwarded as that one value.
+func TestHeaderInjection(t *testing.T) {
+	h := newHarness(t, []acct{{id: "a", prio: 1}}, nil)
+	tests := []struct {
+		name, header string
+		status       int
+	}{
+		{"bare_cr", "X-Stainless-Lang: js\rX-Injected: 1\r\n", 400},
+		{"nul", "X-Stainless-Lang: js\x00X-Injected: 1\r\n", 400},
+		{"crlf_in_name", "X-Stainless-Lang\r\n: X-Injected: 1\r\n", 400},
+		{"obs_fold", "X-Stainless-Lang: js\r\n X-Injected: 1\r\n", 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := h.ups["a"].Count()
+			c, err := net.Dial("tcp", strings.TrimPrefix(h.http.URL, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			fmt.Fprintf(c, "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Api-Key: local-key\r\n"+
+				"Anthropic-Version: 2023-06-01\r\nContent-Type: application/json\r\n%sContent-Length: %d\r\n\r\n%s",
+				tt.header, len(simple), simple)
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status = %d, want %d: %s", resp.StatusCode, tt.status, b)
+			}
+			reqs := h.ups["a"].Requests()
+			if tt.status != 200 {
+				if len(reqs) != before {
+					t.Fatal("a refused request reached the upstream")
+				}
+			} else {
+				got := reqs[len(reqs)-1].Header
+				if v := got.Values("X-Stainless-Lang"); len(v) != 1 || v[0] != "js X-Injected: 1" {
+					t.Errorf("upstream X-Stainless-Lang = %q", v)
+				}
+			}
+			for _, r := range reqs {
+				if r.Header.Get("X-Injected") != "" {
+					t.Fatal("an injected header reached the upstream")
+				}
+			}
+		})
+	}
+	// The relay keeps serving after the refusals.
+	if resp, b := h.post(simple, nil); resp.StatusCode != 200 {
+		t.Fatalf("after refusals: %d %s", resp.StatusCode, b)
+	}
+}
+
+// The same refusals speak OpenAI's and Google's error formats on their routes.
+func TestBadInputOtherProtocols(t *testing.T) {
+	bad := map[string]string{
+		"malformed_json": `{"model":`,
+		"invalid_utf8":   "{\"model\":\"gpt-5.4\",\"input\":\"hi \xff\"}",
+	}
+	t.Run("openai", func(t *testing.T) {
+		h := responsesHarness(t)
+		for name, body := range bad {
+			resp, b := h.do("POST", "/openai/v1/responses", body, nil)
+			var e struct {
+				Error struct{ Message, Type string } `json:"error"`
+			}
+			if resp.StatusCode != 400 || json.Unmarshal([]byte(b), &e) != nil || e.Error.Type != "invalid_request_error" || e.Error.Message == "" {
+				t.Errorf("%s: %d %s", name, resp.StatusCode, b)
+			}
+		}
+		for id, u := range h.ups {
+			if u.Count() != 0 {
+				t.Errorf("bad requests reached %s", id)
+			}
+		}
+	})
+	t.Run("gemini", func(t *testing.T) {
+		h := geminiHarness(t)
+		key := map[string]string{"x-api-key": "", "x-goog-api-key": "local-key"}
+		for name, body := range map[string]string{
+			"malformed_json": `{"contents":`,
+			"invalid_utf8":   "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"hi \xc3\x28\"}]}]}",
+		} {
+			resp, b := h.do("POST", "/gemini/v1beta/models/gemini-3.5-flash:generateContent", body, key)
+			var e struct {
+				Error struct {
+					Code            int
+					Message, Status string
+				} `json:"error"`
+			}
+			if resp.StatusCode != 400 || json.Unmarshal([]byte(b), &e) != nil || e.Error.Code != 400 || e.Error.Status != "INVALID_ARGUMENT" {
+				t.Errorf("%s: %d %s", name, resp.StatusCode, b)
+			}
+		}
+		for id, u := range h.ups {
+			if u.Count() != 0 {
+				t.Errorf("bad requests reached %s", id)
+			}
+		}
+	})
 }

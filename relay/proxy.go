@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"keypool/relay/convert"
 	"keypool/relay/failover"
@@ -82,6 +83,12 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt route, client 
 	}
 	var req reqInfo
 	if rt.model {
+		// encoding/json would quietly turn bad bytes into U+FFFD while the
+		// relay forwards the original body; refuse it here instead.
+		if !utf8.Valid(body) {
+			s.fail(w, rt, &rec, http.StatusBadRequest, "request body is not valid UTF-8", 0)
+			return
+		}
 		var err error
 		if req, err = rt.dialect.parse(r.Header, body); err != nil {
 			s.fail(w, rt, &rec, http.StatusBadRequest, "request body is not valid JSON: "+jsonErr(err), 0)
