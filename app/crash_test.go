@@ -1,0 +1,155 @@
+package app_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"keypool/app"
+	"keypool/relay/relaytest"
+)
+
+// serveChild runs the relay as a separate process for TestKillUnderLoad: it
+// prints the relay's URL and serves until it is killed.
+func serveChild(config, data string) {
+	a, err := app.Open(app.Params{ConfigPath: config, DataDir: data,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	fmt.Println("ready", a.URL())
+	_ = a.Run(context.Background())
+	os.Exit(0)
+}
+
+// killWindow is how long before the kill a request must have completed for
+// its usage record to be required: records are committed in batches by a
+// background writer, so the last few milliseconds' records may be lost.
+const killWindow = time.Second
+
+// TestKillUnderLoad kills `keypool serve` with SIGKILL while requests are in
+// flight, then opens the same data dir again: the bbolt file opens, the
+// records and sticky bindings of requests that completed before the kill
+// are there.
+func TestKillUnderLoad(t *testing.T) {
+	up := relaytest.New()
+	defer up.Close()
+	dir := t.TempDir()
+	p := app.Params{ConfigPath: writeConfig(t, dir, up.URL, relaytest.DeadAddr()), DataDir: filepath.Join(dir, "data")}
+
+	child := exec.Command(os.Args[0], "-test.run=^$")
+	child.Env = append(os.Environ(), "KEYPOOL_TEST_CHILD_CONFIG="+p.ConfigPath, "KEYPOOL_TEST_CHILD_DATA="+p.DataDir)
+	out, err := child.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	child.Stderr = os.Stderr
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer child.Process.Kill()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	url, ok := strings.CutPrefix(strings.TrimSpace(line), "ready ")
+	if err != nil || !ok {
+		t.Fatalf("child did not start: %q %v", line, err)
+	}
+
+	const workers = 8
+	done := make([][]time.Time, workers) // per worker, when each request completed
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Transport: &http.Transport{}}
+			defer client.CloseIdleConnections()
+			for i := 0; i < 100000; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				req, _ := http.NewRequestWithContext(ctx, "POST", url+"/v1/messages",
+					strings.NewReader(`{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`))
+				req.Header.Set("Authorization", "Bearer local-key")
+				req.Header.Set("X-Claude-Code-Session-Id", killSession(w))
+				resp, err := client.Do(req)
+				if err != nil {
+					return // the relay is gone
+				}
+				_, err = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != 200 {
+					return
+				}
+				done[w] = append(done[w], time.Now())
+			}
+		}()
+	}
+	time.Sleep(killWindow + 500*time.Millisecond)
+	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	_ = child.Wait()
+	close(stop)
+	wg.Wait()
+
+	var required, completed int
+	for w := range done {
+		for _, at := range done[w] {
+			completed++
+			if at.Before(killed.Add(-killWindow)) {
+				required++
+			}
+		}
+	}
+	if required == 0 {
+		t.Fatalf("no request completed a second before the kill (%d in all)", completed)
+	}
+
+	r := start(t, p) // the file opens: no corruption, no stale lock
+	days, err := r.Store().Day(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recorded int
+	for _, d := range days {
+		recorded += int(d.Requests)
+	}
+	t.Logf("%d requests completed, %d more than %v before the kill, %d recorded", completed, required, killWindow, recorded)
+	if recorded < required {
+		t.Errorf("recorded %d requests, want at least the %d that completed %v before the kill", recorded, required, killWindow)
+	}
+	if recorded > completed+workers {
+		t.Errorf("recorded %d requests, but only %d completed (+%d in flight)", recorded, completed, workers)
+	}
+	// The relay keys a Claude Code session as "cc:<id>".
+	for w := range workers {
+		if len(done[w]) == 0 || !done[w][0].Before(killed.Add(-killWindow)) {
+			continue
+		}
+		if b, ok := r.Store().Get("cc:" + killSession(w)); !ok || b.Account != "a" {
+			t.Errorf("session %d: binding %+v, %v after the kill", w, b, ok)
+		}
+	}
+	r.stop()
+	assertNoSecrets(t, filepath.Join(p.DataDir, "keypool.db"))
+}
+
+func killSession(w int) string { return fmt.Sprintf("6b111a00-0000-4000-8000-%012d", w) }
