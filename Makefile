@@ -57,14 +57,15 @@ vet: deps
 	GOOS=darwin $(GO) vet ./app/autostart/
 	GOOS=windows $(GO) vet ./app/autostart/
 
-# The relay runs under the race detector; everything else plainly, then a
-# short fuzz of every fuzz target. Both test runs happen inside a private
-# D-Bus session with a throwaway, unlocked gnome-keyring, where a keychain
-# test that finds no Secret Service fails instead of skipping.
+# The relay runs under the race detector; everything else plainly, inside a
+# private D-Bus session with a throwaway, unlocked gnome-keyring, where a
+# keychain test that finds no Secret Service fails instead of skipping. Then
+# the tests' full output (kept in build/test-output.log) and every file they
+# left are scanned for the fake secrets they use, and a short fuzz of every
+# fuzz target runs.
 WITH_KEYRING := GO=$(GO) ./scripts/with-keyring.sh
 test: vet
-	$(WITH_KEYRING) $(GO) test -race -count=1 ./relay/...
-	$(WITH_KEYRING) $(GO) test -count=1 $$($(GO) list ./... | grep -v '/relay')
+	$(WITH_KEYRING) ./scripts/test-suite.sh build/test-output.log
 	$(MAKE) --no-print-directory fuzz-short
 
 FUZZ_TARGETS := ./relay/sse:FuzzCopy ./relay/session:FuzzFromUserID ./relay/anthropic:FuzzResponseUsage \

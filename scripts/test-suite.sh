@@ -1,0 +1,33 @@
+#!/bin/bash
+# test-suite.sh: the Go test suite as `make test` runs it, then a scan of
+# everything the suite wrote for the fake secrets the tests use.
+#
+#   scripts/with-keyring.sh scripts/test-suite.sh build/test-output.log
+#
+# Run it under with-keyring.sh: HOME is then a throwaway dir. Temp files go
+# under HOME too, so whatever a test leaves behind (logs, databases, exports
+# outside its t.TempDir) is scanned along with the tests' full -v output,
+# which is kept in the named log file. Each test that writes a bbolt file or
+# a log into its t.TempDir checks that file itself before the dir goes.
+# The relay runs under the race detector. Exit status: the tests' if they
+# fail, 1 if a secret is found.
+set -u -o pipefail
+
+log=${1:?usage: $0 output-log}
+GO=${GO:-go}
+export TMPDIR="$HOME/tmp"
+mkdir -p "$TMPDIR" "$(dirname "$log")" || exit 1
+: >"$log" || exit 1
+
+# The full output goes to the log; the console gets it without the per-test
+# RUN/PASS lines.
+run() {
+  "$GO" test -v -count=1 "$@" 2>&1 | tee -a "$log" |
+    grep -vE '^ *(=== (RUN|PAUSE|CONT|NAME)|--- PASS|PASS$)'
+}
+rc=0
+run -race ./relay/... || rc=1
+run $("$GO" list ./... | grep -v '/relay') || rc=1
+[ "$rc" = 0 ] || exit "$rc"
+
+exec "$(dirname "$0")/scan-secrets.sh" "$log" "$HOME"
