@@ -3,7 +3,7 @@
 // reference) and through `keypool serve`, and the figures are printed side
 // by side. All traffic stays on 127.0.0.1 and every loop is bounded.
 //
-//	go run ./bench -keypool build/keypool [-hold 60s]
+//	go run ./bench -keypool build/keypool [-hold 60s] [-mixed 60s]
 package main
 
 import (
@@ -37,8 +37,9 @@ func main() {
 	dur := flag.Duration("dur", 5*time.Second, "length of each small-request run")
 	hold := flag.Duration("hold", 60*time.Second, "how long the 1,000 streams are held open")
 	holdN := flag.Int("streams", 1000, "concurrent streams held open")
+	mixed := flag.Duration("mixed", 60*time.Second, "length of the mixed run with failover underneath (0: skip it)")
 	flag.Parse()
-	if err := run(*bin, *dur, *hold, *holdN); err != nil {
+	if err := run(*bin, *dur, *hold, *holdN, *mixed); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -83,8 +84,29 @@ func serveRole(role, addr string) {
 	}
 }
 
+// flakyCalls counts requests to the /flaky account of the mixed run.
+var flakyCalls atomic.Int64
+
 func upstream(w http.ResponseWriter, r *http.Request) {
 	io.Copy(io.Discard, r.Body)
+	if strings.HasPrefix(r.URL.Path, "/flaky/") {
+		// Every 10th call is rate-limited for a second, every 25th
+		// overloaded: the relay must move those requests to the steady
+		// account without the client seeing it.
+		switch n := flakyCalls.Add(1); {
+		case n%10 == 0:
+			w.Header().Set("Retry-After", "1")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusTooManyRequests)
+			io.WriteString(w, `{"type":"error","error":{"type":"rate_limit_error","message":"Number of requests has exceeded your rate limit"}}`)
+			return
+		case n%25 == 0:
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(529)
+			io.WriteString(w, `{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`)
+			return
+		}
+	}
 	q := r.URL.Query()
 	n, _ := strconv.Atoi(q.Get("events"))
 	if n == 0 {
@@ -123,7 +145,7 @@ type target struct {
 	pid  int
 }
 
-func run(bin string, dur, hold time.Duration, holdN int) error {
+func run(bin string, dur, hold time.Duration, holdN int, mixed time.Duration) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -224,7 +246,121 @@ func run(bin string, dur, hold time.Duration, holdN int) error {
 	fmt.Printf("\n%d concurrent streams held open for %v through keypool\n", holdN, hold)
 	peak, broken := holdRun(targets[2], holdN, hold)
 	fmt.Printf("  relay RSS peak: %.1f MiB   broken or altered streams: %d\n", mib(peak), broken)
+	if mixed <= 0 {
+		return nil
+	}
+
+	// Streams and small requests together through a second relay whose
+	// preferred account fails now and then.
+	mixAddr := freeAddr()
+	_, mixPort, _ := net.SplitHostPort(mixAddr)
+	mixCfg := fmt.Sprintf("api_keys = [\"bench-key\"]\n[server]\nport = %s\nlog_level = \"error\"\n"+
+		"[[accounts]]\ntype = \"claude-api\"\nid = \"flaky\"\npriority = 100\napi_key = \"sk-bench\"\napi_url = \"http://%s/flaky\"\n"+
+		"[[accounts]]\ntype = \"claude-api\"\nid = \"steady\"\npriority = 50\napi_key = \"sk-bench\"\napi_url = \"http://%s\"\n",
+		mixPort, upAddr, upAddr)
+	mixDir := filepath.Join(dir, "mixed")
+	if err := os.MkdirAll(mixDir, 0o700); err != nil {
+		return err
+	}
+	mixPath := filepath.Join(mixDir, "config.toml")
+	if err := os.WriteFile(mixPath, []byte(mixCfg), 0o600); err != nil {
+		return err
+	}
+	mix, err := child(ctx, bin, "serve", "--config", mixPath, "--data-dir", mixDir)
+	if err != nil {
+		return err
+	}
+	defer stopProc(mix)
+	if err := waitHealth("http://"+mixAddr, 10*time.Second); err != nil {
+		return err
+	}
+	mt := target{"keypool", "http://" + mixAddr, "bench-key", mix.Process.Pid}
+	fmt.Printf("\nMixed, %v: 200 streams of 50 events 10 ms apart and 16 small-request clients, each request\n"+
+		"a new conversation; the preferred account answers every 10th call 429 and every 25th 529\n", mixed)
+	m := mixedRun(mt, 200, 16, mixed)
+	fmt.Printf("  streams: %d complete, %d broken or altered   small requests: %d ok, %d failed   failovers: %d\n",
+		m.streams, m.broken, m.small, m.failed, failovers(mt))
 	return nil
+}
+
+type mixedResult struct{ streams, broken, small, failed int64 }
+
+// mixedRun keeps streamers streams and smallers small-request clients busy
+// through t for d; each request opens a new conversation, so none waits on
+// a sticky account.
+func mixedRun(t target, streamers, smallers int, d time.Duration) mixedResult {
+	tr := &http.Transport{MaxIdleConnsPerHost: streamers + smallers, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	const events = 50
+	want := transcript(events)
+	var res [4]atomic.Int64 // streams, broken, small, failed
+	var seq atomic.Int64
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for i := range streamers + smallers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stream := i < streamers
+			for time.Now().Before(deadline) {
+				n := seq.Add(1)
+				var ok bool
+				if stream {
+					ok = mixedCall(tr, t, fmt.Sprintf("?events=%d&gap=10ms", events), n, true, want)
+				} else {
+					ok = mixedCall(tr, t, "", n, false, small)
+				}
+				k := 2
+				if stream {
+					k = 0
+				}
+				if !ok {
+					k++
+				}
+				res[k].Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return mixedResult{res[0].Load(), res[1].Load(), res[2].Load(), res[3].Load()}
+}
+
+// mixedCall sends conversation n and checks the answer byte for byte.
+func mixedCall(tr *http.Transport, t target, query string, n int64, stream bool, want []byte) bool {
+	body := fmt.Sprintf(`{"model":"claude-sonnet-4-5","max_tokens":16,"stream":%t,"messages":[{"role":"user","content":"conversation %d"}]}`, stream, n)
+	req, _ := http.NewRequest("POST", t.url+"/v1/messages"+query, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Api-Key", t.key)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	return err == nil && resp.StatusCode == 200 && bytes.Equal(got, want)
+}
+
+// failovers sums keypool_failovers_total from the relay's /metrics.
+func failovers(t target) int64 {
+	req, _ := http.NewRequest("GET", t.url+"/metrics", nil)
+	req.Header.Set("X-Api-Key", t.key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	var total int64
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "keypool_failovers_total{") {
+			continue
+		}
+		if v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64); err == nil {
+			total += int64(v)
+		}
+	}
+	return total
 }
 
 func smallRun(t target, workers int, dur time.Duration) (rate float64, p50, p99 time.Duration, errs int64) {
