@@ -91,9 +91,12 @@ type running struct {
 	stop func()
 }
 
+// start opens and runs an App; without a Logger in p its logs are dropped.
 func start(t *testing.T, p app.Params) *running {
 	t.Helper()
-	p.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if p.Logger == nil {
+		p.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	a, err := app.Open(p)
 	if err != nil {
 		t.Fatal(err)

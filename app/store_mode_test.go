@@ -63,26 +63,7 @@ func (l *logBuf) String() string              { l.mu.Lock(); defer l.mu.Unlock()
 func startStore(t *testing.T, p app.Params, logs io.Writer) *running {
 	t.Helper()
 	p.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := app.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	r := &running{App: a}
-	stopped := false
-	r.stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		<-done
-		a.Close()
-	}
-	t.Cleanup(r.stop)
-	return r
+	return start(t, p)
 }
 
 func (r *running) postOpen(t *testing.T) (int, string) {
