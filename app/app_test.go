@@ -123,12 +123,21 @@ func start(t *testing.T, p app.Params) *running {
 	return r
 }
 
+// post sends a small Messages request with the local key in session.
 func (r *running) post(t *testing.T, session string) (int, string) {
+	t.Helper()
+	return r.send(t, map[string]string{"Authorization": "Bearer local-key", "X-Claude-Code-Session-Id": session})
+}
+
+// send posts a small Messages request with the given headers.
+func (r *running) send(t *testing.T, hdr map[string]string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest("POST", r.URL()+"/v1/messages",
 		strings.NewReader(`{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`))
-	req.Header.Set("Authorization", "Bearer local-key")
-	req.Header.Set("X-Claude-Code-Session-Id", session)
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
 	// A restarted relay listens on the same port: never reuse a connection
 	// the previous one closed.
 	req.Close = true

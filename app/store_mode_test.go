@@ -66,19 +66,10 @@ func startStore(t *testing.T, p app.Params, logs io.Writer) *running {
 	return start(t, p)
 }
 
+// postOpen sends a request with no local key.
 func (r *running) postOpen(t *testing.T) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", r.URL()+"/v1/messages",
-		strings.NewReader(`{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Close = true // relays restarted on the same port: no stale connection
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return r.send(t, nil)
 }
 
 // Keypool serves its own accounts: metadata in bbolt, secrets in the

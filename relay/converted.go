@@ -77,16 +77,11 @@ func (s *Server) commitConverted(ctx context.Context, w http.ResponseWriter, rt 
 		if tap.Error != "" {
 			rec.Error = "upstream stream error: " + tap.Error
 		}
-		if err != nil && cw.err == nil && ctx.Err() == nil {
-			rec.Error = "upstream broke mid-answer: " + shortNetErr(err)
-			panic(http.ErrAbortHandler)
-		}
+		abortIfUpstreamBroke(ctx, cw, err, rec)
 		return verdict{}
 	}
-	body, err := io.ReadAll(io.LimitReader(src, maxConvertedBody))
-	if err != nil {
-		rec.Status, rec.Error = http.StatusBadGateway, "upstream broke mid-answer"
-		chatDialect.writeError(w, http.StatusBadGateway, "the upstream answer broke off", 0)
+	body, ok := readConverted(w, src, rec, chatDialect)
+	if !ok {
 		return verdict{}
 	}
 	if _, u, ok := anthropic.ResponseUsage(body); ok {
@@ -160,16 +155,11 @@ func (s *Server) commitCodeAssist(ctx context.Context, w http.ResponseWriter, e 
 			return out, err
 		})
 		_, rec.Usage, _ = tap.Result()
-		if err != nil && cw.err == nil && ctx.Err() == nil {
-			rec.Error = "upstream broke mid-answer: " + shortNetErr(err)
-			panic(http.ErrAbortHandler)
-		}
+		abortIfUpstreamBroke(ctx, cw, err, rec)
 		return verdict{}
 	}
-	body, err := io.ReadAll(io.LimitReader(src, maxConvertedBody))
-	if err != nil {
-		rec.Status, rec.Error = http.StatusBadGateway, "upstream broke mid-answer"
-		geminiDialect.writeError(w, http.StatusBadGateway, "the upstream answer broke off", 0)
+	body, ok := readConverted(w, src, rec, geminiDialect)
+	if !ok {
 		return verdict{}
 	}
 	out := gemini.UnwrapCodeAssist(body)
@@ -180,4 +170,25 @@ func (s *Server) commitCodeAssist(ctx context.Context, w http.ResponseWriter, e 
 	w.WriteHeader(resp.StatusCode)
 	w.Write(out)
 	return verdict{}
+}
+
+// abortIfUpstreamBroke ends a converted stream the client must see as broken
+// when err came from the upstream rather than from the client leaving.
+func abortIfUpstreamBroke(ctx context.Context, cw *clientWriter, err error, rec *UsageRecord) {
+	if err != nil && cw.err == nil && ctx.Err() == nil {
+		rec.Error = "upstream broke mid-answer: " + shortNetErr(err)
+		panic(http.ErrAbortHandler) // the deferred record still runs
+	}
+}
+
+// readConverted reads a whole answer that is to be converted; if the upstream
+// breaks off, the client gets a 502 in d's format and ok is false.
+func readConverted(w http.ResponseWriter, src io.Reader, rec *UsageRecord, d *dialect) (body []byte, ok bool) {
+	body, err := io.ReadAll(io.LimitReader(src, maxConvertedBody))
+	if err != nil {
+		rec.Status, rec.Error = http.StatusBadGateway, "upstream broke mid-answer"
+		d.writeError(w, http.StatusBadGateway, "the upstream answer broke off", 0)
+		return nil, false
+	}
+	return body, true
 }
