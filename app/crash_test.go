@@ -34,11 +34,6 @@ func serveChild(config, data string) {
 	os.Exit(0)
 }
 
-// killWindow is how long before the kill a request must have completed for
-// its usage record to be required: records are committed in batches by a
-// background writer, so the last few milliseconds' records may be lost.
-const killWindow = time.Second
-
 // TestKillUnderLoad kills `keypool serve` with SIGKILL while requests are in
 // flight, then opens the same data dir again: the bbolt file opens, the
 // records and sticky bindings of requests that completed before the kill
@@ -67,7 +62,7 @@ func TestKillUnderLoad(t *testing.T) {
 	}
 
 	const workers = 8
-	done := make([][]time.Time, workers) // per worker, when each request completed
+	done := make([]int, workers) // per worker, requests whose answer arrived in full
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	stop := make(chan struct{})
@@ -97,30 +92,24 @@ func TestKillUnderLoad(t *testing.T) {
 				if err != nil || resp.StatusCode != 200 {
 					return
 				}
-				done[w] = append(done[w], time.Now())
+				done[w]++
 			}
 		}()
 	}
-	time.Sleep(killWindow + 500*time.Millisecond)
+	time.Sleep(1500 * time.Millisecond)
 	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	killed := time.Now()
 	_ = child.Wait()
 	close(stop)
 	wg.Wait()
 
-	var required, completed int
+	var completed int
 	for w := range done {
-		for _, at := range done[w] {
-			completed++
-			if at.Before(killed.Add(-killWindow)) {
-				required++
-			}
-		}
+		completed += done[w]
 	}
-	if required == 0 {
-		t.Fatalf("no request completed a second before the kill (%d in all)", completed)
+	if completed == 0 {
+		t.Fatal("no request completed before the kill")
 	}
 
 	r := start(t, p) // the file opens: no corruption, no stale lock
@@ -132,16 +121,16 @@ func TestKillUnderLoad(t *testing.T) {
 	for _, d := range days {
 		recorded += int(d.Requests)
 	}
-	t.Logf("%d requests completed, %d more than %v before the kill, %d recorded", completed, required, killWindow, recorded)
-	if recorded < required {
-		t.Errorf("recorded %d requests, want at least the %d that completed %v before the kill", recorded, required, killWindow)
+	t.Logf("%d requests completed before the kill, %d recorded", completed, recorded)
+	if recorded < completed {
+		t.Errorf("recorded %d requests, want all %d that completed before the kill", recorded, completed)
 	}
 	if recorded > completed+workers {
 		t.Errorf("recorded %d requests, but only %d completed (+%d in flight)", recorded, completed, workers)
 	}
 	// The relay keys a Claude Code session as "cc:<id>".
 	for w := range workers {
-		if len(done[w]) == 0 || !done[w][0].Before(killed.Add(-killWindow)) {
+		if done[w] == 0 {
 			continue
 		}
 		if b, ok := r.Store().Get("cc:" + killSession(w)); !ok || b.Account != "a" {

@@ -430,6 +430,11 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	for _, k := range dropResponse {
 		h.Del(k)
 	}
+	// Without a length the answer ends when the handler returns, after its
+	// usage record is journaled: a client that saw the whole answer can
+	// count on the record surviving a crash. net/http still sends a length
+	// for a short answer, or chunks a long one.
+	h.Del("Content-Length")
 	w.WriteHeader(resp.StatusCode)
 	rec.TTFB = s.now().Sub(rec.Time)
 	s.metrics.attempts.WithLabelValues(e.acct.ID, statusClass(resp.StatusCode)).Inc()
@@ -482,8 +487,7 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, r *http.Reques
 			defer putBuf(kept)
 			dst = io.MultiWriter(cw, &capWriter{b: kept, max: 4 << 20})
 		}
-		// No flush: net/http sends the rest when the handler returns, and
-		// keeps the upstream's Content-Length.
+		// No flush: net/http sends the rest when the handler returns.
 		buf := copyBufs.Get().(*[]byte)
 		_, copyErr = io.CopyBuffer(dst, src, *buf)
 		copyBufs.Put(buf)

@@ -34,7 +34,7 @@ func (s *Store) Get(session string) (sched.Binding, bool) {
 // memory changes.
 func (s *Store) Put(session string, b sched.Binding) {
 	now := s.now()
-	o := op{kind: opBindingPut, session: session, binding: b}
+	o := op{kind: opBindingPut, session: session}
 
 	s.bmu.Lock()
 	defer s.bmu.Unlock()
@@ -55,8 +55,16 @@ func (s *Store) Put(session string, b sched.Binding) {
 	if s.readOnly || s.closed.Load() {
 		return
 	}
+	if o.kind == opBindingPut {
+		v, err := json.Marshal(b)
+		if err != nil {
+			s.log.Warn("skip binding", "path", s.path, "err", err)
+			return
+		}
+		o.value = v
+	}
 	// Queued under bmu so the file sees Puts in the same order as memory.
-	if !s.enqueue(o) {
+	if !s.submit(o) {
 		s.warnFull("write queue full, binding not saved")
 	}
 }

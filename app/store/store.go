@@ -5,6 +5,8 @@
 package store
 
 import (
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -32,6 +35,13 @@ var (
 	ErrCorrupt = errors.New("not a valid Keypool database")
 	// ErrClosed is returned by Run and Flush after Close.
 	ErrClosed = errors.New("store closed")
+	// ErrHeld means writes are failing (disk full, read-only file system)
+	// and the ops are waiting in memory; they are retried and land once the
+	// file can be written.
+	ErrHeld = errors.New("held in memory, not yet in the file")
+	// ErrLost means usage records were given up: writes failed for so long
+	// that holding more would cost unbounded memory.
+	ErrLost = errors.New("lost: writes failed for too long to keep holding them")
 )
 
 // Bucket names and the schema version written to meta/schema.
@@ -61,6 +71,14 @@ const (
 	// sweepEvery is how many Puts pass between sweeps of expired bindings
 	// from memory.
 	sweepEvery = 1024
+	// minRetry and maxRetry bound the wait between retries of failed writes.
+	minRetry = 100 * time.Millisecond
+	maxRetry = 5 * time.Second
+	// retryBatch is how many held ops one retry transaction takes.
+	retryBatch = 4096
+	// maxHeld bounds the ops held in memory while writes fail (some 30 MB of
+	// usage records); older ones are given up beyond it.
+	maxHeld = 100_000
 )
 
 // Options configures Open. The zero value is usable.
@@ -103,7 +121,9 @@ type Store struct {
 	now      func() time.Time
 
 	queue    chan op
+	seq      atomic.Uint64 // last usage key sequence handed out
 	dropped  atomic.Uint64 // usage records not queued
+	lost     atomic.Uint64 // usage records given up after failed writes
 	lastWarn atomic.Int64  // UnixNano of the last "queue full" warning
 	closed   atomic.Bool
 	closing  chan struct{} // closed by Close; stops Run
@@ -119,9 +139,25 @@ type Store struct {
 	// writeMu is held while ops are taken from the queue and committed
 	// outside Run's loop, and around each of Run's commits. It keeps commits
 	// in queue order.
-	writeMu    sync.Mutex
-	pendingErr error // first commit error since the last Flush; guarded by writeMu
-	dbClosed   bool  // guarded by writeMu
+	writeMu sync.Mutex
+	// Guarded by writeMu: ops whose commit failed, oldest first, and the
+	// retry state.
+	held           []op
+	writeErr       error
+	failingSince   time.Time
+	retryAt        time.Time
+	backoff        time.Duration
+	lostSinceFlush uint64
+	heldMax        int // maxHeld; tests lower it
+	dbClosed       bool
+
+	// jmu guards journal and orders journal appends with queue sends. Lock
+	// order: bmu, then writeMu, then jmu.
+	jmu     sync.Mutex
+	journal *journal // nil on a read-only store
+
+	hmu    sync.Mutex
+	health WriteHealth
 
 	closeOnce sync.Once
 	closeErr  error
@@ -143,7 +179,7 @@ var (
 func Open(path string, opts Options) (*Store, error) {
 	opts = opts.withDefaults()
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, openError(path, fmt.Errorf("open %s: %w", path, err))
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout})
 	if err != nil {
@@ -154,7 +190,57 @@ func Open(path string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
+	if err := s.replayJournal(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// replayJournal commits what an unclean stop left in the journal and
+// applies its binding changes to memory. Writes that cannot be committed now
+// stay held and are retried by Run.
+func (s *Store) replayJournal() error {
+	s.journal = newJournal(s.path)
+	ops, damaged, err := s.journal.read()
+	if err != nil {
+		return fmt.Errorf("open %s: %w", s.path, err)
+	}
+	if damaged > 0 {
+		s.log.Warn("skipped damaged lines in the usage journal", "path", s.path, "lines", damaged)
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	now := s.now()
+	s.bmu.Lock()
+	for _, o := range ops {
+		switch o.kind {
+		case opUsage:
+			if seq := binary.BigEndian.Uint64(o.key[8:]); seq > s.seq.Load() {
+				s.seq.Store(seq)
+			}
+		case opBindingPut:
+			var b sched.Binding
+			if json.Unmarshal(o.value, &b) == nil && !expired(b, now) {
+				s.bindings[o.session] = b
+			} else {
+				delete(s.bindings, o.session)
+			}
+		case opBindingDrop:
+			delete(s.bindings, o.session)
+		}
+	}
+	s.bmu.Unlock()
+
+	s.writeMu.Lock()
+	s.held = ops
+	s.retryHeld()
+	held := len(s.held)
+	s.writeMu.Unlock()
+	s.setHealth(func(h *WriteHealth) { h.Held = held })
+	s.log.Info("replayed the usage journal left by an unclean stop", "path", s.path, "writes", len(ops), "still_held", held)
+	return nil
 }
 
 // OpenReadOnly opens an existing file for queries only, sharing the file with
@@ -188,6 +274,7 @@ func newStore(db *bolt.DB, path string, readOnly bool, opts Options) *Store {
 		now:      opts.Now,
 		closing:  make(chan struct{}),
 		bindings: make(map[string]sched.Binding),
+		heldMax:  maxHeld,
 	}
 	if !readOnly {
 		s.queue = make(chan op, opts.QueueSize)
@@ -204,6 +291,11 @@ func openError(path string, err error) error {
 		return fmt.Errorf("open %s: %w (is another Keypool running on this data dir?)", path, ErrLocked)
 	case isCorrupt(err):
 		return corruptError(path, err)
+	case errors.Is(err, syscall.ENOSPC):
+		return fmt.Errorf("%w (free some disk space, or choose another data dir with --data-dir)", err)
+	case errors.Is(err, syscall.EROFS), errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("%w (Keypool must be able to write its data dir %s: make it writable, or choose another with --data-dir)",
+			err, filepath.Dir(path))
 	case errors.As(err, &pe):
 		return err // already "open <path>: <reason>"
 	default:
@@ -229,9 +321,11 @@ func isCorrupt(err error) bool {
 	return strings.Contains(err.Error(), "file size too small")
 }
 
-// init checks the schema, creates the buckets (read-write only) and loads the
-// bindings. A panic from bbolt on a damaged page is reported as ErrCorrupt;
-// the transaction is rolled back, so the file is unchanged.
+// init checks the schema, loads the bindings and the usage sequence, and on
+// a writable store creates what is missing and deletes expired bindings. A
+// file that already has everything needs no write to open, so Keypool starts
+// even on a full disk. A panic from bbolt on a damaged page is reported as
+// ErrCorrupt; the transaction is rolled back, so the file is unchanged.
 func (s *Store) init() (err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -239,42 +333,63 @@ func (s *Store) init() (err error) {
 		}
 	}()
 	now := s.now()
-	if s.readOnly {
-		return s.db.View(func(tx *bolt.Tx) error {
-			if err := s.checkSchema(tx); err != nil {
-				return err
-			}
-			_, err := s.loadBindings(tx, now)
-			return err
-		})
-	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	var stale [][]byte
+	complete := true
+	err = s.db.View(func(tx *bolt.Tx) error {
 		if err := s.checkSchema(tx); err != nil {
 			return err
 		}
 		for _, name := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return fmt.Errorf("open %s: create bucket %s: %w", s.path, name, err)
+			if tx.Bucket(name) == nil {
+				complete = false
 			}
 		}
-		meta := tx.Bucket(bucketMeta)
-		if meta.Get(keySchema) == nil {
-			if err := meta.Put(keySchema, schemaVersion); err != nil {
-				return fmt.Errorf("open %s: write schema: %w", s.path, err)
-			}
+		if complete && tx.Bucket(bucketMeta).Get(keySchema) == nil {
+			complete = false
 		}
-		stale, err := s.loadBindings(tx, now)
-		if err != nil {
-			return err
+		if ub := tx.Bucket(bucketUsage); ub != nil {
+			s.seq.Store(ub.Sequence())
 		}
-		b := tx.Bucket(bucketBindings)
-		for _, k := range stale {
-			if err := b.Delete(k); err != nil {
-				return fmt.Errorf("open %s: delete expired binding: %w", s.path, err)
-			}
-		}
-		return nil
+		var err error
+		stale, err = s.loadBindings(tx, now)
+		return err
 	})
+	if err != nil || s.readOnly {
+		return err
+	}
+	if !complete {
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			for _, name := range allBuckets {
+				if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+					return fmt.Errorf("create bucket %s: %w", name, err)
+				}
+			}
+			meta := tx.Bucket(bucketMeta)
+			if meta.Get(keySchema) == nil {
+				return meta.Put(keySchema, schemaVersion)
+			}
+			return nil
+		})
+		if err != nil {
+			return openError(s.path, fmt.Errorf("open %s: set up: %w", s.path, err))
+		}
+	}
+	if len(stale) > 0 {
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketBindings)
+			for _, k := range stale {
+				if err := b.Delete(k); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			s.log.Warn("could not delete expired bindings from the file; they are ignored and deleted at a later start",
+				"path", s.path, "err", err)
+		}
+	}
+	return nil
 }
 
 func (s *Store) checkSchema(tx *bolt.Tx) error {
@@ -316,10 +431,32 @@ func (s *Store) close() error {
 	var drainErr error
 	if !s.readOnly {
 		drainErr = s.drainLocked()
+		s.closeJournalLocked()
 	}
 	s.dbClosed = true
 	if err := s.db.Close(); err != nil {
 		return errors.Join(drainErr, fmt.Errorf("close %s: %w", s.path, err))
 	}
 	return drainErr
+}
+
+// closeJournalLocked closes the journal after the final drain and reports
+// writes that never reached the file: those still in the journal are
+// replayed at the next Open; the rest are lost. The caller holds writeMu.
+func (s *Store) closeJournalLocked() {
+	s.jmu.Lock()
+	kept := s.journal.close()
+	s.jmu.Unlock()
+	if len(s.held) == 0 {
+		return
+	}
+	var lost uint64
+	for _, o := range s.held {
+		if o.seg == 0 && o.kind == opUsage {
+			lost++
+		}
+	}
+	s.lost.Add(lost)
+	s.log.Error("closing with writes that never reached the database",
+		"path", s.path, "held", len(s.held), "kept_in_journal_for_next_start", kept, "usage_records_lost", lost, "err", s.writeErr)
 }

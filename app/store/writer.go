@@ -12,7 +12,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"keypool/relay"
-	"keypool/relay/sched"
 )
 
 type opKind uint8
@@ -24,20 +23,24 @@ const (
 	opFlush                         // reply on done once everything before it is committed
 )
 
-// op is one queued write. It travels by value so Record does not allocate.
+// op is one queued write. It travels by value so Record allocates only the
+// encoded record.
 type op struct {
 	kind    opKind
-	rec     relay.UsageRecord
+	seg     uint64            // journal segment holding the op; 0 if not journaled
+	key     [16]byte          // opUsage: time prefix and store-wide sequence
+	rec     relay.UsageRecord // opUsage, for the per-day totals (Failover cleared)
+	value   []byte            // opUsage: record JSON; opBindingPut: binding JSON
 	session string
-	binding sched.Binding
 	done    chan error // opFlush only; buffered(1)
 }
 
-// Record queues r for the writer and returns at once. If the queue is full the
-// record is dropped, counted in Dropped and reported in a warning at most once
-// per 10 s. A zero r.Time is stamped with the store's clock. r's Failover slice
-// is kept, so the caller must not change it afterwards. On a closed or
-// read-only store Record does nothing.
+// Record journals r and queues it for the writer, then returns: it never
+// waits on the disk beyond one buffered write(2) to the journal, which is
+// what lets r survive a kill -9 the moment Record returns. If the queue is
+// full the record is dropped, counted in Dropped and reported in a warning at
+// most once per 10 s. A zero r.Time is stamped with the store's clock. On a
+// closed or read-only store Record does nothing.
 func (s *Store) Record(r relay.UsageRecord) {
 	if s.readOnly || s.closed.Load() {
 		return
@@ -45,9 +48,16 @@ func (s *Store) Record(r relay.UsageRecord) {
 	if r.Time.IsZero() {
 		r.Time = s.now()
 	}
-	select {
-	case s.queue <- op{kind: opUsage, rec: r}:
-	default:
+	v, err := json.Marshal(r)
+	if err != nil {
+		s.log.Warn("skip usage record", "path", s.path, "err", err)
+		return
+	}
+	o := op{kind: opUsage, rec: r, value: v}
+	o.rec.Failover = nil
+	binary.BigEndian.PutUint64(o.key[:8], uint64(r.Time.UnixNano()))
+	binary.BigEndian.PutUint64(o.key[8:], s.seq.Add(1))
+	if !s.submit(o) {
 		s.dropped.Add(1)
 		s.warnFull("usage queue full, dropping records")
 	}
@@ -57,13 +67,46 @@ func (s *Store) Record(r relay.UsageRecord) {
 // write queue was full.
 func (s *Store) Dropped() uint64 { return s.dropped.Load() }
 
-// enqueue queues o without blocking and reports whether it fit.
-func (s *Store) enqueue(o op) bool {
+// submit appends o to the journal and queues it, both under jmu so that the
+// journal and the queue see ops in the same order. It reports false, leaving
+// nothing queued, when the queue is full.
+func (s *Store) submit(o op) bool {
+	s.jmu.Lock()
+	defer s.jmu.Unlock()
+	if len(s.queue) == cap(s.queue) {
+		return false
+	}
+	if s.journal != nil {
+		seg, err := s.journal.append(&o)
+		s.noteJournalLocked(err)
+		o.seg = seg
+	}
 	select {
 	case s.queue <- o:
 		return true
 	default:
+		// A Flush marker took the last slot; the line stays in the journal
+		// and is replayed at the next Open if the process dies first.
+		if s.journal != nil {
+			s.journal.done(o.seg)
+		}
 		return false
+	}
+}
+
+// noteJournalLocked logs when journal appends start or stop failing. The
+// caller holds jmu.
+func (s *Store) noteJournalLocked(err error) {
+	was := s.journal.err
+	s.journal.err = err
+	switch {
+	case err != nil && was == nil:
+		s.log.Error("cannot append to the usage journal; new records are kept in memory until the database takes them, and would be lost if Keypool were killed",
+			"path", s.path, "err", err)
+		s.setHealth(func(h *WriteHealth) { h.JournalError = err.Error() })
+	case err == nil && was != nil:
+		s.log.Info("usage journal writable again", "path", s.path)
+		s.setHealth(func(h *WriteHealth) { h.JournalError = "" })
 	}
 }
 
@@ -117,14 +160,28 @@ func (s *Store) Run(ctx context.Context) error {
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
 	defer linger.Stop()
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
 loop:
 	for {
+		// While writes fail, wake up to retry them even if nothing new comes.
+		s.writeMu.Lock()
+		if len(s.held) > 0 {
+			retry.Reset(max(time.Until(s.retryAt), time.Millisecond))
+		}
+		s.writeMu.Unlock()
 		select {
 		case <-ctx.Done():
 			break loop
 		case <-s.closing:
 			break loop
+		case <-retry.C:
+			s.writeMu.Lock()
+			s.commitLocked(nil)
+			s.writeMu.Unlock()
 		case o := <-s.queue:
+			retry.Stop()
 			batch = s.linger(ctx, append(batch[:0], o), linger)
 			s.writeMu.Lock()
 			batch = s.fill(batch, maxBatch)
@@ -236,11 +293,15 @@ func (s *Store) fill(batch []op, max int) []op {
 	return batch
 }
 
-// drainLocked commits the ops queued at the time of the call and returns the
-// pending write error. The caller holds writeMu and no Run loop is active.
+// drainLocked commits the ops queued at the time of the call, after
+// retrying any held ones, and returns the error Flush would. The caller holds
+// writeMu and no Run loop is active.
 func (s *Store) drainLocked() error {
 	if s.dbClosed {
 		return ErrClosed
+	}
+	if len(s.held) > 0 {
+		s.retryHeld()
 	}
 	batch := make([]op, 0, maxBatch)
 	for n := len(s.queue); n > 0; {
@@ -251,111 +312,214 @@ func (s *Store) drainLocked() error {
 		n -= len(batch)
 		s.commitLocked(batch)
 	}
-	err := s.pendingErr
-	s.pendingErr = nil
-	return err
+	return s.flushErrLocked()
 }
 
-// commitLocked writes batch in one transaction and answers its flush markers.
-// The caller holds writeMu.
+// commitLocked writes batch in one transaction and answers its flush
+// markers. While writes fail, ops wait in s.held, oldest first, and are
+// retried before anything newer: when a Flush asks, or once the backoff since
+// the last failure has passed. The caller holds writeMu.
 func (s *Store) commitLocked(batch []op) {
-	if err := s.write(batch); err != nil {
-		s.log.Error("commit queued writes", "path", s.path, "ops", len(batch), "err", err)
-		if s.pendingErr == nil {
-			s.pendingErr = err
-		}
-	}
-	flushed := false
+	marker := false
 	for _, o := range batch {
 		if o.kind == opFlush {
-			o.done <- s.pendingErr
-			flushed = true
+			marker = true
 		}
 	}
-	if flushed {
-		s.pendingErr = nil
+	if len(s.held) > 0 {
+		s.held = appendWrites(s.held, batch)
+		if marker || !time.Now().Before(s.retryAt) {
+			s.retryHeld()
+		}
+	} else if err := s.write(batch); err != nil {
+		s.held = appendWrites(s.held, batch)
+		s.failedLocked(err)
+	} else {
+		s.committedLocked(batch)
 	}
-}
-
-type usageRow struct {
-	nanos uint64
-	value []byte
-}
-
-type bindingRow struct {
-	session string
-	value   []byte // nil deletes
-}
-
-// write commits batch in one db.Update. Values are encoded before the
-// transaction opens; per-day totals are summed per batch and then added to
-// the stored ones, in the same transaction as the records.
-func (s *Store) write(batch []op) error {
-	var (
-		rows   []usageRow
-		daily  map[string]*DayTotal
-		bounds []bindingRow
-	)
+	s.trimHeldLocked()
+	s.setHealth(func(h *WriteHealth) { h.Held = len(s.held) })
+	if !marker {
+		return
+	}
+	err := s.flushErrLocked()
 	for _, o := range batch {
-		switch o.kind {
-		case opUsage:
-			v, err := json.Marshal(o.rec)
-			if err != nil {
-				s.log.Warn("skip usage record", "path", s.path, "err", err)
-				continue
-			}
-			rows = append(rows, usageRow{nanos: uint64(o.rec.Time.UnixNano()), value: v})
-			if daily == nil {
-				daily = make(map[string]*DayTotal)
-			}
-			k := dailyKey(o.rec.Time, o.rec.Account, o.rec.Model)
-			t := daily[k]
-			if t == nil {
-				t = &DayTotal{Day: o.rec.Time.Format(dayLayout), Account: o.rec.Account, Model: o.rec.Model}
-				daily[k] = t
-			}
-			t.add(o.rec)
-		case opBindingPut, opBindingDrop:
-			if o.session == "" || len(o.session) > bolt.MaxKeySize {
-				s.log.Warn("skip binding with unusable session key", "path", s.path, "session_len", len(o.session))
-				continue
-			}
-			row := bindingRow{session: o.session}
-			if o.kind == opBindingPut {
-				v, err := json.Marshal(o.binding)
-				if err != nil {
-					s.log.Warn("skip binding", "path", s.path, "err", err)
-					continue
-				}
-				row.value = v
-			}
-			bounds = append(bounds, row)
+		if o.kind == opFlush {
+			o.done <- err
 		}
 	}
-	if len(rows) == 0 && len(bounds) == 0 {
+}
+
+// appendWrites appends batch's writes, without its flush markers, to held.
+func appendWrites(held, batch []op) []op {
+	for _, o := range batch {
+		if o.kind != opFlush {
+			held = append(held, o)
+		}
+	}
+	return held
+}
+
+// retryHeld commits held ops in order, in transactions of up to
+// retryBatch, stopping at the first failure.
+func (s *Store) retryHeld() {
+	for len(s.held) > 0 {
+		n := min(len(s.held), retryBatch)
+		if err := s.write(s.held[:n]); err != nil {
+			s.failedLocked(err)
+			return
+		}
+		s.committedLocked(s.held[:n])
+		clear(s.held[:n])
+		s.held = s.held[n:]
+	}
+	s.held = nil
+	if s.writeErr != nil {
+		s.log.Info("writes resumed; every held record is now in the file",
+			"path", s.path, "failing_for", time.Since(s.failingSince).Round(time.Second))
+		s.writeErr, s.backoff = nil, 0
+		s.setHealth(func(h *WriteHealth) { h.Error, h.Since = "", time.Time{} })
+		// The journal shares the disk: assume it recovered too, and let the
+		// next append say otherwise.
+		if s.journal != nil {
+			s.jmu.Lock()
+			s.noteJournalLocked(nil)
+			s.jmu.Unlock()
+		}
+	}
+}
+
+// failedLocked notes a failed commit and schedules the next try.
+func (s *Store) failedLocked(err error) {
+	if s.writeErr == nil {
+		s.failingSince = time.Now()
+		s.log.Error("cannot write to the database; requests are still served and their records are kept in memory until it can be written (free disk space or make the data dir writable)",
+			"path", s.path, "held", len(s.held), "err", err)
+		s.setHealth(func(h *WriteHealth) { h.Error, h.Since = err.Error(), s.failingSince })
+	}
+	s.writeErr = err
+	s.backoff = min(max(2*s.backoff, minRetry), maxRetry)
+	s.retryAt = time.Now().Add(s.backoff)
+}
+
+// committedLocked releases the journal lines of ops now in the file.
+func (s *Store) committedLocked(batch []op) {
+	if s.journal == nil {
+		return
+	}
+	s.jmu.Lock()
+	for _, o := range batch {
+		s.journal.done(o.seg)
+	}
+	s.jmu.Unlock()
+}
+
+// trimHeldLocked gives up the oldest held ops beyond heldMax, so that a
+// long outage costs bounded memory. Given-up usage records are counted in
+// Lost and reported.
+func (s *Store) trimHeldLocked() {
+	over := len(s.held) - s.heldMax
+	if over <= 0 {
+		return
+	}
+	var lost uint64
+	for _, o := range s.held[:over] {
+		if o.kind == opUsage {
+			lost++
+		}
+	}
+	s.committedLocked(s.held[:over]) // their journal lines go too
+	clear(s.held[:over])
+	s.held = s.held[over:]
+	s.lost.Add(lost)
+	s.lostSinceFlush += lost
+	s.log.Error("usage records lost: writes have failed for too long to keep holding them",
+		"path", s.path, "lost", lost, "held", len(s.held), "lost_total", s.lost.Load())
+}
+
+// flushErrLocked is what a Flush returns now: nil when everything queued so
+// far is in the file, else why not. It resets the count of records lost since
+// the previous Flush.
+func (s *Store) flushErrLocked() error {
+	var errs []error
+	if s.lostSinceFlush > 0 {
+		errs = append(errs, fmt.Errorf("%s: %d usage records %w", s.path, s.lostSinceFlush, ErrLost))
+		s.lostSinceFlush = 0
+	}
+	if len(s.held) > 0 {
+		errs = append(errs, fmt.Errorf("%s: %d writes %w: %w", s.path, len(s.held), ErrHeld, s.writeErr))
+	}
+	return errors.Join(errs...)
+}
+
+// write commits batch in one db.Update. Usage records already in the file
+// (replayed from the journal after a commit that did land) are skipped, and
+// per-day totals are summed from the rest and added to the stored ones in the
+// same transaction, so a record and its share of the totals land together.
+func (s *Store) write(batch []op) error {
+	has := false
+	for _, o := range batch {
+		if o.kind != opFlush {
+			has = true
+			break
+		}
+	}
+	if !has {
 		return nil
 	}
-	dayKeys := make([]string, 0, len(daily))
-	for k := range daily {
-		dayKeys = append(dayKeys, k)
-	}
-	slices.Sort(dayKeys)
-
 	return s.db.Update(func(tx *bolt.Tx) error {
 		ub := tx.Bucket(bucketUsage)
-		for _, r := range rows {
-			seq, err := ub.NextSequence()
-			if err != nil {
-				return fmt.Errorf("usage sequence: %w", err)
+		bb := tx.Bucket(bucketBindings)
+		var daily map[string]*DayTotal
+		var maxSeq uint64
+		for i := range batch {
+			o := &batch[i]
+			switch o.kind {
+			case opUsage:
+				if ub.Get(o.key[:]) != nil {
+					continue
+				}
+				if err := ub.Put(o.key[:], o.value); err != nil {
+					return fmt.Errorf("put usage record: %w", err)
+				}
+				maxSeq = max(maxSeq, binary.BigEndian.Uint64(o.key[8:]))
+				if daily == nil {
+					daily = make(map[string]*DayTotal)
+				}
+				k := dailyKey(o.rec.Time, o.rec.Account, o.rec.Model)
+				t := daily[k]
+				if t == nil {
+					t = &DayTotal{Day: o.rec.Time.Format(dayLayout), Account: o.rec.Account, Model: o.rec.Model}
+					daily[k] = t
+				}
+				t.add(o.rec)
+			case opBindingPut, opBindingDrop:
+				if o.session == "" || len(o.session) > bolt.MaxKeySize {
+					s.log.Warn("skip binding with unusable session key", "path", s.path, "session_len", len(o.session))
+					continue
+				}
+				var err error
+				if o.kind == opBindingPut {
+					err = bb.Put([]byte(o.session), o.value)
+				} else {
+					err = bb.Delete([]byte(o.session))
+				}
+				if err != nil {
+					return fmt.Errorf("write binding: %w", err)
+				}
 			}
-			key := make([]byte, 16)
-			binary.BigEndian.PutUint64(key[:8], r.nanos)
-			binary.BigEndian.PutUint64(key[8:], seq)
-			if err := ub.Put(key, r.value); err != nil {
-				return fmt.Errorf("put usage record: %w", err)
+		}
+		if maxSeq > ub.Sequence() {
+			if err := ub.SetSequence(maxSeq); err != nil {
+				return fmt.Errorf("usage sequence: %w", err)
 			}
 		}
 
+		dayKeys := make([]string, 0, len(daily))
+		for k := range daily {
+			dayKeys = append(dayKeys, k)
+		}
+		slices.Sort(dayKeys)
 		db := tx.Bucket(bucketDaily)
 		for _, k := range dayKeys {
 			total := *daily[k]
@@ -373,19 +537,6 @@ func (s *Store) write(batch []op) error {
 			}
 			if err := db.Put([]byte(k), v); err != nil {
 				return fmt.Errorf("put daily total %q: %w", k, err)
-			}
-		}
-
-		bb := tx.Bucket(bucketBindings)
-		for _, b := range bounds {
-			var err error
-			if b.value == nil {
-				err = bb.Delete([]byte(b.session))
-			} else {
-				err = bb.Put([]byte(b.session), b.value)
-			}
-			if err != nil {
-				return fmt.Errorf("write binding: %w", err)
 			}
 		}
 		return nil
