@@ -131,6 +131,9 @@ func statusFromRelay(ctx context.Context, dbPath string, w io.Writer) error {
 
 // printHealth writes the accounts table.
 func printHealth(w io.Writer, h relay.Health) {
+	if h.Store != nil {
+		fmt.Fprintf(w, "WARNING: %s.\n\n", h.Store.Summary())
+	}
 	if len(h.Accounts) == 0 {
 		fmt.Fprintln(w, "No accounts. Start with: keypool serve --config config.toml (see config.example.toml)")
 		return

@@ -174,6 +174,9 @@ type Health struct {
 	Status   string          `json:"status"` // ok, degraded (some accounts out), unavailable (none can serve)
 	Time     time.Time       `json:"time"`
 	Accounts []AccountHealth `json:"accounts"`
+	// Store is set when usage records are not reaching the disk; the relay
+	// serves on regardless.
+	Store *StoreHealth `json:"store,omitempty"`
 }
 
 // AccountHealth is one account in /health.
@@ -236,6 +239,11 @@ func (s *Server) Health() Health {
 			a.Today = &d
 		}
 		h.Accounts = append(h.Accounts, a)
+	}
+	if r, ok := s.cfg.Usage.(StoreHealthReporter); ok {
+		if sh := r.StoreHealth(); !sh.OK() {
+			h.Store = &sh
+		}
 	}
 	switch {
 	case ready == 0:

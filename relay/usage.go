@@ -1,6 +1,8 @@
 package relay
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"keypool/relay/pool"
@@ -40,4 +42,49 @@ type UsageRecord struct {
 // request's goroutine and must not block: implementations queue the record.
 type UsageSink interface {
 	Record(UsageRecord)
+}
+
+// StoreHealth says whether a usage sink's records reach its disk. The zero
+// value means all is well.
+type StoreHealth struct {
+	// Error is why commits fail (disk full, read-only file system); empty
+	// while they work.
+	Error string `json:"error,omitempty"`
+	// Since is when commits started failing.
+	Since time.Time `json:"since,omitzero"`
+	// Held is how many writes wait in memory for the disk.
+	Held int `json:"held,omitempty"`
+	// Lost counts usage records given up since start.
+	Lost uint64 `json:"lost,omitempty"`
+	// JournalError is why the crash journal cannot be written; while it is
+	// set, held writes would not survive a crash.
+	JournalError string `json:"journal_error,omitempty"`
+}
+
+// OK reports whether nothing is wrong.
+func (h StoreHealth) OK() bool {
+	return h.Error == "" && h.Held == 0 && h.Lost == 0 && h.JournalError == ""
+}
+
+// Summary is one line for people: what is wrong and what it costs.
+func (h StoreHealth) Summary() string {
+	var parts []string
+	if h.Error != "" {
+		parts = append(parts, fmt.Sprintf("cannot save usage (%s); %d records held in memory and retried", h.Error, h.Held))
+	} else if h.Held > 0 {
+		parts = append(parts, fmt.Sprintf("%d usage records waiting to be saved", h.Held))
+	}
+	if h.JournalError != "" {
+		parts = append(parts, "crash journal unwritable ("+h.JournalError+")")
+	}
+	if h.Lost > 0 {
+		parts = append(parts, fmt.Sprintf("%d usage records lost since start", h.Lost))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// StoreHealthReporter is implemented by a UsageSink that can say whether
+// its records reach the disk; /health includes its report when it is not OK.
+type StoreHealthReporter interface {
+	StoreHealth() StoreHealth
 }

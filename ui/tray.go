@@ -32,8 +32,11 @@ func (u *UI) trayActions() trayActions {
 func trayMenu(s snapshot, act trayActions) *fyne.Menu {
 	items := []*fyne.MenuItem{
 		fyne.NewMenuItem("Open Keypool", act.open),
-		fyne.NewMenuItemSeparator(),
 	}
+	if h := s.health.Store; h != nil && h.Error != "" {
+		items = append(items, fyne.NewMenuItem("⚠ Usage not saved: "+h.Error, act.open))
+	}
+	items = append(items, fyne.NewMenuItemSeparator())
 	for _, c := range []string{"Claude Code", "Codex", "Gemini CLI"} {
 		c := c
 		items = append(items, fyne.NewMenuItem("Copy env for "+c, func() { act.copyEnv(c) }))

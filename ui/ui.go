@@ -5,6 +5,7 @@ package ui
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"runtime"
 	"time"
@@ -12,9 +13,11 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/widget"
 
 	"keypool/app"
 	"keypool/assets"
+	"keypool/relay"
 )
 
 // UI is the window and tray of a running Keypool.
@@ -27,6 +30,7 @@ type UI struct {
 	activity *activityView
 	settings *settingsView
 	tabs     *container.AppTabs
+	banner   *widget.Label // shown while usage is not reaching the disk
 	now      func() time.Time
 	last     snapshot // what the views show; touched on Fyne's goroutine only
 }
@@ -46,7 +50,11 @@ func New(fapp fyne.App, core *app.App) *UI {
 		container.NewTabItem("Activity", u.activity.content),
 		container.NewTabItem("Settings", u.settings.content),
 	)
-	u.win.SetContent(u.tabs)
+	u.banner = widget.NewLabel("")
+	u.banner.Importance = widget.DangerImportance
+	u.banner.Wrapping = fyne.TextWrapWord
+	u.banner.Hide()
+	u.win.SetContent(container.NewBorder(u.banner, nil, nil, nil, u.tabs))
 	u.win.Resize(fyne.NewSize(900, 560))
 	// Closing the window leaves Keypool in the tray.
 	u.win.SetCloseIntercept(u.win.Hide)
@@ -70,6 +78,7 @@ func (u *UI) Refresh() {
 		u.usage.update(snap)
 		u.activity.update(snap)
 		u.settings.update(snap)
+		u.updateBanner(snap)
 		u.installTray(snap)
 	})
 }
@@ -118,8 +127,29 @@ func trayPossible() bool {
 	return err == nil
 }
 
+// updateBanner shows, above every tab, that usage is not being saved.
+func (u *UI) updateBanner(s snapshot) {
+	if s.health.Store == nil {
+		u.banner.Hide()
+		return
+	}
+	u.banner.SetText(storeWarning(s.health.Store))
+	u.banner.Show()
+}
+
+// storeWarning says what is wrong with saving usage, what still works and
+// what to do.
+func storeWarning(h *relay.StoreHealth) string {
+	if h.Error != "" {
+		return fmt.Sprintf("Usage is not being saved: %s. Requests still go through; %d records are kept in memory and saved as soon as the disk has space or is writable again.",
+			h.Error, h.Held)
+	}
+	return "Usage store: " + h.Summary() + "."
+}
+
 // notify tells the user, once per change, what needs them: an account that
-// must log in again, or every account out (with when one returns).
+// must log in again, every account out (with when one returns), or usage
+// that can no longer be saved.
 func (u *UI) notify(prev, cur snapshot) {
 	if prev.now.IsZero() {
 		return // the first look: nothing changed yet
@@ -133,6 +163,9 @@ func (u *UI) notify(prev, cur snapshot) {
 			u.fapp.SendNotification(fyne.NewNotification("Keypool: log in again",
 				a.Name+" needs a new login (its refresh token was refused). Open Keypool → Log in with browser."))
 		}
+	}
+	if cur.health.Store != nil && cur.health.Store.Error != "" && (prev.health.Store == nil || prev.health.Store.Error == "") {
+		u.fapp.SendNotification(fyne.NewNotification("Keypool: cannot save usage", storeWarning(cur.health.Store)))
 	}
 	if prev.health.Status != "unavailable" && cur.health.Status == "unavailable" && len(cur.accounts) > 0 && !cur.paused {
 		msg := "Every account is out."

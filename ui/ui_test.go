@@ -20,6 +20,7 @@ import (
 	"keypool/app"
 	"keypool/app/secrets"
 	"keypool/app/secrets/secretstest"
+	"keypool/relay"
 	"keypool/relay/relaytest"
 )
 
@@ -340,5 +341,65 @@ func TestConnectFromSettings(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(home, ".claude", "settings.json")); !os.IsNotExist(err) {
 		t.Error("the file Keypool created is still there")
+	}
+}
+
+// While usage cannot be saved, a banner above every tab says so, with what
+// still works; a notification says it once; the tray menu shows it; all of
+// it goes away when writes recover.
+func TestStoreWarning(t *testing.T) {
+	f := newFixture(t)
+	f.refresh()
+	if f.ui.banner.Visible() {
+		t.Fatal("banner shown while all is well")
+	}
+	prev := f.ui.last
+	cur := prev
+	cur.now = prev.now.Add(time.Second)
+	cur.health.Store = &relay.StoreHealth{Error: "write /data/keypool.db: no space left on device", Held: 42}
+	f.ui.notify(prev, cur)
+	f.ui.updateBanner(cur)
+	if !f.ui.banner.Visible() {
+		t.Fatal("no banner while usage is not saved")
+	}
+	for _, want := range []string{"Usage is not being saved", "no space left on device", "Requests still go through", "42 records"} {
+		if !strings.Contains(f.ui.banner.Text, want) {
+			t.Errorf("banner %q lacks %q", f.ui.banner.Text, want)
+		}
+	}
+	if n := f.notes.last(); n == nil || n.Title != "Keypool: cannot save usage" {
+		t.Errorf("notification = %+v", n)
+	}
+	if it := findItem(trayMenu(cur, f.ui.trayActions()), "⚠ Usage not saved"); it == nil {
+		t.Errorf("tray menu lacks the warning: %q", labels(trayMenu(cur, f.ui.trayActions())))
+	}
+	if dir := os.Getenv("KEYPOOL_SCREENSHOTS"); dir != "" {
+		w := test.NewWindow(f.ui.win.Content())
+		w.Resize(fyne.NewSize(900, 560))
+		out, err := os.Create(filepath.Join(dir, "store-warning.png"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		png.Encode(out, w.Canvas().Capture())
+		out.Close()
+	}
+
+	// A second look at the same trouble does not notify again.
+	sent := len(f.notes.sent)
+	again := cur
+	again.now = cur.now.Add(time.Second)
+	f.ui.notify(cur, again)
+	if len(f.notes.sent) != sent {
+		t.Error("notified twice for the same trouble")
+	}
+
+	ok := again
+	ok.health.Store = nil
+	f.ui.updateBanner(ok)
+	if f.ui.banner.Visible() {
+		t.Error("banner still shown after recovery")
+	}
+	if it := findItem(trayMenu(ok, f.ui.trayActions()), "⚠"); it != nil {
+		t.Errorf("tray still warns after recovery: %q", it.Label)
 	}
 }

@@ -251,7 +251,7 @@ func TestDiskFullHoldsAndResumes(t *testing.T) {
 		if !errors.Is(err, ErrHeld) || !errors.Is(err, syscall.ENOSPC) {
 			t.Fatalf("Flush on a full disk = %v, want ErrHeld wrapping ENOSPC", err)
 		}
-		h := s.WriteHealth()
+		h := s.StoreHealth()
 		if !strings.Contains(h.Error, "no space left on device") || h.Held == 0 || h.Since.IsZero() || h.Lost != 0 {
 			t.Errorf("WriteHealth on a full disk = %+v", h)
 		}
@@ -266,7 +266,7 @@ func TestDiskFullHoldsAndResumes(t *testing.T) {
 		if err := flushErr(s); err != nil {
 			t.Fatalf("Flush after freeing space: %v", err)
 		}
-		if h := s.WriteHealth(); !h.OK() {
+		if h := s.StoreHealth(); !h.OK() {
 			t.Errorf("WriteHealth after recovery = %+v", h)
 		}
 		if got := len(allRecords(t, s)); got != 3200 {
@@ -300,16 +300,16 @@ func TestDiskFullRetriesByItself(t *testing.T) {
 			s.Record(rec(t0.Add(time.Duration(i)*time.Millisecond), "a", "m", 200, 1, 1))
 		}
 		deadline := time.Now().Add(10 * time.Second)
-		for s.WriteHealth().Error == "" {
+		for s.StoreHealth().Error == "" {
 			if time.Now().After(deadline) {
 				t.Fatal("the full disk was never reported")
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
 		fs.Free(t)
-		for !s.WriteHealth().OK() {
+		for !s.StoreHealth().OK() {
 			if time.Now().After(deadline) {
-				t.Fatalf("writes did not resume by themselves: %+v", s.WriteHealth())
+				t.Fatalf("writes did not resume by themselves: %+v", s.StoreHealth())
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -363,7 +363,7 @@ func TestDiskFullTooLong(t *testing.T) {
 		if !errors.Is(err, ErrLost) || !errors.Is(err, ErrHeld) {
 			t.Fatalf("Flush = %v, want ErrLost and ErrHeld", err)
 		}
-		h := s.WriteHealth()
+		h := s.StoreHealth()
 		if h.Lost != 1500 || h.Held != 500 {
 			t.Errorf("WriteHealth = %+v, want 1500 lost and 500 held", h)
 		}

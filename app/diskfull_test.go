@@ -1,0 +1,154 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"keypool/app"
+	"keypool/app/store/tmpfstest"
+	"keypool/relay"
+	"keypool/relay/relaytest"
+)
+
+// syncBuffer is a log sink safe for the relay's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func health(t *testing.T, r *running) relay.Health {
+	t.Helper()
+	resp, err := http.Get(r.URL() + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var h relay.Health
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func requestsToday(t *testing.T, r *running) int64 {
+	t.Helper()
+	days, err := r.Store().Day(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, d := range days {
+		n += d.Requests
+	}
+	return n
+}
+
+// The data dir's disk fills up under a running relay: every request is
+// still served, /health, `keypool status` and the log say what is wrong,
+// and once space is back every held record lands.
+func TestDiskFullKeepsServing(t *testing.T) {
+	tmpfstest.Run(t, "8m", func(t *testing.T, fs *tmpfstest.FS) {
+		up := relaytest.New()
+		defer up.Close()
+		var logs syncBuffer
+		p := app.Params{ConfigPath: writeConfig(t, fs.Dir, up.URL, up.URL), DataDir: filepath.Join(fs.Dir, "data"),
+			Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+		r := start(t, p)
+		for range 20 {
+			if code, body := r.post(t, "before"); code != 200 {
+				t.Fatalf("before the disk filled: %d %s", code, body)
+			}
+		}
+		if err := r.Store().Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+
+		fs.Fill(t)
+		const during = 2000
+		for i := range during {
+			if code, body := r.post(t, "during"); code != 200 {
+				t.Fatalf("request %d on a full disk: %d %s", i, code, body)
+			}
+		}
+		if err := r.Store().Flush(context.Background()); err == nil {
+			t.Fatal("Flush on a full disk reported success")
+		}
+		h := health(t, r)
+		if h.Store == nil || !strings.Contains(h.Store.Error, "no space left on device") || h.Store.Held == 0 {
+			t.Errorf("/health on a full disk: store = %+v", h.Store)
+		}
+		if h.Status != "ok" {
+			t.Errorf("/health status = %q; the accounts are fine", h.Status)
+		}
+		var out strings.Builder
+		if err := app.Status(context.Background(), p, &out); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), "WARNING: cannot save usage (") {
+			t.Errorf("status does not warn:\n%s", out.String())
+		}
+		if !strings.Contains(logs.String(), "cannot write to the database") {
+			t.Errorf("log does not say what is wrong:\n%s", logs.String())
+		}
+
+		fs.Free(t)
+		if err := r.Store().Flush(context.Background()); err != nil {
+			t.Fatalf("Flush after freeing space: %v", err)
+		}
+		if h := health(t, r); h.Store != nil {
+			t.Errorf("/health after recovery: store = %+v", h.Store)
+		}
+		if got := requestsToday(t, r); got != 20+during {
+			t.Errorf("requests recorded = %d, want %d", got, 20+during)
+		}
+		r.stop()
+		if m, _ := filepath.Glob(filepath.Join(p.DataDir, "*.journal-*")); len(m) != 0 {
+			t.Errorf("journal left after a clean stop: %v", m)
+		}
+		assertNoSecrets(t, filepath.Join(p.DataDir, "keypool.db"))
+	})
+}
+
+// A read-only data dir at start is refused with what to do, before
+// anything listens.
+func TestReadOnlyDataDirAtStart(t *testing.T) {
+	tmpfstest.Run(t, "1m", func(t *testing.T, fs *tmpfstest.FS) {
+		up := relaytest.New()
+		defer up.Close()
+		cfg := writeConfig(t, fs.Dir, up.URL, up.URL)
+		data := filepath.Join(fs.Dir, "data")
+		if err := os.Mkdir(data, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		fs.SetReadOnly(t, true)
+		defer fs.SetReadOnly(t, false)
+		_, err := app.Open(app.Params{ConfigPath: cfg, DataDir: data, Logger: slog.New(slog.DiscardHandler)})
+		if err == nil {
+			t.Fatal("Open on a read-only data dir succeeded")
+		}
+		t.Logf("error: %v", err)
+		if !strings.Contains(err.Error(), "read-only file system") || !strings.Contains(err.Error(), "writable") {
+			t.Errorf("error does not say what is wrong and what to do: %v", err)
+		}
+	})
+}
