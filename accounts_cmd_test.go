@@ -15,6 +15,7 @@ import (
 	"keypool/app"
 	"keypool/app/secrets"
 	"keypool/app/secrets/secretstest"
+	"keypool/internal/dirtest"
 	"keypool/relay/relaytest"
 )
 
@@ -32,7 +33,7 @@ func cliKeychain(t *testing.T) secrets.OS {
 
 func TestAccountsCommands(t *testing.T) {
 	keys := cliKeychain(t)
-	dir := t.TempDir()
+	dir := dirtest.New(t)
 	run1 := func(stdin string, args ...string) (string, error) {
 		var out, errOut bytes.Buffer
 		err := run(context.Background(), append(args, "--data-dir", dir), strings.NewReader(stdin), &out, &errOut)
@@ -61,7 +62,7 @@ func TestAccountsCommands(t *testing.T) {
 		t.Errorf("proxy password in the URL: %v", err)
 	}
 
-	cfg := filepath.Join(t.TempDir(), "config.toml")
+	cfg := filepath.Join(dirtest.New(t), "config.toml")
 	os.WriteFile(cfg, []byte("api_keys = []\n[[accounts]]\ntype = \"claude-api\"\nid = \"main\"\napi_key = \"sk-ant-imported-secret\"\n"), 0o600)
 	if out, err := run1("", "import", cfg); err != nil || !strings.Contains(out, "imported main") {
 		t.Fatalf("import: %q %v", out, err)
@@ -94,7 +95,7 @@ func TestAccountsCommands(t *testing.T) {
 // accounts through the control socket and it serves them at once.
 func TestAccountsCommandsWhileRunning(t *testing.T) {
 	keys := cliKeychain(t)
-	dir := t.TempDir()
+	dir := dirtest.New(t)
 	up := relaytest.New()
 	defer up.Close()
 	l, err := net.Listen("tcp", "127.0.0.1:0")

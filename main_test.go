@@ -8,10 +8,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"keypool/internal/dirtest"
 )
 
 func TestRunCommands(t *testing.T) {
-	dir := t.TempDir()
+	dir := dirtest.New(t)
 	t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "xdg")) // autostart looks here
 	t.Setenv("HOME", filepath.Join(dir, "home"))
 	bad := filepath.Join(dir, "config.toml")

@@ -23,6 +23,7 @@ import (
 	"keypool/app"
 	"keypool/app/secrets"
 	"keypool/app/store"
+	"keypool/internal/dirtest"
 	"keypool/relay"
 	"keypool/relay/relaytest"
 )
@@ -157,7 +158,7 @@ func TestStickinessSurvivesRestart(t *testing.T) {
 	upA, upB := relaytest.New(), relaytest.New()
 	defer upA.Close()
 	defer upB.Close()
-	dir := t.TempDir()
+	dir := dirtest.New(t)
 	p := app.Params{ConfigPath: writeConfig(t, dir, upA.URL, upB.URL), DataDir: filepath.Join(dir, "data")}
 
 	upA.Push(relaytest.Reply{Status: 529, Body: relaytest.Error("overloaded_error", "Overloaded")})
@@ -224,7 +225,7 @@ func TestPortInUse(t *testing.T) {
 	}
 	defer l.Close()
 	port := l.Addr().(*net.TCPAddr).Port
-	_, err = app.Open(app.Params{DataDir: t.TempDir(), Port: port, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	_, err = app.Open(app.Params{DataDir: dirtest.New(t), Port: port, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if !errors.Is(err, app.ErrPortInUse) || !strings.Contains(err.Error(), "--port") || !strings.Contains(err.Error(), fmt.Sprint(port)) {
 		t.Fatalf("err = %v", err)
 	}
@@ -232,7 +233,7 @@ func TestPortInUse(t *testing.T) {
 
 // A second relay on the same data dir says so at once instead of hanging.
 func TestSecondInstanceSameDataDir(t *testing.T) {
-	dir := t.TempDir()
+	dir := dirtest.New(t)
 	start(t, app.Params{DataDir: dir, Port: freePort(t)})
 	began := time.Now()
 	_, err := app.Open(app.Params{DataDir: dir, Port: freePort(t), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -246,7 +247,7 @@ func TestSecondInstanceSameDataDir(t *testing.T) {
 
 // Without a config Keypool starts with no accounts and answers /health.
 func TestServeWithoutAccounts(t *testing.T) {
-	r := start(t, app.Params{DataDir: t.TempDir(), Port: freePort(t)})
+	r := start(t, app.Params{DataDir: dirtest.New(t), Port: freePort(t)})
 	resp, err := http.Get(r.URL() + "/health")
 	if err != nil {
 		t.Fatal(err)
@@ -262,7 +263,7 @@ func TestServeWithoutAccounts(t *testing.T) {
 func TestStatus(t *testing.T) {
 	up := relaytest.New()
 	defer up.Close()
-	dir := t.TempDir()
+	dir := dirtest.New(t)
 	p := app.Params{ConfigPath: writeConfig(t, dir, up.URL, up.URL), DataDir: filepath.Join(dir, "data")}
 	r := start(t, p)
 	r.post(t, "s1")
@@ -313,7 +314,7 @@ func hasRow(out, id, n string) bool {
 // A seed relay's SQLite file at database_path is left alone: Keypool keeps
 // its own file beside it.
 func TestSeedSQLiteDatabaseLeftAlone(t *testing.T) {
-	dir := t.TempDir()
+	dir := dirtest.New(t)
 	os.MkdirAll(filepath.Join(dir, "data"), 0o700)
 	sqlite := append([]byte("SQLite format 3\x00"), make([]byte, 100)...)
 	seedDB := filepath.Join(dir, "data", "relay.db")
@@ -333,7 +334,7 @@ func TestSeedSQLiteDatabaseLeftAlone(t *testing.T) {
 // A second launch on the same data dir asks the running one to come
 // forward, through the control socket.
 func TestShowRunning(t *testing.T) {
-	dir := t.TempDir()
+	dir := dirtest.New(t)
 	r := start(t, app.Params{DataDir: dir, Port: freePort(t), Keychain: secretsMemory()})
 	shown := make(chan struct{}, 1)
 	r.OnShow(func() { shown <- struct{}{} })
@@ -352,7 +353,7 @@ func secretsMemory() secrets.Keychain { return secrets.NewMemory() }
 // The listen address saved in settings is used from the next start; a
 // non-loopback host needs a client key first.
 func TestSavedListen(t *testing.T) {
-	dir := t.TempDir()
+	dir := dirtest.New(t)
 	keys := secretsMemory()
 	r := start(t, app.Params{DataDir: dir, Port: freePort(t), Keychain: keys})
 	if err := r.SetListen("0.0.0.0", 4000); err == nil {
@@ -371,7 +372,7 @@ func TestSavedListen(t *testing.T) {
 // through the control socket while the relay holds the store, and from the
 // file otherwise.
 func TestAccess(t *testing.T) {
-	dir := t.TempDir()
+	dir := dirtest.New(t)
 	keys := secretsMemory()
 	p := app.Params{DataDir: dir, Keychain: keys}
 	r := start(t, app.Params{DataDir: dir, Port: freePort(t), Keychain: keys})
@@ -397,7 +398,7 @@ func TestAccess(t *testing.T) {
 func TestUsageExport(t *testing.T) {
 	up := relaytest.New()
 	defer up.Close()
-	dir := t.TempDir()
+	dir := dirtest.New(t)
 	p := app.Params{ConfigPath: writeConfig(t, dir, up.URL, up.URL), DataDir: filepath.Join(dir, "data")}
 	r := start(t, p)
 	r.post(t, "u1")
@@ -448,7 +449,7 @@ func normalize(rs []relay.UsageRecord) []relay.UsageRecord {
 func TestBudgetAcrossRestart(t *testing.T) {
 	up := relaytest.New()
 	defer up.Close()
-	dir := t.TempDir()
+	dir := dirtest.New(t)
 	cfg := filepath.Join(dir, "config.toml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("api_keys = [\"local-key\"]\n[server]\nport = %d\n[[accounts]]\ntype = \"claude-api\"\nid = \"a\"\napi_key = \"sk-ant-secret\"\napi_url = %q\ndaily_budget_usd = 0.0001\n", freePort(t), up.URL)), 0o600)
 	p := app.Params{ConfigPath: cfg, DataDir: filepath.Join(dir, "data")}
@@ -476,7 +477,7 @@ func TestQuotaKeptAcrossRestart(t *testing.T) {
 	defer up.Close()
 	up.Default = relaytest.Reply{Body: relaytest.Message("claude-sonnet-4-5", "ok", 1, 1), Header: map[string]string{
 		"Anthropic-Ratelimit-Unified-Status": "allowed", "Anthropic-Ratelimit-Unified-7d-Utilization": "0.61", "Anthropic-Ratelimit-Unified-7d-Reset": "1764547200"}}
-	dir := t.TempDir()
+	dir := dirtest.New(t)
 	p := app.Params{ConfigPath: writeConfig(t, dir, up.URL, up.URL), DataDir: filepath.Join(dir, "data")}
 	r := start(t, p)
 	r.post(t, "q1")

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"keypool/app"
+	"keypool/internal/dirtest"
 	"keypool/relay/relaytest"
 )
 
@@ -41,7 +42,7 @@ func serveChild(config, data string) {
 func TestKillUnderLoad(t *testing.T) {
 	up := relaytest.New()
 	defer up.Close()
-	dir := t.TempDir()
+	dir := dirtest.New(t)
 	p := app.Params{ConfigPath: writeConfig(t, dir, up.URL, relaytest.DeadAddr()), DataDir: filepath.Join(dir, "data")}
 
 	child := exec.Command(os.Args[0], "-test.run=^$")

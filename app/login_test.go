@@ -13,6 +13,7 @@ import (
 	"keypool/app"
 	"keypool/app/secrets"
 	"keypool/app/store"
+	"keypool/internal/dirtest"
 	"keypool/relay/pool"
 )
 
@@ -57,7 +58,7 @@ func TestLoginClaude(t *testing.T) {
 	t.Setenv("KEYPOOL_CLAUDE_AUTHORIZE_URL", fake.URL+"/oauth/authorize")
 	t.Setenv("KEYPOOL_CLAUDE_TOKEN_URL", fake.URL+"/v1/oauth/token")
 	t.Setenv("KEYPOOL_CLAUDE_SUCCESS_URL", fake.URL+"/success")
-	st, err := store.Open(filepath.Join(t.TempDir(), "k.db"), store.Options{})
+	st, err := store.Open(filepath.Join(dirtest.New(t), "k.db"), store.Options{})
 	must(t, err)
 	defer st.Close()
 	t.Cleanup(func() { keys.DeleteAccount("claude-me") })

@@ -24,6 +24,7 @@ import (
 	"keypool/app/secrets/secretstest"
 	"keypool/app/store"
 	"keypool/app/tokens"
+	"keypool/internal/dirtest"
 	"keypool/relay/pool"
 	"keypool/relay/relaytest"
 )
@@ -82,7 +83,7 @@ func TestServeStoreAccounts(t *testing.T) {
 	defer sub.Close()
 	defer key.Close()
 	ts := &tokenServer{current: "rt-secret-0"}
-	dir := t.TempDir()
+	dir := dirtest.New(t)
 	logs := &logBuf{}
 	p := app.Params{DataDir: dir, Port: freePort(t), Keychain: keys, RefreshToken: ts.refresh}
 	t.Cleanup(func() { keys.DeleteAccount("sub"); keys.DeleteAccount("key") })
@@ -185,7 +186,7 @@ func must(t *testing.T, err error) {
 // moves its accounts and secrets in.
 func TestImportAndRemove(t *testing.T) {
 	keys := testKeychain(t)
-	dir := t.TempDir()
+	dir := dirtest.New(t)
 	cfgPath := writeConfig(t, dir, "http://127.0.0.1:1", "http://127.0.0.1:2")
 	st, err := store.Open(filepath.Join(dir, "keypool.db"), store.Options{})
 	if err != nil {
@@ -225,7 +226,7 @@ func TestImportAndRemove(t *testing.T) {
 // credential file.
 func TestImportCLILogin(t *testing.T) {
 	keys := testKeychain(t)
-	home := t.TempDir()
+	home := dirtest.New(t)
 	os.MkdirAll(filepath.Join(home, ".claude"), 0o700)
 	os.WriteFile(filepath.Join(home, ".claude", ".credentials.json"), []byte(`{"claudeAiOauth":{"accessToken":"sk-ant-oat01-cli-secret","refreshToken":"sk-ant-ort01-cli-secret","expiresAt":1893456000000,"scopes":["user:inference"],"subscriptionType":"max"}}`), 0o600)
 	os.MkdirAll(filepath.Join(home, ".codex"), 0o700)
@@ -234,7 +235,7 @@ func TestImportCLILogin(t *testing.T) {
 	idToken := "e30." + strings.TrimRight(base64URL(payload), "=") + ".sig"
 	os.WriteFile(filepath.Join(home, ".codex", "auth.json"), []byte(`{"tokens":{"id_token":"`+idToken+`","access_token":"codex-at-secret","refresh_token":"codex-rt-secret","account_id":""}}`), 0o600)
 
-	st, err := store.Open(filepath.Join(t.TempDir(), "k.db"), store.Options{})
+	st, err := store.Open(filepath.Join(dirtest.New(t), "k.db"), store.Options{})
 	must(t, err)
 	defer st.Close()
 	accts := &app.Accounts{Store: st, Keys: keys}
@@ -272,7 +273,7 @@ func TestConcurrentRequestsOneRefresh(t *testing.T) {
 		<-gate
 		return ts.refresh(ctx, kind, c, rt)
 	}
-	p := app.Params{DataDir: t.TempDir(), Port: freePort(t), Keychain: keys, RefreshToken: slow}
+	p := app.Params{DataDir: dirtest.New(t), Port: freePort(t), Keychain: keys, RefreshToken: slow}
 	t.Cleanup(func() { keys.DeleteAccount("sub") })
 	r := startStore(t, p, io.Discard)
 	must(t, r.Accounts().Add(store.Account{ID: "sub", Type: "claude-oauth", Enabled: true, APIURL: up.URL,
@@ -326,7 +327,7 @@ func (brokenKeychain) Check() error {
 // With accounts in the store and no keychain, serve says what is missing
 // instead of starting without secrets (never a plaintext fallback).
 func TestNoKeychain(t *testing.T) {
-	dir := t.TempDir()
+	dir := dirtest.New(t)
 	st, err := store.Open(filepath.Join(dir, "keypool.db"), store.Options{})
 	must(t, err)
 	must(t, st.PutAccount(store.Account{ID: "a", Type: "claude-api", Enabled: true}))
@@ -343,7 +344,7 @@ func TestNoKeychain(t *testing.T) {
 func TestConfigOAuthAccount(t *testing.T) {
 	up := relaytest.New()
 	defer up.Close()
-	dir := t.TempDir()
+	dir := dirtest.New(t)
 	cfg := filepath.Join(dir, "config.toml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("api_keys = []\n[server]\nport = %d\n[[accounts]]\ntype = \"claude-oauth\"\nid = \"sub\"\nrefresh_token = \"rt-secret-0\"\napi_url = %q\n", freePort(t), up.URL)), 0o600)
 	ts := &tokenServer{current: "rt-secret-0"}
@@ -405,7 +406,7 @@ func TestTokenStateAcrossReloads(t *testing.T) {
 	defer key.Close()
 	ts := &tokenServer{current: "rt-secret-0"}
 	clock := &testClock{t: time.Now()}
-	p := app.Params{DataDir: t.TempDir(), Port: freePort(t), Keychain: keys, RefreshToken: ts.refresh, Now: clock.Now}
+	p := app.Params{DataDir: dirtest.New(t), Port: freePort(t), Keychain: keys, RefreshToken: ts.refresh, Now: clock.Now}
 	t.Cleanup(func() { base.DeleteAccount("sub"); base.DeleteAccount("key") })
 	r := startStore(t, p, io.Discard)
 	must(t, r.Accounts().Add(store.Account{ID: "sub", Type: "claude-oauth", Priority: 10, Enabled: true, APIURL: sub.URL, Expiry: clock.Now().Add(-time.Minute)},
@@ -476,7 +477,7 @@ func TestTokenStateAcrossReloads(t *testing.T) {
 // proxy test reaches a target through an HTTP proxy.
 func TestUpdateAccountAndProxyTest(t *testing.T) {
 	keys := testKeychain(t)
-	st, err := store.Open(filepath.Join(t.TempDir(), "k.db"), store.Options{})
+	st, err := store.Open(filepath.Join(dirtest.New(t), "k.db"), store.Options{})
 	must(t, err)
 	defer st.Close()
 	t.Cleanup(func() { keys.DeleteAccount("e") })

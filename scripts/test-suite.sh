@@ -5,10 +5,11 @@
 #   scripts/with-keyring.sh scripts/test-suite.sh build/test-output.log
 #
 # Run it under with-keyring.sh: HOME is then a throwaway dir. Temp files go
-# under HOME too, so whatever a test leaves behind (logs, databases, exports
-# outside its t.TempDir) is scanned along with the tests' full -v output,
-# which is kept in the named log file. Each test that writes a bbolt file or
-# a log into its t.TempDir checks that file itself before the dir goes.
+# under HOME too, so whatever a test leaves behind is scanned along with the
+# tests' full -v output, which is kept in the named log file. Tests make
+# their scratch dirs with internal/dirtest, in their artifact dirs, and the
+# suite runs with -artifacts: every database, usage journal and log file any
+# test wrote is still there afterwards, and is scanned too.
 # The relay runs under the race detector. Exit status: the tests' if they
 # fail, 1 if a secret is found.
 set -u -o pipefail
@@ -16,18 +17,21 @@ set -u -o pipefail
 log=${1:?usage: $0 output-log}
 GO=${GO:-go}
 export TMPDIR="$HOME/tmp"
-mkdir -p "$TMPDIR" "$(dirname "$log")" || exit 1
+artifacts="$HOME/test-artifacts"
+mkdir -p "$TMPDIR" "$artifacts" "$(dirname "$log")" || exit 1
 : >"$log" || exit 1
 
 # The full output goes to the log; the console gets it without the per-test
 # RUN/PASS lines.
 run() {
-  "$GO" test -v -count=1 "$@" 2>&1 | tee -a "$log" |
-    grep -vE '^ *(=== (RUN|PAUSE|CONT|NAME)|--- PASS|PASS$)'
+  "$GO" test -v -count=1 -artifacts -outputdir "$artifacts" "$@" 2>&1 | tee -a "$log" |
+    grep -vE '^ *(=== (RUN|PAUSE|CONT|NAME|ARTIFACTS)|--- PASS|PASS$)'
 }
 rc=0
 run -race ./relay/... || rc=1
 run $("$GO" list ./... | grep -v '/relay') || rc=1
 [ "$rc" = 0 ] || exit "$rc"
 
-exec "$(dirname "$0")/scan-secrets.sh" "$log" "$HOME"
+scan="$(dirname "$0")/scan-secrets.sh"
+"$scan" "$log" "$HOME" || exit 1
+exec "$scan" --stores "$artifacts"

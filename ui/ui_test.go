@@ -20,6 +20,7 @@ import (
 	"keypool/app"
 	"keypool/app/secrets"
 	"keypool/app/secrets/secretstest"
+	"keypool/internal/dirtest"
 	"keypool/relay"
 	"keypool/relay/relaytest"
 )
@@ -43,7 +44,7 @@ func newFixture(t *testing.T) *fixture {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	keys := testKeychain(t)
-	core, err := app.Open(app.Params{DataDir: t.TempDir(), Port: port, Keychain: keys, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	core, err := app.Open(app.Params{DataDir: dirtest.New(t), Port: port, Keychain: keys, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +323,7 @@ func TestClientKeys(t *testing.T) {
 // Connect in Settings writes Claude Code's settings.json in HOME, and the
 // status says so; Disconnect restores it.
 func TestConnectFromSettings(t *testing.T) {
-	home := t.TempDir()
+	home := dirtest.New(t)
 	t.Setenv("HOME", home)
 	f := newFixture(t)
 	if err := f.ui.connect("claude", true); err != nil {

@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"keypool/internal/dirtest"
 )
 
 var entry = Entry{Exe: "/opt/Key Pool/keypool", Args: []string{"--hidden"}}
@@ -18,7 +20,7 @@ func TestXDGAutostart(t *testing.T) {
 	if runtime.GOOS == "windows" || runtime.GOOS == "darwin" {
 		t.Skip("XDG autostart is for Linux and the BSDs")
 	}
-	dir := t.TempDir()
+	dir := dirtest.New(t)
 	if on, _ := Enabled(dir); on {
 		t.Fatal("enabled before Enable")
 	}

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"keypool/internal/dirtest"
 )
 
 const base, key = "http://127.0.0.1:3000", "kp-test"
@@ -92,7 +94,7 @@ func TestConnectRoundTrip(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.client), func(t *testing.T) {
-			home := t.TempDir()
+			home := dirtest.New(t)
 			for rel, content := range tt.files {
 				write(t, filepath.Join(home, rel), content, 0o640)
 			}
@@ -143,7 +145,7 @@ func TestConnectRoundTrip(t *testing.T) {
 // Without files, Connect creates them and Disconnect removes them; a file
 // changed since Connect gets only Keypool's keys put back.
 func TestConnectFreshAndEdited(t *testing.T) {
-	home := t.TempDir()
+	home := dirtest.New(t)
 	if err := Connect(home, ClaudeCode, base, key); err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +163,7 @@ func TestConnectFreshAndEdited(t *testing.T) {
 	if strings.Contains(got, "ANTHROPIC") || !strings.Contains(got, `"theme":"light"`) {
 		t.Errorf("after disconnect: %s", got)
 	}
-	home2 := t.TempDir()
+	home2 := dirtest.New(t)
 	Connect(home2, GeminiCLI, base, key)
 	Disconnect(home2, GeminiCLI)
 	if _, err := os.Stat(filepath.Join(home2, ".gemini/.env")); !os.IsNotExist(err) {
@@ -180,7 +182,7 @@ func TestConnectMalformed(t *testing.T) {
 		{Codex, ".codex/config.toml", "model = = broken\n"},
 		{GeminiCLI, ".gemini/settings.json", "[1,2]"},
 	} {
-		home := t.TempDir()
+		home := dirtest.New(t)
 		p := filepath.Join(home, tt.rel)
 		write(t, p, tt.body, 0o600)
 		err := Connect(home, tt.c, base, key)

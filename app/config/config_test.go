@@ -11,6 +11,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"keypool/internal/dirtest"
 )
 
 // fullFile sets every key of the format.
@@ -370,7 +372,7 @@ func TestAddrIPv6(t *testing.T) {
 }
 
 func TestDatabasePath(t *testing.T) {
-	abs := filepath.Join(t.TempDir(), "x.db")
+	abs := filepath.Join(dirtest.New(t), "x.db")
 	tests := []struct {
 		path, dbPath, want string
 	}{
@@ -616,7 +618,7 @@ func TestBOMAndCRLF(t *testing.T) {
 }
 
 func TestLoad(t *testing.T) {
-	dir := t.TempDir()
+	dir := dirtest.New(t)
 	path := filepath.Join(dir, "config.toml")
 	var ce *Error
 	if err := os.WriteFile(path, []byte(seedExamples["minimal"]+"[server.extra]\n"), 0o600); err != nil {

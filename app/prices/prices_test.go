@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"keypool/internal/dirtest"
 	"keypool/relay/pool"
 )
 
@@ -56,7 +57,7 @@ func TestTieredCost(t *testing.T) {
 
 // A user file's prices win over the bundled ones.
 func TestUserOverride(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "prices.json")
+	p := filepath.Join(dirtest.New(t), "prices.json")
 	os.WriteFile(p, []byte(`{"source":"mine","providers":{"anthropic":[{"id":"x","match":{"starts_with":"claude-sonnet"},"prices":{"input_mtok":1,"output_mtok":2}}]}}`), 0o600)
 	tab, err := Load(p)
 	if err != nil {

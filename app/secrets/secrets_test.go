@@ -17,6 +17,8 @@ import (
 	"testing"
 
 	"github.com/zalando/go-keyring"
+
+	"keypool/internal/dirtest"
 )
 
 // requireEnv, when "1", turns a missing keychain from a skip into a failure.
@@ -579,7 +581,7 @@ func emptyBus(t *testing.T) string {
 		}
 		t.Skip("dbus-daemon is not installed (Debian: dbus-daemon)")
 	}
-	dir := t.TempDir()
+	dir := dirtest.New(t)
 	conf := filepath.Join(dir, "bus.conf")
 	err := os.WriteFile(conf, []byte(`<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">

@@ -5,10 +5,12 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"keypool/internal/dirtest"
 )
 
 func TestAccountsCRUD(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "k.db")
+	path := filepath.Join(dirtest.New(t), "k.db")
 	s, err := Open(path, Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/goleak"
 
+	"keypool/internal/dirtest"
 	"keypool/relay"
 	"keypool/relay/sched"
 )
@@ -71,7 +72,7 @@ func waitRunning(t *testing.T, s *Store) {
 
 func dbPath(t *testing.T) string {
 	t.Helper()
-	return filepath.Join(t.TempDir(), "data", "keypool.db")
+	return filepath.Join(dirtest.New(t), "data", "keypool.db")
 }
 
 // open opens path and closes the store when the test ends.
@@ -445,7 +446,7 @@ func TestOpenCorrupt(t *testing.T) {
 	for _, tt := range tests {
 		for _, o := range opens {
 			t.Run(tt.name+"/"+o.name, func(t *testing.T) {
-				path := filepath.Join(t.TempDir(), "keypool.db")
+				path := filepath.Join(dirtest.New(t), "keypool.db")
 				if err := os.WriteFile(path, tt.data, 0o600); err != nil {
 					t.Fatal(err)
 				}
@@ -804,7 +805,7 @@ func BenchmarkRecord(b *testing.B) {
 	r.Failover = []relay.FailoverStep{{Account: "acct-b", Status: 529, Reason: "overloaded"}}
 
 	b.Run("enqueue", func(b *testing.B) {
-		s, err := Open(filepath.Join(b.TempDir(), "keypool.db"), Options{Logger: slog.New(slog.DiscardHandler)})
+		s, err := Open(filepath.Join(dirtest.New(b), "keypool.db"), Options{Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -826,7 +827,7 @@ func BenchmarkRecord(b *testing.B) {
 	})
 
 	b.Run("queue_full", func(b *testing.B) {
-		s, err := Open(filepath.Join(b.TempDir(), "keypool.db"), Options{QueueSize: 1, Logger: slog.New(slog.DiscardHandler)})
+		s, err := Open(filepath.Join(dirtest.New(b), "keypool.db"), Options{QueueSize: 1, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -2,6 +2,8 @@
 // private mount namespace, so the test can fill the disk or make it read-only
 // without touching the machine. The test binary re-runs itself, for that one
 // test, in the namespace; the parent reports the child's output and result.
+// When the test ends, the tmpfs's files are copied beside its mount point
+// (dir + ".contents"), so a run with -artifacts keeps them.
 //
 // It needs Linux and either root or unprivileged user namespaces.
 package tmpfstest
@@ -16,6 +18,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"keypool/internal/dirtest"
 )
 
 const (
@@ -45,7 +49,7 @@ func Run(t *testing.T, size string, body func(t *testing.T, fs *FS)) {
 		return
 	}
 
-	dir := t.TempDir()
+	dir := dirtest.New(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^"+regexp.QuoteMeta(t.Name())+"$", "-test.count=1", "-test.v", "-test.timeout=3m")
 	cmd.Env = append(os.Environ(), envTest+"="+t.Name(), envDir+"="+dir, envSize+"="+size)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS}
@@ -80,8 +84,19 @@ func child(t *testing.T, body func(t *testing.T, fs *FS)) {
 	if err := syscall.Mount("keypool-test", dir, "tmpfs", 0, "size="+os.Getenv(envSize)+",mode=0700"); err != nil {
 		t.Fatalf("mount tmpfs on %s: %v", dir, err)
 	}
-	t.Cleanup(func() { _ = syscall.Unmount(dir, syscall.MNT_DETACH) })
-	body(t, &FS{Dir: dir})
+	fs := &FS{Dir: dir}
+	t.Cleanup(func() {
+		// Keep what the test wrote, beside the mount point, for the secret
+		// scan that follows a run with -artifacts.
+		if fs.filler != "" {
+			_ = os.Remove(fs.filler)
+		}
+		if err := os.CopyFS(dir+".contents", os.DirFS(dir)); err != nil {
+			t.Logf("keep the tmpfs's files: %v", err)
+		}
+		_ = syscall.Unmount(dir, syscall.MNT_DETACH)
+	})
+	body(t, fs)
 }
 
 // Fill writes a filler file until the tmpfs has no space left.
