@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -13,7 +14,8 @@ import (
 	"time"
 
 	"keypool/app"
-	"keypool/app/store/tmpfstest"
+	"keypool/app/store"
+	"keypool/app/store/disktest"
 	"keypool/relay"
 	"keypool/relay/relaytest"
 )
@@ -67,7 +69,7 @@ func requestsToday(t *testing.T, r *running) int64 {
 // still served, /health, `keypool status` and the log say what is wrong,
 // and once space is back every held record lands.
 func TestDiskFullKeepsServing(t *testing.T) {
-	tmpfstest.Run(t, "8m", func(t *testing.T, fs *tmpfstest.FS) {
+	disktest.Run(t, "8m", func(t *testing.T, fs *disktest.FS) {
 		up := relaytest.New()
 		defer up.Close()
 		var logs syncBuffer
@@ -132,7 +134,7 @@ func TestDiskFullKeepsServing(t *testing.T) {
 // A read-only data dir at start is refused with what to do, before
 // anything listens.
 func TestReadOnlyDataDirAtStart(t *testing.T) {
-	tmpfstest.Run(t, "1m", func(t *testing.T, fs *tmpfstest.FS) {
+	disktest.Run(t, "1m", func(t *testing.T, fs *disktest.FS) {
 		up := relaytest.New()
 		defer up.Close()
 		cfg := writeConfig(t, fs.Dir, up.URL, up.URL)
@@ -149,6 +151,73 @@ func TestReadOnlyDataDirAtStart(t *testing.T) {
 		t.Logf("error: %v", err)
 		if !strings.Contains(err.Error(), "read-only file system") || !strings.Contains(err.Error(), "writable") {
 			t.Errorf("error does not say what is wrong and what to do: %v", err)
+		}
+	})
+}
+
+// The data dir's file system fails and turns read-only under the running
+// relay: requests are still served, the failure is reported, and at stop
+// the records that could not be saved anywhere are counted and reported as
+// lost, never dropped silently.
+func TestDataDirTurnsReadOnly(t *testing.T) {
+	disktest.RunExt4(t, "16M", func(t *testing.T, fs *disktest.FS) {
+		up := relaytest.New()
+		defer up.Close()
+		var logs syncBuffer
+		p := app.Params{ConfigPath: writeConfig(t, fs.Dir, up.URL, up.URL), DataDir: filepath.Join(fs.Dir, "data"),
+			Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+		a, err := app.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- a.Run(ctx) }()
+		r := &running{App: a}
+		for range 20 {
+			if code, body := r.post(t, "before"); code != 200 {
+				t.Fatalf("before the failure: %d %s", code, body)
+			}
+		}
+		if err := a.Store().Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+
+		fs.Break(t)
+		const during = 200
+		for i := range during {
+			if code, body := r.post(t, "during"); code != 200 {
+				t.Fatalf("request %d on a read-only data dir: %d %s", i, code, body)
+			}
+		}
+		if err := a.Store().Flush(context.Background()); err == nil {
+			t.Fatal("Flush on a read-only file system reported success")
+		}
+		h := health(t, r)
+		if h.Store == nil || h.Store.Error == "" || h.Store.JournalError == "" {
+			t.Errorf("/health on a read-only data dir: store = %+v", h.Store)
+		}
+		t.Logf("/health store: %+v", h.Store)
+
+		cancel()
+		runErr := <-done
+		closeErr := a.Close()
+		if runErr == nil && closeErr == nil {
+			t.Error("stopping with unsaved records reported no error")
+		}
+		want := fmt.Sprintf("usage_records_lost=%d", during)
+		if !strings.Contains(logs.String(), "closing with writes that never reached the database") || !strings.Contains(logs.String(), want) {
+			t.Errorf("the loss is not reported (want %s):\n%s", want, logs.String())
+		}
+
+		st, err := store.OpenReadOnly(filepath.Join(p.DataDir, "keypool.db"), time.Second)
+		if err != nil {
+			t.Fatalf("the file written before the failure does not open: %v", err)
+		}
+		defer st.Close()
+		recs, err := st.Records(time.Time{}, time.Time{}, 0)
+		if err != nil || len(recs) != 20 {
+			t.Errorf("records saved before the failure: %d, %v; want 20", len(recs), err)
 		}
 	})
 }

@@ -206,7 +206,7 @@ func run(bin string, dur, hold time.Duration, holdN int, mixed time.Duration) er
 	}
 
 	fmt.Printf("Keypool relay benchmark — %s, %d CPUs\n\n", time.Now().Format("2006-01-02"), numCPU())
-	fmt.Printf("start to /health answering: %v   idle RSS: %.1f MiB\n\n", ready.Round(time.Millisecond), mib(idleRSS))
+	fmt.Printf("start to /health answering: %v   idle RSS: %v\n\n", ready.Round(time.Millisecond), idleRSS)
 
 	// Small non-streaming requests, 32 concurrent.
 	fmt.Printf("Small requests, 32 concurrent clients, %v each\n", dur)
@@ -245,7 +245,7 @@ func run(bin string, dur, hold time.Duration, holdN int, mixed time.Duration) er
 	// Many long streams held open.
 	fmt.Printf("\n%d concurrent streams held open for %v through keypool\n", holdN, hold)
 	peak, broken := holdRun(targets[2], holdN, hold)
-	fmt.Printf("  relay RSS peak: %.1f MiB   broken or altered streams: %d\n", mib(peak), broken)
+	fmt.Printf("  relay RSS peak: %v   broken or altered streams: %d\n", peak, broken)
 	if mixed <= 0 {
 		return nil
 	}
@@ -483,7 +483,7 @@ func oneStream(tr *http.Transport, t target, events int, gap time.Duration, want
 
 // holdRun keeps n streams open for d (one event a second) and samples the
 // relay's RSS.
-func holdRun(t target, n int, d time.Duration) (peak int64, broken int) {
+func holdRun(t target, n int, d time.Duration) (peak memory, broken int) {
 	tr := &http.Transport{MaxIdleConnsPerHost: n, MaxConnsPerHost: 0, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	events := int(d / time.Second)
@@ -512,7 +512,7 @@ func holdRun(t target, n int, d time.Duration) (peak int64, broken int) {
 		case <-done:
 			return peak, int(bad.Load())
 		case <-tick.C:
-			peak = max(peak, rss(t.pid))
+			peak = peak.max(rss(t.pid))
 		case <-limit:
 			return peak, n // streams hung: count them all as broken
 		}
@@ -563,20 +563,41 @@ func freeAddr() string {
 	return l.Addr().String()
 }
 
-// rss reads a process's resident set size in bytes.
-func rss(pid int) int64 {
+// memory is a process's resident set in bytes: all of it, and the part
+// that is its own (anonymous and shared-memory pages). The rest is pages of
+// the executable and libraries, which the kernel may map more or less of
+// depending on the page cache, so private is the figure to compare.
+type memory struct{ rss, private int64 }
+
+func (m memory) max(o memory) memory {
+	return memory{max(m.rss, o.rss), max(m.private, o.private)}
+}
+
+func (m memory) String() string {
+	return fmt.Sprintf("%.1f MiB (%.1f MiB private)", mib(m.rss), mib(m.private))
+}
+
+// rss reads a process's resident memory from /proc.
+func rss(pid int) memory {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0
+		return memory{}
 	}
+	var m memory
 	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			f := strings.Fields(line)
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb * 1024
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "VmRSS:":
+			m.rss = kb * 1024
+		case "RssAnon:", "RssShmem:":
+			m.private += kb * 1024
 		}
 	}
-	return 0
+	return m
 }
 
 func pct(s []time.Duration, p int) time.Duration {

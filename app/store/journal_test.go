@@ -15,7 +15,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"keypool/app/store/tmpfstest"
+	"keypool/app/store/disktest"
 	"keypool/relay/sched"
 )
 
@@ -233,7 +233,7 @@ func flushErr(s *Store) error {
 // On a full disk, writes are held in memory, the reason is reported, reads
 // keep working, and everything lands once there is space again.
 func TestDiskFullHoldsAndResumes(t *testing.T) {
-	tmpfstest.Run(t, "2m", func(t *testing.T, fs *tmpfstest.FS) {
+	disktest.Run(t, "2m", func(t *testing.T, fs *disktest.FS) {
 		var logs strings.Builder
 		s := openIn(t, fs.Dir, &logs)
 		startRun(t, s)
@@ -291,7 +291,7 @@ func TestDiskFullHoldsAndResumes(t *testing.T) {
 
 // Run retries on its own, without a Flush asking.
 func TestDiskFullRetriesByItself(t *testing.T) {
-	tmpfstest.Run(t, "4m", func(t *testing.T, fs *tmpfstest.FS) {
+	disktest.Run(t, "4m", func(t *testing.T, fs *disktest.FS) {
 		var logs strings.Builder
 		s := openIn(t, fs.Dir, &logs)
 		startRun(t, s)
@@ -321,7 +321,7 @@ func TestDiskFullRetriesByItself(t *testing.T) {
 
 // A full disk at start: a file that has everything opens without writing.
 func TestDiskFullAtStart(t *testing.T) {
-	tmpfstest.Run(t, "4m", func(t *testing.T, fs *tmpfstest.FS) {
+	disktest.Run(t, "4m", func(t *testing.T, fs *disktest.FS) {
 		var logs strings.Builder
 		s := openIn(t, fs.Dir, &logs)
 		s.Record(rec(t0, "a", "m", 200, 1, 1))
@@ -350,7 +350,7 @@ func TestDiskFullAtStart(t *testing.T) {
 // Holding is bounded: past the limit the oldest records are given up,
 // counted and reported, never silently.
 func TestDiskFullTooLong(t *testing.T) {
-	tmpfstest.Run(t, "4m", func(t *testing.T, fs *tmpfstest.FS) {
+	disktest.Run(t, "4m", func(t *testing.T, fs *disktest.FS) {
 		var logs strings.Builder
 		s := openIn(t, fs.Dir, &logs)
 		s.heldMax = 500
@@ -382,7 +382,7 @@ func TestDiskFullTooLong(t *testing.T) {
 }
 
 func TestReadOnlyDataDir(t *testing.T) {
-	tmpfstest.Run(t, "1m", func(t *testing.T, fs *tmpfstest.FS) {
+	disktest.Run(t, "1m", func(t *testing.T, fs *disktest.FS) {
 		path := filepath.Join(fs.Dir, "keypool.db")
 		s, err := Open(path, Options{Logger: textLogger(&strings.Builder{})})
 		if err != nil {

@@ -125,8 +125,9 @@ func (s *Store) warnFull(msg string) {
 
 // Run commits queued writes until ctx is done or the store is closed, then
 // commits what is still queued and returns. Each transaction takes one op and
-// whatever else is already waiting, up to 256. Write errors are logged and
-// reported by the next Flush; Run returns nil unless the final commit fails.
+// whatever else is already waiting, up to 256. Failed writes are logged, held
+// and retried (see commitLocked); Run returns nil unless writes are still
+// failing when it stops.
 // Only one Run may be active at a time.
 func (s *Store) Run(ctx context.Context) error {
 	if s.readOnly {
@@ -201,8 +202,10 @@ loop:
 	return err
 }
 
-// Flush waits until every op queued before the call is committed, and returns
-// the first write error since the previous Flush, if any. If Run is active,
+// Flush waits until every op queued before the call has been tried, retrying
+// held ones at once. It returns nil if they are all in the file; otherwise an
+// error wrapping ErrHeld (writes are failing; the ops wait in memory) and, if
+// records were given up since the previous Flush, ErrLost. If Run is active,
 // Flush queues a marker and waits for the writer to reach it; otherwise it
 // commits the queue itself.
 func (s *Store) Flush(ctx context.Context) error {
