@@ -431,3 +431,32 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// FuzzJournalLine: any line decodes without panicking, and a line that
+// decodes encodes back to one that decodes to the same op.
+func FuzzJournalLine(f *testing.F) {
+	u := op{kind: opUsage, value: []byte(`{"time":"2025-03-10T12:00:00Z","route":"/v1/messages","status":200}`)}
+	copy(u.key[:], "0123456789abcdef")
+	for _, o := range []op{u,
+		{kind: opBindingPut, session: "cc:6b111a00", value: []byte(`{"account":"a","expires":"2025-03-10T13:00:00Z"}`)},
+		{kind: opBindingDrop, session: "fp:x y"},
+	} {
+		line := encodeLine(nil, &o)
+		f.Add(line[:len(line)-1])
+	}
+	f.Add([]byte("00000000 u 00 {}"))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		o, err := decodeLine(line)
+		if err != nil {
+			return
+		}
+		again := encodeLine(nil, &o)
+		o2, err := decodeLine(again[:len(again)-1])
+		if err != nil {
+			t.Fatalf("re-encoded line does not decode: %v\n%q", err, again)
+		}
+		if o2.kind != o.kind || o2.key != o.key || o2.session != o.session || !bytes.Equal(o2.value, o.value) {
+			t.Fatalf("round trip changed the op:\n%+v\n%+v", o, o2)
+		}
+	})
+}
