@@ -81,6 +81,10 @@ type App struct {
 	kindsMu    sync.RWMutex
 	kinds      map[string]pool.Kind
 	proxyOf    map[string]*pool.Proxy
+	// kcErr is why the keychain could not be read at start; while it is
+	// set the relay is blocked and waitKeychain watches. Guarded by kcMu.
+	kcMu  sync.Mutex
+	kcErr error
 
 	closeOnce sync.Once
 	closeErr  error
@@ -254,9 +258,13 @@ func Open(p Params) (*App, error) {
 		return nil, err
 	}
 
-	if a.accounts != nil && len(cfg.APIKeys) == 0 {
+	if err := a.keychainErr(); err != nil {
+		a.waitForKeychain(err)
+	} else if a.accounts != nil && len(cfg.APIKeys) == 0 {
 		// The store's client keys, when it has any.
-		if err := a.loadClientKeys(); err != nil {
+		if err := a.loadClientKeys(); keychainUnavailable(err) {
+			a.waitForKeychain(err)
+		} else if err != nil {
 			st.Close()
 			return nil, err
 		}
@@ -304,10 +312,19 @@ func (a *App) openAccountStore(p Params) ([]pool.Account, relay.Credentials, err
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(list) > 0 {
+	clientKeys, err := a.store.ClientKeys()
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(list) > 0 || len(clientKeys) > 0 {
 		if c, ok := keys.(interface{ Check() error }); ok {
 			if err := c.Check(); err != nil {
-				return nil, nil, fmt.Errorf("%w (or run keypool serve --config FILE with the secrets in the file)", err)
+				if !keychainUnavailable(err) {
+					return nil, nil, err
+				}
+				// Locked or not there yet (a login that has not unlocked
+				// the keyring): serve nothing until it can be read.
+				a.kcErr = err
 			}
 		}
 	}
@@ -548,6 +565,14 @@ func (a *App) Run(ctx context.Context) error {
 	}()
 	defer func() { stopQuota(); <-quotaDone; a.saveQuota() }()
 
+	keychainDone := make(chan struct{})
+	keychainCtx, stopKeychain := context.WithCancel(ctx)
+	go func() {
+		defer close(keychainDone)
+		a.waitKeychain(keychainCtx)
+	}()
+	defer func() { stopKeychain(); <-keychainDone }()
+
 	refreshDone := make(chan struct{})
 	refreshCtx, stopRefresh := context.WithCancel(ctx)
 	go func() {
@@ -592,6 +617,9 @@ func (a *App) Run(ctx context.Context) error {
 // refresher.
 func (a *App) oauthAccounts() []string {
 	var ids []string
+	if a.keychainErr() != nil {
+		return nil // the tokens are in the keychain
+	}
 	if a.accounts != nil {
 		list, err := a.store.Accounts()
 		if err != nil {

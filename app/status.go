@@ -131,6 +131,9 @@ func statusFromRelay(ctx context.Context, dbPath string, w io.Writer) error {
 
 // printHealth writes the accounts table.
 func printHealth(w io.Writer, h relay.Health) {
+	if h.Blocked != "" {
+		fmt.Fprintf(w, "WARNING: requests are refused: %s\n\n", h.Blocked)
+	}
 	if h.Store != nil {
 		fmt.Fprintf(w, "WARNING: %s.\n\n", h.Store.Summary())
 	}

@@ -317,28 +317,6 @@ func TestConcurrentRequestsOneRefresh(t *testing.T) {
 	}
 }
 
-// brokenKeychain is a keychain whose service is missing.
-type brokenKeychain struct{ secrets.Keychain }
-
-func (brokenKeychain) Check() error {
-	return fmt.Errorf("keychain check: %w: no Secret Service: install and start GNOME Keyring (gnome-keyring) or KWallet", secrets.ErrUnavailable)
-}
-
-// With accounts in the store and no keychain, serve says what is missing
-// instead of starting without secrets (never a plaintext fallback).
-func TestNoKeychain(t *testing.T) {
-	dir := dirtest.New(t)
-	st, err := store.Open(filepath.Join(dir, "keypool.db"), store.Options{})
-	must(t, err)
-	must(t, st.PutAccount(store.Account{ID: "a", Type: "claude-api", Enabled: true}))
-	st.Close()
-	_, err = app.Open(app.Params{DataDir: dir, Port: freePort(t), Keychain: brokenKeychain{secrets.NewMemory()},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if !errors.Is(err, secrets.ErrUnavailable) || !strings.Contains(err.Error(), "GNOME Keyring") || !strings.Contains(err.Error(), "--config") {
-		t.Fatalf("err = %v", err)
-	}
-}
-
 // A seed config's claude-oauth account (refresh_token inline) is served:
 // the token is refreshed on first use and sent as a bearer token.
 func TestConfigOAuthAccount(t *testing.T) {

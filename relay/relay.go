@@ -113,6 +113,7 @@ type Server struct {
 	metrics  *metrics
 	mux      map[string]route
 	paused   atomic.Bool
+	blocked  atomic.Pointer[string] // why API requests are refused; nil: they are not
 
 	clientMu    sync.Mutex
 	clientSpend map[string]*pool.State // per client id: only the spend counters are used
@@ -185,6 +186,26 @@ func (s *Server) SetPaused(p bool) { s.paused.Store(p) }
 
 // Paused reports whether the relay is paused.
 func (s *Server) Paused() bool { return s.paused.Load() }
+
+// SetBlocked refuses every API request with a 503 that gives reason, until
+// it is called again with "". /health and /metrics keep answering. The app
+// blocks the relay while it cannot read its keychain: it can then neither
+// check client keys nor reach an account.
+func (s *Server) SetBlocked(reason string) {
+	if reason == "" {
+		s.blocked.Store(nil)
+		return
+	}
+	s.blocked.Store(&reason)
+}
+
+// Blocked returns why API requests are refused, or "".
+func (s *Server) Blocked() string {
+	if r := s.blocked.Load(); r != nil {
+		return *r
+	}
+	return ""
+}
 
 // entry is an account with its live state and its transport.
 type entry struct {

@@ -141,6 +141,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rt.dialect.writeError(w, http.StatusServiceUnavailable, "Keypool is paused: resume it from the tray", 0)
 		return
 	}
+	if why := s.blocked.Load(); why != nil {
+		rt.dialect.writeError(w, http.StatusServiceUnavailable, *why, 5*time.Second)
+		return
+	}
 	client, err := g.ClientID(r)
 	if err != nil {
 		s.deny(w, r, http.StatusUnauthorized, err)
@@ -171,12 +175,14 @@ func reasonLabel(err error) string {
 
 // Health is what /health reports: each account and its state. No secrets.
 type Health struct {
-	Status   string          `json:"status"` // ok, degraded (some accounts out), unavailable (none can serve)
+	Status   string          `json:"status"` // ok, degraded (some accounts out), unavailable (none can serve, or blocked)
 	Time     time.Time       `json:"time"`
 	Accounts []AccountHealth `json:"accounts"`
 	// Store is set when usage records are not reaching the disk; the relay
 	// serves on regardless.
 	Store *StoreHealth `json:"store,omitempty"`
+	// Blocked says why API requests are refused for now (see SetBlocked).
+	Blocked string `json:"blocked,omitempty"`
 }
 
 // AccountHealth is one account in /health.
@@ -240,13 +246,14 @@ func (s *Server) Health() Health {
 		}
 		h.Accounts = append(h.Accounts, a)
 	}
+	h.Blocked = s.Blocked()
 	if r, ok := s.cfg.Usage.(StoreHealthReporter); ok {
 		if sh := r.StoreHealth(); !sh.OK() {
 			h.Store = &sh
 		}
 	}
 	switch {
-	case ready == 0:
+	case ready == 0 || h.Blocked != "":
 		h.Status = "unavailable"
 	case ready < set.servable:
 		h.Status = "degraded"

@@ -33,6 +33,9 @@ func trayMenu(s snapshot, act trayActions) *fyne.Menu {
 	items := []*fyne.MenuItem{
 		fyne.NewMenuItem("Open Keypool", act.open),
 	}
+	if s.health.Blocked != "" {
+		items = append(items, fyne.NewMenuItem("⚠ Waiting for the keychain to be unlocked", act.open))
+	}
 	if h := s.health.Store; h != nil && h.Error != "" {
 		items = append(items, fyne.NewMenuItem("⚠ Usage not saved: "+h.Error, act.open))
 	}

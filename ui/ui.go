@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -127,13 +128,21 @@ func trayPossible() bool {
 	return err == nil
 }
 
-// updateBanner shows, above every tab, that usage is not being saved.
+// updateBanner shows, above every tab, what keeps Keypool from working
+// fully: a keychain it cannot read, usage it cannot save.
 func (u *UI) updateBanner(s snapshot) {
-	if s.health.Store == nil {
+	var lines []string
+	if s.health.Blocked != "" {
+		lines = append(lines, s.health.Blocked)
+	}
+	if s.health.Store != nil {
+		lines = append(lines, storeWarning(s.health.Store))
+	}
+	if len(lines) == 0 {
 		u.banner.Hide()
 		return
 	}
-	u.banner.SetText(storeWarning(s.health.Store))
+	u.banner.SetText(strings.Join(lines, "\n"))
 	u.banner.Show()
 }
 
@@ -147,10 +156,14 @@ func storeWarning(h *relay.StoreHealth) string {
 	return "Usage store: " + h.Summary() + "."
 }
 
-// notify tells the user, once per change, what needs them: an account that
-// must log in again, every account out (with when one returns), or usage
-// that can no longer be saved.
+// notify tells the user, once per change, what needs them: a keychain to
+// unlock, an account that must log in again, every account out (with when
+// one returns), or usage that can no longer be saved.
 func (u *UI) notify(prev, cur snapshot) {
+	if cur.health.Blocked != "" && prev.health.Blocked == "" {
+		// Also at the first look: at login the window stays hidden.
+		u.fapp.SendNotification(fyne.NewNotification("Keypool: waiting for the keychain", cur.health.Blocked))
+	}
 	if prev.now.IsZero() {
 		return // the first look: nothing changed yet
 	}
@@ -167,7 +180,7 @@ func (u *UI) notify(prev, cur snapshot) {
 	if cur.health.Store != nil && cur.health.Store.Error != "" && (prev.health.Store == nil || prev.health.Store.Error == "") {
 		u.fapp.SendNotification(fyne.NewNotification("Keypool: cannot save usage", storeWarning(cur.health.Store)))
 	}
-	if prev.health.Status != "unavailable" && cur.health.Status == "unavailable" && len(cur.accounts) > 0 && !cur.paused {
+	if prev.health.Status != "unavailable" && cur.health.Status == "unavailable" && len(cur.accounts) > 0 && !cur.paused && cur.health.Blocked == "" {
 		msg := "Every account is out."
 		if first := cur.firstReturn(); !first.IsZero() {
 			msg += " The first is back at " + first.Local().Format("15:04") + "."

@@ -404,3 +404,43 @@ func TestStoreWarning(t *testing.T) {
 		t.Errorf("tray still warns after recovery: %q", it.Label)
 	}
 }
+
+// While the keychain cannot be read, the banner says why requests are
+// refused, a notification says it (already at the first look, since at
+// login the window is hidden), and "every account is out" is not claimed.
+func TestKeychainWaitWarning(t *testing.T) {
+	f := newFixture(t)
+	f.addThroughDialog()
+	var zero snapshot
+	cur := f.ui.snapshot()
+	cur.health.Blocked = "Keypool cannot read its keychain yet, so it cannot serve (the keyring is locked). It resumes by itself once the keychain is unlocked."
+	cur.health.Status = "unavailable"
+	f.ui.notify(zero, cur)
+	if n := f.notes.last(); n == nil || n.Title != "Keypool: waiting for the keychain" || !strings.Contains(n.Content, "locked") {
+		t.Fatalf("notification = %+v", n)
+	}
+	f.ui.updateBanner(cur)
+	if !f.ui.banner.Visible() || !strings.Contains(f.ui.banner.Text, "resumes by itself") {
+		t.Errorf("banner = %q (visible %v)", f.ui.banner.Text, f.ui.banner.Visible())
+	}
+	if findItem(trayMenu(cur, f.ui.trayActions()), "⚠ Waiting for the keychain") == nil {
+		t.Errorf("tray menu lacks the warning: %q", labels(trayMenu(cur, f.ui.trayActions())))
+	}
+	// The keychain locks while Keypool runs: the same, and still no claim
+	// that the accounts are out.
+	ok := f.ui.snapshot()
+	if ok.health.Status != "ok" {
+		t.Fatalf("status before = %q", ok.health.Status)
+	}
+	next := cur
+	next.now = ok.now.Add(time.Second)
+	f.ui.notify(ok, next)
+	if n := f.notes.last(); n == nil || n.Title != "Keypool: waiting for the keychain" {
+		t.Errorf("notification = %+v", n)
+	}
+	for _, n := range f.notes.sent {
+		if n.Title == "Keypool: no account available" {
+			t.Error("claimed every account is out while waiting for the keychain")
+		}
+	}
+}

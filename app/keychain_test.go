@@ -1,0 +1,125 @@
+package app_test
+
+import (
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"keypool/app"
+	"keypool/app/secrets"
+	"keypool/app/secrets/secretstest"
+	"keypool/app/store"
+	"keypool/internal/dirtest"
+	"keypool/relay/relaytest"
+)
+
+// lockableKeychain refuses everything while locked, as a locked login
+// keyring does, and reports its state without prompting, as secrets.OS does
+// on Linux.
+type lockableKeychain struct {
+	secrets.Keychain
+	locked atomic.Bool
+}
+
+func (k *lockableKeychain) refused() error {
+	return fmt.Errorf("keychain: %w: the keyring is locked: unlock your login keyring", secrets.ErrUnavailable)
+}
+
+func (k *lockableKeychain) Check() error {
+	if k.locked.Load() {
+		return k.refused()
+	}
+	return nil
+}
+
+func (k *lockableKeychain) Get(account string, f secrets.Field) (secrets.Secret, error) {
+	if k.locked.Load() {
+		return secrets.Secret{}, k.refused()
+	}
+	return k.Keychain.Get(account, f)
+}
+
+func (k *lockableKeychain) Locked() (bool, error) { return k.locked.Load(), nil }
+
+// lockedAtStart: Keypool starts while its keychain is locked. It starts,
+// refuses every API request with a 503 that says why (even one without a
+// client key: the keys are in the keychain), and once the keychain is
+// unlocked it serves, requiring the client key again, without a restart.
+func lockedAtStart(t *testing.T, keys secrets.Keychain, lock, unlock func()) {
+	up := relaytest.New()
+	defer up.Close()
+	p := app.Params{DataDir: dirtest.New(t), Port: freePort(t), Keychain: keys}
+	t.Cleanup(func() { keys.DeleteAccount("a") })
+
+	r := start(t, p)
+	must(t, r.Accounts().Add(store.Account{ID: "a", Type: "claude-api", Priority: 10, Enabled: true, APIURL: up.URL},
+		map[secrets.Field]secrets.Secret{secrets.APIKey: secrets.New("sk-ant-secret-locked")}))
+	ck, err := r.AddClientKey("cli")
+	must(t, err)
+	value, err := r.ClientKeySecret(ck.ID)
+	must(t, err)
+	r.stop()
+
+	lock()
+	logs := &logBuf{}
+	r2 := startStore(t, p, logs)
+	withKey := map[string]string{"Authorization": "Bearer " + value.Reveal()}
+	for name, hdr := range map[string]map[string]string{"with the client key": withKey, "without a key": nil} {
+		code, body := r2.send(t, hdr)
+		if code != 503 || !strings.Contains(body, `"type":"error"`) || !strings.Contains(body, "keychain") || !strings.Contains(body, "unlock") {
+			t.Errorf("request %s while the keychain is locked: %d %s", name, code, body)
+		}
+	}
+	if up.Count() != 0 {
+		t.Errorf("the upstream was called %d times while the keychain was locked", up.Count())
+	}
+	if h := health(t, r2); h.Blocked == "" || h.Status != "unavailable" {
+		t.Errorf("/health while locked: status %q, blocked %q", h.Status, h.Blocked)
+	}
+
+	unlock()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code, body := r2.send(t, withKey)
+		if code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still refused after the keychain was unlocked: %d %s", code, body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if code, _ := r2.postOpen(t); code != 401 {
+		t.Errorf("request without a key after the unlock: %d, want 401", code)
+	}
+	if h := health(t, r2); h.Blocked != "" {
+		t.Errorf("/health after the unlock: blocked %q", h.Blocked)
+	}
+	if !strings.Contains(logs.String(), "keychain readable again") {
+		t.Errorf("the recovery was not logged:\n%s", logs.String())
+	}
+	for _, secret := range []string{"sk-ant-secret-locked", value.Reveal()} {
+		if strings.Contains(logs.String(), secret) {
+			t.Error("a secret in the logs")
+		}
+	}
+}
+
+func TestKeychainLockedAtStart(t *testing.T) {
+	keys := &lockableKeychain{Keychain: secrets.NewMemory()}
+	lockedAtStart(t, keys, func() { keys.locked.Store(true) }, func() { keys.locked.Store(false) })
+}
+
+// The same with GNOME Keyring, really locked and unlocked over D-Bus, in a
+// keyring session of the test's own.
+func TestRealKeychainLockedAtStart(t *testing.T) {
+	secretstest.RunPrivate(t, func(t *testing.T) {
+		keys, ok := secretstest.OS(t)
+		if !ok {
+			t.Fatal("no keychain in the private session")
+		}
+		lockedAtStart(t, keys, func() { secretstest.Lock(t) }, func() { secretstest.Unlock(t) })
+	})
+}

@@ -1,0 +1,106 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"keypool/app/secrets"
+)
+
+const (
+	// keychainPeek is how often a locked keychain is looked at, where that
+	// can be done without asking the user (secrets.OS.Locked).
+	keychainPeek = 2 * time.Second
+	// keychainRetry is how often the keychain is tried where looking means
+	// asking.
+	keychainRetry = 30 * time.Second
+)
+
+// keychainBlocked is what API clients are told while the keychain cannot be
+// read.
+func keychainBlocked(err error) string {
+	return "Keypool cannot read its keychain yet, so it cannot serve (" + err.Error() +
+		"). It resumes by itself once the keychain is unlocked."
+}
+
+// keychainErr returns why the keychain could not be read, or nil once it
+// could.
+func (a *App) keychainErr() error {
+	a.kcMu.Lock()
+	defer a.kcMu.Unlock()
+	return a.kcErr
+}
+
+// waitForKeychain notes that the keychain could not be read and blocks the
+// relay until waitKeychain sees it answer.
+func (a *App) waitForKeychain(err error) {
+	a.kcMu.Lock()
+	a.kcErr = err
+	a.kcMu.Unlock()
+	a.relay.SetBlocked(keychainBlocked(err))
+	a.log.Warn("the keychain cannot be read; API requests are refused until it is unlocked", "err", err)
+}
+
+// waitKeychain runs while the keychain could not be read at start: it looks
+// every keychainPeek where that asks nothing of the user, else tries every
+// keychainRetry, and unblocks the relay once the keychain answers.
+func (a *App) waitKeychain(ctx context.Context) {
+	if a.keychainErr() == nil {
+		return
+	}
+	peek, canPeek := a.accounts.Keys.(interface{ Locked() (bool, error) })
+	t := time.NewTicker(keychainPeek)
+	defer t.Stop()
+	var tried time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if canPeek {
+			locked, err := peek.Locked()
+			switch {
+			case errors.Is(err, errors.ErrUnsupported):
+				canPeek = false
+			case err != nil || locked:
+				continue
+			}
+		}
+		if !canPeek && time.Since(tried) < keychainRetry {
+			continue
+		}
+		tried = time.Now()
+		if err := a.resumeKeychain(); err != nil {
+			a.log.Debug("keychain still unavailable", "err", err)
+			continue
+		}
+		return
+	}
+}
+
+// resumeKeychain checks the keychain, loads the client keys from it and
+// unblocks the relay.
+func (a *App) resumeKeychain() error {
+	if c, ok := a.accounts.Keys.(interface{ Check() error }); ok {
+		if err := c.Check(); err != nil {
+			return err
+		}
+	}
+	if len(a.cfg.APIKeys) == 0 {
+		if err := a.loadClientKeys(); err != nil {
+			return err
+		}
+	}
+	a.kcMu.Lock()
+	a.kcErr = nil
+	a.kcMu.Unlock()
+	a.relay.SetBlocked("")
+	a.log.Info("keychain readable again; serving requests")
+	return nil
+}
+
+// keychainUnavailable reports whether err means the keychain cannot be
+// reached or is locked, as opposed to a missing entry.
+func keychainUnavailable(err error) bool { return errors.Is(err, secrets.ErrUnavailable) }
