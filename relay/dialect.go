@@ -33,7 +33,10 @@ type dialect struct {
 	proto      pool.Protocol
 	parse      func(h http.Header, body []byte) (reqInfo, error)
 	writeError func(w http.ResponseWriter, status int, msg string, retry time.Duration)
-	query      func(raw string) string // the query sent upstream; nil: unchanged
+	// streamError is the event that tells a client, after the 200, that its
+	// stream failed.
+	streamError func(status int, msg string) []byte
+	query       func(raw string) string // the query sent upstream; nil: unchanged
 }
 
 var errNoModel = errors.New("model: field required")
@@ -47,7 +50,8 @@ var anthropicDialect = &dialect{
 		}
 		return reqInfo{Model: req.Model, Stream: req.Stream, Session: session.ID(h, &req)}, nil
 	},
-	writeError: anthropic.WriteError,
+	writeError:  anthropic.WriteError,
+	streamError: anthropic.ErrorEvent,
 }
 
 var responsesDialect = &dialect{
@@ -59,7 +63,8 @@ var responsesDialect = &dialect{
 		}
 		return reqInfo{Model: req.Model, Stream: req.Stream, Session: openai.SessionID(h, &req)}, nil
 	},
-	writeError: openai.WriteError,
+	writeError:  openai.WriteError,
+	streamError: openai.FailedEvent,
 }
 
 var geminiDialect = &dialect{
@@ -72,8 +77,9 @@ var geminiDialect = &dialect{
 		// The model comes from the path; the caller fills it in.
 		return reqInfo{Session: gemini.SessionID(&req)}, nil
 	},
-	writeError: gemini.WriteError,
-	query:      gemini.UpstreamQuery,
+	writeError:  gemini.WriteError,
+	streamError: gemini.ErrorEvent,
+	query:       gemini.UpstreamQuery,
 }
 
 // chatRequest is the part of a chat.completions request the relay reads.
@@ -102,6 +108,7 @@ var chatDialect = &dialect{
 		w.WriteHeader(status)
 		w.Write(convert.ErrorBody(status, msg))
 	},
+	streamError: convert.ErrorChunk,
 }
 
 // chatSession fingerprints a chat by its opening messages (the system

@@ -507,12 +507,19 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, r *http.Reques
 		default:
 			// The upstream broke mid-answer: make the client see a broken
 			// stream, not a clean end, after recording what we have.
-			rec.Error = "upstream broke mid-answer: " + shortNetErr(copyErr)
+			reason := shortNetErr(copyErr)
 			if errors.Is(context.Cause(uctx), errIdle) {
-				rec.Error = "upstream idle mid-answer"
+				reason = fmt.Sprintf("no data for %v", s.cfg.IdleTimeout)
+			}
+			rec.Error = "upstream broke mid-answer: " + reason
+			if errors.Is(context.Cause(uctx), errIdle) {
+				rec.Error = "upstream idle mid-answer: " + reason
 			}
 			s.log.LogAttrs(ctx, slog.LevelWarn, "stream aborted",
 				slog.String("account", e.acct.ID), slog.String("reason", rec.Error))
+			if !encoded && isEventStream(resp.Header) {
+				streamBroke(cw, rt.dialect, reason)
+			}
 			panic(http.ErrAbortHandler) // proxy's deferred record still runs
 		}
 	}
@@ -618,6 +625,8 @@ type clientWriter struct {
 	rc   *http.ResponseController
 	idle time.Duration
 	err  error
+	tail [4]byte // the last bytes written, to tell whether an event is open
+	n    int     // bytes written, up to len(tail)
 }
 
 func (c *clientWriter) Write(p []byte) (int, error) {
@@ -626,7 +635,35 @@ func (c *clientWriter) Write(p []byte) (int, error) {
 	if err != nil && c.err == nil {
 		c.err = err
 	}
+	if n >= len(c.tail) {
+		copy(c.tail[:], p[n-len(c.tail):n])
+	} else {
+		copy(c.tail[:], c.tail[n:])
+		copy(c.tail[len(c.tail)-n:], p[:n])
+	}
+	c.n = min(c.n+n, len(c.tail))
 	return n, err
+}
+
+// betweenEvents reports whether what was written so far ends with a whole
+// event (or nothing was written), so another event may follow.
+func (c *clientWriter) betweenEvents() bool {
+	t := c.tail[:]
+	return c.n == 0 || c.n >= 2 && t[2] == '\n' && t[3] == '\n' ||
+		c.n == 4 && string(t) == "\r\n\r\n"
+}
+
+// streamBroke tells a client whose event stream broke off, in its own
+// protocol, that the answer failed; then the stream is aborted, so a client
+// that ignores the event still sees it broken, never a clean end. Nothing
+// is added if an event was cut in half, or the client is gone.
+func streamBroke(cw *clientWriter, d *dialect, reason string) {
+	if cw.err == nil && cw.betweenEvents() {
+		cw.Write(d.streamError(http.StatusBadGateway,
+			"Keypool: the upstream answer broke off mid-stream ("+reason+"); the answer is incomplete, send the request again"))
+		cw.flush()
+	}
+	panic(http.ErrAbortHandler) // the deferred usage record still runs
 }
 
 func (c *clientWriter) flush() error {

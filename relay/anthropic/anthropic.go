@@ -244,9 +244,8 @@ func ErrorType(status int) string {
 	return "api_error"
 }
 
-// WriteError answers in Anthropic's error format. A non-zero retryAfter adds
-// a retry-after header (whole seconds, at least 1).
-func WriteError(w http.ResponseWriter, status int, msg string, retryAfter time.Duration) {
+// errorBody is Anthropic's error JSON for status.
+func errorBody(status int, msg string) []byte {
 	body, _ := json.Marshal(struct {
 		Type  string `json:"type"`
 		Error struct {
@@ -257,6 +256,19 @@ func WriteError(w http.ResponseWriter, status int, msg string, retryAfter time.D
 		Type    string `json:"type"`
 		Message string `json:"message"`
 	}{ErrorType(status), msg}})
+	return body
+}
+
+// ErrorEvent is the stream event that reports an error after the 200, as
+// the API sends one: "event: error" with the error body of status.
+func ErrorEvent(status int, msg string) []byte {
+	return append(append([]byte("event: error\ndata: "), errorBody(status, msg)...), "\n\n"...)
+}
+
+// WriteError answers in Anthropic's error format. A non-zero retryAfter adds
+// a retry-after header (whole seconds, at least 1).
+func WriteError(w http.ResponseWriter, status int, msg string, retryAfter time.Duration) {
+	body := errorBody(status, msg)
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Content-Type-Options", "nosniff")

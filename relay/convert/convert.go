@@ -68,6 +68,12 @@ func ErrorBody(status int, msg string) []byte {
 	return errorJSON(status, msg, "", "")
 }
 
+// ErrorChunk is a Chat Completions stream chunk carrying an error after the
+// 200, as OpenAI sends one: a data line with the error body.
+func ErrorChunk(status int, msg string) []byte {
+	return append(append([]byte("data: "), errorJSON(status, msg, "", "")...), "\n\n"...)
+}
+
 // errorType gives the OpenAI error type and code for an HTTP status.
 func errorType(status int) (typ, code string) {
 	switch {

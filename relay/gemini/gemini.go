@@ -222,6 +222,13 @@ func WriteError(w http.ResponseWriter, code int, msg string, retryAfter time.Dur
 	w.Write(body)
 }
 
+// ErrorEvent is a stream chunk (alt=sse) carrying an error after the 200,
+// in Google's error format.
+func ErrorEvent(code int, msg string) []byte {
+	body, _ := json.Marshal(map[string]any{"error": map[string]any{"code": code, "message": msg, "status": status(code)}})
+	return append(append([]byte("data: "), body...), "\n\n"...)
+}
+
 // ErrorBody is the parts of a Google error the failover table reads.
 type ErrorBody struct {
 	Status     string

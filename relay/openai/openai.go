@@ -181,6 +181,16 @@ func WriteError(w http.ResponseWriter, status int, msg string, retryAfter time.D
 	w.Write(body)
 }
 
+// FailedEvent is the Responses stream event that ends an answer in error
+// after the 200: response.failed, with the error in the response object.
+func FailedEvent(status int, msg string) []byte {
+	body, _ := json.Marshal(map[string]any{"type": "response.failed", "response": map[string]any{
+		"object": "response", "status": "failed",
+		"error": map[string]any{"code": "server_error", "message": msg, "type": errorType(status)},
+	}})
+	return append(append([]byte("event: response.failed\ndata: "), body...), "\n\n"...)
+}
+
 // ErrorBody is the parts of an upstream error the failover table reads.
 type ErrorBody struct {
 	Type, Code, Message string
