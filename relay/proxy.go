@@ -602,7 +602,9 @@ func isEventStream(h http.Header) bool {
 	return hasPrefixFold(h.Get("Content-Type"), "text/event-stream")
 }
 
-// idleReader restarts the idle timer each time data arrives.
+// idleReader runs the idle timer only while the relay waits on the
+// upstream: from each Read call until it returns. Time spent writing to a
+// slow client is not the upstream's, and must not make it look idle.
 type idleReader struct {
 	r io.Reader
 	t *time.Timer
@@ -610,10 +612,9 @@ type idleReader struct {
 }
 
 func (ir *idleReader) Read(p []byte) (int, error) {
+	ir.t.Reset(ir.d)
 	n, err := ir.r.Read(p)
-	if n > 0 {
-		ir.t.Reset(ir.d)
-	}
+	ir.t.Stop()
 	return n, err
 }
 

@@ -231,3 +231,30 @@ func TestClientLeavesBeforeHeaders(t *testing.T) {
 		t.Errorf("account state = %s", st)
 	}
 }
+
+// A client that stops reading is dropped once a write to it has waited the
+// idle timeout; the account is not blamed for it: no cooldown, the upstream
+// request is cancelled, and the record says the client went away.
+func TestStalledClientDoesNotPunishAccount(t *testing.T) {
+	h := newHarness(t, []acct{{id: "a", prio: 1}}, func(c *relay.Config) { c.IdleTimeout = 300 * time.Millisecond })
+	pieces := make([]string, 20000) // ~20 MB: more than the sockets buffer
+	for i := range pieces {
+		pieces[i] = strings.Repeat("x", 1000)
+	}
+	h.ups["a"].Push(relaytest.Reply{Events: relaytest.Stream("claude-sonnet-4-5", pieces, 1, 1, 0, 0)})
+	resp := streamReq(t, h, context.Background())
+	defer resp.Body.Close()
+	readEvent(t, bufio.NewReader(resp.Body))
+	select { // stop reading
+	case <-h.ups["a"].Cancelled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("upstream request still running after the client stopped reading")
+	}
+	recs := waitRecords(t, h.sink, 1)
+	if !strings.Contains(recs[0].Error, "client") {
+		t.Errorf("record error = %q, want the client blamed", recs[0].Error)
+	}
+	if st := h.account("a"); st.State != "ready" || len(st.Cooldowns) != 0 {
+		t.Errorf("account after a stalled client: %s %+v", st.State, st.Cooldowns)
+	}
+}
