@@ -1,9 +1,12 @@
 package relay_test
 
 import (
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -272,4 +275,52 @@ func TestAccountModelRules(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || errorType(t, b) != "api_error" {
 		t.Errorf("unserved model: %d %s", resp.StatusCode, b)
 	}
+}
+
+// A storm: every account answers 429 and many clients keep asking. Each
+// client gets a 429 with the earliest retry time, and the upstreams are not
+// hammered: once an account has said 429, it is not asked again until its
+// time, so the calls are bounded by the clients in flight at the first
+// answer, whatever the number of requests.
+func TestRateLimitStorm(t *testing.T) {
+	h := newHarness(t, []acct{{id: "a", prio: 100}, {id: "b", prio: 50}, {id: "c", prio: 10}}, nil)
+	for id, ra := range map[string]string{"a": "40", "b": "20", "c": "30"} {
+		for range 1000 {
+			h.ups[id].Push(relaytest.Reply{Status: 429, Header: map[string]string{"Retry-After": ra}, Body: relaytest.Error("rate_limit_error", "slow down")})
+		}
+	}
+	const clients, each = 32, 20
+	var wg sync.WaitGroup
+	var bad atomic.Int64
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				req, _ := http.NewRequest("POST", h.http.URL+"/v1/messages", strings.NewReader(simple))
+				req.Header.Set("x-api-key", "local-key")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					bad.Add(1)
+					continue
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "20" || !strings.Contains(string(b), "2026-11-26T12:00:20Z") {
+					bad.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := bad.Load(); n != 0 {
+		t.Errorf("%d of %d answers were not a 429 with the earliest retry time", n, clients*each)
+	}
+	c := h.counts()
+	for id, n := range c {
+		if n > clients {
+			t.Errorf("account %s was called %d times for %d requests; want at most one per client in flight", id, n, clients*each)
+		}
+	}
+	t.Logf("upstream calls for %d requests: %v", clients*each, c)
 }
