@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"time"
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
@@ -57,27 +58,89 @@ func gui(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	if err != nil {
-		return err
-	}
-	defer core.Close()
-
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	done := make(chan error, 1)
-	go func() { done <- core.Run(runCtx) }()
 
 	fa := fyneapp.NewWithID("app.keypool.keypool")
 	fa.SetIcon(ui.Icon)
-	u := ui.New(fa, core)
-	core.OnShow(func() { fyne.Do(func() { u.Window().Show(); u.Window().RequestFocus() }) })
-	u.Run(runCtx, *hidden)
+	d := &desktopRun{ctx: ctx, p: p, fa: fa, hidden: *hidden, log: log}
+	if err == nil {
+		d.show(core)
+	} else {
+		// Started from the desktop, nobody reads stderr: say it in a window,
+		// with what can be done from there.
+		fmt.Fprintln(stderr, "keypool:", err)
+		ui.StartupError(fa, err, d.fixes(err)...).Show()
+	}
 	go func() {
 		<-ctx.Done() // Ctrl-C quits the app too
 		fa.Quit()
 	}()
-	log.Info("keypool running", "url", core.URL())
 	fa.Run() // until Quit
-	stop()
-	return <-done
+	if d.core == nil {
+		return err
+	}
+	d.stop()
+	runErr := <-d.done
+	if cerr := d.core.Close(); runErr == nil {
+		runErr = cerr
+	}
+	return runErr
+}
+
+// desktopRun is the desktop app once Fyne runs: the core app, opened at
+// start or later from the startup error window, and its window and tray.
+type desktopRun struct {
+	ctx    context.Context
+	p      app.Params
+	fa     fyne.App
+	hidden bool
+	log    *slog.Logger
+
+	core *app.App
+	stop context.CancelFunc
+	done chan error
+}
+
+// show runs core and shows its window (unless hidden) and tray.
+func (d *desktopRun) show(core *app.App) {
+	runCtx, stop := context.WithCancel(d.ctx)
+	d.core, d.stop, d.done = core, stop, make(chan error, 1)
+	go func() { d.done <- core.Run(runCtx) }()
+	u := ui.New(d.fa, core)
+	core.OnShow(func() { fyne.Do(func() { u.Window().Show(); u.Window().RequestFocus() }) })
+	u.Run(runCtx, d.hidden)
+	d.log.Info("keypool running", "url", core.URL())
+}
+
+// open tries to open the core app again and shows it.
+func (d *desktopRun) open() error {
+	core, err := app.Open(d.p)
+	if err != nil {
+		return err
+	}
+	d.hidden = false // the person is looking at the error window
+	d.show(core)
+	return nil
+}
+
+// fixes are what the startup error window offers for err: for a damaged
+// database, keeping it aside and starting with an empty one; always, trying
+// again (after freeing the port, unlocking the data dir…).
+func (d *desktopRun) fixes(err error) []ui.Fix {
+	var fixes []ui.Fix
+	if errors.Is(err, store.ErrCorrupt) {
+		cfg, _ := app.LoadConfig(d.p)
+		if path, perr := app.DatabasePath(d.p, cfg); perr == nil {
+			fixes = append(fixes, ui.Fix{Label: "Keep the damaged file aside and start empty",
+				Note: "the file is renamed, not deleted; your accounts were listed in it, so add them again (their secrets are still in the keychain)",
+				Do: func() error {
+					kept, err := store.MoveAside(path, time.Now())
+					if err != nil {
+						return err
+					}
+					d.log.Warn("damaged database kept aside; starting with an empty one", "kept", kept)
+					return d.open()
+				}})
+		}
+	}
+	return append(fixes, ui.Fix{Label: "Try again", Do: d.open})
 }

@@ -2,6 +2,8 @@ package ui
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"image/png"
 	"io"
 	"log/slog"
@@ -15,11 +17,14 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"keypool/app"
 	"keypool/app/secrets"
 	"keypool/app/secrets/secretstest"
+	"keypool/app/store"
 	"keypool/internal/dirtest"
 	"keypool/relay"
 	"keypool/relay/relaytest"
@@ -443,4 +448,90 @@ func TestKeychainWaitWarning(t *testing.T) {
 			t.Error("claimed every account is out while waiting for the keychain")
 		}
 	}
+}
+
+// findButton finds a button by its text anywhere in o.
+func findButton(o fyne.CanvasObject, text string) *widget.Button {
+	switch x := o.(type) {
+	case *widget.Button:
+		if x.Text == text {
+			return x
+		}
+	case *fyne.Container:
+		for _, c := range x.Objects {
+			if b := findButton(c, text); b != nil {
+				return b
+			}
+		}
+	case *container.Scroll:
+		return findButton(x.Content, text)
+	}
+	return nil
+}
+
+// The window shown when Keypool cannot start says why; a fix that fails
+// says why in its place and leaves the window up; one that works closes it.
+func TestStartupError(t *testing.T) {
+	a := test.NewTempApp(t)
+	fail := true
+	calls := 0
+	err := fmt.Errorf("open /data/keypool.db: %w (the file was NOT modified)", store.ErrCorrupt)
+	w := StartupError(a, err, Fix{Label: "Keep the damaged file aside and start empty", Note: "add your accounts again",
+		Do: func() error {
+			calls++
+			if fail {
+				return errors.New("keep /data/keypool.db aside: permission denied")
+			}
+			return nil
+		}})
+	w.Show()
+	open := func() bool {
+		for _, x := range a.Driver().AllWindows() {
+			if x == w {
+				return true
+			}
+		}
+		return false
+	}
+	if !strings.Contains(allText(w.Content()), "not a valid Keypool database") || !strings.Contains(allText(w.Content()), "add your accounts again") {
+		t.Errorf("window text = %q", allText(w.Content()))
+	}
+	if dir := os.Getenv("KEYPOOL_SCREENSHOTS"); dir != "" {
+		out, _ := os.Create(filepath.Join(dir, "startup-error.png"))
+		png.Encode(out, w.Canvas().Capture())
+		out.Close()
+	}
+	fix := findButton(w.Content(), "Keep the damaged file aside and start empty")
+	if fix == nil || findButton(w.Content(), "Quit") == nil {
+		t.Fatal("the fix or Quit button is missing")
+	}
+	test.Tap(fix)
+	if calls != 1 || !strings.Contains(allText(w.Content()), "permission denied") {
+		t.Errorf("after a failed fix: %d calls, text %q", calls, allText(w.Content()))
+	}
+	if !open() {
+		t.Error("the window closed after a failed fix")
+	}
+	fail = false
+	test.Tap(fix)
+	if calls != 2 || open() {
+		t.Errorf("after a working fix: %d calls, window open %v", calls, open())
+	}
+}
+
+// allText joins the text of every label in o.
+func allText(o fyne.CanvasObject) string {
+	switch x := o.(type) {
+	case *widget.Label:
+		return x.Text + "\n"
+	case *fyne.Container:
+		s := ""
+		for _, c := range x.Objects {
+			s += allText(c)
+		}
+		return s
+	case *container.Scroll:
+		return allText(x.Content)
+	}
+	return ""
 }

@@ -304,8 +304,24 @@ func openError(path string, err error) error {
 }
 
 func corruptError(path string, err error) error {
-	return fmt.Errorf("open %s: %w (the file was NOT modified; move it aside to start with an empty store): %w",
-		path, ErrCorrupt, err)
+	return fmt.Errorf("open %s: %w (the file was NOT modified; keep it aside to start with an empty store, e.g. mv %s %s.corrupt): %w",
+		path, ErrCorrupt, path, path, err)
+}
+
+// MoveAside renames a database Open refused as corrupt to
+// path.corrupt-YYYYMMDD-HHMMSS, beside it, so that the next Open starts an
+// empty store while the damaged file is kept for inspection or recovery. It
+// returns the new name. Journal segments stay: they replay into the new
+// file, which keeps the last usage records.
+func MoveAside(path string, now time.Time) (string, error) {
+	to := path + ".corrupt-" + now.Format("20060102-150405")
+	if _, err := os.Lstat(to); err == nil {
+		return "", fmt.Errorf("keep %s aside: %s already exists", path, to)
+	}
+	if err := os.Rename(path, to); err != nil {
+		return "", fmt.Errorf("keep %s aside: %w", path, err)
+	}
+	return to, nil
 }
 
 // isCorrupt reports whether bbolt refused the file's contents.

@@ -475,6 +475,44 @@ func TestOpenCorrupt(t *testing.T) {
 	}
 }
 
+// MoveAside keeps a damaged file, byte for byte, beside the path, and the
+// next Open starts an empty store there; it never overwrites an earlier one.
+func TestMoveAside(t *testing.T) {
+	dir := dirtest.New(t)
+	path := filepath.Join(dir, "keypool.db")
+	damaged := bytes.Repeat([]byte("not a database\n"), 100)
+	if err := os.WriteFile(path, damaged, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(path, Options{}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Open = %v, want ErrCorrupt", err)
+	}
+	at := time.Date(2026, 11, 26, 11, 40, 5, 0, time.UTC)
+	kept, err := MoveAside(path, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := path + ".corrupt-20261126-114005"; kept != want {
+		t.Errorf("kept at %s, want %s", kept, want)
+	}
+	if b, err := os.ReadFile(kept); err != nil || !bytes.Equal(b, damaged) {
+		t.Errorf("the kept file differs from the damaged one (%v)", err)
+	}
+	s := open(t, path, Options{})
+	if got := len(allRecords(t, s)); got != 0 {
+		t.Errorf("fresh store has %d records", got)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, damaged, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := MoveAside(path, at); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("a second MoveAside in the same second = %v, want a refusal", err)
+	}
+}
+
 func TestOpenNewerSchema(t *testing.T) {
 	path := dbPath(t)
 	s := open(t, path, Options{})
