@@ -125,6 +125,9 @@ func (t *StreamTap) Result() (string, pool.Usage, string) { return t.Model, t.Us
 // Event looks at one raw SSE event.
 func (t *StreamTap) Event(ev []byte) {
 	name := sse.Field(ev, "event")
+	if len(name) == 0 {
+		name = dataType(sse.Field(ev, "data"))
+	}
 	switch {
 	case bytes.Equal(name, []byte("response.completed")), bytes.Equal(name, []byte("response.incomplete")),
 		bytes.Equal(name, []byte("response.failed")):
@@ -146,6 +149,30 @@ func (t *StreamTap) Event(ev []byte) {
 	case bytes.Equal(name, []byte("error")):
 		t.Error = "error event"
 	}
+}
+
+// endEvents are the Responses events that carry usage or an error.
+var endEvents = [][]byte{[]byte("response.completed"), []byte("response.incomplete"), []byte("response.failed"), []byte("error")}
+
+// dataType finds the event type inside the JSON of an event sent without
+// an event line, as some OpenAI-compatible servers do, for the events the
+// tap reads; it returns nil for the rest without parsing the JSON.
+func dataType(data []byte) []byte {
+	i := bytes.Index(data, []byte(`"type"`))
+	if i < 0 {
+		return nil
+	}
+	rest := bytes.TrimLeft(data[i+len(`"type"`):], " \t")
+	if len(rest) == 0 || rest[0] != ':' {
+		return nil
+	}
+	rest = bytes.TrimLeft(rest[1:], " \t")
+	for _, n := range endEvents {
+		if len(rest) > len(n)+1 && rest[0] == '"' && bytes.Equal(rest[1:1+len(n)], n) && rest[1+len(n)] == '"' {
+			return n
+		}
+	}
+	return nil
 }
 
 // errorType is OpenAI's error.type for a status.
