@@ -228,3 +228,65 @@ func TestGeminiCodeAssist(t *testing.T) {
 		t.Errorf("stream usage %+v", recs[1].Usage)
 	}
 }
+
+// streamGenerateContent without alt=sse streams a JSON array: each piece
+// reaches the client as soon as the upstream sends it, and the usage of the
+// last chunk is recorded.
+func TestGeminiArrayStream(t *testing.T) {
+	h := geminiHarness(t)
+	chunks := []string{
+		"[" + relaytest.GeminiResponse("gemini-3.5-flash", "a", 50, 20, 1),
+		",\r\n" + relaytest.GeminiResponse("gemini-3.5-flash", "b", 50, 20, 2),
+		",\r\n" + relaytest.GeminiResponse("gemini-3.5-flash", "c", 50, 20, 3) + "]",
+	}
+	step := make(chan struct{})
+	h.ups["g1"].Push(relaytest.Reply{Chunks: chunks, Step: step})
+	req, _ := http.NewRequest("POST", h.http.URL+"/gemini/v1beta/models/gemini-3.5-flash:streamGenerateContent",
+		strings.NewReader(`{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}`))
+	req.Header.Set("x-goog-api-key", "local-key")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	reads := make(chan string)
+	go func() {
+		defer close(reads)
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := resp.Body.Read(buf)
+			if n > 0 {
+				reads <- string(buf[:n])
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	got := ""
+	for i := range chunks {
+		for want := strings.Join(chunks[:i+1], ""); got != want; {
+			select {
+			case b, ok := <-reads:
+				if !ok {
+					t.Fatalf("answer ended after %q", got)
+				}
+				got += b
+			case <-time.After(5 * time.Second):
+				t.Fatalf("chunk %d did not reach the client before the next was sent (has %q)", i, got)
+			}
+		}
+		if i < len(chunks)-1 {
+			select {
+			case step <- struct{}{}: // the upstream sends the next only now
+			case <-time.After(5 * time.Second):
+				t.Fatalf("upstream not waiting after chunk %d", i)
+			}
+		}
+	}
+	recs := waitRecords(t, h.sink, 1)
+	want := relay.Usage{InputTokens: 30, CacheReadTokens: 20, OutputTokens: 3, RawInputTokens: 50}
+	if r := recs[0]; r.Usage != want || !r.Stream {
+		t.Errorf("record = %+v, want usage %+v", r, want)
+	}
+}

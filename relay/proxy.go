@@ -482,12 +482,18 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	} else {
 		var kept *bytes.Buffer
 		var dst io.Writer = cw
+		if rec.Stream {
+			// A stream that is not SSE (Gemini's JSON array without
+			// alt=sse): pass each read on at once.
+			dst = flushWriter{cw}
+		}
 		if rt.usage && resp.StatusCode < 300 {
 			kept = getBuf()
 			defer putBuf(kept)
-			dst = io.MultiWriter(cw, &capWriter{b: kept, max: 4 << 20})
+			dst = io.MultiWriter(dst, &capWriter{b: kept, max: 4 << 20})
 		}
-		// No flush: net/http sends the rest when the handler returns.
+		// A whole answer needs no flush: net/http sends the rest when the
+		// handler returns.
 		buf := copyBufs.Get().(*[]byte)
 		_, copyErr = io.CopyBuffer(dst, src, *buf)
 		copyBufs.Put(buf)

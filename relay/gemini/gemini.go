@@ -154,6 +154,20 @@ type wireResponse struct {
 
 // ResponseUsage reads usage from a generateContent answer.
 func ResponseUsage(body []byte) (model string, u pool.Usage, ok bool) {
+	if b := bytes.TrimLeft(body, " \t\r\n"); len(b) > 0 && b[0] == '[' {
+		// streamGenerateContent without alt=sse: an array of chunks, each
+		// with the running totals; the last one counts.
+		var rs []wireResponse
+		if json.Unmarshal(b, &rs) != nil {
+			return "", u, false
+		}
+		for i := len(rs) - 1; i >= 0; i-- {
+			if rs[i].UsageMetadata != nil {
+				return rs[i].ModelVersion, rs[i].UsageMetadata.usage(), true
+			}
+		}
+		return "", u, false
+	}
 	var r wireResponse
 	if json.Unmarshal(body, &r) != nil || r.UsageMetadata == nil {
 		return "", u, false

@@ -33,6 +33,10 @@ type Reply struct {
 	// Gzip compresses the answer whatever the request's Accept-Encoding,
 	// flushing the compressor after each event, like a misbehaving upstream.
 	Gzip bool
+	// Chunks, instead of Body or Events, are written as they are, each
+	// flushed, with Step and Gap applied between them: a streamed answer
+	// that is not SSE, such as Gemini's JSON array without alt=sse.
+	Chunks []string
 }
 
 // Request is what the upstream received.
@@ -124,6 +128,22 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 			return rc.Flush()
 		}
 	}
+	if rep.Chunks != nil {
+		if w.Header().Get("Content-Type") == "" {
+			w.Header().Set("Content-Type", "application/json")
+		}
+		w.WriteHeader(status)
+		for i, c := range rep.Chunks {
+			if !u.pause(r, rep, i > 0) {
+				return
+			}
+			if _, err := io.WriteString(out, c); err != nil || flush() != nil {
+				u.Cancelled <- struct{}{}
+				return
+			}
+		}
+		return
+	}
 	if rep.Events == nil {
 		if w.Header().Get("Content-Type") == "" {
 			w.Header().Set("Content-Type", "application/json")
@@ -145,21 +165,8 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 			}
 			return
 		}
-		if rep.Step != nil && i > 0 {
-			select {
-			case <-rep.Step:
-			case <-r.Context().Done():
-				u.Cancelled <- struct{}{}
-				return
-			}
-		}
-		if rep.Gap > 0 {
-			select {
-			case <-time.After(rep.Gap):
-			case <-r.Context().Done():
-				u.Cancelled <- struct{}{}
-				return
-			}
+		if !u.pause(r, rep, i > 0) {
+			return
 		}
 		if _, err := io.WriteString(out, ev+"\n\n"); err != nil {
 			u.Cancelled <- struct{}{}
@@ -170,6 +177,29 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// pause waits for rep's Step (if set and step) and Gap before the next
+// event or chunk. It reports false, after noting the cancellation, if the
+// client left.
+func (u *Upstream) pause(r *http.Request, rep Reply, step bool) bool {
+	if step && rep.Step != nil {
+		select {
+		case <-rep.Step:
+		case <-r.Context().Done():
+			u.Cancelled <- struct{}{}
+			return false
+		}
+	}
+	if rep.Gap > 0 {
+		select {
+		case <-time.After(rep.Gap):
+		case <-r.Context().Done():
+			u.Cancelled <- struct{}{}
+			return false
+		}
+	}
+	return true
 }
 
 // Message is a non-streaming Messages answer.
