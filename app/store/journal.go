@@ -58,15 +58,21 @@ func (j *journal) segPath(n uint64) string {
 	return j.prefix + fmt.Sprintf("%06d", n)
 }
 
-// segments lists the segment numbers on disk, oldest first.
+// segments lists the segment numbers on disk, oldest first. The directory
+// is read rather than globbed: the data dir's path may hold '[' or '*'.
 func (j *journal) segments() ([]uint64, error) {
-	paths, err := filepath.Glob(j.prefix + "*")
+	dir, base := filepath.Split(j.prefix)
+	entries, err := os.ReadDir(filepath.Clean(dir))
 	if err != nil {
 		return nil, err
 	}
 	var nums []uint64
-	for _, p := range paths {
-		n, err := strconv.ParseUint(strings.TrimPrefix(p, j.prefix), 10, 64)
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), base)
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		n, err := strconv.ParseUint(rest, 10, 64)
 		if err != nil || n == 0 {
 			continue // not ours
 		}
@@ -104,18 +110,23 @@ func (j *journal) append(o *op) (uint64, error) {
 }
 
 // rotate starts the next segment. The old one is removed once its ops are
-// committed (see done).
+// committed (see done). A segment is never reopened: a number already on
+// disk (left by a replay that could not commit) is skipped, not truncated.
 func (j *journal) rotate() error {
 	next := j.seg + 1
-	f, err := os.OpenFile(j.segPath(next), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := os.OpenFile(j.segPath(next), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	for tries := 0; errors.Is(err, fs.ErrExist) && tries < 1000; tries++ {
+		next++
+		f, err = os.OpenFile(j.segPath(next), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	}
 	if err != nil {
 		return fmt.Errorf("start usage journal: %w", err)
 	}
-	old := j.f
+	old, oldSeg := j.f, j.seg
 	j.f, j.seg, j.size = f, next, 0
 	if old != nil {
 		_ = old.Close()
-		j.removeIfDone(next - 1)
+		j.removeIfDone(oldSeg)
 	}
 	return nil
 }

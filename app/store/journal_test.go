@@ -16,6 +16,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"keypool/app/store/disktest"
+	"keypool/internal/dirtest"
 	"keypool/relay/sched"
 )
 
@@ -459,4 +460,23 @@ func FuzzJournalLine(f *testing.F) {
 			t.Fatalf("round trip changed the op:\n%+v\n%+v", o, o2)
 		}
 	})
+}
+
+// A data dir whose path holds glob characters: the journal is still found
+// and replayed, and a leftover segment is never truncated.
+func TestJournalPathWithGlobCharacters(t *testing.T) {
+	path := filepath.Join(dirtest.New(t), "Keypool [work] *?", "keypool.db")
+	s := open(t, path, Options{})
+	for i := range 5 {
+		s.Record(rec(t0.Add(time.Duration(i)*time.Second), "a", "m", 200, 1, 1))
+	}
+	crash(t, s)
+	j := newJournal(path)
+	if nums, err := j.segments(); err != nil || len(nums) != 1 {
+		t.Fatalf("segments = %v, %v; want one", nums, err)
+	}
+	s2 := open(t, path, Options{})
+	if got := len(allRecords(t, s2)); got != 5 {
+		t.Errorf("records after replay = %d, want 5", got)
+	}
 }

@@ -148,7 +148,9 @@ type Store struct {
 	retryAt        time.Time
 	backoff        time.Duration
 	lostSinceFlush uint64
-	heldMax        int // maxHeld; tests lower it
+	lostUnlogged   uint64    // given up since the last "lost" log line
+	lostLogged     time.Time // when that line was last written
+	heldMax        int       // maxHeld; tests lower it
 	dbClosed       bool
 
 	// jmu guards journal and orders journal appends with queue sends. Lock

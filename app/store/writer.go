@@ -436,8 +436,13 @@ func (s *Store) trimHeldLocked() {
 	s.held = s.held[over:]
 	s.lost.Add(lost)
 	s.lostSinceFlush += lost
-	s.log.Error("usage records lost: writes have failed for too long to keep holding them",
-		"path", s.path, "lost", lost, "held", len(s.held), "lost_total", s.lost.Load())
+	s.lostUnlogged += lost
+	if now := time.Now(); now.Sub(s.lostLogged) >= warnEvery { // a long outage trims every batch
+		s.lostLogged = now
+		s.log.Error("usage records lost: writes have failed for too long to keep holding them",
+			"path", s.path, "lost", s.lostUnlogged, "held", len(s.held), "lost_total", s.lost.Load())
+		s.lostUnlogged = 0
+	}
 }
 
 // flushErrLocked is what a Flush returns now: nil when everything queued so
