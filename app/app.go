@@ -85,6 +85,8 @@ type App struct {
 	// set the relay is blocked and waitKeychain watches. Guarded by kcMu.
 	kcMu  sync.Mutex
 	kcErr error
+	// clientKeysMu serialises loadClientKeys.
+	clientKeysMu sync.Mutex
 
 	closeOnce sync.Once
 	closeErr  error
@@ -571,7 +573,16 @@ func (a *App) Run(ctx context.Context) error {
 		defer close(keychainDone)
 		a.waitKeychain(keychainCtx)
 	}()
-	defer func() { stopKeychain(); <-keychainDone }()
+	defer func() {
+		stopKeychain()
+		select {
+		case <-keychainDone:
+		case <-time.After(2 * time.Second):
+			// go-keyring waits without limit for an unlock prompt to be
+			// answered; quitting must not. The process ends anyway.
+			a.log.Warn("not waiting for the keychain check (an unanswered unlock prompt?)")
+		}
+	}()
 
 	refreshDone := make(chan struct{})
 	refreshCtx, stopRefresh := context.WithCancel(ctx)

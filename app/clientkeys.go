@@ -55,6 +55,10 @@ func (a *App) RevokeClientKey(id string) error {
 
 // loadClientKeys hands the relay the store's client keys.
 func (a *App) loadClientKeys() error {
+	// One load at a time: a resume from the keychain wait must not set an
+	// older list over a revoke's newer one.
+	a.clientKeysMu.Lock()
+	defer a.clientKeysMu.Unlock()
 	list, err := a.store.ClientKeys()
 	if err != nil {
 		return err

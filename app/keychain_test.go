@@ -20,7 +20,9 @@ import (
 // on Linux.
 type lockableKeychain struct {
 	secrets.Keychain
-	locked atomic.Bool
+	locked  atomic.Bool
+	blind   bool // Locked fails, as where the state cannot be read
+	missing atomic.Bool
 }
 
 func (k *lockableKeychain) refused() error {
@@ -38,10 +40,18 @@ func (k *lockableKeychain) Get(account string, f secrets.Field) (secrets.Secret,
 	if k.locked.Load() {
 		return secrets.Secret{}, k.refused()
 	}
+	if k.missing.Load() && strings.HasPrefix(account, "client-") {
+		return secrets.Secret{}, fmt.Errorf("keychain get %s: %w", account, secrets.ErrNotFound)
+	}
 	return k.Keychain.Get(account, f)
 }
 
-func (k *lockableKeychain) Locked() (bool, error) { return k.locked.Load(), nil }
+func (k *lockableKeychain) Locked() (bool, error) {
+	if k.blind {
+		return false, fmt.Errorf("keychain state: %w: no such collection", secrets.ErrUnavailable)
+	}
+	return k.locked.Load(), nil
+}
 
 // lockedAtStart: Keypool starts while its keychain is locked. It starts,
 // refuses every API request with a 503 that says why (even one without a
@@ -122,4 +132,52 @@ func TestRealKeychainLockedAtStart(t *testing.T) {
 		}
 		lockedAtStart(t, keys, func() { secretstest.Lock(t) }, func() { secretstest.Unlock(t) })
 	})
+}
+
+// Where the keychain's state cannot be read, Keypool tries the keychain
+// itself now and then, and resumes all the same.
+func TestKeychainLockedAtStartNoPeek(t *testing.T) {
+	defer app.SetKeychainRetry(time.Second)()
+	keys := &lockableKeychain{Keychain: secrets.NewMemory(), blind: true}
+	lockedAtStart(t, keys, func() { keys.locked.Store(true) }, func() { keys.locked.Store(false) })
+}
+
+// The keychain opens but a client key's entry is gone: Keypool stays closed
+// (it cannot tell that key's holder from anyone else) and says why, instead
+// of promising to resume by itself.
+func TestKeychainUnlockedButClientKeyMissing(t *testing.T) {
+	defer app.SetKeychainRetry(time.Second)()
+	keys := &lockableKeychain{Keychain: secrets.NewMemory()}
+	up := relaytest.New()
+	defer up.Close()
+	p := app.Params{DataDir: dirtest.New(t), Port: freePort(t), Keychain: keys}
+	r := start(t, p)
+	must(t, r.Accounts().Add(store.Account{ID: "a", Type: "claude-api", Priority: 10, Enabled: true, APIURL: up.URL},
+		map[secrets.Field]secrets.Secret{secrets.APIKey: secrets.New("sk-ant-secret-locked")}))
+	_, err := r.AddClientKey("cli")
+	must(t, err)
+	r.stop()
+
+	keys.locked.Store(true)
+	logs := &logBuf{}
+	r2 := startStore(t, p, logs)
+	keys.missing.Store(true)
+	keys.locked.Store(false)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		h := health(t, r2)
+		if strings.HasPrefix(h.Blocked, "Keypool cannot serve: client key") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("blocked = %q, want the real reason", h.Blocked)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code, body := r2.postOpen(t); code != 503 || !strings.Contains(body, "client key") {
+		t.Errorf("request while a client key is missing: %d %s", code, body)
+	}
+	if up.Count() != 0 {
+		t.Error("the upstream was called while client keys could not be checked")
+	}
 }

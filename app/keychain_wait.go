@@ -8,7 +8,8 @@ import (
 	"keypool/app/secrets"
 )
 
-const (
+// Variables so that tests can shorten them.
+var (
 	// keychainPeek is how often a locked keychain is looked at, where that
 	// can be done without asking the user (secrets.OS.Locked).
 	keychainPeek = 2 * time.Second
@@ -43,8 +44,9 @@ func (a *App) waitForKeychain(err error) {
 }
 
 // waitKeychain runs while the keychain could not be read at start: it looks
-// every keychainPeek where that asks nothing of the user, else tries every
-// keychainRetry, and unblocks the relay once the keychain answers.
+// every keychainPeek where that asks nothing of the user, else (or once
+// looking fails) tries every keychainRetry, and unblocks the relay once the
+// keychain answers.
 func (a *App) waitKeychain(ctx context.Context) {
 	if a.keychainErr() == nil {
 		return
@@ -62,21 +64,32 @@ func (a *App) waitKeychain(ctx context.Context) {
 		if canPeek {
 			locked, err := peek.Locked()
 			switch {
-			case errors.Is(err, errors.ErrUnsupported):
+			case err != nil:
+				if !errors.Is(err, errors.ErrUnsupported) {
+					a.log.Warn("cannot see whether the keychain is locked; trying it now and then instead", "err", err)
+				}
 				canPeek = false
-			case err != nil || locked:
+			case locked:
 				continue
 			}
 		}
-		if !canPeek && time.Since(tried) < keychainRetry {
+		if !canPeek && !tried.IsZero() && time.Since(tried) < keychainRetry {
 			continue
 		}
 		tried = time.Now()
-		if err := a.resumeKeychain(); err != nil {
-			a.log.Debug("keychain still unavailable", "err", err)
+		err := a.resumeKeychain()
+		if err == nil {
+			return
+		}
+		if !keychainUnavailable(err) {
+			// Readable, but something else is wrong (a client key's entry
+			// is gone, say): say so instead of promising a resume.
+			a.log.Error("the keychain answers but Keypool still cannot serve", "err", err)
+			a.relay.SetBlocked("Keypool cannot serve: " + err.Error())
+			canPeek = false
 			continue
 		}
-		return
+		a.log.Debug("keychain still unavailable", "err", err)
 	}
 }
 
