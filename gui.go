@@ -130,14 +130,20 @@ func (d *desktopRun) fixes(err error) []ui.Fix {
 	if errors.Is(err, store.ErrCorrupt) {
 		cfg, _ := app.LoadConfig(d.p)
 		if path, perr := app.DatabasePath(d.p, cfg); perr == nil {
+			moved := false
 			fixes = append(fixes, ui.Fix{Label: "Keep the damaged file aside and start empty",
 				Note: "the file is renamed, not deleted; your accounts were listed in it, so add them again (their secrets are still in the keychain)",
 				Do: func() error {
-					kept, err := store.MoveAside(path, time.Now())
-					if err != nil {
-						return err
+					// Once: if the start then fails for another reason, the
+					// file now at path is the new one, not the damaged one.
+					if !moved {
+						kept, err := store.MoveAside(path, time.Now())
+						if err != nil {
+							return err
+						}
+						moved = true
+						d.log.Warn("damaged database kept aside; starting with an empty one", "kept", kept)
 					}
-					d.log.Warn("damaged database kept aside; starting with an empty one", "kept", kept)
 					return d.open()
 				}})
 		}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/anthropics/anthropic-sdk-go/v2"
 	anthropicopt "github.com/anthropics/anthropic-sdk-go/v2/option"
@@ -14,6 +15,8 @@ import (
 	"github.com/openai/openai-go/v3/responses"
 	"google.golang.org/genai"
 
+	"keypool/relay"
+	"keypool/relay/pool"
 	"keypool/relay/relaytest"
 )
 
@@ -152,4 +155,25 @@ func TestUpstreamBreakOtherProtocols(t *testing.T) {
 			t.Errorf("genai SDK: stream error = %v, want the relay's message", streamErr)
 		}
 	})
+}
+
+// A converted stream (chat client, Claude account) that stalls upstream is
+// reported as a stall, in the chat format, and recorded as one.
+func TestConvertedStreamStall(t *testing.T) {
+	h := newHarness(t, []acct{{id: "key", prio: 50}}, func(c *relay.Config) { c.IdleTimeout = 200 * time.Millisecond })
+	h.srv.SetAccounts([]pool.Account{{ID: "key", Kind: pool.KindClaudeAPI, Priority: 50, Enabled: true, APIURL: h.ups["key"].URL}})
+	evs := relaytest.Stream("claude-sonnet-4-5", relaytest.Pieces(5), 5, 10, 0, 0)
+	h.ups["key"].Push(relaytest.Reply{Events: evs, Step: make(chan struct{})}) // never released
+	resp := postRaw(t, h, "/openai/v1/chat/completions", `{"model":"claude-sonnet-4-5","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	got, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err == nil {
+		t.Fatalf("stream ended cleanly: %q", got)
+	}
+	if !strings.Contains(string(got), `data: {"error":{"message":"Keypool: the upstream answer broke off mid-stream (no data for 200ms)`) {
+		t.Errorf("no stall error chunk in %q", got)
+	}
+	if r := waitRecords(t, h.sink, 1)[0]; !strings.HasPrefix(r.Error, "upstream idle mid-answer") {
+		t.Errorf("record error = %q", r.Error)
+	}
 }

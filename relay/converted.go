@@ -77,7 +77,7 @@ func (s *Server) commitConverted(ctx context.Context, w http.ResponseWriter, rt 
 		if tap.Error != "" {
 			rec.Error = "upstream stream error: " + tap.Error
 		}
-		abortIfUpstreamBroke(ctx, cw, chatDialect, err, rec)
+		s.abortIfUpstreamBroke(ctx, cw, chatDialect, err, rec)
 		return verdict{}
 	}
 	body, ok := readConverted(w, src, rec, chatDialect)
@@ -155,7 +155,7 @@ func (s *Server) commitCodeAssist(ctx context.Context, w http.ResponseWriter, e 
 			return out, err
 		})
 		_, rec.Usage, _ = tap.Result()
-		abortIfUpstreamBroke(ctx, cw, geminiDialect, err, rec)
+		s.abortIfUpstreamBroke(ctx, cw, geminiDialect, err, rec)
 		return verdict{}
 	}
 	body, ok := readConverted(w, src, rec, geminiDialect)
@@ -175,10 +175,9 @@ func (s *Server) commitCodeAssist(ctx context.Context, w http.ResponseWriter, e 
 // abortIfUpstreamBroke ends a converted stream the client must see as broken
 // when err came from the upstream rather than from the client leaving,
 // telling the client in d's protocol first.
-func abortIfUpstreamBroke(ctx context.Context, cw *clientWriter, d *dialect, err error, rec *UsageRecord) {
+func (s *Server) abortIfUpstreamBroke(ctx context.Context, cw *clientWriter, d *dialect, err error, rec *UsageRecord) {
 	if err != nil && cw.err == nil && ctx.Err() == nil {
-		rec.Error = "upstream broke mid-answer: " + shortNetErr(err)
-		streamBroke(cw, d, shortNetErr(err))
+		streamBroke(cw, d, s.brokeOff(rec, err))
 	}
 }
 

@@ -384,7 +384,7 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, r *http.Reques
 		return false, verdict{Verdict: failover.TransportError(s.now(), s.policy, why)}
 	}
 	defer resp.Body.Close()
-	src := &idleReader{r: resp.Body, t: idle, d: s.cfg.IdleTimeout}
+	src := &idleReader{r: resp.Body, t: idle, d: s.cfg.IdleTimeout, ctx: uctx}
 	e.state.SetQuota(readQuota(resp.Header))
 
 	if resp.StatusCode == http.StatusUnauthorized && !retried && e.acct.Kind.IsOAuth() {
@@ -513,14 +513,7 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, r *http.Reques
 		default:
 			// The upstream broke mid-answer: make the client see a broken
 			// stream, not a clean end, after recording what we have.
-			reason := shortNetErr(copyErr)
-			if errors.Is(context.Cause(uctx), errIdle) {
-				reason = fmt.Sprintf("no data for %v", s.cfg.IdleTimeout)
-			}
-			rec.Error = "upstream broke mid-answer: " + reason
-			if errors.Is(context.Cause(uctx), errIdle) {
-				rec.Error = "upstream idle mid-answer: " + reason
-			}
+			reason := s.brokeOff(rec, copyErr)
 			s.log.LogAttrs(ctx, slog.LevelWarn, "stream aborted",
 				slog.String("account", e.acct.ID), slog.String("reason", rec.Error))
 			if !encoded && isEventStream(resp.Header) {
@@ -611,17 +604,40 @@ func isEventStream(h http.Header) bool {
 // idleReader runs the idle timer only while the relay waits on the
 // upstream: from each Read call until it returns. Time spent writing to a
 // slow client is not the upstream's, and must not make it look idle.
+// A read that failed because the timer fired says so (errIdle).
 type idleReader struct {
-	r io.Reader
-	t *time.Timer
-	d time.Duration
+	r   io.Reader
+	t   *time.Timer
+	d   time.Duration
+	ctx context.Context // cancelled with errIdle when t fires
 }
 
 func (ir *idleReader) Read(p []byte) (int, error) {
 	ir.t.Reset(ir.d)
 	n, err := ir.r.Read(p)
 	ir.t.Stop()
+	if err != nil && err != io.EOF && errors.Is(context.Cause(ir.ctx), errIdle) {
+		err = fmt.Errorf("%w: %w", errIdle, err)
+	}
 	return n, err
+}
+
+// breakReason says, for people, why an upstream answer broke off.
+func (s *Server) breakReason(err error) string {
+	if errors.Is(err, errIdle) {
+		return fmt.Sprintf("no data for %v", s.cfg.IdleTimeout)
+	}
+	return shortNetErr(err)
+}
+
+// brokeOff fills rec for an upstream answer that broke off with err.
+func (s *Server) brokeOff(rec *UsageRecord, err error) (reason string) {
+	reason = s.breakReason(err)
+	rec.Error = "upstream broke mid-answer: " + reason
+	if errors.Is(err, errIdle) {
+		rec.Error = "upstream idle mid-answer: " + reason
+	}
+	return reason
 }
 
 // clientWriter writes to the client with a write deadline renewed per write,
