@@ -1,6 +1,7 @@
 package secretstest
 
 import (
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,8 +42,16 @@ func RunPrivate(t *testing.T, body func(t *testing.T)) {
 			t.Skipf("%s is missing (make deps installs it)", tool)
 		}
 	}
-	cmd := exec.Command("sh", script, os.Args[0], "-test.run=^"+regexp.QuoteMeta(t.Name())+"$",
-		"-test.count=1", "-test.v", "-test.timeout=2m")
+	args := []string{script, os.Args[0], "-test.run=^" + regexp.QuoteMeta(t.Name()) + "$",
+		"-test.count=1", "-test.v", "-test.timeout=2m"}
+	// Keep the child's files where the parent keeps its own, for the secret
+	// scan that follows a run with -artifacts.
+	if a := flag.Lookup("test.artifacts"); a != nil && a.Value.String() == "true" {
+		if o := flag.Lookup("test.outputdir"); o != nil && o.Value.String() != "" {
+			args = append(args, "-test.artifacts", "-test.outputdir="+o.Value.String())
+		}
+	}
+	cmd := exec.Command("sh", args...)
 	// No display: an unlock prompt must fail at once, not appear on the
 	// screen of whoever runs the tests.
 	cmd.Env = append(os.Environ(), envPrivate+"="+t.Name(), "DISPLAY=", "WAYLAND_DISPLAY=")
