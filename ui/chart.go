@@ -46,12 +46,7 @@ func newHourlyChart() *hourlyChart {
 func (c *hourlyChart) update(s snapshot) {
 	c.counts = [24]int64{}
 	end := s.now.Truncate(time.Hour)
-	for _, r := range s.recentDay {
-		h := int(end.Sub(r.Time.Truncate(time.Hour)) / time.Hour)
-		if h >= 0 && h < 24 {
-			c.counts[23-h]++
-		}
-	}
+	copy(c.counts[:], s.hourly)
 	var top int64 = 1
 	for _, n := range c.counts {
 		top = max(top, n)

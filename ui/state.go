@@ -2,7 +2,6 @@ package ui
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -18,10 +17,10 @@ type snapshot struct {
 	health     relay.Health
 	accounts   []store.Account // the app's own accounts (metadata)
 	today      []store.DayTotal
-	week       []store.DayTotal // the last 7 days, today included
-	recent     []relay.UsageRecord
+	week       []store.DayTotal    // the last 7 days, today included
+	recent     []relay.UsageRecord // the latest, newest first
 	clientKeys []store.ClientKey
-	recentDay  []relay.UsageRecord // the last 24 hours, for the chart
+	hourly     []int64 // requests per hour, the last 24 hours, ending with the current one
 }
 
 func (u *UI) snapshot() snapshot {
@@ -37,15 +36,10 @@ func (u *UI) snapshot() snapshot {
 		day, _ := st.Day(now.AddDate(0, 0, -d))
 		s.week = append(s.week, day...)
 	}
-	recs, _ := st.Records(now.Add(-24*time.Hour), time.Time{}, 0)
-	s.recentDay = recs
-	if len(recs) > 100 {
-		recs = recs[len(recs)-100:]
-	}
-	// Newest first, in a copy: recentDay keeps its order.
-	recs = append([]relay.UsageRecord(nil), recs...)
-	sort.SliceStable(recs, func(i, j int) bool { return recs[i].Time.After(recs[j].Time) })
-	s.recent = recs
+	// Counted from keys and read newest first: cheap every second, however
+	// busy the day.
+	s.hourly, _ = st.RequestsPerHour(now.Truncate(time.Hour).Add(-23*time.Hour), 24)
+	s.recent, _ = st.Latest(100)
 	return s
 }
 

@@ -124,8 +124,12 @@ func TestAddAccountUsageAndTray(t *testing.T) {
 	if got := strings.Join(flat(f.ui.usage.rows), " "); !strings.Contains(got, "work claude-sonnet-4-5 1") || !strings.Contains(got, "$0.0001") {
 		t.Errorf("usage view rows: %q", got)
 	}
-	if len(f.ui.activity.recs) == 0 || !strings.Contains(f.ui.activity.recs[0], "messages") {
-		t.Errorf("activity view: %q", f.ui.activity.recs)
+	if len(f.ui.activity.recs) != 2 || !strings.Contains(f.ui.activity.recs[0], "messages") || !strings.Contains(f.ui.activity.recs[0], "200") {
+		t.Errorf("activity view (newest first): %q", f.ui.activity.recs)
+	}
+	// Both requests (the refused one too) in the last bars.
+	if c := f.ui.usage.chart; c.counts[22]+c.counts[23] != 2 || !strings.Contains(c.caption.Text, "(2 in all)") {
+		t.Errorf("chart: %v, %q", c.counts, c.caption.Text)
 	}
 
 	// The tray menu lists the account with a check mark; clicking it

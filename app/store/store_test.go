@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -881,4 +882,60 @@ func BenchmarkRecord(b *testing.B) {
 			s.Record(r)
 		}
 	})
+}
+
+func TestRequestsPerHourAndLatest(t *testing.T) {
+	s := open(t, dbPath(t), Options{})
+	start := t0.Truncate(time.Hour)
+	for i, at := range []time.Duration{-time.Minute, 0, 10 * time.Minute, 59 * time.Minute, time.Hour, 3*time.Hour + time.Second, 24 * time.Hour} {
+		s.Record(rec(start.Add(at), "a", "m", 200, int64(i), 1))
+	}
+	flush(t, s)
+	got, err := s.RequestsPerHour(start, 24)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]int64, 24)
+	want[0], want[1], want[3] = 3, 1, 1
+	if !slices.Equal(got, want) {
+		t.Errorf("RequestsPerHour = %v, want %v", got, want)
+	}
+	latest, err := s.Latest(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ins []int64
+	for _, r := range latest {
+		ins = append(ins, r.Usage.InputTokens)
+	}
+	if !slices.Equal(ins, []int64{6, 5, 4}) {
+		t.Errorf("Latest(3) inputs = %v, want [6 5 4]", ins)
+	}
+}
+
+// BenchmarkWindowQueries is what the window asks the store every second
+// (the hourly chart and the latest requests) with a busy day (50,000
+// records) in the file.
+func BenchmarkWindowQueries(b *testing.B) {
+	s, err := Open(filepath.Join(dirtest.New(b), "keypool.db"), Options{QueueSize: 60000, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now()
+	for i := range 50000 {
+		s.Record(rec(now.Add(-time.Duration(i)*1700*time.Millisecond), "acct", "claude-sonnet-4-5", 200, 1000, 300))
+	}
+	if err := s.Flush(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.RequestsPerHour(now.Truncate(time.Hour).Add(-23*time.Hour), 24); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Latest(100); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
