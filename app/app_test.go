@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -89,7 +90,8 @@ func freePort(t *testing.T) int {
 // running is an App serving in the background.
 type running struct {
 	*app.App
-	stop func()
+	stop func()                          // halt, reporting errors to the test
+	halt func() (runErr, closeErr error) // stop it and close it, once
 }
 
 // start opens and runs an App; without a Logger in p its logs are dropped.
@@ -106,18 +108,28 @@ func start(t *testing.T, p app.Params) *running {
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
 	r := &running{App: a}
-	stopped := false
+	var once sync.Once
+	var runErr, closeErr error
+	halted := false
+	r.halt = func() (error, error) {
+		once.Do(func() {
+			halted = true
+			cancel()
+			runErr = <-done
+			closeErr = a.Close()
+		})
+		return runErr, closeErr
+	}
 	r.stop = func() {
-		if stopped {
-			return
+		if halted {
+			return // whoever stopped it has its errors
 		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
+		runErr, closeErr := r.halt()
+		if runErr != nil {
+			t.Errorf("run: %v", runErr)
 		}
-		if err := a.Close(); err != nil {
-			t.Errorf("close: %v", err)
+		if closeErr != nil {
+			t.Errorf("close: %v", closeErr)
 		}
 	}
 	t.Cleanup(r.stop)

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,24 +18,6 @@ import (
 	"keypool/relay"
 	"keypool/relay/relaytest"
 )
-
-// syncBuffer is a log sink safe for the relay's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func health(t *testing.T, r *running) relay.Health {
 	t.Helper()
@@ -72,7 +53,7 @@ func TestDiskFullKeepsServing(t *testing.T) {
 	disktest.Run(t, "8m", func(t *testing.T, fs *disktest.FS) {
 		up := relaytest.New()
 		defer up.Close()
-		var logs syncBuffer
+		var logs logBuf
 		p := app.Params{ConfigPath: writeConfig(t, fs.Dir, up.URL, up.URL), DataDir: filepath.Join(fs.Dir, "data"),
 			Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 		r := start(t, p)
@@ -163,17 +144,11 @@ func TestDataDirTurnsReadOnly(t *testing.T) {
 	disktest.RunExt4(t, "16M", func(t *testing.T, fs *disktest.FS) {
 		up := relaytest.New()
 		defer up.Close()
-		var logs syncBuffer
+		var logs logBuf
 		p := app.Params{ConfigPath: writeConfig(t, fs.Dir, up.URL, up.URL), DataDir: filepath.Join(fs.Dir, "data"),
 			Logger: slog.New(slog.NewTextHandler(&logs, nil))}
-		a, err := app.Open(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- a.Run(ctx) }()
-		r := &running{App: a}
+		r := start(t, p)
+		a := r.App
 		for range 20 {
 			if code, body := r.post(t, "before"); code != 200 {
 				t.Fatalf("before the failure: %d %s", code, body)
@@ -199,9 +174,7 @@ func TestDataDirTurnsReadOnly(t *testing.T) {
 		}
 		t.Logf("/health store: %+v", h.Store)
 
-		cancel()
-		runErr := <-done
-		closeErr := a.Close()
+		runErr, closeErr := r.halt()
 		if runErr == nil && closeErr == nil {
 			t.Error("stopping with unsaved records reported no error")
 		}

@@ -3,7 +3,6 @@ package relay_test
 import (
 	"context"
 	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -40,20 +39,6 @@ func splitBroken(t *testing.T, upstream []string, got []byte, readErr error, err
 		t.Errorf("error event = %q", ev)
 	}
 	return ev
-}
-
-// postRaw posts body to path with the local key and returns the answer
-// unread.
-func postRaw(t *testing.T, h *harness, path, body string) *http.Response {
-	t.Helper()
-	req, _ := http.NewRequest("POST", h.http.URL+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer local-key")
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp
 }
 
 // An upstream that drops the connection mid-stream: the client gets an
@@ -99,7 +84,7 @@ func TestUpstreamBreakOtherProtocols(t *testing.T) {
 		h := responsesHarness(t)
 		evs := relaytest.ResponseStream("gpt-5.4", []string{"a", "b", "c"}, 100, 40, 7)
 		h.ups["chatgpt"].Push(relaytest.Reply{Events: evs, Break: 3})
-		resp := postRaw(t, h, "/openai/v1/responses", `{"model":"gpt-5.4","input":"hi","stream":true}`)
+		resp := postRaw(t, h, context.Background(), "/openai/v1/responses", `{"model":"gpt-5.4","input":"hi","stream":true}`)
 		got, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		ev := splitBroken(t, evs, got, err, "event: response.failed\n")
@@ -164,7 +149,7 @@ func TestConvertedStreamStall(t *testing.T) {
 	h.srv.SetAccounts([]pool.Account{{ID: "key", Kind: pool.KindClaudeAPI, Priority: 50, Enabled: true, APIURL: h.ups["key"].URL}})
 	evs := relaytest.Stream("claude-sonnet-4-5", relaytest.Pieces(5), 5, 10, 0, 0)
 	h.ups["key"].Push(relaytest.Reply{Events: evs, Step: make(chan struct{})}) // never released
-	resp := postRaw(t, h, "/openai/v1/chat/completions", `{"model":"claude-sonnet-4-5","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	resp := postRaw(t, h, context.Background(), "/openai/v1/chat/completions", `{"model":"claude-sonnet-4-5","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
 	got, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if err == nil {

@@ -15,9 +15,17 @@ import (
 
 func streamReq(t *testing.T, h *harness, ctx context.Context) *http.Response {
 	t.Helper()
-	req, _ := http.NewRequestWithContext(ctx, "POST", h.http.URL+"/v1/messages?beta=true",
-		strings.NewReader(`{"model":"claude-sonnet-4-5","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"hi"}]}`))
+	return postRaw(t, h, ctx, "/v1/messages?beta=true",
+		`{"model":"claude-sonnet-4-5","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+}
+
+// postRaw posts body to path with the local key and returns the answer
+// unread.
+func postRaw(t *testing.T, h *harness, ctx context.Context, path, body string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, "POST", h.http.URL+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer local-key")
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

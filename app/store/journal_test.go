@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -178,7 +177,7 @@ func TestJournalDamagedLines(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var logs strings.Builder
+	var logs lockedBuffer
 	s2 := open(t, path, Options{Logger: textLogger(&logs)})
 	got := allRecords(t, s2)
 	if len(got) != 3 {
@@ -220,7 +219,7 @@ func TestJournalRotates(t *testing.T) {
 }
 
 // openIn opens the store at dir/keypool.db with a log the test can read.
-func openIn(t *testing.T, dir string, logs *strings.Builder) *Store {
+func openIn(t *testing.T, dir string, logs *lockedBuffer) *Store {
 	t.Helper()
 	return open(t, filepath.Join(dir, "keypool.db"), Options{Logger: textLogger(logs)})
 }
@@ -235,7 +234,7 @@ func flushErr(s *Store) error {
 // keep working, and everything lands once there is space again.
 func TestDiskFullHoldsAndResumes(t *testing.T) {
 	disktest.Run(t, "2m", func(t *testing.T, fs *disktest.FS) {
-		var logs strings.Builder
+		var logs lockedBuffer
 		s := openIn(t, fs.Dir, &logs)
 		startRun(t, s)
 		for i := range 200 {
@@ -293,7 +292,7 @@ func TestDiskFullHoldsAndResumes(t *testing.T) {
 // Run retries on its own, without a Flush asking.
 func TestDiskFullRetriesByItself(t *testing.T) {
 	disktest.Run(t, "4m", func(t *testing.T, fs *disktest.FS) {
-		var logs strings.Builder
+		var logs lockedBuffer
 		s := openIn(t, fs.Dir, &logs)
 		startRun(t, s)
 		fs.Fill(t)
@@ -323,7 +322,7 @@ func TestDiskFullRetriesByItself(t *testing.T) {
 // A full disk at start: a file that has everything opens without writing.
 func TestDiskFullAtStart(t *testing.T) {
 	disktest.Run(t, "4m", func(t *testing.T, fs *disktest.FS) {
-		var logs strings.Builder
+		var logs lockedBuffer
 		s := openIn(t, fs.Dir, &logs)
 		s.Record(rec(t0, "a", "m", 200, 1, 1))
 		if err := s.Close(); err != nil {
@@ -352,7 +351,7 @@ func TestDiskFullAtStart(t *testing.T) {
 // counted and reported, never silently.
 func TestDiskFullTooLong(t *testing.T) {
 	disktest.Run(t, "4m", func(t *testing.T, fs *disktest.FS) {
-		var logs strings.Builder
+		var logs lockedBuffer
 		s := openIn(t, fs.Dir, &logs)
 		s.heldMax = 500
 		startRun(t, s)
@@ -385,7 +384,7 @@ func TestDiskFullTooLong(t *testing.T) {
 func TestReadOnlyDataDir(t *testing.T) {
 	disktest.Run(t, "1m", func(t *testing.T, fs *disktest.FS) {
 		path := filepath.Join(fs.Dir, "keypool.db")
-		s, err := Open(path, Options{Logger: textLogger(&strings.Builder{})})
+		s, err := Open(path, Options{Logger: textLogger(&lockedBuffer{})})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -418,19 +417,8 @@ func TestReadOnlyDataDir(t *testing.T) {
 }
 
 // textLogger logs everything to b, for tests that check what was said.
-func textLogger(b *strings.Builder) *slog.Logger {
-	return slog.New(slog.NewTextHandler(&lockedWriter{w: b}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  *strings.Builder
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
+func textLogger(b *lockedBuffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // FuzzJournalLine: any line decodes without panicking, and a line that

@@ -113,9 +113,9 @@ func (s *Store) Records(since, until time.Time, limit int) ([]relay.UsageRecord,
 			if end != nil && bytes.Compare(k[:min(len(k), 8)], end) >= 0 {
 				break
 			}
-			var r relay.UsageRecord
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("decode usage record %x: %w", k, err)
+			r, err := decodeRecord(k, v)
+			if err != nil {
+				return err
 			}
 			out = append(out, r)
 		}
@@ -164,9 +164,9 @@ func (s *Store) Latest(n int) ([]relay.UsageRecord, error) {
 		}
 		c := b.Cursor()
 		for k, v := c.Last(); k != nil && len(out) < n; k, v = c.Prev() {
-			var r relay.UsageRecord
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("decode usage record %x: %w", k, err)
+			r, err := decodeRecord(k, v)
+			if err != nil {
+				return err
 			}
 			out = append(out, r)
 		}
@@ -176,4 +176,12 @@ func (s *Store) Latest(n int) ([]relay.UsageRecord, error) {
 		return nil, fmt.Errorf("read %s: %w", s.path, err)
 	}
 	return out, nil
+}
+
+func decodeRecord(k, v []byte) (relay.UsageRecord, error) {
+	var r relay.UsageRecord
+	if err := json.Unmarshal(v, &r); err != nil {
+		return r, fmt.Errorf("decode usage record %x: %w", k, err)
+	}
+	return r, nil
 }
