@@ -44,7 +44,20 @@ func gui(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "No display: running the relay headless (keypool serve).")
 		return serve(ctx, args, stdout, stderr)
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// Started from the desktop, nobody reads stderr: log to a file in the
+	// data dir too.
+	logOut := io.Writer(stderr)
+	if cfg, err := app.LoadConfig(p); err == nil {
+		if dbPath, err := app.DatabasePath(p, cfg); err == nil {
+			if lf, err := app.OpenLogFile(app.LogPath(dbPath), 0); err == nil {
+				defer lf.Close()
+				logOut = io.MultiWriter(stderr, lf)
+			} else {
+				fmt.Fprintln(stderr, "keypool: logging to stderr only:", err)
+			}
+		}
+	}
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	p.Logger = log
 	p.Keychain = osKeychain()
 	core, err := app.Open(p)
@@ -65,9 +78,8 @@ func gui(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err == nil {
 		d.show(core)
 	} else {
-		// Started from the desktop, nobody reads stderr: say it in a window,
-		// with what can be done from there.
-		fmt.Fprintln(stderr, "keypool:", err)
+		// Say it in a window too, with what can be done from there.
+		log.Error("keypool cannot start", "err", err)
 		ui.StartupError(fa, err, d.fixes(err)...).Show()
 	}
 	go func() {

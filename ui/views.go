@@ -272,9 +272,13 @@ func newSettingsView(u *UI) *settingsView {
 			dialog.ShowError(err, u.win)
 		}
 	}
+	logPath := app.LogPath(u.core.Store().Path())
 	bottom := container.NewVBox(
 		container.NewHBox(widget.NewLabel("Equal-priority accounts share work by"), strategy, widget.NewLabel("(from the next start)")),
-		login, widget.NewLabel("The theme follows the system."))
+		login,
+		container.NewHBox(widget.NewLabel("Log: "+logPath),
+			widget.NewButton("Copy path", func() { u.fapp.Clipboard().SetContent(logPath) })),
+		widget.NewLabel("The theme follows the system."))
 	v.content = container.NewBorder(top, bottom, nil, nil, v.list)
 	return v
 }
