@@ -51,7 +51,7 @@ func gui(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if dbPath, err := app.DatabasePath(p, cfg); err == nil {
 			if lf, err := app.OpenLogFile(app.LogPath(dbPath), 0); err == nil {
 				defer lf.Close()
-				logOut = io.MultiWriter(stderr, lf)
+				logOut = fanOut{lf, stderr}
 			} else {
 				fmt.Fprintln(stderr, "keypool: logging to stderr only:", err)
 			}
@@ -161,4 +161,18 @@ func (d *desktopRun) fixes(err error) []ui.Fix {
 		}
 	}
 	return append(fixes, ui.Fix{Label: "Try again", Do: d.open})
+}
+
+// fanOut writes to every writer, whatever the others do: a Windows GUI
+// build has no stderr at all, and the log file must get the lines anyway.
+type fanOut []io.Writer
+
+func (f fanOut) Write(p []byte) (int, error) {
+	var first error
+	for _, w := range f {
+		if _, err := w.Write(p); err != nil && first == nil {
+			first = err
+		}
+	}
+	return len(p), first
 }

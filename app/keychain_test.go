@@ -137,7 +137,7 @@ func TestRealKeychainLockedAtStart(t *testing.T) {
 // Where the keychain's state cannot be read, Keypool tries the keychain
 // itself now and then, and resumes all the same.
 func TestKeychainLockedAtStartNoPeek(t *testing.T) {
-	defer app.SetKeychainRetry(time.Second)()
+	t.Cleanup(app.SetKeychainRetry(time.Second)) // runs after the app stops
 	keys := &lockableKeychain{Keychain: secrets.NewMemory(), blind: true}
 	lockedAtStart(t, keys, func() { keys.locked.Store(true) }, func() { keys.locked.Store(false) })
 }
@@ -146,7 +146,7 @@ func TestKeychainLockedAtStartNoPeek(t *testing.T) {
 // (it cannot tell that key's holder from anyone else) and says why, instead
 // of promising to resume by itself.
 func TestKeychainUnlockedButClientKeyMissing(t *testing.T) {
-	defer app.SetKeychainRetry(time.Second)()
+	t.Cleanup(app.SetKeychainRetry(time.Second)) // runs after the app stops
 	keys := &lockableKeychain{Keychain: secrets.NewMemory()}
 	up := relaytest.New()
 	defer up.Close()

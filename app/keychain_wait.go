@@ -54,7 +54,11 @@ func (a *App) waitKeychain(ctx context.Context) {
 	peek, canPeek := a.accounts.Keys.(interface{ Locked() (bool, error) })
 	t := time.NewTicker(keychainPeek)
 	defer t.Stop()
-	var tried time.Time
+	var (
+		tried      time.Time
+		peekErrors int    // in a row; a few are forgiven (a bus still starting)
+		said       string // the last "cannot serve" reason logged
+	)
 	for {
 		select {
 		case <-ctx.Done():
@@ -64,12 +68,16 @@ func (a *App) waitKeychain(ctx context.Context) {
 		if canPeek {
 			locked, err := peek.Locked()
 			switch {
+			case errors.Is(err, errors.ErrUnsupported):
+				canPeek = false
 			case err != nil:
-				if !errors.Is(err, errors.ErrUnsupported) {
-					a.log.Warn("cannot see whether the keychain is locked; trying it now and then instead", "err", err)
+				if peekErrors++; peekErrors < 3 {
+					continue
 				}
+				a.log.Warn("cannot see whether the keychain is locked; trying it now and then instead", "err", err)
 				canPeek = false
 			case locked:
+				peekErrors = 0
 				continue
 			}
 		}
@@ -78,18 +86,22 @@ func (a *App) waitKeychain(ctx context.Context) {
 		}
 		tried = time.Now()
 		err := a.resumeKeychain()
-		if err == nil {
+		switch {
+		case err == nil:
 			return
-		}
-		if !keychainUnavailable(err) {
+		case keychainUnavailable(err):
+			a.relay.SetBlocked(keychainBlocked(err))
+			a.log.Debug("keychain still unavailable", "err", err)
+		default:
 			// Readable, but something else is wrong (a client key's entry
 			// is gone, say): say so instead of promising a resume.
-			a.log.Error("the keychain answers but Keypool still cannot serve", "err", err)
+			if err.Error() != said {
+				said = err.Error()
+				a.log.Error("the keychain answers but Keypool still cannot serve", "err", err)
+			}
 			a.relay.SetBlocked("Keypool cannot serve: " + err.Error())
 			canPeek = false
-			continue
 		}
-		a.log.Debug("keychain still unavailable", "err", err)
 	}
 }
 

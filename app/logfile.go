@@ -19,9 +19,11 @@ type LogFile struct {
 	path string
 	max  int64
 
-	mu   sync.Mutex
-	f    *os.File
-	size int64
+	mu     sync.Mutex
+	f      *os.File // nil between a rotation and the next Write
+	size   int64
+	failed bool // the last rotation failed
+	closed bool
 }
 
 // LogPath is where the desktop app logs for the database at dbPath.
@@ -58,15 +60,23 @@ func (l *LogFile) open() error {
 }
 
 // Write appends p, rotating first if p would take the file past its limit.
+// A rotation that fails (another program holding the backup open, say)
+// leaves the file growing until the next try.
 func (l *LogFile) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.f == nil {
+	if l.closed {
 		return 0, os.ErrClosed
 	}
-	if l.size > 0 && l.size+int64(len(p)) > l.max {
-		if err := l.rotate(); err != nil {
+	if l.f != nil && l.size > 0 && l.size+int64(len(p)) > l.max {
+		l.rotate()
+	}
+	if l.f == nil {
+		if err := l.open(); err != nil {
 			return 0, err
+		}
+		if l.failed {
+			l.size, l.failed = 0, false // try rotating again after max more bytes
 		}
 	}
 	n, err := l.f.Write(p)
@@ -74,15 +84,12 @@ func (l *LogFile) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func (l *LogFile) rotate() error {
-	if err := l.f.Close(); err != nil {
-		return fmt.Errorf("rotate log %s: %w", l.path, err)
-	}
+// rotate moves the file to the backup name and starts a new one. On any
+// failure the current file stays (or is reopened by the next Write).
+func (l *LogFile) rotate() {
+	l.f.Close()
 	l.f = nil
-	if err := os.Rename(l.path, l.path+".1"); err != nil {
-		return fmt.Errorf("rotate log %s: %w", l.path, err)
-	}
-	return l.open()
+	l.failed = os.Rename(l.path, l.path+".1") != nil
 }
 
 // Path is the file's path.
@@ -92,6 +99,7 @@ func (l *LogFile) Path() string { return l.path }
 func (l *LogFile) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.closed = true
 	if l.f == nil {
 		return nil
 	}

@@ -49,3 +49,26 @@ func TestLogFileRotates(t *testing.T) {
 		t.Error("more than one backup")
 	}
 }
+
+// A rotation that fails (the backup name is taken by something that cannot
+// be replaced) costs nothing but the limit: logging goes on in the file.
+func TestLogFileRotationFails(t *testing.T) {
+	path := filepath.Join(dirtest.New(t), "keypool.log")
+	if err := os.Mkdir(path+".1", 0o700); err != nil { // rename onto a directory fails
+		t.Fatal(err)
+	}
+	l, err := app.OpenLogFile(path, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	line := []byte(strings.Repeat("y", 99) + "\n")
+	for i := range 30 {
+		if _, err := l.Write(line); err != nil {
+			t.Fatalf("write %d after a failed rotation: %v", i, err)
+		}
+	}
+	if b, _ := os.ReadFile(path); bytes.Count(b, line) != 30 {
+		t.Errorf("the file holds %d of 30 lines", bytes.Count(b, line))
+	}
+}

@@ -465,6 +465,7 @@ func (s *Store) closeJournalLocked() {
 	s.jmu.Lock()
 	kept := s.journal.close()
 	s.jmu.Unlock()
+	s.logLostLocked()
 	if len(s.held) == 0 {
 		return
 	}

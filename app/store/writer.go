@@ -378,6 +378,7 @@ func (s *Store) retryHeld() {
 	}
 	s.held = nil
 	if s.writeErr != nil {
+		s.logLostLocked()
 		s.log.Info("writes resumed; every held record is now in the file",
 			"path", s.path, "failing_for", time.Since(s.failingSince).Round(time.Second))
 		s.writeErr, s.backoff = nil, 0
@@ -437,12 +438,21 @@ func (s *Store) trimHeldLocked() {
 	s.lost.Add(lost)
 	s.lostSinceFlush += lost
 	s.lostUnlogged += lost
-	if now := time.Now(); now.Sub(s.lostLogged) >= warnEvery { // a long outage trims every batch
-		s.lostLogged = now
-		s.log.Error("usage records lost: writes have failed for too long to keep holding them",
-			"path", s.path, "lost", s.lostUnlogged, "held", len(s.held), "lost_total", s.lost.Load())
-		s.lostUnlogged = 0
+	if time.Since(s.lostLogged) >= warnEvery { // a long outage trims every batch
+		s.logLostLocked()
 	}
+}
+
+// logLostLocked reports the records given up since the last report, if any.
+// The caller holds writeMu.
+func (s *Store) logLostLocked() {
+	if s.lostUnlogged == 0 {
+		return
+	}
+	s.lostLogged = time.Now()
+	s.log.Error("usage records lost: writes have failed for too long to keep holding them",
+		"path", s.path, "lost", s.lostUnlogged, "held", len(s.held), "lost_total", s.lost.Load())
+	s.lostUnlogged = 0
 }
 
 // flushErrLocked is what a Flush returns now: nil when everything queued so

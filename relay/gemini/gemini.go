@@ -156,17 +156,22 @@ type wireResponse struct {
 func ResponseUsage(body []byte) (model string, u pool.Usage, ok bool) {
 	if b := bytes.TrimLeft(body, " \t\r\n"); len(b) > 0 && b[0] == '[' {
 		// streamGenerateContent without alt=sse: an array of chunks, each
-		// with the running totals; the last one counts.
-		var rs []wireResponse
-		if json.Unmarshal(b, &rs) != nil {
+		// with the running totals; the last whole one counts, so a stream
+		// that broke off still tells what it used.
+		dec := json.NewDecoder(bytes.NewReader(b))
+		if _, err := dec.Token(); err != nil {
 			return "", u, false
 		}
-		for i := len(rs) - 1; i >= 0; i-- {
-			if rs[i].UsageMetadata != nil {
-				return rs[i].ModelVersion, rs[i].UsageMetadata.usage(), true
+		for dec.More() {
+			var r wireResponse
+			if dec.Decode(&r) != nil {
+				break
+			}
+			if r.UsageMetadata != nil {
+				model, u, ok = r.ModelVersion, r.UsageMetadata.usage(), true
 			}
 		}
-		return "", u, false
+		return model, u, ok
 	}
 	var r wireResponse
 	if json.Unmarshal(body, &r) != nil || r.UsageMetadata == nil {

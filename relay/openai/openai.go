@@ -154,23 +154,27 @@ func (t *StreamTap) Event(ev []byte) {
 // endEvents are the Responses events that carry usage or an error.
 var endEvents = [][]byte{[]byte("response.completed"), []byte("response.incomplete"), []byte("response.failed"), []byte("error")}
 
-// dataType finds the event type inside the JSON of an event sent without
-// an event line, as some OpenAI-compatible servers do, for the events the
-// tap reads; it returns nil for the rest without parsing the JSON.
+// dataType finds the type of an event sent without an event line, as some
+// OpenAI-compatible servers do, for the events the tap reads. Other events
+// are passed over without parsing their JSON; the key order is the
+// server's, so a matching one is parsed for its top-level type.
 func dataType(data []byte) []byte {
-	i := bytes.Index(data, []byte(`"type"`))
-	if i < 0 {
-		return nil
-	}
-	rest := bytes.TrimLeft(data[i+len(`"type"`):], " \t")
-	if len(rest) == 0 || rest[0] != ':' {
-		return nil
-	}
-	rest = bytes.TrimLeft(rest[1:], " \t")
 	for _, n := range endEvents {
-		if len(rest) > len(n)+1 && rest[0] == '"' && bytes.Equal(rest[1:1+len(n)], n) && rest[1+len(n)] == '"' {
-			return n
+		if !bytes.Contains(data, n) {
+			continue
 		}
+		var d struct {
+			Type string `json:"type"`
+		}
+		if json.Unmarshal(data, &d) != nil {
+			return nil
+		}
+		for _, m := range endEvents {
+			if d.Type == string(m) {
+				return m
+			}
+		}
+		return nil
 	}
 	return nil
 }

@@ -22,6 +22,8 @@ func TestStreamTap(t *testing.T) {
 		{"data only", "data: " + completed, "gpt-5.4", want, ""},
 		{"data only, spaced", "data: " + `{"type" : "response.completed","response":{"model":"m","usage":{"input_tokens":1,"output_tokens":2}}}`, "m",
 			pool.Usage{InputTokens: 1, OutputTokens: 2, RawInputTokens: 1}, ""},
+		{"data only, type last", "data: " + `{"response":{"model":"m","output":[{"type":"message"}],"usage":{"input_tokens":1,"output_tokens":2}},"sequence_number":9,"type":"response.completed"}`, "m",
+			pool.Usage{InputTokens: 1, OutputTokens: 2, RawInputTokens: 1}, ""},
 		{"a delta", "data: " + `{"type":"response.output_text.delta","delta":"response.completed"}`, "", pool.Usage{}, ""},
 		{"a type prefix", "data: " + `{"type":"response.completed.extra"}`, "", pool.Usage{}, ""},
 		{"failed", "data: " + `{"type":"response.failed","response":{"error":{"code":"server_error","message":"x"}}}`, "", pool.Usage{}, "server_error"},

@@ -100,13 +100,13 @@ func run(t *testing.T, kind, size string, body func(t *testing.T, fs *FS)) {
 		t.Skipf("cannot create a mount namespace here (%v); run as root with CAP_SYS_ADMIN, or allow unprivileged user namespaces", err)
 	}
 	t.Logf("in a private mount namespace:\n%s", indent(out))
-	if err == nil && strings.Contains(string(out), "--- SKIP: "+t.Name()) {
+	if err == nil && strings.Contains(string(out), "--- SKIP: "+t.Name()+" (") {
 		t.Skip("the child test skipped (see its output above)")
 	}
 	if err != nil {
 		t.Fatalf("child test: %v", err)
 	}
-	if !strings.Contains(string(out), "--- PASS: "+t.Name()) {
+	if !strings.Contains(string(out), "--- PASS: "+t.Name()+" (") {
 		t.Fatalf("child test did not report a pass")
 	}
 }
