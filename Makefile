@@ -79,7 +79,7 @@ fuzz:
 	$(MAKE) --no-print-directory fuzz-short FUZZTIME=2m
 
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem ./relay/... ./app/store/
+	$(GO) test -run '^$$' -bench . -benchmem ./relay/... ./app/store/ ./app/
 	$(GO) run ./bench -keypool $(BIN)
 
 # Refresh the bundled price table from the npm package @pydantic/genai-prices

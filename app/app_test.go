@@ -24,8 +24,10 @@ import (
 	"keypool/app"
 	"keypool/app/secrets"
 	"keypool/app/store"
+	"keypool/app/tokens"
 	"keypool/internal/dirtest"
 	"keypool/relay"
+	"keypool/relay/pool"
 	"keypool/relay/relaytest"
 )
 
@@ -43,7 +45,7 @@ func TestMain(m *testing.M) {
 
 // writeConfig writes a seed-format config with accounts a (priority 100) and
 // b (50) pointing at the given upstreams, on a free port.
-func writeConfig(t *testing.T, dir, urlA, urlB string) string {
+func writeConfig(t testing.TB, dir, urlA, urlB string) string {
 	t.Helper()
 	cfg := fmt.Sprintf(`api_keys = ["local-key"]
 [server]
@@ -77,7 +79,7 @@ refresh_token = "google-refresh-secret"
 	return path
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -94,11 +96,21 @@ type running struct {
 	halt func() (runErr, closeErr error) // stop it and close it, once
 }
 
-// start opens and runs an App; without a Logger in p its logs are dropped.
+// offlineRefresh stands in for the providers' token endpoints, so that no
+// test reaches beyond the machine (the configs have a Google login).
+func offlineRefresh(context.Context, pool.Kind, *http.Client, string) (tokens.Token, error) {
+	return tokens.Token{}, errors.New("token endpoints are not reached from tests")
+}
+
+// start opens and runs an App; without a Logger in p its logs are dropped,
+// and without a RefreshToken no token endpoint is called.
 func start(t *testing.T, p app.Params) *running {
 	t.Helper()
 	if p.Logger == nil {
 		p.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if p.RefreshToken == nil {
+		p.RefreshToken = offlineRefresh
 	}
 	a, err := app.Open(p)
 	if err != nil {

@@ -24,7 +24,7 @@ import (
 // serveChild runs the relay as a separate process for TestKillUnderLoad: it
 // prints the relay's URL and serves until it is killed.
 func serveChild(config, data string) {
-	a, err := app.Open(app.Params{ConfigPath: config, DataDir: data,
+	a, err := app.Open(app.Params{ConfigPath: config, DataDir: data, RefreshToken: offlineRefresh,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		fmt.Println("error", err)

@@ -9,9 +9,14 @@ import (
 	"testing"
 )
 
-// New returns a new, empty directory for t.
+// New returns a new, empty directory for t. A benchmark gets a temporary
+// one: it runs its function more than once, and its artifact directory does
+// not outlive the first run.
 func New(t testing.TB) string {
 	t.Helper()
+	if _, ok := t.(*testing.B); ok {
+		return t.TempDir()
+	}
 	d, err := os.MkdirTemp(t.ArtifactDir(), "d")
 	if err != nil {
 		t.Fatalf("make a test dir: %v", err)
