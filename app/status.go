@@ -15,6 +15,7 @@ import (
 
 	"keypool/app/store"
 	"keypool/relay"
+	"keypool/relay/pool"
 )
 
 // Status prints accounts, cooldowns and today's usage. When a relay holds the
@@ -160,17 +161,9 @@ func printHealth(w io.Writer, h relay.Health) {
 		if a.Today != nil {
 			d = *a.Today
 		}
-		var plan []string
-		for _, q := range a.Quota {
-			p := fmt.Sprintf("%s %.0f%%", q.Window, q.Utilization*100)
-			if !q.ResetsAt.IsZero() {
-				p += " until " + q.ResetsAt.Local().Format("Mon 15:04")
-			}
-			plan = append(plan, p)
-		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t$%.4f\t%s\n", a.ID, a.Type, a.Priority, state,
 			dash(strings.Join(until, "; ")), d.Requests, d.Errors, d.InputTokens, d.OutputTokens, d.CacheWriteTokens, d.CacheReadTokens,
-			d.CostUSD, dash(strings.Join(plan, ", ")))
+			d.CostUSD, dash(pool.QuotaText(a.Quota, ", ")))
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\nUsage columns are today's (local time).")

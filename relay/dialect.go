@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"keypool/relay/openai"
 	"keypool/relay/pool"
 	"keypool/relay/session"
+	"keypool/relay/wire"
 )
 
 // reqInfo is what the relay reads from a request body.
@@ -99,14 +99,7 @@ var chatDialect = &dialect{
 		return reqInfo{Model: req.Model, Stream: req.Stream, Session: chatSession(req.Messages)}, nil
 	},
 	writeError: func(w http.ResponseWriter, status int, msg string, retry time.Duration) {
-		h := w.Header()
-		h.Set("Content-Type", "application/json")
-		h.Set("X-Content-Type-Options", "nosniff")
-		if retry > 0 {
-			h.Set("Retry-After", strconv.FormatInt(int64((retry+time.Second-1)/time.Second), 10))
-		}
-		w.WriteHeader(status)
-		w.Write(convert.ErrorBody(status, msg))
+		wire.WriteError(w, status, convert.ErrorBody(status, msg), retry)
 	},
 	streamError: convert.ErrorChunk,
 }

@@ -1,12 +1,11 @@
 package ui
 
 import (
-	"fmt"
-	"strings"
 	"time"
 
 	"keypool/app/store"
 	"keypool/relay"
+	"keypool/relay/pool"
 )
 
 // snapshot is what the views show, read at once from the app.
@@ -116,15 +115,7 @@ func (s snapshot) quotaText(id string) string {
 		if a.ID != id {
 			continue
 		}
-		var parts []string
-		for _, q := range a.Quota {
-			p := fmt.Sprintf("%s %.0f%%", q.Window, q.Utilization*100)
-			if !q.ResetsAt.IsZero() {
-				p += " until " + q.ResetsAt.Local().Format("Mon 15:04")
-			}
-			parts = append(parts, p)
-		}
-		return strings.Join(parts, ", ")
+		return pool.QuotaText(a.Quota, ", ")
 	}
 	return ""
 }

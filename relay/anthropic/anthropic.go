@@ -9,12 +9,12 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"keypool/relay/pool"
 	"keypool/relay/sse"
+	"keypool/relay/wire"
 )
 
 // DefaultBaseURL is Anthropic's API.
@@ -262,21 +262,13 @@ func errorBody(status int, msg string) []byte {
 // ErrorEvent is the stream event that reports an error after the 200, as
 // the API sends one: "event: error" with the error body of status.
 func ErrorEvent(status int, msg string) []byte {
-	return append(append([]byte("event: error\ndata: "), errorBody(status, msg)...), "\n\n"...)
+	return sse.Event("error", errorBody(status, msg))
 }
 
 // WriteError answers in Anthropic's error format. A non-zero retryAfter adds
 // a retry-after header (whole seconds, at least 1).
 func WriteError(w http.ResponseWriter, status int, msg string, retryAfter time.Duration) {
-	body := errorBody(status, msg)
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Content-Type-Options", "nosniff")
-	if retryAfter > 0 {
-		h.Set("Retry-After", strconv.FormatInt(int64((retryAfter+time.Second-1)/time.Second), 10))
-	}
-	w.WriteHeader(status)
-	w.Write(body)
+	wire.WriteError(w, status, errorBody(status, msg), retryAfter)
 }
 
 // ErrorBody is the parts of an upstream error answer the failover table reads.

@@ -29,6 +29,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+
+	"keypool/relay/sse"
 )
 
 // Options are the per-request choices the relay makes.
@@ -71,7 +73,7 @@ func ErrorBody(status int, msg string) []byte {
 // ErrorChunk is a Chat Completions stream chunk carrying an error after the
 // 200, as OpenAI sends one: a data line with the error body.
 func ErrorChunk(status int, msg string) []byte {
-	return append(append([]byte("data: "), errorJSON(status, msg, "", "")...), "\n\n"...)
+	return sse.Event("", errorJSON(status, msg, "", ""))
 }
 
 // errorType gives the OpenAI error type and code for an HTTP status.

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"keypool/relay/sse"
 )
 
 // Stream converts Anthropic SSE events into chat.completion.chunk SSE output,
@@ -94,19 +96,8 @@ func (s *Stream) Event(dst, ev []byte) ([]byte, error) {
 func (s *Stream) split(ev []byte) (name, data []byte) {
 	n := 0
 	for len(ev) > 0 {
-		line := ev
-		if i := bytes.IndexAny(ev, "\r\n"); i >= 0 {
-			line, ev = ev[:i], ev[i+1:]
-		} else {
-			ev = nil
-		}
-		field, value := line, []byte(nil)
-		if i := bytes.IndexByte(line, ':'); i >= 0 {
-			field, value = line[:i], line[i+1:]
-			if len(value) > 0 && value[0] == ' ' {
-				value = value[1:]
-			}
-		}
+		var field, value []byte
+		field, value, ev = sse.Line(ev)
 		switch string(field) {
 		case "event":
 			name = value

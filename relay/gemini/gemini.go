@@ -18,6 +18,7 @@ import (
 
 	"keypool/relay/pool"
 	"keypool/relay/sse"
+	"keypool/relay/wire"
 )
 
 // DefaultBaseURL is the Generative Language API.
@@ -230,22 +231,18 @@ func status(code int) string {
 func WriteError(w http.ResponseWriter, code int, msg string, retryAfter time.Duration) {
 	e := map[string]any{"code": code, "message": msg, "status": status(code)}
 	if retryAfter > 0 {
-		secs := int64((retryAfter + time.Second - 1) / time.Second)
-		e["details"] = []any{map[string]any{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": strconv.FormatInt(secs, 10) + "s"}}
-		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+		e["details"] = []any{map[string]any{"@type": "type.googleapis.com/google.rpc.RetryInfo",
+			"retryDelay": strconv.FormatInt(wire.RetrySeconds(retryAfter), 10) + "s"}}
 	}
 	body, _ := json.Marshal(map[string]any{"error": e})
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(code)
-	w.Write(body)
+	wire.WriteError(w, code, body, retryAfter)
 }
 
 // ErrorEvent is a stream chunk (alt=sse) carrying an error after the 200,
 // in Google's error format.
 func ErrorEvent(code int, msg string) []byte {
 	body, _ := json.Marshal(map[string]any{"error": map[string]any{"code": code, "message": msg, "status": status(code)}})
-	return append(append([]byte("data: "), body...), "\n\n"...)
+	return sse.Event("", body)
 }
 
 // ErrorBody is the parts of a Google error the failover table reads.

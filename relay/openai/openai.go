@@ -8,12 +8,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"keypool/relay/pool"
 	"keypool/relay/sse"
+	"keypool/relay/wire"
 )
 
 // Default base URLs: the Responses API for API keys, and the ChatGPT
@@ -202,14 +202,7 @@ func WriteError(w http.ResponseWriter, status int, msg string, retryAfter time.D
 	body, _ := json.Marshal(map[string]any{"error": map[string]any{
 		"message": msg, "type": errorType(status), "param": nil, "code": nil,
 	}})
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Content-Type-Options", "nosniff")
-	if retryAfter > 0 {
-		h.Set("Retry-After", strconv.FormatInt(int64((retryAfter+time.Second-1)/time.Second), 10))
-	}
-	w.WriteHeader(status)
-	w.Write(body)
+	wire.WriteError(w, status, body, retryAfter)
 }
 
 // FailedEvent is the Responses stream event that ends an answer in error
@@ -219,7 +212,7 @@ func FailedEvent(status int, msg string) []byte {
 		"object": "response", "status": "failed",
 		"error": map[string]any{"code": "server_error", "message": msg, "type": errorType(status)},
 	}})
-	return append(append([]byte("event: response.failed\ndata: "), body...), "\n\n"...)
+	return sse.Event("response.failed", body)
 }
 
 // ErrorBody is the parts of an upstream error the failover table reads.

@@ -4,6 +4,7 @@
 package pool
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -350,6 +351,24 @@ type Quota struct {
 	Utilization float64   `json:"utilization"` // 0..1
 	ResetsAt    time.Time `json:"resets_at,omitzero"`
 	Status      string    `json:"status,omitempty"` // allowed, allowed_warning, rejected
+}
+
+// String is the window in words, for people: "5h 42% until Mon 14:00".
+func (q Quota) String() string {
+	s := fmt.Sprintf("%s %.0f%%", q.Window, q.Utilization*100)
+	if !q.ResetsAt.IsZero() {
+		s += " until " + q.ResetsAt.Local().Format("Mon 15:04")
+	}
+	return s
+}
+
+// QuotaText is an account's plan windows in words, separated by sep.
+func QuotaText(qs []Quota, sep string) string {
+	parts := make([]string, len(qs))
+	for i, q := range qs {
+		parts[i] = q.String()
+	}
+	return strings.Join(parts, sep)
 }
 
 // SetQuota keeps the latest plan readings (none: the last ones stay).

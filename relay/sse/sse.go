@@ -138,25 +138,45 @@ func boundary(b []byte, from int) int {
 	return -1
 }
 
+// Line splits the first line off ev (a line ends at CR or LF) and reads it
+// as "field: value", the space after the colon optional; a line without a
+// colon is all field. rest is what follows the line.
+func Line(ev []byte) (field, value, rest []byte) {
+	line := ev
+	if i := bytes.IndexAny(ev, "\r\n"); i >= 0 {
+		line, rest = ev[:i], ev[i+1:]
+	}
+	field = line
+	if i := bytes.IndexByte(line, ':'); i >= 0 {
+		field, value = line[:i], line[i+1:]
+		if len(value) > 0 && value[0] == ' ' {
+			value = value[1:]
+		}
+	}
+	return field, value, rest
+}
+
 // Field returns the value of the first line in ev named name ("event",
-// "data"), without the optional space after the colon, or nil.
+// "data"), or nil.
 func Field(ev []byte, name string) []byte {
 	for len(ev) > 0 {
-		line := ev
-		if i := bytes.IndexAny(ev, "\r\n"); i >= 0 {
-			line, ev = ev[:i], ev[i+1:]
-		} else {
-			ev = nil
-		}
-		if len(line) > len(name) && line[len(name)] == ':' && string(line[:len(name)]) == name {
-			v := line[len(name)+1:]
-			if len(v) > 0 && v[0] == ' ' {
-				v = v[1:]
-			}
+		var f, v []byte
+		f, v, ev = Line(ev)
+		if string(f) == name {
 			return v
 		}
 	}
 	return nil
+}
+
+// Event is one event: an event line when name is not empty, then data,
+// which must be a single line (JSON is).
+func Event(name string, data []byte) []byte {
+	out := make([]byte, 0, len("event: \ndata: \n\n")+len(name)+len(data))
+	if name != "" {
+		out = append(append(append(out, "event: "...), name...), '\n')
+	}
+	return append(append(append(out, "data: "...), data...), "\n\n"...)
 }
 
 // maxEvent bounds one event Transform holds whole.
@@ -247,18 +267,10 @@ func Data(ev []byte) []byte {
 	var out []byte
 	n := 0
 	for len(ev) > 0 {
-		line := ev
-		if i := bytes.IndexAny(ev, "\r\n"); i >= 0 {
-			line, ev = ev[:i], ev[i+1:]
-		} else {
-			ev = nil
-		}
-		if !bytes.HasPrefix(line, []byte("data:")) {
+		var f, v []byte
+		f, v, ev = Line(ev)
+		if string(f) != "data" {
 			continue
-		}
-		v := line[5:]
-		if len(v) > 0 && v[0] == ' ' {
-			v = v[1:]
 		}
 		switch n++; n {
 		case 1:
