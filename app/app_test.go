@@ -175,6 +175,20 @@ func (r *running) send(t *testing.T, hdr map[string]string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// requestsToday sums today's requests in r's store.
+func requestsToday(t *testing.T, r *running) int64 {
+	t.Helper()
+	days, err := r.Store().Day(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, d := range days {
+		n += d.Requests
+	}
+	return n
+}
+
 // A session bound to an account stays there across a restart of the relay
 // on the same data dir, even though the preferred account is healthy again;
 // usage recorded before the restart is still there.
@@ -213,16 +227,8 @@ func TestStickinessSurvivesRestart(t *testing.T) {
 	if err := r2.Store().Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	days, err := r2.Store().Day(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var total int64
-	for _, d := range days {
-		total += d.Requests
-	}
-	if total != 5 {
-		t.Errorf("requests recorded today = %d, want 5 (%+v)", total, days)
+	if total := requestsToday(t, r2); total != 5 {
+		t.Errorf("requests recorded today = %d, want 5", total)
 	}
 	r2.stop()
 	assertNoSecrets(t, filepath.Join(dir, "data", "keypool.db"))

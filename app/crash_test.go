@@ -114,14 +114,7 @@ func TestKillUnderLoad(t *testing.T) {
 	}
 
 	r := start(t, p) // the file opens: no corruption, no stale lock
-	days, err := r.Store().Day(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var recorded int
-	for _, d := range days {
-		recorded += int(d.Requests)
-	}
+	recorded := int(requestsToday(t, r))
 	t.Logf("%d requests completed before the kill, %d recorded", completed, recorded)
 	if recorded < completed {
 		t.Errorf("recorded %d requests, want all %d that completed before the kill", recorded, completed)

@@ -33,17 +33,28 @@ func health(t *testing.T, r *running) relay.Health {
 	return h
 }
 
-func requestsToday(t *testing.T, r *running) int64 {
+// startOnDisk runs an app with its config and data dir on fs, its log in
+// logs, and serves 20 requests whose records reach the file.
+func startOnDisk(t *testing.T, fs *disktest.FS, upstream string, logs *logBuf) (*running, app.Params) {
 	t.Helper()
-	days, err := r.Store().Day(time.Now())
-	if err != nil {
+	p := app.Params{ConfigPath: writeConfig(t, fs.Dir, upstream, upstream), DataDir: filepath.Join(fs.Dir, "data"),
+		Logger: slog.New(slog.NewTextHandler(logs, nil))}
+	r := start(t, p)
+	postAll(t, r, "before", 20)
+	if err := r.Store().Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	var n int64
-	for _, d := range days {
-		n += d.Requests
+	return r, p
+}
+
+// postAll sends n requests in session, each of which must be served.
+func postAll(t *testing.T, r *running, session string, n int) {
+	t.Helper()
+	for i := range n {
+		if code, body := r.post(t, session); code != 200 {
+			t.Fatalf("request %d (%s): %d %s", i, session, code, body)
+		}
 	}
-	return n
 }
 
 // The data dir's disk fills up under a running relay: every request is
@@ -54,25 +65,11 @@ func TestDiskFullKeepsServing(t *testing.T) {
 		up := relaytest.New()
 		defer up.Close()
 		var logs logBuf
-		p := app.Params{ConfigPath: writeConfig(t, fs.Dir, up.URL, up.URL), DataDir: filepath.Join(fs.Dir, "data"),
-			Logger: slog.New(slog.NewTextHandler(&logs, nil))}
-		r := start(t, p)
-		for range 20 {
-			if code, body := r.post(t, "before"); code != 200 {
-				t.Fatalf("before the disk filled: %d %s", code, body)
-			}
-		}
-		if err := r.Store().Flush(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		r, p := startOnDisk(t, fs, up.URL, &logs)
 
 		fs.Fill(t)
 		const during = 2000
-		for i := range during {
-			if code, body := r.post(t, "during"); code != 200 {
-				t.Fatalf("request %d on a full disk: %d %s", i, code, body)
-			}
-		}
+		postAll(t, r, "during", during)
 		if err := r.Store().Flush(context.Background()); err == nil {
 			t.Fatal("Flush on a full disk reported success")
 		}
@@ -145,27 +142,12 @@ func TestDataDirTurnsReadOnly(t *testing.T) {
 		up := relaytest.New()
 		defer up.Close()
 		var logs logBuf
-		p := app.Params{ConfigPath: writeConfig(t, fs.Dir, up.URL, up.URL), DataDir: filepath.Join(fs.Dir, "data"),
-			Logger: slog.New(slog.NewTextHandler(&logs, nil))}
-		r := start(t, p)
-		a := r.App
-		for range 20 {
-			if code, body := r.post(t, "before"); code != 200 {
-				t.Fatalf("before the failure: %d %s", code, body)
-			}
-		}
-		if err := a.Store().Flush(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		r, p := startOnDisk(t, fs, up.URL, &logs)
 
 		fs.Break(t)
 		const during = 200
-		for i := range during {
-			if code, body := r.post(t, "during"); code != 200 {
-				t.Fatalf("request %d on a read-only data dir: %d %s", i, code, body)
-			}
-		}
-		if err := a.Store().Flush(context.Background()); err == nil {
+		postAll(t, r, "during", during)
+		if err := r.Store().Flush(context.Background()); err == nil {
 			t.Fatal("Flush on a read-only file system reported success")
 		}
 		h := health(t, r)

@@ -41,42 +41,42 @@ type dialect struct {
 
 var errNoModel = errors.New("model: field required")
 
-var anthropicDialect = &dialect{
-	proto: pool.ProtocolAnthropic,
-	parse: func(h http.Header, body []byte) (reqInfo, error) {
-		var req session.Request
+// parseJSON decodes a request body as T and reads what the relay needs
+// from it.
+func parseJSON[T any](read func(h http.Header, req *T) reqInfo) func(http.Header, []byte) (reqInfo, error) {
+	return func(h http.Header, body []byte) (reqInfo, error) {
+		var req T
 		if err := json.Unmarshal(body, &req); err != nil {
 			return reqInfo{}, err
 		}
-		return reqInfo{Model: req.Model, Stream: req.Stream, Session: session.ID(h, &req)}, nil
-	},
+		return read(h, &req), nil
+	}
+}
+
+var anthropicDialect = &dialect{
+	proto: pool.ProtocolAnthropic,
+	parse: parseJSON(func(h http.Header, req *session.Request) reqInfo {
+		return reqInfo{Model: req.Model, Stream: req.Stream, Session: session.ID(h, req)}
+	}),
 	writeError:  anthropic.WriteError,
 	streamError: anthropic.ErrorEvent,
 }
 
 var responsesDialect = &dialect{
 	proto: pool.ProtocolResponses,
-	parse: func(h http.Header, body []byte) (reqInfo, error) {
-		var req openai.Request
-		if err := json.Unmarshal(body, &req); err != nil {
-			return reqInfo{}, err
-		}
-		return reqInfo{Model: req.Model, Stream: req.Stream, Session: openai.SessionID(h, &req)}, nil
-	},
+	parse: parseJSON(func(h http.Header, req *openai.Request) reqInfo {
+		return reqInfo{Model: req.Model, Stream: req.Stream, Session: openai.SessionID(h, req)}
+	}),
 	writeError:  openai.WriteError,
 	streamError: openai.FailedEvent,
 }
 
 var geminiDialect = &dialect{
 	proto: pool.ProtocolGemini,
-	parse: func(h http.Header, body []byte) (reqInfo, error) {
-		var req gemini.Request
-		if err := json.Unmarshal(body, &req); err != nil {
-			return reqInfo{}, err
-		}
+	parse: parseJSON(func(_ http.Header, req *gemini.Request) reqInfo {
 		// The model comes from the path; the caller fills it in.
-		return reqInfo{Session: gemini.SessionID(&req)}, nil
-	},
+		return reqInfo{Session: gemini.SessionID(req)}
+	}),
 	writeError:  gemini.WriteError,
 	streamError: gemini.ErrorEvent,
 	query:       gemini.UpstreamQuery,
@@ -91,13 +91,9 @@ type chatRequest struct {
 
 var chatDialect = &dialect{
 	proto: pool.ProtocolChat,
-	parse: func(h http.Header, body []byte) (reqInfo, error) {
-		var req chatRequest
-		if err := json.Unmarshal(body, &req); err != nil {
-			return reqInfo{}, err
-		}
-		return reqInfo{Model: req.Model, Stream: req.Stream, Session: chatSession(req.Messages)}, nil
-	},
+	parse: parseJSON(func(_ http.Header, req *chatRequest) reqInfo {
+		return reqInfo{Model: req.Model, Stream: req.Stream, Session: chatSession(req.Messages)}
+	}),
 	writeError: func(w http.ResponseWriter, status int, msg string, retry time.Duration) {
 		wire.WriteError(w, status, convert.ErrorBody(status, msg), retry)
 	},

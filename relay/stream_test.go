@@ -77,10 +77,15 @@ func TestStreamFlushesEachEvent(t *testing.T) {
 	h.ups["a"].Push(relaytest.Reply{Events: evs, Step: step})
 	resp := streamReq(t, h, context.Background())
 	defer resp.Body.Close()
-	br := bufio.NewReader(resp.Body)
+	readStepped(t, bufio.NewReader(resp.Body), evs, step)
+}
+
+// readStepped reads evs one by one, releasing the upstream's next event
+// (step) only once the client has the current one.
+func readStepped(t *testing.T, br *bufio.Reader, evs []string, step chan<- struct{}) {
+	t.Helper()
 	for i, ev := range evs {
-		got := readEvent(t, br)
-		if got != ev {
+		if got := readEvent(t, br); got != ev {
 			t.Fatalf("event %d = %q, want %q", i, got, ev)
 		}
 		if i < len(evs)-1 {
@@ -197,19 +202,7 @@ func TestCompressedUpstream(t *testing.T) {
 	h.ups["a"].Push(relaytest.Reply{Events: evs, Step: step, Gzip: true})
 	resp := streamReq(t, h, context.Background()) // Go's client asks for gzip and decodes it
 	defer resp.Body.Close()
-	br := bufio.NewReader(resp.Body)
-	for i, ev := range evs {
-		if got := readEvent(t, br); got != ev {
-			t.Fatalf("event %d = %q, want %q", i, got, ev)
-		}
-		if i < len(evs)-1 {
-			select {
-			case step <- struct{}{}:
-			case <-time.After(5 * time.Second):
-				t.Fatalf("upstream not waiting for event %d", i+1)
-			}
-		}
-	}
+	readStepped(t, bufio.NewReader(resp.Body), evs, step)
 	if ae := h.ups["a"].Requests()[0].Header.Get("Accept-Encoding"); ae != "identity" {
 		t.Errorf("upstream asked for %q, want identity", ae)
 	}

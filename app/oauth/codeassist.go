@@ -289,24 +289,12 @@ func (p Provider) codeAssist(ctx context.Context, client *http.Client, accessTok
 		return p.errorf("%s: %w", method, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+accessToken)
-	req.Header.Set("Accept", "application/json")
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if p.UserAgent != "" {
-		req.Header.Set("User-Agent", p.UserAgent)
-	}
-	if client == nil {
-		client = http.DefaultClient
-	}
-	resp, err := client.Do(req)
+	resp, data, err := p.roundTrip(client, method, req, "application/json")
 	if err != nil {
-		return p.errorf("%s: %w", method, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return p.errorf("%s: read answer: %w", method, err)
+		return err
 	}
 	if resp.StatusCode/100 == 2 {
 		if err := json.Unmarshal(data, out); err != nil {

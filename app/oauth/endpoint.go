@@ -128,6 +128,29 @@ func parseErrorBody(body []byte) (code, desc string) {
 	return code, desc
 }
 
+// roundTrip sends req with accept and the provider's User-Agent (on
+// http.DefaultClient when client is nil) and reads up to maxBody of the
+// answer, whose body it closes.
+func (p Provider) roundTrip(client *http.Client, op string, req *http.Request, accept string) (*http.Response, []byte, error) {
+	req.Header.Set("Accept", accept)
+	if p.UserAgent != "" {
+		req.Header.Set("User-Agent", p.UserAgent)
+	}
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, nil, p.errorf("%s: %w", op, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return nil, nil, p.errorf("%s: read answer: %w", op, err)
+	}
+	return resp, data, nil
+}
+
 // call posts fields to url and returns the answer's body on 2xx. On any other
 // status it returns a *TokenError. secrets are scrubbed from any text kept.
 func (p Provider) call(ctx context.Context, client *http.Client, op, endpoint string, format BodyFormat, fields []field, secrets ...string) ([]byte, error) {
@@ -140,25 +163,13 @@ func (p Provider) call(ctx context.Context, client *http.Client, op, endpoint st
 		return nil, p.errorf("%s: %w", op, err)
 	}
 	req.Header.Set("Content-Type", ctype)
-	if p.Accept != "" {
-		req.Header.Set("Accept", p.Accept)
-	} else {
-		req.Header.Set("Accept", "application/json")
+	accept := p.Accept
+	if accept == "" {
+		accept = "application/json"
 	}
-	if p.UserAgent != "" {
-		req.Header.Set("User-Agent", p.UserAgent)
-	}
-	if client == nil {
-		client = http.DefaultClient
-	}
-	resp, err := client.Do(req)
+	resp, data, err := p.roundTrip(client, op, req, accept)
 	if err != nil {
-		return nil, p.errorf("%s: %w", op, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return nil, p.errorf("%s: read answer: %w", op, err)
+		return nil, err
 	}
 	if resp.StatusCode/100 == 2 {
 		return data, nil

@@ -61,12 +61,7 @@ func dailyKey(t time.Time, account, model string) string {
 func (s *Store) Day(day time.Time) ([]DayTotal, error) {
 	prefix := []byte(day.Format(dayLayout) + "\x00")
 	var out []DayTotal
-	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketDaily)
-		if b == nil {
-			return nil
-		}
-		c := b.Cursor()
+	err := s.scan(bucketDaily, func(c *bolt.Cursor) error {
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			var t DayTotal
 			if err := json.Unmarshal(v, &t); err != nil {
@@ -77,7 +72,7 @@ func (s *Store) Day(day time.Time) ([]DayTotal, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", s.path, err)
+		return nil, err
 	}
 	slices.SortFunc(out, func(a, b DayTotal) int {
 		return cmp.Or(cmp.Compare(a.Account, b.Account), cmp.Compare(a.Model, b.Model))
@@ -94,12 +89,7 @@ func (s *Store) Records(since, until time.Time, limit int) ([]relay.UsageRecord,
 		end = timeKey(until)
 	}
 	var out []relay.UsageRecord
-	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketUsage)
-		if b == nil {
-			return nil
-		}
-		c := b.Cursor()
+	err := s.scan(bucketUsage, func(c *bolt.Cursor) error {
 		var k, v []byte
 		if since.IsZero() {
 			k, v = c.First()
@@ -122,7 +112,7 @@ func (s *Store) Records(since, until time.Time, limit int) ([]relay.UsageRecord,
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", s.path, err)
+		return nil, err
 	}
 	return out, nil
 }
@@ -133,12 +123,7 @@ func (s *Store) Records(since, until time.Time, limit int) ([]relay.UsageRecord,
 func (s *Store) RequestsPerHour(start time.Time, n int) ([]int64, error) {
 	counts := make([]int64, n)
 	from := uint64(start.UnixNano())
-	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketUsage)
-		if b == nil {
-			return nil
-		}
-		c := b.Cursor()
+	err := s.scan(bucketUsage, func(c *bolt.Cursor) error {
 		for k, _ := c.Seek(timeKey(start)); len(k) >= 8; k, _ = c.Next() {
 			h := (binary.BigEndian.Uint64(k[:8]) - from) / uint64(time.Hour)
 			if h >= uint64(n) {
@@ -149,7 +134,7 @@ func (s *Store) RequestsPerHour(start time.Time, n int) ([]int64, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", s.path, err)
+		return nil, err
 	}
 	return counts, nil
 }
@@ -157,12 +142,7 @@ func (s *Store) RequestsPerHour(start time.Time, n int) ([]int64, error) {
 // Latest returns the n newest usage records, newest first.
 func (s *Store) Latest(n int) ([]relay.UsageRecord, error) {
 	var out []relay.UsageRecord
-	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketUsage)
-		if b == nil {
-			return nil
-		}
-		c := b.Cursor()
+	err := s.scan(bucketUsage, func(c *bolt.Cursor) error {
 		for k, v := c.Last(); k != nil && len(out) < n; k, v = c.Prev() {
 			r, err := decodeRecord(k, v)
 			if err != nil {
@@ -173,7 +153,7 @@ func (s *Store) Latest(n int) ([]relay.UsageRecord, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", s.path, err)
+		return nil, err
 	}
 	return out, nil
 }
@@ -184,4 +164,20 @@ func decodeRecord(k, v []byte) (relay.UsageRecord, error) {
 		return r, fmt.Errorf("decode usage record %x: %w", k, err)
 	}
 	return r, nil
+}
+
+// scan runs fn on a cursor over bucket in a read transaction; a missing
+// bucket is empty. Errors name the file.
+func (s *Store) scan(bucket []byte, fn func(c *bolt.Cursor) error) error {
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucket)
+		if b == nil {
+			return nil
+		}
+		return fn(b.Cursor())
+	})
+	if err != nil {
+		return fmt.Errorf("read %s: %w", s.path, err)
+	}
+	return nil
 }

@@ -1,16 +1,15 @@
 package secretstest
 
 import (
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
-	"strings"
 	"testing"
 
 	"github.com/godbus/dbus/v5"
+
+	"keypool/internal/reruntest"
 )
 
 // KeyringPassword unlocks the login keyring scripts/with-keyring.sh makes.
@@ -42,27 +41,12 @@ func RunPrivate(t *testing.T, body func(t *testing.T)) {
 			t.Skipf("%s is missing (make deps installs it)", tool)
 		}
 	}
-	args := []string{script, os.Args[0], "-test.run=^" + regexp.QuoteMeta(t.Name()) + "$",
-		"-test.count=1", "-test.v", "-test.timeout=2m"}
-	// Keep the child's files where the parent keeps its own, for the secret
-	// scan that follows a run with -artifacts.
-	if a := flag.Lookup("test.artifacts"); a != nil && a.Value.String() == "true" {
-		if o := flag.Lookup("test.outputdir"); o != nil && o.Value.String() != "" {
-			args = append(args, "-test.artifacts", "-test.outputdir="+o.Value.String())
-		}
-	}
-	cmd := exec.Command("sh", args...)
+	cmd := exec.Command("sh", append([]string{script}, reruntest.Args(t)...)...)
 	// No display: an unlock prompt must fail at once, not appear on the
 	// screen of whoever runs the tests.
 	cmd.Env = append(os.Environ(), envPrivate+"="+t.Name(), "DISPLAY=", "WAYLAND_DISPLAY=")
 	out, err := cmd.CombinedOutput()
-	t.Logf("in a private keyring session:\n\t%s", strings.ReplaceAll(strings.TrimRight(string(out), "\n"), "\n", "\n\t"))
-	if err != nil {
-		t.Fatalf("child test: %v", err)
-	}
-	if !strings.Contains(string(out), "--- PASS: "+t.Name()) {
-		t.Fatal("child test did not report a pass")
-	}
+	reruntest.Report(t, "in a private keyring session", out, err)
 }
 
 // withKeyring finds scripts/with-keyring.sh above the test's package dir.

@@ -18,13 +18,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 
 	"keypool/internal/dirtest"
+	"keypool/internal/reruntest"
 )
 
 const (
@@ -82,7 +82,8 @@ func run(t *testing.T, kind, size string, body func(t *testing.T, fs *FS)) {
 	}
 
 	dir := dirtest.New(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^"+regexp.QuoteMeta(t.Name())+"$", "-test.count=1", "-test.v", "-test.timeout=3m")
+	args := reruntest.Args(t)
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), envTest+"="+t.Name(), envDir+"="+dir, envSize+"="+size, envKind+"="+kind)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS}
 	if os.Geteuid() != 0 {
@@ -99,16 +100,7 @@ func run(t *testing.T, kind, size string, body func(t *testing.T, fs *FS)) {
 		// container without CAP_SYS_ADMIN.
 		t.Skipf("cannot create a mount namespace here (%v); run as root with CAP_SYS_ADMIN, or allow unprivileged user namespaces", err)
 	}
-	t.Logf("in a private mount namespace:\n%s", indent(out))
-	if err == nil && strings.Contains(string(out), "--- SKIP: "+t.Name()+" (") {
-		t.Skip("the child test skipped (see its output above)")
-	}
-	if err != nil {
-		t.Fatalf("child test: %v", err)
-	}
-	if !strings.Contains(string(out), "--- PASS: "+t.Name()+" (") {
-		t.Fatalf("child test did not report a pass")
-	}
+	reruntest.Report(t, "in a private mount namespace", out, err)
 }
 
 func child(t *testing.T, body func(t *testing.T, fs *FS)) {
@@ -250,8 +242,4 @@ func copyFiles(dst, src string) error {
 		}
 		return os.WriteFile(to, b, 0o600)
 	})
-}
-
-func indent(b []byte) string {
-	return "\t" + strings.ReplaceAll(strings.TrimRight(string(b), "\n"), "\n", "\n\t")
 }
