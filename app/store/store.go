@@ -142,16 +142,16 @@ type Store struct {
 	writeMu sync.Mutex
 	// Guarded by writeMu: ops whose commit failed, oldest first, and the
 	// retry state.
-	held           []op
-	writeErr       error
-	failingSince   time.Time
-	retryAt        time.Time
-	backoff        time.Duration
-	lostSinceFlush uint64
-	lostUnlogged   uint64    // given up since the last "lost" log line
-	lostLogged     time.Time // when that line was last written
-	heldMax        int       // maxHeld; tests lower it
-	dbClosed       bool
+	held         []op
+	writeErr     error
+	failingSince time.Time
+	retryAt      time.Time
+	backoff      time.Duration
+	lostFlushed  uint64    // lost as of the last Flush that reported it
+	lostLogged   uint64    // lost as of the last "lost" log line
+	lostLoggedAt time.Time // when that line was written
+	heldMax      int       // maxHeld; tests lower it
+	dbClosed     bool
 
 	// jmu guards journal and orders journal appends with queue sends. Lock
 	// order: bmu, then writeMu, then jmu.

@@ -436,9 +436,7 @@ func (s *Store) trimHeldLocked() {
 	clear(s.held[:over])
 	s.held = s.held[over:]
 	s.lost.Add(lost)
-	s.lostSinceFlush += lost
-	s.lostUnlogged += lost
-	if time.Since(s.lostLogged) >= warnEvery { // a long outage trims every batch
+	if time.Since(s.lostLoggedAt) >= warnEvery { // a long outage trims every batch
 		s.logLostLocked()
 	}
 }
@@ -446,13 +444,13 @@ func (s *Store) trimHeldLocked() {
 // logLostLocked reports the records given up since the last report, if any.
 // The caller holds writeMu.
 func (s *Store) logLostLocked() {
-	if s.lostUnlogged == 0 {
+	total := s.lost.Load()
+	if total == s.lostLogged {
 		return
 	}
-	s.lostLogged = time.Now()
 	s.log.Error("usage records lost: writes have failed for too long to keep holding them",
-		"path", s.path, "lost", s.lostUnlogged, "held", len(s.held), "lost_total", s.lost.Load())
-	s.lostUnlogged = 0
+		"path", s.path, "lost", total-s.lostLogged, "held", len(s.held), "lost_total", total)
+	s.lostLogged, s.lostLoggedAt = total, time.Now()
 }
 
 // flushErrLocked is what a Flush returns now: nil when everything queued so
@@ -460,9 +458,9 @@ func (s *Store) logLostLocked() {
 // the previous Flush.
 func (s *Store) flushErrLocked() error {
 	var errs []error
-	if s.lostSinceFlush > 0 {
-		errs = append(errs, fmt.Errorf("%s: %d usage records %w", s.path, s.lostSinceFlush, ErrLost))
-		s.lostSinceFlush = 0
+	if total := s.lost.Load(); total > s.lostFlushed {
+		errs = append(errs, fmt.Errorf("%s: %d usage records %w", s.path, total-s.lostFlushed, ErrLost))
+		s.lostFlushed = total
 	}
 	if len(s.held) > 0 {
 		errs = append(errs, fmt.Errorf("%s: %d writes %w: %w", s.path, len(s.held), ErrHeld, s.writeErr))
