@@ -167,23 +167,31 @@ var anthropicAdapter = &adapter{
 	classify:  failover.Classify,
 }
 
+// classifyOpenAI reads OpenAI's errors, which say nothing per model family.
+func classifyOpenAI(status int, h http.Header, body []byte, _ pool.Family, now time.Time, p failover.Policy) failover.Verdict {
+	return failover.ClassifyOpenAI(status, h, body, now, p)
+}
+
+// baseOr is an account's API URL, or def when it has none.
+func baseOr(def string) func(pool.Account) string {
+	return func(a pool.Account) string {
+		if a.APIURL != "" {
+			return a.APIURL
+		}
+		return def
+	}
+}
+
 var responsesAdapter = &adapter{
 	base:      openai.BaseURL,
 	auth:      func(h http.Header, a pool.Account, cred Credential) { openai.SetAuth(h, a, cred.APIKey) },
 	newTap:    func() tap { return new(openai.StreamTap) },
 	jsonUsage: openai.ResponseUsage,
-	classify: func(status int, h http.Header, body []byte, _ pool.Family, now time.Time, p failover.Policy) failover.Verdict {
-		return failover.ClassifyOpenAI(status, h, body, now, p)
-	},
+	classify:  classifyOpenAI,
 }
 
 var geminiAdapter = &adapter{
-	base: func(a pool.Account) string {
-		if a.APIURL != "" {
-			return a.APIURL
-		}
-		return gemini.DefaultBaseURL
-	},
+	base:      baseOr(gemini.DefaultBaseURL),
 	auth:      func(h http.Header, _ pool.Account, cred Credential) { gemini.SetAuth(h, cred.APIKey) },
 	newTap:    func() tap { return new(gemini.StreamTap) },
 	jsonUsage: gemini.ResponseUsage,
@@ -198,18 +206,11 @@ var chatAdapter = &adapter{
 	},
 	newTap:    func() tap { return new(openai.ChatTap) },
 	jsonUsage: openai.ChatUsage,
-	classify: func(status int, h http.Header, body []byte, _ pool.Family, now time.Time, p failover.Policy) failover.Verdict {
-		return failover.ClassifyOpenAI(status, h, body, now, p)
-	},
+	classify:  classifyOpenAI,
 }
 
 var codeAssistAdapter = &adapter{
-	base: func(a pool.Account) string {
-		if a.APIURL != "" {
-			return a.APIURL
-		}
-		return gemini.DefaultCodeAssistBase
-	},
+	base: baseOr(gemini.DefaultCodeAssistBase),
 	auth: func(h http.Header, _ pool.Account, cred Credential) {
 		h.Del("X-Goog-Api-Key")
 		h.Del("X-Api-Key")
