@@ -50,12 +50,14 @@ screenshots: deps
 	KEYPOOL_SCREENSHOTS=$(CURDIR)/build/screenshots $(WITH_KEYRING) $(GO) test -count=1 -run TestScreenshots ./ui/
 	@ls build/screenshots
 
+# Everything that builds without cgo (the GUI needs it) is vetted for macOS
+# and Windows too, tests included.
 vet: deps
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	GOOS=darwin $(GO) vet ./app/autostart/
-	GOOS=windows $(GO) vet ./app/autostart/
+	GOOS=darwin $(GO) vet ./app/... ./relay/... ./internal/...
+	GOOS=windows $(GO) vet ./app/... ./relay/... ./internal/...
 
 # The relay runs under the race detector; everything else plainly, inside a
 # private D-Bus session with a throwaway, unlocked gnome-keyring, where a
