@@ -52,9 +52,15 @@ func classify(goos string, err error) error {
 // Advice, by cause. Each says what is wrong and what to do.
 const (
 	adviceLinuxLocked = "the keyring is locked or has no default keyring: " +
-		"unlock your login keyring (or create one) in Passwords and Keys (Seahorse) or KWallet, then try again"
-	adviceLinuxNoBus = "no D-Bus session bus: start Keypool from your desktop session, " +
-		"with GNOME Keyring (gnome-keyring) or KWallet installed"
+		"unlock your login keyring (or create one) in Passwords and Keys (Seahorse) or KWallet, then try again; " +
+		"without a desktop, unlock it from a terminal of the same session: " +
+		`read -rs PW; printf %s "$PW" | gnome-keyring-daemon --replace --unlock --components=secrets`
+	adviceLinuxNoBus = "no desktop session here (no D-Bus session bus), so no keyring to keep secrets in. " +
+		"Without a desktop, either keep the accounts and their keys in a config file only you can read " +
+		"(chmod 600 config.toml; see config.example.toml) and run: keypool serve --config config.toml; " +
+		"or open a keyring session in this terminal: run dbus-run-session -- bash, then in it " +
+		`read -rs PW; printf %s "$PW" | gnome-keyring-daemon --unlock --components=secrets ` +
+		"(the keyring is kept in ~/.local/share/keyrings), and run keypool there"
 	adviceLinuxNoService = "no Secret Service on the session bus: " +
 		"install and start GNOME Keyring (gnome-keyring) or KWallet, and unlock your login keyring"
 	adviceMacLocked = "the login keychain is locked: unlock it in Keychain Access (or log out and in again), then try again"

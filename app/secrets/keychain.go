@@ -4,15 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 
 	"github.com/zalando/go-keyring"
 )
 
-// Field names one secret of an account. With the account id it makes the
-// keychain entry's user name, "<account>/<field>".
+// Field names one secret of an owner: with the owner it makes the keychain
+// entry's user name (see Owner).
 type Field string
 
-// The fields an account can hold.
+// The fields an owner can hold.
 const (
 	APIKey        Field = "api_key"
 	AccessToken   Field = "access_token"
@@ -21,7 +22,7 @@ const (
 	ProxyPassword Field = "proxy_password"
 )
 
-// AllFields lists every Field; DeleteAccount deletes each of them.
+// AllFields lists every Field; DeleteAll deletes each of them.
 var AllFields = []Field{APIKey, AccessToken, RefreshToken, IDToken, ProxyPassword}
 
 // valid reports whether f is one of AllFields.
@@ -41,25 +42,25 @@ const (
 	// Manager holds at most 2,560 bytes per secret, the smallest limit of the
 	// three backends (macOS allows about 3,000 with the entry's names).
 	MaxSize = 2560
-	// maxAccountLen bounds an account id, in bytes, so that service, user
-	// name and a MaxSize secret stay within macOS's 4,096-byte command line
-	// even with every character escaped.
-	maxAccountLen = 100
+	// maxIDLen bounds an owner's id, in bytes, so that service, user name
+	// and a MaxSize secret stay within macOS's 4,096-byte command line even
+	// with every character escaped.
+	maxIDLen = 100
 )
 
-// Keychain stores secrets by account and field. Implementations are safe for
+// Keychain stores secrets by owner and field. Implementations are safe for
 // concurrent use. Errors wrap ErrNotFound, ErrTooLarge or ErrUnavailable and
-// name the account and field, never the value.
+// name the owner and field, never the value.
 type Keychain interface {
 	// Get returns the secret, or an error wrapping ErrNotFound.
-	Get(account string, f Field) (Secret, error)
+	Get(o Owner, f Field) (Secret, error)
 	// Set stores s, replacing any previous value. A value over MaxSize
 	// bytes is refused with ErrTooLarge before the keychain is touched.
-	Set(account string, f Field, s Secret) error
+	Set(o Owner, f Field, s Secret) error
 	// Delete removes the secret; deleting a missing one is not an error.
-	Delete(account string, f Field) error
-	// DeleteAccount removes every field of the account.
-	DeleteAccount(account string) error
+	Delete(o Owner, f Field) error
+	// DeleteAll removes every field of the owner.
+	DeleteAll(o Owner) error
 }
 
 // Compile-time checks.
@@ -72,11 +73,11 @@ var (
 const DefaultService = "keypool"
 
 // probeUser is the entry Check looks up. It has no "/", so it is never an
-// account's entry.
+// owner's entry.
 const probeUser = "keypool-probe"
 
 // OS is the real OS keychain, via go-keyring: service Service, user name
-// "<account>/<field>". The zero OS uses DefaultService; tests set Service
+// "<kind>:<id>/<field>" (see Owner). The zero OS uses DefaultService; tests set Service
 // to a name of their own.
 //
 // On Linux every call is a D-Bus call to the Secret Service of the session
@@ -97,6 +98,9 @@ func (k OS) service() string {
 // returns nil when the keychain answers, else an error wrapping
 // ErrUnavailable that says what to do.
 func (k OS) Check() error {
+	if err := sessionBus(); err != nil {
+		return fmt.Errorf("keychain check: %w", err)
+	}
 	_, err := keyring.Get(k.service(), probeUser)
 	if err == nil || errors.Is(err, keyring.ErrNotFound) {
 		return nil
@@ -105,60 +109,71 @@ func (k OS) Check() error {
 }
 
 // Get implements Keychain.
-func (k OS) Get(account string, f Field) (Secret, error) {
-	if err := checkKey(account, f); err != nil {
-		return Secret{}, fmt.Errorf("keychain get %s/%s: %w", account, f, err)
+func (k OS) Get(o Owner, f Field) (Secret, error) {
+	if err := sessionBus(); err != nil {
+		return Secret{}, fmt.Errorf("keychain get %s: %w", o.entry(f), err)
 	}
-	v, err := keyring.Get(k.service(), user(account, f))
+	if err := checkKey(o, f); err != nil {
+		return Secret{}, fmt.Errorf("keychain get %s: %w", o.entry(f), err)
+	}
+	v, err := keyring.Get(k.service(), o.entry(f))
 	if err != nil {
-		return Secret{}, fmt.Errorf("keychain get %s/%s: %w", account, f, classify(runtime.GOOS, err))
+		return Secret{}, fmt.Errorf("keychain get %s: %w", o.entry(f), classify(runtime.GOOS, err))
 	}
 	return New(v), nil
 }
 
 // Set implements Keychain.
-func (k OS) Set(account string, f Field, s Secret) error {
-	if err := checkSet(account, f, s); err != nil {
-		return fmt.Errorf("keychain set %s/%s: %w", account, f, err)
+func (k OS) Set(o Owner, f Field, s Secret) error {
+	if err := sessionBus(); err != nil {
+		return fmt.Errorf("keychain set %s: %w", o.entry(f), err)
 	}
-	if err := keyring.Set(k.service(), user(account, f), s.Reveal()); err != nil {
-		return fmt.Errorf("keychain set %s/%s: %w", account, f, classify(runtime.GOOS, err))
+	if err := checkSet(o, f, s); err != nil {
+		return fmt.Errorf("keychain set %s: %w", o.entry(f), err)
+	}
+	if err := keyring.Set(k.service(), o.entry(f), s.Reveal()); err != nil {
+		return fmt.Errorf("keychain set %s: %w", o.entry(f), classify(runtime.GOOS, err))
 	}
 	return nil
 }
 
 // Delete implements Keychain.
-func (k OS) Delete(account string, f Field) error {
-	if err := checkKey(account, f); err != nil {
-		return fmt.Errorf("keychain delete %s/%s: %w", account, f, err)
+func (k OS) Delete(o Owner, f Field) error {
+	if err := sessionBus(); err != nil {
+		return fmt.Errorf("keychain delete %s: %w", o.entry(f), err)
 	}
-	err := keyring.Delete(k.service(), user(account, f))
+	if err := checkKey(o, f); err != nil {
+		return fmt.Errorf("keychain delete %s: %w", o.entry(f), err)
+	}
+	err := keyring.Delete(k.service(), o.entry(f))
 	if err != nil && !errors.Is(err, keyring.ErrNotFound) {
-		return fmt.Errorf("keychain delete %s/%s: %w", account, f, classify(runtime.GOOS, err))
+		return fmt.Errorf("keychain delete %s: %w", o.entry(f), classify(runtime.GOOS, err))
 	}
 	return nil
 }
 
-// DeleteAccount implements Keychain. It stops at the first failure.
-func (k OS) DeleteAccount(account string) error {
+// DeleteAll implements Keychain. It stops at the first failure.
+func (k OS) DeleteAll(o Owner) error { return deleteAll(k, o) }
+
+// deleteAll deletes every field of o from k.
+func deleteAll(k Keychain, o Owner) error {
 	for _, f := range AllFields {
-		if err := k.Delete(account, f); err != nil {
+		if err := k.Delete(o, f); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// user is the keychain entry's user name.
-func user(account string, f Field) string { return account + "/" + string(f) }
-
-// checkKey validates an account id and field.
-func checkKey(account string, f Field) error {
+// checkKey validates an owner and field.
+func checkKey(o Owner, f Field) error {
 	switch {
-	case account == "":
-		return errors.New("empty account id")
-	case len(account) > maxAccountLen:
-		return fmt.Errorf("account id longer than %d bytes", maxAccountLen)
+	case o.id == "":
+		return errors.New("empty id")
+	case len(o.id) > maxIDLen:
+		return fmt.Errorf("id longer than %d bytes", maxIDLen)
+	case strings.ContainsAny(o.id, "/:"):
+		return fmt.Errorf("id %q holds '/' or ':', which separate the parts of an entry's name", o.id)
 	case !f.valid():
 		return fmt.Errorf("unknown field %q", string(f))
 	}
@@ -166,8 +181,8 @@ func checkKey(account string, f Field) error {
 }
 
 // checkSet validates a Set's arguments, the value's size included.
-func checkSet(account string, f Field, s Secret) error {
-	if err := checkKey(account, f); err != nil {
+func checkSet(o Owner, f Field, s Secret) error {
+	if err := checkKey(o, f); err != nil {
 		return err
 	}
 	if n := len(s.Reveal()); n > MaxSize {

@@ -15,59 +15,50 @@ type Memory struct {
 	m  map[memKey]string
 }
 
-type memKey struct {
-	account string
-	field   Field
-}
+// memKey is an entry's name, as OS would write it.
+type memKey string
 
 // NewMemory returns an empty Memory.
 func NewMemory() *Memory { return &Memory{} }
 
 // Get implements Keychain.
-func (k *Memory) Get(account string, f Field) (Secret, error) {
-	if err := checkKey(account, f); err != nil {
-		return Secret{}, fmt.Errorf("keychain get %s/%s: %w", account, f, err)
+func (k *Memory) Get(o Owner, f Field) (Secret, error) {
+	if err := checkKey(o, f); err != nil {
+		return Secret{}, fmt.Errorf("keychain get %s: %w", o.entry(f), err)
 	}
 	k.mu.Lock()
-	v, ok := k.m[memKey{account, f}]
+	v, ok := k.m[memKey(o.entry(f))]
 	k.mu.Unlock()
 	if !ok {
-		return Secret{}, fmt.Errorf("keychain get %s/%s: %w", account, f, ErrNotFound)
+		return Secret{}, fmt.Errorf("keychain get %s: %w", o.entry(f), ErrNotFound)
 	}
 	return New(v), nil
 }
 
 // Set implements Keychain.
-func (k *Memory) Set(account string, f Field, s Secret) error {
-	if err := checkSet(account, f, s); err != nil {
-		return fmt.Errorf("keychain set %s/%s: %w", account, f, err)
+func (k *Memory) Set(o Owner, f Field, s Secret) error {
+	if err := checkSet(o, f, s); err != nil {
+		return fmt.Errorf("keychain set %s: %w", o.entry(f), err)
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.m == nil {
 		k.m = make(map[memKey]string)
 	}
-	k.m[memKey{account, f}] = s.Reveal()
+	k.m[memKey(o.entry(f))] = s.Reveal()
 	return nil
 }
 
 // Delete implements Keychain.
-func (k *Memory) Delete(account string, f Field) error {
-	if err := checkKey(account, f); err != nil {
-		return fmt.Errorf("keychain delete %s/%s: %w", account, f, err)
+func (k *Memory) Delete(o Owner, f Field) error {
+	if err := checkKey(o, f); err != nil {
+		return fmt.Errorf("keychain delete %s: %w", o.entry(f), err)
 	}
 	k.mu.Lock()
-	delete(k.m, memKey{account, f})
+	delete(k.m, memKey(o.entry(f)))
 	k.mu.Unlock()
 	return nil
 }
 
-// DeleteAccount implements Keychain.
-func (k *Memory) DeleteAccount(account string) error {
-	for _, f := range AllFields {
-		if err := k.Delete(account, f); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+// DeleteAll implements Keychain.
+func (k *Memory) DeleteAll(o Owner) error { return deleteAll(k, o) }

@@ -69,20 +69,30 @@ func TestOSService(t *testing.T) {
 	if got := (OS{}).service(); got != "keypool" {
 		t.Errorf("OS{}.service() = %q, want %q", got, "keypool")
 	}
-	if got := user("acct-1", RefreshToken); got != "acct-1/refresh_token" {
-		t.Errorf("user = %q, want %q", got, "acct-1/refresh_token")
+	for _, c := range []struct {
+		o    Owner
+		want string
+	}{
+		{Account("acct-1"), "account:acct-1/refresh_token"},
+		{ClientKey("key-1"), "client-key:key-1/refresh_token"},
+		{legacyAccount("acct-1"), "acct-1/refresh_token"},
+		{legacyClientKey("key-1"), "client-key-1/refresh_token"},
+	} {
+		if got := c.o.entry(RefreshToken); got != c.want {
+			t.Errorf("entry = %q, want %q", got, c.want)
+		}
 	}
 }
 
-// TestOSKeyScheme checks where OS puts an entry: service, "<account>/<field>".
+// TestOSKeyScheme checks where OS puts an entry: service, "<kind>:<id>/<field>".
 func TestOSKeyScheme(t *testing.T) {
 	k := osKeychain(t)
-	if err := k.Set("acct-1", IDToken, New("eyJ.id.token")); err != nil {
+	if err := k.Set(Account("acct-1"), IDToken, New("eyJ.id.token")); err != nil {
 		t.Fatal(err)
 	}
-	got, err := keyring.Get(k.Service, "acct-1/id_token")
+	got, err := keyring.Get(k.Service, "account:acct-1/id_token")
 	if err != nil || got != "eyJ.id.token" {
-		t.Errorf("keyring.Get(%s, acct-1/id_token) = %q, %v; want the stored value", k.Service, got, err)
+		t.Errorf("keyring.Get(%s, account:acct-1/id_token) = %q, %v; want the stored value", k.Service, got, err)
 	}
 }
 
@@ -111,12 +121,12 @@ func testKeychain(t *testing.T, newKeychain func(t *testing.T) Keychain) {
 	t.Run("round_trip_each_field", func(t *testing.T) {
 		k := newKeychain(t)
 		for _, f := range AllFields {
-			if err := k.Set("acct-1", f, New("value-of-"+string(f))); err != nil {
+			if err := k.Set(Account("acct-1"), f, New("value-of-"+string(f))); err != nil {
 				t.Fatalf("Set %s: %v", f, err)
 			}
 		}
 		for _, f := range AllFields {
-			got, err := k.Get("acct-1", f)
+			got, err := k.Get(Account("acct-1"), f)
 			if err != nil {
 				t.Fatalf("Get %s: %v", f, err)
 			}
@@ -138,10 +148,10 @@ func testKeychain(t *testing.T, newKeychain func(t *testing.T) Keychain) {
 		}
 		for _, tc := range values {
 			t.Run(tc.name, func(t *testing.T) {
-				if err := k.Set("acct-1", APIKey, New(tc.v)); err != nil {
+				if err := k.Set(Account("acct-1"), APIKey, New(tc.v)); err != nil {
 					t.Fatalf("Set: %v", err)
 				}
-				got, err := k.Get("acct-1", APIKey)
+				got, err := k.Get(Account("acct-1"), APIKey)
 				if err != nil {
 					t.Fatalf("Get: %v", err)
 				}
@@ -155,11 +165,11 @@ func testKeychain(t *testing.T, newKeychain func(t *testing.T) Keychain) {
 	t.Run("overwrite", func(t *testing.T) {
 		k := newKeychain(t)
 		for _, v := range []string{"first", "second", "third-and-longer"} {
-			if err := k.Set("acct-1", RefreshToken, New(v)); err != nil {
+			if err := k.Set(Account("acct-1"), RefreshToken, New(v)); err != nil {
 				t.Fatalf("Set %q: %v", v, err)
 			}
 		}
-		got, err := k.Get("acct-1", RefreshToken)
+		got, err := k.Get(Account("acct-1"), RefreshToken)
 		if err != nil || got.Reveal() != "third-and-longer" {
 			t.Errorf("Get = %q, %v; want %q, nil", got.Reveal(), err, "third-and-longer")
 		}
@@ -167,21 +177,21 @@ func testKeychain(t *testing.T, newKeychain func(t *testing.T) Keychain) {
 
 	t.Run("get_missing_is_not_found", func(t *testing.T) {
 		k := newKeychain(t)
-		if err := k.Set("acct-1", APIKey, New("x")); err != nil {
+		if err := k.Set(Account("acct-1"), APIKey, New("x")); err != nil {
 			t.Fatal(err)
 		}
 		for _, c := range []struct {
 			account string
 			f       Field
 		}{{"acct-1", AccessToken}, {"acct-2", APIKey}} {
-			got, err := k.Get(c.account, c.f)
+			got, err := k.Get(Account(c.account), c.f)
 			if !errors.Is(err, ErrNotFound) || !errors.Is(err, keyring.ErrNotFound) {
 				t.Errorf("Get %s/%s err = %v, want ErrNotFound (and keyring.ErrNotFound)", c.account, c.f, err)
 			}
 			if errors.Is(err, ErrUnavailable) {
 				t.Errorf("Get %s/%s err = %v, must not be ErrUnavailable", c.account, c.f, err)
 			}
-			if want := fmt.Sprintf("keychain get %s/%s", c.account, c.f); err != nil && !strings.Contains(err.Error(), want) {
+			if want := fmt.Sprintf("keychain get account:%s/%s", c.account, c.f); err != nil && !strings.Contains(err.Error(), want) {
 				t.Errorf("err = %q, want it to name %q", err, want)
 			}
 			if !got.IsZero() {
@@ -192,72 +202,94 @@ func testKeychain(t *testing.T, newKeychain func(t *testing.T) Keychain) {
 
 	t.Run("delete", func(t *testing.T) {
 		k := newKeychain(t)
-		if err := k.Delete("acct-1", APIKey); err != nil {
+		if err := k.Delete(Account("acct-1"), APIKey); err != nil {
 			t.Errorf("Delete of a missing entry = %v, want nil", err)
 		}
-		if err := k.Set("acct-1", APIKey, New("x")); err != nil {
+		if err := k.Set(Account("acct-1"), APIKey, New("x")); err != nil {
 			t.Fatal(err)
 		}
-		if err := k.Set("acct-1", ProxyPassword, New("y")); err != nil {
+		if err := k.Set(Account("acct-1"), ProxyPassword, New("y")); err != nil {
 			t.Fatal(err)
 		}
-		if err := k.Delete("acct-1", APIKey); err != nil {
+		if err := k.Delete(Account("acct-1"), APIKey); err != nil {
 			t.Fatalf("Delete: %v", err)
 		}
-		if _, err := k.Get("acct-1", APIKey); !errors.Is(err, ErrNotFound) {
+		if _, err := k.Get(Account("acct-1"), APIKey); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Get after Delete err = %v, want ErrNotFound", err)
 		}
-		if got, err := k.Get("acct-1", ProxyPassword); err != nil || got.Reveal() != "y" {
+		if got, err := k.Get(Account("acct-1"), ProxyPassword); err != nil || got.Reveal() != "y" {
 			t.Errorf("other field after Delete = %q, %v; want %q, nil", got.Reveal(), err, "y")
 		}
-		if err := k.Delete("acct-1", APIKey); err != nil {
+		if err := k.Delete(Account("acct-1"), APIKey); err != nil {
 			t.Errorf("second Delete = %v, want nil", err)
 		}
 	})
 
-	t.Run("delete_account_removes_every_field_only_of_that_account", func(t *testing.T) {
+	t.Run("delete_all_removes_every_field_only_of_that_owner", func(t *testing.T) {
 		k := newKeychain(t)
 		for _, a := range []string{"acct-a", "acct-b"} {
 			for _, f := range AllFields {
-				if err := k.Set(a, f, New(a+"-"+string(f))); err != nil {
+				if err := k.Set(Account(a), f, New(a+"-"+string(f))); err != nil {
 					t.Fatalf("Set %s/%s: %v", a, f, err)
 				}
 			}
 		}
-		if err := k.DeleteAccount("acct-a"); err != nil {
+		if err := k.DeleteAll(Account("acct-a")); err != nil {
 			t.Fatalf("DeleteAccount: %v", err)
 		}
 		for _, f := range AllFields {
-			if _, err := k.Get("acct-a", f); !errors.Is(err, ErrNotFound) {
+			if _, err := k.Get(Account("acct-a"), f); !errors.Is(err, ErrNotFound) {
 				t.Errorf("acct-a/%s after DeleteAccount: err = %v, want ErrNotFound", f, err)
 			}
-			got, err := k.Get("acct-b", f)
+			got, err := k.Get(Account("acct-b"), f)
 			if want := "acct-b-" + string(f); err != nil || got.Reveal() != want {
 				t.Errorf("acct-b/%s = %q, %v; want %q, nil", f, got.Reveal(), err, want)
 			}
 		}
-		if err := k.DeleteAccount("acct-a"); err != nil {
+		if err := k.DeleteAll(Account("acct-a")); err != nil {
 			t.Errorf("DeleteAccount of an empty account = %v, want nil", err)
+		}
+	})
+
+	t.Run("owners_of_different_kinds_never_share_an_entry", func(t *testing.T) {
+		// The first layout stored client key key-71db9c2b where account
+		// client-key-71db9c2b keeps its API key.
+		k := newKeychain(t)
+		acct, ck := Account("client-key-71db9c2b"), ClientKey("key-71db9c2b")
+		if err := k.Set(ck, APIKey, New("kp-local-client-value")); err != nil {
+			t.Fatal(err)
+		}
+		if err := k.Set(acct, APIKey, New("sk-ant-upstream-value")); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := k.Get(ck, APIKey); err != nil || got.Reveal() != "kp-local-client-value" {
+			t.Fatalf("client key after the account's Set = %q, %v; want its own value", got.Reveal(), err)
+		}
+		if err := k.DeleteAll(acct); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := k.Get(ck, APIKey); err != nil || got.Reveal() != "kp-local-client-value" {
+			t.Errorf("client key after the account's DeleteAll = %q, %v; want it kept", got.Reveal(), err)
 		}
 	})
 
 	t.Run("too_large_refused_before_set", func(t *testing.T) {
 		k := newKeychain(t)
-		if err := k.Set("acct-1", AccessToken, New("small")); err != nil {
+		if err := k.Set(Account("acct-1"), AccessToken, New("small")); err != nil {
 			t.Fatal(err)
 		}
 		big := "BIG" + strings.Repeat("y", MaxSize-2) // MaxSize+1 bytes
-		err := k.Set("acct-1", AccessToken, New(big))
+		err := k.Set(Account("acct-1"), AccessToken, New(big))
 		if !errors.Is(err, ErrTooLarge) {
 			t.Fatalf("Set of %d bytes err = %v, want ErrTooLarge", len(big), err)
 		}
 		if strings.Contains(err.Error(), "BIGyyy") {
 			t.Errorf("error shows the value: %q", err)
 		}
-		if !strings.Contains(err.Error(), "keychain set acct-1/access_token") {
+		if !strings.Contains(err.Error(), "keychain set account:acct-1/access_token") {
 			t.Errorf("err = %q, want it to name the entry", err)
 		}
-		if got, err := k.Get("acct-1", AccessToken); err != nil || got.Reveal() != "small" {
+		if got, err := k.Get(Account("acct-1"), AccessToken); err != nil || got.Reveal() != "small" {
 			t.Errorf("after a refused Set: %q, %v; want the old value", got.Reveal(), err)
 		}
 	})
@@ -271,33 +303,35 @@ func testKeychain(t *testing.T, newKeychain func(t *testing.T) Keychain) {
 		}{
 			{"empty_account", "", APIKey},
 			{"unknown_field", "acct-1", Field("password")},
-			{"long_account", strings.Repeat("a", maxAccountLen+1), APIKey},
+			{"long_account", strings.Repeat("a", maxIDLen+1), APIKey},
+			{"slash_in_id", "a/api_key", APIKey},
+			{"colon_in_id", "account:a", APIKey},
 		} {
 			t.Run(c.name, func(t *testing.T) {
-				if err := k.Set(c.account, c.f, New("sk-bad-key-value")); err == nil {
+				if err := k.Set(Account(c.account), c.f, New("sk-bad-key-value")); err == nil {
 					t.Error("Set: no error")
 				} else if strings.Contains(err.Error(), "sk-bad-key-value") {
 					t.Errorf("Set error shows the value: %q", err)
 				}
-				if _, err := k.Get(c.account, c.f); err == nil || errors.Is(err, ErrNotFound) {
+				if _, err := k.Get(Account(c.account), c.f); err == nil || errors.Is(err, ErrNotFound) {
 					t.Errorf("Get err = %v, want a key error", err)
 				}
-				if err := k.Delete(c.account, c.f); err == nil {
+				if err := k.Delete(Account(c.account), c.f); err == nil {
 					t.Error("Delete: no error")
 				}
 			})
 		}
-		if err := k.DeleteAccount(""); err == nil {
-			t.Error("DeleteAccount(\"\"): no error")
+		if err := k.DeleteAll(Account("")); err == nil {
+			t.Error("DeleteAll(Account(\"\")): no error")
 		}
 	})
 
 	t.Run("empty_value", func(t *testing.T) {
 		k := newKeychain(t)
-		if err := k.Set("acct-1", IDToken, Secret{}); err != nil {
+		if err := k.Set(Account("acct-1"), IDToken, Secret{}); err != nil {
 			t.Fatalf("Set: %v", err)
 		}
-		got, err := k.Get("acct-1", IDToken)
+		got, err := k.Get(Account("acct-1"), IDToken)
 		if err != nil || !got.IsZero() {
 			t.Errorf("Get = %q, %v; want an empty secret, nil", got.Reveal(), err)
 		}
@@ -315,10 +349,10 @@ func testKeychain(t *testing.T, newKeychain func(t *testing.T) Keychain) {
 					for r := range rounds {
 						for _, f := range AllFields {
 							want := fmt.Sprintf("%s-%s-%d", account, f, r)
-							if err := k.Set(account, f, New(want)); err != nil {
+							if err := k.Set(Account(account), f, New(want)); err != nil {
 								return err
 							}
-							got, err := k.Get(account, f)
+							got, err := k.Get(Account(account), f)
 							if err != nil {
 								return err
 							}
@@ -327,7 +361,7 @@ func testKeychain(t *testing.T, newKeychain func(t *testing.T) Keychain) {
 							}
 						}
 					}
-					return k.DeleteAccount(account)
+					return k.DeleteAll(Account(account))
 				}()
 			})
 		}
@@ -545,16 +579,16 @@ func checkUnavailable(t *testing.T, mode string) {
 	}
 	const value = "sk-must-never-be-in-an-error"
 	k := OS{Service: "keypool-test-unavailable"}
-	_, getErr := k.Get("acct-1", APIKey)
+	_, getErr := k.Get(Account("acct-1"), APIKey)
 	for _, c := range []struct {
 		op  string
 		err error
 	}{
 		{"Check", k.Check()},
 		{"Get", getErr},
-		{"Set", k.Set("acct-1", APIKey, New(value))},
-		{"Delete", k.Delete("acct-1", APIKey)},
-		{"DeleteAccount", k.DeleteAccount("acct-1")},
+		{"Set", k.Set(Account("acct-1"), APIKey, New(value))},
+		{"Delete", k.Delete(Account("acct-1"), APIKey)},
+		{"DeleteAccount", k.DeleteAll(Account("acct-1"))},
 	} {
 		op, err := c.op, c.err
 		t.Logf("%s: %v", op, err)
