@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/term"
+
 	"keypool/app"
 	"keypool/app/secrets"
 	"keypool/app/store"
@@ -21,29 +23,60 @@ import (
 // openAccounts opens the data dir's accounts: the store itself, or, when a
 // relay holds it (bbolt allows one process), that relay's control socket.
 func openAccounts(p app.Params, keys secrets.Keychain) (app.AccountChanger, func(), error) {
+	local, remote, done, err := openDataDir(p, keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	if remote != nil {
+		return remote, done, nil
+	}
+	return local, done, nil
+}
+
+// openClientKeys opens the data dir's client keys, the same way.
+func openClientKeys(p app.Params, keys secrets.Keychain) (app.ClientKeyChanger, func(), error) {
+	local, remote, done, err := openDataDir(p, keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	if remote != nil {
+		return remote, done, nil
+	}
+	return app.ClientKeyStore{Store: local.Store, Keys: local.Keys}, done, nil
+}
+
+// openDataDir opens the store of p's data dir with the keychain (its
+// entries moved to today's names first), or, when a relay holds the store,
+// that relay's control socket.
+func openDataDir(p app.Params, keys secrets.Keychain) (*app.Accounts, *app.RemoteAccounts, func(), error) {
 	st, err := app.OpenStore(p)
 	if errors.Is(err, store.ErrLocked) {
 		cfg, cerr := app.LoadConfig(p)
 		if cerr != nil {
-			return nil, nil, cerr
+			return nil, nil, nil, cerr
 		}
 		path, perr := app.DatabasePath(p, cfg)
 		if perr != nil {
-			return nil, nil, perr
+			return nil, nil, nil, perr
 		}
 		remote, rerr := app.DialAccounts(path)
 		if rerr != nil {
-			return nil, nil, rerr
+			return nil, nil, nil, rerr
 		}
-		return remote, func() {}, nil
+		return nil, remote, func() {}, nil
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if keys == nil {
 		keys = osKeychain()
 	}
-	return &app.Accounts{Store: st, Keys: keys}, func() { st.Close() }, nil
+	accts := &app.Accounts{Store: st, Keys: keys}
+	if err := accts.MigrateKeychain(nil); err != nil {
+		st.Close()
+		return nil, nil, nil, err
+	}
+	return accts, nil, func() { st.Close() }, nil
 }
 
 // osKeychain is the OS keychain; KEYPOOL_KEYCHAIN_SERVICE names another
@@ -77,6 +110,10 @@ func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		fs.Float64Var(&dailyBudget, "daily-budget", 0, "USD a day this key may spend (0: no cap)")
 		fs.Float64Var(&monthlyBudget, "monthly-budget", 0, "USD a month this key may spend (0: no cap)")
 		fs.StringVar(&models, "models", "", `only these models, comma-separated, "*" wildcards (e.g. "claude-opus-*,claude-sonnet-*")`)
+		fs.Usage = func() {
+			io.WriteString(fs.Output(), accountsAddUsage)
+			fs.PrintDefaults()
+		}
 	}
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -85,6 +122,7 @@ func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, st
 
 	switch sub {
 	case "list":
+		p.Keychain = osKeychain()
 		return app.Status(ctx, p, stdout)
 	case "add":
 		acct := store.Account{ID: id, Type: typ, Name: name, Priority: priority, Enabled: !disabled,
@@ -94,7 +132,7 @@ func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, st
 				acct.Models = append(acct.Models, m)
 			}
 		}
-		in := bufio.NewReader(stdin)
+		in := newSecretReader(stdin, stderr)
 		sec := map[secrets.Field]secrets.Secret{}
 		field, what := secrets.APIKey, "API key"
 		if pool.Kind(typ).IsOAuth() {
@@ -102,8 +140,7 @@ func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, st
 			// logins use keypool login.
 			field, what = secrets.AccessToken, "token"
 		}
-		fmt.Fprintf(stderr, "%s (one line on standard input):\n", what)
-		key, err := readLine(in)
+		key, err := in.read(what + " (one line on standard input)")
 		if err != nil {
 			return fmt.Errorf("read the %s: %w", what, err)
 		}
@@ -115,9 +152,8 @@ func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, st
 			}
 			acct.Proxy = px
 			if hasUser {
-				fmt.Fprintln(stderr, "Proxy password (one line on standard input, empty for none):")
-				pw, err := readLine(in)
-				if err != nil && !errors.Is(err, io.EOF) {
+				pw, err := in.read("Proxy password (one line on standard input, empty for none)")
+				if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, errEmptyLine) {
 					return fmt.Errorf("read the proxy password: %w", err)
 				}
 				if pw != "" {
@@ -154,7 +190,7 @@ func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s: %sd.\n", id, strings.TrimSuffix(sub, "e"))
+		fmt.Fprintf(stdout, "%s: %s.\n", id, map[string]string{"remove": "removed", "enable": "enabled", "disable": "disabled"}[sub])
 		return nil
 	}
 	return fmt.Errorf("%w: unknown accounts command %q (list, add, remove, enable, disable)", errUsage, sub)
@@ -196,6 +232,57 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
+// accountsAddUsage heads keypool accounts add --help.
+const accountsAddUsage = `Usage: keypool accounts add --id ID [flags] < key
+
+The API key (or, for claude-oauth, the token) is read from standard input: one
+line, typed at a prompt that does not echo it, or piped (printf %s "$KEY" |
+keypool accounts add ...). With --proxy user@host:port the proxy password
+follows on the next line. Keys go to the OS keychain, never to a file or the
+command line. Without a desktop keyring, see "keypool serve --config".
+
+Flags:
+`
+
+// secretReader reads secrets one line at a time: from a terminal without
+// echoing them, otherwise (a pipe, a file, a test) as plain lines.
+type secretReader struct {
+	term   *os.File // non-nil when stdin is a terminal
+	lines  *bufio.Reader
+	prompt io.Writer
+}
+
+func newSecretReader(stdin io.Reader, prompt io.Writer) *secretReader {
+	r := &secretReader{prompt: prompt}
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		r.term = f
+	} else {
+		r.lines = bufio.NewReader(stdin)
+	}
+	return r
+}
+
+// read prompts for one secret and reads it.
+func (r *secretReader) read(what string) (string, error) {
+	if r.term == nil {
+		fmt.Fprintf(r.prompt, "%s:\n", what)
+		return readLine(r.lines)
+	}
+	fmt.Fprintf(r.prompt, "%s (not shown as you type): ", what)
+	b, err := term.ReadPassword(int(r.term.Fd()))
+	fmt.Fprintln(r.prompt)
+	if err != nil {
+		return "", err
+	}
+	if line := strings.TrimSpace(string(b)); line != "" {
+		return line, nil
+	}
+	return "", errEmptyLine
+}
+
+// errEmptyLine is what reading an empty line gives.
+var errEmptyLine = errors.New("empty line")
+
 func readLine(r *bufio.Reader) (string, error) {
 	line, err := r.ReadString('\n')
 	line = strings.TrimSpace(line)
@@ -203,7 +290,7 @@ func readLine(r *bufio.Reader) (string, error) {
 		return line, nil
 	}
 	if err == nil {
-		err = errors.New("empty line")
+		err = errEmptyLine
 	}
 	return "", err
 }

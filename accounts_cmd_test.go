@@ -39,17 +39,17 @@ func TestAccountsCommands(t *testing.T) {
 		err := run(context.Background(), append(args, "--data-dir", dir), strings.NewReader(stdin), &out, &errOut)
 		return out.String(), err
 	}
-	t.Cleanup(func() { keys.DeleteAccount("mirror"); keys.DeleteAccount("main") })
+	t.Cleanup(func() { keys.DeleteAll(secrets.Account("mirror")); keys.DeleteAll(secrets.Account("main")) })
 
 	if _, err := run1("sk-ant-cli-secret\nproxy-secret\n", "accounts", "add", "--id", "mirror", "--priority", "5",
 		"--api-url", "https://mirror.example/api/", "--auth-header", "bearer", "--proxy", "socks5://me@127.0.0.1:1080",
 		"--models", "claude-sonnet-*, claude-haiku-*"); err != nil {
 		t.Fatal(err)
 	}
-	if s, err := keys.Get("mirror", secrets.APIKey); err != nil || s.Reveal() != "sk-ant-cli-secret" {
+	if s, err := keys.Get(secrets.Account("mirror"), secrets.APIKey); err != nil || s.Reveal() != "sk-ant-cli-secret" {
 		t.Fatalf("api key in keychain: %v", err)
 	}
-	if s, err := keys.Get("mirror", secrets.ProxyPassword); err != nil || s.Reveal() != "proxy-secret" {
+	if s, err := keys.Get(secrets.Account("mirror"), secrets.ProxyPassword); err != nil || s.Reveal() != "proxy-secret" {
 		t.Fatalf("proxy password in keychain: %v", err)
 	}
 	if _, err := run1("x\n", "accounts", "add", "--id", "mirror"); err == nil || !strings.Contains(err.Error(), "exists") {
@@ -80,7 +80,7 @@ func TestAccountsCommands(t *testing.T) {
 	if _, err := run1("", "accounts", "remove", "mirror"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := keys.Get("mirror", secrets.APIKey); err == nil {
+	if _, err := keys.Get(secrets.Account("mirror"), secrets.APIKey); err == nil {
 		t.Error("removed account's key still in the keychain")
 	}
 	db, _ := os.ReadFile(filepath.Join(dir, "keypool.db"))
@@ -112,7 +112,7 @@ func TestAccountsCommandsWhileRunning(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
 	defer func() { cancel(); <-done; a.Close() }()
-	t.Cleanup(func() { keys.DeleteAccount("live") })
+	t.Cleanup(func() { keys.DeleteAll(secrets.Account("live")) })
 
 	cli := func(stdin string, args ...string) error {
 		var out, errOut bytes.Buffer
@@ -151,7 +151,7 @@ func TestAccountsCommandsWhileRunning(t *testing.T) {
 	if err := cli("", "accounts", "remove", "live"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := keys.Get("live", secrets.APIKey); err == nil {
+	if _, err := keys.Get(secrets.Account("live"), secrets.APIKey); err == nil {
 		t.Error("removed account's key still in the keychain")
 	}
 	if err := cli("", "accounts", "remove", "nope"); err == nil {

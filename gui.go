@@ -42,7 +42,7 @@ func gui(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if !hasDisplay() {
 		fmt.Fprintln(stderr, "No display: running the relay headless (keypool serve).")
-		return serve(ctx, args, stdout, stderr)
+		return runRelay(ctx, p, stdout, stderr)
 	}
 	// Started from the desktop, nobody reads stderr: log to a file in the
 	// data dir too.

@@ -1,6 +1,9 @@
 // Command keypool pools one person's AI accounts behind a relay on
 // 127.0.0.1 that Claude Code, Codex CLI, Gemini CLI and OpenAI-compatible
-// apps point at. This build runs the relay headless: keypool serve.
+// apps point at. With no command it is the desktop app (window, tray and the
+// relay in-process; headless without a display); keypool serve runs the
+// relay alone, and the other commands manage accounts, client keys and the
+// CLIs' own configs.
 package main
 
 import (
@@ -15,6 +18,9 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+
+	// First, before any library reads the environment (see envfix).
+	_ "envfix"
 
 	"keypool/app"
 )
@@ -49,25 +55,33 @@ var errUsage = errors.New("usage")
 const usage = `Keypool pools your AI accounts behind one relay on 127.0.0.1.
 
 Usage:
-  keypool [--hidden] [--data-dir DIR]
-                                   the desktop app: window, tray and relay (no display: headless)
+  keypool [--hidden] [--data-dir DIR] [--port N]
+                                   the desktop app: window, tray and relay (no display: headless;
+                                   --hidden: tray only, as at login)
   keypool serve [--config FILE] [--data-dir DIR] [--host H] [--port N]
                                    run the relay headless
   keypool status [--config FILE] [--data-dir DIR]
-                                   accounts, cooldowns and today's usage
-  keypool accounts list|add|remove|enable|disable [--data-dir DIR] ...
-                                   the app's own accounts (secrets in the OS keychain)
-  keypool login claude|codex|gemini [--id ID] [--no-browser] [--device] [--setup-token] [--from-cli]
+                                   accounts, cooldowns, client keys and today's usage
+  keypool accounts list | remove ID | enable ID | disable ID [--data-dir DIR]
+  keypool accounts add --id ID [--type T] [--name N] [--priority N] [--api-url URL]
+                [--auth-header x-api-key|bearer] [--proxy URL] [--models M] [--disabled]
+                [--daily-budget USD] [--monthly-budget USD] [--data-dir DIR]
+                                   the app's own accounts (secrets in the OS keychain);
+                                   add reads the key from standard input
+  keypool login claude|codex|gemini [--id ID] [--name N] [--priority N] [--no-browser]
+                [--device] [--setup-token] [--from-cli] [--project P] [--converted]
                                    log in with the browser; tokens go to the OS keychain
   keypool import FILE [--data-dir DIR]
                                    move a config file's accounts in, secrets into the keychain
+  keypool client-keys list | add [--name N] | remove ID [--data-dir DIR]
+                                   the keys local clients must send (none: any local program)
   keypool env claude|codex|gemini [--shell bash|zsh|fish|powershell|cmd]
                                    print the exports that point a CLI at the relay
   keypool connect|disconnect claude|codex|gemini
                                    write (or undo) a CLI's own config to use Keypool
   keypool clients                  which CLIs are connected
-  keypool usage [--since 24h|7d|DATE] [--format csv|json]
-                                   export usage records
+  keypool usage [--since 24h|7d|today|yesterday|DATE] [--format csv|json] [--by account|model|client]
+                                   export usage records, or totals per day
   keypool autostart on|off|status  start Keypool at login (in the tray only)
   keypool version                  print the version
 
@@ -108,6 +122,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return autostartCmd(args, stdout)
 	case "connect", "disconnect":
 		return connectCmd(args, cmd == "connect", stdout, stderr)
+	case "client-keys":
+		return clientKeysCmd(args, stdout, stderr)
 	case "clients":
 		return clientsCmd(stdout)
 	case "usage":
@@ -143,6 +159,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: serve takes no arguments, got %q", errUsage, fs.Args())
 	}
+	return runRelay(ctx, p, stdout, stderr)
+}
+
+// runRelay runs the relay headless until ctx is done: keypool serve, and the
+// desktop app where there is no display.
+func runRelay(ctx context.Context, p app.Params, stdout, stderr io.Writer) error {
 	// The log level comes from the config; a bad config is reported before
 	// anything else happens.
 	cfg, err := app.LoadConfig(p)
@@ -183,5 +205,6 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	p.Keychain = osKeychain() // to check the client keys
 	return app.Status(ctx, p, stdout)
 }

@@ -68,7 +68,7 @@ func (a *Accounts) Add(acct store.Account, sec map[secrets.Field]secrets.Secret)
 		return err
 	}
 	if err := a.Store.PutAccount(acct); err != nil {
-		a.Keys.DeleteAccount(acct.ID)
+		a.Keys.DeleteAll(secrets.Account(acct.ID))
 		return err
 	}
 	return nil
@@ -95,7 +95,7 @@ func (a *Accounts) SaveLogin(acct store.Account, sec map[secrets.Field]secrets.S
 	// token has no refresh token) must not be used with it.
 	for _, f := range []secrets.Field{secrets.RefreshToken, secrets.AccessToken, secrets.IDToken} {
 		if s, ok := sec[f]; !ok || s.IsZero() {
-			if err := a.Keys.Delete(acct.ID, f); err != nil {
+			if err := a.Keys.Delete(secrets.Account(acct.ID), f); err != nil {
 				return fmt.Errorf("account %s: %w", acct.ID, err)
 			}
 		}
@@ -119,7 +119,7 @@ func (a *Accounts) SaveLogin(acct store.Account, sec map[secrets.Field]secrets.S
 func (a *Accounts) setSecrets(id string, sec map[secrets.Field]secrets.Secret) error {
 	for _, f := range []secrets.Field{secrets.RefreshToken, secrets.AccessToken, secrets.IDToken, secrets.APIKey, secrets.ProxyPassword} {
 		if s, ok := sec[f]; ok && !s.IsZero() {
-			if err := a.Keys.Set(id, f, s); err != nil {
+			if err := a.Keys.Set(secrets.Account(id), f, s); err != nil {
 				return fmt.Errorf("account %s: %w", id, err)
 			}
 		}
@@ -161,7 +161,7 @@ func (a *Accounts) Remove(id string) error {
 	if _, err := a.Store.Account(id); err != nil {
 		return err
 	}
-	if err := a.Keys.DeleteAccount(id); err != nil {
+	if err := a.Keys.DeleteAll(secrets.Account(id)); err != nil {
 		return fmt.Errorf("account %s: remove its secrets: %w", id, err)
 	}
 	return a.Store.DeleteAccount(id)
@@ -246,12 +246,12 @@ func (a *Accounts) Update(id string, change func(*store.Account), newKey secrets
 		if pool.Kind(cur.Type).IsOAuth() {
 			f = secrets.AccessToken
 		}
-		if err := a.Keys.Set(id, f, newKey); err != nil {
+		if err := a.Keys.Set(secrets.Account(id), f, newKey); err != nil {
 			return err
 		}
 	}
 	if !proxyPassword.IsZero() {
-		if err := a.Keys.Set(id, secrets.ProxyPassword, proxyPassword); err != nil {
+		if err := a.Keys.Set(secrets.Account(id), secrets.ProxyPassword, proxyPassword); err != nil {
 			return err
 		}
 	}

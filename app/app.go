@@ -1,6 +1,7 @@
-// Package app is Keypool's application layer: it turns a seed-format config
-// (or, later, the app's own account store) into a running relay, and owns the
-// lifetimes of the store, the relay and its listener. It has no GUI code.
+// Package app is Keypool's application layer: it turns a seed-format config,
+// or the app's own account store (metadata in bbolt, secrets in the OS
+// keychain), into a running relay, and owns the lifetimes of the store, the
+// relay and its listener. It has no GUI code.
 package app
 
 import (
@@ -85,8 +86,10 @@ type App struct {
 	// set the relay is blocked and waitKeychain watches. Guarded by kcMu.
 	kcMu  sync.Mutex
 	kcErr error
-	// clientKeysMu serialises loadClientKeys.
+	// clientKeysMu serialises loadClientKeys and guards brokenKeys: why
+	// each client key the relay could not take is left out.
 	clientKeysMu sync.Mutex
+	brokenKeys   map[string]string
 
 	closeOnce sync.Once
 	closeErr  error
@@ -330,6 +333,11 @@ func (a *App) openAccountStore(p Params) ([]pool.Account, relay.Credentials, err
 			}
 		}
 	}
+	if a.kcErr == nil {
+		if err := a.migrateKeychain(); keychainUnavailable(err) {
+			a.kcErr = err // it locked again: wait, and migrate on resume
+		}
+	}
 	a.tokens = a.newTokens(p, keychainVault{keys: keys, store: a.store})
 	a.keyCreds = &keychainCredentials{keys: keys, tokens: a.tokens, kinds: a.kindOf}
 	a.noteKinds(list)
@@ -435,12 +443,12 @@ func (a *App) openConfigAccounts(p Params) ([]pool.Account, relay.Credentials) {
 		acct := store.Account{ID: ca.ID, Type: ca.Type, Name: ca.Name, Priority: ca.Priority, Enabled: ca.Enabled,
 			APIURL: ca.APIURL, AuthHeader: ca.AuthHeader, DailyBudgetUSD: ca.DailyBudgetUSD, MonthlyBudgetUSD: ca.MonthlyBudgetUSD}
 		if ca.APIKey != "" {
-			keys.Set(ca.ID, secrets.APIKey, secrets.New(ca.APIKey))
+			keys.Set(secrets.Account(ca.ID), secrets.APIKey, secrets.New(ca.APIKey))
 		}
 		if ca.Proxy != nil {
 			acct.Proxy = &store.Proxy{Type: ca.Proxy.Type, Host: ca.Proxy.Host, Port: ca.Proxy.Port, Username: ca.Proxy.Username}
 			if ca.Proxy.Password != "" {
-				keys.Set(ca.ID, secrets.ProxyPassword, secrets.New(ca.Proxy.Password))
+				keys.Set(secrets.Account(ca.ID), secrets.ProxyPassword, secrets.New(ca.Proxy.Password))
 			}
 		}
 		kind := pool.Kind(ca.Type)

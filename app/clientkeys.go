@@ -3,7 +3,13 @@ package app
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"text/tabwriter"
+	"time"
 
 	"keypool/app/secrets"
 	"keypool/app/store"
@@ -14,46 +20,178 @@ import (
 // the relay) of the app's own store: names in bbolt, keys in the keychain.
 // With none, the relay answers any local program (loopback only).
 
-func clientKeyAccount(id string) string { return "client-" + id }
+// ClientKeyInfo is a local client key as Settings, keypool status and
+// keypool client-keys list show it.
+type ClientKeyInfo struct {
+	store.ClientKey
+	// Broken says why the relay cannot accept this key (its secret is gone
+	// from the keychain, say), with what to do; "" when it works.
+	Broken string `json:"broken,omitempty"`
+}
 
-// ClientKeys lists the local client keys (names only).
-func (a *App) ClientKeys() ([]store.ClientKey, error) { return a.store.ClientKeys() }
+// ClientKeyChanger manages the local client keys: ClientKeyStore on the
+// store itself, or RemoteAccounts on a running relay's control socket.
+type ClientKeyChanger interface {
+	ListClientKeys() ([]ClientKeyInfo, error)
+	// AddClientKey makes a new random key; the value is returned once, to
+	// be given to a client.
+	AddClientKey(label string) (ClientKeyInfo, secrets.Secret, error)
+	RemoveClientKey(id string) error
+}
+
+var (
+	_ ClientKeyChanger = ClientKeyStore{}
+	_ ClientKeyChanger = (*RemoteAccounts)(nil)
+)
+
+// ClientKeyStore manages the client keys of a store and its keychain.
+type ClientKeyStore struct {
+	Store *store.Store
+	Keys  secrets.Keychain
+	Now   func() time.Time // nil: time.Now
+}
+
+// brokenKeyFix is what a client key whose secret is gone needs.
+const brokenKeyFix = "its secret is missing from the keychain: remove it and add a new one"
+
+// ListClientKeys lists the keys, oldest first, each checked against the
+// keychain.
+func (c ClientKeyStore) ListClientKeys() ([]ClientKeyInfo, error) {
+	list, err := c.Store.ClientKeys()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ClientKeyInfo, len(list))
+	for i, k := range list {
+		out[i].ClientKey = k
+		if _, err := c.Keys.Get(secrets.ClientKey(k.ID), secrets.APIKey); keychainUnavailable(err) {
+			return nil, fmt.Errorf("check client key %s: %w", k.ID, err)
+		} else if err != nil {
+			out[i].Broken = brokenReason(err)
+		}
+	}
+	return out, nil
+}
+
+// PrintClientKeys writes the client keys as a table, or says there are
+// none.
+func PrintClientKeys(w io.Writer, list []ClientKeyInfo) {
+	if len(list) == 0 {
+		fmt.Fprintln(w, "No client keys: any program on this computer can use the relay (loopback only). Add one with: keypool client-keys add --name NAME")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CLIENT KEY\tNAME\tADDED\tSTATE")
+	for _, k := range list {
+		state := "ok"
+		if k.Broken != "" {
+			state = "BROKEN: " + k.Broken + " (keypool client-keys remove " + k.ID + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.Label, k.Created.Local().Format("2006-01-02"), state)
+	}
+	tw.Flush()
+}
+
+// brokenReason says why a client key's secret cannot be used.
+func brokenReason(err error) string {
+	if errors.Is(err, secrets.ErrNotFound) {
+		return brokenKeyFix
+	}
+	return "its secret cannot be read: " + err.Error()
+}
+
+// AddClientKey implements ClientKeyChanger.
+func (c ClientKeyStore) AddClientKey(label string) (ClientKeyInfo, secrets.Secret, error) {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return ClientKeyInfo{}, secrets.Secret{}, err
+	}
+	value := secrets.New("kp-" + base64.RawURLEncoding.EncodeToString(b))
+	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
+	k := store.ClientKey{ID: guard.KeyID(value.Reveal()), Label: label, Created: now()}
+	if err := c.Keys.Set(secrets.ClientKey(k.ID), secrets.APIKey, value); err != nil {
+		return ClientKeyInfo{}, secrets.Secret{}, fmt.Errorf("client key %s: %w", k.ID, err)
+	}
+	if err := c.Store.PutClientKey(k); err != nil {
+		c.Keys.DeleteAll(secrets.ClientKey(k.ID))
+		return ClientKeyInfo{}, secrets.Secret{}, err
+	}
+	return ClientKeyInfo{ClientKey: k}, value, nil
+}
+
+// RemoveClientKey implements ClientKeyChanger. A key whose secret is gone
+// is removed all the same.
+func (c ClientKeyStore) RemoveClientKey(id string) error {
+	list, err := c.Store.ClientKeys()
+	if err != nil {
+		return err
+	}
+	found := false
+	for _, k := range list {
+		found = found || k.ID == id
+	}
+	if !found {
+		return fmt.Errorf("client key %s: %w (keypool client-keys list shows them)", id, store.ErrNotFound)
+	}
+	if err := c.Keys.DeleteAll(secrets.ClientKey(id)); err != nil {
+		return fmt.Errorf("client key %s: %w", id, err)
+	}
+	return c.Store.DeleteClientKey(id)
+}
+
+// clientKeyStore is the app's own ClientKeyStore.
+func (a *App) clientKeyStore() ClientKeyStore {
+	return ClientKeyStore{Store: a.store, Keys: a.accounts.Keys, Now: a.now}
+}
+
+// ClientKeys lists the local client keys, each marked when it cannot be
+// used.
+func (a *App) ClientKeys() ([]ClientKeyInfo, error) {
+	if a.accounts == nil {
+		return nil, nil
+	}
+	list, err := a.store.ClientKeys()
+	if err != nil {
+		return nil, err
+	}
+	a.clientKeysMu.Lock()
+	broken := a.brokenKeys
+	a.clientKeysMu.Unlock()
+	out := make([]ClientKeyInfo, len(list))
+	for i, k := range list {
+		out[i] = ClientKeyInfo{ClientKey: k, Broken: broken[k.ID]}
+	}
+	return out, nil
+}
 
 // ClientKeySecret is a client key's value, for showing or copying it.
 func (a *App) ClientKeySecret(id string) (secrets.Secret, error) {
-	return a.accounts.Keys.Get(clientKeyAccount(id), secrets.APIKey)
+	return a.accounts.Keys.Get(secrets.ClientKey(id), secrets.APIKey)
 }
 
 // AddClientKey makes a new random client key and starts requiring keys.
-func (a *App) AddClientKey(label string) (store.ClientKey, error) {
-	b := make([]byte, 24)
-	if _, err := rand.Read(b); err != nil {
-		return store.ClientKey{}, err
-	}
-	value := "kp-" + base64.RawURLEncoding.EncodeToString(b)
-	k := store.ClientKey{ID: guard.KeyID(value), Label: label, Created: a.now()}
-	if err := a.accounts.Keys.Set(clientKeyAccount(k.ID), secrets.APIKey, secrets.New(value)); err != nil {
-		return store.ClientKey{}, err
-	}
-	if err := a.store.PutClientKey(k); err != nil {
-		a.accounts.Keys.DeleteAccount(clientKeyAccount(k.ID))
-		return store.ClientKey{}, err
+func (a *App) AddClientKey(label string) (ClientKeyInfo, error) {
+	k, _, err := a.clientKeyStore().AddClientKey(label)
+	if err != nil {
+		return ClientKeyInfo{}, err
 	}
 	return k, a.loadClientKeys()
 }
 
 // RevokeClientKey stops accepting a client key.
 func (a *App) RevokeClientKey(id string) error {
-	if err := a.accounts.Keys.DeleteAccount(clientKeyAccount(id)); err != nil {
-		return fmt.Errorf("client key %s: %w", id, err)
-	}
-	if err := a.store.DeleteClientKey(id); err != nil {
+	if err := a.clientKeyStore().RemoveClientKey(id); err != nil {
 		return err
 	}
 	return a.loadClientKeys()
 }
 
-// loadClientKeys hands the relay the store's client keys.
+// loadClientKeys hands the relay the store's client keys. A key whose
+// secret is missing is left out and marked broken, so one lost entry never
+// stops Keypool; only a keychain that cannot be read at all is an error.
 func (a *App) loadClientKeys() error {
 	// One load at a time: a resume from the keychain wait must not set an
 	// older list over a revoke's newer one.
@@ -64,15 +202,107 @@ func (a *App) loadClientKeys() error {
 		return err
 	}
 	var keys []string
+	broken := map[string]string{}
 	for _, k := range list {
-		s, err := a.accounts.Keys.Get(clientKeyAccount(k.ID), secrets.APIKey)
-		if err != nil {
+		s, err := a.accounts.Keys.Get(secrets.ClientKey(k.ID), secrets.APIKey)
+		switch {
+		case keychainUnavailable(err):
 			return fmt.Errorf("client key %s: %w", k.ID, err)
+		case err != nil:
+			broken[k.ID] = brokenReason(err)
+			a.log.Warn("a client key cannot be used; remove it in Settings or with keypool client-keys remove", "key", k.ID, "err", err)
+			continue
 		}
 		keys = append(keys, s.Reveal())
 	}
+	if len(keys) == 0 && len(list) > 0 {
+		// Every key is broken. The relay must still demand a key (no keys
+		// would open it to any local program), so it gets one that nobody
+		// knows until a working key is added.
+		keys = append(keys, "kp-unusable-"+rand.Text())
+	}
+	a.brokenKeys = broken
 	if a.relay != nil {
 		a.relay.SetClientKeys(keys)
 	}
 	return nil
+}
+
+// The control socket's client-key calls, for keypool client-keys while a
+// relay holds the data dir.
+
+// ListClientKeys implements ClientKeyChanger.
+func (r *RemoteAccounts) ListClientKeys() ([]ClientKeyInfo, error) {
+	var out []ClientKeyInfo
+	err := r.call("GET", "/v1/clientkeys", nil, &out)
+	return out, err
+}
+
+// wireClientKey is a new client key as it crosses the socket: the value
+// travels once, as a plain string (secrets.Secret refuses to marshal).
+type wireClientKey struct {
+	Key   ClientKeyInfo `json:"key"`
+	Value string        `json:"value"`
+}
+
+// AddClientKey implements ClientKeyChanger.
+func (r *RemoteAccounts) AddClientKey(label string) (ClientKeyInfo, secrets.Secret, error) {
+	var out wireClientKey
+	if err := r.call("POST", "/v1/clientkeys", struct{ Label string }{label}, &out); err != nil {
+		return ClientKeyInfo{}, secrets.Secret{}, err
+	}
+	return out.Key, secrets.New(out.Value), nil
+}
+
+// RemoveClientKey implements ClientKeyChanger.
+func (r *RemoteAccounts) RemoveClientKey(id string) error {
+	return r.call("DELETE", "/v1/clientkeys/"+url.PathEscape(id), nil, nil)
+}
+
+// keychainLayout is the store setting that names the keychain layout its
+// entries use; keychainLayoutOwners is today's (see secrets.Owner).
+const (
+	settingKeychainLayout = "keychain_layout"
+	keychainLayoutOwners  = "owners"
+)
+
+// MigrateKeychain moves the store's keychain entries from the first layout,
+// where an account and a client key could share an entry, to today's names;
+// once per data dir. It runs wherever the store is opened for writing with
+// the keychain at hand, before any secret is read.
+func (a *Accounts) MigrateKeychain(log *slog.Logger) error {
+	if v, err := a.Store.Setting(settingKeychainLayout); err != nil {
+		return err
+	} else if v == keychainLayoutOwners {
+		return nil
+	}
+	accts, err := a.Store.Accounts()
+	if err != nil {
+		return err
+	}
+	keys, err := a.Store.ClientKeys()
+	if err != nil {
+		return err
+	}
+	if len(accts)+len(keys) > 0 {
+		ids := make([]string, len(accts))
+		for i, s := range accts {
+			ids[i] = s.ID
+		}
+		keyIDs := make([]string, len(keys))
+		for i, k := range keys {
+			keyIDs[i] = k.ID
+		}
+		m, err := secrets.MigrateNames(a.Keys, ids, keyIDs, guard.KeyID)
+		if err != nil {
+			return fmt.Errorf("move the keychain entries to their new names: %w", err)
+		}
+		if log != nil {
+			log.Info("keychain entries moved to their new names", "moved", m.Moved)
+			for _, l := range m.Lost {
+				log.Warn("a secret was lost before this version", "what", l)
+			}
+		}
+	}
+	return a.Store.PutSetting(settingKeychainLayout, keychainLayoutOwners)
 }

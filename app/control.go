@@ -92,6 +92,25 @@ func (a *App) controlHandler() http.Handler {
 		}
 		a.answer(w, out, nil, false)
 	})
+	store.HandleFunc("GET /v1/clientkeys", func(w http.ResponseWriter, r *http.Request) {
+		list, err := a.ClientKeys()
+		a.answer(w, list, err, false)
+	})
+	store.HandleFunc("POST /v1/clientkeys", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ Label string }
+		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&in); err != nil {
+			writeWireError(w, fmt.Errorf("bad request: %w", err))
+			return
+		}
+		k, value, err := a.clientKeyStore().AddClientKey(in.Label)
+		if err == nil {
+			err = a.loadClientKeys()
+		}
+		a.answer(w, wireClientKey{Key: k, Value: value.Reveal()}, err, false)
+	})
+	store.HandleFunc("DELETE /v1/clientkeys/{id}", func(w http.ResponseWriter, r *http.Request) {
+		a.answer(w, nil, a.RevokeClientKey(r.PathValue("id")), false)
+	})
 	mux.HandleFunc("GET /v1/records", func(w http.ResponseWriter, r *http.Request) {
 		since, _ := time.Parse(time.RFC3339Nano, r.URL.Query().Get("since"))
 		a.store.Flush(r.Context())

@@ -30,7 +30,7 @@ func (v keychainVault) LoadToken(_ context.Context, id string) (tokens.Token, er
 		f   secrets.Field
 		dst *string
 	}{{secrets.AccessToken, &t.Access}, {secrets.RefreshToken, &t.Refresh}} {
-		s, err := v.keys.Get(id, x.f)
+		s, err := v.keys.Get(secrets.Account(id), x.f)
 		if err != nil && !errors.Is(err, secrets.ErrNotFound) {
 			return tokens.Token{}, err
 		}
@@ -50,10 +50,10 @@ func (v keychainVault) LoadToken(_ context.Context, id string) (tokens.Token, er
 }
 
 func (v keychainVault) SaveToken(_ context.Context, id string, t tokens.Token) error {
-	if err := v.keys.Set(id, secrets.RefreshToken, secrets.New(t.Refresh)); err != nil {
+	if err := v.keys.Set(secrets.Account(id), secrets.RefreshToken, secrets.New(t.Refresh)); err != nil {
 		return err
 	}
-	if err := v.keys.Set(id, secrets.AccessToken, secrets.New(t.Access)); err != nil {
+	if err := v.keys.Set(secrets.Account(id), secrets.AccessToken, secrets.New(t.Access)); err != nil {
 		return err
 	}
 	return v.store.UpdateAccount(id, func(a *store.Account) error { a.Expiry = t.Expiry; return nil })
@@ -109,13 +109,13 @@ func (c *keychainCredentials) static(id string) (relay.Credential, error) {
 	}
 	var cred relay.Credential
 	if !c.kinds(id).IsOAuth() {
-		s, err := c.keys.Get(id, secrets.APIKey)
+		s, err := c.keys.Get(secrets.Account(id), secrets.APIKey)
 		if err != nil {
 			return relay.Credential{}, fmt.Errorf("account %s: %w", id, err)
 		}
 		cred.APIKey = s.Reveal()
 	}
-	if s, err := c.keys.Get(id, secrets.ProxyPassword); err == nil {
+	if s, err := c.keys.Get(secrets.Account(id), secrets.ProxyPassword); err == nil {
 		cred.ProxyPassword = s.Reveal()
 	} else if !errors.Is(err, secrets.ErrNotFound) {
 		return relay.Credential{}, fmt.Errorf("account %s: %w", id, err)

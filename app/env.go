@@ -72,7 +72,7 @@ func Access(p Params, keys secrets.Keychain) (ClientAccess, error) {
 	if err != nil || len(list) == 0 {
 		return acc, err
 	}
-	s, err := keys.Get(clientKeyAccount(list[0].ID), secrets.APIKey)
+	s, err := keys.Get(secrets.ClientKey(list[0].ID), secrets.APIKey)
 	if err != nil {
 		return acc, err
 	}

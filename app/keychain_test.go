@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -36,14 +37,14 @@ func (k *lockableKeychain) Check() error {
 	return nil
 }
 
-func (k *lockableKeychain) Get(account string, f secrets.Field) (secrets.Secret, error) {
+func (k *lockableKeychain) Get(o secrets.Owner, f secrets.Field) (secrets.Secret, error) {
 	if k.locked.Load() {
 		return secrets.Secret{}, k.refused()
 	}
-	if k.missing.Load() && strings.HasPrefix(account, "client-") {
-		return secrets.Secret{}, fmt.Errorf("keychain get %s: %w", account, secrets.ErrNotFound)
+	if k.missing.Load() && o == secrets.ClientKey(o.ID()) {
+		return secrets.Secret{}, fmt.Errorf("keychain get %s: %w", o, secrets.ErrNotFound)
 	}
-	return k.Keychain.Get(account, f)
+	return k.Keychain.Get(o, f)
 }
 
 func (k *lockableKeychain) Locked() (bool, error) {
@@ -61,7 +62,7 @@ func lockedAtStart(t *testing.T, keys secrets.Keychain, lock, unlock func()) {
 	up := relaytest.New()
 	defer up.Close()
 	p := app.Params{DataDir: dirtest.New(t), Port: freePort(t), Keychain: keys}
-	t.Cleanup(func() { keys.DeleteAccount("a") })
+	t.Cleanup(func() { keys.DeleteAll(secrets.Account("a")) })
 
 	r := start(t, p)
 	must(t, r.Accounts().Add(store.Account{ID: "a", Type: "claude-api", Priority: 10, Enabled: true, APIURL: up.URL},
@@ -142,9 +143,10 @@ func TestKeychainLockedAtStartNoPeek(t *testing.T) {
 	lockedAtStart(t, keys, func() { keys.locked.Store(true) }, func() { keys.locked.Store(false) })
 }
 
-// The keychain opens but a client key's entry is gone: Keypool stays closed
-// (it cannot tell that key's holder from anyone else) and says why, instead
-// of promising to resume by itself.
+// The keychain opens but a client key's entry is gone: Keypool serves, the
+// key is shown as broken (with what to do) and left out, and the relay still
+// demands a key (it cannot tell that key's holder from anyone else), until
+// the broken key is removed.
 func TestKeychainUnlockedButClientKeyMissing(t *testing.T) {
 	t.Cleanup(app.SetKeychainRetry(time.Second)) // runs after the app stops
 	keys := &lockableKeychain{Keychain: secrets.NewMemory()}
@@ -154,7 +156,7 @@ func TestKeychainUnlockedButClientKeyMissing(t *testing.T) {
 	r := start(t, p)
 	must(t, r.Accounts().Add(store.Account{ID: "a", Type: "claude-api", Priority: 10, Enabled: true, APIURL: up.URL},
 		map[secrets.Field]secrets.Secret{secrets.APIKey: secrets.New("sk-ant-secret-locked")}))
-	_, err := r.AddClientKey("cli")
+	ck, err := r.AddClientKey("cli")
 	must(t, err)
 	r.stop()
 
@@ -164,20 +166,25 @@ func TestKeychainUnlockedButClientKeyMissing(t *testing.T) {
 	keys.missing.Store(true)
 	keys.locked.Store(false)
 	deadline := time.Now().Add(10 * time.Second)
-	for {
-		h := health(t, r2)
-		if strings.HasPrefix(h.Blocked, "Keypool cannot serve: client key") {
-			break
-		}
+	for health(t, r2).Blocked != "" {
 		if time.Now().After(deadline) {
-			t.Fatalf("blocked = %q, want the real reason", h.Blocked)
+			t.Fatalf("still blocked: %q", health(t, r2).Blocked)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if code, body := r2.postOpen(t); code != 503 || !strings.Contains(body, "client key") {
-		t.Errorf("request while a client key is missing: %d %s", code, body)
+	list, err := r2.ClientKeys()
+	must(t, err)
+	if len(list) != 1 || list[0].ID != ck.ID || !strings.Contains(list[0].Broken, "remove it") {
+		t.Fatalf("client keys = %+v, want %s marked broken with what to do", list, ck.ID)
+	}
+	if code, _ := r2.postOpen(t); code != http.StatusUnauthorized {
+		t.Errorf("request without a key while the only client key is broken: %d, want 401", code)
 	}
 	if up.Count() != 0 {
-		t.Error("the upstream was called while client keys could not be checked")
+		t.Error("the upstream was called without a working client key")
+	}
+	must(t, r2.RevokeClientKey(ck.ID))
+	if code, body := r2.postOpen(t); code != 200 {
+		t.Errorf("after removing the broken key: %d %s", code, body)
 	}
 }

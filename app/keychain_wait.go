@@ -113,17 +113,33 @@ func (a *App) resumeKeychain() error {
 			return err
 		}
 	}
+	if err := a.migrateKeychain(); keychainUnavailable(err) {
+		return err
+	}
 	if len(a.cfg.APIKeys) == 0 {
 		if err := a.loadClientKeys(); err != nil {
 			return err
 		}
 	}
+	a.ReloadAccounts() // their secrets can be looked at now
 	a.kcMu.Lock()
 	a.kcErr = nil
 	a.kcMu.Unlock()
 	a.relay.SetBlocked("")
 	a.log.Info("keychain readable again; serving requests")
 	return nil
+}
+
+// migrateKeychain moves the keychain entries to today's names (see
+// Accounts.MigrateKeychain). A keychain that cannot be read is waited for
+// (the caller's error); any other failure is logged and left for the next
+// start, since it must not keep Keypool from serving what it can.
+func (a *App) migrateKeychain() error {
+	err := a.accounts.MigrateKeychain(a.log)
+	if err != nil && !keychainUnavailable(err) {
+		a.log.Error("cannot move the keychain entries to their new names; accounts whose secrets are still under the old names show as needing a key until the next start", "err", err)
+	}
+	return err
 }
 
 // keychainUnavailable reports whether err means the keychain cannot be

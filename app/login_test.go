@@ -61,7 +61,7 @@ func TestLoginClaude(t *testing.T) {
 	st, err := store.Open(filepath.Join(dirtest.New(t), "k.db"), store.Options{})
 	must(t, err)
 	defer st.Close()
-	t.Cleanup(func() { keys.DeleteAccount("claude-me") })
+	t.Cleanup(func() { keys.DeleteAll(secrets.Account("claude-me")) })
 	accts := &app.Accounts{Store: st, Keys: keys}
 
 	browser := func(u string) error {
@@ -82,7 +82,7 @@ func TestLoginClaude(t *testing.T) {
 	if acct.ID != "claude-me" || acct.Email != "me@example.com" || acct.Priority != 7 || acct.Expiry.Before(time.Now().Add(7*time.Hour)) {
 		t.Errorf("account = %+v", acct)
 	}
-	if s, err := keys.Get("claude-me", secrets.RefreshToken); err != nil || s.Reveal() != "sk-ant-ort01-login-secret" {
+	if s, err := keys.Get(secrets.Account("claude-me"), secrets.RefreshToken); err != nil || s.Reveal() != "sk-ant-ort01-login-secret" {
 		t.Errorf("refresh token in keychain: %v", err)
 	}
 	// Logging in again to an account marked needs_login clears the mark.

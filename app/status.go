@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"keypool/app/secrets"
 	"keypool/app/store"
 	"keypool/relay"
 	"keypool/relay/pool"
@@ -96,7 +97,30 @@ func Status(ctx context.Context, p Params, w io.Writer) error {
 		h.Accounts = append(h.Accounts, relay.AccountHealth{ID: id, State: "stopped", Today: byAccount[id]})
 	}
 	printHealth(w, h)
+	if p.ConfigPath == "" {
+		printStoredClientKeys(w, st, p.Keychain)
+	}
 	return nil
+}
+
+// printStoredClientKeys adds the store's client keys to the status, each
+// checked against the keychain, when there are any.
+func printStoredClientKeys(w io.Writer, st *store.Store, keys secrets.Keychain) {
+	list, err := st.ClientKeys()
+	if err != nil || len(list) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	if layout, _ := st.Setting(settingKeychainLayout); keys == nil || layout != keychainLayoutOwners {
+		fmt.Fprintf(w, "%d client keys (not checked against the keychain until Keypool next starts).\n", len(list))
+		return
+	}
+	infos, err := ClientKeyStore{Store: st, Keys: keys}.ListClientKeys()
+	if err != nil {
+		fmt.Fprintf(w, "%d client keys, not checked: %v\n", len(list), err)
+		return
+	}
+	PrintClientKeys(w, infos)
 }
 
 func statusFromRelay(ctx context.Context, dbPath string, w io.Writer) error {
@@ -127,6 +151,14 @@ func statusFromRelay(ctx context.Context, dbPath string, w io.Writer) error {
 	fmt.Fprintf(w, "Keypool relay: running at http://%s (pid %d, since %s) — %s\n\n",
 		clientAddr(ri.Addr), ri.PID, ri.Started.Local().Format("2006-01-02 15:04"), h.Status)
 	printHealth(w, h)
+	// The client keys, from the relay's control socket (a relay that serves
+	// a config file has none of its own).
+	if r, err := DialAccounts(dbPath); err == nil {
+		if list, err := r.ListClientKeys(); err == nil && len(list) > 0 {
+			fmt.Fprintln(w)
+			PrintClientKeys(w, list)
+		}
+	}
 	return nil
 }
 

@@ -86,7 +86,7 @@ func TestServeStoreAccounts(t *testing.T) {
 	dir := dirtest.New(t)
 	logs := &logBuf{}
 	p := app.Params{DataDir: dir, Port: freePort(t), Keychain: keys, RefreshToken: ts.refresh}
-	t.Cleanup(func() { keys.DeleteAccount("sub"); keys.DeleteAccount("key") })
+	t.Cleanup(func() { keys.DeleteAll(secrets.Account("sub")); keys.DeleteAll(secrets.Account("key")) })
 
 	r := startStore(t, p, logs)
 	accts := r.Accounts()
@@ -114,7 +114,7 @@ func TestServeStoreAccounts(t *testing.T) {
 	r.stop()
 
 	// Restart: the rotated token (rt-secret-2) is what the keychain holds.
-	if s, err := keys.Get("sub", secrets.RefreshToken); err != nil || s.Reveal() != "rt-secret-2" {
+	if s, err := keys.Get(secrets.Account("sub"), secrets.RefreshToken); err != nil || s.Reveal() != "rt-secret-2" {
 		t.Fatalf("keychain refresh token after rotation: %v", err)
 	}
 	r2 := startStore(t, p, logs)
@@ -193,7 +193,11 @@ func TestImportAndRemove(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	t.Cleanup(func() { keys.DeleteAccount("a"); keys.DeleteAccount("b"); keys.DeleteAccount("g") })
+	t.Cleanup(func() {
+		keys.DeleteAll(secrets.Account("a"))
+		keys.DeleteAll(secrets.Account("b"))
+		keys.DeleteAll(secrets.Account("g"))
+	})
 	accts := &app.Accounts{Store: st, Keys: keys}
 	cfg, err := app.LoadConfig(app.Params{ConfigPath: cfgPath})
 	must(t, err)
@@ -201,17 +205,17 @@ func TestImportAndRemove(t *testing.T) {
 	if err != nil || len(added) != 3 || len(skipped) != 0 {
 		t.Fatalf("import: %v %v %v", added, skipped, err)
 	}
-	if s, err := keys.Get("a", secrets.APIKey); err != nil || s.Reveal() != "sk-ant-secret-a" {
+	if s, err := keys.Get(secrets.Account("a"), secrets.APIKey); err != nil || s.Reveal() != "sk-ant-secret-a" {
 		t.Fatalf("imported key: %v", err)
 	}
-	if s, err := keys.Get("g", secrets.RefreshToken); err != nil || s.Reveal() != "google-refresh-secret" {
+	if s, err := keys.Get(secrets.Account("g"), secrets.RefreshToken); err != nil || s.Reveal() != "google-refresh-secret" {
 		t.Fatalf("imported refresh token: %v", err)
 	}
 	if _, skipped, _ := app.Import(accts, cfg); len(skipped) != 3 {
 		t.Errorf("second import skipped %v", skipped)
 	}
 	must(t, accts.Remove("a"))
-	if _, err := keys.Get("a", secrets.APIKey); !errors.Is(err, secrets.ErrNotFound) {
+	if _, err := keys.Get(secrets.Account("a"), secrets.APIKey); !errors.Is(err, secrets.ErrNotFound) {
 		t.Errorf("secret left after remove: %v", err)
 	}
 	if _, err := st.Account("a"); !errors.Is(err, store.ErrNotFound) {
@@ -239,14 +243,14 @@ func TestImportCLILogin(t *testing.T) {
 	must(t, err)
 	defer st.Close()
 	accts := &app.Accounts{Store: st, Keys: keys}
-	t.Cleanup(func() { keys.DeleteAccount("claude-1"); keys.DeleteAccount("codex-me") })
+	t.Cleanup(func() { keys.DeleteAll(secrets.Account("claude-1")); keys.DeleteAll(secrets.Account("codex-me")) })
 
 	c, err := app.ImportCLILogin(accts, pool.KindClaudeOAuth, home, "")
 	must(t, err)
 	if c.ID != "claude-1" || c.PlanType != "max" || c.Expiry.Unix() != 1893456000 {
 		t.Errorf("claude account = %+v", c)
 	}
-	if s, err := keys.Get(c.ID, secrets.RefreshToken); err != nil || s.Reveal() != "sk-ant-ort01-cli-secret" {
+	if s, err := keys.Get(secrets.Account(c.ID), secrets.RefreshToken); err != nil || s.Reveal() != "sk-ant-ort01-cli-secret" {
 		t.Errorf("refresh token: %v", err)
 	}
 	x, err := app.ImportCLILogin(accts, pool.KindCodexOAuth, home, "")
@@ -274,7 +278,7 @@ func TestConcurrentRequestsOneRefresh(t *testing.T) {
 		return ts.refresh(ctx, kind, c, rt)
 	}
 	p := app.Params{DataDir: dirtest.New(t), Port: freePort(t), Keychain: keys, RefreshToken: slow}
-	t.Cleanup(func() { keys.DeleteAccount("sub") })
+	t.Cleanup(func() { keys.DeleteAll(secrets.Account("sub")) })
 	r := startStore(t, p, io.Discard)
 	must(t, r.Accounts().Add(store.Account{ID: "sub", Type: "claude-oauth", Enabled: true, APIURL: up.URL,
 		Expiry: time.Now().Add(-time.Minute)},
@@ -350,7 +354,7 @@ type flakyKeychain struct {
 	failed bool
 }
 
-func (k *flakyKeychain) Set(account string, f secrets.Field, s secrets.Secret) error {
+func (k *flakyKeychain) Set(o secrets.Owner, f secrets.Field, s secrets.Secret) error {
 	k.mu.Lock()
 	fail := f == secrets.RefreshToken && !k.failed
 	if fail {
@@ -360,7 +364,7 @@ func (k *flakyKeychain) Set(account string, f secrets.Field, s secrets.Secret) e
 	if fail {
 		return fmt.Errorf("keychain set: %w: the keyring is locked", secrets.ErrUnavailable)
 	}
-	return k.Keychain.Set(account, f, s)
+	return k.Keychain.Set(o, f, s)
 }
 
 // testClock is a settable clock for the app.
@@ -385,7 +389,7 @@ func TestTokenStateAcrossReloads(t *testing.T) {
 	ts := &tokenServer{current: "rt-secret-0"}
 	clock := &testClock{t: time.Now()}
 	p := app.Params{DataDir: dirtest.New(t), Port: freePort(t), Keychain: keys, RefreshToken: ts.refresh, Now: clock.Now}
-	t.Cleanup(func() { base.DeleteAccount("sub"); base.DeleteAccount("key") })
+	t.Cleanup(func() { base.DeleteAll(secrets.Account("sub")); base.DeleteAll(secrets.Account("key")) })
 	r := startStore(t, p, io.Discard)
 	must(t, r.Accounts().Add(store.Account{ID: "sub", Type: "claude-oauth", Priority: 10, Enabled: true, APIURL: sub.URL, Expiry: clock.Now().Add(-time.Minute)},
 		map[secrets.Field]secrets.Secret{secrets.RefreshToken: secrets.New("rt-secret-0"), secrets.AccessToken: secrets.New("at-secret-0")}))
@@ -410,7 +414,7 @@ func TestTokenStateAcrossReloads(t *testing.T) {
 	if ts.calls != 1 {
 		t.Errorf("refresh calls = %d: the held token was lost and the burnt one sent again", ts.calls)
 	}
-	if s, _ := base.Get("sub", secrets.RefreshToken); s.Reveal() != "rt-secret-1" {
+	if s, _ := base.Get(secrets.Account("sub"), secrets.RefreshToken); s.Reveal() != "rt-secret-1" {
 		t.Errorf("keychain holds %q, want the rotated rt-secret-1", s.Reveal())
 	}
 
@@ -458,7 +462,7 @@ func TestUpdateAccountAndProxyTest(t *testing.T) {
 	st, err := store.Open(filepath.Join(dirtest.New(t), "k.db"), store.Options{})
 	must(t, err)
 	defer st.Close()
-	t.Cleanup(func() { keys.DeleteAccount("e") })
+	t.Cleanup(func() { keys.DeleteAll(secrets.Account("e")) })
 	accts := &app.Accounts{Store: st, Keys: keys}
 	must(t, accts.Add(store.Account{ID: "e", Type: "claude-api", Enabled: true}, map[secrets.Field]secrets.Secret{secrets.APIKey: secrets.New("old-key")}))
 	must(t, accts.Update("e", func(a *store.Account) { a.Priority = 9; a.Models = []string{"claude-*"}; a.ID = "hijack" }, secrets.New("new-key"), secrets.Secret{}))
@@ -466,7 +470,7 @@ func TestUpdateAccountAndProxyTest(t *testing.T) {
 	if err != nil || a.Priority != 9 || len(a.Models) != 1 {
 		t.Fatalf("after update: %+v %v", a, err)
 	}
-	if s, _ := keys.Get("e", secrets.APIKey); s.Reveal() != "new-key" {
+	if s, _ := keys.Get(secrets.Account("e"), secrets.APIKey); s.Reveal() != "new-key" {
 		t.Errorf("key not replaced")
 	}
 	if err := accts.Update("e", func(a *store.Account) { a.AuthHeader = "basic" }, secrets.Secret{}, secrets.Secret{}); err == nil {

@@ -3,6 +3,7 @@ package ui
 import (
 	"time"
 
+	"keypool/app"
 	"keypool/app/store"
 	"keypool/relay"
 	"keypool/relay/pool"
@@ -18,7 +19,7 @@ type snapshot struct {
 	today      []store.DayTotal
 	week       []store.DayTotal    // the last 7 days, today included
 	recent     []relay.UsageRecord // the latest, newest first
-	clientKeys []store.ClientKey
+	clientKeys []app.ClientKeyInfo
 	hourly     []int64 // requests per hour, the last 24 hours, ending with the current one
 }
 

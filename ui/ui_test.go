@@ -57,7 +57,7 @@ func newFixture(t *testing.T) *fixture {
 	done := make(chan error, 1)
 	go func() { done <- core.Run(ctx) }()
 	up := relaytest.New()
-	t.Cleanup(func() { cancel(); <-done; core.Close(); up.Close(); keys.DeleteAccount("work") })
+	t.Cleanup(func() { cancel(); <-done; core.Close(); up.Close(); keys.DeleteAll(secrets.Account("work")) })
 	n := &notes{App: test.NewTempApp(t)}
 	u := New(n, core)
 	return &fixture{t: t, core: core, ui: u, up: up, keys: keys, notes: n}
@@ -109,7 +109,7 @@ func TestAddAccountUsageAndTray(t *testing.T) {
 	if err != nil || a.Name != "Work key" || a.Priority != 10 {
 		t.Fatalf("stored account: %+v %v", a, err)
 	}
-	if s, err := f.keys.Get("work", secrets.APIKey); err != nil || s.Reveal() != "sk-ant-ui-secret" {
+	if s, err := f.keys.Get(secrets.Account("work"), secrets.APIKey); err != nil || s.Reveal() != "sk-ant-ui-secret" {
 		t.Fatalf("keychain: %v", err)
 	}
 	if strings.Contains(readFile(t, f.core.Store().Path()), "sk-ant-ui-secret") {
@@ -299,7 +299,7 @@ func TestClientKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { f.keys.DeleteAccount("client-" + k.ID) })
+	t.Cleanup(func() { f.keys.DeleteAll(secrets.ClientKey(k.ID)) })
 	f.refresh()
 	if len(f.ui.settings.keys) != 1 || f.ui.settings.keys[0].Label != "laptop" {
 		t.Fatalf("settings keys = %+v", f.ui.settings.keys)

@@ -156,7 +156,7 @@ func (v *activityView) update(s snapshot) {
 // copy, show, revoke) and how to point each CLI at the relay.
 type settingsView struct {
 	u       *UI
-	keys    []store.ClientKey
+	keys    []app.ClientKeyInfo
 	list    *widget.List
 	status  map[clients.Client]*widget.Label
 	content fyne.CanvasObject
@@ -186,15 +186,29 @@ func newSettingsView(u *UI) *settingsView {
 					buttons = w
 				}
 			}
-			label.SetText(k.Label + "  (" + k.ID + ", added " + k.Created.Local().Format("2006-01-02") + ")")
-			buttons.Objects[0].(*widget.Button).OnTapped = func() {
+			text := k.Label + "  (" + k.ID + ", added " + k.Created.Local().Format("2006-01-02") + ")"
+			copyB, showB, revokeB := buttons.Objects[0].(*widget.Button), buttons.Objects[1].(*widget.Button), buttons.Objects[2].(*widget.Button)
+			if k.Broken != "" {
+				// Nothing to copy or show; Remove is the way out.
+				text = "⚠ " + text + " — broken: " + k.Broken
+				copyB.Disable()
+				showB.Disable()
+				revokeB.SetText("Remove")
+			} else {
+				copyB.Enable()
+				showB.Enable()
+				revokeB.SetText("Revoke")
+			}
+			label.SetText(text)
+			label.Truncation = fyne.TextTruncateEllipsis
+			copyB.OnTapped = func() {
 				if s, err := u.core.ClientKeySecret(k.ID); err == nil {
 					u.fapp.Clipboard().SetContent(s.Reveal())
 				} else {
 					dialog.ShowError(err, u.win)
 				}
 			}
-			buttons.Objects[1].(*widget.Button).OnTapped = func() {
+			showB.OnTapped = func() {
 				if s, err := u.core.ClientKeySecret(k.ID); err == nil {
 					e := widget.NewEntry()
 					e.SetText(s.Reveal())
@@ -203,8 +217,12 @@ func newSettingsView(u *UI) *settingsView {
 					dialog.ShowError(err, u.win)
 				}
 			}
-			buttons.Objects[2].(*widget.Button).OnTapped = func() {
-				dialog.ShowConfirm("Revoke key", "Revoke "+k.Label+"? Clients using it are refused from now on.", func(ok bool) {
+			revokeB.OnTapped = func() {
+				title, msg := "Revoke key", "Revoke "+k.Label+"? Clients using it are refused from now on."
+				if k.Broken != "" {
+					title, msg = "Remove key", "Remove "+k.Label+"? Its secret is gone, so no client can use it anyway."
+				}
+				dialog.ShowConfirm(title, msg, func(ok bool) {
 					if ok {
 						u.do(func() error { return u.core.RevokeClientKey(k.ID) })
 					}

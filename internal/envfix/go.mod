@@ -1,0 +1,3 @@
+module envfix
+
+go 1.26.0
