@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -63,5 +65,23 @@ func TestRunCommands(t *testing.T) {
 	}
 	if code := exitCode(errors.Join(errUsage)); code != 2 {
 		t.Errorf("usage exit code %d", code)
+	}
+}
+
+// TestHelpListsReadmeFlags: every flag the README shows is in --help.
+func TestHelpListsReadmeFlags(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"--help"}, strings.NewReader(""), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	notOurs := map[string]bool{"--target": true} // the fyne CLI's, in make package
+	for _, flag := range regexp.MustCompile(`--[a-z][a-z-]*`).FindAllString(string(readme), -1) {
+		if !notOurs[flag] && !strings.Contains(out.String(), flag) {
+			t.Errorf("README documents %s, keypool --help does not list it", flag)
+		}
 	}
 }

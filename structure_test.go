@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"go/parser"
 	"go/token"
+	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -97,4 +101,54 @@ func TestPackageDocs(t *testing.T) {
 			t.Errorf("%s has no package doc comment", p.ImportPath)
 		}
 	}
+}
+
+// TestTrackedFiles keeps build products out of the repository: no tracked
+// file over 1 MiB, and no compiled executable outside assets/ (a test
+// binary was committed once).
+func TestTrackedFiles(t *testing.T) {
+	out, err := exec.Command("git", "ls-files", "-z").Output()
+	if err != nil {
+		t.Skipf("not a git checkout (%v): nothing tracked to check", err)
+	}
+	for _, name := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
+		fi, err := os.Lstat(name)
+		if err != nil || !fi.Mode().IsRegular() {
+			continue // deleted in the work tree, or a symlink
+		}
+		if fi.Size() > 1<<20 {
+			t.Errorf("%s is tracked and %d bytes, over 1 MiB: build products and data dumps stay out of git", name, fi.Size())
+		}
+		if strings.HasPrefix(name, "assets/") {
+			continue
+		}
+		if kind := executableKind(name); kind != "" {
+			t.Errorf("%s is a tracked %s executable: remove it (git rm --cached) and build it instead", name, kind)
+		}
+	}
+}
+
+// executableKind names the object format of a compiled program by its magic
+// bytes (ELF, Mach-O, PE), or "" for anything else (scripts included).
+func executableKind(name string) string {
+	f, err := os.Open(name)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	head := make([]byte, 4)
+	if n, _ := io.ReadFull(f, head); n < 4 {
+		return ""
+	}
+	switch {
+	case bytes.Equal(head, []byte{0x7f, 'E', 'L', 'F'}):
+		return "ELF"
+	case bytes.Equal(head[:2], []byte("MZ")):
+		return "Windows (PE)"
+	}
+	switch binary.LittleEndian.Uint32(head) {
+	case 0xfeedface, 0xfeedfacf, 0xcafebabe, 0xbebafeca:
+		return "Mach-O"
+	}
+	return ""
 }
