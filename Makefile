@@ -13,6 +13,9 @@ DEB_PKGS := ca-certificates
 # dbus-daemon on Debian 12, dbus-send with dbus-bin; secret-tool
 # (libsecret-tools) shows what a test stored.
 DEB_PKGS += dbus-daemon dbus-bin gnome-keyring libsecret-tools
+# dbus-launch (dbus-x11): a test checks that a failed keychain call on a
+# machine without a session bus never starts one through it.
+DEB_PKGS += dbus-x11
 # Start-at-login entries are checked with desktop-file-validate.
 DEB_PKGS += desktop-file-utils
 # The desktop app (Fyne: OpenGL and X11 headers, through cgo).

@@ -44,6 +44,9 @@ var (
 	_ ClientKeyChanger = (*RemoteAccounts)(nil)
 )
 
+// ErrNoClientKey is returned when removing a client key that is not there.
+var ErrNoClientKey = errors.New("no such client key")
+
 // ClientKeyStore manages the client keys of a store and its keychain.
 type ClientKeyStore struct {
 	Store *store.Store
@@ -134,7 +137,7 @@ func (c ClientKeyStore) RemoveClientKey(id string) error {
 		found = found || k.ID == id
 	}
 	if !found {
-		return fmt.Errorf("client key %s: %w (keypool client-keys list shows them)", id, store.ErrNotFound)
+		return fmt.Errorf("%w: %s (keypool client-keys list shows them)", ErrNoClientKey, id)
 	}
 	if err := c.Keys.DeleteAll(secrets.ClientKey(id)); err != nil {
 		return fmt.Errorf("client key %s: %w", id, err)

@@ -93,7 +93,7 @@ func (a *App) controlHandler() http.Handler {
 		a.answer(w, out, nil, false)
 	})
 	store.HandleFunc("GET /v1/clientkeys", func(w http.ResponseWriter, r *http.Request) {
-		list, err := a.ClientKeys()
+		list, err := a.clientKeyStore().ListClientKeys() // each checked now
 		a.answer(w, list, err, false)
 	})
 	store.HandleFunc("POST /v1/clientkeys", func(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	"keypool/app"
+	"keypool/app/secrets"
+	"keypool/app/store"
+	"keypool/internal/dirtest"
+	"keypool/relay/relaytest"
+)
+
+// keypool client-keys list|add|remove: on the store while no relay runs,
+// through the control socket while one does (the relay then demands the key
+// at once); a key whose secret is gone shows as broken and can be removed.
+func TestClientKeysCommand(t *testing.T) {
+	keys := cliKeychain(t)
+	dir := dirtest.New(t)
+	cli := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := run(context.Background(), append(args, "--data-dir", dir), strings.NewReader(""), &out, io.Discard)
+		return out.String(), err
+	}
+	keyValue := regexp.MustCompile(`(?m)^kp-\S+$`)
+	keyID := regexp.MustCompile(`key-[0-9a-f]{8}`)
+
+	out, err := cli("client-keys", "list")
+	if err != nil || !strings.Contains(out, "No client keys") {
+		t.Fatalf("list with none: %q, %v", out, err)
+	}
+	out, err = cli("client-keys", "add", "--name", "laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	value, id := keyValue.FindString(out), keyID.FindString(out)
+	if value == "" || id == "" {
+		t.Fatalf("add printed %q: want the key's id and its value", out)
+	}
+	t.Cleanup(func() { keys.DeleteAll(secrets.ClientKey(id)) })
+	if s, err := keys.Get(secrets.ClientKey(id), secrets.APIKey); err != nil || s.Reveal() != value {
+		t.Fatalf("the keychain holds %v for %s", err, id)
+	}
+	if out, _ := cli("client-keys", "list"); !strings.Contains(out, id) || !strings.Contains(out, "laptop") || !strings.Contains(out, "ok") {
+		t.Errorf("list = %q", out)
+	}
+
+	// A relay on the data dir: the commands go through its socket.
+	up := relaytest.New()
+	defer up.Close()
+	a, err := app.Open(app.Params{DataDir: dir, Port: freePort(t), Keychain: keys, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() { cancel(); <-done; a.Close() }()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(a.Accounts().Add(store.Account{ID: "live", Type: "claude-api", Priority: 10, Enabled: true, APIURL: up.URL}, map[secrets.Field]secrets.Secret{secrets.APIKey: secrets.New("sk-ant-ck-upstream")}))
+	t.Cleanup(func() { keys.DeleteAll(secrets.Account("live")) })
+	a.ReloadAccounts()
+	post := func(key string) int {
+		req, _ := http.NewRequest("POST", a.URL()+"/v1/messages", strings.NewReader(`{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`))
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(""); code != http.StatusUnauthorized {
+		t.Errorf("no key: %d", code)
+	}
+	if code := post(value); code != 200 {
+		t.Errorf("with the key: %d", code)
+	}
+	out, err = cli("client-keys", "add", "--name", "desktop")
+	must(err)
+	value2, id2 := keyValue.FindString(out), keyID.FindString(out)
+	t.Cleanup(func() { keys.DeleteAll(secrets.ClientKey(id2)) })
+	if code := post(value2); code != 200 {
+		t.Errorf("a key added through the socket: %d (%q)", code, out)
+	}
+	// The first key's secret disappears: it is listed as broken with the
+	// fix, status says so too, and it can be removed.
+	must(keys.Delete(secrets.ClientKey(id), secrets.APIKey))
+	out, err = cli("client-keys", "list")
+	must(err)
+	if !strings.Contains(out, "BROKEN") || !strings.Contains(out, "keypool client-keys remove "+id) {
+		t.Errorf("list after the secret went: %q", out)
+	}
+	out, err = cli("status")
+	must(err)
+	if !strings.Contains(out, id) || !strings.Contains(out, "BROKEN") {
+		t.Errorf("status does not show the broken key:\n%s", out)
+	}
+	for _, k := range []string{id, id2} {
+		if _, err := cli("client-keys", "remove", k); err != nil {
+			t.Fatalf("remove %s: %v", k, err)
+		}
+	}
+	if code := post(value2); code != 200 {
+		t.Errorf("with no client keys left the relay is open to local programs again: %d", code)
+	}
+	if _, err := cli("client-keys", "remove", id); err == nil || !strings.Contains(err.Error(), "no such client key") {
+		t.Errorf("removing a key twice: %v", err)
+	}
+	if _, err := cli("client-keys", "frobnicate"); err == nil || !strings.Contains(err.Error(), "list | add") {
+		t.Errorf("unknown subcommand: %v", err)
+	}
+}
+
+// freePort is a port on 127.0.0.1 nothing listens on.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
