@@ -152,3 +152,44 @@ func executableKind(name string) string {
 	}
 	return ""
 }
+
+// TestReadmeLayout: the README's layout section names every folder and
+// top-level file of the repository (but the usual ones: go.mod, README…).
+func TestReadmeLayout(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, layout, ok := strings.Cut(string(readme), "\n## Layout\n")
+	if !ok {
+		t.Fatal("README has no Layout section")
+	}
+	layout, _, _ = strings.Cut(layout, "\n## ")
+	out, err := exec.Command("git", "ls-files").Output()
+	if err != nil {
+		t.Skipf("not a git checkout: %v", err)
+	}
+	obvious := map[string]bool{"go.mod": true, "go.sum": true, "README.md": true, ".gitignore": true}
+	seen := map[string]bool{}
+	for _, f := range strings.Fields(string(out)) {
+		name := f
+		if dir := filepath.Dir(f); dir != "." {
+			name = filepath.Base(dir) + "/" // a folder: named by its last part
+			if strings.HasPrefix(f, "internal/") || strings.HasPrefix(f, ".ci/") {
+				name = dir + "/"
+				if dir == ".ci" {
+					name = ".ci/run"
+				}
+			}
+		} else if strings.HasSuffix(f, "_test.go") || obvious[f] {
+			continue
+		}
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		if !strings.Contains(layout, name) {
+			t.Errorf("README's layout does not mention %s (from %s)", name, f)
+		}
+	}
+}
