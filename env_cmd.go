@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -141,7 +140,7 @@ func clientsCmd(stdout io.Writer) error {
 func usageCmd(args []string, stdout, stderr io.Writer) error {
 	var p app.Params
 	fs := commonFlags("usage", &p, stderr)
-	since := fs.String("since", "24h", "records since a time: a duration back (24h, 7d) or a date (2026-11-01)")
+	since := fs.String("since", "24h", "records since a time: today, yesterday, a duration back (24h, 90m, 7d, 2w) or a date (2026-11-01)")
 	format := fs.String("format", "csv", "csv or json")
 	by := fs.String("by", "", "totals per day and account, model or client instead of the records")
 	if _, err := parseArgs(fs, args); err != nil {
@@ -163,20 +162,4 @@ func usageCmd(args []string, stdout, stderr io.Writer) error {
 		return app.WriteSummary(stdout, rows, *by, *format)
 	}
 	return app.WriteUsage(stdout, recs, *format)
-}
-
-// parseSince reads "24h", "7d" or a date or RFC 3339 time.
-func parseSince(s string, now time.Time) (time.Time, error) {
-	if strings.HasSuffix(s, "d") {
-		if n, err := strconv.Atoi(strings.TrimSuffix(s, "d")); err == nil {
-			return now.AddDate(0, 0, -n), nil
-		}
-	}
-	if d, err := time.ParseDuration(s); err == nil {
-		return now.Add(-d), nil
-	}
-	if t, err := time.ParseInLocation("2006-01-02", s, time.Local); err == nil {
-		return t, nil
-	}
-	return time.Parse(time.RFC3339, s)
 }
