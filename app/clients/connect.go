@@ -19,11 +19,15 @@ import (
 	"github.com/tidwall/sjson"
 )
 
-// Connect writes a client's own config so new terminals reach the relay:
-// Claude Code's settings.json env block, Codex's config.toml provider, and
-// Gemini CLI's .env plus its auth type. Only the keys Keypool owns change;
-// a timestamped backup is made before every write; writing twice changes
-// nothing; a malformed file is reported and left untouched.
+// Connect writes a client's own config so a new terminal reaches the relay
+// with no variable exported: Claude Code's settings.json env block (Claude
+// Code applies it to its own environment), Codex's config.toml provider
+// with the key inline (experimental_bearer_token: an env_key would need an
+// exported variable), and Gemini CLI's ~/.gemini/.env (which it loads
+// itself) plus its auth type. A file that holds the key is made 0600. Only
+// the keys Keypool owns change; a timestamped backup is made before every
+// write; writing twice changes nothing; a malformed file is reported and
+// left untouched.
 func Connect(home string, c Client, base, key string) error {
 	es := edits(home, c, base, key)
 	// Check every file first: one malformed file leaves all of them as
@@ -76,28 +80,49 @@ type edit struct {
 	path   string
 	set    func(old []byte) ([]byte, map[string]*string, error) // new content, previous values of owned keys (nil: absent)
 	revert func(cur []byte, prev map[string]*string) ([]byte, error)
+	// secret marks a file that will hold the client key: it is written
+	// 0600 whatever its mode was.
+	secret bool
 }
 
 func edits(home string, c Client, base, key string) []edit {
 	switch c {
 	case Codex:
-		return []edit{codexEdit(filepath.Join(home, ".codex", "config.toml"), base, key)}
+		e := codexEdit(filepath.Join(home, ".codex", "config.toml"), base, key)
+		e.secret = true
+		return []edit{e}
 	case GeminiCLI:
-		return []edit{
-			dotenvEdit(filepath.Join(home, ".gemini", ".env"), map[string]string{"GOOGLE_GEMINI_BASE_URL": base + "/gemini", "GEMINI_API_KEY": key}),
+		// Gemini CLI reads GEMINI_API_KEY and GOOGLE_GEMINI_BASE_URL only
+		// from its environment, and fills that from the first .env it
+		// finds walking up from the working folder, ~/.gemini/.env last
+		// (in a trusted folder). Without selectedType it asks how to log
+		// in (or exits 41 with -p).
+		env := dotenvEdit(filepath.Join(home, ".gemini", ".env"), map[string]string{"GOOGLE_GEMINI_BASE_URL": base + "/gemini", "GEMINI_API_KEY": key})
+		env.secret = true
+		return []edit{env,
 			jsonEdit(filepath.Join(home, ".gemini", "settings.json"), map[string]string{"security.auth.selectedType": "gemini-api-key"}),
 		}
 	}
-	return []edit{jsonEdit(filepath.Join(home, ".claude", "settings.json"),
-		map[string]string{"env.ANTHROPIC_BASE_URL": base, "env.ANTHROPIC_AUTH_TOKEN": key})}
+	// Claude Code copies settings.json's env block into its environment at
+	// start; ANTHROPIC_AUTH_TOKEN goes out as Authorization: Bearer.
+	e := jsonEdit(filepath.Join(home, ".claude", "settings.json"),
+		map[string]string{"env.ANTHROPIC_BASE_URL": base, "env.ANTHROPIC_AUTH_TOKEN": key})
+	e.secret = true
+	return []edit{e}
 }
 
 // state is what Connect remembers next to a file: its previous values of
-// Keypool's keys, the backup, and a hash of what Connect wrote.
+// Keypool's keys, the backup, the file's mode, and a hash of what Connect
+// wrote.
 type state struct {
 	Prev    map[string]*string `json:"prev"`
 	Backup  string             `json:"backup,omitempty"` // "" when there was no file
 	Written string             `json:"written"`
+	// Mode is the file's permission bits before the first Connect, put
+	// back with its bytes (a file that holds the key was made 0600). Zero
+	// in a state written before Keypool recorded it: the backup's mode,
+	// which was the file's, is used then.
+	Mode os.FileMode `json:"mode,omitempty"`
 }
 
 func statePath(p string) string { return p + ".keypool-state" }
@@ -118,24 +143,35 @@ func (e edit) apply() error {
 	if err != nil {
 		return fmt.Errorf("%s: %w (left untouched)", e.path, err)
 	}
+	orig := fileMode(e.path)
+	mode := orig
+	if e.secret {
+		mode = 0o600
+	}
 	if exists && bytes.Equal(next, old) {
-		return nil // already connected: writing twice changes nothing
+		// Already connected: writing twice changes nothing, except that a
+		// file holding the key is kept private.
+		if orig != mode {
+			if err := os.Chmod(e.path, mode); err != nil {
+				return fmt.Errorf("keep %s private: %w", e.path, err)
+			}
+		}
+		return nil
 	}
-	mode := os.FileMode(0o600)
-	if fi, err := os.Stat(e.path); err == nil {
-		mode = fi.Mode().Perm()
-	}
+	// Backups are Keypool's own files and may hold a key (the user's own,
+	// or the one a previous Connect wrote): only the owner reads them.
 	if st.Prev == nil { // first connect: remember what was there
 		st.Prev = prev
 		if exists {
+			st.Mode = orig
 			st.Backup = fmt.Sprintf("%s.keypool-backup-%s", e.path, time.Now().Format("20060102-150405"))
-			if err := writeFile(st.Backup, old, mode); err != nil {
+			if err := writeFile(st.Backup, old, 0o600); err != nil {
 				return err
 			}
 		}
 	} else if exists {
 		b := fmt.Sprintf("%s.keypool-backup-%s", e.path, time.Now().Format("20060102-150405.000"))
-		if err := writeFile(b, old, mode); err != nil {
+		if err := writeFile(b, old, 0o600); err != nil {
 			return err
 		}
 	}
@@ -143,7 +179,10 @@ func (e edit) apply() error {
 		return err
 	}
 	st.Written = hash(next)
-	sb, _ := json.Marshal(st)
+	sb, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("%s: %w", statePath(e.path), err)
+	}
 	return writeFile(statePath(e.path), sb, 0o600)
 }
 
@@ -165,13 +204,18 @@ func (e edit) undo() error {
 	case err != nil:
 		return err
 	case hash(cur) == st.Written:
-		// Nobody touched it since: put back exactly what was there.
+		// Nobody touched it since: put back exactly what was there, with
+		// its mode.
 		if st.Backup == "" {
 			err = os.Remove(e.path)
 		} else {
+			mode := st.Mode
+			if mode == 0 {
+				mode = fileMode(st.Backup)
+			}
 			var old []byte
 			if old, err = os.ReadFile(st.Backup); err == nil {
-				err = writeFile(e.path, old, fileMode(e.path))
+				err = writeFile(e.path, old, mode)
 			}
 		}
 		if err != nil {
@@ -283,7 +327,11 @@ func dotenvEdit(path string, set map[string]string) edit {
 		set: func(old []byte) ([]byte, map[string]*string, error) {
 			vals := map[string]*string{}
 			for k, v := range set {
-				line := k + "=" + v
+				q, err := dotenvValue(v)
+				if err != nil {
+					return nil, nil, fmt.Errorf("%s: %w", k, err)
+				}
+				line := k + "=" + q
 				vals[k] = &line
 			}
 			out, prev := apply(old, vals)
@@ -295,13 +343,37 @@ func dotenvEdit(path string, set map[string]string) edit {
 		}}
 }
 
+// dotenvValue spells v so that a .env parser of the dotenv kind (the npm
+// package Gemini CLI uses) reads back exactly v: bare when nothing in it is
+// special there, else in single quotes (kept literally), else in double
+// quotes (where only \n and \r are expanded).
+func dotenvValue(v string) (string, error) {
+	if strings.ContainsAny(v, "\r\n") {
+		return "", errors.New("a value with a line break cannot be written to a .env file")
+	}
+	if !strings.ContainsAny(v, " \t#'\"`\\$") {
+		return v, nil // '#' would start a comment, outer spaces are trimmed, quotes would be taken off
+	}
+	if !strings.Contains(v, "'") {
+		return "'" + v + "'", nil
+	}
+	if !strings.ContainsAny(v, "\"\\") {
+		return `"` + v + `"`, nil
+	}
+	return "", errors.New("a value with both ' and \" or \\ cannot be written to a .env file exactly")
+}
+
 var tomlHeader = regexp.MustCompile(`^\s*\[`)
 
 // codexEdit makes Keypool Codex's default model provider, editing
 // config.toml line by line so comments and everything else stay.
 func codexEdit(path, base, key string) edit {
 	const section = "[model_providers.keypool]"
-	body := []string{`name = "Keypool"`, fmt.Sprintf("base_url = %q", base+"/openai/v1"), fmt.Sprintf("env_key = %q", CodexKeyVar), `wire_api = "responses"`}
+	// The key is inline: Codex reads env_key only from its environment and
+	// stops with "Missing environment variable" when a new terminal lacks
+	// it, while experimental_bearer_token is sent as Authorization: Bearer
+	// from the file alone (the file is made 0600).
+	body := []string{`name = "Keypool"`, "base_url = " + tomlString(base+"/openai/v1"), "experimental_bearer_token = " + tomlString(key), `wire_api = "responses"`}
 	var isProvider = regexp.MustCompile(`^\s*model_provider\s*=`)
 	splice := func(old []byte, provider *string, sectionLines []string) ([]byte, map[string]*string, error) {
 		var probe map[string]any
@@ -379,6 +451,26 @@ func codexEdit(path, base, key string) edit {
 			out, _, err := splice(cur, prev["model_provider"], sec)
 			return out, err
 		}}
+}
+
+// tomlString spells s as a TOML basic string (Go's %q may use escapes TOML
+// lacks, such as \x).
+func tomlString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, "\\u%04X", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }
 
 func writeFile(path string, data []byte, mode os.FileMode) error {

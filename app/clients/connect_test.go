@@ -32,7 +32,8 @@ func read(t *testing.T, p string) string {
 
 // Each client's config: the merge keeps unrelated content, a backup is
 // made, writing twice changes nothing, Disconnect restores the file byte
-// for byte, and the file's permissions are kept.
+// for byte, and the file's permissions are kept, except that a file which
+// now holds the key is 0600 until Disconnect.
 func TestConnectRoundTrip(t *testing.T) {
 	tests := []struct {
 		client Client
@@ -70,7 +71,7 @@ func TestConnectRoundTrip(t *testing.T) {
 				var raw map[string]any
 				toml.Unmarshal([]byte(s), &raw)
 				kp := raw["model_providers"].(map[string]any)["keypool"].(map[string]any)
-				if kp["base_url"] != base+"/openai/v1" || kp["env_key"] != CodexKeyVar || kp["wire_api"] != "responses" {
+				if kp["base_url"] != base+"/openai/v1" || kp["experimental_bearer_token"] != key || kp["env_key"] != nil || kp["wire_api"] != "responses" {
 					t.Errorf("keypool provider = %v", kp)
 				}
 				for _, want := range []string{"# my codex settings", "# keep me", "[profiles.fast]"} {
@@ -112,8 +113,12 @@ func TestConnectRoundTrip(t *testing.T) {
 			for rel := range tt.files {
 				p := filepath.Join(home, rel)
 				after[rel] = read(t, p)
-				if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o640 {
-					t.Errorf("%s mode %v, want 0640", rel, fi.Mode().Perm())
+				want := os.FileMode(0o640)
+				if rel != ".gemini/settings.json" { // the others hold the key
+					want = 0o600
+				}
+				if fi, _ := os.Stat(p); fi.Mode().Perm() != want {
+					t.Errorf("%s mode %v, want %v", rel, fi.Mode().Perm(), want)
 				}
 				if m, _ := filepath.Glob(p + ".keypool-backup-*"); len(m) != 1 || read(t, m[0]) != tt.files[rel] {
 					t.Errorf("%s: backups %v", rel, m)
@@ -133,6 +138,9 @@ func TestConnectRoundTrip(t *testing.T) {
 			for rel, content := range tt.files {
 				if got := read(t, filepath.Join(home, rel)); got != content {
 					t.Errorf("%s after Disconnect:\n%q\nwant\n%q", rel, got, content)
+				}
+				if fi, _ := os.Stat(filepath.Join(home, rel)); fi.Mode().Perm() != 0o640 {
+					t.Errorf("%s mode after Disconnect %v, want 0640", rel, fi.Mode().Perm())
 				}
 			}
 			if on, _ := Connected(home, tt.client); on {

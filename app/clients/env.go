@@ -33,8 +33,10 @@ func ParseClient(s string) (Client, error) {
 	return "", fmt.Errorf("unknown client %q: use claude, codex or gemini", s)
 }
 
-// CodexKeyVar is the variable Codex's custom provider reads the key from
-// (its env_key): OPENAI_BASE_URL alone is deprecated in Codex.
+// CodexKeyVar is the variable a hand-written Codex provider may name as its
+// env_key, for those who export the key (keypool env codex) rather than let
+// Connect write it into config.toml: OPENAI_BASE_URL alone is deprecated in
+// Codex.
 const CodexKeyVar = "KEYPOOL_API_KEY"
 
 // Env is the variables that point client at the relay at base with key.
@@ -43,8 +45,8 @@ const CodexKeyVar = "KEYPOOL_API_KEY"
 func Env(c Client, base, key string) map[string]string {
 	switch c {
 	case Codex:
-		// Codex takes its base URL from a model provider in config.toml
-		// (see Connect); the key comes from this variable.
+		// Codex takes its base URL from a model provider in config.toml;
+		// one whose env_key is CodexKeyVar takes the key from here.
 		return map[string]string{CodexKeyVar: key}
 	case GeminiCLI:
 		return map[string]string{"GOOGLE_GEMINI_BASE_URL": base + "/gemini", "GEMINI_API_KEY": key}
