@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"keypool/app"
@@ -96,7 +95,7 @@ func connectCmd(args []string, on bool, stdout, stderr io.Writer) error {
 	}
 	if !on {
 		if err := clients.Disconnect(home, c); err != nil {
-			return err
+			return fmt.Errorf("disconnect %s: %w", c, err)
 		}
 		fmt.Fprintf(stdout, "%s no longer uses Keypool; its config is as it was.\n", c)
 		return nil
@@ -106,18 +105,16 @@ func connectCmd(args []string, on bool, stdout, stderr io.Writer) error {
 		return err
 	}
 	if err := clients.Connect(home, c, acc.Base, acc.Key); err != nil {
-		return err
+		return fmt.Errorf("connect %s: %w", c, err)
 	}
-	fmt.Fprintf(stdout, "%s now uses Keypool at %s (a backup of its config was kept).\n", c, acc.Base)
-	if c == clients.Codex {
-		fmt.Fprintf(stdout, "Codex reads the key from $%s: add `%s` to your shell profile (keypool env codex).\n", clients.CodexKeyVar, strings.TrimSpace(mustExport(acc.Key)))
+	// The key is in the CLI's own files now: a new terminal needs nothing
+	// exported.
+	fmt.Fprintf(stdout, "%s now uses Keypool at %s; the key is in its own config, so nothing needs exporting (a backup of that config was kept).\n", c, acc.Base)
+	if c == clients.GeminiCLI {
+		// Gemini CLI ignores ~/.gemini/.env in a folder not trusted yet.
+		fmt.Fprintln(stdout, "Gemini CLI reads it in folders you trust: it asks the first time it starts in a folder.")
 	}
 	return nil
-}
-
-func mustExport(key string) string {
-	s, _ := clients.Exports(map[string]string{clients.CodexKeyVar: key}, "bash")
-	return s
 }
 
 // clientsCmd says which CLIs are connected.

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pelletier/go-toml/v2"
+
+	"keypool/internal/dirtest"
+)
+
+// keypool connect puts the relay's address and key into each CLI's own
+// files, so a new terminal needs nothing exported: the first client key of
+// a config that has some, "keypool" for one that has none. Disconnect
+// removes the files it created. (app/clients tests read the files the way
+// each CLI does; this checks what the command hands them.)
+func TestConnectCmdWritesKeyIntoFiles(t *testing.T) {
+	dir := dirtest.New(t)
+	withKeys := filepath.Join(dir, "keys.toml")
+	os.WriteFile(withKeys, []byte("api_keys = [\"kp-cmd-test-key\"]\n[server]\nport = 3457\n"), 0o600)
+	noKeys := filepath.Join(dir, "nokeys.toml")
+	os.WriteFile(noKeys, []byte("[server]\nport = 3458\n"), 0o600)
+	// What each CLI finds: base URL and key, read from the file Connect
+	// wrote.
+	found := map[string]func(t *testing.T, home string) (string, string){
+		"claude": func(t *testing.T, home string) (string, string) {
+			var s struct{ Env map[string]string }
+			mustJSON(t, filepath.Join(home, ".claude", "settings.json"), &s)
+			return s.Env["ANTHROPIC_BASE_URL"], s.Env["ANTHROPIC_AUTH_TOKEN"]
+		},
+		"codex": func(t *testing.T, home string) (string, string) {
+			var c struct {
+				ModelProvider  string `toml:"model_provider"`
+				ModelProviders map[string]struct {
+					BaseURL string `toml:"base_url"`
+					EnvKey  string `toml:"env_key"`
+					Token   string `toml:"experimental_bearer_token"`
+				} `toml:"model_providers"`
+			}
+			b, err := os.ReadFile(filepath.Join(home, ".codex", "config.toml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := toml.Unmarshal(b, &c); err != nil {
+				t.Fatal(err)
+			}
+			p := c.ModelProviders[c.ModelProvider]
+			if p.EnvKey != "" {
+				t.Errorf("the provider names env_key %q: Codex would need it exported", p.EnvKey)
+			}
+			return strings.TrimSuffix(p.BaseURL, "/openai/v1"), p.Token
+		},
+		"gemini": func(t *testing.T, home string) (string, string) {
+			b, err := os.ReadFile(filepath.Join(home, ".gemini", ".env"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			env := map[string]string{}
+			for _, l := range strings.Split(string(b), "\n") {
+				if k, v, ok := strings.Cut(l, "="); ok {
+					env[k] = v
+				}
+			}
+			return strings.TrimSuffix(env["GOOGLE_GEMINI_BASE_URL"], "/gemini"), env["GEMINI_API_KEY"]
+		},
+	}
+	for _, tt := range []struct {
+		name, config, base, key string
+	}{
+		{"client_keys", withKeys, "http://127.0.0.1:3457", "kp-cmd-test-key"},
+		{"no_client_keys", noKeys, "http://127.0.0.1:3458", "keypool"},
+	} {
+		for _, cli := range []string{"claude", "codex", "gemini"} {
+			t.Run(tt.name+"/"+cli, func(t *testing.T) {
+				home := dirtest.New(t)
+				t.Setenv("HOME", home)
+				var out bytes.Buffer
+				if err := run(context.Background(), []string{"connect", cli, "--config", tt.config}, strings.NewReader(""), &out, &out); err != nil {
+					t.Fatalf("connect: %v\n%s", err, out.String())
+				}
+				if strings.Contains(out.String(), "KEYPOOL_API_KEY") || strings.Contains(out.String(), "export ") {
+					t.Errorf("connect still asks for an export: %s", out.String())
+				}
+				if base, key := found[cli](t, home); base != tt.base || key != tt.key {
+					t.Errorf("%s finds base %q key %q, want %q %q", cli, base, key, tt.base, tt.key)
+				}
+				out.Reset()
+				if err := run(context.Background(), []string{"disconnect", cli}, strings.NewReader(""), &out, &out); err != nil {
+					t.Fatalf("disconnect: %v\n%s", err, out.String())
+				}
+				left, _ := filepath.Glob(filepath.Join(home, "."+cli, "*"))
+				for _, p := range left {
+					if !strings.Contains(filepath.Base(p), ".keypool-backup-") {
+						t.Errorf("disconnect left %s", p)
+					}
+				}
+			})
+		}
+	}
+}
+
+func mustJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
