@@ -14,9 +14,8 @@ import (
 // Kind is an account type as written in the config file.
 type Kind string
 
-// The account types Keypool knows. The Claude kinds are served by the relay
-// today; the others are parsed so a seed config loads, and reported as not
-// yet supported.
+// The account types Keypool knows and serves. Kind.Serves says which routes
+// each one answers.
 const (
 	KindClaudeAPI        Kind = "claude-api"
 	KindClaudeOAuth      Kind = "claude-oauth"
