@@ -31,10 +31,23 @@ type LoginParams struct {
 	Project    string
 	Converted  bool      // Claude: also answer OpenAI-format chat apps (converted)
 	Paste      io.Reader // a pasted callback URL or code, when the browser cannot reach back
-	Progress   func(string)
+	// Progress receives the steps in words, each as it happens.
+	Progress func(string)
+	// Link, when set, receives the addresses to open (and the device
+	// login's code) as soon as they are known, for a caller that shows
+	// them with Copy and Open; Progress then gets the browser login's
+	// steps without the addresses. nil: the addresses are in the Progress
+	// text.
+	Link       func(LoginLink)
 	OpenURL    func(string) error // nil: the system browser
 	HTTPClient *http.Client
 }
+
+// LoginLink is what a login asks the user to open: the login page for this
+// machine's browser and, where the provider has one, the page for a browser
+// on any machine (it shows a code to paste back); or the device login's page
+// with its code.
+type LoginLink = oauth.Link
 
 // Login runs a provider's browser (or device-code) login and stores the
 // account: tokens in the keychain, refresh token first; identity and expiry
@@ -46,7 +59,7 @@ func Login(ctx context.Context, a AccountChanger, lp LoginParams) (store.Account
 		return store.Account{}, err
 	}
 	opts := oauth.LoginOptions{HTTPClient: lp.HTTPClient, OpenBrowser: lp.OpenURL, NoBrowser: lp.NoBrowser,
-		Paste: lp.Paste, Progress: lp.Progress, SetupToken: lp.SetupToken}
+		Paste: lp.Paste, Progress: lp.Progress, Link: lp.Link, SetupToken: lp.SetupToken}
 	var tok *oauth.Token
 	if lp.Device {
 		tok, err = p.DeviceLogin(ctx, opts)

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,5 +93,65 @@ func TestLoginClaude(t *testing.T) {
 	}
 	if a, _ := st.Account("claude-me"); a.Status != store.StatusOK {
 		t.Errorf("status after a new login = %q", a.Status)
+	}
+}
+
+// A caller that shows links itself (the desktop dialog) gets the login's
+// addresses through Link, and steps without them through Progress; without
+// Link (keypool login) the addresses stay in the Progress text.
+func TestLoginLinks(t *testing.T) {
+	keys := testKeychain(t)
+	fake := fakeClaude(t)
+	t.Setenv("KEYPOOL_CLAUDE_AUTHORIZE_URL", fake.URL+"/oauth/authorize")
+	t.Setenv("KEYPOOL_CLAUDE_TOKEN_URL", fake.URL+"/v1/oauth/token")
+	t.Setenv("KEYPOOL_CLAUDE_SUCCESS_URL", fake.URL+"/success")
+	t.Setenv("KEYPOOL_CLAUDE_MANUAL_REDIRECT_URL", fake.URL+"/oauth/code/callback")
+	st, err := store.Open(filepath.Join(dirtest.New(t), "k.db"), store.Options{})
+	must(t, err)
+	defer st.Close()
+	t.Cleanup(func() { keys.DeleteAll(secrets.Account("claude-me")) })
+	accts := &app.Accounts{Store: st, Keys: keys}
+	browser := func(u string) error {
+		go func() {
+			resp, err := http.Get(u)
+			if err == nil {
+				resp.Body.Close()
+			}
+		}()
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	var links []app.LoginLink
+	var steps []string
+	lp := app.LoginParams{Kind: pool.KindClaudeOAuth, OpenURL: browser, Paste: strings.NewReader(""),
+		Link:     func(l app.LoginLink) { links = append(links, l) },
+		Progress: func(m string) { steps = append(steps, m) }}
+	if _, err := app.Login(ctx, accts, lp); err != nil {
+		t.Fatal(err)
+	}
+	if len(links) != 1 {
+		t.Fatalf("links = %+v", links)
+	}
+	l := links[0]
+	if !strings.HasPrefix(l.URL, fake.URL+"/oauth/authorize?") || !strings.Contains(l.URL, "redirect_uri=http%3A%2F%2Flocalhost") ||
+		!strings.Contains(l.Paste, "http://localhost") {
+		t.Errorf("this machine's link = %+v", l)
+	}
+	if !strings.Contains(l.Elsewhere, url.QueryEscape(fake.URL+"/oauth/code/callback")) || !strings.Contains(l.ElsewherePaste, "the code the page shows") {
+		t.Errorf("the link for a browser elsewhere = %q, paste %q", l.Elsewhere, l.ElsewherePaste)
+	}
+	if all := strings.Join(steps, "\n"); strings.Contains(all, "http") || !strings.Contains(all, "Logged in to Claude.") {
+		t.Errorf("steps with Link set:\n%s", all)
+	}
+
+	steps = nil
+	lp.Link = nil
+	if _, err := app.Login(ctx, accts, lp); err != nil {
+		t.Fatal(err)
+	}
+	if all := strings.Join(steps, "\n"); !strings.Contains(all, l.URL[:len(fake.URL+"/oauth/authorize?")]) {
+		t.Errorf("without Link the steps lack the address:\n%s", all)
 	}
 }

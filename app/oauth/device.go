@@ -58,6 +58,7 @@ func (p Provider) DeviceLogin(ctx context.Context, opts LoginOptions) (*Token, e
 	}
 
 	verify := p.DeviceVerificationURL
+	opts.link(Link{URL: verify, Code: uc.UserCode})
 	opts.progress("To log in to " + p.label() + ", open " + verify + " and enter the code " + uc.UserCode +
 		" (it expires in " + timeout.Round(time.Minute).String() + "; never share it).")
 	opts.progress("Waiting for you to approve the login…")

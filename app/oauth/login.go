@@ -39,11 +39,40 @@ type LoginOptions struct {
 	// returns until the reader yields a line or EOF; what it reads then is
 	// dropped.
 	Paste io.Reader
-	// Progress receives human-readable steps, URLs included; never a secret.
+	// Progress receives human-readable steps, URLs included (but see Link);
+	// never a secret.
 	Progress func(msg string)
+	// Link, when set, receives the addresses to open (and the device
+	// login's code) as soon as they are known; Progress then gets the
+	// browser login's steps without the addresses, for a caller that shows
+	// links itself.
+	Link func(Link)
 	// SetupToken (Claude only) asks for the inference-only, one-year token of
 	// `claude setup-token`.
 	SetupToken bool
+}
+
+// Link is what a login asks the user to open, given to LoginOptions.Link
+// once it is known.
+type Link struct {
+	// URL is the login page, which ends on this machine's callback, or the
+	// device login's page.
+	URL string
+	// Code is what to enter on that page: the device login's user code.
+	Code string
+	// Paste says what to paste back after logging in at URL, when the
+	// login reads a paste ("" when it does not).
+	Paste string
+	// Elsewhere, when set, is the login page for a browser on any machine:
+	// it ends on the provider's page showing a code, which ElsewherePaste
+	// describes.
+	Elsewhere, ElsewherePaste string
+}
+
+func (o LoginOptions) link(l Link) {
+	if o.Link != nil {
+		o.Link(l)
+	}
 }
 
 func (o LoginOptions) progress(msg string) {
@@ -132,19 +161,28 @@ type flow struct {
 // exchanges it. fromCallback says the browser is waiting on the callback.
 func (fl *flow) run(ctx context.Context, lb *loopback) (tok *Token, fromCallback bool, err error) {
 	p, opts := fl.p, fl.opts
-	opts.progress("Open this URL to log in to " + p.label() + ":\n" + fl.authURL)
+	if opts.Link != nil {
+		fl.links()
+	} else {
+		opts.progress("Open this URL to log in to " + p.label() + ":\n" + fl.authURL)
+	}
 	if !opts.NoBrowser {
 		open := opts.OpenBrowser
 		if open == nil {
 			open = browser.OpenURL
 		}
 		if err := open(fl.authURL); err != nil {
-			opts.progress("Could not open a browser (" + err.Error() + "); open the URL above yourself.")
+			if opts.Link != nil {
+				opts.progress("Could not open a browser: " + err.Error() + "; copy the link into a browser on this or another computer.")
+			} else {
+				opts.progress("Could not open a browser (" + err.Error() + "); open the URL above yourself.")
+			}
 		}
 	}
 	var lines <-chan string
 	if opts.Paste != nil {
 		switch {
+		case opts.Link != nil: // the links say what to paste
 		case fl.manualURL != "" && p.PasteBareCode:
 			opts.progress("Browser on another machine? Open this URL there, then paste the code it shows here:\n" + fl.manualURL)
 		case fl.manualURL != "":
@@ -191,6 +229,22 @@ func (fl *flow) run(ctx context.Context, lb *loopback) (tok *Token, fromCallback
 		return nil, fromCallback, err
 	}
 	return tok, fromCallback, nil
+}
+
+// links hands the login's addresses to opts.Link, each saying what to paste
+// back.
+func (fl *flow) links() {
+	l := Link{URL: fl.authURL}
+	if fl.opts.Paste != nil {
+		l.Paste = "the full address the browser ends on (http://localhost:…)"
+	}
+	if fl.manualURL != "" {
+		l.Elsewhere, l.ElsewherePaste = fl.manualURL, "the code the page shows (all of it, including the # in the middle)"
+		if fl.p.PasteBareCode {
+			l.ElsewherePaste = "the code the page shows"
+		}
+	}
+	fl.opts.link(l)
 }
 
 // pasteHint is a pasted line we could not use; the user may try again.
