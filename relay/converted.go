@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"time"
@@ -186,7 +187,10 @@ func (s *Server) abortIfUpstreamBroke(ctx context.Context, cw *clientWriter, d *
 func readConverted(w http.ResponseWriter, src io.Reader, rec *UsageRecord, d *dialect) (body []byte, ok bool) {
 	body, err := io.ReadAll(io.LimitReader(src, maxConvertedBody))
 	if err != nil {
-		rec.Status, rec.Error = http.StatusBadGateway, "upstream broke mid-answer"
+		rec.Status, rec.Error, rec.ErrorKind = http.StatusBadGateway, "upstream broke mid-answer", ErrorConnection
+		if errors.Is(err, errIdle) {
+			rec.Error, rec.ErrorKind = "upstream idle mid-answer", ErrorTimeout
+		}
 		d.writeError(w, http.StatusBadGateway, "the upstream answer broke off", 0)
 		return nil, false
 	}

@@ -80,7 +80,7 @@ func TestFailoverTable(t *testing.T) {
 		{"503_unavailable", relaytest.Reply{Status: 503, Body: "upstream connect error"}, "",
 			want{status: 200, servedB: true, state: "cooling", family: "all", reason: "overloaded", until: now.Add(10 * time.Second)}},
 		{"timeout_before_headers", relaytest.Reply{Hang: 2 * time.Second}, "",
-			want{status: 200, servedB: true, state: "cooling", family: "all", reason: "overloaded", until: now.Add(10 * time.Second)}},
+			want{status: 200, servedB: true, state: "cooling", family: "all", reason: "timeout", until: now.Add(10 * time.Second)}},
 		{"400_credit_balance_too_low_is_unavailable", relaytest.Reply{Status: 400,
 			Body: relaytest.Error("invalid_request_error", "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.")}, "",
 			want{status: 200, servedB: true, state: "unavailable", family: "all", reason: "unavailable", until: now.Add(time.Hour)}},

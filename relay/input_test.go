@@ -114,7 +114,7 @@ func TestModelsAndAliases(t *testing.T) {
 func TestHealthAndMetrics(t *testing.T) {
 	h := newHarness(t, []acct{{id: "a", prio: 1}, {id: "b", prio: 0}}, func(c *relay.Config) {
 		c.Today = func() map[string]relay.DayStats {
-			return map[string]relay.DayStats{"a": {Requests: 3, Usage: relay.Usage{InputTokens: 7}}}
+			return map[string]relay.DayStats{"a": {Counts: relay.Counts{Requests: 3}, Usage: relay.Usage{InputTokens: 7}}}
 		}
 	})
 	h.srv.SetAccounts(append(accountsOf(h), pool.Account{ID: "g", Kind: pool.Kind("from-a-later-version"), Enabled: true}))

@@ -45,8 +45,15 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt route, client 
 	ctx := r.Context()
 	start := s.now()
 	rec := UsageRecord{Time: start, Route: rt.name, ClientID: client}
+	// final is the account of the attempt under way or just ended, whose
+	// outcome the record tells; an account that was left is counted as it
+	// is left.
+	var final *entry
 	defer func() {
 		rec.Duration = s.now().Sub(start)
+		if final != nil && rec.Account == final.acct.ID {
+			final.stats.count(rec.Outcome())
+		}
 		if s.cfg.Cost != nil && rec.Model != "" && rec.Account != "" {
 			rec.CostUSD, _ = s.cfg.Cost(rec.Model, rec.Usage, rec.Time)
 			if rec.CostUSD > 0 {
@@ -161,17 +168,19 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt route, client 
 				// handing the client a 429 it would wait out anyway.
 				waited = true
 				if !sleepCtx(ctx, wait) {
+					rec.endOnLastTried()
 					rec.Status, rec.Error = 499, "client left while waiting for an account"
 					return
 				}
 				clear(tried)
 				continue
 			}
-			s.noAccount(w, rt, &rec, first, now)
+			s.noAccount(w, rt, &rec, served, fam, first, now)
 			return
 		}
 		tried[i] = true
 		e := served[i]
+		final = e
 		done, v := s.attempt(ctx, w, r, rt, e, body, &rec)
 		if done {
 			if rec.Status >= 200 && rec.Status < 400 {
@@ -180,12 +189,15 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt route, client 
 			return
 		}
 		if ctx.Err() != nil {
-			rec.Status, rec.Error = 499, "client closed the connection"
+			// The client left while the account was failing: no cooldown
+			// on the strength of an answer nobody waited for.
+			rec.Account, rec.Status, rec.Error = e.acct.ID, 499, "client closed the connection"
 			return
 		}
+		final = nil
 		s.leave(ctx, e, v, fam, &rec)
 	}
-	s.noAccount(w, rt, &rec, sched.Earliest(s.now(), cands, fam, req.Model), s.now())
+	s.noAccount(w, rt, &rec, served, fam, sched.Earliest(s.now(), cands, fam, req.Model), s.now())
 }
 
 // spend counts a priced request against its account's and client's
@@ -273,14 +285,18 @@ func (s *Server) waitForBound(ctx context.Context, cands []sched.Candidate, sess
 	}
 }
 
-// leave cools an account after a failed attempt and notes it in the record.
+// leave cools an account after a failed attempt, counts the failure on it
+// and notes it in the record.
 func (s *Server) leave(ctx context.Context, e *entry, v verdict, fam pool.Family, rec *UsageRecord) {
 	f := pool.FamilyAll
 	if v.Family != pool.FamilyAll {
 		f = fam
 	}
 	e.state.Cool(f, v.Until, v.Reason)
-	rec.Failover = append(rec.Failover, FailoverStep{Account: e.acct.ID, Status: v.status, Reason: v.Why})
+	kind := verdictKind(v)
+	e.stats.count(kind)
+	e.stats.last.Store(&Failure{Time: s.now(), Kind: kind, Message: cause(e.acct.ID, kind, v.Why)})
+	rec.Failover = append(rec.Failover, FailoverStep{Account: e.acct.ID, Status: v.status, Reason: v.Why, Kind: kind})
 	s.metrics.failovers.WithLabelValues(e.acct.ID, string(v.Reason)).Inc()
 	family := string(f)
 	if f == pool.FamilyAll {
@@ -292,19 +308,79 @@ func (s *Server) leave(ctx context.Context, e *entry, v verdict, fam pool.Family
 }
 
 // noAccount answers when no account can serve, with the time one returns.
-func (s *Server) noAccount(w http.ResponseWriter, rt route, rec *UsageRecord, first, now time.Time) {
+// When this request tried accounts, the answer says what each did, the
+// last one's failure being the record's own; otherwise it says why the
+// accounts rest.
+func (s *Server) noAccount(w http.ResponseWriter, rt route, rec *UsageRecord, served []*entry, fam pool.Family, first, now time.Time) {
+	var msg strings.Builder
+	kind := ErrorKind("")
+	if n := len(rec.Failover); n > 0 {
+		for i, st := range rec.Failover {
+			if i > 0 {
+				msg.WriteString("; ")
+			}
+			msg.WriteString(cause(st.Account, st.Kind, st.Reason))
+		}
+		kind = rec.endOnLastTried()
+	}
 	if first.IsZero() {
-		s.fail(w, rt, rec, http.StatusServiceUnavailable,
-			"no enabled account can serve this request: add one (keypool import FILE, or serve --config FILE) or enable one", 0)
+		if msg.Len() > 0 {
+			msg.WriteString("; ")
+		}
+		msg.WriteString("no enabled account can serve this request: add one (keypool import FILE, or serve --config FILE) or enable one")
+		s.fail(w, rt, rec, http.StatusServiceUnavailable, msg.String(), 0)
 		return
 	}
 	wait := max(first.Sub(now), time.Second)
-	status := http.StatusTooManyRequests
-	if n := len(rec.Failover); n > 0 && rec.Failover[n-1].Status >= 500 || n > 0 && rec.Failover[n-1].Status == 0 {
-		status = 529
+	back := fmt.Sprintf("the first is back at %s (in %s)", first.UTC().Format(time.RFC3339), wait.Round(time.Second))
+	if msg.Len() > 0 {
+		msg.WriteString("; every account is resting: " + back)
+	} else {
+		// Nothing tried: every account was already resting. Say after what.
+		msg.WriteString("all accounts are cooling down; " + back)
+		if f := latestFailure(served, fam, now); f != nil {
+			kind = f.Kind
+			msg.WriteString("; last error " + ago(now, f.Time) + ": " + f.Message)
+		}
 	}
-	s.fail(w, rt, rec, status, fmt.Sprintf("all accounts are cooling down; the first is back at %s (in %s)",
-		first.UTC().Format(time.RFC3339), wait.Round(time.Second)), wait)
+	s.fail(w, rt, rec, allOutStatus(kind), msg.String(), wait)
+}
+
+// allOutStatus is the status of the answer when every account is out,
+// after a last failure of kind: a gateway error for an upstream that could
+// not be reached or did not answer, Anthropic's overloaded for one that
+// failed, a rate limit otherwise.
+func allOutStatus(kind ErrorKind) int {
+	switch kind {
+	case ErrorConnection:
+		return http.StatusBadGateway
+	case ErrorTimeout:
+		return http.StatusGatewayTimeout
+	case ErrorServer:
+		return 529
+	}
+	return http.StatusTooManyRequests
+}
+
+// latestFailure is the most recent failure of an account that rests now
+// (for family fam), or nil.
+func latestFailure(served []*entry, fam pool.Family, now time.Time) *Failure {
+	var out *Failure
+	for _, e := range served {
+		f := e.stats.last.Load()
+		if f == nil || out != nil && !f.Time.After(out.Time) {
+			continue
+		}
+		if _, cooling := e.state.CoolingFor(now, fam); cooling {
+			out = f
+		}
+	}
+	return out
+}
+
+// ago is how long before now t was, for a message: "12s ago".
+func ago(now, t time.Time) string {
+	return max(now.Sub(t), 0).Round(time.Second).String() + " ago"
 }
 
 // fail answers with an error in the client's own format and notes it.
@@ -331,7 +407,10 @@ func (s *Server) credentialVerdict(err error) verdict {
 		return verdict{Verdict: failover.Verdict{Action: failover.Next, Until: s.now().Add(s.cfg.UnavailableCooldown),
 			Reason: pool.ReasonNeedsLogin, Why: "needs login: its refresh token was refused"}}
 	}
-	return verdict{Verdict: failover.TransportError(s.now(), s.policy, "credential: "+err.Error())}
+	// Not the upstream's doing: the account has no usable credential here
+	// (keychain locked, secret missing). Rest it briefly and say so.
+	return verdict{Verdict: failover.Verdict{Action: failover.Next, Until: s.now().Add(s.cfg.OverloadCooldown),
+		Reason: pool.ReasonUnavailable, Why: "no credential: " + err.Error()}}
 }
 
 // send makes one upstream call with cred. An OAuth account answered 401
@@ -374,14 +453,10 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	if err != nil {
 		if ctx.Err() != nil {
 			// The client left; the account did nothing wrong.
-			rec.Status, rec.Error = 499, "client closed the connection"
+			rec.Account, rec.Status, rec.Error = e.acct.ID, 499, "client closed the connection"
 			return true, verdict{}
 		}
-		why := "no connection: " + shortNetErr(err)
-		if errors.Is(context.Cause(uctx), errIdle) {
-			why = "no answer within the idle timeout"
-		}
-		return false, verdict{Verdict: failover.TransportError(s.now(), s.policy, why)}
+		return false, verdict{Verdict: s.noAnswer(err, errors.Is(context.Cause(uctx), errIdle), wait)}
 	}
 	defer resp.Body.Close()
 	src := &idleReader{r: resp.Body, t: idle, d: s.cfg.IdleTimeout, ctx: uctx}
@@ -633,9 +708,9 @@ func (s *Server) breakReason(err error) string {
 // brokeOff fills rec for an upstream answer that broke off with err.
 func (s *Server) brokeOff(rec *UsageRecord, err error) (reason string) {
 	reason = s.breakReason(err)
-	rec.Error = "upstream broke mid-answer: " + reason
+	rec.Error, rec.ErrorKind = "upstream broke mid-answer: "+reason, ErrorConnection
 	if errors.Is(err, errIdle) {
-		rec.Error = "upstream idle mid-answer: " + reason
+		rec.Error, rec.ErrorKind = "upstream idle mid-answer: "+reason, ErrorTimeout
 	}
 	return reason
 }

@@ -53,11 +53,11 @@ type Refresher interface {
 // token was refused: the account rests until the user logs in again.
 var ErrNeedsLogin = errors.New("needs login")
 
-// DayStats is one account's traffic today, for /health.
+// DayStats is one account's traffic today, for /health: every attempt on
+// it, failed ones included.
 type DayStats struct {
-	Requests int64   `json:"requests"`
-	Errors   int64   `json:"errors"`
-	CostUSD  float64 `json:"cost_usd"`
+	Counts
+	CostUSD float64 `json:"cost_usd"`
 	Usage
 }
 
@@ -211,6 +211,7 @@ func (s *Server) Blocked() string {
 type entry struct {
 	acct  pool.Account
 	state *pool.State
+	stats *accountStats
 
 	mu        sync.Mutex
 	transport *http.Transport
@@ -303,9 +304,9 @@ func (s *Server) SetAccounts(accts []pool.Account) {
 	}
 	next := &accountSet{served: map[pool.Protocol][]*entry{}, cands: map[pool.Protocol][]sched.Candidate{}}
 	for _, a := range accts {
-		e := &entry{acct: a, state: pool.NewState()}
+		e := &entry{acct: a, state: pool.NewState(), stats: &accountStats{}}
 		if o, ok := byID[a.ID]; ok {
-			e.state = o.state
+			e.state, e.stats = o.state, o.stats
 			if o.acct.NeedsLogin && !a.NeedsLogin {
 				e.state.Clear() // logged in again: whatever rested it is over
 			}

@@ -195,8 +195,13 @@ type AccountHealth struct {
 	State     string         `json:"state"` // ready, cooling, unavailable, disabled, not_supported
 	Cooldowns []CooldownInfo `json:"cooldowns,omitempty"`
 	InFlight  int64          `json:"in_flight"`
-	Today     *DayStats      `json:"today,omitempty"`
-	Quota     []pool.Quota   `json:"quota,omitempty"` // plan windows, as the provider last reported them
+	// Attempts counts the requests sent to the account since the relay
+	// started, and how many failed, by kind.
+	Attempts Counts `json:"attempts"`
+	// LastError is the account's latest failed attempt, if any.
+	LastError *Failure     `json:"last_error,omitempty"`
+	Today     *DayStats    `json:"today,omitempty"`
+	Quota     []pool.Quota `json:"quota,omitempty"` // plan windows, as the provider last reported them
 }
 
 // CooldownInfo is one running cooldown.
@@ -218,7 +223,8 @@ func (s *Server) Health() Health {
 	ready := 0
 	for _, e := range set.all {
 		a := AccountHealth{ID: e.acct.ID, Name: e.acct.Name, Type: string(e.acct.Kind),
-			Priority: e.acct.Priority, Enabled: e.acct.Enabled, InFlight: e.state.InFlight(), Quota: e.state.Quota()}
+			Priority: e.acct.Priority, Enabled: e.acct.Enabled, InFlight: e.state.InFlight(), Quota: e.state.Quota(),
+			Attempts: e.stats.counts(), LastError: e.stats.last.Load()}
 		for f, c := range e.state.Cooldowns(now) {
 			fam := string(f)
 			if f == pool.FamilyAll {

@@ -77,17 +77,27 @@ func common(status int, now time.Time, p Policy) Verdict {
 		return unavailable(now, p, "402 payment required or credit exhausted")
 	case status == http.StatusForbidden:
 		return unavailable(now, p, "403 forbidden")
-	case status == 529 || status >= 500 || status == http.StatusRequestTimeout:
+	case status == http.StatusRequestTimeout:
+		return Timeout(now, p, "408 upstream timed out")
+	case status == 529 || status >= 500:
 		return Verdict{Action: Next, Until: now.Add(p.OverloadCooldown), Reason: pool.ReasonOverloaded,
 			Why: strconv.Itoa(status) + " upstream overloaded or failing"}
 	}
 	return Verdict{Action: Pass}
 }
 
-// TransportError is the verdict for a request that got no answer: connect
-// refused, reset, or no headers before the idle timeout.
+// TransportError is the verdict for a request that could not reach the
+// upstream: connection refused or reset, DNS, TLS or proxy failure. The
+// account is left for a short while, as for an overload, but the reason
+// says what happened.
 func TransportError(now time.Time, p Policy, why string) Verdict {
-	return Verdict{Action: Next, Until: now.Add(p.OverloadCooldown), Reason: pool.ReasonOverloaded, Why: why}
+	return Verdict{Action: Next, Until: now.Add(p.OverloadCooldown), Reason: pool.ReasonConnection, Why: why}
+}
+
+// Timeout is the verdict for a request that got no answer within the
+// relay's header or idle timeout.
+func Timeout(now time.Time, p Policy, why string) Verdict {
+	return Verdict{Action: Next, Until: now.Add(p.OverloadCooldown), Reason: pool.ReasonTimeout, Why: why}
 }
 
 func unavailable(now time.Time, p Policy, why string) Verdict {

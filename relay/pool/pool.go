@@ -190,7 +190,9 @@ const (
 	ReasonRateLimited Reason = "rate_limited"  // throttle 429 with a short retry-after
 	ReasonQuota       Reason = "quota"         // plan quota (5-hour, weekly or per model) used up
 	ReasonUnavailable Reason = "unavailable"   // 401, 402, 403: key dead, out of credit or forbidden
-	ReasonOverloaded  Reason = "overloaded"    // 529, 5xx, connect error or header timeout
+	ReasonOverloaded  Reason = "overloaded"    // 529 or another 5xx
+	ReasonConnection  Reason = "connection"    // the upstream could not be reached: refused, reset, DNS, TLS or proxy failure
+	ReasonTimeout     Reason = "timeout"       // no answer from the upstream within the header or idle timeout
 	ReasonDisabled    Reason = "disabled"      // switched off by the user
 	ReasonUnsupported Reason = "not_supported" // type not yet served by this build
 	ReasonNeedsLogin  Reason = "needs_login"   // refresh token refused: log in again
