@@ -17,25 +17,26 @@ import (
 // dayLayout formats the day part of a daily key and DayTotal.Day.
 const dayLayout = "2006-01-02"
 
-// DayTotal sums one day's requests for one account and model. The day is the
-// local date of each record's time, in that time's own location.
+// DayTotal sums one day's attempts on one account for one model. The day is
+// the local date of each record's time, in that time's own location. A
+// request that failed over counts on every account it tried; one that
+// reached no account counts nowhere here (its record says why).
 type DayTotal struct {
-	Day           string        `json:"day"` // YYYY-MM-DD
-	Account       string        `json:"account"`
-	Model         string        `json:"model"`
-	Requests      int64         `json:"requests"`
-	Errors        int64         `json:"errors"` // status >= 400, or 0 (no response)
-	Usage         relay.Usage   `json:"usage"`
+	Day     string `json:"day"` // YYYY-MM-DD
+	Account string `json:"account"`
+	Model   string `json:"model"`
+	relay.Counts
+	Usage relay.Usage `json:"usage"`
+	// TTFBTotal and DurationTotal sum over the requests this account
+	// finished (answered, or failed last), not over failed-over attempts.
 	TTFBTotal     time.Duration `json:"ttfb_total_ns"`
 	DurationTotal time.Duration `json:"duration_total_ns"`
 	CostUSD       float64       `json:"cost_usd,omitempty"` // priced requests only
 }
 
-func (d *DayTotal) add(r relay.UsageRecord) {
-	d.Requests++
-	if r.Status == 0 || r.Status >= 400 {
-		d.Errors++
-	}
+// add counts a record's last attempt, on the record's account.
+func (d *DayTotal) add(r *relay.UsageRecord) {
+	d.Count(r.Outcome())
 	d.Usage = d.Usage.Add(r.Usage)
 	d.TTFBTotal += r.TTFB
 	d.DurationTotal += r.Duration
@@ -43,8 +44,7 @@ func (d *DayTotal) add(r relay.UsageRecord) {
 }
 
 func (d *DayTotal) merge(o DayTotal) {
-	d.Requests += o.Requests
-	d.Errors += o.Errors
+	d.Counts = d.Counts.Plus(o.Counts)
 	d.Usage = d.Usage.Add(o.Usage)
 	d.TTFBTotal += o.TTFBTotal
 	d.DurationTotal += o.DurationTotal
@@ -66,6 +66,11 @@ func (s *Store) Day(day time.Time) ([]DayTotal, error) {
 			var t DayTotal
 			if err := json.Unmarshal(v, &t); err != nil {
 				return fmt.Errorf("decode daily total %q: %w", k, err)
+			}
+			if t.Account == "" {
+				// Written by a version that summed requests that reached
+				// no account under a blank one; they are no account's.
+				continue
 			}
 			out = append(out, t)
 		}

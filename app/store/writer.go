@@ -29,7 +29,7 @@ type op struct {
 	kind    opKind
 	seg     uint64            // journal segment holding the op; 0 if not journaled
 	key     [16]byte          // opUsage: time prefix and store-wide sequence
-	rec     relay.UsageRecord // opUsage, for the per-day totals (Failover cleared)
+	rec     relay.UsageRecord // opUsage, for the per-day totals (Failover too: each step counts on its account)
 	value   []byte            // opUsage: record JSON; opBindingPut: binding JSON
 	session string
 	done    chan error // opFlush only; buffered(1)
@@ -54,7 +54,6 @@ func (s *Store) Record(r relay.UsageRecord) {
 		return
 	}
 	o := op{kind: opUsage, rec: r, value: v}
-	o.rec.Failover = nil
 	binary.BigEndian.PutUint64(o.key[:8], uint64(r.Time.UnixNano()))
 	binary.BigEndian.PutUint64(o.key[8:], s.seq.Add(1))
 	if !s.submit(o) {
@@ -502,13 +501,16 @@ func (s *Store) write(batch []op) error {
 				if daily == nil {
 					daily = make(map[string]*DayTotal)
 				}
-				k := dailyKey(o.rec.Time, o.rec.Account, o.rec.Model)
-				t := daily[k]
-				if t == nil {
-					t = &DayTotal{Day: o.rec.Time.Format(dayLayout), Account: o.rec.Account, Model: o.rec.Model}
-					daily[k] = t
+				// Every attempt counts on the account it went to: the
+				// accounts left on the way, then the last one.
+				for _, st := range o.rec.Failover {
+					if st.Account != "" {
+						dayTotal(daily, &o.rec, st.Account).Count(st.Outcome())
+					}
 				}
-				t.add(o.rec)
+				if o.rec.Account != "" {
+					dayTotal(daily, &o.rec, o.rec.Account).add(&o.rec)
+				}
 			case opBindingPut, opBindingDrop:
 				if o.session == "" || len(o.session) > bolt.MaxKeySize {
 					s.log.Warn("skip binding with unusable session key", "path", s.path, "session_len", len(o.session))
@@ -557,6 +559,18 @@ func (s *Store) write(batch []op) error {
 		}
 		return nil
 	})
+}
+
+// dayTotal is the running total of r's day and model for account, made
+// on first use.
+func dayTotal(daily map[string]*DayTotal, r *relay.UsageRecord, account string) *DayTotal {
+	k := dailyKey(r.Time, account, r.Model)
+	t := daily[k]
+	if t == nil {
+		t = &DayTotal{Day: r.Time.Format(dayLayout), Account: account, Model: r.Model}
+		daily[k] = t
+	}
+	return t
 }
 
 // timeKey is the 8-byte big-endian prefix of a usage key.
