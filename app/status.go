@@ -78,8 +78,7 @@ func Status(ctx context.Context, p Params, w io.Writer) error {
 			s = &relay.DayStats{}
 			byAccount[d.Account] = s
 		}
-		s.Requests += d.Requests
-		s.Errors += d.Errors
+		s.Counts = s.Counts.Plus(d.Counts)
 		s.Usage = s.Usage.Add(d.Usage)
 		s.CostUSD += d.CostUSD
 	}
@@ -193,12 +192,38 @@ func printHealth(w io.Writer, h relay.Health) {
 		if a.Today != nil {
 			d = *a.Today
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t$%.4f\t%s\n", a.ID, a.Type, a.Priority, state,
-			dash(strings.Join(until, "; ")), d.Requests, d.Errors, d.InputTokens, d.OutputTokens, d.CacheWriteTokens, d.CacheReadTokens,
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\t%s\t%d\t%d\t%d\t%d\t$%.4f\t%s\n", a.ID, a.Type, a.Priority, state,
+			dash(strings.Join(until, "; ")), d.Requests, d.ErrorText(), d.InputTokens, d.OutputTokens, d.CacheWriteTokens, d.CacheReadTokens,
 			d.CostUSD, dash(pool.QuotaText(a.Quota, ", ")))
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "\nUsage columns are today's (local time).")
+	fmt.Fprintln(w, "\nUsage columns are today's (local time); a request that failed over counts on each account it tried.")
+	printAttempts(w, h)
+}
+
+// printAttempts writes, for a running relay, each account's attempts since
+// it started with their errors by kind, and its latest error in words.
+func printAttempts(w io.Writer, h relay.Health) {
+	var rows []relay.AccountHealth
+	for _, a := range h.Accounts {
+		if a.Attempts.Requests > 0 || a.LastError != nil {
+			rows = append(rows, a)
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nSince the relay started:")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ACCOUNT\tREQUESTS\tERRORS\tLAST ERROR")
+	for _, a := range rows {
+		last := "-"
+		if e := a.LastError; e != nil {
+			last = e.Time.Local().Format("15:04:05") + " " + e.Message
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", a.ID, a.Attempts.Requests, a.Attempts.ErrorText(), last)
+	}
+	tw.Flush()
 }
 
 func dash(s string) string {

@@ -15,6 +15,7 @@ import (
 	"keypool/app"
 	"keypool/app/secrets"
 	"keypool/app/store"
+	"keypool/relay"
 )
 
 // accountsView lists the accounts: type, name, priority, state with a
@@ -73,15 +74,17 @@ func (v *accountsView) fill(i int, row *fyne.Container) {
 			}
 		}
 	}
-	req, tok := v.snap.todayOf(a.ID)
 	grid.Objects[0].(*widget.Label).SetText(a.Name + "  (" + a.Type + ")")
 	state := v.snap.stateText(a)
 	if q := v.snap.quotaText(a.ID); q != "" {
 		state += " · plan: " + q
 	}
+	if why := restingCause(v.snap, a.ID); why != "" {
+		state += " · " + why
+	}
 	grid.Objects[1].(*widget.Label).SetText(state)
 	grid.Objects[2].(*widget.Label).SetText("priority " + strconv.Itoa(a.Priority))
-	grid.Objects[3].(*widget.Label).SetText(fmt.Sprintf("%d requests, %d tokens today", req, tok))
+	grid.Objects[3].(*widget.Label).SetText(todayText(v.snap, a.ID))
 	id := a.ID
 	check.OnChanged = nil
 	check.SetChecked(a.Enabled)
@@ -295,4 +298,37 @@ func (v *accountsView) showEdit(a store.Account) {
 	}, v.u.win)
 	d.Resize(fyne.NewSize(560, 520))
 	d.Show()
+}
+
+// todayText is an account's traffic today in words, failed attempts and
+// their kinds included: "3 requests, 2 errors (2 connection), 120 tokens today".
+func todayText(s snapshot, id string) string {
+	var c relay.Counts
+	for _, d := range s.today {
+		if d.Account == id {
+			c = c.Plus(d.Counts)
+		}
+	}
+	_, tok := s.todayOf(id)
+	errs := ""
+	if c.Errors > 0 {
+		word := "errors"
+		if c.Errors == 1 {
+			word = "error"
+		}
+		// ErrorText is the count, then the kinds in brackets.
+		kinds := strings.TrimPrefix(c.ErrorText(), strconv.FormatInt(c.Errors, 10))
+		errs = fmt.Sprintf(", %d %s%s", c.Errors, word, kinds)
+	}
+	return fmt.Sprintf("%d requests%s, %d tokens today", c.Requests, errs, tok)
+}
+
+// restingCause is what made a resting account rest, in words, or "".
+func restingCause(s snapshot, id string) string {
+	for _, a := range s.health.Accounts {
+		if a.ID == id && len(a.Cooldowns) > 0 && a.LastError != nil {
+			return a.LastError.Message
+		}
+	}
+	return ""
 }
