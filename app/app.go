@@ -254,6 +254,7 @@ func Open(p Params) (*App, error) {
 		UnavailableCooldown:  seconds(cfg.Session.UnavailableCooldownSeconds),
 		RateLimitCooldown:    seconds(cfg.Session.RateLimitCooldownSeconds),
 		IdleTimeout:          seconds(cfg.Server.IdleTimeoutSeconds),
+		NoAccountsHint:       noAccountsHint(p),
 		MaxBodyBytes:         cfg.Server.MaxBodyBytes,
 		Logger:               log,
 		Now:                  now,
@@ -305,6 +306,15 @@ func Open(p Params) (*App, error) {
 	return a, nil
 }
 
+// noAccountsHint is what /health says while there are no accounts.
+func noAccountsHint(p Params) string {
+	if p.ConfigPath != "" {
+		return "the config " + p.ConfigPath + " has no [[accounts]]: add some (config.example.toml shows each type)"
+	}
+	return "no accounts yet: add one with keypool login claude|codex|gemini, keypool accounts add or keypool import FILE " +
+		"(or in the window's Accounts tab), or serve a config file: keypool serve --config config.toml (see config.example.toml)"
+}
+
 // openAccountStore prepares the store's accounts: their secrets come from
 // the keychain, which must be reachable when any account exists.
 func (a *App) openAccountStore(p Params) ([]pool.Account, relay.Credentials, error) {
@@ -345,8 +355,11 @@ func (a *App) openAccountStore(p Params) ([]pool.Account, relay.Credentials, err
 	for _, s := range list {
 		out = append(out, poolAccount(s))
 		if !pool.Kind(s.Type).Served() {
-			a.log.Warn("account type not yet supported by this build; listed in /health and skipped", "account", s.ID, "type", s.Type)
+			a.log.Warn("account type not served by this build; listed in /health and skipped", "account", s.ID, "type", s.Type)
 		}
+	}
+	if a.kcErr == nil {
+		markMissing(keys, out)
 	}
 	return out, a.keyCreds, nil
 }
@@ -418,6 +431,9 @@ func (a *App) ReloadAccounts() {
 		out = append(out, poolAccount(s))
 		a.keyCreds.forget(s.ID)
 	}
+	if a.keychainErr() == nil {
+		markMissing(a.accounts.Keys, out)
+	}
 	a.relay.SetAccounts(out)
 }
 
@@ -464,7 +480,7 @@ func (a *App) openConfigAccounts(p Params) ([]pool.Account, relay.Credentials) {
 			}
 		}
 		if !kind.Served() {
-			a.log.Warn("account type not yet supported by this build; listed in /health and skipped",
+			a.log.Warn("account type not served by this build; listed in /health and skipped",
 				"account", ca.ID, "type", ca.Type)
 		}
 		out = append(out, poolAccount(acct))
@@ -687,8 +703,7 @@ func (a *App) today() map[string]relay.DayStats {
 	out := make(map[string]relay.DayStats)
 	for _, d := range days {
 		s := out[d.Account]
-		s.Requests += d.Requests
-		s.Errors += d.Errors
+		s.Counts = s.Counts.Plus(d.Counts)
 		s.CostUSD += d.CostUSD
 		s.Usage = s.Usage.Add(d.Usage)
 		out[d.Account] = s

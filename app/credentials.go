@@ -110,6 +110,9 @@ func (c *keychainCredentials) static(id string) (relay.Credential, error) {
 	var cred relay.Credential
 	if !c.kinds(id).IsOAuth() {
 		s, err := c.keys.Get(secrets.Account(id), secrets.APIKey)
+		if errors.Is(err, secrets.ErrNotFound) {
+			return relay.Credential{}, fmt.Errorf("account %s: %w: %w", id, relay.ErrNeedsKey, err)
+		}
 		if err != nil {
 			return relay.Credential{}, fmt.Errorf("account %s: %w", id, err)
 		}
@@ -125,6 +128,25 @@ func (c *keychainCredentials) static(id string) (relay.Credential, error) {
 	}
 	c.cache[id] = cred
 	return cred, nil
+}
+
+// markMissing marks the accounts whose secrets are not in the keychain, so
+// that they show what they need (a key, a login) from the start instead of
+// failing on their first request. An account whose secrets cannot be read
+// (a locked keychain) is left as it is: the keychain wait deals with that.
+func markMissing(keys secrets.Keychain, list []pool.Account) {
+	missing := func(id string, f secrets.Field) bool {
+		_, err := keys.Get(secrets.Account(id), f)
+		return errors.Is(err, secrets.ErrNotFound)
+	}
+	for i := range list {
+		a := &list[i]
+		if a.Kind.IsOAuth() {
+			a.NeedsLogin = a.NeedsLogin || missing(a.ID, secrets.RefreshToken) && missing(a.ID, secrets.AccessToken)
+		} else {
+			a.NeedsKey = missing(a.ID, secrets.APIKey)
+		}
+	}
 }
 
 // forget drops a cached API key or proxy password after the account

@@ -60,6 +60,10 @@ func Status(ctx context.Context, p Params, w io.Writer) error {
 		if err != nil {
 			return err
 		}
+		// Secrets are looked at only where that prompts nobody: a keychain
+		// that is unlocked, whose entries have today's names.
+		layout, _ := st.Setting(settingKeychainLayout)
+		checkSecrets := keychainOpen(p.Keychain) && layout == keychainLayoutOwners
 		for _, sa := range list {
 			state := "stopped"
 			switch {
@@ -67,6 +71,14 @@ func Status(ctx context.Context, p Params, w io.Writer) error {
 				state = sa.Status
 			case !sa.Enabled:
 				state = "disabled"
+			case checkSecrets:
+				pa := []pool.Account{poolAccount(sa)}
+				markMissing(p.Keychain, pa)
+				if pa[0].NeedsKey {
+					state = string(pool.ReasonNeedsKey)
+				} else if pa[0].NeedsLogin {
+					state = string(pool.ReasonNeedsLogin)
+				}
 			}
 			h.Accounts = append(h.Accounts, relay.AccountHealth{ID: sa.ID, Name: sa.Name, Type: sa.Type,
 				Priority: sa.Priority, Enabled: sa.Enabled, State: state})
@@ -102,6 +114,19 @@ func Status(ctx context.Context, p Params, w io.Writer) error {
 	return nil
 }
 
+// keychainOpen reports whether keys can be read without asking the user:
+// it is there and, where that can be seen, not locked.
+func keychainOpen(keys secrets.Keychain) bool {
+	if keys == nil {
+		return false
+	}
+	if l, ok := keys.(interface{ Locked() (bool, error) }); ok {
+		locked, err := l.Locked()
+		return errors.Is(err, errors.ErrUnsupported) || err == nil && !locked
+	}
+	return true
+}
+
 // printStoredClientKeys adds the store's client keys to the status, each
 // checked against the keychain, when there are any.
 func printStoredClientKeys(w io.Writer, st *store.Store, keys secrets.Keychain) {
@@ -110,8 +135,8 @@ func printStoredClientKeys(w io.Writer, st *store.Store, keys secrets.Keychain) 
 		return
 	}
 	fmt.Fprintln(w)
-	if layout, _ := st.Setting(settingKeychainLayout); keys == nil || layout != keychainLayoutOwners {
-		fmt.Fprintf(w, "%d client keys (not checked against the keychain until Keypool next starts).\n", len(list))
+	if layout, _ := st.Setting(settingKeychainLayout); !keychainOpen(keys) || layout != keychainLayoutOwners {
+		fmt.Fprintf(w, "%d client keys (not checked: the keychain is locked, or Keypool has not started since its update).\n", len(list))
 		return
 	}
 	infos, err := ClientKeyStore{Store: st, Keys: keys}.ListClientKeys()
@@ -199,6 +224,38 @@ func printHealth(w io.Writer, h relay.Health) {
 	tw.Flush()
 	fmt.Fprintln(w, "\nUsage columns are today's (local time); a request that failed over counts on each account it tried.")
 	printAttempts(w, h)
+	printFixes(w, h)
+}
+
+// printFixes says, for each account that waits for the user, what to do.
+func printFixes(w io.Writer, h relay.Health) {
+	var lines []string
+	for _, a := range h.Accounts {
+		switch a.State {
+		case string(pool.ReasonNeedsKey):
+			lines = append(lines, fmt.Sprintf("%s: its API key is missing from the keychain. Enter it in the window (Accounts, Edit), "+
+				"or remove the account (keypool accounts remove %s) and add it again.", a.ID, a.ID))
+		case string(pool.ReasonNeedsLogin):
+			lines = append(lines, fmt.Sprintf("%s: needs a new login: keypool login %s --id %s (or Log in with browser in the window).", a.ID, loginCommand(a.Type), a.ID))
+		}
+	}
+	if len(lines) > 0 {
+		fmt.Fprintln(w, "\nTo do:")
+		for _, l := range lines {
+			fmt.Fprintln(w, "  "+l)
+		}
+	}
+}
+
+// loginCommand is keypool login's name for an OAuth account type.
+func loginCommand(typ string) string {
+	switch pool.Kind(typ) {
+	case pool.KindCodexOAuth:
+		return "codex"
+	case pool.KindGemini:
+		return "gemini"
+	}
+	return "claude"
 }
 
 // printAttempts writes, for a running relay, each account's attempts since

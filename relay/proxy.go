@@ -407,6 +407,10 @@ func (s *Server) credentialVerdict(err error) verdict {
 		return verdict{Verdict: failover.Verdict{Action: failover.Next, Until: s.now().Add(s.cfg.UnavailableCooldown),
 			Reason: pool.ReasonNeedsLogin, Why: "needs login: its refresh token was refused"}}
 	}
+	if errors.Is(err, ErrNeedsKey) {
+		return verdict{Verdict: failover.Verdict{Action: failover.Next, Until: s.now().Add(s.cfg.UnavailableCooldown),
+			Reason: pool.ReasonNeedsKey, Why: "needs a key: its API key is missing"}}
+	}
 	// Not the upstream's doing: the account has no usable credential here
 	// (keychain locked, secret missing). Rest it briefly and say so.
 	return verdict{Verdict: failover.Verdict{Action: failover.Next, Until: s.now().Add(s.cfg.OverloadCooldown),

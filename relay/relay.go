@@ -53,6 +53,10 @@ type Refresher interface {
 // token was refused: the account rests until the user logs in again.
 var ErrNeedsLogin = errors.New("needs login")
 
+// ErrNeedsKey is what a credential error wraps when the account's API key
+// is missing: the account rests until the user enters it again.
+var ErrNeedsKey = errors.New("needs a key")
+
 // DayStats is one account's traffic today, for /health: every attempt on
 // it, failed ones included.
 type DayStats struct {
@@ -99,6 +103,10 @@ type Config struct {
 	Logger   *slog.Logger         // nil: slog.Default()
 	Now      func() time.Time     // nil: time.Now
 	Registry *prometheus.Registry // nil: a new one, served at /metrics
+
+	// NoAccountsHint is what /health says while there are no accounts: how
+	// to add one.
+	NoAccountsHint string
 }
 
 // Server is the relay. It is an http.Handler; use it with any http.Server.
@@ -307,8 +315,8 @@ func (s *Server) SetAccounts(accts []pool.Account) {
 		e := &entry{acct: a, state: pool.NewState(), stats: &accountStats{}}
 		if o, ok := byID[a.ID]; ok {
 			e.state, e.stats = o.state, o.stats
-			if o.acct.NeedsLogin && !a.NeedsLogin {
-				e.state.Clear() // logged in again: whatever rested it is over
+			if o.acct.WaitsForUser() && !a.WaitsForUser() {
+				e.state.Clear() // logged in again, or the key entered: whatever rested it is over
 			}
 			if samePr(o.acct.Proxy, a.Proxy) {
 				o.mu.Lock()

@@ -183,6 +183,9 @@ type Health struct {
 	Store *StoreHealth `json:"store,omitempty"`
 	// Blocked says why API requests are refused for now (see SetBlocked).
 	Blocked string `json:"blocked,omitempty"`
+	// Hint says what to do when nothing can serve for a reason the user
+	// fixes (no accounts yet).
+	Hint string `json:"hint,omitempty"`
 }
 
 // AccountHealth is one account in /health.
@@ -192,7 +195,7 @@ type AccountHealth struct {
 	Type      string         `json:"type"`
 	Priority  int            `json:"priority"`
 	Enabled   bool           `json:"enabled"`
-	State     string         `json:"state"` // ready, cooling, unavailable, disabled, not_supported
+	State     string         `json:"state"` // ready, cooling, unavailable, disabled, not_supported, needs_login, needs_key
 	Cooldowns []CooldownInfo `json:"cooldowns,omitempty"`
 	InFlight  int64          `json:"in_flight"`
 	// Attempts counts the requests sent to the account since the relay
@@ -239,6 +242,8 @@ func (s *Server) Health() Health {
 			a.State = string(pool.ReasonDisabled)
 		case e.acct.NeedsLogin || hasAll(a.Cooldowns, string(pool.ReasonNeedsLogin)):
 			a.State = string(pool.ReasonNeedsLogin)
+		case e.acct.NeedsKey || hasAll(a.Cooldowns, string(pool.ReasonNeedsKey)):
+			a.State = string(pool.ReasonNeedsKey)
 		case hasAll(a.Cooldowns, string(pool.ReasonUnavailable)):
 			a.State = "unavailable"
 		case hasAll(a.Cooldowns, ""):
@@ -253,6 +258,9 @@ func (s *Server) Health() Health {
 		h.Accounts = append(h.Accounts, a)
 	}
 	h.Blocked = s.Blocked()
+	if len(set.all) == 0 {
+		h.Hint = s.cfg.NoAccountsHint
+	}
 	if r, ok := s.cfg.Usage.(StoreHealthReporter); ok {
 		if sh := r.StoreHealth(); !sh.OK() {
 			h.Store = &sh

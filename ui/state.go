@@ -81,9 +81,14 @@ func (s snapshot) stateText(a store.Account) string {
 		return "needs login"
 	}
 	st, until := s.state(a.ID)
-	if st == "cooling" || st == "unavailable" {
+	switch st {
+	case "cooling", "unavailable":
 		left := until.Sub(s.now).Round(time.Second)
 		return st + " until " + until.Local().Format("15:04") + " (" + left.String() + ")"
+	case string(pool.ReasonNeedsKey):
+		return "needs a key: Edit to enter it"
+	case string(pool.ReasonNeedsLogin):
+		return "needs login"
 	}
 	return st
 }
@@ -91,7 +96,7 @@ func (s snapshot) stateText(a store.Account) string {
 // stateOf is an account's state, with the store's "needs login" first.
 func (s snapshot) stateOf(a store.Account) string {
 	if a.Status == store.StatusNeedsLogin {
-		return "needs_login"
+		return string(pool.ReasonNeedsLogin)
 	}
 	st, _ := s.state(a.ID)
 	return st

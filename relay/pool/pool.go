@@ -57,6 +57,10 @@ func (k Kind) Serves(p Protocol) bool {
 	return false
 }
 
+// WaitsForUser reports whether the account can serve nothing until the
+// user acts: logs in again, or enters its key.
+func (a Account) WaitsForUser() bool { return a.NeedsLogin || a.NeedsKey }
+
 // ServesProtocol reports whether this account answers protocol p: its
 // kind's protocols, plus converted chat for a subscription that opted in.
 func (a Account) ServesProtocol(p Protocol) bool {
@@ -100,9 +104,13 @@ type Account struct {
 	APIURL     string // base URL without a trailing slash
 	AuthHeader AuthHeader
 	Proxy      *Proxy
-	// NeedsLogin marks an OAuth account whose refresh token was refused:
-	// it serves nothing until the user logs in again.
+	// NeedsLogin marks an OAuth account whose refresh token was refused
+	// (or whose tokens are gone): it serves nothing until the user logs in
+	// again.
 	NeedsLogin bool
+	// NeedsKey marks an account whose API key is missing: it serves
+	// nothing until the user enters the key again.
+	NeedsKey bool
 	// ProviderAccountID names the account at its provider where requests
 	// must say it (ChatGPT-Account-ID for a ChatGPT login).
 	ProviderAccountID string
@@ -196,6 +204,7 @@ const (
 	ReasonDisabled    Reason = "disabled"      // switched off by the user
 	ReasonUnsupported Reason = "not_supported" // type not yet served by this build
 	ReasonNeedsLogin  Reason = "needs_login"   // refresh token refused: log in again
+	ReasonNeedsKey    Reason = "needs_key"     // the API key is missing: enter it again
 	ReasonBudget      Reason = "budget"        // the account's daily or monthly USD cap is spent
 )
 

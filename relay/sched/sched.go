@@ -47,7 +47,7 @@ type Picker struct {
 
 // Usable reports whether c may serve family f at now.
 func Usable(c Candidate, now time.Time, f pool.Family) bool {
-	if !c.Account.Enabled || c.Account.NeedsLogin {
+	if !c.Account.Enabled || c.Account.WaitsForUser() {
 		return false
 	}
 	_, cooling := c.State.CoolingFor(now, f)
@@ -155,7 +155,7 @@ func (p *Picker) Bind(now time.Time, session, account string) {
 func Earliest(now time.Time, cands []Candidate, f pool.Family, model string) time.Time {
 	var first time.Time
 	for _, c := range cands {
-		if !c.Account.Enabled || c.Account.NeedsLogin || !c.Account.Allows(model) {
+		if !c.Account.Enabled || c.Account.WaitsForUser() || !c.Account.Allows(model) {
 			continue
 		}
 		cd, cooling := c.State.CoolingFor(now, f)
