@@ -104,12 +104,8 @@ func (v *usageView) update(s snapshot) {
 			return keys[i].model < keys[j].model
 		})
 		for _, k := range keys {
-			t := sum[k]
-			acct := k.acct
-			if acct == "" {
-				acct = "(none: refused)"
-			}
-			v.rows = append(v.rows, []string{period, acct, k.model, strconv.FormatInt(t.Requests, 10),
+			t := sum[k] // the store keeps no row without an account
+			v.rows = append(v.rows, []string{period, k.acct, k.model, strconv.FormatInt(t.Requests, 10),
 				strconv.FormatInt(t.Usage.InputTokens, 10), strconv.FormatInt(t.Usage.OutputTokens, 10),
 				strconv.FormatInt(t.Usage.CacheWriteTokens, 10), strconv.FormatInt(t.Usage.CacheReadTokens, 10),
 				fmt.Sprintf("$%.4f", t.CostUSD)})
