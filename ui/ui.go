@@ -11,6 +11,10 @@ import (
 	"strings"
 	"time"
 
+	// Before Fyne reads the locale (see envfix); here too so that every
+	// binary with the window, tests included, has it.
+	_ "envfix"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/driver/desktop"

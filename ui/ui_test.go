@@ -539,3 +539,90 @@ func allText(o fyne.CanvasObject) string {
 	}
 	return ""
 }
+
+// A client key whose secret is gone is shown as broken, with nothing to
+// copy or show and Remove as the way out, which removes it.
+func TestBrokenClientKeyInSettings(t *testing.T) {
+	f := newFixture(t)
+	lost, err := f.core.AddClientKey("laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(f.keys.Delete(secrets.ClientKey(lost.ID), secrets.APIKey))
+	kept, err := f.core.AddClientKey("desktop") // any reload of the keys notices
+	must(err)
+	t.Cleanup(func() { f.keys.DeleteAll(secrets.ClientKey(kept.ID)) })
+	f.refresh()
+	w := test.NewWindow(f.ui.win.Content())
+	w.Resize(fyne.NewSize(900, 560))
+	f.ui.tabs.SelectIndex(3)
+	var broken *app.ClientKeyInfo
+	for i, k := range f.ui.settings.keys {
+		if k.ID == lost.ID {
+			broken = &f.ui.settings.keys[i]
+		}
+	}
+	if broken == nil || broken.Broken == "" {
+		t.Fatalf("settings keys = %+v, want %s broken", f.ui.settings.keys, lost.ID)
+	}
+	row := newKeyRow()
+	f.ui.settings.bindKeyRow(*broken, row)
+	if b := findButton(row, "Copy"); b == nil || !b.Disabled() {
+		t.Error("Copy is enabled for a broken key")
+	}
+	if b := findButton(row, "Show"); b == nil || !b.Disabled() {
+		t.Error("Show is enabled for a broken key")
+	}
+	remove := findButton(row, "Remove")
+	if remove == nil {
+		t.Fatal("no Remove button for a broken key")
+	}
+	if dir := os.Getenv("KEYPOOL_SCREENSHOTS"); dir != "" {
+		os.MkdirAll(dir, 0o755)
+		out, err := os.Create(filepath.Join(dir, "settings-broken-key.png"))
+		must(err)
+		png.Encode(out, w.Canvas().Capture())
+		out.Close()
+	}
+	test.Tap(remove)
+	yes := findButtonIn(f.ui.win.Canvas().Overlays().Top(), "Yes")
+	if yes == nil {
+		t.Fatal("Remove asks nothing")
+	}
+	test.Tap(yes)
+	list, err := f.core.ClientKeys()
+	must(err)
+	if len(list) != 1 || list[0].ID != kept.ID {
+		t.Errorf("client keys after Remove = %+v, want only %s", list, kept.ID)
+	}
+}
+
+// findButtonIn finds a button by its text anywhere under o, through the
+// renderers of widgets too (a dialog's buttons sit inside its pop-up).
+func findButtonIn(o fyne.CanvasObject, text string) *widget.Button {
+	if o == nil {
+		return nil
+	}
+	if b, ok := o.(*widget.Button); ok && b.Text == text {
+		return b
+	}
+	var children []fyne.CanvasObject
+	switch x := o.(type) {
+	case *fyne.Container:
+		children = x.Objects
+	case fyne.Widget:
+		children = test.WidgetRenderer(x).Objects()
+	}
+	for _, c := range children {
+		if b := findButtonIn(c, text); b != nil {
+			return b
+		}
+	}
+	return nil
+}

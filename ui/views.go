@@ -160,69 +160,10 @@ type settingsView struct {
 
 func newSettingsView(u *UI) *settingsView {
 	v := &settingsView{u: u}
-	v.list = widget.NewList(func() int { return len(v.keys) },
-		func() fyne.CanvasObject {
-			return container.NewBorder(nil, nil, nil,
-				container.NewHBox(widget.NewButton("Copy", nil), widget.NewButton("Show", nil), widget.NewButton("Revoke", nil)),
-				widget.NewLabel("key"))
-		},
+	v.list = widget.NewList(func() int { return len(v.keys) }, newKeyRow,
 		func(i widget.ListItemID, o fyne.CanvasObject) {
-			if i >= len(v.keys) {
-				return
-			}
-			k := v.keys[i]
-			row := o.(*fyne.Container)
-			var label *widget.Label
-			var buttons *fyne.Container
-			for _, c := range row.Objects {
-				switch w := c.(type) {
-				case *widget.Label:
-					label = w
-				case *fyne.Container:
-					buttons = w
-				}
-			}
-			text := k.Label + "  (" + k.ID + ", added " + k.Created.Local().Format("2006-01-02") + ")"
-			copyB, showB, revokeB := buttons.Objects[0].(*widget.Button), buttons.Objects[1].(*widget.Button), buttons.Objects[2].(*widget.Button)
-			if k.Broken != "" {
-				// Nothing to copy or show; Remove is the way out.
-				text = "⚠ " + text + " — broken: " + k.Broken
-				copyB.Disable()
-				showB.Disable()
-				revokeB.SetText("Remove")
-			} else {
-				copyB.Enable()
-				showB.Enable()
-				revokeB.SetText("Revoke")
-			}
-			label.SetText(text)
-			label.Truncation = fyne.TextTruncateEllipsis
-			copyB.OnTapped = func() {
-				if s, err := u.core.ClientKeySecret(k.ID); err == nil {
-					u.fapp.Clipboard().SetContent(s.Reveal())
-				} else {
-					dialog.ShowError(err, u.win)
-				}
-			}
-			showB.OnTapped = func() {
-				if s, err := u.core.ClientKeySecret(k.ID); err == nil {
-					e := widget.NewEntry()
-					e.SetText(s.Reveal())
-					dialog.ShowCustom("Client key "+k.ID, "Close", e, u.win)
-				} else {
-					dialog.ShowError(err, u.win)
-				}
-			}
-			revokeB.OnTapped = func() {
-				title, msg := "Revoke key", "Revoke "+k.Label+"? Clients using it are refused from now on."
-				if k.Broken != "" {
-					title, msg = "Remove key", "Remove "+k.Label+"? Its secret is gone, so no client can use it anyway."
-				}
-				dialog.ShowConfirm(title, msg, func(ok bool) {
-					if ok {
-						u.do(func() error { return u.core.RevokeClientKey(k.ID) })
-					}
-				}, u.win)
+			if i < len(v.keys) {
+				v.bindKeyRow(v.keys[i], o)
 			}
 		})
 	add := widget.NewButton("Add client key", func() {
@@ -295,6 +236,73 @@ func newSettingsView(u *UI) *settingsView {
 		widget.NewLabel("The theme follows the system."))
 	v.content = container.NewBorder(top, bottom, nil, nil, v.list)
 	return v
+}
+
+// newKeyRow is a client key's row: its name and state, then Copy, Show and
+// Revoke (Remove for a broken key).
+func newKeyRow() fyne.CanvasObject {
+	label := widget.NewLabel("key")
+	label.Truncation = fyne.TextTruncateEllipsis
+	return container.NewBorder(nil, nil, nil,
+		container.NewHBox(widget.NewButton("Copy", nil), widget.NewButton("Show", nil), widget.NewButton("Revoke", nil)),
+		label)
+}
+
+// bindKeyRow shows client key k in a row made by newKeyRow.
+func (v *settingsView) bindKeyRow(k app.ClientKeyInfo, o fyne.CanvasObject) {
+	u := v.u
+	row := o.(*fyne.Container)
+	var label *widget.Label
+	var buttons *fyne.Container
+	for _, c := range row.Objects {
+		switch w := c.(type) {
+		case *widget.Label:
+			label = w
+		case *fyne.Container:
+			buttons = w
+		}
+	}
+	text := k.Label + "  (" + k.ID + ", added " + k.Created.Local().Format("2006-01-02") + ")"
+	copyB, showB, revokeB := buttons.Objects[0].(*widget.Button), buttons.Objects[1].(*widget.Button), buttons.Objects[2].(*widget.Button)
+	if k.Broken != "" {
+		// Nothing to copy or show; Remove is the way out.
+		text = "⚠ " + k.Label + " (" + k.ID + ") broken: " + k.Broken
+		copyB.Disable()
+		showB.Disable()
+		revokeB.SetText("Remove")
+	} else {
+		copyB.Enable()
+		showB.Enable()
+		revokeB.SetText("Revoke")
+	}
+	label.SetText(text)
+	copyB.OnTapped = func() {
+		if s, err := u.core.ClientKeySecret(k.ID); err == nil {
+			u.fapp.Clipboard().SetContent(s.Reveal())
+		} else {
+			dialog.ShowError(err, u.win)
+		}
+	}
+	showB.OnTapped = func() {
+		if s, err := u.core.ClientKeySecret(k.ID); err == nil {
+			e := widget.NewEntry()
+			e.SetText(s.Reveal())
+			dialog.ShowCustom("Client key "+k.ID, "Close", e, u.win)
+		} else {
+			dialog.ShowError(err, u.win)
+		}
+	}
+	revokeB.OnTapped = func() {
+		title, msg := "Revoke key", "Revoke "+k.Label+"? Clients using it are refused from now on."
+		if k.Broken != "" {
+			title, msg = "Remove key", "Remove "+k.Label+"? Its secret is gone, so no client can use it anyway."
+		}
+		dialog.ShowConfirm(title, msg, func(ok bool) {
+			if ok {
+				u.do(func() error { return u.core.RevokeClientKey(k.ID) })
+			}
+		}, u.win)
+	}
 }
 
 func (v *settingsView) update(s snapshot) {
