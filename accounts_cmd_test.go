@@ -3,16 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"keypool/app"
 	"keypool/app/secrets"
 	"keypool/app/secrets/secretstest"
 	"keypool/internal/dirtest"
@@ -98,20 +94,7 @@ func TestAccountsCommandsWhileRunning(t *testing.T) {
 	dir := dirtest.New(t)
 	up := relaytest.New()
 	defer up.Close()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	a, err := app.Open(app.Params{DataDir: dir, Port: port, Keychain: keys, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	defer func() { cancel(); <-done; a.Close() }()
+	a := startRelay(t, dir, keys)
 	t.Cleanup(func() { keys.DeleteAll(secrets.Account("live")) })
 
 	cli := func(stdin string, args ...string) error {

@@ -55,14 +55,7 @@ func TestClientKeysCommand(t *testing.T) {
 	// A relay on the data dir: the commands go through its socket.
 	up := relaytest.New()
 	defer up.Close()
-	a, err := app.Open(app.Params{DataDir: dir, Port: freePort(t), Keychain: keys, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	defer func() { cancel(); <-done; a.Close() }()
+	a := startRelay(t, dir, keys)
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -135,4 +128,19 @@ func freePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startRelay opens and runs the app on dir until the test ends, as a running
+// Keypool that the commands reach through its control socket.
+func startRelay(t *testing.T, dir string, keys secrets.Keychain) *app.App {
+	t.Helper()
+	a, err := app.Open(app.Params{DataDir: dir, Port: freePort(t), Keychain: keys, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; a.Close() })
+	return a
 }
