@@ -72,6 +72,9 @@ func gui(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
+	// The name the tray shows as its title; a build without fyne package
+	// has no packaged metadata and would show the app id.
+	fyneapp.SetMetadata(fyne.AppMetadata{ID: "app.keypool.keypool", Name: "Keypool", Version: version})
 	fa := fyneapp.NewWithID("app.keypool.keypool")
 	fa.SetIcon(ui.Icon)
 	d := &desktopRun{ctx: ctx, p: p, fa: fa, hidden: *hidden, log: log}
@@ -118,7 +121,7 @@ func (d *desktopRun) show(core *app.App) {
 	d.core, d.stop, d.done = core, stop, make(chan error, 1)
 	go func() { d.done <- core.Run(runCtx) }()
 	u := ui.New(d.fa, core)
-	core.OnShow(func() { fyne.Do(func() { u.Window().Show(); u.Window().RequestFocus() }) })
+	core.OnShow(func() { fyne.Do(u.Show) })
 	u.Run(runCtx, d.hidden)
 	d.log.Info("keypool running", "url", core.URL())
 }

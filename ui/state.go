@@ -23,12 +23,18 @@ type snapshot struct {
 	hourly     []int64 // requests per hour, the last 24 hours, ending with the current one
 }
 
-func (u *UI) snapshot() snapshot {
+// snapshot reads the app's state: for the views too when full is set, else
+// only what the tray and the notifications need (the relay's health, in
+// memory, and the account list).
+func (u *UI) snapshot(full bool) snapshot {
 	now := u.now()
 	s := snapshot{now: now, url: u.core.URL(), paused: u.core.Relay().Paused(), health: u.core.Relay().Health()}
 	st := u.core.Store()
 	if list, err := st.Accounts(); err == nil {
 		s.accounts = list
+	}
+	if !full {
+		return s
 	}
 	s.today, _ = st.Day(now)
 	s.clientKeys, _ = u.core.ClientKeys()

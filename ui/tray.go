@@ -1,9 +1,16 @@
 package ui
 
 import (
-	"fyne.io/fyne/v2"
+	"fmt"
+	"strings"
 
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/systray"
+
+	"keypool/app/store"
 	"keypool/assets"
+	"keypool/relay/pool"
 )
 
 // trayActions are what the tray menu's items do.
@@ -17,7 +24,7 @@ type trayActions struct {
 
 func (u *UI) trayActions() trayActions {
 	return trayActions{
-		open:    func() { u.win.Show(); u.win.RequestFocus() },
+		open:    u.Show,
 		copyEnv: u.copyEnv,
 		pause:   func(p bool) { u.core.Relay().SetPaused(p); go u.Refresh() },
 		enable: func(id string, on bool) {
@@ -55,13 +62,57 @@ func trayMenu(s snapshot, act trayActions) *fyne.Menu {
 	}
 	for _, a := range s.accounts {
 		id, on := a.ID, a.Enabled
-		it := fyne.NewMenuItem(a.Name+" — "+s.stateText(a), func() { act.enable(id, !on) })
+		it := fyne.NewMenuItem(a.Name+" — "+s.trayStateText(a), func() { act.enable(id, !on) })
 		it.Checked = on
 		items = append(items, it)
 	}
 	items = append(items, fyne.NewMenuItemSeparator(), fyne.NewMenuItem("Quit", act.quit))
 	m := fyne.NewMenu("Keypool", items...)
 	return m
+}
+
+// trayStateText is an account's state for the tray menu: words that change
+// only when the state does ("cooling, back at 14:05", never a countdown),
+// with its most used plan window.
+func (s snapshot) trayStateText(a store.Account) string {
+	text := "disabled"
+	if a.Enabled {
+		st, until := s.state(a.ID)
+		switch st {
+		case "cooling", "unavailable":
+			text = st + ", back at " + until.Local().Format("15:04")
+		case string(pool.ReasonNeedsKey):
+			text = "needs a key"
+		case string(pool.ReasonNeedsLogin):
+			text = "needs login"
+		default:
+			text = st
+		}
+		if a.Status == store.StatusNeedsLogin {
+			text = "needs login"
+		}
+	}
+	if q := s.tightestQuotaOf(a.ID); q != nil {
+		text += fmt.Sprintf(" · %s %.0f%%", q.Window, q.Utilization*100)
+	}
+	return text
+}
+
+// tightestQuotaOf is an account's most used plan window, or nil.
+func (s snapshot) tightestQuotaOf(id string) *pool.Quota {
+	for _, a := range s.health.Accounts {
+		if a.ID != id {
+			continue
+		}
+		var top *pool.Quota
+		for i := range a.Quota {
+			if top == nil || a.Quota[i].Utilization > top.Utilization {
+				top = &a.Quota[i]
+			}
+		}
+		return top
+	}
+	return nil
 }
 
 // trayState is the tray icon's mood: all good, some accounts out, none
@@ -85,5 +136,88 @@ var trayIcons = map[string]fyne.Resource{
 	"paused":   fyne.NewStaticResource("tray_paused.png", assets.TrayPaused),
 }
 
-// trayIcon is the icon for the pool's mood (PNG: Linux trays drop SVG).
-func trayIcon(s snapshot) fyne.Resource { return trayIcons[trayState(s)] }
+
+// trayer is the system tray: Fyne's, with the tooltip Fyne does not set.
+type trayer interface {
+	SetSystemTrayMenu(*fyne.Menu)
+	SetSystemTrayIcon(fyne.Resource)
+	SetTooltip(string)
+}
+
+// systemTray is the desktop driver's tray.
+type systemTray struct{ desktop.App }
+
+// SetSystemTrayMenu names the tray "Keypool" before the tray first shows:
+// its StatusNotifierItem Id is taken from the title then, and would
+// otherwise hold the process id.
+func (t systemTray) SetSystemTrayMenu(m *fyne.Menu) {
+	systray.SetTitle("Keypool")
+	t.App.SetSystemTrayMenu(m)
+}
+
+// SetTooltip sets the tray's tooltip.
+func (systemTray) SetTooltip(s string) { systray.SetTooltip(s) }
+
+// traySet is what the tray shows: the menu's texts and checks, the icon's
+// mood, and the tooltip.
+type traySet struct{ menu, icon, tooltip string }
+
+// menuKey is everything a menu shows, to tell whether it changed.
+func menuKey(m *fyne.Menu) string {
+	var b strings.Builder
+	for _, it := range m.Items {
+		switch {
+		case it.IsSeparator:
+			b.WriteString("---\n")
+		default:
+			fmt.Fprintf(&b, "%s|%v|%v\n", it.Label, it.Checked, it.Disabled)
+		}
+	}
+	return b.String()
+}
+
+// traySummary is the tray's one-line tooltip: how many accounts are ready,
+// and when the next one is back ("6/8 ready · next back 14:05").
+func traySummary(s snapshot) string {
+	switch {
+	case s.paused:
+		return "Keypool: paused"
+	case s.health.Blocked != "":
+		return "Keypool: waiting for the keychain"
+	case len(s.health.Accounts) == 0:
+		return "Keypool: no accounts yet"
+	}
+	ready, served := 0, 0
+	for _, a := range s.health.Accounts {
+		if a.State == string(pool.ReasonDisabled) || a.State == string(pool.ReasonUnsupported) {
+			continue
+		}
+		served++
+		if a.State == "ready" {
+			ready++
+		}
+	}
+	parts := []string{fmt.Sprintf("Keypool: %d/%d ready", ready, served)}
+	if q := tightestQuota(s); q != "" {
+		parts = append(parts, q)
+	}
+	if first := s.firstReturn(); !first.IsZero() && ready < served {
+		parts = append(parts, "next back "+first.Local().Format("15:04"))
+	}
+	return strings.Join(parts, " · ")
+}
+
+// tightestQuota is the most used plan window of any ready account
+// ("work 5h 42%"), or "".
+func tightestQuota(s snapshot) string {
+	var best string
+	top := -1.0
+	for _, a := range s.health.Accounts {
+		for _, q := range a.Quota {
+			if q.Utilization > top {
+				top, best = q.Utilization, fmt.Sprintf("%s %s %.0f%%", a.Name, q.Window, q.Utilization*100)
+			}
+		}
+	}
+	return best
+}

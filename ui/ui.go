@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	// Before Fyne reads the locale (see envfix); here too so that every
@@ -38,11 +39,22 @@ type UI struct {
 	banner   *widget.Label // shown while usage is not reaching the disk
 	now      func() time.Time
 	last     snapshot // what the views show; touched on Fyne's goroutine only
+
+	// tray is where the tray menu and icon go (nil: no tray here), and
+	// trayShown what it shows now: both touched on Fyne's goroutine only.
+	tray      trayer
+	trayShown traySet
+	// visible is whether the window is shown: while it is not, a refresh
+	// reads only what the tray and the notifications need.
+	visible atomic.Bool
 }
 
 // New builds the window (not shown) for core.
 func New(fapp fyne.App, core *app.App) *UI {
 	u := &UI{fapp: fapp, core: core, now: time.Now}
+	if d, ok := fapp.(desktop.App); ok && trayPossible() {
+		u.tray = systemTray{d}
+	}
 	u.win = fapp.NewWindow("Keypool")
 	u.win.SetIcon(Icon)
 	u.accounts = newAccountsView(u)
@@ -62,7 +74,10 @@ func New(fapp fyne.App, core *app.App) *UI {
 	u.win.SetContent(container.NewBorder(u.banner, nil, nil, nil, u.tabs))
 	u.win.Resize(fyne.NewSize(900, 560))
 	// Closing the window leaves Keypool in the tray.
-	u.win.SetCloseIntercept(u.win.Hide)
+	u.win.SetCloseIntercept(func() {
+		u.visible.Store(false)
+		u.win.Hide()
+	})
 	return u
 }
 
@@ -72,18 +87,29 @@ var Icon = fyne.NewStaticResource("keypool.png", assets.Icon)
 // Window is the main window.
 func (u *UI) Window() fyne.Window { return u.win }
 
-// Refresh reads the app's state again and updates every view. Safe from any
-// goroutine.
+// Show shows the window, up to date, in front. Call it on Fyne's goroutine.
+func (u *UI) Show() {
+	u.visible.Store(true)
+	u.win.Show()
+	u.win.RequestFocus()
+	go u.Refresh()
+}
+
+// Refresh reads the app's state again and updates the tray and, while the
+// window is shown, every view. Safe from any goroutine.
 func (u *UI) Refresh() {
-	snap := u.snapshot()
+	shown := u.visible.Load()
+	snap := u.snapshot(shown)
 	fyne.Do(func() {
 		u.notify(u.last, snap)
 		u.last = snap
-		u.accounts.update(snap)
-		u.usage.update(snap)
-		u.activity.update(snap)
-		u.settings.update(snap)
-		u.updateBanner(snap)
+		if shown {
+			u.accounts.update(snap)
+			u.usage.update(snap)
+			u.activity.update(snap)
+			u.settings.update(snap)
+			u.updateBanner(snap)
+		}
 		u.installTray(snap)
 	})
 }
@@ -91,9 +117,10 @@ func (u *UI) Refresh() {
 // Run shows the window (unless hidden is set, as at login), installs the
 // tray, and keeps the views live until ctx is done.
 func (u *UI) Run(ctx context.Context, hidden bool) {
-	u.Refresh()
 	if !hidden {
-		u.win.Show()
+		u.Show()
+	} else {
+		u.Refresh()
 	}
 	go func() {
 		t := time.NewTicker(time.Second)
@@ -109,18 +136,29 @@ func (u *UI) Run(ctx context.Context, hidden bool) {
 	}()
 }
 
-// installTray sets the tray menu and icon, where a tray can exist: the
-// desktop driver, and on Linux a D-Bus session (without one Fyne's tray
-// panics at quit).
+// installTray sets the tray's menu, icon and tooltip, each only when what it
+// shows has changed: every set is a D-Bus signal (a whole new menu, with new
+// item ids, or a 256-pixel icon) to whatever draws the tray.
 func (u *UI) installTray(s snapshot) {
-	d, ok := u.fapp.(desktop.App)
-	if !ok || !trayPossible() {
+	if u.tray == nil {
 		return
 	}
-	d.SetSystemTrayMenu(trayMenu(s, u.trayActions()))
-	d.SetSystemTrayIcon(trayIcon(s))
+	menu := trayMenu(s, u.trayActions())
+	next := traySet{menu: menuKey(menu), icon: trayState(s), tooltip: traySummary(s)}
+	if next.menu != u.trayShown.menu {
+		u.tray.SetSystemTrayMenu(menu)
+	}
+	if next.icon != u.trayShown.icon {
+		u.tray.SetSystemTrayIcon(trayIcons[next.icon])
+	}
+	if next.tooltip != u.trayShown.tooltip {
+		u.tray.SetTooltip(next.tooltip)
+	}
+	u.trayShown = next
 }
 
+// trayPossible reports whether a tray can exist: on Linux only with a D-Bus
+// session (without one Fyne's tray panics at quit).
 func trayPossible() bool {
 	if runtime.GOOS != "linux" {
 		return true

@@ -60,6 +60,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(func() { cancel(); <-done; core.Close(); up.Close(); keys.DeleteAll(secrets.Account("work")) })
 	n := &notes{App: test.NewTempApp(t)}
 	u := New(n, core)
+	u.visible.Store(true) // as if shown: every refresh updates the views
 	return &fixture{t: t, core: core, ui: u, up: up, keys: keys, notes: n}
 }
 
@@ -134,7 +135,7 @@ func TestAddAccountUsageAndTray(t *testing.T) {
 
 	// The tray menu lists the account with a check mark; clicking it
 	// disables the account, and the relay stops using it.
-	menu := trayMenu(f.ui.snapshot(), f.ui.trayActions())
+	menu := trayMenu(f.ui.snapshot(true), f.ui.trayActions())
 	item := findItem(menu, "Work key")
 	if item == nil || !item.Checked {
 		t.Fatalf("tray menu: %v", labels(menu))
@@ -143,7 +144,7 @@ func TestAddAccountUsageAndTray(t *testing.T) {
 	if code := f.post("after"); code != http.StatusServiceUnavailable || f.up.Count() != 1 {
 		t.Errorf("disabled account still served: %d", code)
 	}
-	if item := findItem(trayMenu(f.ui.snapshot(), f.ui.trayActions()), "Work key"); item == nil || item.Checked {
+	if item := findItem(trayMenu(f.ui.snapshot(true), f.ui.trayActions()), "Work key"); item == nil || item.Checked {
 		t.Error("tray still shows the account enabled")
 	}
 }
@@ -155,7 +156,7 @@ func TestCountdownAndPause(t *testing.T) {
 	f.addThroughDialog()
 	f.up.Push(relaytest.Reply{Status: 429, Header: map[string]string{"Retry-After": "90"}, Body: relaytest.Error("rate_limit_error", "slow")})
 	f.post("x")
-	s := f.ui.snapshot()
+	s := f.ui.snapshot(true)
 	acct, _ := f.core.Store().Account("work")
 	if txt := s.stateText(acct); !strings.HasPrefix(txt, "cooling until ") || !strings.Contains(txt, "s)") {
 		t.Errorf("state text = %q", txt)
@@ -169,7 +170,7 @@ func TestCountdownAndPause(t *testing.T) {
 	if code := f.post("y"); code != http.StatusServiceUnavailable || !f.core.Relay().Paused() {
 		t.Errorf("paused relay answered %d", code)
 	}
-	if findItem(trayMenu(f.ui.snapshot(), f.ui.trayActions()), "Resume relay") == nil {
+	if findItem(trayMenu(f.ui.snapshot(true), f.ui.trayActions()), "Resume relay") == nil {
 		t.Error("no Resume item while paused")
 	}
 	// The plan's quota, as the provider's headers tell it.
@@ -179,7 +180,7 @@ func TestCountdownAndPause(t *testing.T) {
 	if code := f.post("quota"); code != 200 {
 		t.Fatalf("after resume: %d", code)
 	}
-	if q := f.ui.snapshot().quotaText("work"); q != "5h 42% until "+time.Unix(1764172800, 0).Local().Format("Mon 15:04") {
+	if q := f.ui.snapshot(true).quotaText("work"); q != "5h 42% until "+time.Unix(1764172800, 0).Local().Format("Mon 15:04") {
 		t.Errorf("quota text = %q", q)
 	}
 	f.refresh()
@@ -421,7 +422,7 @@ func TestKeychainWaitWarning(t *testing.T) {
 	f := newFixture(t)
 	f.addThroughDialog()
 	var zero snapshot
-	cur := f.ui.snapshot()
+	cur := f.ui.snapshot(true)
 	cur.health.Blocked = "Keypool cannot read its keychain yet, so it cannot serve (the keyring is locked). It resumes by itself once the keychain is unlocked."
 	cur.health.Status = "unavailable"
 	f.ui.notify(zero, cur)
@@ -437,7 +438,7 @@ func TestKeychainWaitWarning(t *testing.T) {
 	}
 	// The keychain locks while Keypool runs: the same, and still no claim
 	// that the accounts are out.
-	ok := f.ui.snapshot()
+	ok := f.ui.snapshot(true)
 	if ok.health.Status != "ok" {
 		t.Fatalf("status before = %q", ok.health.Status)
 	}
@@ -625,4 +626,84 @@ func findButtonIn(o fyne.CanvasObject, text string) *widget.Button {
 		}
 	}
 	return nil
+}
+
+// countingTray is a tray that counts what it is told.
+type countingTray struct {
+	menus, icons, tooltips int
+	menu                   *fyne.Menu
+	tooltip                string
+}
+
+func (c *countingTray) SetSystemTrayMenu(m *fyne.Menu)  { c.menus++; c.menu = m }
+func (c *countingTray) SetSystemTrayIcon(fyne.Resource) { c.icons++ }
+func (c *countingTray) SetTooltip(s string)             { c.tooltips++; c.tooltip = s }
+
+// The tray is told only what changed: refreshes while nothing changes set
+// nothing (a countdown ticking is not a change: the menu says "back at
+// 15:04"), and a change sets the menu once.
+func TestTrayQuietWhenNothingChanges(t *testing.T) {
+	f := newFixture(t)
+	tray := &countingTray{}
+	f.ui.tray = tray
+	f.addThroughDialog()
+	f.up.Push(relaytest.Reply{Status: 429, Header: map[string]string{"Retry-After": "300"}, Body: relaytest.Error("rate_limit_error", "slow")})
+	f.post("x")
+	now := time.Now()
+	f.ui.now = func() time.Time { return now }
+	f.refresh()
+	if tray.menus == 0 || tray.icons == 0 || tray.tooltips == 0 {
+		t.Fatalf("refreshes set %d menus, %d icons, %d tooltips; want each at least once", tray.menus, tray.icons, tray.tooltips)
+	}
+	base := *tray
+	item := findItem(tray.menu, "Work key")
+	if item == nil || !strings.Contains(item.Label, "cooling, back at ") || strings.Contains(item.Label, "s)") {
+		t.Fatalf("tray item = %v, want the return time and no countdown", labels(tray.menu))
+	}
+	if !strings.Contains(tray.tooltip, "0/1 ready") || !strings.Contains(tray.tooltip, "next back") {
+		t.Errorf("tooltip = %q", tray.tooltip)
+	}
+	for i := 1; i <= 5; i++ {
+		now = now.Add(time.Second)
+		f.refresh()
+	}
+	if tray.menus != base.menus || tray.icons != base.icons || tray.tooltips != base.tooltips {
+		t.Errorf("5 idle refreshes set %d menus, %d icons, %d tooltips; want none", tray.menus-base.menus, tray.icons-base.icons, tray.tooltips-base.tooltips)
+	}
+	// A real change: the account is switched off from the tray.
+	findItem(tray.menu, "Work key").Action()
+	f.refresh()
+	if tray.menus != base.menus+1 {
+		t.Errorf("after disabling an account: %d menus set, want 1", tray.menus-base.menus)
+	}
+	if it := findItem(tray.menu, "Work key"); it == nil || it.Checked || !strings.Contains(it.Label, "disabled") {
+		t.Errorf("tray after disabling: %v", labels(tray.menu))
+	}
+}
+
+// While the window is hidden a refresh feeds the tray only; showing the
+// window brings every view up to date.
+func TestHiddenWindowReadsOnlyForTheTray(t *testing.T) {
+	f := newFixture(t)
+	tray := &countingTray{}
+	f.ui.tray = tray
+	f.addThroughDialog()
+	f.ui.visible.Store(false)
+	before := len(f.ui.activity.recs)
+	if code := f.post("while hidden"); code != 200 {
+		t.Fatalf("request: %d", code)
+	}
+	f.core.Store().Flush(context.Background())
+	f.refresh()
+	if len(f.ui.activity.recs) != before {
+		t.Errorf("the hidden window's activity view was updated: %d → %d lines", before, len(f.ui.activity.recs))
+	}
+	if findItem(tray.menu, "Work key") == nil {
+		t.Errorf("the tray was not updated while hidden: %v", labels(tray.menu))
+	}
+	fyne.DoAndWait(f.ui.Show)
+	f.refresh()
+	if len(f.ui.activity.recs) <= before {
+		t.Errorf("showing the window did not bring the activity view up to date (%d lines)", len(f.ui.activity.recs))
+	}
 }
