@@ -136,7 +136,6 @@ var trayIcons = map[string]fyne.Resource{
 	"paused":   fyne.NewStaticResource("tray_paused.png", assets.TrayPaused),
 }
 
-
 // trayer is the system tray: Fyne's, with the tooltip Fyne does not set.
 type trayer interface {
 	SetSystemTrayMenu(*fyne.Menu)
