@@ -98,6 +98,11 @@ func TestClientKeysCommand(t *testing.T) {
 	if !strings.Contains(out, "BROKEN") || !strings.Contains(out, "keypool client-keys remove "+id) {
 		t.Errorf("list after the secret went: %q", out)
 	}
+	out, err = cli("env", "claude")
+	must(err)
+	if !strings.Contains(out, value2) {
+		t.Errorf("keypool env hands out a broken key instead of the working one:\n%s", out)
+	}
 	out, err = cli("status")
 	must(err)
 	if !strings.Contains(out, id) || !strings.Contains(out, "BROKEN") {

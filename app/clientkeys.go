@@ -170,6 +170,16 @@ func (a *App) ClientKeys() ([]ClientKeyInfo, error) {
 	return out, nil
 }
 
+// FirstClientKeySecret is the value of the first client key that works, for
+// a CLI's config; the zero Secret when there are no client keys.
+func (a *App) FirstClientKeySecret() (secrets.Secret, error) {
+	list, err := a.store.ClientKeys()
+	if err != nil || len(list) == 0 {
+		return secrets.Secret{}, err
+	}
+	return FirstClientKey(a.accounts.Keys, list)
+}
+
 // ClientKeySecret is a client key's value, for showing or copying it.
 func (a *App) ClientKeySecret(id string) (secrets.Secret, error) {
 	return a.accounts.Keys.Get(secrets.ClientKey(id), secrets.APIKey)

@@ -85,12 +85,14 @@ func (a *App) controlHandler() http.Handler {
 	store.HandleFunc("GET /v1/clientkey", func(w http.ResponseWriter, r *http.Request) {
 		// The first client key, for keypool env (the socket is the owner's).
 		var out struct{ Key string }
-		if list, err := a.store.ClientKeys(); err == nil && len(list) > 0 {
-			if s, err := a.ClientKeySecret(list[0].ID); err == nil {
+		list, err := a.store.ClientKeys()
+		if err == nil && len(list) > 0 {
+			var s secrets.Secret
+			if s, err = FirstClientKey(a.accounts.Keys, list); err == nil {
 				out.Key = s.Reveal()
 			}
 		}
-		a.answer(w, out, nil, false)
+		a.answer(w, out, err, false)
 	})
 	store.HandleFunc("GET /v1/clientkeys", func(w http.ResponseWriter, r *http.Request) {
 		list, err := a.clientKeyStore().ListClientKeys() // each checked now

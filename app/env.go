@@ -3,6 +3,7 @@ package app
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 
 	"keypool/app/secrets"
@@ -72,10 +73,40 @@ func Access(p Params, keys secrets.Keychain) (ClientAccess, error) {
 	if err != nil || len(list) == 0 {
 		return acc, err
 	}
-	s, err := keys.Get(secrets.ClientKey(list[0].ID), secrets.APIKey)
+	if layout, _ := st.Setting(settingKeychainLayout); layout != keychainLayoutOwners {
+		// Keypool has not run since its update: move the keychain's entries
+		// to their new names first, on the store opened for writing.
+		st.Close()
+		if st, err = OpenStore(p); err != nil {
+			return acc, err
+		}
+		if err := (&Accounts{Store: st, Keys: keys}).MigrateKeychain(nil); err != nil {
+			return acc, err
+		}
+	}
+	s, err := FirstClientKey(keys, list)
 	if err != nil {
 		return acc, err
 	}
 	acc.Key = s.Reveal()
 	return acc, nil
+}
+
+// FirstClientKey is the value of the first client key whose secret can be
+// read: the one keypool env, connect and the window's Connect hand to a CLI.
+// A broken key is passed over.
+func FirstClientKey(keys secrets.Keychain, list []store.ClientKey) (secrets.Secret, error) {
+	var firstErr error
+	for _, k := range list {
+		s, err := keys.Get(secrets.ClientKey(k.ID), secrets.APIKey)
+		switch {
+		case err == nil:
+			return s, nil
+		case keychainUnavailable(err):
+			return secrets.Secret{}, fmt.Errorf("client key %s: %w", k.ID, err)
+		case firstErr == nil:
+			firstErr = fmt.Errorf("client key %s: %w", k.ID, err)
+		}
+	}
+	return secrets.Secret{}, fmt.Errorf("no client key can be read (%w): remove the broken ones and add one with keypool client-keys add", firstErr)
 }

@@ -22,6 +22,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"keypool/app"
+	"keypool/app/clients"
 	"keypool/app/secrets"
 	"keypool/app/secrets/secretstest"
 	"keypool/app/store"
@@ -705,5 +706,44 @@ func TestHiddenWindowReadsOnlyForTheTray(t *testing.T) {
 	f.refresh()
 	if len(f.ui.activity.recs) <= before {
 		t.Errorf("showing the window did not bring the activity view up to date (%d lines)", len(f.ui.activity.recs))
+	}
+}
+
+// Each CLI has one button, saying what it will do by the CLI's state; it
+// connects with the first client key that works, passing over a broken one.
+func TestSettingsConnectButton(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	f := newFixture(t)
+	broken, err := f.core.AddClientKey("old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := f.core.AddClientKey("new")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.keys.DeleteAll(secrets.ClientKey(good.ID)); f.keys.DeleteAll(secrets.ClientKey(broken.ID)) })
+	if err := f.keys.Delete(secrets.ClientKey(broken.ID), secrets.APIKey); err != nil {
+		t.Fatal(err)
+	}
+	f.refresh()
+	b := f.ui.settings.connect[clients.ClaudeCode]
+	if b.Text != "Connect" {
+		t.Fatalf("button for a CLI not connected = %q", b.Text)
+	}
+	test.Tap(b)
+	f.refresh()
+	if b.Text != "Disconnect" || f.ui.settings.status[clients.ClaudeCode].Text != "connected" {
+		t.Fatalf("after Connect: button %q, status %q", b.Text, f.ui.settings.status[clients.ClaudeCode].Text)
+	}
+	secret, _ := f.core.ClientKeySecret(good.ID)
+	if cfg := readFile(t, filepath.Join(home, ".claude", "settings.json")); !strings.Contains(cfg, secret.Reveal()) {
+		t.Errorf("Claude Code's settings do not hold the working client key:\n%s", cfg)
+	}
+	test.Tap(b)
+	f.refresh()
+	if b.Text != "Connect" {
+		t.Errorf("after Disconnect: button %q", b.Text)
 	}
 }

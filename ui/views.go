@@ -155,6 +155,7 @@ type settingsView struct {
 	keys    []app.ClientKeyInfo
 	list    *widget.List
 	status  map[clients.Client]*widget.Label
+	connect map[clients.Client]*widget.Button // Connect or Disconnect, by the CLI's state
 	content fyne.CanvasObject
 }
 
@@ -175,15 +176,15 @@ func newSettingsView(u *UI) *settingsView {
 	copyBtn := func(client string) *widget.Button {
 		return widget.NewButton("Copy env for "+client, func() { u.copyEnv(client) })
 	}
-	// Connect writes each CLI's own config, so new terminals just work.
+	// Connect writes each CLI's own config, so new terminals just work; one
+	// button per CLI says what it will do, by the CLI's state.
 	v.status = map[clients.Client]*widget.Label{}
+	v.connect = map[clients.Client]*widget.Button{}
 	connectRows := container.NewVBox()
 	for _, c := range clients.Clients {
-		c := c
 		v.status[c] = widget.NewLabel("")
-		connectRows.Add(container.NewHBox(widget.NewLabel(string(c)+":"), v.status[c],
-			widget.NewButton("Connect", func() { u.do(func() error { return u.connect(c, true) }) }),
-			widget.NewButton("Disconnect", func() { u.do(func() error { return u.connect(c, false) }) })))
+		v.connect[c] = widget.NewButton("Connect", nil)
+		connectRows.Add(container.NewHBox(widget.NewLabel(string(c)+":"), v.status[c], v.connect[c]))
 	}
 	host, port := widget.NewEntry(), widget.NewEntry()
 	if h, p, err := net.SplitHostPort(u.core.Addr()); err == nil {
@@ -212,12 +213,18 @@ func newSettingsView(u *UI) *settingsView {
 		widget.NewLabel("With no keys, any program on this computer can use the relay. With keys, clients must send one."),
 	)
 	strategy := widget.NewSelect([]string{"priority", "fill-first", "spread"}, nil)
-	strategy.SetSelected(u.core.Strategy())
+	explain := widget.NewLabel("")
+	explain.Wrapping = fyne.TextWrapWord
 	strategy.OnChanged = func(s string) {
+		explain.SetText(strategyHelp[s])
+		if s == u.core.Strategy() {
+			return
+		}
 		if err := u.core.SetStrategy(s); err != nil {
 			dialog.ShowError(err, u.win)
 		}
 	}
+	strategy.SetSelected(u.core.Strategy())
 	login := widget.NewCheck("Start Keypool at login (in the tray)", nil)
 	if on, err := app.StartAtLogin(); err == nil {
 		login.SetChecked(on)
@@ -230,6 +237,7 @@ func newSettingsView(u *UI) *settingsView {
 	logPath := app.LogPath(u.core.Store().Path())
 	bottom := container.NewVBox(
 		container.NewHBox(widget.NewLabel("Equal-priority accounts share work by"), strategy, widget.NewLabel("(from the next start)")),
+		explain,
 		login,
 		container.NewHBox(widget.NewLabel("Log: "+logPath),
 			widget.NewButton("Copy path", func() { u.fapp.Clipboard().SetContent(logPath) })),
@@ -305,6 +313,13 @@ func (v *settingsView) bindKeyRow(k app.ClientKeyInfo, o fyne.CanvasObject) {
 	}
 }
 
+// strategyHelp says in one sentence what each strategy does.
+var strategyHelp = map[string]string{
+	"priority":   "priority: new conversations go to the least busy of the equal accounts.",
+	"fill-first": "fill-first: one account takes the work until its plan quota is nearly used up, then the one whose weekly window resets soonest.",
+	"spread":     "spread: new conversations go to the account whose plan quota is least used.",
+}
+
 func (v *settingsView) update(s snapshot) {
 	v.keys = s.clientKeys
 	v.list.Refresh()
@@ -315,6 +330,13 @@ func (v *settingsView) update(s snapshot) {
 			on, _ = clients.Connected(home, c)
 		}
 		l.SetText(map[bool]string{true: "connected", false: "not connected"}[on])
+		b := v.connect[c]
+		if on {
+			b.SetText("Disconnect")
+		} else {
+			b.SetText("Connect")
+		}
+		b.OnTapped = func() { v.u.do(func() error { return v.u.connect(c, !on) }) }
 	}
 }
 
@@ -327,13 +349,21 @@ func (u *UI) connect(c clients.Client, on bool) error {
 	if !on {
 		return clients.Disconnect(home, c)
 	}
-	key := "keypool"
-	if keys, err := u.core.ClientKeys(); err == nil && len(keys) > 0 {
-		if s, err := u.core.ClientKeySecret(keys[0].ID); err == nil {
-			key = s.Reveal()
-		}
+	key, err := u.clientKey()
+	if err != nil {
+		return err
 	}
 	return clients.Connect(home, c, u.core.URL(), key)
+}
+
+// clientKey is the key a CLI is given: the first client key that works, or
+// "keypool" when the relay needs none.
+func (u *UI) clientKey() (string, error) {
+	s, err := u.core.FirstClientKeySecret()
+	if err != nil || s.IsZero() {
+		return "keypool", err
+	}
+	return s.Reveal(), nil
 }
 
 // envFor is the shell exports that point a client at the relay with key.
@@ -350,11 +380,10 @@ func envFor(client, base, key string) string {
 // copyEnv copies a client's exports, with the first client key (or a
 // placeholder when the relay needs none).
 func (u *UI) copyEnv(client string) {
-	key := "keypool"
-	if keys, err := u.core.ClientKeys(); err == nil && len(keys) > 0 {
-		if s, err := u.core.ClientKeySecret(keys[0].ID); err == nil {
-			key = s.Reveal()
-		}
+	key, err := u.clientKey()
+	if err != nil {
+		dialog.ShowError(err, u.win)
+		return
 	}
 	u.fapp.Clipboard().SetContent(envFor(client, u.core.URL(), key))
 }
