@@ -26,6 +26,9 @@ type accountsView struct {
 	list    *widget.List
 	content fyne.CanvasObject
 	add     *widget.Button
+	// first is shown instead of the list while there are no accounts.
+	first *firstRun
+	full  *fyne.Container // the buttons and the list
 }
 
 func newAccountsView(u *UI) *accountsView {
@@ -44,12 +47,22 @@ func newAccountsView(u *UI) *accountsView {
 	)
 	v.add = widget.NewButton("Add API key…", v.showAdd)
 	login := widget.NewButton("Log in with browser…", v.showLogin)
-	v.content = container.NewBorder(container.NewHBox(v.add, login), nil, nil, nil, v.list)
+	v.full = container.NewBorder(container.NewHBox(v.add, login), nil, nil, nil, v.list)
+	v.first = newFirstRun(v)
+	v.content = container.NewStack(v.full, v.first.content)
 	return v
 }
 
 func (v *accountsView) update(s snapshot) {
 	v.snap = s
+	if len(s.accounts) == 0 {
+		v.full.Hide()
+		v.first.update(v.u)
+		v.first.content.Show()
+		return
+	}
+	v.first.content.Hide()
+	v.full.Show()
 	v.list.Refresh()
 }
 

@@ -15,16 +15,21 @@ import (
 
 // trayActions are what the tray menu's items do.
 type trayActions struct {
-	open    func()
-	copyEnv func(client string)
-	pause   func(paused bool)
-	enable  func(id string, on bool)
-	quit    func()
+	open     func()
+	firstRun func() // the window on its Accounts tab
+	copyEnv  func(client string)
+	pause    func(paused bool)
+	enable   func(id string, on bool)
+	quit     func()
 }
 
 func (u *UI) trayActions() trayActions {
 	return trayActions{
-		open:    u.Show,
+		open: u.Show,
+		firstRun: func() {
+			u.tabs.SelectIndex(0)
+			u.Show()
+		},
 		copyEnv: u.copyEnv,
 		pause:   func(p bool) { u.core.Relay().SetPaused(p); go u.Refresh() },
 		enable: func(id string, on bool) {
@@ -39,6 +44,10 @@ func (u *UI) trayActions() trayActions {
 func trayMenu(s snapshot, act trayActions) *fyne.Menu {
 	items := []*fyne.MenuItem{
 		fyne.NewMenuItem("Open Keypool", act.open),
+	}
+	if len(s.accounts) == 0 {
+		// The window's Accounts tab leads from there (firstRun).
+		items = append(items, fyne.NewMenuItem("Add your first account…", act.firstRun))
 	}
 	if s.health.Blocked != "" {
 		items = append(items, fyne.NewMenuItem("⚠ Waiting for the keychain to be unlocked", act.open))

@@ -341,7 +341,7 @@ func TestConnectFromSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.refresh()
-	if got := f.ui.settings.status["claude"].Text; got != "connected" {
+	if got := f.ui.settings.connects["claude"].status.Text; got != "connected" {
 		t.Errorf("status = %q", got)
 	}
 	s := readFile(t, filepath.Join(home, ".claude", "settings.json"))
@@ -728,14 +728,14 @@ func TestSettingsConnectButton(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.refresh()
-	b := f.ui.settings.connect[clients.ClaudeCode]
+	b := f.ui.settings.connects[clients.ClaudeCode].button
 	if b.Text != "Connect" {
 		t.Fatalf("button for a CLI not connected = %q", b.Text)
 	}
 	test.Tap(b)
 	f.refresh()
-	if b.Text != "Disconnect" || f.ui.settings.status[clients.ClaudeCode].Text != "connected" {
-		t.Fatalf("after Connect: button %q, status %q", b.Text, f.ui.settings.status[clients.ClaudeCode].Text)
+	if b.Text != "Disconnect" || f.ui.settings.connects[clients.ClaudeCode].status.Text != "connected" {
+		t.Fatalf("after Connect: button %q, status %q", b.Text, f.ui.settings.connects[clients.ClaudeCode].status.Text)
 	}
 	secret, _ := f.core.ClientKeySecret(good.ID)
 	if cfg := readFile(t, filepath.Join(home, ".claude", "settings.json")); !strings.Contains(cfg, secret.Reveal()) {
@@ -745,5 +745,60 @@ func TestSettingsConnectButton(t *testing.T) {
 	f.refresh()
 	if b.Text != "Connect" {
 		t.Errorf("after Disconnect: button %q", b.Text)
+	}
+}
+
+// With no accounts the Accounts tab leads a new user: the three logins and
+// Add API key, then Connect for each CLI; the tray offers the same way in.
+// Once an account exists the list is back.
+func TestFirstRun(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	f := newFixture(t)
+	f.refresh()
+	v := f.ui.accounts
+	if v.full.Visible() || !v.first.content.Visible() {
+		t.Fatal("with no accounts the Accounts tab does not show the first steps")
+	}
+	for _, label := range []string{"Log in with Claude (Pro/Max)…", "Log in with ChatGPT (Codex)…", "Log in with Google (Gemini)…", "Add API key…"} {
+		if findButtonIn(v.first.content, label) == nil {
+			t.Errorf("first steps lack %q", label)
+		}
+	}
+	test.Tap(findButtonIn(v.first.content, "Log in with ChatGPT (Codex)…"))
+	if top := f.ui.win.Canvas().Overlays().Top(); top == nil || findButtonIn(top, "Log in") == nil {
+		t.Fatal("the login button opens no login dialog")
+	}
+	f.ui.win.Canvas().Overlays().Top().Hide()
+	f.ui.win.Canvas().Overlays().Remove(f.ui.win.Canvas().Overlays().Top())
+	r := v.first.connects[0]
+	if r.button.Text != "Connect" || r.status.Text != "not connected" {
+		t.Fatalf("Claude Code's row: %q, %q", r.status.Text, r.button.Text)
+	}
+	test.Tap(r.button)
+	f.refresh()
+	if r.status.Text != "connected" || r.button.Text != "Disconnect" {
+		t.Errorf("after Connect: %q, %q", r.status.Text, r.button.Text)
+	}
+	if findItem(trayMenu(f.ui.snapshot(false), f.ui.trayActions()), "Add your first account") == nil {
+		t.Error("the tray offers no way in with no accounts")
+	}
+	if dir := os.Getenv("KEYPOOL_SCREENSHOTS"); dir != "" {
+		w := test.NewWindow(f.ui.win.Content())
+		w.Resize(fyne.NewSize(900, 560))
+		os.MkdirAll(dir, 0o755)
+		out, err := os.Create(filepath.Join(dir, "first-run.png"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		png.Encode(out, w.Canvas().Capture())
+		out.Close()
+	}
+	f.addThroughDialog()
+	if !v.full.Visible() || v.first.content.Visible() {
+		t.Error("with an account the list is not back")
+	}
+	if findItem(trayMenu(f.ui.snapshot(false), f.ui.trayActions()), "Add your first account") != nil {
+		t.Error("the tray still offers the first account")
 	}
 }

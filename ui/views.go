@@ -151,12 +151,11 @@ func (v *activityView) update(s snapshot) {
 // settingsView shows where the relay listens, the local client keys (add,
 // copy, show, revoke) and how to point each CLI at the relay.
 type settingsView struct {
-	u       *UI
-	keys    []app.ClientKeyInfo
-	list    *widget.List
-	status  map[clients.Client]*widget.Label
-	connect map[clients.Client]*widget.Button // Connect or Disconnect, by the CLI's state
-	content fyne.CanvasObject
+	u        *UI
+	keys     []app.ClientKeyInfo
+	list     *widget.List
+	connects map[clients.Client]*connectRow
+	content  fyne.CanvasObject
 }
 
 func newSettingsView(u *UI) *settingsView {
@@ -178,13 +177,11 @@ func newSettingsView(u *UI) *settingsView {
 	}
 	// Connect writes each CLI's own config, so new terminals just work; one
 	// button per CLI says what it will do, by the CLI's state.
-	v.status = map[clients.Client]*widget.Label{}
-	v.connect = map[clients.Client]*widget.Button{}
+	v.connects = map[clients.Client]*connectRow{}
 	connectRows := container.NewVBox()
 	for _, c := range clients.Clients {
-		v.status[c] = widget.NewLabel("")
-		v.connect[c] = widget.NewButton("Connect", nil)
-		connectRows.Add(container.NewHBox(widget.NewLabel(string(c)+":"), v.status[c], v.connect[c]))
+		v.connects[c] = newConnectRow(c, string(c))
+		connectRows.Add(v.connects[c].row)
 	}
 	host, port := widget.NewEntry(), widget.NewEntry()
 	if h, p, err := net.SplitHostPort(u.core.Addr()); err == nil {
@@ -323,20 +320,9 @@ var strategyHelp = map[string]string{
 func (v *settingsView) update(s snapshot) {
 	v.keys = s.clientKeys
 	v.list.Refresh()
-	home, err := os.UserHomeDir()
-	for c, l := range v.status {
-		on := false
-		if err == nil {
-			on, _ = clients.Connected(home, c)
-		}
-		l.SetText(map[bool]string{true: "connected", false: "not connected"}[on])
-		b := v.connect[c]
-		if on {
-			b.SetText("Disconnect")
-		} else {
-			b.SetText("Connect")
-		}
-		b.OnTapped = func() { v.u.do(func() error { return v.u.connect(c, !on) }) }
+	home, _ := os.UserHomeDir()
+	for _, r := range v.connects {
+		r.update(v.u, home)
 	}
 }
 
