@@ -16,6 +16,7 @@ import (
 	"keypool/app/secrets"
 	"keypool/app/store"
 	"keypool/relay"
+	"keypool/relay/pool"
 )
 
 // accountsView lists the accounts: type, name, priority, state with a
@@ -26,6 +27,7 @@ type accountsView struct {
 	list    *widget.List
 	content fyne.CanvasObject
 	add     *widget.Button
+	rows    map[fyne.CanvasObject]*accountRow // the list's rows, by their content
 	// first is shown instead of the list while there are no accounts.
 	first *firstRun
 	full  *fyne.Container // the buttons and the list
@@ -33,17 +35,19 @@ type accountsView struct {
 
 func newAccountsView(u *UI) *accountsView {
 	v := &accountsView{u: u}
+	v.rows = map[fyne.CanvasObject]*accountRow{}
 	v.list = widget.NewList(
 		func() int { return len(v.snap.accounts) },
 		func() fyne.CanvasObject {
-			name := widget.NewLabel("name")
-			name.TextStyle = fyne.TextStyle{Bold: true}
-			return container.NewBorder(nil, nil,
-				widget.NewCheck("", nil),
-				container.NewHBox(widget.NewButton("▲", nil), widget.NewButton("▼", nil), widget.NewButton("Edit", nil), widget.NewButton("Delete", nil)),
-				container.NewGridWithColumns(4, name, widget.NewLabel("state"), widget.NewLabel("priority"), widget.NewLabel("today")))
+			r := newAccountRow()
+			v.rows[r.content] = r
+			return r.content
 		},
-		func(i widget.ListItemID, o fyne.CanvasObject) { v.fill(i, o.(*fyne.Container)) },
+		func(i widget.ListItemID, o fyne.CanvasObject) {
+			if i < len(v.snap.accounts) {
+				v.fill(v.snap.accounts[i], v.rows[o])
+			}
+		},
 	)
 	v.add = widget.NewButton("Add API key…", v.showAdd)
 	login := widget.NewButton("Log in with browser…", v.showLogin)
@@ -66,46 +70,65 @@ func (v *accountsView) update(s snapshot) {
 	v.list.Refresh()
 }
 
-// fill shows account i in a row built by the list's create func.
-func (v *accountsView) fill(i int, row *fyne.Container) {
-	if i >= len(v.snap.accounts) {
-		return
+// fill shows account a in row r.
+func (v *accountsView) fill(a store.Account, r *accountRow) {
+	s := v.snap
+	r.name.SetText(a.Name + " · " + kindText(a.Type))
+	today := todayText(s, a.ID)
+	if usd := s.costToday(a.ID); usd > 0 {
+		today += fmt.Sprintf(", $%.4f", usd)
 	}
-	a := v.snap.accounts[i]
-	var grid *fyne.Container
-	var check *widget.Check
-	var buttons *fyne.Container
-	for _, o := range row.Objects {
-		switch w := o.(type) {
-		case *widget.Check:
-			check = w
-		case *fyne.Container:
-			if _, isLabel := w.Objects[0].(*widget.Label); isLabel {
-				grid = w
-			} else {
-				buttons = w
-			}
-		}
-	}
-	grid.Objects[0].(*widget.Label).SetText(a.Name + "  (" + a.Type + ")")
-	state := v.snap.stateText(a)
-	if q := v.snap.quotaText(a.ID); q != "" {
-		state += " · plan: " + q
-	}
-	if why := restingCause(v.snap, a.ID); why != "" {
+	r.today.SetText(today)
+	state := s.stateText(a)
+	if why := restingCause(s, a.ID); why != "" {
 		state += " · " + why
 	}
-	grid.Objects[1].(*widget.Label).SetText(state)
-	grid.Objects[2].(*widget.Label).SetText("priority " + strconv.Itoa(a.Priority))
-	grid.Objects[3].(*widget.Label).SetText(todayText(v.snap, a.ID))
+	r.state.SetText("● " + state + " · priority " + strconv.Itoa(a.Priority))
+	r.state.Importance = stateImportance(s.stateOf(a))
+	if !a.Enabled {
+		r.state.Importance = widget.LowImportance
+	}
+	r.state.Refresh()
+	r.meters.Objects = s.meters(a)
+	r.meters.Refresh()
+
 	id := a.ID
-	check.OnChanged = nil
-	check.SetChecked(a.Enabled)
-	check.OnChanged = func(on bool) { v.u.do(func() error { return v.u.core.Accounts().SetEnabled(id, on) }) }
-	buttons.Objects[0].(*widget.Button).OnTapped = func() { v.u.do(func() error { return v.move(id, +1) }) }
-	buttons.Objects[1].(*widget.Button).OnTapped = func() { v.u.do(func() error { return v.move(id, -1) }) }
-	buttons.Objects[2].(*widget.Button).OnTapped = func() { v.showEdit(a) }
-	buttons.Objects[3].(*widget.Button).OnTapped = func() { v.confirmDelete(id) }
+	r.check.OnChanged = nil
+	r.check.SetChecked(a.Enabled)
+	r.check.OnChanged = func(on bool) { v.u.do(func() error { return v.u.core.Accounts().SetEnabled(id, on) }) }
+	r.up.OnTapped = func() { v.u.do(func() error { return v.move(id, +1) }) }
+	r.down.OnTapped = func() { v.u.do(func() error { return v.move(id, -1) }) }
+	r.edit.OnTapped = func() { v.showEdit(a) }
+	r.del.OnTapped = func() { v.confirmDelete(id) }
+	// The one thing this state needs, inline.
+	switch {
+	case !a.Enabled:
+		r.action.SetText("Enable")
+		r.action.OnTapped = func() { v.u.do(func() error { return v.u.core.Accounts().SetEnabled(id, true) }) }
+		r.action.Show()
+	case s.stateOf(a) == string(pool.ReasonNeedsLogin):
+		r.action.SetText("Log in again")
+		r.action.OnTapped = func() { v.relogin(a) }
+		r.action.Show()
+	case s.stateOf(a) == string(pool.ReasonNeedsKey):
+		r.action.SetText("Enter key")
+		r.action.OnTapped = func() { v.showEdit(a) }
+		r.action.Show()
+	default:
+		r.action.Hide()
+	}
+}
+
+// relogin opens the login dialog for an existing account's login.
+func (v *accountsView) relogin(a store.Account) {
+	d := newLoginDialog(v.u, openBrowser)
+	for label, kind := range loginKinds {
+		if string(kind) == a.Type {
+			d.kind.SetSelected(label)
+		}
+	}
+	d.id.SetText(a.ID)
+	d.show()
 }
 
 // move raises (+1) or lowers (-1) an account past its neighbour in the
@@ -333,7 +356,11 @@ func todayText(s snapshot, id string) string {
 		kinds := strings.TrimPrefix(c.ErrorText(), strconv.FormatInt(c.Errors, 10))
 		errs = fmt.Sprintf(", %d %s%s", c.Errors, word, kinds)
 	}
-	return fmt.Sprintf("%d requests%s, %d tokens today", c.Requests, errs, tok)
+	word := "requests"
+	if c.Requests == 1 {
+		word = "request"
+	}
+	return fmt.Sprintf("%d %s%s, %d tokens today", c.Requests, word, errs, tok)
 }
 
 // restingCause is what made a resting account rest, in words, or "".

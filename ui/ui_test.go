@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -199,7 +200,31 @@ func TestScreenshots(t *testing.T) {
 	}
 	f := newFixture(t)
 	f.addThroughDialog()
-	for i := 0; i < 3; i++ {
+	// A realistic pool: every kind, and every state.
+	for _, a := range []struct {
+		acct store.Account
+		f    secrets.Field
+	}{
+		{store.Account{ID: "mirror", Name: "Team mirror (bearer)", Type: "claude-api", Priority: 20, Enabled: true, APIURL: f.up.URL, AuthHeader: "bearer"}, secrets.APIKey},
+		{store.Account{ID: "openai", Name: "OpenAI platform key", Type: "openai-responses", Priority: 30, Enabled: true, APIURL: f.up.URL}, secrets.APIKey},
+		{store.Account{ID: "gemini", Name: "Gemini API key", Type: "gemini-api", Priority: 30, Enabled: true, APIURL: f.up.URL}, secrets.APIKey},
+		{store.Account{ID: "compat", Name: "Local llama server", Type: "openai-compatible", Priority: 5, Enabled: true, APIURL: f.up.URL + "/v1"}, secrets.APIKey},
+		{store.Account{ID: "budget", Name: "Capped key", Type: "claude-api", Priority: 1, Enabled: true, APIURL: f.up.URL, DailyBudgetUSD: 0.01}, secrets.APIKey},
+		{store.Account{ID: "off", Name: "Old key (switched off)", Type: "claude-api", Priority: 0, Enabled: false, APIURL: f.up.URL}, secrets.APIKey},
+		{store.Account{ID: "sub", Name: "me@example.com (Claude Max)", Type: "claude-oauth", Priority: 90, Enabled: true, APIURL: f.up.URL, Status: store.StatusNeedsLogin}, secrets.RefreshToken},
+	} {
+		if err := f.core.Accounts().Add(a.acct, map[secrets.Field]secrets.Secret{a.f: secrets.New("screenshot-secret-" + a.acct.ID)}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.keys.DeleteAll(secrets.Account(a.acct.ID)) })
+	}
+	f.core.ReloadAccounts()
+	// The answers carry plan windows at different levels.
+	reset := strconv.FormatInt(time.Now().Add(3*time.Hour).Unix(), 10)
+	for i, util := range []string{"0.42", "0.78", "0.93"} {
+		f.up.Push(relaytest.Reply{Body: relaytest.Message("claude-sonnet-4-5", "ok", 1, 1), Header: map[string]string{
+			"Anthropic-Ratelimit-Unified-Status": "allowed", "Anthropic-Ratelimit-Unified-5h-Utilization": util, "Anthropic-Ratelimit-Unified-5h-Reset": reset,
+			"Anthropic-Ratelimit-Unified-7d-Utilization": "0.12", "Anthropic-Ratelimit-Unified-7d-Reset": reset}})
 		f.post("q" + string(rune('a'+i)))
 	}
 	f.up.Push(relaytest.Reply{Status: 429, Header: map[string]string{"Retry-After": "300"}, Body: relaytest.Error("rate_limit_error", "slow")})

@@ -1,0 +1,170 @@
+package ui
+
+import (
+	"fmt"
+	"image/color"
+	"strconv"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"keypool/app/store"
+	"keypool/relay/pool"
+)
+
+// accountRow is one account in the Accounts tab, three lines that never
+// run into each other (each text is cut with an ellipsis at its edge):
+//
+//	[✓] name · kind                          today: requests, errors, cost   [action] ▲ ▼ Edit Delete
+//	    ● state, its reason and when it is back
+//	    5h ▮▮▮▯▯ 42%   7d ▮▯▯▯▯ 12%   budget ▮▮▮▯▯ 63% of $0.01/day
+type accountRow struct {
+	check   *widget.Check
+	name    *widget.Label
+	today   *widget.Label
+	state   *widget.Label
+	meters  *fyne.Container // one meter a plan window, and the budget
+	action  *widget.Button  // what the state needs: Log in again, Enter key, Enable
+	up      *widget.Button
+	down    *widget.Button
+	edit    *widget.Button
+	del     *widget.Button
+	content *fyne.Container
+}
+
+func newAccountRow() *accountRow {
+	r := &accountRow{
+		check:  widget.NewCheck("", nil),
+		name:   widget.NewLabelWithStyle("name", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		today:  widget.NewLabel("today"),
+		state:  widget.NewLabel("state"),
+		meters: container.NewHBox(),
+		action: widget.NewButton("action", nil),
+		up:     widget.NewButton("▲", nil),
+		down:   widget.NewButton("▼", nil),
+		edit:   widget.NewButton("Edit", nil),
+		del:    widget.NewButton("Delete", nil),
+	}
+	for _, l := range []*widget.Label{r.name, r.today, r.state} {
+		l.Truncation = fyne.TextTruncateEllipsis
+	}
+	r.today.Alignment = fyne.TextAlignTrailing
+	r.action.Importance = widget.HighImportance
+	r.action.Hide()
+	// The meters line keeps its height when an account has no meter, so
+	// every row is as tall as the list's template.
+	strut := canvas.NewRectangle(color.Transparent)
+	strut.SetMinSize(fyne.NewSize(0, widget.NewLabel("5h").MinSize().Height))
+	meterLine := container.NewStack(strut, r.meters)
+	lines := container.New(layout.NewCustomPaddedVBoxLayout(-theme.Padding()),
+		container.NewGridWithColumns(2, r.name, r.today),
+		r.state,
+		meterLine)
+	// The check and the buttons keep their own height, centred on the row.
+	r.content = container.NewBorder(nil, nil, container.NewCenter(r.check),
+		container.NewCenter(container.NewHBox(r.action, r.up, r.down, r.edit, r.del)), lines)
+	return r
+}
+
+// kindText names an account type for people.
+func kindText(t string) string {
+	switch pool.Kind(t) {
+	case pool.KindClaudeAPI:
+		return "Anthropic API"
+	case pool.KindClaudeOAuth:
+		return "Claude Pro/Max"
+	case pool.KindCodexOAuth:
+		return "ChatGPT"
+	case pool.KindOpenAIResponses:
+		return "OpenAI API"
+	case pool.KindOpenAICompatible:
+		return "OpenAI-compatible"
+	case pool.KindGeminiAPI:
+		return "Gemini API"
+	case pool.KindGemini:
+		return "Google login"
+	}
+	return t
+}
+
+// stateImportance colours a state: green ready, amber resting, red when
+// the user must act, grey when switched off.
+func stateImportance(state string) widget.Importance {
+	switch state {
+	case "ready":
+		return widget.SuccessImportance
+	case "cooling", "unavailable", string(pool.ReasonBudget):
+		return widget.WarningImportance
+	case string(pool.ReasonNeedsLogin), string(pool.ReasonNeedsKey), string(pool.ReasonUnsupported):
+		return widget.DangerImportance
+	}
+	return widget.LowImportance
+}
+
+// rowMeter is a labelled bar: "5h" ▮▮▮▯▯ "42%".
+func rowMeter(label string, frac float64, warn bool) fyne.CanvasObject {
+	frac = min(max(frac, 0), 1)
+	bg := canvas.NewRectangle(theme.Color(theme.ColorNameInputBorder))
+	fill := canvas.NewRectangle(theme.Color(theme.ColorNameSuccess))
+	switch {
+	case frac >= 0.9:
+		fill.FillColor = theme.Color(theme.ColorNameError)
+	case frac >= 0.7 || warn:
+		fill.FillColor = theme.Color(theme.ColorNameWarning)
+	}
+	bar := container.New(&meterLayout{frac: frac}, bg, fill)
+	text := widget.NewLabel(label)
+	return container.NewHBox(text, container.NewCenter(bar))
+}
+
+// meterLayout draws a bar 64×8: the first object is the track, the second
+// the part used.
+type meterLayout struct{ frac float64 }
+
+func (m *meterLayout) MinSize([]fyne.CanvasObject) fyne.Size { return fyne.NewSize(64, 8) }
+
+func (m *meterLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	objs[0].Resize(size)
+	objs[0].Move(fyne.NewPos(0, 0))
+	objs[1].Resize(fyne.NewSize(size.Width*float32(m.frac), size.Height))
+	objs[1].Move(fyne.NewPos(0, 0))
+}
+
+// meters are an account's plan windows, then its daily budget when one is
+// set, as bars.
+func (s snapshot) meters(a store.Account) []fyne.CanvasObject {
+	var out []fyne.CanvasObject
+	for _, h := range s.health.Accounts {
+		if h.ID != a.ID {
+			continue
+		}
+		for _, q := range h.Quota {
+			label := fmt.Sprintf("%s %.0f%%", q.Window, q.Utilization*100)
+			if !q.ResetsAt.IsZero() && q.Utilization >= 0.7 {
+				label += ", resets " + q.ResetsAt.Local().Format("Mon 15:04")
+			}
+			out = append(out, rowMeter(label, q.Utilization, q.Status == "allowed_warning"))
+		}
+	}
+	if a.DailyBudgetUSD > 0 {
+		spent := s.costToday(a.ID)
+		out = append(out, rowMeter(fmt.Sprintf("budget %.0f%% of $%s/day", 100*spent/a.DailyBudgetUSD,
+			strconv.FormatFloat(a.DailyBudgetUSD, 'f', -1, 64)), spent/a.DailyBudgetUSD, false))
+	}
+	return out
+}
+
+// costToday is what an account spent today, in USD.
+func (s snapshot) costToday(id string) float64 {
+	var usd float64
+	for _, d := range s.today {
+		if d.Account == id {
+			usd += d.CostUSD
+		}
+	}
+	return usd
+}
