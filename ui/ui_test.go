@@ -127,8 +127,8 @@ func TestAddAccountUsageAndTray(t *testing.T) {
 	if got := strings.Join(flat(f.ui.usage.rows), " "); !strings.Contains(got, "work claude-sonnet-4-5 1") || !strings.Contains(got, "$0.0001") {
 		t.Errorf("usage view rows: %q", got)
 	}
-	if len(f.ui.activity.recs) != 2 || !strings.Contains(f.ui.activity.recs[0], "messages") || !strings.Contains(f.ui.activity.recs[0], "200") {
-		t.Errorf("activity view (newest first): %q", f.ui.activity.recs)
+	if a := f.ui.activity.shown; len(a) != 2 || activityCell(a[0], 7) != "messages" || activityCell(a[0], 2) != "200" {
+		t.Errorf("activity view (newest first): %+v", a)
 	}
 	// Both requests (the refused one too) in the last bars.
 	if c := f.ui.usage.chart; c.counts[22]+c.counts[23] != 2 || !strings.Contains(c.caption.Text, "(2 in all)") {
@@ -715,22 +715,22 @@ func TestHiddenWindowReadsOnlyForTheTray(t *testing.T) {
 	f.ui.tray = tray
 	f.addThroughDialog()
 	f.ui.visible.Store(false)
-	before := len(f.ui.activity.recs)
+	before := len(f.ui.activity.shown)
 	if code := f.post("while hidden"); code != 200 {
 		t.Fatalf("request: %d", code)
 	}
 	f.core.Store().Flush(context.Background())
 	f.refresh()
-	if len(f.ui.activity.recs) != before {
-		t.Errorf("the hidden window's activity view was updated: %d → %d lines", before, len(f.ui.activity.recs))
+	if len(f.ui.activity.shown) != before {
+		t.Errorf("the hidden window's activity view was updated: %d → %d lines", before, len(f.ui.activity.shown))
 	}
 	if findItem(tray.menu, "Work key") == nil {
 		t.Errorf("the tray was not updated while hidden: %v", labels(tray.menu))
 	}
 	fyne.DoAndWait(f.ui.Show)
 	f.refresh()
-	if len(f.ui.activity.recs) <= before {
-		t.Errorf("showing the window did not bring the activity view up to date (%d lines)", len(f.ui.activity.recs))
+	if len(f.ui.activity.shown) <= before {
+		t.Errorf("showing the window did not bring the activity view up to date (%d lines)", len(f.ui.activity.shown))
 	}
 }
 
@@ -825,5 +825,55 @@ func TestFirstRun(t *testing.T) {
 	}
 	if findItem(trayMenu(f.ui.snapshot(false), f.ui.trayActions()), "Add your first account") != nil {
 		t.Error("the tray still offers the first account")
+	}
+}
+
+// Activity is a table with a header: a failover's path reads in words, a
+// request that reached no account is there with why, and the filters pick
+// an account and an outcome.
+func TestActivityTable(t *testing.T) {
+	now := time.Date(2026, 12, 2, 14, 5, 0, 0, time.Local)
+	recs := []relay.UsageRecord{
+		{Time: now, Route: "messages", Model: "claude-sonnet-4-5", Account: "work", Status: 200,
+			Failover: []relay.FailoverStep{{Account: "mirror", Reason: "429 throttled (retry-after)"}}},
+		{Time: now, Route: "messages", Model: "claude-opus-4-6", Status: 429, Error: "the client's daily budget is spent"},
+		{Time: now, Route: "responses", Model: "gpt-5", Account: "openai", Status: 200},
+		{Time: now, Route: "messages", Model: "claude-sonnet-4-5", Account: "mirror", Status: 502, Error: "connection refused by account mirror"},
+	}
+	f := newFixture(t)
+	v := f.ui.activity
+	v.update(snapshot{recent: recs, accounts: []store.Account{{ID: "work"}, {ID: "mirror"}, {ID: "openai"}}})
+	if len(v.shown) != 4 {
+		t.Fatalf("shown %d of 4", len(v.shown))
+	}
+	if got := activityCell(recs[0], 4); got != "left mirror: 429 throttled (retry-after) → answered by work" {
+		t.Errorf("failover story = %q", got)
+	}
+	if got := activityCell(recs[1], 4); got != "refused: the client's daily budget is spent" || activityCell(recs[1], 1) != "—" {
+		t.Errorf("refusal = %q, account %q", got, activityCell(recs[1], 1))
+	}
+	for _, c := range []struct {
+		account, outcome string
+		want             int
+	}{
+		{accountAll, outcomeRefused, 1},
+		{accountAll, outcomeFailover, 1},
+		{accountAll, outcomeFailed, 1},
+		{"mirror", outcomeAll, 2}, // left by one, failed on the other
+		{"openai", outcomeOK, 1},
+	} {
+		v.account.SetSelected(c.account)
+		v.outcome.SetSelected(c.outcome)
+		if len(v.shown) != c.want {
+			t.Errorf("%s / %s: %d rows, want %d", c.account, c.outcome, len(v.shown), c.want)
+		}
+	}
+	w := test.NewWindow(v.content)
+	w.Resize(fyne.NewSize(900, 400))
+	v.account.SetSelected(accountAll)
+	v.outcome.SetSelected(outcomeAll)
+	v.table.Select(widget.TableCellID{Row: 0, Col: 4})
+	if top := f.ui.win.Canvas().Overlays().Top(); top == nil {
+		t.Error("selecting a row opens nothing")
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -114,38 +113,6 @@ func (v *usageView) update(s snapshot) {
 	add("Today", s.today)
 	add("7 days", s.week)
 	v.table.Refresh()
-}
-
-// activityView lists the latest requests, with each failover on the way.
-type activityView struct {
-	recs    []string
-	list    *widget.List
-	content fyne.CanvasObject
-}
-
-func newActivityView(*UI) *activityView {
-	v := &activityView{}
-	v.list = widget.NewList(func() int { return len(v.recs) },
-		func() fyne.CanvasObject { return widget.NewLabel("activity") },
-		func(i widget.ListItemID, o fyne.CanvasObject) { o.(*widget.Label).SetText(v.recs[i]) })
-	v.content = v.list
-	return v
-}
-
-func (v *activityView) update(s snapshot) {
-	v.recs = v.recs[:0]
-	for _, r := range s.recent {
-		line := fmt.Sprintf("%s  %-16s %-26s %-12s %3d  %s  $%.4f  client %s", r.Time.Local().Format("15:04:05"), r.Route, r.Model,
-			r.Account, r.Status, r.Duration.Round(time.Millisecond), r.CostUSD, r.ClientID)
-		for _, f := range r.Failover {
-			line += "  ↷ left " + f.Account + ": " + f.Reason
-		}
-		if r.Error != "" {
-			line += "  — " + r.Error
-		}
-		v.recs = append(v.recs, line)
-	}
-	v.list.Refresh()
 }
 
 // settingsView shows where the relay listens, the local client keys (add,
