@@ -19,7 +19,9 @@ type hourlyChart struct {
 	labels  []*widget.Label
 	counts  [24]int64
 	caption *widget.Label
-	content fyne.CanvasObject
+	// The scale: the top bar's value, and half of it, beside the bars.
+	top, half *widget.Label
+	content   fyne.CanvasObject
 }
 
 const chartHeight = 120
@@ -38,7 +40,18 @@ func newHourlyChart() *hourlyChart {
 	}
 	area := canvas.NewRectangle(color.Transparent)
 	area.SetMinSize(fyne.NewSize(0, chartHeight+40))
-	c.content = container.NewBorder(c.caption, nil, nil, nil, container.NewStack(area, container.NewGridWithColumns(24, cols...)))
+	c.top, c.half = widget.NewLabel("1"), widget.NewLabel("")
+	c.top.Alignment, c.half.Alignment = fyne.TextAlignTrailing, fyne.TextAlignTrailing
+	zero := widget.NewLabel("0")
+	zero.Alignment = fyne.TextAlignTrailing
+	// The scale's labels sit at the top, middle and bottom of the bars'
+	// height (the hour labels take the last 40 points).
+	scale := container.NewBorder(nil, layout.NewSpacer(), nil, nil,
+		container.NewVBox(c.top, layout.NewSpacer(), c.half, layout.NewSpacer(), zero))
+	scaleArea := canvas.NewRectangle(color.Transparent)
+	scaleArea.SetMinSize(fyne.NewSize(48, chartHeight+40))
+	c.content = container.NewBorder(c.caption, nil, container.NewStack(scaleArea, scale), nil,
+		container.NewStack(area, container.NewGridWithColumns(24, cols...)))
 	return c
 }
 
@@ -59,7 +72,9 @@ func (c *hourlyChart) update(s snapshot) {
 			c.labels[i].SetText(strconv.Itoa(hour) + "h")
 		}
 	}
-	c.caption.SetText("Requests per hour, last 24 hours (" + strconv.FormatInt(sum(c.counts[:]), 10) + " in all)")
+	c.top.SetText(strconv.FormatInt(top, 10))
+	c.half.SetText(strconv.FormatFloat(float64(top)/2, 'f', -1, 64))
+	c.caption.SetText("Requests per hour, last 24 hours (" + strconv.FormatInt(sum(c.counts[:]), 10) + " in all; the scale is requests)")
 }
 
 func sum(xs []int64) int64 {

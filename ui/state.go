@@ -18,6 +18,7 @@ type snapshot struct {
 	accounts   []store.Account // the app's own accounts (metadata)
 	today      []store.DayTotal
 	week       []store.DayTotal    // the last 7 days, today included
+	month      []store.DayTotal    // the last 30 days, today included
 	recent     []relay.UsageRecord // the latest, newest first
 	clientKeys []app.ClientKeyInfo
 	hourly     []int64 // requests per hour, the last 24 hours, ending with the current one
@@ -38,9 +39,12 @@ func (u *UI) snapshot(full bool) snapshot {
 	}
 	s.today, _ = st.Day(now)
 	s.clientKeys, _ = u.core.ClientKeys()
-	for d := 0; d < 7; d++ {
+	for d := 0; d < 30; d++ {
 		day, _ := st.Day(now.AddDate(0, 0, -d))
-		s.week = append(s.week, day...)
+		if d < 7 {
+			s.week = append(s.week, day...)
+		}
+		s.month = append(s.month, day...)
 	}
 	// Counted from keys and read newest first: cheap every second, however
 	// busy the day.

@@ -124,14 +124,14 @@ func TestAddAccountUsageAndTray(t *testing.T) {
 	f.core.Store().Flush(context.Background())
 	f.refresh()
 	// 10 input and 5 output tokens of Sonnet 4.5 at $3 and $15 per million.
-	if got := strings.Join(flat(f.ui.usage.rows), " "); !strings.Contains(got, "work claude-sonnet-4-5 1") || !strings.Contains(got, "$0.0001") {
+	if got := strings.Join(flat(f.ui.usage.rows), " "); !strings.Contains(got, "Work key claude-sonnet-4-5 1") || !strings.Contains(got, "$0.0001") {
 		t.Errorf("usage view rows: %q", got)
 	}
 	if a := f.ui.activity.shown; len(a) != 2 || activityCell(a[0], 7) != "messages" || activityCell(a[0], 2) != "200" {
 		t.Errorf("activity view (newest first): %+v", a)
 	}
 	// Both requests (the refused one too) in the last bars.
-	if c := f.ui.usage.chart; c.counts[22]+c.counts[23] != 2 || !strings.Contains(c.caption.Text, "(2 in all)") {
+	if c := f.ui.usage.chart; c.counts[22]+c.counts[23] != 2 || !strings.Contains(c.caption.Text, "(2 in all") {
 		t.Errorf("chart: %v, %q", c.counts, c.caption.Text)
 	}
 
@@ -875,5 +875,43 @@ func TestActivityTable(t *testing.T) {
 	v.table.Select(widget.TableCellID{Row: 0, Col: 4})
 	if top := f.ui.win.Canvas().Overlays().Top(); top == nil {
 		t.Error("selecting a row opens nothing")
+	}
+}
+
+// Usage shows one period at a time, by the accounts' names, with cost per
+// account, and exports the period as CSV; the chart has a scale.
+func TestUsagePeriodsAndExport(t *testing.T) {
+	now := time.Date(2026, 12, 2, 14, 5, 0, 0, time.Local)
+	f := newFixture(t)
+	v := f.ui.usage
+	today := []store.DayTotal{{Account: "work", Model: "claude-sonnet-4-5", Counts: relay.Counts{Requests: 3}, CostUSD: 0.5}}
+	week := append(today, store.DayTotal{Account: "gone", Model: "gpt-5", Counts: relay.Counts{Requests: 2}, CostUSD: 1.25})
+	month := append(week, store.DayTotal{Account: "work", Model: "claude-opus-4-6", Counts: relay.Counts{Requests: 1}, CostUSD: 2})
+	v.update(snapshot{now: now, today: today, week: week, month: month, hourly: []int64{0, 4, 2},
+		accounts: []store.Account{{ID: "work", Name: "Work key"}}})
+	for _, c := range []struct {
+		period string
+		rows   int
+		costs  string
+	}{
+		{periodToday, 1, "Cost today: $0.5000 — Work key $0.5000"},
+		{periodWeek, 2, "Cost 7 days: $1.7500 — gone (removed) $1.2500 · Work key $0.5000"},
+		{periodMonth, 3, "Cost 30 days: $3.7500 — Work key $2.5000 · gone (removed) $1.2500"},
+	} {
+		v.period.SetSelected(c.period)
+		if len(v.rows) != c.rows || v.costs.Text != c.costs {
+			t.Errorf("%s: %d rows %q; cost line %q, want %d rows, %q", c.period, len(v.rows), flat(v.rows), v.costs.Text, c.rows, c.costs)
+		}
+	}
+	var b strings.Builder
+	if err := v.writeCSV(&b); err != nil {
+		t.Fatal(err)
+	}
+	want := "period,Account,Model,Requests,Input,Output,Cache write,Cache read,Cost (USD)\n30 days,Work key,claude-opus-4-6,1,0,0,0,0,$2.0000\n"
+	if !strings.HasPrefix(b.String(), want) || strings.Count(b.String(), "\n") != 4 {
+		t.Errorf("CSV:\n%s", b.String())
+	}
+	if v.chart.top.Text != "4" || v.chart.half.Text != "2" {
+		t.Errorf("chart scale %q / %q, want 4 / 2", v.chart.top.Text, v.chart.half.Text)
 	}
 }

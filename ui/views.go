@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -27,92 +26,6 @@ func (u *UI) do(change func() error) {
 	}
 	u.core.ReloadAccounts()
 	go u.Refresh()
-}
-
-// usageView shows today's and the last 7 days' traffic per account and
-// model.
-type usageView struct {
-	rows    [][]string
-	table   *widget.Table
-	chart   *hourlyChart
-	quota   *widget.Label
-	content fyne.CanvasObject
-}
-
-var usageHeader = []string{"Period", "Account", "Model", "Requests", "Input", "Output", "Cache write", "Cache read", "Cost (USD)"}
-
-func newUsageView(*UI) *usageView {
-	v := &usageView{}
-	v.table = widget.NewTable(
-		func() (int, int) { return len(v.rows) + 1, len(usageHeader) },
-		func() fyne.CanvasObject { return widget.NewLabel("claude-sonnet-4-5-20250929") },
-		func(id widget.TableCellID, o fyne.CanvasObject) {
-			l := o.(*widget.Label)
-			if id.Row == 0 {
-				l.TextStyle = fyne.TextStyle{Bold: true}
-				l.SetText(usageHeader[id.Col])
-				return
-			}
-			l.TextStyle = fyne.TextStyle{}
-			l.SetText(v.rows[id.Row-1][id.Col])
-		})
-	for c, w := range []float32{70, 120, 200, 75, 80, 80, 90, 90, 90} {
-		v.table.SetColumnWidth(c, w)
-	}
-	v.chart = newHourlyChart()
-	v.quota = widget.NewLabel("")
-	v.quota.Wrapping = fyne.TextWrapWord
-	v.content = container.NewBorder(container.NewVBox(v.chart.content, v.quota), nil, nil, nil, v.table)
-	return v
-}
-
-func (v *usageView) update(s snapshot) {
-	v.chart.update(s)
-	var plans []string
-	for _, a := range s.accounts {
-		if q := s.quotaText(a.ID); q != "" {
-			plans = append(plans, a.Name+": "+q)
-		}
-	}
-	if len(plans) == 0 {
-		v.quota.SetText("Plan quota: not reported yet (subscriptions report it with each answer).")
-	} else {
-		v.quota.SetText("Plan quota — " + strings.Join(plans, "; "))
-	}
-	v.rows = v.rows[:0]
-	add := func(period string, days []store.DayTotal) {
-		type key struct{ acct, model string }
-		sum := map[key]*store.DayTotal{}
-		var keys []key
-		for _, d := range days {
-			k := key{d.Account, d.Model}
-			t := sum[k]
-			if t == nil {
-				t = &store.DayTotal{}
-				sum[k] = t
-				keys = append(keys, k)
-			}
-			t.Requests += d.Requests
-			t.Usage = t.Usage.Add(d.Usage)
-			t.CostUSD += d.CostUSD
-		}
-		sort.Slice(keys, func(i, j int) bool {
-			if keys[i].acct != keys[j].acct {
-				return keys[i].acct < keys[j].acct
-			}
-			return keys[i].model < keys[j].model
-		})
-		for _, k := range keys {
-			t := sum[k] // the store keeps no row without an account
-			v.rows = append(v.rows, []string{period, k.acct, k.model, strconv.FormatInt(t.Requests, 10),
-				strconv.FormatInt(t.Usage.InputTokens, 10), strconv.FormatInt(t.Usage.OutputTokens, 10),
-				strconv.FormatInt(t.Usage.CacheWriteTokens, 10), strconv.FormatInt(t.Usage.CacheReadTokens, 10),
-				fmt.Sprintf("$%.4f", t.CostUSD)})
-		}
-	}
-	add("Today", s.today)
-	add("7 days", s.week)
-	v.table.Refresh()
 }
 
 // settingsView shows where the relay listens, the local client keys (add,

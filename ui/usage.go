@@ -1,0 +1,199 @@
+package ui
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/widget"
+
+	"keypool/app/store"
+)
+
+// usageView is the traffic of one period (today, 7 or 30 days) per account
+// and model, with the accounts' names, cost per account, requests per hour
+// on a labelled scale, the plan windows, and Export CSV.
+type usageView struct {
+	u       *UI
+	snap    snapshot
+	period  *widget.RadioGroup
+	rows    [][]string // the table's rows, per usageHeader
+	table   *widget.Table
+	costs   *widget.Label // cost per account in the period
+	chart   *hourlyChart
+	quota   *widget.Label
+	content fyne.CanvasObject
+}
+
+// The periods the switch offers.
+const (
+	periodToday = "Today"
+	periodWeek  = "7 days"
+	periodMonth = "30 days"
+)
+
+var usageHeader = []string{"Account", "Model", "Requests", "Input", "Output", "Cache write", "Cache read", "Cost (USD)"}
+
+func newUsageView(u *UI) *usageView {
+	v := &usageView{u: u}
+	v.table = widget.NewTable(
+		func() (int, int) { return len(v.rows), len(usageHeader) },
+		func() fyne.CanvasObject {
+			l := widget.NewLabel("cell")
+			l.Truncation = fyne.TextTruncateEllipsis
+			return l
+		},
+		func(id widget.TableCellID, o fyne.CanvasObject) {
+			if id.Row < len(v.rows) {
+				o.(*widget.Label).SetText(v.rows[id.Row][id.Col])
+			}
+		})
+	v.table.ShowHeaderRow = true
+	v.table.CreateHeader = func() fyne.CanvasObject {
+		return widget.NewLabelWithStyle("header", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	}
+	v.table.UpdateHeader = func(id widget.TableCellID, o fyne.CanvasObject) {
+		if id.Col >= 0 && id.Col < len(usageHeader) {
+			o.(*widget.Label).SetText(usageHeader[id.Col])
+		}
+	}
+	for c, w := range []float32{170, 170, 80, 80, 80, 95, 90, 95} {
+		v.table.SetColumnWidth(c, w)
+	}
+	v.costs = widget.NewLabel("")
+	v.costs.Truncation = fyne.TextTruncateEllipsis
+	v.period = widget.NewRadioGroup([]string{periodToday, periodWeek, periodMonth}, func(string) { v.fill() })
+	v.period.Horizontal = true
+	v.period.Required = true
+	v.period.SetSelected(periodToday)
+	export := widget.NewButton("Export CSV…", v.showExport)
+	v.chart = newHourlyChart()
+	v.quota = widget.NewLabel("")
+	v.quota.Wrapping = fyne.TextWrapWord
+	top := container.NewVBox(v.chart.content, v.quota,
+		container.NewBorder(nil, nil, v.period, export), v.costs)
+	v.content = container.NewBorder(top, nil, nil, nil, v.table)
+	return v
+}
+
+func (v *usageView) update(s snapshot) {
+	v.snap = s
+	v.chart.update(s)
+	var plans []string
+	for _, a := range s.accounts {
+		if q := s.quotaText(a.ID); q != "" {
+			plans = append(plans, a.Name+": "+q)
+		}
+	}
+	if len(plans) == 0 {
+		v.quota.SetText("Plan quota: not reported yet (subscriptions report it with each answer).")
+	} else {
+		v.quota.SetText("Plan quota — " + strings.Join(plans, "; "))
+	}
+	v.fill()
+}
+
+// days are the daily totals of the chosen period.
+func (v *usageView) days() []store.DayTotal {
+	switch v.period.Selected {
+	case periodWeek:
+		return v.snap.week
+	case periodMonth:
+		return v.snap.month
+	}
+	return v.snap.today
+}
+
+// fill builds the table's rows and the cost line for the chosen period.
+func (v *usageView) fill() {
+	names := map[string]string{}
+	for _, a := range v.snap.accounts {
+		names[a.ID] = a.Name
+	}
+	name := func(id string) string {
+		if n := names[id]; n != "" {
+			return n
+		}
+		return id + " (removed)"
+	}
+	type key struct{ acct, model string }
+	sum := map[key]*store.DayTotal{}
+	cost := map[string]float64{}
+	var keys []key
+	for _, d := range v.days() {
+		k := key{d.Account, d.Model}
+		t := sum[k]
+		if t == nil {
+			t = &store.DayTotal{}
+			sum[k] = t
+			keys = append(keys, k)
+		}
+		t.Requests += d.Requests
+		t.Usage = t.Usage.Add(d.Usage)
+		t.CostUSD += d.CostUSD
+		cost[d.Account] += d.CostUSD
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if a, b := name(keys[i].acct), name(keys[j].acct); a != b {
+			return a < b
+		}
+		return keys[i].model < keys[j].model
+	})
+	v.rows = v.rows[:0]
+	for _, k := range keys {
+		t := sum[k]
+		v.rows = append(v.rows, []string{name(k.acct), k.model, strconv.FormatInt(t.Requests, 10),
+			strconv.FormatInt(t.Usage.InputTokens, 10), strconv.FormatInt(t.Usage.OutputTokens, 10),
+			strconv.FormatInt(t.Usage.CacheWriteTokens, 10), strconv.FormatInt(t.Usage.CacheReadTokens, 10),
+			fmt.Sprintf("$%.4f", t.CostUSD)})
+	}
+	var accts []string
+	for id := range cost {
+		accts = append(accts, id)
+	}
+	sort.Slice(accts, func(i, j int) bool { return cost[accts[i]] > cost[accts[j]] })
+	parts := make([]string, len(accts))
+	var total float64
+	for i, id := range accts {
+		parts[i] = fmt.Sprintf("%s $%.4f", name(id), cost[id])
+		total += cost[id]
+	}
+	if len(parts) == 0 {
+		v.costs.SetText("No requests in this period.")
+	} else {
+		v.costs.SetText(fmt.Sprintf("Cost %s: $%.4f — %s", strings.ToLower(v.period.Selected), total, strings.Join(parts, " · ")))
+	}
+	v.table.Refresh()
+}
+
+// writeCSV writes the period's table, header first.
+func (v *usageView) writeCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	cw.Write(append([]string{"period"}, usageHeader...))
+	for _, r := range v.rows {
+		cw.Write(append([]string{v.period.Selected}, r...))
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// showExport asks where to save the period's table as CSV.
+func (v *usageView) showExport() {
+	d := dialog.NewFileSave(func(w fyne.URIWriteCloser, err error) {
+		if err != nil || w == nil {
+			return
+		}
+		defer w.Close()
+		if err := v.writeCSV(w); err != nil {
+			dialog.ShowError(fmt.Errorf("export usage to %s: %w", w.URI().Path(), err), v.u.win)
+		}
+	}, v.u.win)
+	d.SetFileName("keypool-usage-" + strings.ReplaceAll(strings.ToLower(v.period.Selected), " ", "-") + ".csv")
+	d.Show()
+}
