@@ -28,6 +28,7 @@ type accountsView struct {
 	content fyne.CanvasObject
 	add     *widget.Button
 	rows    map[fyne.CanvasObject]*accountRow // the list's rows, by their content
+	summary *widget.Label                     // the pool in one line
 	// first is shown instead of the list while there are no accounts.
 	first *firstRun
 	full  *fyne.Container // the buttons and the list
@@ -51,7 +52,9 @@ func newAccountsView(u *UI) *accountsView {
 	)
 	v.add = widget.NewButton("Add API key…", v.showAdd)
 	login := widget.NewButton("Log in with browser…", v.showLogin)
-	v.full = container.NewBorder(container.NewHBox(v.add, login), nil, nil, nil, v.list)
+	v.summary = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	v.summary.Truncation = fyne.TextTruncateEllipsis
+	v.full = container.NewBorder(container.NewVBox(v.summary, container.NewHBox(v.add, login)), nil, nil, nil, v.list)
 	v.first = newFirstRun(v)
 	v.content = container.NewStack(v.full, v.first.content)
 	return v
@@ -67,6 +70,7 @@ func (v *accountsView) update(s snapshot) {
 	}
 	v.first.content.Hide()
 	v.full.Show()
+	v.summary.SetText(s.summary(true))
 	v.list.Refresh()
 }
 

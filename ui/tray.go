@@ -185,15 +185,20 @@ func menuKey(m *fyne.Menu) string {
 }
 
 // traySummary is the tray's one-line tooltip: how many accounts are ready,
-// and when the next one is back ("6/8 ready · next back 14:05").
-func traySummary(s snapshot) string {
+// the most used plan window, and when the next one is back ("Keypool: 6/8
+// ready · work 5h 42% · next back 14:05").
+func traySummary(s snapshot) string { return "Keypool: " + s.summary(false) }
+
+// summary is the pool in one line; with firstChoice, it names the account
+// new conversations go to first.
+func (s snapshot) summary(firstChoice bool) string {
 	switch {
 	case s.paused:
-		return "Keypool: paused"
+		return "paused"
 	case s.health.Blocked != "":
-		return "Keypool: waiting for the keychain"
+		return "waiting for the keychain"
 	case len(s.health.Accounts) == 0:
-		return "Keypool: no accounts yet"
+		return "no accounts yet"
 	}
 	ready, served := 0, 0
 	for _, a := range s.health.Accounts {
@@ -205,7 +210,21 @@ func traySummary(s snapshot) string {
 			ready++
 		}
 	}
-	parts := []string{fmt.Sprintf("Keypool: %d/%d ready", ready, served)}
+	parts := []string{fmt.Sprintf("%d/%d ready", ready, served)}
+	if firstChoice {
+		var first []string
+		for _, c := range []struct {
+			client string
+			p      pool.Protocol
+		}{{"Claude", pool.ProtocolAnthropic}, {"Codex", pool.ProtocolResponses}, {"Gemini", pool.ProtocolGemini}} {
+			if a := s.firstChoice(c.p); a != "" {
+				first = append(first, c.client+" → "+a)
+			}
+		}
+		if len(first) > 0 {
+			parts = append(parts, "new conversations: "+strings.Join(first, ", "))
+		}
+	}
 	if q := tightestQuota(s); q != "" {
 		parts = append(parts, q)
 	}
@@ -213,6 +232,19 @@ func traySummary(s snapshot) string {
 		parts = append(parts, "next back "+first.Local().Format("15:04"))
 	}
 	return strings.Join(parts, " · ")
+}
+
+// firstChoice is the ready account of the highest priority that answers
+// protocol p: where the relay sends a new conversation first (among equals
+// the strategy picks), or "".
+func (s snapshot) firstChoice(p pool.Protocol) string {
+	name, best := "", 0
+	for _, a := range s.health.Accounts {
+		if a.State == "ready" && pool.Kind(a.Type).Serves(p) && (name == "" || a.Priority > best) {
+			name, best = a.Name, a.Priority
+		}
+	}
+	return name
 }
 
 // tightestQuota is the most used plan window of any ready account

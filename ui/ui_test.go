@@ -29,6 +29,7 @@ import (
 	"keypool/app/store"
 	"keypool/internal/dirtest"
 	"keypool/relay"
+	"keypool/relay/pool"
 	"keypool/relay/relaytest"
 )
 
@@ -913,5 +914,28 @@ func TestUsagePeriodsAndExport(t *testing.T) {
 	}
 	if v.chart.top.Text != "4" || v.chart.half.Text != "2" {
 		t.Errorf("chart scale %q / %q, want 4 / 2", v.chart.top.Text, v.chart.half.Text)
+	}
+}
+
+// The Accounts tab opens with the pool in one line: how many are ready,
+// where new conversations go first, and when the next one is back.
+func TestAccountsSummary(t *testing.T) {
+	now := time.Date(2026, 12, 2, 14, 5, 0, 0, time.Local)
+	s := snapshot{now: now, accounts: []store.Account{{ID: "a"}}, health: relay.Health{Accounts: []relay.AccountHealth{
+		{ID: "a", Name: "Work key", Type: "claude-api", Priority: 10, State: "ready", Quota: []pool.Quota{{Window: "5h", Utilization: 0.42}}},
+		{ID: "b", Name: "Max", Type: "claude-oauth", Priority: 90, State: "cooling", Cooldowns: []relay.CooldownInfo{{Family: "all", Until: now.Add(time.Hour)}}},
+		{ID: "c", Name: "Old", State: "disabled"},
+	}}}
+	want := "1/2 ready · new conversations: Claude → Work key · Work key 5h 42% · next back 15:05"
+	if got := s.summary(true); got != want {
+		t.Errorf("summary = %q, want %q", got, want)
+	}
+	if got := traySummary(s); got != "Keypool: 1/2 ready · Work key 5h 42% · next back 15:05" {
+		t.Errorf("tooltip = %q", got)
+	}
+	f := newFixture(t)
+	f.addThroughDialog()
+	if got := f.ui.accounts.summary.Text; !strings.HasPrefix(got, "1/1 ready · new conversations: Claude → Work key") {
+		t.Errorf("the Accounts tab's summary = %q", got)
 	}
 }
