@@ -16,7 +16,10 @@ import (
 	// binary with the window, tests included, has it.
 	_ "envfix"
 
+	"image/color"
+
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/widget"
@@ -71,8 +74,12 @@ func New(fapp fyne.App, core *app.App) *UI {
 	u.banner.Importance = widget.DangerImportance
 	u.banner.Wrapping = fyne.TextWrapWord
 	u.banner.Hide()
-	u.win.SetContent(container.NewBorder(u.banner, nil, nil, nil, u.tabs))
-	u.win.Resize(fyne.NewSize(900, 560))
+	// The window is never smaller than minWindow: every view is laid out
+	// to fit there.
+	floor := canvas.NewRectangle(color.Transparent)
+	floor.SetMinSize(minWindow)
+	u.win.SetContent(container.NewStack(floor, container.NewBorder(u.banner, nil, nil, nil, u.tabs)))
+	u.win.Resize(fyne.NewSize(960, 640))
 	// Closing the window leaves Keypool in the tray.
 	u.win.SetCloseIntercept(func() {
 		u.visible.Store(false)
@@ -80,6 +87,9 @@ func New(fapp fyne.App, core *app.App) *UI {
 	})
 	return u
 }
+
+// minWindow is the window's smallest size.
+var minWindow = fyne.NewSize(800, 520)
 
 // Icon is the app icon as a Fyne resource.
 var Icon = fyne.NewStaticResource("keypool.png", assets.Icon)

@@ -20,6 +20,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"keypool/app"
@@ -233,20 +234,41 @@ func TestScreenshots(t *testing.T) {
 	f.core.Store().Flush(context.Background())
 	f.refresh()
 	os.MkdirAll(dir, 0o755)
-	w := test.NewWindow(f.ui.win.Content())
-	w.Resize(fyne.NewSize(900, 560))
 	tabs := f.ui.tabs
-	for i, name := range []string{"accounts", "usage", "activity", "settings"} {
-		tabs.SelectIndex(i)
-		img := w.Canvas().Capture()
-		out, err := os.Create(filepath.Join(dir, name+".png"))
-		if err != nil {
-			t.Fatal(err)
+	// Each view at the window's smallest size and at 1280×800, dark and
+	// light; the tray menu as text.
+	for _, th := range []struct {
+		name  string
+		theme fyne.Theme
+	}{{"dark", theme.DarkTheme()}, {"light", theme.LightTheme()}} {
+		test.ApplyTheme(t, th.theme)
+		w := test.NewWindow(f.ui.win.Content())
+		for i := range f.ui.tabs.Items {
+			tabs.SelectIndex(i)
+			test.ApplyTheme(t, th.theme) // every widget of every tab takes the theme's colours
 		}
-		png.Encode(out, img)
-		out.Close()
+		for _, size := range []fyne.Size{minWindow, fyne.NewSize(1280, 800)} {
+			w.Resize(size)
+			for i, name := range []string{"accounts", "usage", "activity", "settings"} {
+				tabs.SelectIndex(i)
+				file := fmt.Sprintf("%s-%dx%d-%s.png", name, int(size.Width), int(size.Height), th.name)
+				if size == minWindow && th.name == "dark" {
+					file = name + ".png"
+				}
+				out, err := os.Create(filepath.Join(dir, file))
+				if err != nil {
+					t.Fatal(err)
+				}
+				png.Encode(out, w.Canvas().Capture())
+				out.Close()
+			}
+		}
+		w.Close()
 	}
-	time.Sleep(0)
+	menu := strings.Join(labels(trayMenu(f.ui.snapshot(false), f.ui.trayActions())), "\n")
+	if err := os.WriteFile(filepath.Join(dir, "tray-menu.txt"), []byte(traySummary(f.ui.snapshot(false))+"\n\n"+menu+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func findItem(m *fyne.Menu, prefix string) *fyne.MenuItem {

@@ -63,7 +63,7 @@ func newUsageView(u *UI) *usageView {
 			o.(*widget.Label).SetText(usageHeader[id.Col])
 		}
 	}
-	for c, w := range []float32{170, 170, 80, 80, 80, 95, 90, 95} {
+	for c, w := range []float32{150, 150, 75, 70, 70, 90, 85, 90} { // 780: fits the smallest window
 		v.table.SetColumnWidth(c, w)
 	}
 	v.costs = widget.NewLabel("")

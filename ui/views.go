@@ -119,7 +119,8 @@ func newSettingsView(u *UI) *settingsView {
 		container.NewHBox(widget.NewLabel("Log: "+logPath),
 			widget.NewButton("Copy path", func() { u.fapp.Clipboard().SetContent(logPath) })),
 		widget.NewLabel("The theme follows the system."))
-	v.content = container.NewBorder(top, bottom, nil, nil, v.list)
+	// Scrolls when the window is smaller than everything here.
+	v.content = container.NewVScroll(container.NewBorder(top, bottom, nil, nil, v.list))
 	return v
 }
 
