@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/theme"
@@ -959,5 +960,90 @@ func TestAccountsSummary(t *testing.T) {
 	f.addThroughDialog()
 	if got := f.ui.accounts.summary.Text; !strings.HasPrefix(got, "1/1 ready · new conversations: Claude → Work key") {
 		t.Errorf("the Accounts tab's summary = %q", got)
+	}
+}
+
+// overlaps lists the pairs of texts shown in c that overlap on screen.
+func overlaps(c fyne.Canvas) []string {
+	type shown struct {
+		text string
+		pos  fyne.Position
+		size fyne.Size
+	}
+	var texts []shown
+	d := fyne.CurrentApp().Driver()
+	var walk func(o fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		if o == nil || !o.Visible() {
+			return
+		}
+		switch x := o.(type) {
+		case *canvas.Text:
+			if strings.TrimSpace(x.Text) != "" {
+				texts = append(texts, shown{x.Text, d.AbsolutePositionForObject(x), x.Size()})
+			}
+			return
+		case *fyne.Container:
+			for _, c := range x.Objects {
+				walk(c)
+			}
+		case fyne.Widget:
+			for _, c := range test.WidgetRenderer(x).Objects() {
+				walk(c)
+			}
+		}
+	}
+	walk(c.Content())
+	var out []string
+	for i, a := range texts {
+		for _, b := range texts[i+1:] {
+			dx := min(a.pos.X+a.size.Width, b.pos.X+b.size.Width) - max(a.pos.X, b.pos.X)
+			dy := min(a.pos.Y+a.size.Height, b.pos.Y+b.size.Height) - max(a.pos.Y, b.pos.Y)
+			if dx > 1 && dy > 1 {
+				out = append(out, fmt.Sprintf("%q at %v and %q at %v", a.text, a.pos, b.text, b.pos))
+			}
+		}
+	}
+	return out
+}
+
+// No text of any view overlaps another, at the window's smallest size and
+// at 1280×800, with a realistic pool.
+func TestViewsDoNotOverlap(t *testing.T) {
+	f := newFixture(t)
+	f.addThroughDialog()
+	for _, a := range []store.Account{
+		{ID: "sub", Name: "someone.with.a.long.address@example.com (Claude Max)", Type: "claude-oauth", Priority: 90, Enabled: true, APIURL: f.up.URL, Status: store.StatusNeedsLogin},
+		{ID: "capped", Name: "Capped key", Type: "claude-api", Priority: 1, Enabled: true, APIURL: f.up.URL, DailyBudgetUSD: 0.01},
+		{ID: "off", Name: "Old key", Type: "openai-responses", Enabled: false, APIURL: f.up.URL},
+	} {
+		field := secrets.APIKey
+		if a.Type == "claude-oauth" {
+			field = secrets.RefreshToken
+		}
+		if err := f.core.Accounts().Add(a, map[secrets.Field]secrets.Secret{field: secrets.New("overlap-secret-" + a.ID)}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.keys.DeleteAll(secrets.Account(a.ID)) })
+	}
+	f.core.ReloadAccounts()
+	f.up.Push(relaytest.Reply{Body: relaytest.Message("claude-sonnet-4-5", "ok", 1, 1), Header: map[string]string{
+		"Anthropic-Ratelimit-Unified-Status": "allowed", "Anthropic-Ratelimit-Unified-5h-Utilization": "0.93",
+		"Anthropic-Ratelimit-Unified-7d-Utilization": "0.12"}})
+	f.post("a")
+	f.up.Push(relaytest.Reply{Status: 429, Header: map[string]string{"Retry-After": "300"}, Body: relaytest.Error("rate_limit_error", "slow")})
+	f.post("b")
+	f.core.Store().Flush(context.Background())
+	f.refresh()
+	w := test.NewWindow(f.ui.win.Content())
+	defer w.Close()
+	for _, size := range []fyne.Size{minWindow, fyne.NewSize(1280, 800)} {
+		w.Resize(size)
+		for i, tab := range f.ui.tabs.Items {
+			f.ui.tabs.SelectIndex(i)
+			for _, o := range overlaps(w.Canvas()) {
+				t.Errorf("%s at %v: %s", tab.Text, size, o)
+			}
+		}
 	}
 }
