@@ -83,6 +83,23 @@ func TestImportDirection(t *testing.T) {
 	}
 }
 
+// TestUIFacade: the desktop app reaches Keypool through package app alone
+// (and its own assets), never the relay, the store, the keychain or the
+// CLIs' configs directly.
+func TestUIFacade(t *testing.T) {
+	allowed := map[string]bool{"keypool/app": true, "keypool/assets": true}
+	for _, p := range listPackages(t) {
+		if p.ImportPath != "keypool/ui" {
+			continue
+		}
+		for _, imp := range p.Imports {
+			if strings.HasPrefix(imp, "keypool/") && !allowed[imp] {
+				t.Errorf("keypool/ui imports %s: it goes through keypool/app (app/desktop.go)", imp)
+			}
+		}
+	}
+}
+
 // TestPackageDocs: every package says what it is for.
 func TestPackageDocs(t *testing.T) {
 	for _, p := range listPackages(t) {

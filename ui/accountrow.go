@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"image/color"
+	"keypool/app"
 	"strconv"
 
 	"fyne.io/fyne/v2"
@@ -11,9 +12,6 @@ import (
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
-
-	"keypool/app/store"
-	"keypool/relay/pool"
 )
 
 // accountRow is one account in the Accounts tab, three lines that never
@@ -72,20 +70,20 @@ func newAccountRow() *accountRow {
 
 // kindText names an account type for people.
 func kindText(t string) string {
-	switch pool.Kind(t) {
-	case pool.KindClaudeAPI:
+	switch app.Kind(t) {
+	case app.KindClaudeAPI:
 		return "Anthropic API"
-	case pool.KindClaudeOAuth:
+	case app.KindClaudeOAuth:
 		return "Claude Pro/Max"
-	case pool.KindCodexOAuth:
+	case app.KindCodexOAuth:
 		return "ChatGPT"
-	case pool.KindOpenAIResponses:
+	case app.KindOpenAIResponses:
 		return "OpenAI API"
-	case pool.KindOpenAICompatible:
+	case app.KindOpenAICompatible:
 		return "OpenAI-compatible"
-	case pool.KindGeminiAPI:
+	case app.KindGeminiAPI:
 		return "Gemini API"
-	case pool.KindGemini:
+	case app.KindGemini:
 		return "Google login"
 	}
 	return t
@@ -97,9 +95,9 @@ func stateImportance(state string) widget.Importance {
 	switch state {
 	case "ready":
 		return widget.SuccessImportance
-	case "cooling", "unavailable", string(pool.ReasonBudget):
+	case "cooling", "unavailable", app.StateBudget:
 		return widget.WarningImportance
-	case string(pool.ReasonNeedsLogin), string(pool.ReasonNeedsKey), string(pool.ReasonUnsupported):
+	case app.StateNeedsLogin, app.StateNeedsKey, app.StateUnsupported:
 		return widget.DangerImportance
 	}
 	return widget.LowImportance
@@ -136,7 +134,7 @@ func (m *meterLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 
 // meters are an account's plan windows, then its daily budget when one is
 // set, as bars.
-func (s snapshot) meters(a store.Account) []fyne.CanvasObject {
+func (s snapshot) meters(a app.Account) []fyne.CanvasObject {
 	var out []fyne.CanvasObject
 	for _, h := range s.health.Accounts {
 		if h.ID != a.ID {

@@ -13,10 +13,6 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"keypool/app"
-	"keypool/app/secrets"
-	"keypool/app/store"
-	"keypool/relay"
-	"keypool/relay/pool"
 )
 
 // accountsView lists the accounts: type, name, priority, state with a
@@ -75,7 +71,7 @@ func (v *accountsView) update(s snapshot) {
 }
 
 // fill shows account a in row r.
-func (v *accountsView) fill(a store.Account, r *accountRow) {
+func (v *accountsView) fill(a app.Account, r *accountRow) {
 	s := v.snap
 	r.name.SetText(a.Name + " · " + kindText(a.Type))
 	today := todayText(s, a.ID)
@@ -110,11 +106,11 @@ func (v *accountsView) fill(a store.Account, r *accountRow) {
 		r.action.SetText("Enable")
 		r.action.OnTapped = func() { v.u.do(func() error { return v.u.core.Accounts().SetEnabled(id, true) }) }
 		r.action.Show()
-	case s.stateOf(a) == string(pool.ReasonNeedsLogin):
+	case s.stateOf(a) == app.StateNeedsLogin:
 		r.action.SetText("Log in again")
 		r.action.OnTapped = func() { v.relogin(a) }
 		r.action.Show()
-	case s.stateOf(a) == string(pool.ReasonNeedsKey):
+	case s.stateOf(a) == app.StateNeedsKey:
 		r.action.SetText("Enter key")
 		r.action.OnTapped = func() { v.showEdit(a) }
 		r.action.Show()
@@ -124,7 +120,7 @@ func (v *accountsView) fill(a store.Account, r *accountRow) {
 }
 
 // relogin opens the login dialog for an existing account's login.
-func (v *accountsView) relogin(a store.Account) {
+func (v *accountsView) relogin(a app.Account) {
 	d := newLoginDialog(v.u, openBrowser)
 	for label, kind := range loginKinds {
 		if string(kind) == a.Type {
@@ -152,11 +148,11 @@ func (v *accountsView) move(id string, dir int) error {
 		if pa == po {
 			pa = po + dir
 		}
-		st := v.u.core.Store()
-		if err := st.UpdateAccount(id, func(s *store.Account) error { s.Priority = pa; return nil }); err != nil {
+		st := v.u.core
+		if err := st.UpdateAccount(id, func(s *app.Account) error { s.Priority = pa; return nil }); err != nil {
 			return err
 		}
-		return st.UpdateAccount(other.ID, func(s *store.Account) error { s.Priority = po; return nil })
+		return st.UpdateAccount(other.ID, func(s *app.Account) error { s.Priority = po; return nil })
 	}
 	return nil
 }
@@ -223,7 +219,7 @@ func (v *accountsView) newAddForm() (*addForm, []*widget.FormItem) {
 // keychain; it is never kept in a field that outlives the dialog.
 func (f *addForm) submit(u *UI) error {
 	prio, _ := strconv.Atoi(strings.TrimSpace(f.priority.Text))
-	acct := store.Account{ID: strings.TrimSpace(f.id.Text), Type: f.kind.Selected, Name: strings.TrimSpace(f.name.Text),
+	acct := app.Account{ID: strings.TrimSpace(f.id.Text), Type: f.kind.Selected, Name: strings.TrimSpace(f.name.Text),
 		Priority: prio, Enabled: true, APIURL: strings.TrimSuffix(strings.TrimSpace(f.apiURL.Text), "/"), AuthHeader: f.auth.Selected}
 	for _, m := range strings.Split(f.models.Text, ",") {
 		if m = strings.TrimSpace(m); m != "" {
@@ -237,7 +233,7 @@ func (f *addForm) submit(u *UI) error {
 		}
 		acct.Proxy = px
 	}
-	sec := map[secrets.Field]secrets.Secret{secrets.APIKey: secrets.New(strings.TrimSpace(f.key.Text))}
+	sec := map[app.SecretField]app.Secret{app.FieldAPIKey: app.NewSecret(strings.TrimSpace(f.key.Text))}
 	f.key.SetText("")
 	return u.core.Accounts().Add(acct, sec)
 }
@@ -255,7 +251,7 @@ func (v *accountsView) showAdd() {
 
 // showEdit edits an account: name, priority, API URL, auth header, proxy
 // (with a connection test), models, and optionally a new key.
-func (v *accountsView) showEdit(a store.Account) {
+func (v *accountsView) showEdit(a app.Account) {
 	name, prio, apiURL, proxy, models := widget.NewEntry(), widget.NewEntry(), widget.NewEntry(), widget.NewEntry(), widget.NewEntry()
 	key, proxyPass := widget.NewPasswordEntry(), widget.NewPasswordEntry()
 	auth := widget.NewSelect([]string{"x-api-key", "bearer"}, nil)
@@ -313,7 +309,7 @@ func (v *accountsView) showEdit(a store.Account) {
 			return
 		}
 		v.u.do(func() error {
-			var px *store.Proxy
+			var px *app.AccountProxy
 			if p := strings.TrimSpace(proxy.Text); p != "" {
 				var err error
 				if px, err = parseProxyURL(p); err != nil {
@@ -327,10 +323,10 @@ func (v *accountsView) showEdit(a store.Account) {
 					ms = append(ms, m)
 				}
 			}
-			err := v.u.core.Accounts().Update(a.ID, func(s *store.Account) {
+			err := v.u.core.Accounts().Update(a.ID, func(s *app.Account) {
 				s.Name, s.Priority, s.APIURL, s.AuthHeader, s.Proxy, s.Models = strings.TrimSpace(name.Text), n,
 					strings.TrimSuffix(strings.TrimSpace(apiURL.Text), "/"), auth.Selected, px, ms
-			}, secrets.New(strings.TrimSpace(key.Text)), secrets.New(proxyPass.Text))
+			}, app.NewSecret(strings.TrimSpace(key.Text)), app.NewSecret(proxyPass.Text))
 			key.SetText("")
 			proxyPass.SetText("")
 			return err
@@ -343,7 +339,7 @@ func (v *accountsView) showEdit(a store.Account) {
 // todayText is an account's traffic today in words, failed attempts and
 // their kinds included: "3 requests, 2 errors (2 connection), 120 tokens today".
 func todayText(s snapshot, id string) string {
-	var c relay.Counts
+	var c app.Counts
 	for _, d := range s.today {
 		if d.Account == id {
 			c = c.Plus(d.Counts)

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"keypool/app"
 	"strconv"
 	"strings"
 	"time"
@@ -10,8 +11,6 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/widget"
-
-	"keypool/relay"
 )
 
 // activityView is the latest requests as a table with a header: when, what,
@@ -19,8 +18,8 @@ import (
 // to show the whole story; filters pick an account and an outcome.
 type activityView struct {
 	u       *UI
-	all     []relay.UsageRecord // newest first
-	shown   []relay.UsageRecord // after the filters
+	all     []app.UsageRecord // newest first
+	shown   []app.UsageRecord // after the filters
 	table   *widget.Table
 	account *widget.Select
 	outcome *widget.Select
@@ -115,7 +114,7 @@ func (v *activityView) filter() {
 
 // touched reports whether the request went to account id, or was left by
 // it.
-func touched(r relay.UsageRecord, id string) bool {
+func touched(r app.UsageRecord, id string) bool {
 	if r.Account == id {
 		return true
 	}
@@ -128,7 +127,7 @@ func touched(r relay.UsageRecord, id string) bool {
 }
 
 // outcomeOf is how a request ended, as the outcome filter names it.
-func outcomeOf(r relay.UsageRecord) string {
+func outcomeOf(r app.UsageRecord) string {
 	switch {
 	case r.Account == "":
 		return outcomeRefused
@@ -141,7 +140,7 @@ func outcomeOf(r relay.UsageRecord) string {
 }
 
 // activityCell is column col of a record (see activityColumns).
-func activityCell(r relay.UsageRecord, col int) string {
+func activityCell(r app.UsageRecord, col int) string {
 	switch col {
 	case 0:
 		return r.Time.Local().Format("15:04:05")
@@ -170,7 +169,7 @@ func activityCell(r relay.UsageRecord, col int) string {
 
 // story is what happened to a request in words: each account it left and
 // why, then how it ended.
-func story(r relay.UsageRecord) string {
+func story(r app.UsageRecord) string {
 	var parts []string
 	for _, f := range r.Failover {
 		parts = append(parts, "left "+f.Account+": "+f.Reason)
@@ -189,7 +188,7 @@ func story(r relay.UsageRecord) string {
 }
 
 // showRecord opens one request's whole story.
-func (v *activityView) showRecord(r relay.UsageRecord) {
+func (v *activityView) showRecord(r app.UsageRecord) {
 	text := fmt.Sprintf("%s  %s  %s\nAccount: %s   Status: %d   Took: %s (first byte %s)   Cost: $%.4f   Client: %s\nTokens: %d in, %d out, %d cache write, %d cache read\n\n%s",
 		r.Time.Local().Format("2006-01-02 15:04:05"), r.Route, r.Model, activityCell(r, 1), r.Status,
 		r.Duration.Round(time.Millisecond), r.TTFB.Round(time.Millisecond), r.CostUSD, r.ClientID,

@@ -1,37 +1,32 @@
 package ui
 
 import (
-	"os"
+	"keypool/app"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/widget"
-
-	"keypool/app/clients"
 )
 
 // connectRow is one CLI's line: its name, whether it is connected, and one
 // button that says what it will do (Connect or Disconnect).
 type connectRow struct {
-	client clients.Client
+	client app.Client
 	status *widget.Label
 	button *widget.Button
 	row    *fyne.Container
 }
 
-func newConnectRow(c clients.Client, name string) *connectRow {
+func newConnectRow(c app.Client, name string) *connectRow {
 	r := &connectRow{client: c, status: widget.NewLabel(""), button: widget.NewButton("Connect", nil)}
 	r.row = container.NewHBox(widget.NewLabel(name+":"), r.status, r.button)
 	return r
 }
 
-// update shows whether the CLI is connected, from its files under home
-// ("" when the home dir is unknown), and wires the button to the opposite.
-func (r *connectRow) update(u *UI, home string) {
-	on := false
-	if home != "" {
-		on, _ = clients.Connected(home, r.client)
-	}
+// update shows whether the CLI is connected, from its own files, and wires
+// the button to the opposite.
+func (r *connectRow) update(u *UI) {
+	on, _ := app.ClientConnected(r.client)
 	if on {
 		r.status.SetText("connected")
 		r.button.SetText("Disconnect")
@@ -74,9 +69,9 @@ func newFirstRun(v *accountsView) *firstRun {
 	thenWhy.Wrapping = fyne.TextWrapWord
 	rows := container.NewVBox()
 	for _, c := range []struct {
-		c    clients.Client
+		c    app.Client
 		name string
-	}{{clients.ClaudeCode, "Claude Code"}, {clients.Codex, "Codex CLI"}, {clients.GeminiCLI, "Gemini CLI"}} {
+	}{{app.ClaudeCode, "Claude Code"}, {app.Codex, "Codex CLI"}, {app.GeminiCLI, "Gemini CLI"}} {
 		r := newConnectRow(c.c, c.name)
 		f.connects = append(f.connects, r)
 		rows.Add(r.row)
@@ -87,8 +82,7 @@ func newFirstRun(v *accountsView) *firstRun {
 
 // update shows each CLI's state.
 func (f *firstRun) update(u *UI) {
-	home, _ := os.UserHomeDir()
 	for _, r := range f.connects {
-		r.update(u, home)
+		r.update(u)
 	}
 }

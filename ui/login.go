@@ -19,7 +19,6 @@ import (
 	"github.com/pkg/browser"
 
 	"keypool/app"
-	"keypool/relay/pool"
 )
 
 const (
@@ -28,10 +27,10 @@ const (
 	kindGemini = "Google (Gemini, Code Assist)"
 )
 
-var loginKinds = map[string]pool.Kind{
-	kindClaude: pool.KindClaudeOAuth,
-	kindCodex:  pool.KindCodexOAuth,
-	kindGemini: pool.KindGemini,
+var loginKinds = map[string]app.Kind{
+	kindClaude: app.KindClaudeOAuth,
+	kindCodex:  app.KindCodexOAuth,
+	kindGemini: app.KindGemini,
 }
 
 // showLogin opens the "Log in an account" dialog with the system browser.
@@ -192,7 +191,7 @@ func (d *loginDialog) begin() {
 	d.got, d.shown = app.LoginLink{}, app.LoginLink{}
 	d.pasteFor.SetText(pasteAny)
 	kind := loginKinds[d.kind.Selected]
-	device := d.device.Checked && kind == pool.KindCodexOAuth
+	device := d.device.Checked && kind == app.KindCodexOAuth
 	d.linkBox.Hide()
 	d.codeRow.Hide()
 	for _, o := range []fyne.CanvasObject{d.pasteFor, d.pasteRow} {
@@ -212,7 +211,7 @@ func (d *loginDialog) begin() {
 		Progress:  func(msg string) { d.do(func() { d.step(msg) }) },
 		Link:      func(l app.LoginLink) { d.do(func() { d.gotLink(l) }) },
 	}
-	if kind == pool.KindGemini {
+	if kind == app.KindGemini {
 		d.step("Note: Google ended Login with Google for individual Gemini accounts on 2026-06-18; Code Assist Standard/Enterprise and Workspace accounts still work.")
 	}
 	d.step("Starting the login…")

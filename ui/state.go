@@ -4,9 +4,6 @@ import (
 	"time"
 
 	"keypool/app"
-	"keypool/app/store"
-	"keypool/relay"
-	"keypool/relay/pool"
 )
 
 // snapshot is what the views show, read at once from the app.
@@ -14,12 +11,12 @@ type snapshot struct {
 	now        time.Time
 	url        string
 	paused     bool
-	health     relay.Health
-	accounts   []store.Account // the app's own accounts (metadata)
-	today      []store.DayTotal
-	week       []store.DayTotal    // the last 7 days, today included
-	month      []store.DayTotal    // the last 30 days, today included
-	recent     []relay.UsageRecord // the latest, newest first
+	health     app.Health
+	accounts   []app.Account // the app's own accounts (metadata)
+	today      []app.DayTotal
+	week       []app.DayTotal    // the last 7 days, today included
+	month      []app.DayTotal    // the last 30 days, today included
+	recent     []app.UsageRecord // the latest, newest first
 	clientKeys []app.ClientKeyInfo
 	hourly     []int64 // requests per hour, the last 24 hours, ending with the current one
 }
@@ -29,9 +26,9 @@ type snapshot struct {
 // memory, and the account list).
 func (u *UI) snapshot(full bool) snapshot {
 	now := u.now()
-	s := snapshot{now: now, url: u.core.URL(), paused: u.core.Relay().Paused(), health: u.core.Relay().Health()}
-	st := u.core.Store()
-	if list, err := st.Accounts(); err == nil {
+	s := snapshot{now: now, url: u.core.URL(), paused: u.core.Paused(), health: u.core.Health()}
+	st := u.core
+	if list, err := st.StoredAccounts(); err == nil {
 		s.accounts = list
 	}
 	if !full {
@@ -83,11 +80,11 @@ func (s snapshot) todayOf(id string) (requests int64, tokens int64) {
 }
 
 // stateText is an account's state in words, with a countdown when cooling.
-func (s snapshot) stateText(a store.Account) string {
+func (s snapshot) stateText(a app.Account) string {
 	if !a.Enabled {
 		return "disabled"
 	}
-	if a.Status == store.StatusNeedsLogin {
+	if a.Status == app.StatusNeedsLogin {
 		return "needs login"
 	}
 	st, until := s.state(a.ID)
@@ -95,18 +92,18 @@ func (s snapshot) stateText(a store.Account) string {
 	case "cooling", "unavailable":
 		left := until.Sub(s.now).Round(time.Second)
 		return st + " until " + until.Local().Format("15:04") + " (" + left.String() + ")"
-	case string(pool.ReasonNeedsKey):
+	case app.StateNeedsKey:
 		return "needs a key: Edit to enter it"
-	case string(pool.ReasonNeedsLogin):
+	case app.StateNeedsLogin:
 		return "needs login"
 	}
 	return st
 }
 
 // stateOf is an account's state, with the store's "needs login" first.
-func (s snapshot) stateOf(a store.Account) string {
-	if a.Status == store.StatusNeedsLogin {
-		return string(pool.ReasonNeedsLogin)
+func (s snapshot) stateOf(a app.Account) string {
+	if a.Status == app.StatusNeedsLogin {
+		return app.StateNeedsLogin
 	}
 	st, _ := s.state(a.ID)
 	return st
@@ -131,7 +128,7 @@ func (s snapshot) quotaText(id string) string {
 		if a.ID != id {
 			continue
 		}
-		return pool.QuotaText(a.Quota, ", ")
+		return app.QuotaText(a.Quota, ", ")
 	}
 	return ""
 }

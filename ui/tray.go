@@ -2,15 +2,14 @@ package ui
 
 import (
 	"fmt"
+	"keypool/app"
 	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/systray"
 
-	"keypool/app/store"
 	"keypool/assets"
-	"keypool/relay/pool"
 )
 
 // trayActions are what the tray menu's items do.
@@ -31,7 +30,7 @@ func (u *UI) trayActions() trayActions {
 			u.Show()
 		},
 		copyEnv: u.copyEnv,
-		pause:   func(p bool) { u.core.Relay().SetPaused(p); go u.Refresh() },
+		pause:   func(p bool) { u.core.SetPaused(p); go u.Refresh() },
 		enable: func(id string, on bool) {
 			u.do(func() error { return u.core.Accounts().SetEnabled(id, on) })
 		},
@@ -83,21 +82,21 @@ func trayMenu(s snapshot, act trayActions) *fyne.Menu {
 // trayStateText is an account's state for the tray menu: words that change
 // only when the state does ("cooling, back at 14:05", never a countdown),
 // with its most used plan window.
-func (s snapshot) trayStateText(a store.Account) string {
+func (s snapshot) trayStateText(a app.Account) string {
 	text := "disabled"
 	if a.Enabled {
 		st, until := s.state(a.ID)
 		switch st {
 		case "cooling", "unavailable":
 			text = st + ", back at " + until.Local().Format("15:04")
-		case string(pool.ReasonNeedsKey):
+		case app.StateNeedsKey:
 			text = "needs a key"
-		case string(pool.ReasonNeedsLogin):
+		case app.StateNeedsLogin:
 			text = "needs login"
 		default:
 			text = st
 		}
-		if a.Status == store.StatusNeedsLogin {
+		if a.Status == app.StatusNeedsLogin {
 			text = "needs login"
 		}
 	}
@@ -108,12 +107,12 @@ func (s snapshot) trayStateText(a store.Account) string {
 }
 
 // tightestQuotaOf is an account's most used plan window, or nil.
-func (s snapshot) tightestQuotaOf(id string) *pool.Quota {
+func (s snapshot) tightestQuotaOf(id string) *app.Quota {
 	for _, a := range s.health.Accounts {
 		if a.ID != id {
 			continue
 		}
-		var top *pool.Quota
+		var top *app.Quota
 		for i := range a.Quota {
 			if top == nil || a.Quota[i].Utilization > top.Utilization {
 				top = &a.Quota[i]
@@ -202,7 +201,7 @@ func (s snapshot) summary(firstChoice bool) string {
 	}
 	ready, served := 0, 0
 	for _, a := range s.health.Accounts {
-		if a.State == string(pool.ReasonDisabled) || a.State == string(pool.ReasonUnsupported) {
+		if a.State == app.StateDisabled || a.State == app.StateUnsupported {
 			continue
 		}
 		served++
@@ -215,8 +214,8 @@ func (s snapshot) summary(firstChoice bool) string {
 		var first []string
 		for _, c := range []struct {
 			client string
-			p      pool.Protocol
-		}{{"Claude", pool.ProtocolAnthropic}, {"Codex", pool.ProtocolResponses}, {"Gemini", pool.ProtocolGemini}} {
+			p      app.Protocol
+		}{{"Claude", app.ProtocolAnthropic}, {"Codex", app.ProtocolResponses}, {"Gemini", app.ProtocolGemini}} {
 			if a := s.firstChoice(c.p); a != "" {
 				first = append(first, c.client+" → "+a)
 			}
@@ -237,10 +236,10 @@ func (s snapshot) summary(firstChoice bool) string {
 // firstChoice is the ready account of the highest priority that answers
 // protocol p: where the relay sends a new conversation first (among equals
 // the strategy picks), or "".
-func (s snapshot) firstChoice(p pool.Protocol) string {
+func (s snapshot) firstChoice(p app.Protocol) string {
 	name, best := "", 0
 	for _, a := range s.health.Accounts {
-		if a.State == "ready" && pool.Kind(a.Type).Serves(p) && (name == "" || a.Priority > best) {
+		if a.State == "ready" && app.Kind(a.Type).Serves(p) && (name == "" || a.Priority > best) {
 			name, best = a.Name, a.Priority
 		}
 	}

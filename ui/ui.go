@@ -26,7 +26,6 @@ import (
 
 	"keypool/app"
 	"keypool/assets"
-	"keypool/relay"
 )
 
 // UI is the window and tray of a running Keypool.
@@ -200,7 +199,7 @@ func (u *UI) updateBanner(s snapshot) {
 
 // storeWarning says what is wrong with saving usage, what still works and
 // what to do.
-func storeWarning(h *relay.StoreHealth) string {
+func storeWarning(h *app.StoreHealth) string {
 	if h.Error != "" {
 		return fmt.Sprintf("Usage is not being saved: %s. Requests still go through; %d records are kept in memory and saved as soon as the disk has space or is writable again.",
 			h.Error, h.Held)

@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"keypool/app"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,8 +13,6 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/widget"
-
-	"keypool/app/store"
 )
 
 // usageView is the traffic of one period (today, 7 or 30 days) per account
@@ -100,7 +99,7 @@ func (v *usageView) update(s snapshot) {
 }
 
 // days are the daily totals of the chosen period.
-func (v *usageView) days() []store.DayTotal {
+func (v *usageView) days() []app.DayTotal {
 	switch v.period.Selected {
 	case periodWeek:
 		return v.snap.week
@@ -123,14 +122,14 @@ func (v *usageView) fill() {
 		return id + " (removed)"
 	}
 	type key struct{ acct, model string }
-	sum := map[key]*store.DayTotal{}
+	sum := map[key]*app.DayTotal{}
 	cost := map[string]float64{}
 	var keys []key
 	for _, d := range v.days() {
 		k := key{d.Account, d.Model}
 		t := sum[k]
 		if t == nil {
-			t = &store.DayTotal{}
+			t = &app.DayTotal{}
 			sum[k] = t
 			keys = append(keys, k)
 		}

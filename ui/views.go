@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 
@@ -14,8 +13,6 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"keypool/app"
-	"keypool/app/clients"
-	"keypool/app/store"
 )
 
 // do runs a change to the accounts, tells the relay, refreshes the views,
@@ -34,7 +31,7 @@ type settingsView struct {
 	u        *UI
 	keys     []app.ClientKeyInfo
 	list     *widget.List
-	connects map[clients.Client]*connectRow
+	connects map[app.Client]*connectRow
 	content  fyne.CanvasObject
 }
 
@@ -57,9 +54,9 @@ func newSettingsView(u *UI) *settingsView {
 	}
 	// Connect writes each CLI's own config, so new terminals just work; one
 	// button per CLI says what it will do, by the CLI's state.
-	v.connects = map[clients.Client]*connectRow{}
+	v.connects = map[app.Client]*connectRow{}
 	connectRows := container.NewVBox()
-	for _, c := range clients.Clients {
+	for _, c := range app.Clients {
 		v.connects[c] = newConnectRow(c, string(c))
 		connectRows.Add(v.connects[c].row)
 	}
@@ -111,7 +108,7 @@ func newSettingsView(u *UI) *settingsView {
 			dialog.ShowError(err, u.win)
 		}
 	}
-	logPath := app.LogPath(u.core.Store().Path())
+	logPath := app.LogPath(u.core.DatabasePath())
 	bottom := container.NewVBox(
 		container.NewHBox(widget.NewLabel("Equal-priority accounts share work by"), strategy, widget.NewLabel("(from the next start)")),
 		explain,
@@ -201,37 +198,13 @@ var strategyHelp = map[string]string{
 func (v *settingsView) update(s snapshot) {
 	v.keys = s.clientKeys
 	v.list.Refresh()
-	home, _ := os.UserHomeDir()
 	for _, r := range v.connects {
-		r.update(v.u, home)
+		r.update(v.u)
 	}
 }
 
 // connect writes (or undoes) a CLI's config to use this relay.
-func (u *UI) connect(c clients.Client, on bool) error {
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return err
-	}
-	if !on {
-		return clients.Disconnect(home, c)
-	}
-	key, err := u.clientKey()
-	if err != nil {
-		return err
-	}
-	return clients.Connect(home, c, u.core.URL(), key)
-}
-
-// clientKey is the key a CLI is given: the first client key that works, or
-// "keypool" when the relay needs none.
-func (u *UI) clientKey() (string, error) {
-	s, err := u.core.FirstClientKeySecret()
-	if err != nil || s.IsZero() {
-		return "keypool", err
-	}
-	return s.Reveal(), nil
-}
+func (u *UI) connect(c app.Client, on bool) error { return u.core.ConnectClient(c, on) }
 
 // envFor is the shell exports that point a client at the relay with key.
 func envFor(client, base, key string) string {
@@ -247,7 +220,7 @@ func envFor(client, base, key string) string {
 // copyEnv copies a client's exports, with the first client key (or a
 // placeholder when the relay needs none).
 func (u *UI) copyEnv(client string) {
-	key, err := u.clientKey()
+	key, err := u.core.ClientKeyForCLI()
 	if err != nil {
 		dialog.ShowError(err, u.win)
 		return
@@ -256,7 +229,7 @@ func (u *UI) copyEnv(client string) {
 }
 
 // parseProxyURL reads socks5://[user@]host:port or http://[user@]host:port.
-func parseProxyURL(s string) (*store.Proxy, error) {
+func parseProxyURL(s string) (*app.AccountProxy, error) {
 	pu, err := url.Parse(s)
 	if err != nil || (pu.Scheme != "socks5" && pu.Scheme != "http") || pu.Hostname() == "" || pu.Port() == "" {
 		return nil, fmt.Errorf("proxy %q: want socks5://host:port or http://host:port", s)
@@ -265,5 +238,5 @@ func parseProxyURL(s string) (*store.Proxy, error) {
 		return nil, fmt.Errorf("proxy: leave the password out of the URL")
 	}
 	port, _ := strconv.Atoi(pu.Port())
-	return &store.Proxy{Type: strings.ToLower(pu.Scheme), Host: pu.Hostname(), Port: port, Username: pu.User.Username()}, nil
+	return &app.AccountProxy{Type: strings.ToLower(pu.Scheme), Host: pu.Hostname(), Port: port, Username: pu.User.Username()}, nil
 }

@@ -1,0 +1,176 @@
+package app
+
+import (
+	"os"
+	"time"
+
+	"keypool/app/clients"
+	"keypool/app/secrets"
+	"keypool/app/store"
+	"keypool/relay"
+	"keypool/relay/pool"
+)
+
+// What the desktop app (package ui) reads and changes goes through this
+// file and App's methods, so that ui needs package app alone: the relay and
+// the store stay behind it. The types are the relay's and the store's own,
+// named here.
+type (
+	// Account is a stored account: its settings and status, no secret.
+	Account = store.Account
+	// AccountProxy is a stored account's proxy (its password is in the
+	// keychain).
+	AccountProxy = store.Proxy
+	// DayTotal is one account's and model's traffic on one day.
+	DayTotal = store.DayTotal
+	// Health is the relay's state now: each account's state, cooldowns,
+	// plan windows and counts.
+	Health        = relay.Health
+	AccountHealth = relay.AccountHealth
+	CooldownInfo  = relay.CooldownInfo
+	StoreHealth   = relay.StoreHealth
+	Failure       = relay.Failure
+	Counts        = relay.Counts
+	Usage         = relay.Usage
+	// UsageRecord is one request as it was recorded.
+	UsageRecord  = relay.UsageRecord
+	FailoverStep = relay.FailoverStep
+	// Quota is one plan window as the provider last reported it.
+	Quota = pool.Quota
+	// Kind is an account type; Protocol a wire protocol a client speaks.
+	Kind     = pool.Kind
+	Protocol = pool.Protocol
+)
+
+// The account types.
+const (
+	KindClaudeAPI        = pool.KindClaudeAPI
+	KindClaudeOAuth      = pool.KindClaudeOAuth
+	KindCodexOAuth       = pool.KindCodexOAuth
+	KindOpenAIResponses  = pool.KindOpenAIResponses
+	KindOpenAICompatible = pool.KindOpenAICompatible
+	KindGemini           = pool.KindGemini
+	KindGeminiAPI        = pool.KindGeminiAPI
+)
+
+// The protocols clients speak: Claude Code's, Codex's and Gemini CLI's.
+const (
+	ProtocolAnthropic = pool.ProtocolAnthropic
+	ProtocolResponses = pool.ProtocolResponses
+	ProtocolGemini    = pool.ProtocolGemini
+)
+
+// An account's state in Health (AccountHealth.State).
+const (
+	StateReady       = "ready"
+	StateCooling     = "cooling"
+	StateUnavailable = "unavailable"
+	StateDisabled    = string(pool.ReasonDisabled)
+	StateUnsupported = string(pool.ReasonUnsupported)
+	StateNeedsLogin  = string(pool.ReasonNeedsLogin)
+	StateNeedsKey    = string(pool.ReasonNeedsKey)
+	StateBudget      = string(pool.ReasonBudget)
+)
+
+// StatusNeedsLogin is a stored account's status once its refresh token was
+// refused.
+const StatusNeedsLogin = store.StatusNeedsLogin
+
+// QuotaText is plan windows in words, joined by sep.
+func QuotaText(qs []Quota, sep string) string { return pool.QuotaText(qs, sep) }
+
+// Health is the relay's state now.
+func (a *App) Health() Health { return a.relay.Health() }
+
+// Paused reports whether the relay is paused.
+func (a *App) Paused() bool { return a.relay.Paused() }
+
+// SetPaused pauses the relay (API requests get a 503 saying so) or resumes
+// it.
+func (a *App) SetPaused(p bool) { a.relay.SetPaused(p) }
+
+// StoredAccounts lists the app's own accounts, by priority.
+func (a *App) StoredAccounts() ([]Account, error) { return a.store.Accounts() }
+
+// UpdateAccount changes a stored account's settings (not its secrets).
+func (a *App) UpdateAccount(id string, change func(*Account) error) error {
+	return a.store.UpdateAccount(id, change)
+}
+
+// Day is every account's and model's traffic on t's local day.
+func (a *App) Day(t time.Time) ([]DayTotal, error) { return a.store.Day(t) }
+
+// RequestsPerHour counts the requests in n hours from start, hour by hour.
+func (a *App) RequestsPerHour(start time.Time, n int) ([]int64, error) {
+	return a.store.RequestsPerHour(start, n)
+}
+
+// Latest is the newest n usage records, newest first.
+func (a *App) Latest(n int) ([]UsageRecord, error) { return a.store.Latest(n) }
+
+// DatabasePath is the bbolt file the app runs on.
+func (a *App) DatabasePath() string { return a.store.Path() }
+
+// The CLIs Keypool can point at itself.
+type Client = clients.Client
+
+// The CLIs, in the order they are shown.
+const (
+	ClaudeCode = clients.ClaudeCode
+	Codex      = clients.Codex
+	GeminiCLI  = clients.GeminiCLI
+)
+
+// Clients lists the CLIs.
+var Clients = clients.Clients
+
+// ClientConnected reports whether CLI c's own config points at Keypool.
+func ClientConnected(c Client) (bool, error) {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return false, err
+	}
+	return clients.Connected(home, c)
+}
+
+// ConnectClient writes CLI c's own config to use this relay, with the
+// first client key that works, or undoes it (on false) byte for byte.
+func (a *App) ConnectClient(c Client, on bool) error {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return err
+	}
+	if !on {
+		return clients.Disconnect(home, c)
+	}
+	key, err := a.ClientKeyForCLI()
+	if err != nil {
+		return err
+	}
+	return clients.Connect(home, c, a.URL(), key)
+}
+
+// ClientKeyForCLI is the key a CLI is given: the first client key that
+// works, or "keypool" when the relay needs none.
+func (a *App) ClientKeyForCLI() (string, error) {
+	s, err := a.FirstClientKeySecret()
+	if err != nil || s.IsZero() {
+		return "keypool", err
+	}
+	return s.Reveal(), nil
+}
+
+// Secrets as the window's forms hand them over.
+type (
+	Secret      = secrets.Secret
+	SecretField = secrets.Field
+)
+
+// NewSecret wraps a value typed into a form.
+func NewSecret(v string) Secret { return secrets.New(v) }
+
+// The secret fields a form can set.
+const (
+	FieldAPIKey       = secrets.APIKey
+	FieldRefreshToken = secrets.RefreshToken
+)
