@@ -91,6 +91,10 @@ type App struct {
 	clientKeysMu sync.Mutex
 	brokenKeys   map[string]string
 
+	// changes holds one pending "what the window shows may have changed"
+	// (see Changes).
+	changes chan struct{}
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -203,7 +207,7 @@ func Open(p Params) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{log: log, cfg: cfg, dbPath: dbPath, store: st, now: now}
+	a := &App{log: log, cfg: cfg, dbPath: dbPath, store: st, now: now, changes: make(chan struct{}, 1)}
 	// Prices: the bundled table, with the user's prices.json in the data dir.
 	if a.prices, err = prices.Load(filepath.Join(filepath.Dir(dbPath), "prices.json")); err != nil {
 		st.Close()
@@ -239,7 +243,7 @@ func Open(p Params) (*App, error) {
 		Accounts:             accounts,
 		Credentials:          creds,
 		Bindings:             st,
-		Usage:                st,
+		Usage:                notifyingSink{st, a.changed},
 		Cost:                 a.prices.Cost,
 		Today:                a.today,
 		ClientKeys:           cfg.APIKeys,
@@ -435,6 +439,7 @@ func (a *App) ReloadAccounts() {
 		markMissing(a.accounts.Keys, out)
 	}
 	a.relay.SetAccounts(out)
+	a.changed()
 }
 
 // ResetTokens forgets what the token manager remembers of an account's old

@@ -238,6 +238,7 @@ func (a *App) loadClientKeys() error {
 	if a.relay != nil {
 		a.relay.SetClientKeys(keys)
 	}
+	a.changed()
 	return nil
 }
 

@@ -87,7 +87,38 @@ func (a *App) Paused() bool { return a.relay.Paused() }
 
 // SetPaused pauses the relay (API requests get a 503 saying so) or resumes
 // it.
-func (a *App) SetPaused(p bool) { a.relay.SetPaused(p) }
+func (a *App) SetPaused(p bool) {
+	a.relay.SetPaused(p)
+	a.changed()
+}
+
+// Changes receives a value when what the window and the tray show may have
+// changed: a request was recorded (with whatever it did to its accounts'
+// state and quota), accounts or client keys changed, the relay was paused or
+// resumed, the keychain locked or opened. Values do not queue up: one
+// pending value stands for any number of changes. What changes with time
+// alone (a cooldown that ends) sends nothing.
+func (a *App) Changes() <-chan struct{} { return a.changes }
+
+// changed notes a change for Changes, without ever blocking.
+func (a *App) changed() {
+	select {
+	case a.changes <- struct{}{}:
+	default:
+	}
+}
+
+// notifyingSink records usage in the store and notes the change. It embeds
+// the store so that the relay still sees its StoreHealth.
+type notifyingSink struct {
+	*store.Store
+	notify func()
+}
+
+func (n notifyingSink) Record(r relay.UsageRecord) {
+	n.Store.Record(r)
+	n.notify()
+}
 
 // StoredAccounts lists the app's own accounts, by priority.
 func (a *App) StoredAccounts() ([]Account, error) { return a.store.Accounts() }

@@ -40,6 +40,7 @@ func (a *App) waitForKeychain(err error) {
 	a.kcErr = err
 	a.kcMu.Unlock()
 	a.relay.SetBlocked(keychainBlocked(err))
+	a.changed()
 	a.log.Warn("the keychain cannot be read; API requests are refused until it is unlocked", "err", err)
 }
 
@@ -100,6 +101,7 @@ func (a *App) waitKeychain(ctx context.Context) {
 				a.log.Error("the keychain answers but Keypool still cannot serve", "err", err)
 			}
 			a.relay.SetBlocked("Keypool cannot serve: " + err.Error())
+			a.changed()
 			canPeek = false
 		}
 	}
@@ -126,6 +128,7 @@ func (a *App) resumeKeychain() error {
 	a.kcErr = nil
 	a.kcMu.Unlock()
 	a.relay.SetBlocked("")
+	a.changed()
 	a.log.Info("keychain readable again; serving requests")
 	return nil
 }

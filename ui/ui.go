@@ -49,6 +49,11 @@ type UI struct {
 	// visible is whether the window is shown: while it is not, a refresh
 	// reads only what the tray and the notifications need.
 	visible atomic.Bool
+	// nextReturn is when the first cooling account comes back (Unix
+	// nanoseconds; 0: none), for the hidden window's next wake.
+	nextReturn atomic.Int64
+	// refreshes counts Refresh calls, for tests.
+	refreshes atomic.Int64
 }
 
 // New builds the window (not shown) for core.
@@ -107,8 +112,14 @@ func (u *UI) Show() {
 // Refresh reads the app's state again and updates the tray and, while the
 // window is shown, every view. Safe from any goroutine.
 func (u *UI) Refresh() {
+	u.refreshes.Add(1)
 	shown := u.visible.Load()
 	snap := u.snapshot(shown)
+	if first := snap.firstReturn(); first.IsZero() {
+		u.nextReturn.Store(0)
+	} else {
+		u.nextReturn.Store(first.UnixNano())
+	}
 	fyne.Do(func() {
 		u.notify(u.last, snap)
 		u.last = snap
@@ -131,18 +142,52 @@ func (u *UI) Run(ctx context.Context, hidden bool) {
 	} else {
 		u.Refresh()
 	}
-	go func() {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
+	go u.follow(ctx)
+}
+
+// How the views follow the app: a burst of changes (a request's record, its
+// cooldown, its quota) is let settle this long before one refresh; a shown
+// window refreshes every second besides (its countdowns tick); a hidden one
+// wakes when a cooldown ends, else only every idleCheck.
+var (
+	settle    = 150 * time.Millisecond
+	idleCheck = time.Minute
+)
+
+// follow refreshes on the app's changes and when time alone changes what
+// is shown, until ctx is done.
+func (u *UI) follow(ctx context.Context) {
+	changes := u.core.Changes()
+	for {
+		t := time.NewTimer(u.nextWake())
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-changes:
+			t.Stop()
 			select {
 			case <-ctx.Done():
 				return
-			case <-t.C:
-				u.Refresh()
+			case <-time.After(settle):
 			}
+		case <-t.C:
 		}
-	}()
+		u.Refresh()
+	}
+}
+
+// nextWake is how long the views may wait for a change before time alone
+// changes what they show.
+func (u *UI) nextWake() time.Duration {
+	if u.visible.Load() {
+		return time.Second
+	}
+	wait := idleCheck
+	if next := time.Unix(0, u.nextReturn.Load()); u.nextReturn.Load() != 0 {
+		wait = min(wait, max(time.Until(next)+100*time.Millisecond, 100*time.Millisecond))
+	}
+	return wait
 }
 
 // installTray sets the tray's menu, icon and tooltip, each only when what it

@@ -1047,3 +1047,58 @@ func TestViewsDoNotOverlap(t *testing.T) {
 		}
 	}
 }
+
+// The views follow the app's change notifications instead of polling: a
+// request refreshes them within moments; with nothing happening a hidden
+// window is not refreshed at all; a cooling account makes it wake when the
+// account comes back.
+func TestChangesDriveTheViews(t *testing.T) {
+	f := newFixture(t)
+	f.addThroughDialog()
+	f.ui.visible.Store(false)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); f.ui.follow(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	waitRefresh := func(after int64, within time.Duration) bool {
+		deadline := time.Now().Add(within)
+		for time.Now().Before(deadline) {
+			if f.ui.refreshes.Load() > after {
+				return true
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return false
+	}
+	time.Sleep(400 * time.Millisecond) // what the set-up changed settles
+	idle := f.ui.refreshes.Load()
+	time.Sleep(1500 * time.Millisecond)
+	if n := f.ui.refreshes.Load() - idle; n != 0 {
+		t.Errorf("a hidden window with nothing happening was refreshed %d times in 1.5 s", n)
+	}
+	before := f.ui.refreshes.Load()
+	if code := f.post("change"); code != 200 {
+		t.Fatalf("request: %d", code)
+	}
+	if !waitRefresh(before, 2*time.Second) {
+		t.Fatal("a recorded request did not refresh the views")
+	}
+	if f.ui.nextWake() != idleCheck {
+		t.Errorf("with nothing cooling a hidden window wakes after %s, want %s", f.ui.nextWake(), idleCheck)
+	}
+	f.up.Push(relaytest.Reply{Status: 429, Header: map[string]string{"Retry-After": "30"}, Body: relaytest.Error("rate_limit_error", "slow")})
+	before = f.ui.refreshes.Load()
+	f.post("cool")
+	if !waitRefresh(before, 2*time.Second) {
+		t.Fatal("a cooldown did not refresh the views")
+	}
+	time.Sleep(100 * time.Millisecond)
+	if w := f.ui.nextWake(); w > 31*time.Second || w < 25*time.Second {
+		t.Errorf("with an account back in 30 s a hidden window wakes after %s", w)
+	}
+	f.ui.visible.Store(true)
+	if f.ui.nextWake() != time.Second {
+		t.Error("a shown window does not tick every second")
+	}
+}
