@@ -84,9 +84,12 @@ fuzz-short:
 fuzz:
 	$(MAKE) --no-print-directory fuzz-short FUZZTIME=2m
 
+# Last, the desktop app at rest under Xvfb: CPU, RSS and D-Bus signals with
+# an idle pool, hidden, shown and closed (IDLE_SECONDS=60 per phase).
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./relay/... ./app/store/ ./app/
 	$(GO) run ./bench -keypool $(BIN)
+	./scripts/idle-desktop.sh $(BIN)
 
 # Refresh the bundled price table from the npm package @pydantic/genai-prices
 # (MIT): its Anthropic, OpenAI and Google prices, with the source and date.
