@@ -89,7 +89,19 @@ func gui(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		<-ctx.Done() // Ctrl-C quits the app too
 		fa.Quit()
 	}()
-	fa.Run() // until Quit
+	// Started hidden, with a tray of its own, Keypool runs Fyne's loop only
+	// once the window or the clipboard is wanted (ui/loop.go).
+	runLoop := true
+	if d.ui != nil && d.hidden && d.ui.CanDeferLoop() {
+		runLoop = d.ui.WaitForLoop(ctx)
+	}
+	if runLoop {
+		d.loopRuns = true
+		if d.ui != nil {
+			d.ui.LoopStarting()
+		}
+		fa.Run() // until Quit
+	}
 	if d.core == nil {
 		return err
 	}
@@ -111,8 +123,12 @@ type desktopRun struct {
 	log    *slog.Logger
 
 	core *app.App
+	ui   *ui.UI
 	stop context.CancelFunc
 	done chan error
+	// loopRuns is set once Fyne's loop runs (on the main goroutine, before
+	// anything opens the core from the startup error window).
+	loopRuns bool
 }
 
 // show runs core and shows its window (unless hidden) and tray.
@@ -121,8 +137,12 @@ func (d *desktopRun) show(core *app.App) {
 	d.core, d.stop, d.done = core, stop, make(chan error, 1)
 	go func() { d.done <- core.Run(runCtx) }()
 	u := ui.New(d.fa, core)
-	core.OnShow(func() { fyne.Do(u.Show) })
+	d.ui = u
+	core.OnShow(u.Show)
 	u.Run(runCtx, d.hidden)
+	if d.loopRuns {
+		u.LoopStarting() // opened from the startup error window
+	}
 	d.log.Info("keypool running", "url", core.URL())
 }
 

@@ -58,7 +58,7 @@ func newAccountsView(u *UI) *accountsView {
 
 func (v *accountsView) update(s snapshot) {
 	v.snap = s
-	if len(s.accounts) == 0 {
+	if len(s.accounts) == 0 && len(s.health.Accounts) == 0 { // a config file's accounts are only in health
 		v.full.Hide()
 		v.first.update(v.u)
 		v.first.content.Show()

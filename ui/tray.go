@@ -29,12 +29,12 @@ func (u *UI) trayActions() trayActions {
 			u.tabs.SelectIndex(0)
 			u.Show()
 		},
-		copyEnv: u.copyEnv,
+		copyEnv: func(c string) { u.withLoop(func() { u.copyEnv(c) }) }, // the clipboard is Fyne's
 		pause:   func(p bool) { u.core.SetPaused(p); go u.Refresh() },
 		enable: func(id string, on bool) {
 			u.do(func() error { return u.core.Accounts().SetEnabled(id, on) })
 		},
-		quit: u.fapp.Quit,
+		quit: u.quit,
 	}
 }
 
@@ -44,7 +44,7 @@ func trayMenu(s snapshot, act trayActions) *fyne.Menu {
 	items := []*fyne.MenuItem{
 		fyne.NewMenuItem("Open Keypool", act.open),
 	}
-	if len(s.accounts) == 0 {
+	if len(s.accounts) == 0 && len(s.health.Accounts) == 0 { // a config file's accounts are only in health
 		// The window's Accounts tab leads from there (firstRun).
 		items = append(items, fyne.NewMenuItem("Add your first account…", act.firstRun))
 	}
@@ -151,16 +151,8 @@ type trayer interface {
 	SetTooltip(string)
 }
 
-// systemTray is the desktop driver's tray.
+// systemTray is the desktop driver's tray (macOS, Windows; see newTray).
 type systemTray struct{ desktop.App }
-
-// SetSystemTrayMenu names the tray "Keypool" before the tray first shows:
-// its StatusNotifierItem Id is taken from the title then, and would
-// otherwise hold the process id.
-func (t systemTray) SetSystemTrayMenu(m *fyne.Menu) {
-	systray.SetTitle("Keypool")
-	t.App.SetSystemTrayMenu(m)
-}
 
 // SetTooltip sets the tray's tooltip.
 func (systemTray) SetTooltip(s string) { systray.SetTooltip(s) }

@@ -54,13 +54,15 @@ type UI struct {
 	nextReturn atomic.Int64
 	// refreshes counts Refresh calls, for tests.
 	refreshes atomic.Int64
+	// loop is whether Fyne's event loop runs (see loop.go).
+	loop *loopState
 }
 
 // New builds the window (not shown) for core.
 func New(fapp fyne.App, core *app.App) *UI {
-	u := &UI{fapp: fapp, core: core, now: time.Now}
+	u := &UI{fapp: fapp, core: core, now: time.Now, loop: newLoopState()}
 	if d, ok := fapp.(desktop.App); ok && trayPossible() {
-		u.tray = systemTray{d}
+		u.tray = newTray(d, u.Show, u.onMain)
 	}
 	u.win = fapp.NewWindow("Keypool")
 	u.win.SetIcon(Icon)
@@ -101,8 +103,12 @@ var Icon = fyne.NewStaticResource("keypool.png", assets.Icon)
 // Window is the main window.
 func (u *UI) Window() fyne.Window { return u.win }
 
-// Show shows the window, up to date, in front. Call it on Fyne's goroutine.
-func (u *UI) Show() {
+// Show shows the window, up to date, in front, starting Fyne's loop if it
+// does not run yet. Safe from any goroutine.
+func (u *UI) Show() { u.withLoop(u.show) }
+
+// show shows the window; on Fyne's goroutine.
+func (u *UI) show() {
 	u.visible.Store(true)
 	u.win.Show()
 	u.win.RequestFocus()
@@ -120,7 +126,7 @@ func (u *UI) Refresh() {
 	} else {
 		u.nextReturn.Store(first.UnixNano())
 	}
-	fyne.Do(func() {
+	u.onMain(func() {
 		u.notify(u.last, snap)
 		u.last = snap
 		if shown {
@@ -137,6 +143,9 @@ func (u *UI) Refresh() {
 // Run shows the window (unless hidden is set, as at login), installs the
 // tray, and keeps the views live until ctx is done.
 func (u *UI) Run(ctx context.Context, hidden bool) {
+	if t, ok := u.tray.(interface{ start(context.Context) }); ok {
+		t.start(ctx)
+	}
 	if !hidden {
 		u.Show()
 	} else {

@@ -66,6 +66,7 @@ func newFixture(t *testing.T) *fixture {
 	n := &notes{App: test.NewTempApp(t)}
 	u := New(n, core)
 	u.visible.Store(true) // as if shown: every refresh updates the views
+	u.LoopStarting()      // the test driver runs what Fyne's loop would
 	return &fixture{t: t, core: core, ui: u, up: up, keys: keys, notes: n}
 }
 
@@ -1100,5 +1101,48 @@ func TestChangesDriveTheViews(t *testing.T) {
 	f.ui.visible.Store(true)
 	if f.ui.nextWake() != time.Second {
 		t.Error("a shown window does not tick every second")
+	}
+}
+
+// Started hidden with its own tray, Keypool does not run Fyne's loop: what
+// would run on Fyne's goroutine runs directly until something needs the
+// loop (the window), which WaitForLoop then reports; Quit from the tray
+// ends the wait instead.
+func TestLoopDeferredUntilNeeded(t *testing.T) {
+	f := newFixture(t)
+	u := f.ui
+	u.loop = newLoopState() // as in a hidden start: no loop yet
+	u.visible.Store(false)
+	ran := false
+	u.onMain(func() { ran = true })
+	if !ran {
+		t.Fatal("before the loop, onMain did not run its function")
+	}
+	u.Refresh() // the tray and notifications work without the loop
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// As from the tray's Open Keypool: the action runs through onMain.
+	shown := make(chan struct{})
+	go func() { u.onMain(u.Show); close(shown) }()
+	select {
+	case <-shown:
+	case <-ctx.Done():
+		t.Fatal("Show from a tray action never returned")
+	}
+	if u.visible.Load() {
+		t.Fatal("the window was shown without Fyne's loop")
+	}
+	if !u.WaitForLoop(ctx) {
+		t.Fatal("Show did not ask for the loop")
+	}
+	u.LoopStarting()
+	if !u.visible.Load() {
+		t.Error("once the loop starts the window is not shown")
+	}
+
+	u.loop = newLoopState()
+	go u.trayActions().quit()
+	if u.WaitForLoop(ctx) {
+		t.Error("Quit from the tray before the loop ran asked for the loop instead of ending")
 	}
 }

@@ -19,7 +19,13 @@ import (
 // and shows an error in words if the change failed.
 func (u *UI) do(change func() error) {
 	if err := change(); err != nil {
-		dialog.ShowError(err, u.win)
+		// From the tray the window may not be up: bring it, with the error.
+		u.withLoop(func() {
+			if !u.visible.Load() {
+				u.show()
+			}
+			dialog.ShowError(err, u.win)
+		})
 	}
 	u.core.ReloadAccounts()
 	go u.Refresh()

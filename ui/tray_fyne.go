@@ -1,0 +1,19 @@
+//go:build !(linux || freebsd || openbsd || netbsd || dragonfly)
+
+package ui
+
+import (
+	"context"
+
+	"fyne.io/fyne/v2/driver/desktop"
+)
+
+// newTray is Fyne's tray where the tray is not a D-Bus StatusNotifierItem
+// (macOS, Windows): there Fyne runs it within its own event loop.
+func newTray(d desktop.App, _ func(), _ func(func())) trayer { return systemTray{d} }
+
+// dbusTray is the D-Bus tray, which this system does not have.
+type dbusTray struct{}
+
+// start does nothing: Fyne starts its tray with the first menu.
+func (systemTray) start(context.Context) {}
