@@ -117,6 +117,7 @@ func (v *accountsView) fill(a app.Account, r *accountRow) {
 	default:
 		r.action.Hide()
 	}
+	r.content.Refresh() // the buttons' width changes with the action shown
 }
 
 // relogin opens the login dialog for an existing account's login.

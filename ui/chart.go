@@ -46,7 +46,9 @@ func newHourlyChart() *hourlyChart {
 	zero.Alignment = fyne.TextAlignTrailing
 	// The scale's labels sit at the top, middle and bottom of the bars'
 	// height (the hour labels take the last 40 points).
-	scale := container.NewBorder(nil, layout.NewSpacer(), nil, nil,
+	hours := canvas.NewRectangle(color.Transparent) // beside the hour labels
+	hours.SetMinSize(fyne.NewSize(0, 40-zero.MinSize().Height/2))
+	scale := container.NewBorder(nil, hours, nil, nil,
 		container.NewVBox(c.top, layout.NewSpacer(), c.half, layout.NewSpacer(), zero))
 	scaleArea := canvas.NewRectangle(color.Transparent)
 	scaleArea.SetMinSize(fyne.NewSize(48, chartHeight+40))

@@ -62,7 +62,7 @@ func newUsageView(u *UI) *usageView {
 			o.(*widget.Label).SetText(usageHeader[id.Col])
 		}
 	}
-	for c, w := range []float32{150, 150, 75, 70, 70, 90, 85, 90} { // 780: fits the smallest window
+	for c, w := range []float32{140, 145, 75, 70, 70, 90, 85, 90} { // 765 and the dividers: fits the smallest window
 		v.table.SetColumnWidth(c, w)
 	}
 	v.costs = widget.NewLabel("")
@@ -74,7 +74,8 @@ func newUsageView(u *UI) *usageView {
 	export := widget.NewButton("Export CSV…", v.showExport)
 	v.chart = newHourlyChart()
 	v.quota = widget.NewLabel("")
-	v.quota.Wrapping = fyne.TextWrapWord
+	// One line: the Accounts tab shows each window as a bar.
+	v.quota.Truncation = fyne.TextTruncateEllipsis
 	top := container.NewVBox(v.chart.content, v.quota,
 		container.NewBorder(nil, nil, v.period, export), v.costs)
 	v.content = container.NewBorder(top, nil, nil, nil, v.table)

@@ -1,0 +1,150 @@
+package ui
+
+import (
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+
+	"keypool/app/store"
+	"keypool/relay"
+	"keypool/relay/pool"
+)
+
+// goldenSnapshot is a realistic pool at a fixed moment: every kind, every
+// state, plan windows at different levels, a day of traffic with
+// failovers and a refusal.
+func goldenSnapshot() snapshot {
+	now := time.Date(2026, 12, 2, 14, 5, 0, 0, time.Local)
+	accts := []store.Account{
+		{ID: "max", Name: "me@example.com (Claude Max)", Type: "claude-oauth", Priority: 90, Enabled: true, Status: store.StatusNeedsLogin},
+		{ID: "team", Name: "Team mirror", Type: "claude-api", Priority: 50, Enabled: true},
+		{ID: "work", Name: "Work key", Type: "claude-api", Priority: 40, Enabled: true, DailyBudgetUSD: 5},
+		{ID: "codex", Name: "ChatGPT Plus", Type: "codex-oauth", Priority: 30, Enabled: true},
+		{ID: "gemini", Name: "Gemini API key", Type: "gemini-api", Priority: 20, Enabled: true},
+		{ID: "old", Name: "Old key", Type: "openai-responses", Priority: 0, Enabled: false},
+	}
+	reset := now.Add(3 * time.Hour)
+	health := relay.Health{Status: "degraded", Time: now, Accounts: []relay.AccountHealth{
+		{ID: "max", Name: accts[0].Name, Type: "claude-oauth", Priority: 90, Enabled: true, State: "needs_login"},
+		{ID: "team", Name: "Team mirror", Type: "claude-api", Priority: 50, Enabled: true, State: "cooling",
+			Cooldowns: []relay.CooldownInfo{{Family: "all", Reason: "rate_limited", Until: now.Add(4 * time.Minute)}},
+			LastError: &relay.Failure{Time: now, Kind: relay.ErrorRateLimit, Message: "429 throttled (retry-after)"}},
+		{ID: "work", Name: "Work key", Type: "claude-api", Priority: 40, Enabled: true, State: "ready",
+			Quota: []pool.Quota{{Window: "5h", Utilization: 0.42, ResetsAt: reset}, {Window: "7d", Utilization: 0.12, ResetsAt: reset}}},
+		{ID: "codex", Name: "ChatGPT Plus", Type: "codex-oauth", Priority: 30, Enabled: true, State: "ready",
+			Quota: []pool.Quota{{Window: "5h", Utilization: 0.93, ResetsAt: reset}, {Window: "7d", Utilization: 0.71, ResetsAt: reset}}},
+		{ID: "gemini", Name: "Gemini API key", Type: "gemini-api", Priority: 20, Enabled: true, State: "ready"},
+		{ID: "old", Name: "Old key", Type: "openai-responses", Priority: 0, Enabled: false, State: "disabled"},
+	}}
+	today := []store.DayTotal{
+		{Account: "work", Model: "claude-sonnet-4-5", Counts: relay.Counts{Requests: 42, Errors: 1, Server: 1}, CostUSD: 3.1,
+			Usage: relay.Usage{InputTokens: 120000, OutputTokens: 30000, CacheReadTokens: 900000}},
+		{Account: "team", Model: "claude-opus-4-6", Counts: relay.Counts{Requests: 7, Errors: 2, RateLimited: 2}, CostUSD: 1.2},
+		{Account: "codex", Model: "gpt-5-codex", Counts: relay.Counts{Requests: 12}, CostUSD: 0.8},
+	}
+	recent := []relay.UsageRecord{
+		{Time: now.Add(-time.Minute), Route: "messages", Model: "claude-opus-4-6", Account: "work", Status: 200, Duration: 2300 * time.Millisecond, CostUSD: 0.21, ClientID: "key-1a2b3c4d",
+			Failover: []relay.FailoverStep{{Account: "team", Reason: "429 throttled (retry-after)"}}},
+		{Time: now.Add(-2 * time.Minute), Route: "responses", Model: "gpt-5-codex", Account: "codex", Status: 200, Duration: 5100 * time.Millisecond, CostUSD: 0.05, ClientID: "key-1a2b3c4d"},
+		{Time: now.Add(-3 * time.Minute), Route: "messages", Model: "claude-sonnet-4-5", Status: 429, Error: "the client's daily budget is spent", ClientID: "key-9f8e7d6c"},
+		{Time: now.Add(-4 * time.Minute), Route: "gemini", Model: "gemini-2.5-pro", Account: "gemini", Status: 502, Duration: 30 * time.Millisecond, Error: "connection refused by account gemini", ClientID: "anonymous"},
+	}
+	hourly := make([]int64, 24)
+	for i := range hourly {
+		hourly[i] = int64((i * 7) % 13)
+	}
+	return snapshot{now: now, health: health, accounts: accts, today: today, week: today, month: today, recent: recent, hourly: hourly}
+}
+
+// Each view, drawn from a fixed pool at the window's smallest size, matches
+// its golden image within a small tolerance, so a layout regression fails
+// the tests. KEYPOOL_UPDATE_GOLDEN=1 writes the images anew (look at them
+// before committing).
+func TestGoldenViews(t *testing.T) {
+	f := newFixture(t)
+	s := goldenSnapshot()
+	for _, v := range []struct {
+		name    string
+		content fyne.CanvasObject
+		update  func(snapshot)
+	}{
+		{"accounts", f.ui.accounts.content, f.ui.accounts.update},
+		{"usage", f.ui.usage.content, f.ui.usage.update},
+		{"activity", f.ui.activity.content, f.ui.activity.update},
+	} {
+		t.Run(v.name, func(t *testing.T) {
+			v.update(s)
+			v.content.Show() // a tab's content is hidden while another tab is selected
+			w := test.NewWindow(v.content)
+			defer w.Close()
+			w.Resize(minWindow)
+			v.update(s)
+			for _, o := range overlaps(w.Canvas()) {
+				t.Errorf("overlap: %s", o)
+			}
+			matchGolden(t, filepath.Join("testdata", "golden", v.name+".png"), w.Canvas().Capture())
+		})
+	}
+}
+
+// matchGolden compares img with the PNG at path: at most 0.5% of the pixels
+// may differ, each channel by more than 24 of 255 (anti-aliasing).
+func matchGolden(t *testing.T, path string, img image.Image) {
+	t.Helper()
+	if os.Getenv("KEYPOOL_UPDATE_GOLDEN") == "1" {
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		out, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer out.Close()
+		if err := png.Encode(out, img); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	in, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("golden image: %v (KEYPOOL_UPDATE_GOLDEN=1 writes it)", err)
+	}
+	defer in.Close()
+	want, err := png.Decode(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.Bounds() != img.Bounds() {
+		t.Fatalf("size %v, golden %v", img.Bounds(), want.Bounds())
+	}
+	differ := 0
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r1, g1, b1, _ := img.At(x, y).RGBA()
+			r2, g2, b2, _ := want.At(x, y).RGBA()
+			if far(r1, r2) || far(g1, g2) || far(b1, b2) {
+				differ++
+			}
+		}
+	}
+	if share := float64(differ) / float64(b.Dx()*b.Dy()); share > 0.005 {
+		got := filepath.Join(t.TempDir(), filepath.Base(path))
+		if out, err := os.Create(got); err == nil {
+			png.Encode(out, img)
+			out.Close()
+		}
+		t.Errorf("%s: %.2f%% of the pixels differ (over 0.5%%); this run drew %s", path, 100*share, got)
+	}
+}
+
+// far reports whether two 16-bit channel values differ by more than 24/255.
+func far(a, b uint32) bool {
+	d := int64(a) - int64(b)
+	return d > 24*257 || d < -24*257
+}
+
