@@ -147,4 +147,3 @@ func far(a, b uint32) bool {
 	d := int64(a) - int64(b)
 	return d > 24*257 || d < -24*257
 }
-
