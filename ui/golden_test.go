@@ -10,6 +10,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"keypool/app/store"
 	"keypool/relay"
@@ -146,4 +147,39 @@ func matchGolden(t *testing.T, path string, img image.Image) {
 func far(a, b uint32) bool {
 	d := int64(a) - int64(b)
 	return d > 24*257 || d < -24*257
+}
+
+// The keyboard reaches every action: Tab, again and again, focuses each
+// button of the Accounts view (rows included) and of Settings.
+func TestKeyboardReachesEveryAction(t *testing.T) {
+	f := newFixture(t)
+	s := goldenSnapshot()
+	f.ui.accounts.update(s)
+	for _, v := range []struct {
+		name    string
+		content fyne.CanvasObject
+		want    []string
+	}{
+		{"accounts", f.ui.accounts.content, []string{"Add API key…", "Log in with browser…", "Log in again", "Enable", "Edit", "Delete", "▲", "▼"}},
+		{"settings", f.ui.settings.content, []string{"Save address", "Copy env for Claude Code", "Connect", "Add client key", "Copy path"}},
+	} {
+		t.Run(v.name, func(t *testing.T) {
+			v.content.Show()
+			w := test.NewWindow(v.content)
+			defer w.Close()
+			w.Resize(fyne.NewSize(1280, 800))
+			reached := map[string]bool{}
+			for range 300 {
+				w.Canvas().FocusNext()
+				if b, ok := w.Canvas().Focused().(*widget.Button); ok {
+					reached[b.Text] = true
+				}
+			}
+			for _, label := range v.want {
+				if !reached[label] {
+					t.Errorf("Tab never reaches %q (reached %v)", label, reached)
+				}
+			}
+		})
+	}
 }
