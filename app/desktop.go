@@ -120,6 +120,12 @@ func (n notifyingSink) Record(r relay.UsageRecord) {
 	n.notify()
 }
 
+// ResetAccount ends an account's cooldowns so it serves again now.
+func (a *App) ResetAccount(id string) {
+	a.relay.ClearCooldowns(id)
+	a.changed()
+}
+
 // StoredAccounts lists the app's own accounts, by priority.
 func (a *App) StoredAccounts() ([]Account, error) { return a.store.Accounts() }
 

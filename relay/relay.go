@@ -147,6 +147,16 @@ func (s *Server) SetQuota(account string, q []pool.Quota) {
 	}
 }
 
+// ClearCooldowns ends every cooldown of an account at once: the user says
+// it may serve again (its next failure rests it again).
+func (s *Server) ClearCooldowns(account string) {
+	for _, e := range s.accounts.Load().all {
+		if e.acct.ID == account {
+			e.state.Clear()
+		}
+	}
+}
+
 // SetClientSpend starts a client's daily spend counter.
 func (s *Server) SetClientSpend(client string, at time.Time, day float64) {
 	s.clientState(client).SetSpend(at, day, 0)

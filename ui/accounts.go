@@ -114,6 +114,11 @@ func (v *accountsView) fill(a app.Account, r *accountRow) {
 		r.action.SetText("Enter key")
 		r.action.OnTapped = func() { v.showEdit(a) }
 		r.action.Show()
+	case s.stateOf(a) == app.StateCooling || s.stateOf(a) == app.StateUnavailable:
+		// Resting after a failure: the user may know it is fixed.
+		r.action.SetText("Reset")
+		r.action.OnTapped = func() { v.u.core.ResetAccount(id) }
+		r.action.Show()
 	default:
 		r.action.Hide()
 	}

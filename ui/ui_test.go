@@ -1146,3 +1146,26 @@ func TestLoopDeferredUntilNeeded(t *testing.T) {
 		t.Error("Quit from the tray before the loop ran asked for the loop instead of ending")
 	}
 }
+
+// A resting account's row offers Reset, which lets it serve again at once.
+func TestResetFromTheRow(t *testing.T) {
+	f := newFixture(t)
+	f.addThroughDialog()
+	f.up.Push(relaytest.Reply{Status: 429, Header: map[string]string{"Retry-After": "300"}, Body: relaytest.Error("rate_limit_error", "slow")})
+	f.post("x")
+	f.refresh()
+	acct, _ := f.core.Store().Account("work")
+	r := newAccountRow()
+	f.ui.accounts.fill(acct, r)
+	if !r.action.Visible() || r.action.Text != "Reset" {
+		t.Fatalf("a cooling account's action = %q (shown %v), want Reset", r.action.Text, r.action.Visible())
+	}
+	test.Tap(r.action)
+	f.refresh()
+	if st, _ := f.ui.snapshot(true).state("work"); st != "ready" {
+		t.Errorf("after Reset the account is %q", st)
+	}
+	if code := f.post("again"); code != 200 {
+		t.Errorf("after Reset: %d", code)
+	}
+}
