@@ -4,7 +4,10 @@ package ui
 
 import (
 	"context"
+	"log/slog"
 	"sync"
+
+	"github.com/godbus/dbus/v5"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/driver/desktop"
@@ -38,6 +41,13 @@ func newTray(_ desktop.App, onTap func(), run func(func())) trayer {
 
 // start puts the tray on the session bus until ctx is done.
 func (t *dbusTray) start(ctx context.Context) {
+	// fyne.io/systray shares this connection; when it cannot be had the
+	// library leaves its own nil and panics when the tray ends. Without a
+	// bus there is no tray to show anyway.
+	if _, err := dbus.SessionBus(); err != nil {
+		slog.Warn("no tray: the D-Bus session bus cannot be reached", "err", err)
+		return
+	}
 	systray.SetTitle("Keypool") // before start: the item's Id is taken from it
 	systray.SetOnTapped(t.onTap)
 	start, end := systray.RunWithExternalLoop(t.onReady, nil)

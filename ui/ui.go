@@ -187,9 +187,12 @@ func (u *UI) follow(ctx context.Context) {
 }
 
 // nextWake is how long the views may wait for a change before time alone
-// changes what they show.
+// changes what they show: a second while the window shows a countdown (an
+// account is resting), else until the first resting account is back, or
+// idleCheck. A window left open with nothing resting is redrawn only when
+// something changes: each redraw costs Fyne a software-rendered frame.
 func (u *UI) nextWake() time.Duration {
-	if u.visible.Load() {
+	if u.visible.Load() && u.nextReturn.Load() != 0 {
 		return time.Second
 	}
 	wait := idleCheck

@@ -1100,7 +1100,11 @@ func TestChangesDriveTheViews(t *testing.T) {
 	}
 	f.ui.visible.Store(true)
 	if f.ui.nextWake() != time.Second {
-		t.Error("a shown window does not tick every second")
+		t.Error("a shown window with a countdown does not tick every second")
+	}
+	f.ui.nextReturn.Store(0)
+	if f.ui.nextWake() != idleCheck {
+		t.Errorf("a shown window with nothing resting wakes after %s, want %s", f.ui.nextWake(), idleCheck)
 	}
 }
 
