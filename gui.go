@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -85,20 +86,33 @@ func gui(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		log.Error("keypool cannot start", "err", err)
 		ui.StartupError(fa, err, d.fixes(err)...).Show()
 	}
+	// Ctrl-C quits the app too; once gui returns the goroutine ends
+	// without touching Fyne (which then never ran, or has stopped).
+	finished := make(chan struct{})
+	defer close(finished)
 	go func() {
-		<-ctx.Done() // Ctrl-C quits the app too
-		fa.Quit()
+		select {
+		case <-ctx.Done():
+		case <-finished:
+			return
+		}
+		if u := d.ui.Load(); u != nil {
+			u.Stopping()
+		}
+		if d.loopRuns.Load() {
+			fyne.Do(fa.Quit) // Fyne's calls belong on its goroutine
+		}
 	}()
 	// Started hidden, with a tray of its own, Keypool runs Fyne's loop only
 	// once the window or the clipboard is wanted (ui/loop.go).
 	runLoop := true
-	if d.ui != nil && d.hidden && d.ui.CanDeferLoop() {
-		runLoop = d.ui.WaitForLoop(ctx)
+	if u := d.ui.Load(); u != nil && d.hidden && u.CanDeferLoop() {
+		runLoop = u.WaitForLoop(ctx)
 	}
 	if runLoop {
-		d.loopRuns = true
-		if d.ui != nil {
-			d.ui.LoopStarting()
+		d.loopRuns.Store(true)
+		if u := d.ui.Load(); u != nil {
+			u.LoopStarting()
 		}
 		fa.Run() // until Quit
 	}
@@ -123,12 +137,12 @@ type desktopRun struct {
 	log    *slog.Logger
 
 	core *app.App
-	ui   *ui.UI
+	ui   atomic.Pointer[ui.UI] // set once shown; read by the Ctrl-C goroutine
 	stop context.CancelFunc
 	done chan error
 	// loopRuns is set once Fyne's loop runs (on the main goroutine, before
 	// anything opens the core from the startup error window).
-	loopRuns bool
+	loopRuns atomic.Bool
 }
 
 // show runs core and shows its window (unless hidden) and tray.
@@ -137,10 +151,10 @@ func (d *desktopRun) show(core *app.App) {
 	d.core, d.stop, d.done = core, stop, make(chan error, 1)
 	go func() { d.done <- core.Run(runCtx) }()
 	u := ui.New(d.fa, core)
-	d.ui = u
+	d.ui.Store(u)
 	core.OnShow(u.Show)
 	u.Run(runCtx, d.hidden)
-	if d.loopRuns {
+	if d.loopRuns.Load() {
 		u.LoopStarting() // opened from the startup error window
 	}
 	d.log.Info("keypool running", "url", core.URL())

@@ -19,6 +19,10 @@ import (
 // loopState is whether Fyne's loop runs, and what waits for it.
 type loopState struct {
 	started atomic.Bool
+	// stopping is set before Keypool asks Fyne to quit: from then on
+	// nothing more runs for the window, which Fyne is taking down (a
+	// refresh then would touch a terminated GLFW and crash).
+	stopping atomic.Bool
 	// run is held while code runs directly, before the loop (onMain); the
 	// loop does not start in the middle of it.
 	run sync.Mutex
@@ -36,9 +40,12 @@ func newLoopState() *loopState {
 }
 
 // onMain runs f on Fyne's goroutine once the loop runs; before that,
-// directly, one call at a time.
+// directly, one call at a time; once Keypool is quitting, not at all.
 func (u *UI) onMain(f func()) {
 	l := u.loop
+	if l.stopping.Load() {
+		return
+	}
 	if !l.started.Load() {
 		l.run.Lock()
 		if !l.started.Load() {
@@ -48,18 +55,33 @@ func (u *UI) onMain(f func()) {
 		}
 		l.run.Unlock()
 	}
-	fyne.Do(f)
+	fyne.Do(l.unlessStopping(f))
 }
+
+// unlessStopping is f, skipped when it runs after Keypool began to quit.
+func (l *loopState) unlessStopping(f func()) func() {
+	return func() {
+		if !l.stopping.Load() {
+			f()
+		}
+	}
+}
+
+// Stopping is called before Fyne is asked to quit (see loopState.stopping).
+func (u *UI) Stopping() { u.loop.stopping.Store(true) }
 
 // withLoop runs f on Fyne's goroutine, starting the loop for it if need be
 // (f uses the window or the clipboard). It may be called from within
 // onMain.
 func (u *UI) withLoop(f func()) {
 	l := u.loop
+	if l.stopping.Load() {
+		return
+	}
 	l.mu.Lock()
 	if l.started.Load() {
 		l.mu.Unlock()
-		fyne.Do(f)
+		fyne.Do(l.unlessStopping(f))
 		return
 	}
 	l.after = append(l.after, f)
@@ -103,7 +125,7 @@ func (u *UI) LoopStarting() {
 	l.mu.Unlock()
 	l.run.Unlock()
 	for _, f := range after {
-		fyne.Do(f)
+		fyne.Do(l.unlessStopping(f))
 	}
 }
 
@@ -112,6 +134,7 @@ func (u *UI) LoopStarting() {
 func (u *UI) quit() {
 	l := u.loop
 	if l.started.Load() {
+		l.stopping.Store(true)
 		u.fapp.Quit()
 		return
 	}

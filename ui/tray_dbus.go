@@ -54,6 +54,14 @@ func (t *dbusTray) start(ctx context.Context) {
 	start()
 	go func() {
 		<-ctx.Done()
+		// The library closes its connection here, which it leaves nil when
+		// a step of its start failed (it logged why): that must not turn
+		// quitting into a crash.
+		defer func() {
+			if r := recover(); r != nil {
+				slog.Warn("tray: could not take it off the bus", "err", r)
+			}
+		}()
 		end()
 	}()
 }
