@@ -21,32 +21,62 @@ type snapshot struct {
 	hourly     []int64 // requests per hour, the last 24 hours, ending with the current one
 }
 
-// snapshot reads the app's state: for the views too when full is set, else
-// only what the tray and the notifications need (the relay's health, in
-// memory, and the account list).
+// The window's tabs, by index, and what each needs read beyond what the
+// tray needs.
+const (
+	tabAccounts = iota
+	tabUsage
+	tabActivity
+	tabSettings
+	allTabs = -1
+)
+
+// snapshot reads the app's state: what the tray and the notifications need
+// (the relay's health, in memory, and the account list), and with full
+// what every view needs too.
 func (u *UI) snapshot(full bool) snapshot {
+	if !full {
+		return u.snapshotFor(-2)
+	}
+	return u.snapshotFor(allTabs)
+}
+
+// snapshotFor reads what the tray needs, and what tab needs (allTabs: every
+// view; anything else below 0: none).
+func (u *UI) snapshotFor(tab int) snapshot {
 	now := u.now()
 	s := snapshot{now: now, url: u.core.URL(), paused: u.core.Paused(), health: u.core.Health()}
 	st := u.core
 	if list, err := st.StoredAccounts(); err == nil {
 		s.accounts = list
 	}
-	if !full {
+	needs := func(t int) bool { return tab == allTabs || tab == t }
+	if tab < 0 && tab != allTabs {
 		return s
 	}
-	s.today, _ = st.Day(now)
-	s.clientKeys, _ = u.core.ClientKeys()
-	for d := 0; d < 30; d++ {
-		day, _ := st.Day(now.AddDate(0, 0, -d))
-		if d < 7 {
-			s.week = append(s.week, day...)
-		}
-		s.month = append(s.month, day...)
+	if needs(tabAccounts) || needs(tabUsage) {
+		s.today, _ = st.Day(now)
 	}
-	// Counted from keys and read newest first: cheap every second, however
-	// busy the day.
-	s.hourly, _ = st.RequestsPerHour(now.Truncate(time.Hour).Add(-23*time.Hour), 24)
-	s.recent, _ = st.Latest(100)
+	if needs(tabSettings) {
+		s.clientKeys, _ = u.core.ClientKeys()
+	}
+	if needs(tabUsage) {
+		s.month = append(s.month, s.today...)
+		for d := 1; d < 30; d++ {
+			day, _ := st.Day(now.AddDate(0, 0, -d))
+			if d < 7 {
+				s.week = append(s.week, day...)
+			}
+			s.month = append(s.month, day...)
+		}
+		s.week = append(append([]app.DayTotal(nil), s.today...), s.week...)
+		// Counted from keys and read newest first: cheap however busy the
+		// day.
+		s.hourly, _ = st.RequestsPerHour(now.Truncate(time.Hour).Add(-23*time.Hour), 24)
+	}
+	if needs(tabActivity) {
+		s.recent, _ = st.Latest(100)
+	}
 	return s
 }
 

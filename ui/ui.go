@@ -56,6 +56,9 @@ type UI struct {
 	refreshes atomic.Int64
 	// loop is whether Fyne's event loop runs (see loop.go).
 	loop *loopState
+	// tab is the tab in view; everyTab (tests) updates every tab anyway.
+	tab      atomic.Int32
+	everyTab bool
 }
 
 // New builds the window (not shown) for core.
@@ -76,6 +79,10 @@ func New(fapp fyne.App, core *app.App) *UI {
 		container.NewTabItem("Activity", u.activity.content),
 		container.NewTabItem("Settings", u.settings.content),
 	)
+	u.tabs.OnSelected = func(*container.TabItem) {
+		u.tab.Store(int32(u.tabs.SelectedIndex()))
+		go u.Refresh()
+	}
 	u.banner = widget.NewLabel("")
 	u.banner.Importance = widget.DangerImportance
 	u.banner.Wrapping = fyne.TextWrapWord
@@ -120,7 +127,16 @@ func (u *UI) show() {
 func (u *UI) Refresh() {
 	u.refreshes.Add(1)
 	shown := u.visible.Load()
-	snap := u.snapshot(shown)
+	// A shown window reads and redraws only the tab in view; a tab is
+	// brought up to date when it is selected.
+	tab := -2
+	if shown {
+		tab = int(u.tab.Load())
+		if u.everyTab {
+			tab = allTabs
+		}
+	}
+	snap := u.snapshotFor(tab)
 	if first := snap.firstReturn(); first.IsZero() {
 		u.nextReturn.Store(0)
 	} else {
@@ -130,10 +146,11 @@ func (u *UI) Refresh() {
 		u.notify(u.last, snap)
 		u.last = snap
 		if shown {
-			u.accounts.update(snap)
-			u.usage.update(snap)
-			u.activity.update(snap)
-			u.settings.update(snap)
+			for i, update := range []func(snapshot){u.accounts.update, u.usage.update, u.activity.update, u.settings.update} {
+				if tab == allTabs || tab == i {
+					update(snap)
+				}
+			}
 			u.updateBanner(snap)
 		}
 		u.installTray(snap)

@@ -67,6 +67,7 @@ func newFixture(t *testing.T) *fixture {
 	u := New(n, core)
 	u.visible.Store(true) // as if shown: every refresh updates the views
 	u.LoopStarting()      // the test driver runs what Fyne's loop would
+	u.everyTab = true     // the tests look at every view after a refresh
 	return &fixture{t: t, core: core, ui: u, up: up, keys: keys, notes: n}
 }
 
@@ -1171,5 +1172,35 @@ func TestResetFromTheRow(t *testing.T) {
 	}
 	if code := f.post("again"); code != 200 {
 		t.Errorf("after Reset: %d", code)
+	}
+}
+
+// A shown window reads and redraws only the tab in view; selecting another
+// tab brings it up to date.
+func TestOnlyTheTabInViewIsRefreshed(t *testing.T) {
+	f := newFixture(t)
+	f.addThroughDialog()
+	f.ui.everyTab = false
+	f.ui.tabs.SelectIndex(tabAccounts)
+	f.refresh()
+	before := len(f.ui.activity.shown)
+	if code := f.post("in view?"); code != 200 {
+		t.Fatalf("request: %d", code)
+	}
+	f.core.Store().Flush(context.Background())
+	f.refresh()
+	if len(f.ui.activity.shown) != before {
+		t.Errorf("the Activity tab, not in view, was updated (%d → %d rows)", before, len(f.ui.activity.shown))
+	}
+	if got := f.ui.accounts.summary.Text; !strings.HasPrefix(got, "1/1 ready") {
+		t.Errorf("the Accounts tab in view was not updated: %q", got)
+	}
+	f.ui.tabs.SelectIndex(tabActivity)
+	deadline := time.Now().Add(3 * time.Second)
+	for len(f.ui.activity.shown) == before && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(f.ui.activity.shown) == before {
+		t.Error("selecting the Activity tab did not bring it up to date")
 	}
 }
