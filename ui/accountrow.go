@@ -21,6 +21,7 @@ import (
 //	    ● state, its reason and when it is back
 //	    5h ▮▮▮▯▯ 42%   7d ▮▯▯▯▯ 12%   budget ▮▮▮▯▯ 63% of $0.01/day
 type accountRow struct {
+	badge   *providerBadge
 	check   *widget.Check
 	name    *widget.Label
 	today   *widget.Label
@@ -36,6 +37,7 @@ type accountRow struct {
 
 func newAccountRow() *accountRow {
 	r := &accountRow{
+		badge:  newProviderBadge(),
 		check:  widget.NewCheck("", nil),
 		name:   widget.NewLabelWithStyle("name", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 		today:  widget.NewLabel("today"),
@@ -63,9 +65,46 @@ func newAccountRow() *accountRow {
 		r.state,
 		meterLine)
 	// The check and the buttons keep their own height, centred on the row.
-	r.content = container.NewBorder(nil, nil, container.NewCenter(r.check),
+	r.content = container.NewBorder(nil, nil, container.NewCenter(container.NewHBox(r.check, r.badge.content)),
 		container.NewCenter(container.NewHBox(r.action, r.up, r.down, r.edit, r.del)), lines)
 	return r
+}
+
+// providerBadge is a provider's mark: its initial on its colour (Anthropic,
+// OpenAI, Google), so a long list is scanned by provider at a glance.
+type providerBadge struct {
+	disc    *canvas.Circle
+	letter  *canvas.Text
+	content *fyne.Container
+}
+
+func newProviderBadge() *providerBadge {
+	b := &providerBadge{disc: canvas.NewCircle(color.Transparent), letter: canvas.NewText("", color.White)}
+	b.letter.TextStyle = fyne.TextStyle{Bold: true}
+	b.letter.Alignment = fyne.TextAlignCenter
+	size := canvas.NewRectangle(color.Transparent)
+	size.SetMinSize(fyne.NewSize(22, 22))
+	b.content = container.NewStack(size, b.disc, container.NewCenter(b.letter))
+	return b
+}
+
+// set shows the provider of account type t.
+func (b *providerBadge) set(t string) {
+	letter, c := "?", color.NRGBA{0x80, 0x80, 0x80, 0xff}
+	switch app.Kind(t) {
+	case app.KindClaudeAPI, app.KindClaudeOAuth:
+		letter, c = "A", color.NRGBA{0xc1, 0x5f, 0x3c, 0xff} // Anthropic's clay
+	case app.KindCodexOAuth, app.KindOpenAIResponses:
+		letter, c = "O", color.NRGBA{0x10, 0xa3, 0x7f, 0xff} // OpenAI's green
+	case app.KindOpenAICompatible:
+		letter, c = "C", color.NRGBA{0x5b, 0x6b, 0x7f, 0xff} // any compatible service
+	case app.KindGeminiAPI, app.KindGemini:
+		letter, c = "G", color.NRGBA{0x42, 0x85, 0xf4, 0xff} // Google's blue
+	}
+	b.letter.Text = letter
+	b.disc.FillColor = c
+	b.letter.Refresh()
+	b.disc.Refresh()
 }
 
 // kindText names an account type for people.

@@ -73,6 +73,7 @@ func (v *accountsView) update(s snapshot) {
 // fill shows account a in row r.
 func (v *accountsView) fill(a app.Account, r *accountRow) {
 	s := v.snap
+	r.badge.set(a.Type)
 	r.name.SetText(a.Name + " · " + kindText(a.Type))
 	today := todayText(s, a.ID)
 	if usd := s.costToday(a.ID); usd > 0 {
