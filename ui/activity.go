@@ -37,40 +37,15 @@ const (
 )
 
 // activityColumns are the table's columns: header and width.
-var activityColumns = []struct {
-	title string
-	width float32
-}{
+var activityColumns = []column{
 	{"Time", 76}, {"Account", 110}, {"Status", 60}, {"Took", 70}, {"What happened", 330},
 	{"Model", 160}, {"Cost", 80}, {"Route", 100}, {"Client", 110},
 }
 
 func newActivityView(u *UI) *activityView {
 	v := &activityView{u: u}
-	v.table = widget.NewTable(
-		func() (int, int) { return len(v.shown), len(activityColumns) },
-		func() fyne.CanvasObject {
-			l := widget.NewLabel("cell")
-			l.Truncation = fyne.TextTruncateEllipsis
-			return l
-		},
-		func(id widget.TableCellID, o fyne.CanvasObject) {
-			if id.Row < len(v.shown) {
-				o.(*widget.Label).SetText(activityCell(v.shown[id.Row], id.Col))
-			}
-		})
-	v.table.ShowHeaderRow = true
-	v.table.CreateHeader = func() fyne.CanvasObject {
-		return widget.NewLabelWithStyle("header", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	}
-	v.table.UpdateHeader = func(id widget.TableCellID, o fyne.CanvasObject) {
-		if id.Col >= 0 && id.Col < len(activityColumns) {
-			o.(*widget.Label).SetText(activityColumns[id.Col].title)
-		}
-	}
-	for i, c := range activityColumns {
-		v.table.SetColumnWidth(i, c.width)
-	}
+	v.table = newTextTable(activityColumns, func() int { return len(v.shown) },
+		func(row, col int) string { return activityCell(v.shown[row], col) })
 	v.table.OnSelected = func(id widget.TableCellID) {
 		if id.Row >= 0 && id.Row < len(v.shown) {
 			v.showRecord(v.shown[id.Row])
@@ -199,4 +174,41 @@ func (v *activityView) showRecord(r app.UsageRecord) {
 	d := dialog.NewCustom("Request", "Close", container.NewVScroll(l), v.u.win)
 	d.Resize(fyne.NewSize(620, 360))
 	d.Show()
+}
+
+// column is a table column: its header and width.
+type column struct {
+	title string
+	width float32
+}
+
+// newTextTable is a table of texts under a header that stays in place:
+// rows() rows of cell(row, col), each cut with an ellipsis at its column's
+// width.
+func newTextTable(cols []column, rows func() int, cell func(row, col int) string) *widget.Table {
+	t := widget.NewTable(
+		func() (int, int) { return rows(), len(cols) },
+		func() fyne.CanvasObject {
+			l := widget.NewLabel("cell")
+			l.Truncation = fyne.TextTruncateEllipsis
+			return l
+		},
+		func(id widget.TableCellID, o fyne.CanvasObject) {
+			if id.Row < rows() {
+				o.(*widget.Label).SetText(cell(id.Row, id.Col))
+			}
+		})
+	t.ShowHeaderRow = true
+	t.CreateHeader = func() fyne.CanvasObject {
+		return widget.NewLabelWithStyle("header", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	}
+	t.UpdateHeader = func(id widget.TableCellID, o fyne.CanvasObject) {
+		if id.Col >= 0 && id.Col < len(cols) {
+			o.(*widget.Label).SetText(cols[id.Col].title)
+		}
+	}
+	for i, c := range cols {
+		t.SetColumnWidth(i, c.width)
+	}
+	return t
 }

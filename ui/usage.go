@@ -37,34 +37,14 @@ const (
 	periodMonth = "30 days"
 )
 
-var usageHeader = []string{"Account", "Model", "Requests", "Input", "Output", "Cache write", "Cache read", "Cost (USD)"}
+// usageColumns fit the smallest window, dividers included.
+var usageColumns = []column{{"Account", 140}, {"Model", 145}, {"Requests", 75}, {"Input", 70},
+	{"Output", 70}, {"Cache write", 90}, {"Cache read", 85}, {"Cost (USD)", 90}}
 
 func newUsageView(u *UI) *usageView {
 	v := &usageView{u: u}
-	v.table = widget.NewTable(
-		func() (int, int) { return len(v.rows), len(usageHeader) },
-		func() fyne.CanvasObject {
-			l := widget.NewLabel("cell")
-			l.Truncation = fyne.TextTruncateEllipsis
-			return l
-		},
-		func(id widget.TableCellID, o fyne.CanvasObject) {
-			if id.Row < len(v.rows) {
-				o.(*widget.Label).SetText(v.rows[id.Row][id.Col])
-			}
-		})
-	v.table.ShowHeaderRow = true
-	v.table.CreateHeader = func() fyne.CanvasObject {
-		return widget.NewLabelWithStyle("header", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	}
-	v.table.UpdateHeader = func(id widget.TableCellID, o fyne.CanvasObject) {
-		if id.Col >= 0 && id.Col < len(usageHeader) {
-			o.(*widget.Label).SetText(usageHeader[id.Col])
-		}
-	}
-	for c, w := range []float32{140, 145, 75, 70, 70, 90, 85, 90} { // 765 and the dividers: fits the smallest window
-		v.table.SetColumnWidth(c, w)
-	}
+	v.table = newTextTable(usageColumns, func() int { return len(v.rows) },
+		func(row, col int) string { return v.rows[row][col] })
 	v.costs = widget.NewLabel("")
 	v.costs.Truncation = fyne.TextTruncateEllipsis
 	v.period = widget.NewRadioGroup([]string{periodToday, periodWeek, periodMonth}, func(string) { v.fill() })
@@ -175,7 +155,11 @@ func (v *usageView) fill() {
 // writeCSV writes the period's table, header first.
 func (v *usageView) writeCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
-	cw.Write(append([]string{"period"}, usageHeader...))
+	header := []string{"period"}
+	for _, c := range usageColumns {
+		header = append(header, c.title)
+	}
+	cw.Write(header)
 	for _, r := range v.rows {
 		cw.Write(append([]string{v.period.Selected}, r...))
 	}
