@@ -73,6 +73,15 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) refresh() { f.ui.Refresh() }
 
+// throttle sends a request the account answers 429 with retry-after
+// seconds, which rests it.
+func (f *fixture) throttle(seconds int, text string) {
+	f.t.Helper()
+	f.up.Push(relaytest.Reply{Status: 429, Header: map[string]string{"Retry-After": strconv.Itoa(seconds)},
+		Body: relaytest.Error("rate_limit_error", "slow")})
+	f.post(text)
+}
+
 func (f *fixture) post(text string) int {
 	f.t.Helper()
 	resp, err := http.Post(f.core.URL()+"/v1/messages", "application/json",
@@ -161,8 +170,7 @@ func TestAddAccountUsageAndTray(t *testing.T) {
 func TestCountdownAndPause(t *testing.T) {
 	f := newFixture(t)
 	f.addThroughDialog()
-	f.up.Push(relaytest.Reply{Status: 429, Header: map[string]string{"Retry-After": "90"}, Body: relaytest.Error("rate_limit_error", "slow")})
-	f.post("x")
+	f.throttle(90, "x")
 	s := f.ui.snapshot(true)
 	acct, _ := f.core.Store().Account("work")
 	if txt := s.stateText(acct); !strings.HasPrefix(txt, "cooling until ") || !strings.Contains(txt, "s)") {
@@ -232,8 +240,7 @@ func TestScreenshots(t *testing.T) {
 			"Anthropic-Ratelimit-Unified-7d-Utilization": "0.12", "Anthropic-Ratelimit-Unified-7d-Reset": reset}})
 		f.post("q" + string(rune('a'+i)))
 	}
-	f.up.Push(relaytest.Reply{Status: 429, Header: map[string]string{"Retry-After": "300"}, Body: relaytest.Error("rate_limit_error", "slow")})
-	f.post("z")
+	f.throttle(300, "z")
 	f.core.Store().Flush(context.Background())
 	f.refresh()
 	os.MkdirAll(dir, 0o755)
@@ -312,8 +319,7 @@ func TestNotifications(t *testing.T) {
 	f := newFixture(t)
 	f.addThroughDialog()
 	f.refresh()
-	f.up.Push(relaytest.Reply{Status: 429, Header: map[string]string{"Retry-After": "120"}, Body: relaytest.Error("rate_limit_error", "slow")})
-	f.post("x")
+	f.throttle(120, "x")
 	f.refresh()
 	n := f.notes.last()
 	if n == nil || n.Title != "Keypool: no account available" || !strings.Contains(n.Content, "back at") {
@@ -699,8 +705,7 @@ func TestTrayQuietWhenNothingChanges(t *testing.T) {
 	tray := &countingTray{}
 	f.ui.tray = tray
 	f.addThroughDialog()
-	f.up.Push(relaytest.Reply{Status: 429, Header: map[string]string{"Retry-After": "300"}, Body: relaytest.Error("rate_limit_error", "slow")})
-	f.post("x")
+	f.throttle(300, "x")
 	now := time.Now()
 	f.ui.now = func() time.Time { return now }
 	f.refresh()
@@ -1033,8 +1038,7 @@ func TestViewsDoNotOverlap(t *testing.T) {
 		"Anthropic-Ratelimit-Unified-Status": "allowed", "Anthropic-Ratelimit-Unified-5h-Utilization": "0.93",
 		"Anthropic-Ratelimit-Unified-7d-Utilization": "0.12"}})
 	f.post("a")
-	f.up.Push(relaytest.Reply{Status: 429, Header: map[string]string{"Retry-After": "300"}, Body: relaytest.Error("rate_limit_error", "slow")})
-	f.post("b")
+	f.throttle(300, "b")
 	f.core.Store().Flush(context.Background())
 	f.refresh()
 	w := test.NewWindow(f.ui.win.Content())
@@ -1156,8 +1160,7 @@ func TestLoopDeferredUntilNeeded(t *testing.T) {
 func TestResetFromTheRow(t *testing.T) {
 	f := newFixture(t)
 	f.addThroughDialog()
-	f.up.Push(relaytest.Reply{Status: 429, Header: map[string]string{"Retry-After": "300"}, Body: relaytest.Error("rate_limit_error", "slow")})
-	f.post("x")
+	f.throttle(300, "x")
 	f.refresh()
 	acct, _ := f.core.Store().Account("work")
 	r := newAccountRow()
