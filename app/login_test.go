@@ -53,19 +53,21 @@ func fakeClaude(t *testing.T) *httptest.Server {
 // (an HTTP client here) follows the authorize redirect to the loopback
 // callback, the code is exchanged, and the account is stored with its
 // tokens in the keychain.
-func TestLoginClaude(t *testing.T) {
-	keys := testKeychain(t)
+// claudeLogin sets up a Claude login against fakeClaude: the app's
+// accounts on a fresh store and the keychain, and a "browser" that follows
+// the login page's redirects with an HTTP client.
+func claudeLogin(t *testing.T) (accts *app.Accounts, keys secrets.Keychain, browser func(string) error, provider string) {
+	t.Helper()
+	keys = testKeychain(t)
 	fake := fakeClaude(t)
 	t.Setenv("KEYPOOL_CLAUDE_AUTHORIZE_URL", fake.URL+"/oauth/authorize")
 	t.Setenv("KEYPOOL_CLAUDE_TOKEN_URL", fake.URL+"/v1/oauth/token")
 	t.Setenv("KEYPOOL_CLAUDE_SUCCESS_URL", fake.URL+"/success")
+	t.Setenv("KEYPOOL_CLAUDE_MANUAL_REDIRECT_URL", fake.URL+"/oauth/code/callback")
 	st, err := store.Open(filepath.Join(dirtest.New(t), "k.db"), store.Options{})
 	must(t, err)
-	defer st.Close()
-	t.Cleanup(func() { keys.DeleteAll(secrets.Account("claude-me")) })
-	accts := &app.Accounts{Store: st, Keys: keys}
-
-	browser := func(u string) error {
+	t.Cleanup(func() { st.Close(); keys.DeleteAll(secrets.Account("claude-me")) })
+	browser = func(u string) error {
 		go func() {
 			resp, err := http.Get(u)
 			if err == nil {
@@ -74,6 +76,12 @@ func TestLoginClaude(t *testing.T) {
 		}()
 		return nil
 	}
+	return &app.Accounts{Store: st, Keys: keys}, keys, browser, fake.URL
+}
+
+func TestLoginClaude(t *testing.T) {
+	accts, keys, browser, _ := claudeLogin(t)
+	st := accts.Store
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	acct, err := app.Login(ctx, accts, app.LoginParams{Kind: pool.KindClaudeOAuth, OpenURL: browser, Priority: 7})
@@ -100,26 +108,7 @@ func TestLoginClaude(t *testing.T) {
 // addresses through Link, and steps without them through Progress; without
 // Link (keypool login) the addresses stay in the Progress text.
 func TestLoginLinks(t *testing.T) {
-	keys := testKeychain(t)
-	fake := fakeClaude(t)
-	t.Setenv("KEYPOOL_CLAUDE_AUTHORIZE_URL", fake.URL+"/oauth/authorize")
-	t.Setenv("KEYPOOL_CLAUDE_TOKEN_URL", fake.URL+"/v1/oauth/token")
-	t.Setenv("KEYPOOL_CLAUDE_SUCCESS_URL", fake.URL+"/success")
-	t.Setenv("KEYPOOL_CLAUDE_MANUAL_REDIRECT_URL", fake.URL+"/oauth/code/callback")
-	st, err := store.Open(filepath.Join(dirtest.New(t), "k.db"), store.Options{})
-	must(t, err)
-	defer st.Close()
-	t.Cleanup(func() { keys.DeleteAll(secrets.Account("claude-me")) })
-	accts := &app.Accounts{Store: st, Keys: keys}
-	browser := func(u string) error {
-		go func() {
-			resp, err := http.Get(u)
-			if err == nil {
-				resp.Body.Close()
-			}
-		}()
-		return nil
-	}
+	accts, _, browser, provider := claudeLogin(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
@@ -135,11 +124,11 @@ func TestLoginLinks(t *testing.T) {
 		t.Fatalf("links = %+v", links)
 	}
 	l := links[0]
-	if !strings.HasPrefix(l.URL, fake.URL+"/oauth/authorize?") || !strings.Contains(l.URL, "redirect_uri=http%3A%2F%2Flocalhost") ||
+	if !strings.HasPrefix(l.URL, provider+"/oauth/authorize?") || !strings.Contains(l.URL, "redirect_uri=http%3A%2F%2Flocalhost") ||
 		!strings.Contains(l.Paste, "http://localhost") {
 		t.Errorf("this machine's link = %+v", l)
 	}
-	if !strings.Contains(l.Elsewhere, url.QueryEscape(fake.URL+"/oauth/code/callback")) || !strings.Contains(l.ElsewherePaste, "the code the page shows") {
+	if !strings.Contains(l.Elsewhere, url.QueryEscape(provider+"/oauth/code/callback")) || !strings.Contains(l.ElsewherePaste, "the code the page shows") {
 		t.Errorf("the link for a browser elsewhere = %q, paste %q", l.Elsewhere, l.ElsewherePaste)
 	}
 	if all := strings.Join(steps, "\n"); strings.Contains(all, "http") || !strings.Contains(all, "Logged in to Claude.") {
@@ -151,7 +140,7 @@ func TestLoginLinks(t *testing.T) {
 	if _, err := app.Login(ctx, accts, lp); err != nil {
 		t.Fatal(err)
 	}
-	if all := strings.Join(steps, "\n"); !strings.Contains(all, l.URL[:len(fake.URL+"/oauth/authorize?")]) {
+	if all := strings.Join(steps, "\n"); !strings.Contains(all, l.URL[:len(provider+"/oauth/authorize?")]) {
 		t.Errorf("without Link the steps lack the address:\n%s", all)
 	}
 }
