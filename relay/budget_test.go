@@ -31,6 +31,12 @@ func TestBudgets(t *testing.T) {
 		t.Fatalf("counts = %v", c)
 	}
 	a := h.account("paid")
+	if b := a.Budget; b == nil || b.DailyUSD != 1 || b.SpentTodayUSD < 1.19 || b.SpentTodayUSD > 1.21 || b.SpentMonthUSD < 1.19 {
+		t.Errorf("health budget = %+v, want $1/day with $1.20 spent", a.Budget)
+	}
+	if h.account("spill").Budget != nil {
+		t.Error("an account without a cap shows a budget")
+	}
 	midnight := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
 	if len(a.Cooldowns) != 1 || a.Cooldowns[0].Reason != "budget" || !a.Cooldowns[0].Until.Equal(midnight) {
 		t.Errorf("cooldowns = %+v", a.Cooldowns)

@@ -205,6 +205,18 @@ type AccountHealth struct {
 	LastError *Failure     `json:"last_error,omitempty"`
 	Today     *DayStats    `json:"today,omitempty"`
 	Quota     []pool.Quota `json:"quota,omitempty"` // plan windows, as the provider last reported them
+	// Budget is the account's caps and what they have spent, when it has
+	// a cap.
+	Budget *BudgetHealth `json:"budget,omitempty"`
+}
+
+// BudgetHealth is an account's USD caps (0: none) and what was spent
+// against them.
+type BudgetHealth struct {
+	DailyUSD      float64 `json:"daily_usd,omitempty"`
+	MonthlyUSD    float64 `json:"monthly_usd,omitempty"`
+	SpentTodayUSD float64 `json:"spent_today_usd"`
+	SpentMonthUSD float64 `json:"spent_month_usd"`
 }
 
 // CooldownInfo is one running cooldown.
@@ -228,6 +240,10 @@ func (s *Server) Health() Health {
 		a := AccountHealth{ID: e.acct.ID, Name: e.acct.Name, Type: string(e.acct.Kind),
 			Priority: e.acct.Priority, Enabled: e.acct.Enabled, InFlight: e.state.InFlight(), Quota: e.state.Quota(),
 			Attempts: e.stats.counts(), LastError: e.stats.last.Load()}
+		if e.acct.DailyBudgetUSD > 0 || e.acct.MonthlyBudgetUSD > 0 {
+			day, month := e.state.Spent(now)
+			a.Budget = &BudgetHealth{DailyUSD: e.acct.DailyBudgetUSD, MonthlyUSD: e.acct.MonthlyBudgetUSD, SpentTodayUSD: day, SpentMonthUSD: month}
+		}
 		for f, c := range e.state.Cooldowns(now) {
 			fam := string(f)
 			if f == pool.FamilyAll {

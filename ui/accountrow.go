@@ -171,10 +171,16 @@ func (m *meterLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 	objs[1].Move(fyne.NewPos(0, 0))
 }
 
-// meters are an account's plan windows, then its daily budget when one is
-// set, as bars.
+// meters are an account's plan windows, then its daily and monthly
+// budgets when set, as bars.
 func (s snapshot) meters(a app.Account) []fyne.CanvasObject {
 	var out []fyne.CanvasObject
+	budget := func(spent, cap float64, per string) {
+		if cap > 0 {
+			out = append(out, rowMeter(fmt.Sprintf("$%s/%s %.0f%%", strconv.FormatFloat(cap, 'f', -1, 64), per,
+				100*spent/cap), spent/cap, false))
+		}
+	}
 	for _, h := range s.health.Accounts {
 		if h.ID != a.ID {
 			continue
@@ -186,12 +192,14 @@ func (s snapshot) meters(a app.Account) []fyne.CanvasObject {
 			}
 			out = append(out, rowMeter(label, q.Utilization, q.Status == "allowed_warning"))
 		}
+		if b := h.Budget; b != nil {
+			// What the relay counts against the caps.
+			budget(b.SpentTodayUSD, b.DailyUSD, "day")
+			budget(b.SpentMonthUSD, b.MonthlyUSD, "mo")
+			return out
+		}
 	}
-	if a.DailyBudgetUSD > 0 {
-		spent := s.costToday(a.ID)
-		out = append(out, rowMeter(fmt.Sprintf("budget %.0f%% of $%s/day", 100*spent/a.DailyBudgetUSD,
-			strconv.FormatFloat(a.DailyBudgetUSD, 'f', -1, 64)), spent/a.DailyBudgetUSD, false))
-	}
+	budget(s.costToday(a.ID), a.DailyBudgetUSD, "day") // the relay has not loaded it yet
 	return out
 }
 

@@ -25,7 +25,7 @@ func goldenSnapshot() snapshot {
 	accts := []store.Account{
 		{ID: "max", Name: "me@example.com (Claude Max)", Type: "claude-oauth", Priority: 90, Enabled: true, Status: store.StatusNeedsLogin},
 		{ID: "team", Name: "Team mirror", Type: "claude-api", Priority: 50, Enabled: true},
-		{ID: "work", Name: "Work key", Type: "claude-api", Priority: 40, Enabled: true, DailyBudgetUSD: 5},
+		{ID: "work", Name: "Work key", Type: "claude-api", Priority: 40, Enabled: true, DailyBudgetUSD: 5, MonthlyBudgetUSD: 100},
 		{ID: "codex", Name: "ChatGPT Plus", Type: "codex-oauth", Priority: 30, Enabled: true},
 		{ID: "gemini", Name: "Gemini API key", Type: "gemini-api", Priority: 20, Enabled: true},
 		{ID: "old", Name: "Old key", Type: "openai-responses", Priority: 0, Enabled: false},
@@ -37,7 +37,8 @@ func goldenSnapshot() snapshot {
 			Cooldowns: []relay.CooldownInfo{{Family: "all", Reason: "rate_limited", Until: now.Add(4 * time.Minute)}},
 			LastError: &relay.Failure{Time: now, Kind: relay.ErrorRateLimit, Message: "429 throttled (retry-after)"}},
 		{ID: "work", Name: "Work key", Type: "claude-api", Priority: 40, Enabled: true, State: "ready",
-			Quota: []pool.Quota{{Window: "5h", Utilization: 0.42, ResetsAt: reset}, {Window: "7d", Utilization: 0.12, ResetsAt: reset}}},
+			Budget: &relay.BudgetHealth{DailyUSD: 5, MonthlyUSD: 100, SpentTodayUSD: 3.1, SpentMonthUSD: 42},
+			Quota:  []pool.Quota{{Window: "5h", Utilization: 0.42, ResetsAt: reset}, {Window: "7d", Utilization: 0.12, ResetsAt: reset}}},
 		{ID: "codex", Name: "ChatGPT Plus", Type: "codex-oauth", Priority: 30, Enabled: true, State: "ready",
 			Quota: []pool.Quota{{Window: "5h", Utilization: 0.93, ResetsAt: reset}, {Window: "7d", Utilization: 0.71, ResetsAt: reset}}},
 		{ID: "gemini", Name: "Gemini API key", Type: "gemini-api", Priority: 20, Enabled: true, State: "ready"},
