@@ -23,7 +23,7 @@ import (
 type accountRow struct {
 	badge   *providerBadge
 	check   *widget.Check
-	name    *widget.Label
+	name    *widget.Hyperlink // opens the account's details, the whole name first
 	today   *widget.Label
 	state   *widget.Label
 	meters  *fyne.Container // one meter a plan window, and the budget
@@ -39,7 +39,7 @@ func newAccountRow() *accountRow {
 	r := &accountRow{
 		badge:  newProviderBadge(),
 		check:  widget.NewCheck("", nil),
-		name:   widget.NewLabelWithStyle("name", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		name:   widget.NewHyperlink("name", nil),
 		today:  widget.NewLabel("today"),
 		state:  widget.NewLabel("state"),
 		meters: container.NewHBox(),
@@ -49,9 +49,11 @@ func newAccountRow() *accountRow {
 		edit:   widget.NewButton("Edit", nil),
 		del:    widget.NewButton("Delete", nil),
 	}
-	for _, l := range []*widget.Label{r.name, r.today, r.state} {
+	for _, l := range []*widget.Label{r.today, r.state} {
 		l.Truncation = fyne.TextTruncateEllipsis
 	}
+	r.name.Truncation = fyne.TextTruncateEllipsis
+	r.name.TextStyle = fyne.TextStyle{Bold: true}
 	r.today.Alignment = fyne.TextAlignTrailing
 	r.action.Importance = widget.HighImportance
 	r.action.Hide()

@@ -75,6 +75,7 @@ func (v *accountsView) fill(a app.Account, r *accountRow) {
 	s := v.snap
 	r.badge.set(a.Type)
 	r.name.SetText(a.Name + " · " + kindText(a.Type))
+	r.name.OnTapped = func() { v.showDetail(a) }
 	today := todayText(s, a.ID)
 	if usd := s.costToday(a.ID); usd > 0 {
 		today += fmt.Sprintf(", $%.4f", usd)
@@ -124,6 +125,42 @@ func (v *accountsView) fill(a app.Account, r *accountRow) {
 		r.action.Hide()
 	}
 	r.content.Refresh() // the buttons' width changes with the action shown
+}
+
+// showDetail shows an account whole: its name uncut, where it goes, its
+// state and why, its plan windows and budgets, today's traffic.
+func (v *accountsView) showDetail(a app.Account) {
+	s := v.snap
+	lines := []string{
+		a.Name,
+		"id " + a.ID + " · " + kindText(a.Type) + " · priority " + strconv.Itoa(a.Priority),
+	}
+	if a.APIURL != "" {
+		lines = append(lines, "API: "+a.APIURL)
+	}
+	state := s.stateText(a)
+	if why := restingCause(s, a.ID); why != "" {
+		state += " · " + why
+	}
+	lines = append(lines, "State: "+state)
+	for _, h := range s.health.Accounts {
+		if h.ID != a.ID {
+			continue
+		}
+		if len(h.Quota) > 0 {
+			lines = append(lines, "Plan: "+app.QuotaText(h.Quota, ", "))
+		}
+		if b := h.Budget; b != nil {
+			lines = append(lines, fmt.Sprintf("Budget: $%.2f of $%g today, $%.2f of $%g this month", b.SpentTodayUSD, b.DailyUSD, b.SpentMonthUSD, b.MonthlyUSD))
+		}
+	}
+	lines = append(lines, "Today: "+todayText(s, a.ID))
+	l := widget.NewLabel(strings.Join(lines, "\n"))
+	l.Wrapping = fyne.TextWrapWord
+	l.Selectable = true
+	d := dialog.NewCustom("Account", "Close", container.NewVScroll(l), v.u.win)
+	d.Resize(fyne.NewSize(560, 320))
+	d.Show()
 }
 
 // relogin opens the login dialog for an existing account's login.

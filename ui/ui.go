@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -59,6 +60,7 @@ type UI struct {
 	// tab is the tab in view; everyTab (tests) updates every tab anyway.
 	tab      atomic.Int32
 	everyTab bool
+	viewsMu  sync.Mutex // one refresh of the views at a time (see Refresh)
 }
 
 // New builds the window (not shown) for core.
@@ -143,6 +145,10 @@ func (u *UI) Refresh() {
 		u.nextReturn.Store(first.UnixNano())
 	}
 	u.onMain(func() {
+		// Fyne's goroutine runs one of these at a time; the test driver
+		// runs them where they are called, so they take turns here too.
+		u.viewsMu.Lock()
+		defer u.viewsMu.Unlock()
 		u.notify(u.last, snap)
 		u.last = snap
 		if shown {

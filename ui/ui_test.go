@@ -1207,3 +1207,43 @@ func TestOnlyTheTabInViewIsRefreshed(t *testing.T) {
 		t.Error("selecting the Activity tab did not bring it up to date")
 	}
 }
+
+// A row's name, cut to its cell, opens the account whole.
+func TestAccountDetail(t *testing.T) {
+	f := newFixture(t)
+	f.addThroughDialog()
+	long := "someone.with.a.very.long.address.indeed@example.com (Claude Max, the team's)"
+	if err := f.core.Accounts().Update("work", func(a *store.Account) { a.Name = long }, secrets.Secret{}, secrets.Secret{}); err != nil {
+		t.Fatal(err)
+	}
+	f.core.ReloadAccounts()
+	f.refresh()
+	acct, _ := f.core.Store().Account("work")
+	r := newAccountRow()
+	f.ui.accounts.fill(acct, r)
+	r.name.OnTapped() // a tap on the link's text (the detached row has no size to aim at)
+	top := f.ui.win.Canvas().Overlays().Top()
+	if top == nil {
+		t.Fatal("tapping the name opens nothing")
+	}
+	var texts []string
+	var walk func(o fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		switch x := o.(type) {
+		case *widget.Label:
+			texts = append(texts, x.Text)
+		case *fyne.Container:
+			for _, c := range x.Objects {
+				walk(c)
+			}
+		case fyne.Widget:
+			for _, c := range test.WidgetRenderer(x).Objects() {
+				walk(c)
+			}
+		}
+	}
+	walk(top)
+	if all := strings.Join(texts, "\n"); !strings.Contains(all, long) || !strings.Contains(all, "id work") {
+		t.Errorf("the details do not show the whole name and id:\n%s", all)
+	}
+}
