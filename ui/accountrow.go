@@ -86,7 +86,8 @@ func newProviderBadge() *providerBadge {
 	b.letter.Alignment = fyne.TextAlignCenter
 	size := canvas.NewRectangle(color.Transparent)
 	size.SetMinSize(fyne.NewSize(22, 22))
-	b.content = container.NewStack(size, b.disc, container.NewCenter(b.letter))
+	// Centred, so the row's height never stretches the disc into an oval.
+	b.content = container.NewCenter(container.NewStack(size, b.disc, container.NewCenter(b.letter)))
 	return b
 }
 
