@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"keypool/relay"
 )
@@ -105,6 +106,44 @@ func readAll(t *testing.T, resp *http.Response) string {
 		sb.Write(buf[:n])
 		if err != nil {
 			return sb.String()
+		}
+	}
+}
+
+// A request refused before it reaches an account (no key, wrong key, a
+// paused relay) is recorded, with why and no account, so the window's
+// activity shows it; at most one a second, so a flood cannot fill the disk.
+func TestRefusalsAreRecorded(t *testing.T) {
+	h := newHarness(t, []acct{{id: "a", prio: 1}}, nil)
+	post := func(key string) {
+		req, _ := http.NewRequest("POST", h.http.URL+"/v1/messages", strings.NewReader(simple))
+		req.Header.Set("x-api-key", key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readAll(t, resp)
+	}
+	post("local-kez")
+	post("local-kez") // within the same second: not recorded again
+	waitRecords(t, h.sink, 1)
+	h.clock.Add(2 * time.Second)
+	h.srv.SetPaused(true)
+	post("local-key")
+	recs := waitRecords(t, h.sink, 2)
+	if len(recs) != 2 {
+		t.Fatalf("records = %+v, want the wrong key once and the pause", recs)
+	}
+	for i, want := range []struct {
+		status int
+		why    string
+	}{{401, "client key"}, {503, "paused"}} {
+		r := recs[i]
+		if r.Account != "" || r.Status != want.status || !strings.Contains(r.Error, want.why) || r.Route != "messages" {
+			t.Errorf("record %d = %+v, want status %d, no account, why %q", i, r, want.status, want.why)
+		}
+		if strings.Contains(r.Error, "local-ke") {
+			t.Error("the record holds the key")
 		}
 	}
 }

@@ -122,6 +122,9 @@ type Server struct {
 	mux      map[string]route
 	paused   atomic.Bool
 	blocked  atomic.Pointer[string] // why API requests are refused; nil: they are not
+	// lastRefusal is when a refusal was last recorded (Unix nanoseconds):
+	// refusals are recorded at most once a second (see refused).
+	lastRefusal atomic.Int64
 
 	clientMu    sync.Mutex
 	clientSpend map[string]*pool.State // per client id: only the spend counters are used

@@ -138,15 +138,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.paused.Load() {
-		rt.dialect.writeError(w, http.StatusServiceUnavailable, "Keypool is paused: resume it from the tray", 0)
+		const why = "Keypool is paused: resume it from the tray"
+		s.refused(rt.name, http.StatusServiceUnavailable, why)
+		rt.dialect.writeError(w, http.StatusServiceUnavailable, why, 0)
 		return
 	}
 	if why := s.blocked.Load(); why != nil {
+		s.refused(rt.name, http.StatusServiceUnavailable, *why)
 		rt.dialect.writeError(w, http.StatusServiceUnavailable, *why, 5*time.Second)
 		return
 	}
 	client, err := g.ClientID(r)
 	if err != nil {
+		s.refused(rt.name, http.StatusUnauthorized, err.Error())
 		s.deny(w, r, http.StatusUnauthorized, err)
 		return
 	}
@@ -159,6 +163,22 @@ func (s *Server) deny(w http.ResponseWriter, r *http.Request, status int, err er
 		slog.String("path", r.URL.Path), slog.String("reason", err.Error()))
 	s.metrics.refused.WithLabelValues(reasonLabel(err)).Inc()
 	dialectFor(r.URL.Path).writeError(w, status, err.Error(), 0)
+}
+
+// refused records a request refused before it reached any account (a bad
+// or missing client key, a paused or blocked relay), so the activity list
+// shows it. At most one a second is recorded: a flood of bad keys must not
+// fill the disk (the refused counter in /metrics counts them all).
+func (s *Server) refused(route string, status int, why string) {
+	if s.cfg.Usage == nil {
+		return
+	}
+	now := s.now()
+	last := s.lastRefusal.Load()
+	if now.UnixNano()-last < int64(time.Second) || !s.lastRefusal.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	s.cfg.Usage.Record(UsageRecord{Time: now, Route: route, Status: status, Error: why})
 }
 
 func reasonLabel(err error) string {
