@@ -168,7 +168,7 @@ func (s *Server) deny(w http.ResponseWriter, r *http.Request, status int, err er
 // refused records a request refused before it reached any account (a bad
 // or missing client key, a paused or blocked relay), so the activity list
 // shows it. At most one a second is recorded: a flood of bad keys must not
-// fill the disk (the refused counter in /metrics counts them all).
+// fill the disk (the refused counter in /metrics counts every refused key).
 func (s *Server) refused(route string, status int, why string) {
 	if s.cfg.Usage == nil {
 		return
