@@ -25,6 +25,7 @@ type accountRow struct {
 	check   *widget.Check
 	name    *widget.Hyperlink // opens the account's details, the whole name first
 	today   *widget.Label
+	dot     *widget.Label // the state's colour: the words stay in the text colour, readable on light and dark
 	state   *widget.Label
 	meters  *fyne.Container // one meter a plan window, and the budget
 	action  *widget.Button  // what the state needs: Log in again, Enter key, Enable
@@ -41,6 +42,7 @@ func newAccountRow() *accountRow {
 		check:  widget.NewCheck("", nil),
 		name:   widget.NewHyperlink("name", nil),
 		today:  widget.NewLabel("today"),
+		dot:    widget.NewLabel("●"),
 		state:  widget.NewLabel("state"),
 		meters: container.NewHBox(),
 		action: widget.NewButton("action", nil),
@@ -64,7 +66,7 @@ func newAccountRow() *accountRow {
 	meterLine := container.NewStack(strut, r.meters)
 	lines := container.New(layout.NewCustomPaddedVBoxLayout(-theme.Padding()),
 		container.NewGridWithColumns(2, r.name, r.today),
-		r.state,
+		container.NewBorder(nil, nil, r.dot, nil, r.state),
 		meterLine)
 	// The check and the buttons keep their own height, centred on the row.
 	r.content = container.NewBorder(nil, nil, container.NewCenter(container.NewHBox(r.check, r.badge.content)),

@@ -85,11 +85,12 @@ func (v *accountsView) fill(a app.Account, r *accountRow) {
 	if why := restingCause(s, a.ID); why != "" {
 		state += " · " + why
 	}
-	r.state.SetText("● " + state + " · priority " + strconv.Itoa(a.Priority))
-	r.state.Importance = stateImportance(s.stateOf(a))
+	r.state.SetText(state + " · priority " + strconv.Itoa(a.Priority))
+	r.dot.Importance, r.state.Importance = stateImportance(s.stateOf(a)), widget.MediumImportance
 	if !a.Enabled {
-		r.state.Importance = widget.LowImportance
+		r.dot.Importance, r.state.Importance = widget.LowImportance, widget.LowImportance
 	}
+	r.dot.Refresh()
 	r.state.Refresh()
 	r.meters.Objects = s.meters(a)
 	r.meters.Refresh()

@@ -10,6 +10,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"keypool/app/store"
@@ -91,6 +92,32 @@ func TestGoldenViews(t *testing.T) {
 				t.Errorf("overlap: %s", o)
 			}
 			matchGolden(t, filepath.Join("testdata", "golden", v.name+".png"), w.Canvas().Capture())
+		})
+	}
+	// The same in Fyne's light theme, as people with a light desktop see it.
+	test.ApplyTheme(t, theme.LightTheme())
+	for _, v := range []struct {
+		name    string
+		content fyne.CanvasObject
+		update  func(snapshot)
+	}{
+		{"accounts", f.ui.accounts.content, f.ui.accounts.update},
+		{"usage", f.ui.usage.content, f.ui.usage.update},
+		{"activity", f.ui.activity.content, f.ui.activity.update},
+	} {
+		t.Run(v.name+"-light", func(t *testing.T) {
+			w := test.NewWindow(v.content)
+			defer w.Close()
+			test.ApplyTheme(t, theme.LightTheme())
+			v.content.Show()
+			// A resize lays the content out again with the theme's sizes.
+			w.Resize(minWindow.AddWidthHeight(1, 1))
+			w.Resize(minWindow)
+			v.update(s)
+			for _, o := range overlaps(w.Canvas()) {
+				t.Errorf("overlap: %s", o)
+			}
+			matchGolden(t, filepath.Join("testdata", "golden", v.name+"-light.png"), w.Canvas().Capture())
 		})
 	}
 }
