@@ -95,8 +95,7 @@ func (u *UI) withLoop(f func()) {
 // CanDeferLoop reports whether this UI can live in the tray without Fyne's
 // loop: its tray is its own.
 func (u *UI) CanDeferLoop() bool {
-	_, own := u.tray.(*dbusTray)
-	return own
+	return u.tray != nil && !u.tray.needsLoop()
 }
 
 // WaitForLoop blocks until something needs Fyne's loop (true), or Keypool

@@ -149,6 +149,8 @@ type trayer interface {
 	SetSystemTrayMenu(*fyne.Menu)
 	SetSystemTrayIcon(fyne.Resource)
 	SetTooltip(string)
+	// needsLoop reports whether the tray needs Fyne's event loop to run.
+	needsLoop() bool
 }
 
 // systemTray is the desktop driver's tray (macOS, Windows; see newTray).

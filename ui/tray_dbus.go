@@ -66,6 +66,9 @@ func (t *dbusTray) start(ctx context.Context) {
 	}()
 }
 
+// needsLoop is false: this tray lives on D-Bus, outside Fyne's loop.
+func (*dbusTray) needsLoop() bool { return false }
+
 // onReady applies what was set before the tray was on the bus.
 func (t *dbusTray) onReady() {
 	t.mu.Lock()

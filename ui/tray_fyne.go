@@ -12,8 +12,8 @@ import (
 // (macOS, Windows): there Fyne runs it within its own event loop.
 func newTray(d desktop.App, _ func(), _ func(func())) trayer { return systemTray{d} }
 
-// dbusTray is the D-Bus tray, which this system does not have.
-type dbusTray struct{}
-
 // start does nothing: Fyne starts its tray with the first menu.
 func (systemTray) start(context.Context) {}
+
+// needsLoop is true: Fyne's tray lives in Fyne's loop.
+func (systemTray) needsLoop() bool { return true }

@@ -696,6 +696,7 @@ type countingTray struct {
 func (c *countingTray) SetSystemTrayMenu(m *fyne.Menu)  { c.menus++; c.menu = m }
 func (c *countingTray) SetSystemTrayIcon(fyne.Resource) { c.icons++ }
 func (c *countingTray) SetTooltip(s string)             { c.tooltips++; c.tooltip = s }
+func (c *countingTray) needsLoop() bool                 { return true }
 
 // The tray is told only what changed: refreshes while nothing changes set
 // nothing (a countdown ticking is not a change: the menu says "back at
