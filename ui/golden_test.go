@@ -72,7 +72,7 @@ func goldenSnapshot() snapshot {
 func TestGoldenViews(t *testing.T) {
 	f := newFixture(t)
 	s := goldenSnapshot()
-	for _, v := range []struct {
+	views := []struct {
 		name    string
 		content fyne.CanvasObject
 		update  func(snapshot)
@@ -80,45 +80,32 @@ func TestGoldenViews(t *testing.T) {
 		{"accounts", f.ui.accounts.content, f.ui.accounts.update},
 		{"usage", f.ui.usage.content, f.ui.usage.update},
 		{"activity", f.ui.activity.content, f.ui.activity.update},
-	} {
-		t.Run(v.name, func(t *testing.T) {
-			v.update(s)
-			v.content.Show() // a tab's content is hidden while another tab is selected
-			w := test.NewWindow(v.content)
-			defer w.Close()
-			w.Resize(minWindow)
-			v.update(s)
-			for _, o := range overlaps(w.Canvas()) {
-				t.Errorf("overlap: %s", o)
-			}
-			matchGolden(t, filepath.Join("testdata", "golden", v.name+".png"), w.Canvas().Capture())
-		})
 	}
-	// The same in Fyne's light theme, as people with a light desktop see it.
-	test.ApplyTheme(t, theme.LightTheme())
-	for _, v := range []struct {
-		name    string
-		content fyne.CanvasObject
-		update  func(snapshot)
-	}{
-		{"accounts", f.ui.accounts.content, f.ui.accounts.update},
-		{"usage", f.ui.usage.content, f.ui.usage.update},
-		{"activity", f.ui.activity.content, f.ui.activity.update},
-	} {
-		t.Run(v.name+"-light", func(t *testing.T) {
-			w := test.NewWindow(v.content)
-			defer w.Close()
-			test.ApplyTheme(t, theme.LightTheme())
-			v.content.Show()
-			// A resize lays the content out again with the theme's sizes.
-			w.Resize(minWindow.AddWidthHeight(1, 1))
-			w.Resize(minWindow)
-			v.update(s)
-			for _, o := range overlaps(w.Canvas()) {
-				t.Errorf("overlap: %s", o)
-			}
-			matchGolden(t, filepath.Join("testdata", "golden", v.name+"-light.png"), w.Canvas().Capture())
-		})
+	// The test driver's theme, then Fyne's light one, as people with a light
+	// desktop see it.
+	for _, th := range []struct {
+		suffix string
+		theme  fyne.Theme // nil: the test driver's
+	}{{"", nil}, {"-light", theme.LightTheme()}} {
+		for _, v := range views {
+			t.Run(v.name+th.suffix, func(t *testing.T) {
+				v.update(s)
+				w := test.NewWindow(v.content)
+				defer w.Close()
+				if th.theme != nil {
+					test.ApplyTheme(t, th.theme)
+				}
+				v.content.Show() // a tab's content is hidden while another tab is selected
+				// A resize lays the content out again, with the theme's sizes.
+				w.Resize(minWindow.AddWidthHeight(1, 1))
+				w.Resize(minWindow)
+				v.update(s)
+				for _, o := range overlaps(w.Canvas()) {
+					t.Errorf("overlap: %s", o)
+				}
+				matchGolden(t, filepath.Join("testdata", "golden", v.name+th.suffix+".png"), w.Canvas().Capture())
+			})
+		}
 	}
 }
 

@@ -28,21 +28,12 @@ const (
 	tabUsage
 	tabActivity
 	tabSettings
-	allTabs = -1
+	allTabs  = -1 // every view
+	trayOnly = -2 // no view: the window is hidden
 )
 
-// snapshot reads the app's state: what the tray and the notifications need
-// (the relay's health, in memory, and the account list), and with full
-// what every view needs too.
-func (u *UI) snapshot(full bool) snapshot {
-	if !full {
-		return u.snapshotFor(-2)
-	}
-	return u.snapshotFor(allTabs)
-}
-
-// snapshotFor reads what the tray needs, and what tab needs (allTabs: every
-// view; anything else below 0: none).
+// snapshotFor reads what the tray and the notifications need (the relay's
+// health, in memory, and the account list), and what tab needs.
 func (u *UI) snapshotFor(tab int) snapshot {
 	now := u.now()
 	s := snapshot{now: now, url: u.core.URL(), paused: u.core.Paused(), health: u.core.Health()}
@@ -51,7 +42,7 @@ func (u *UI) snapshotFor(tab int) snapshot {
 		s.accounts = list
 	}
 	needs := func(t int) bool { return tab == allTabs || tab == t }
-	if tab < 0 && tab != allTabs {
+	if tab == trayOnly {
 		return s
 	}
 	if needs(tabAccounts) || needs(tabUsage) {

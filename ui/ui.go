@@ -131,7 +131,7 @@ func (u *UI) Refresh() {
 	shown := u.visible.Load()
 	// A shown window reads and redraws only the tab in view; a tab is
 	// brought up to date when it is selected.
-	tab := -2
+	tab := trayOnly
 	if shown {
 		tab = int(u.tab.Load())
 		if u.everyTab {

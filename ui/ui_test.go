@@ -73,6 +73,14 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) refresh() { f.ui.Refresh() }
 
+// snapshot reads what every view needs (full), or only what the tray does.
+func (u *UI) snapshot(full bool) snapshot {
+	if full {
+		return u.snapshotFor(allTabs)
+	}
+	return u.snapshotFor(trayOnly)
+}
+
 // throttle sends a request the account answers 429 with retry-after
 // seconds, which rests it.
 func (f *fixture) throttle(seconds int, text string) {
@@ -513,23 +521,35 @@ func TestKeychainWaitWarning(t *testing.T) {
 	}
 }
 
-// findButton finds a button by its text anywhere in o.
-func findButton(o fyne.CanvasObject, text string) *widget.Button {
+// eachObject calls visit for o and everything under it, through containers
+// and the renderers of widgets (a dialog's buttons sit inside its pop-up); it
+// does not go below an object for which visit returns false.
+func eachObject(o fyne.CanvasObject, visit func(fyne.CanvasObject) bool) {
+	if o == nil || !visit(o) {
+		return
+	}
 	switch x := o.(type) {
-	case *widget.Button:
-		if x.Text == text {
-			return x
-		}
 	case *fyne.Container:
 		for _, c := range x.Objects {
-			if b := findButton(c, text); b != nil {
-				return b
-			}
+			eachObject(c, visit)
 		}
-	case *container.Scroll:
-		return findButton(x.Content, text)
+	case fyne.Widget:
+		for _, c := range test.WidgetRenderer(x).Objects() {
+			eachObject(c, visit)
+		}
 	}
-	return nil
+}
+
+// findButton finds a button by its text anywhere under o.
+func findButton(o fyne.CanvasObject, text string) *widget.Button {
+	var found *widget.Button
+	eachObject(o, func(c fyne.CanvasObject) bool {
+		if b, ok := c.(*widget.Button); ok && b.Text == text && found == nil {
+			found = b
+		}
+		return found == nil
+	})
+	return found
 }
 
 // The window shown when Keypool cannot start says why; a fix that fails
@@ -650,7 +670,7 @@ func TestBrokenClientKeyInSettings(t *testing.T) {
 		out.Close()
 	}
 	test.Tap(remove)
-	yes := findButtonIn(f.ui.win.Canvas().Overlays().Top(), "Yes")
+	yes := findButton(f.ui.win.Canvas().Overlays().Top(), "Yes")
 	if yes == nil {
 		t.Fatal("Remove asks nothing")
 	}
@@ -660,30 +680,6 @@ func TestBrokenClientKeyInSettings(t *testing.T) {
 	if len(list) != 1 || list[0].ID != kept.ID {
 		t.Errorf("client keys after Remove = %+v, want only %s", list, kept.ID)
 	}
-}
-
-// findButtonIn finds a button by its text anywhere under o, through the
-// renderers of widgets too (a dialog's buttons sit inside its pop-up).
-func findButtonIn(o fyne.CanvasObject, text string) *widget.Button {
-	if o == nil {
-		return nil
-	}
-	if b, ok := o.(*widget.Button); ok && b.Text == text {
-		return b
-	}
-	var children []fyne.CanvasObject
-	switch x := o.(type) {
-	case *fyne.Container:
-		children = x.Objects
-	case fyne.Widget:
-		children = test.WidgetRenderer(x).Objects()
-	}
-	for _, c := range children {
-		if b := findButtonIn(c, text); b != nil {
-			return b
-		}
-	}
-	return nil
 }
 
 // countingTray is a tray that counts what it is told.
@@ -818,12 +814,12 @@ func TestFirstRun(t *testing.T) {
 		t.Fatal("with no accounts the Accounts tab does not show the first steps")
 	}
 	for _, label := range []string{"Log in with Claude (Pro/Max)…", "Log in with ChatGPT (Codex)…", "Log in with Google (Gemini)…", "Add API key…"} {
-		if findButtonIn(v.first.content, label) == nil {
+		if findButton(v.first.content, label) == nil {
 			t.Errorf("first steps lack %q", label)
 		}
 	}
-	test.Tap(findButtonIn(v.first.content, "Log in with ChatGPT (Codex)…"))
-	if top := f.ui.win.Canvas().Overlays().Top(); top == nil || findButtonIn(top, "Log in") == nil {
+	test.Tap(findButton(v.first.content, "Log in with ChatGPT (Codex)…"))
+	if top := f.ui.win.Canvas().Overlays().Top(); top == nil || findButton(top, "Log in") == nil {
 		t.Fatal("the login button opens no login dialog")
 	}
 	f.ui.win.Canvas().Overlays().Top().Hide()
@@ -980,28 +976,15 @@ func overlaps(c fyne.Canvas) []string {
 	}
 	var texts []shown
 	d := fyne.CurrentApp().Driver()
-	var walk func(o fyne.CanvasObject)
-	walk = func(o fyne.CanvasObject) {
-		if o == nil || !o.Visible() {
-			return
+	eachObject(c.Content(), func(o fyne.CanvasObject) bool {
+		if !o.Visible() {
+			return false
 		}
-		switch x := o.(type) {
-		case *canvas.Text:
-			if strings.TrimSpace(x.Text) != "" {
-				texts = append(texts, shown{x.Text, d.AbsolutePositionForObject(x), x.Size()})
-			}
-			return
-		case *fyne.Container:
-			for _, c := range x.Objects {
-				walk(c)
-			}
-		case fyne.Widget:
-			for _, c := range test.WidgetRenderer(x).Objects() {
-				walk(c)
-			}
+		if x, ok := o.(*canvas.Text); ok && strings.TrimSpace(x.Text) != "" {
+			texts = append(texts, shown{x.Text, d.AbsolutePositionForObject(x), x.Size()})
 		}
-	}
-	walk(c.Content())
+		return true
+	})
 	var out []string
 	for i, a := range texts {
 		for _, b := range texts[i+1:] {
@@ -1228,22 +1211,12 @@ func TestAccountDetail(t *testing.T) {
 		t.Fatal("tapping the name opens nothing")
 	}
 	var texts []string
-	var walk func(o fyne.CanvasObject)
-	walk = func(o fyne.CanvasObject) {
-		switch x := o.(type) {
-		case *widget.Label:
-			texts = append(texts, x.Text)
-		case *fyne.Container:
-			for _, c := range x.Objects {
-				walk(c)
-			}
-		case fyne.Widget:
-			for _, c := range test.WidgetRenderer(x).Objects() {
-				walk(c)
-			}
+	eachObject(top, func(o fyne.CanvasObject) bool {
+		if l, ok := o.(*widget.Label); ok {
+			texts = append(texts, l.Text)
 		}
-	}
-	walk(top)
+		return true
+	})
 	if all := strings.Join(texts, "\n"); !strings.Contains(all, long) || !strings.Contains(all, "id work") {
 		t.Errorf("the details do not show the whole name and id:\n%s", all)
 	}
