@@ -34,12 +34,13 @@ type Migration struct {
 // deleted only once every move has succeeded, so a failure (a keychain that
 // locks halfway) loses nothing and a later call finishes the work.
 func MigrateNames(k Keychain, accounts, clientKeys []string, keyID func(value string) string) (Migration, error) {
+	type entry struct {
+		from Owner
+		f    Field
+	}
 	var (
 		m     Migration
-		moved []struct {
-			from Owner
-			f    Field
-		}
+		moved []entry // old entries found, deleted once every move succeeded
 	)
 	// move copies from's field f to to, unless to already has it.
 	move := func(from, to Owner, f Field, belongs func(Secret) bool) error {
@@ -50,10 +51,7 @@ func MigrateNames(k Keychain, accounts, clientKeys []string, keyID func(value st
 		if err != nil {
 			return err
 		}
-		moved = append(moved, struct {
-			from Owner
-			f    Field
-		}{from, f})
+		moved = append(moved, entry{from, f})
 		if _, err := k.Get(to, f); err == nil {
 			return nil // already there: the new name wins
 		} else if !errors.Is(err, ErrNotFound) {
