@@ -1,0 +1,235 @@
+package guard
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+func TestKeyID(t *testing.T) {
+	// The digests are SHA-256's, worked out apart from the code under test.
+	tests := []struct{ name, key, want string }{
+		{"empty", "", "key-e3b0c442"},
+		{"alpha", "alpha", "key-8ed3f6ad"},
+		{"beta", "beta", "key-f44e64e7"},
+		{"client_key", "sk-local-1", "key-04d211dc"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := KeyID(tt.key); got != tt.want {
+				t.Errorf("KeyID(%q) = %q, want %q", tt.key, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestIsLoopback(t *testing.T) {
+	tests := []struct {
+		host string
+		want bool
+	}{
+		{"localhost", true},
+		{"LocalHost", true},
+		{"app.localhost", true},
+		{"App.LOCALHOST", true},
+		{"127.0.0.1", true},
+		{"127.8.9.10", true},
+		{"::1", true},
+		{"[::1]", true},
+		{"0:0:0:0:0:0:0:1", true},
+		{"::ffff:127.0.0.1", true},
+		{"", false},
+		{"0.0.0.0", false},
+		{"::", false},
+		{"[::]", false},
+		{"192.168.1.10", false},
+		{"10.0.0.1", false},
+		{"example.com", false},
+		{"localhost.example.com", false},
+		{"notlocalhost", false},
+		{"127.0.0.1.nip.io", false},
+		{"127.0.0.1:8080", false}, // a host with its port is not a host
+		{"[::1]:8080", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.host, func(t *testing.T) {
+			if got := IsLoopback(tt.host); got != tt.want {
+				t.Errorf("IsLoopback(%q) = %v, want %v", tt.host, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCheckHost(t *testing.T) {
+	tests := []struct {
+		name       string
+		listenHost string
+		host       string // the request's Host header
+		want       error
+	}{
+		{"localhost_with_port", "127.0.0.1", "localhost:8787", nil},
+		{"localhost_without_port", "127.0.0.1", "localhost", nil},
+		{"ipv4_loopback", "127.0.0.1", "127.0.0.1:8787", nil},
+		{"ipv6_loopback_with_port", "127.0.0.1", "[::1]:8787", nil},
+		{"ipv6_loopback_without_port", "127.0.0.1", "[::1]", nil},
+		{"subdomain_of_localhost", "127.0.0.1", "api.localhost:8787", nil},
+		{"listen_localhost", "localhost", "127.0.0.1:8787", nil},
+		{"listen_ipv6_loopback", "::1", "localhost:8787", nil},
+		{"rebinding_name", "127.0.0.1", "evil.example:8787", ErrHost},
+		{"rebinding_name_without_port", "127.0.0.1", "evil.example", ErrHost},
+		{"localhost_prefix", "127.0.0.1", "localhost.evil.example:8787", ErrHost},
+		{"lan_address", "127.0.0.1", "192.168.1.10:8787", ErrHost},
+		{"unspecified_address", "127.0.0.1", "0.0.0.0:8787", ErrHost},
+		{"empty_host", "127.0.0.1", "", ErrHost},
+		{"listen_all_interfaces_any_name", "0.0.0.0", "evil.example:8787", nil},
+		{"listen_lan_any_name", "192.168.1.10", "keypool.lan:8787", nil},
+		{"listen_empty_any_name", "", "evil.example", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := New(nil, tt.listenHost)
+			r := httptest.NewRequest(http.MethodPost, "/v1/messages", nil)
+			r.Host = tt.host
+			if err := g.CheckHost(r); !errors.Is(err, tt.want) {
+				t.Errorf("New(nil, %q).CheckHost(Host %q) = %v, want %v", tt.listenHost, tt.host, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCheckOrigin(t *testing.T) {
+	const host = "127.0.0.1:8787"
+	tests := []struct {
+		name   string
+		method string
+		header map[string]string
+		want   error
+	}{
+		{"cli_no_headers", http.MethodPost, nil, nil},
+		{"same_origin_http", http.MethodPost, map[string]string{"Origin": "http://" + host}, nil},
+		{"same_origin_https", http.MethodPost, map[string]string{"Origin": "https://" + host}, nil},
+		{"other_site", http.MethodPost, map[string]string{"Origin": "https://evil.example"}, ErrOrigin},
+		{"other_port", http.MethodPost, map[string]string{"Origin": "http://127.0.0.1:9999"}, ErrOrigin},
+		{"other_loopback_name", http.MethodPost, map[string]string{"Origin": "http://localhost:8787"}, ErrOrigin},
+		{"origin_null", http.MethodPost, map[string]string{"Origin": "null"}, ErrOrigin},
+		{"origin_without_scheme", http.MethodPost, map[string]string{"Origin": host}, ErrOrigin},
+		{"preflight", http.MethodOptions, map[string]string{"Access-Control-Request-Method": "POST"}, ErrOrigin},
+		{"preflight_same_origin", http.MethodOptions, map[string]string{"Access-Control-Request-Method": "POST", "Origin": "http://" + host}, ErrOrigin},
+		{"options_without_preflight", http.MethodOptions, nil, nil},
+		{"request_method_header_on_post", http.MethodPost, map[string]string{"Access-Control-Request-Method": "POST"}, nil},
+		{"fetch_cross_site", http.MethodPost, map[string]string{"Sec-Fetch-Site": "cross-site"}, ErrOrigin},
+		{"fetch_same_site", http.MethodGet, map[string]string{"Sec-Fetch-Site": "same-site"}, ErrOrigin},
+		{"fetch_same_origin", http.MethodPost, map[string]string{"Sec-Fetch-Site": "same-origin"}, nil},
+		{"fetch_none", http.MethodGet, map[string]string{"Sec-Fetch-Site": "none"}, nil},
+		{"fetch_cross_site_same_origin_header", http.MethodPost, map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "http://" + host}, ErrOrigin},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(tt.method, "/v1/messages", nil)
+			r.Host = host
+			for k, v := range tt.header {
+				r.Header.Set(k, v)
+			}
+			if err := CheckOrigin(r); !errors.Is(err, tt.want) {
+				t.Errorf("CheckOrigin(%s, Host %q, %v) = %v, want %v", tt.method, host, tt.header, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestClientID(t *testing.T) {
+	tests := []struct {
+		name   string
+		keys   []string
+		header map[string]string
+		want   string
+		err    error
+	}{
+		{"open_without_key", nil, nil, Anonymous, nil},
+		{"open_ignores_a_key", nil, map[string]string{"X-Api-Key": "whatever"}, Anonymous, nil},
+		{"x_api_key_first", []string{"alpha", "beta"}, map[string]string{"X-Api-Key": "alpha"}, "key-8ed3f6ad", nil},
+		{"x_api_key_second", []string{"alpha", "beta"}, map[string]string{"X-Api-Key": "beta"}, "key-f44e64e7", nil},
+		{"x_goog_api_key", []string{"alpha", "beta"}, map[string]string{"X-Goog-Api-Key": "beta"}, "key-f44e64e7", nil},
+		{"bearer", []string{"alpha", "beta"}, map[string]string{"Authorization": "Bearer alpha"}, "key-8ed3f6ad", nil},
+		{"bearer_lower_case", []string{"alpha", "beta"}, map[string]string{"Authorization": "bearer beta"}, "key-f44e64e7", nil},
+		{"bearer_upper_case_spaces", []string{"alpha", "beta"}, map[string]string{"Authorization": "BEARER   beta  "}, "key-f44e64e7", nil},
+		{"x_api_key_before_bearer", []string{"alpha", "beta"}, map[string]string{"X-Api-Key": "alpha", "Authorization": "Bearer beta"}, "key-8ed3f6ad", nil},
+		{"x_api_key_before_goog", []string{"alpha", "beta"}, map[string]string{"X-Api-Key": "beta", "X-Goog-Api-Key": "alpha"}, "key-f44e64e7", nil},
+		{"goog_before_bearer", []string{"alpha", "beta"}, map[string]string{"X-Goog-Api-Key": "alpha", "Authorization": "Bearer beta"}, "key-8ed3f6ad", nil},
+		{"wrong_x_api_key_right_bearer", []string{"alpha"}, map[string]string{"X-Api-Key": "nope", "Authorization": "Bearer alpha"}, "", ErrBadKey},
+		{"no_key", []string{"alpha"}, nil, "", ErrNoKey},
+		{"bearer_without_token", []string{"alpha"}, map[string]string{"Authorization": "Bearer "}, "", ErrNoKey},
+		{"bearer_only_spaces", []string{"alpha"}, map[string]string{"Authorization": "Bearer    "}, "", ErrNoKey},
+		{"basic_auth", []string{"alpha"}, map[string]string{"Authorization": "Basic YWxwaGE6"}, "", ErrNoKey},
+		{"bare_token", []string{"alpha"}, map[string]string{"Authorization": "alpha"}, "", ErrNoKey},
+		{"wrong_key", []string{"alpha", "beta"}, map[string]string{"X-Api-Key": "gamma"}, "", ErrBadKey},
+		{"prefix_of_key", []string{"alpha"}, map[string]string{"X-Api-Key": "alph"}, "", ErrBadKey},
+		{"key_with_suffix", []string{"alpha"}, map[string]string{"X-Api-Key": "alphabet"}, "", ErrBadKey},
+		{"case_differs", []string{"alpha"}, map[string]string{"X-Api-Key": "Alpha"}, "", ErrBadKey},
+		{"key_id_as_key", []string{"alpha"}, map[string]string{"X-Api-Key": "key-8ed3f6ad"}, "", ErrBadKey},
+		// An empty configured key closes the relay rather than opening it:
+		// no request can send an empty key.
+		{"empty_configured_key", []string{""}, nil, "", ErrNoKey},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := New(tt.keys, "127.0.0.1")
+			r := httptest.NewRequest(http.MethodPost, "/v1/messages", nil)
+			for k, v := range tt.header {
+				r.Header.Set(k, v)
+			}
+			got, err := g.ClientID(r)
+			if got != tt.want || !errors.Is(err, tt.err) {
+				t.Errorf("New(%q).ClientID(%v) = %q, %v; want %q, %v", tt.keys, tt.header, got, err, tt.want, tt.err)
+			}
+		})
+	}
+}
+
+// Check runs the host check, then the origin check, then the key: the
+// first failure is the answer, and a refused request has no client id.
+func TestCheck(t *testing.T) {
+	tests := []struct {
+		name   string
+		host   string
+		header map[string]string
+		want   string
+		err    error
+	}{
+		{"all_pass", "localhost:8787", map[string]string{"X-Api-Key": "alpha"}, "key-8ed3f6ad", nil},
+		{"bad_host_first", "evil.example", map[string]string{"Origin": "https://evil.example", "X-Api-Key": "nope"}, "", ErrHost},
+		{"bad_host_good_key", "evil.example", map[string]string{"X-Api-Key": "alpha"}, "", ErrHost},
+		{"origin_before_key", "localhost:8787", map[string]string{"Origin": "https://evil.example"}, "", ErrOrigin},
+		{"origin_with_good_key", "localhost:8787", map[string]string{"Origin": "https://evil.example", "X-Api-Key": "alpha"}, "", ErrOrigin},
+		{"no_key", "localhost:8787", nil, "", ErrNoKey},
+		{"bad_key", "localhost:8787", map[string]string{"X-Api-Key": "nope"}, "", ErrBadKey},
+	}
+	g := New([]string{"alpha", "beta"}, "127.0.0.1")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/v1/messages", nil)
+			r.Host = tt.host
+			for k, v := range tt.header {
+				r.Header.Set(k, v)
+			}
+			got, err := g.Check(r)
+			if got != tt.want || !errors.Is(err, tt.err) {
+				t.Errorf("Check(Host %q, %v) = %q, %v; want %q, %v", tt.host, tt.header, got, err, tt.want, tt.err)
+			}
+		})
+	}
+}
+
+// The relay tells the refusals apart with errors.Is to label its metrics
+// and answer with the right status: no sentinel may match another.
+func TestErrorsDistinct(t *testing.T) {
+	errs := []error{ErrHost, ErrOrigin, ErrNoKey, ErrBadKey}
+	for i, a := range errs {
+		for j, b := range errs {
+			if got := errors.Is(a, b); got != (i == j) {
+				t.Errorf("errors.Is(%v, %v) = %v, want %v", a, b, got, i == j)
+			}
+		}
+	}
+}
