@@ -81,17 +81,21 @@ func TestValidTokenNoRefresh(t *testing.T) {
 	for range 3 {
 		tok, err := m.Token(context.Background(), "acct")
 		if err != nil || tok.Access != "at-0" {
-			t.Fatalf("%v %v", tok.Access, err)
+			t.Fatalf("Token = %q, %v; want at-0, nil", tok.Access, err)
 		}
 	}
-	if p.calls.Load() != 0 {
-		t.Errorf("refreshed a valid token")
+	if n := p.calls.Load(); n != 0 {
+		t.Errorf("%d refreshes of a valid token, want 0", n)
 	}
 }
 
 // 100 requests at expiry cause exactly one refresh; all get the new token,
 // which was saved before any of them had it.
 func TestConcurrentCallersShareOneRefresh(t *testing.T) {
+	synctest.Test(t, testConcurrentCallersShareOneRefresh)
+}
+
+func testConcurrentCallersShareOneRefresh(t *testing.T) {
 	v, p, m := setup(time.Now().Add(5 * time.Second)) // inside the 10 s margin
 	p.gate = make(chan struct{})
 	var wg sync.WaitGroup
@@ -102,7 +106,7 @@ func TestConcurrentCallersShareOneRefresh(t *testing.T) {
 			defer wg.Done()
 			tok, err := m.Token(context.Background(), "acct")
 			if err == nil && tok.Access != "at-1" {
-				err = fmt.Errorf("got %s", tok.Access)
+				err = fmt.Errorf("Token = %q, want at-1", tok.Access)
 			}
 			if err == nil {
 				v.mu.Lock()
@@ -115,10 +119,12 @@ func TestConcurrentCallersShareOneRefresh(t *testing.T) {
 			errs <- err
 		}()
 	}
-	for p.calls.Load() == 0 {
-		time.Sleep(time.Millisecond)
+	// Every caller is now either the flight, held at the gate, or waiting
+	// for its result: none can come late and start a second one.
+	synctest.Wait()
+	if n := p.calls.Load(); n != 1 {
+		t.Fatalf("%d refreshes at the gate, want 1", n)
 	}
-	time.Sleep(20 * time.Millisecond) // let the others pile up behind the flight
 	close(p.gate)
 	wg.Wait()
 	close(errs)
@@ -143,7 +149,7 @@ func TestRotationSurvivesRestart(t *testing.T) {
 	m2 := New(Config{Vault: v, Refresh: p.refresh, Logger: quiet()})
 	tok, err := m2.Token(context.Background(), "acct")
 	if err != nil || tok.Access != "at-2" {
-		t.Fatalf("after restart: %v %v (the rotated token was lost?)", tok.Access, err)
+		t.Fatalf("after restart: Token = %q, %v; want at-2, nil (the rotated token was lost?)", tok.Access, err)
 	}
 }
 
@@ -154,7 +160,7 @@ func TestInvalidGrantNeedsLogin(t *testing.T) {
 	m := New(Config{Vault: v, Refresh: p.refresh, Logger: quiet(), NeedsLogin: func(id string, _ error) { calls = append(calls, id) }})
 	for range 3 {
 		if _, err := m.Token(context.Background(), "acct"); !errors.Is(err, ErrNeedsLogin) {
-			t.Fatalf("err = %v", err)
+			t.Fatalf("Token: err = %v, want ErrNeedsLogin", err)
 		}
 	}
 	if len(calls) != 1 || p.calls.Load() != 1 {
@@ -168,7 +174,7 @@ func TestInvalidGrantNeedsLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	if tok, err := m.Token(context.Background(), "acct"); err != nil || tok.Access != "fresh" {
-		t.Errorf("after login: %v %v", tok.Access, err)
+		t.Errorf("after login: Token = %q, %v; want fresh, nil", tok.Access, err)
 	}
 }
 
@@ -178,12 +184,12 @@ func TestProviderDownUsesValidToken(t *testing.T) {
 	p.down = true
 	tok, err := m.Token(context.Background(), "acct")
 	if err != nil || tok.Access != "at-0" {
-		t.Fatalf("%v %v", tok.Access, err)
+		t.Fatalf("Token = %q, %v; want at-0, nil", tok.Access, err)
 	}
 	_, p2, m2 := setup(time.Now().Add(-time.Second))
 	p2.down = true
 	if _, err := m2.Token(context.Background(), "acct"); err == nil || errors.Is(err, ErrNeedsLogin) {
-		t.Fatalf("expired token with the provider down: %v", err)
+		t.Fatalf("expired token with the provider down: err = %v, want a refresh error other than ErrNeedsLogin", err)
 	}
 }
 
@@ -193,15 +199,15 @@ func TestSaveFailureKeepsRotatedToken(t *testing.T) {
 	v, p, m := setup(time.Now().Add(-time.Minute))
 	v.failing = true
 	if _, err := m.Token(context.Background(), "acct"); err == nil {
-		t.Fatal("used a token the vault did not take")
+		t.Fatal("Token: err = nil with the vault refusing the rotated token, want an error")
 	}
 	v.failing = false
 	tok, err := m.Token(context.Background(), "acct")
 	if err != nil || tok.Access != "at-1" || p.calls.Load() != 1 {
-		t.Fatalf("%v %v calls %d", tok.Access, err, p.calls.Load())
+		t.Fatalf("Token = %q, %v after %d refreshes; want at-1, nil after 1", tok.Access, err, p.calls.Load())
 	}
-	if v.toks["acct"].Refresh != "rt-1" {
-		t.Errorf("vault holds %s", v.toks["acct"].Refresh)
+	if got := v.toks["acct"].Refresh; got != "rt-1" {
+		t.Errorf("vault holds refresh token %q, want rt-1", got)
 	}
 }
 
@@ -215,13 +221,13 @@ func TestForceRefreshOnce(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			if tok, err := m.ForceRefresh(context.Background(), "acct", "at-0"); err != nil || tok.Access != "at-1" {
-				t.Errorf("%v %v", tok.Access, err)
+				t.Errorf("ForceRefresh = %q, %v; want at-1, nil", tok.Access, err)
 			}
 		}()
 	}
 	wg.Wait()
-	if p.calls.Load() != 1 {
-		t.Errorf("%d refreshes", p.calls.Load())
+	if n := p.calls.Load(); n != 1 {
+		t.Errorf("%d refreshes, want 1", n)
 	}
 }
 
@@ -229,7 +235,7 @@ func TestTokenNeverPrints(t *testing.T) {
 	tok := Token{Access: "secret-at", Refresh: "secret-rt"}
 	for _, s := range []string{fmt.Sprintf("%v %+v %#v %s", tok, tok, tok, tok)} {
 		if contains(s, "secret") {
-			t.Errorf("printed: %s", s)
+			t.Errorf("printed %q, want no secret in it", s)
 		}
 	}
 }
@@ -255,13 +261,13 @@ func TestBackgroundRefresher(t *testing.T) {
 			done <- m.RunRefresher(ctx, func() []string { return []string{"acct"} }, time.Minute, 2*time.Minute)
 		}()
 		synctest.Wait()
-		if p.calls.Load() != 0 {
-			t.Fatal("refreshed a token with 3 minutes left")
+		if n := p.calls.Load(); n != 0 {
+			t.Fatalf("%d refreshes of a token with 3 minutes left, want 0", n)
 		}
-		time.Sleep(61 * time.Second)
+		time.Sleep(61 * time.Second) // the bubble's fake clock: returns at once
 		synctest.Wait()
 		if p.calls.Load() != 1 {
-			t.Fatalf("refresh calls = %d after the token entered the 2-minute window", p.calls.Load())
+			t.Fatalf("refresh calls = %d after the token entered the 2-minute window, want 1", p.calls.Load())
 		}
 		cancel()
 		<-done
