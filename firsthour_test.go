@@ -33,26 +33,25 @@ func TestHiddenWithoutDisplayServes(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{"--hidden", "--data-dir", dir, "--port", fmt.Sprint(port)}, strings.NewReader(""), &out, &errOut)
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/health", port))
-		if err == nil {
+	var err error
+	if !waitFor(10*time.Second, func() bool {
+		var resp *http.Response
+		if resp, err = http.Get(fmt.Sprintf("http://127.0.0.1:%d/health", port)); err == nil {
 			resp.Body.Close()
-			break
+			return true
 		}
 		select {
 		case err := <-done:
-			t.Fatalf("keypool --hidden ended: %v\n%s", err, errOut.String())
+			t.Fatalf("keypool --hidden ended early: %v, want it serving\n%s", err, errOut.String())
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no /health after 10 s: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return false
+	}) {
+		t.Fatalf("GET /health after 10 s: %v, want an answer", err)
 	}
 	cancel()
 	if err := <-done; err != nil {
-		t.Errorf("keypool --hidden: %v", err)
+		t.Errorf("keypool --hidden after cancel: %v, want nil", err)
 	}
 	if !strings.Contains(errOut.String(), "No display") {
 		t.Errorf("stderr = %q, want it to say it runs headless", errOut.String())
@@ -67,7 +66,7 @@ func TestAccountsCommandWords(t *testing.T) {
 		t.Helper()
 		var out bytes.Buffer
 		if err := run(context.Background(), append(args, "--data-dir", dir), strings.NewReader(stdin), &out, io.Discard); err != nil {
-			t.Fatalf("%s: %v", args, err)
+			t.Fatalf("keypool %s: %v, want nil", args, err)
 		}
 		return out.String()
 	}
@@ -80,7 +79,7 @@ func TestAccountsCommandWords(t *testing.T) {
 	var help bytes.Buffer
 	run(context.Background(), []string{"accounts", "add", "--help"}, strings.NewReader(""), io.Discard, &help)
 	if !strings.Contains(help.String(), "read from standard input") || !strings.Contains(help.String(), "does not echo") {
-		t.Errorf("accounts add --help does not say how the key is read:\n%s", help.String())
+		t.Errorf("accounts add --help does not say how the key is read (want \"read from standard input\" and \"does not echo\"):\n%s", help.String())
 	}
 }
 
@@ -143,7 +142,7 @@ func TestAddWithoutSessionBusLeavesNoProcess(t *testing.T) {
 		err := run(context.Background(), []string{"accounts", "add", "--id", "server", "--data-dir", dirtest.New(t)},
 			strings.NewReader("sk-ant-nobus-secret\n"), &out, &errOut)
 		if err == nil {
-			t.Fatal("accounts add succeeded without a keychain")
+			t.Fatal("accounts add without a keychain: err = nil, want an error")
 		}
 		for _, want := range []string{"keypool serve --config", "dbus-run-session", "gnome-keyring-daemon --unlock"} {
 			if !strings.Contains(err.Error(), want) {
@@ -151,7 +150,7 @@ func TestAddWithoutSessionBusLeavesNoProcess(t *testing.T) {
 			}
 		}
 		if strings.Contains(err.Error(), "sk-ant-nobus-secret") {
-			t.Error("the error shows the key")
+			t.Error("the error shows the key, want it left out")
 		}
 		return
 	}
@@ -170,7 +169,9 @@ func TestAddWithoutSessionBusLeavesNoProcess(t *testing.T) {
 	cmd.Env = append(envWithout(os.Environ(), "DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR", "HOME", "KEYPOOL_KEYCHAIN_SERVICE"),
 		"KEYPOOL_NOBUS_CHILD=1", "XDG_RUNTIME_DIR="+runDir, "HOME="+home, marker)
 	out, err := cmd.CombinedOutput()
-	time.Sleep(300 * time.Millisecond) // a daemon forked on the way out
+	// A daemon forked on the way out may still be starting, and there is
+	// nothing to wait for when all is well: give it a moment to show up.
+	time.Sleep(300 * time.Millisecond)
 	if left := marked(marker); len(left) > 0 {
 		for pid := range left {
 			syscall.Kill(pid, syscall.SIGKILL)

@@ -63,21 +63,27 @@ func TestKeyPromptDoesNotEcho(t *testing.T) {
 			}
 		}
 	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	// The prompt comes out before echo goes off: type only once the
+	// terminal (whose settings the master end reads too) no longer echoes.
+	var echo bool
+	ready := waitFor(20*time.Second, func() bool {
 		mu.Lock()
 		prompted := strings.Contains(shown.String(), "one line on standard input")
 		mu.Unlock()
-		if prompted {
-			break
-		}
-		if time.Now().After(deadline) {
+		tio, err := unix.IoctlGetTermios(int(master.Fd()), unix.TCGETS)
+		if err != nil {
 			cmd.Process.Kill()
-			t.Fatalf("no prompt on the terminal; it showed %q", shown.String())
+			t.Fatalf("read the terminal's settings: %v", err)
 		}
-		time.Sleep(20 * time.Millisecond)
+		echo = tio.Lflag&unix.ECHO != 0
+		return prompted && !echo
+	})
+	if !ready {
+		cmd.Process.Kill()
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("after 20 s the terminal showed %q with echo %v; want the prompt, and echo off", shown.String(), echo)
 	}
-	time.Sleep(100 * time.Millisecond) // echo is off once the prompt is out; let the read start
 	fmt.Fprintf(master, "%s\n", key)
 	err := cmd.Wait()
 	master.Close()
@@ -89,10 +95,13 @@ func TestKeyPromptDoesNotEcho(t *testing.T) {
 		t.Fatalf("child: %v\n%s", err, out)
 	}
 	if strings.Contains(out, key) {
-		t.Errorf("the terminal showed the key:\n%s", out)
+		t.Errorf("the terminal showed the key %q, want it hidden:\n%s", key, out)
 	}
-	if s, err := keys.Get(secrets.Account("typed"), secrets.APIKey); err != nil || s.Reveal() != key {
-		t.Errorf("the keychain holds %v for the typed key", err)
+	switch s, err := keys.Get(secrets.Account("typed"), secrets.APIKey); {
+	case err != nil:
+		t.Errorf("keychain Get(typed, api key): %v, want the typed key", err)
+	case s.Reveal() != key:
+		t.Errorf("the keychain holds a key of %d bytes, want the typed key (%d bytes)", len(s.Reveal()), len(key))
 	}
 }
 
