@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"time"
 
 	"keypool/app/config"
 	"keypool/app/secrets"
 	"keypool/app/store"
 	"keypool/relay/pool"
+	"keypool/relay/provider"
 )
 
 // AccountChanger changes the app's own accounts: Accounts on the store
@@ -34,17 +34,8 @@ type Accounts struct {
 	Now   func() time.Time
 }
 
-var validID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-
 // ErrExists is returned when adding an account whose id is taken.
 var ErrExists = errors.New("account exists")
-
-// knownKinds are the account types the store accepts.
-var knownKinds = map[string]bool{
-	string(pool.KindClaudeAPI): true, string(pool.KindClaudeOAuth): true, string(pool.KindCodexOAuth): true,
-	string(pool.KindOpenAIResponses): true, string(pool.KindOpenAICompatible): true,
-	string(pool.KindGemini): true, string(pool.KindGeminiAPI): true,
-}
 
 // Add stores a new account. Secrets go to the keychain first; if the
 // metadata cannot be saved they are removed again, so nothing is left half
@@ -128,14 +119,15 @@ func (a *Accounts) setSecrets(id string, sec map[secrets.Field]secrets.Secret) e
 }
 
 func (a *Accounts) validate(acct store.Account, sec map[secrets.Field]secrets.Secret) error {
-	if !validID.MatchString(acct.ID) {
-		return fmt.Errorf("account id %q: use 1 to 64 letters, digits, '.', '_' or '-'", acct.ID)
+	if !pool.ValidID(acct.ID) {
+		return fmt.Errorf("account id %q %s", acct.ID, pool.IDRule)
 	}
-	if !knownKinds[acct.Type] {
+	kind := provider.For(pool.Kind(acct.Type))
+	if kind == nil {
 		return fmt.Errorf("account %s: unknown type %q", acct.ID, acct.Type)
 	}
 	has := func(f secrets.Field) bool { s, ok := sec[f]; return ok && !s.IsZero() }
-	if pool.Kind(acct.Type).IsOAuth() {
+	if kind.IsOAuth() {
 		if !has(secrets.RefreshToken) && !has(secrets.AccessToken) {
 			return fmt.Errorf("account %s: a %s account needs a login (keypool login) or a token", acct.ID, acct.Type)
 		}
@@ -145,8 +137,8 @@ func (a *Accounts) validate(acct store.Account, sec map[secrets.Field]secrets.Se
 	if acct.DailyBudgetUSD < 0 || acct.MonthlyBudgetUSD < 0 {
 		return fmt.Errorf("account %s: a budget must not be negative (0: no cap)", acct.ID)
 	}
-	if acct.Type == string(pool.KindOpenAICompatible) && acct.APIURL == "" {
-		return fmt.Errorf("account %s: an openai-compatible account needs --api-url (its base, e.g. https://host/v1)", acct.ID)
+	if kind.NeedsAPIURL && acct.APIURL == "" {
+		return fmt.Errorf("account %s: an %s account needs --api-url (its base, e.g. https://host/v1)", acct.ID, acct.Type)
 	}
 	if acct.AuthHeader != "" && acct.AuthHeader != string(pool.AuthXAPIKey) && acct.AuthHeader != string(pool.AuthBearer) {
 		return fmt.Errorf("account %s: auth header %q is not one of x-api-key, bearer", acct.ID, acct.AuthHeader)
@@ -243,7 +235,7 @@ func (a *Accounts) Update(id string, change func(*store.Account), newKey secrets
 	}
 	if !newKey.IsZero() {
 		f := secrets.APIKey
-		if pool.Kind(cur.Type).IsOAuth() {
+		if provider.IsOAuth(pool.Kind(cur.Type)) {
 			f = secrets.AccessToken
 		}
 		if err := a.Keys.Set(secrets.Account(id), f, newKey); err != nil {

@@ -30,6 +30,7 @@ import (
 	"keypool/relay"
 	"keypool/relay/guard"
 	"keypool/relay/pool"
+	"keypool/relay/provider"
 	"keypool/relay/sched"
 )
 
@@ -358,7 +359,7 @@ func (a *App) openAccountStore(p Params) ([]pool.Account, relay.Credentials, err
 	var out []pool.Account
 	for _, s := range list {
 		out = append(out, poolAccount(s))
-		if !pool.Kind(s.Type).Served() {
+		if !provider.Known(pool.Kind(s.Type)) {
 			a.log.Warn("account type not served by this build; listed in /health and skipped", "account", s.ID, "type", s.Type)
 		}
 	}
@@ -473,18 +474,18 @@ func (a *App) openConfigAccounts(p Params) ([]pool.Account, relay.Credentials) {
 			}
 		}
 		kind := pool.Kind(ca.Type)
-		if kind.IsOAuth() {
+		if provider.IsOAuth(kind) {
 			t := tokens.Token{Access: ca.AccessToken, Refresh: ca.RefreshToken}
 			if t.Access != "" && t.Refresh != "" {
 				t.Expiry = time.Unix(1, 0) // unknown age: refresh on first use
 			}
 			vault.toks[ca.ID] = t
-			if kind.Served() && ca.RefreshToken != "" {
+			if ca.RefreshToken != "" {
 				a.log.Warn("an OAuth account from a config file: its rotated refresh token is kept in memory only; run keypool import to keep it in the keychain across restarts",
 					"account", ca.ID)
 			}
 		}
-		if !kind.Served() {
+		if !provider.Known(kind) {
 			a.log.Warn("account type not served by this build; listed in /health and skipped",
 				"account", ca.ID, "type", ca.Type)
 		}

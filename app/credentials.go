@@ -13,6 +13,7 @@ import (
 	"keypool/app/tokens"
 	"keypool/relay"
 	"keypool/relay/pool"
+	"keypool/relay/provider"
 	"keypool/relay/upstream"
 )
 
@@ -76,7 +77,7 @@ func (c *keychainCredentials) Credential(ctx context.Context, id string) (relay.
 	if err != nil {
 		return relay.Credential{}, err
 	}
-	if !c.kinds(id).IsOAuth() {
+	if !provider.IsOAuth(c.kinds(id)) {
 		return base, nil
 	}
 	t, err := c.tokens.Token(ctx, id)
@@ -108,7 +109,7 @@ func (c *keychainCredentials) static(id string) (relay.Credential, error) {
 		return cred, nil
 	}
 	var cred relay.Credential
-	if !c.kinds(id).IsOAuth() {
+	if !provider.IsOAuth(c.kinds(id)) {
 		s, err := c.keys.Get(secrets.Account(id), secrets.APIKey)
 		if errors.Is(err, secrets.ErrNotFound) {
 			return relay.Credential{}, fmt.Errorf("account %s: %w: %w", id, relay.ErrNeedsKey, err)
@@ -141,7 +142,7 @@ func markMissing(keys secrets.Keychain, list []pool.Account) {
 	}
 	for i := range list {
 		a := &list[i]
-		if a.Kind.IsOAuth() {
+		if provider.IsOAuth(a.Kind) {
 			a.NeedsLogin = a.NeedsLogin || missing(a.ID, secrets.RefreshToken) && missing(a.ID, secrets.AccessToken)
 		} else {
 			a.NeedsKey = missing(a.ID, secrets.APIKey)

@@ -9,18 +9,16 @@ import (
 	"keypool/app/oauth"
 	"keypool/app/tokens"
 	"keypool/relay/pool"
+	"keypool/relay/provider"
 )
 
 // ProviderFor is the OAuth provider of an account kind, with the endpoints
 // the environment overrides (see app/oauth).
 func ProviderFor(kind pool.Kind) (oauth.Provider, error) {
-	switch kind {
-	case pool.KindClaudeOAuth:
-		return oauth.FromEnv(oauth.Claude()), nil
-	case pool.KindCodexOAuth:
-		return oauth.FromEnv(oauth.Codex()), nil
-	case pool.KindGemini:
-		return oauth.FromEnv(oauth.Gemini()), nil
+	if k := provider.For(kind); k != nil && k.IsOAuth() {
+		if p, ok := oauth.ByName(k.OAuth); ok {
+			return oauth.FromEnv(p), nil
+		}
 	}
 	return oauth.Provider{}, fmt.Errorf("%s accounts do not log in with OAuth", kind)
 }

@@ -16,6 +16,7 @@ import (
 	"keypool/relay/gemini"
 	"keypool/relay/openai"
 	"keypool/relay/pool"
+	"keypool/relay/provider"
 	"keypool/relay/session"
 	"keypool/relay/wire"
 )
@@ -131,107 +132,43 @@ func dialectFor(path string) *dialect {
 }
 
 // tap reads usage from an upstream's stream events.
-type tap interface {
-	Event(ev []byte)
-	Result() (model string, u pool.Usage, errType string)
-}
+type tap = provider.Tap
 
-// adapter is how the relay talks to an account's upstream.
+// adapter is how the relay talks to an account's upstream: its kind's
+// provider, in the shape the request path calls it.
 type adapter struct {
+	*provider.Provider
 	base      func(a pool.Account) string
 	auth      func(h http.Header, a pool.Account, cred Credential)
 	newTap    func() tap
 	jsonUsage func(body []byte) (string, pool.Usage, bool)
-	classify  func(status int, h http.Header, body []byte, fam pool.Family, now time.Time, p failover.Policy) failover.Verdict
+	classify  failover.Classifier
 }
 
-var anthropicAdapter = &adapter{
-	base: func(a pool.Account) string {
-		if a.APIURL != "" {
-			return a.APIURL
+// adapters holds an adapter per known kind, made once.
+var adapters = func() map[pool.Kind]*adapter {
+	m := make(map[pool.Kind]*adapter)
+	for _, p := range provider.All() {
+		m[p.Kind] = &adapter{
+			Provider:  p,
+			base:      p.Base,
+			auth:      func(h http.Header, a pool.Account, cred Credential) { p.Auth(h, a, cred.APIKey) },
+			newTap:    p.NewTap,
+			jsonUsage: p.JSONUsage,
+			classify:  p.Classify,
 		}
-		return anthropic.DefaultBaseURL
-	},
-	auth: func(h http.Header, a pool.Account, cred Credential) {
-		how := a.AuthHeader
-		if a.Kind.IsOAuth() {
-			how = pool.AuthBearer // an access token is always a bearer token
-		}
-		anthropic.SetAuth(h, how, cred.APIKey)
-		if need := anthropic.AccountBetas(a.Kind); len(need) > 0 {
-			h.Set("Anthropic-Beta", anthropic.MergeBeta(h.Values("Anthropic-Beta"), need...))
-		}
-	},
-	newTap:    func() tap { return new(anthropic.StreamTap) },
-	jsonUsage: anthropic.ResponseUsage,
-	classify:  failover.Classify,
-}
-
-// classifyOpenAI reads OpenAI's errors, which say nothing per model family.
-func classifyOpenAI(status int, h http.Header, body []byte, _ pool.Family, now time.Time, p failover.Policy) failover.Verdict {
-	return failover.ClassifyOpenAI(status, h, body, now, p)
-}
-
-// baseOr is an account's API URL, or def when it has none.
-func baseOr(def string) func(pool.Account) string {
-	return func(a pool.Account) string {
-		if a.APIURL != "" {
-			return a.APIURL
-		}
-		return def
 	}
-}
+	return m
+}()
 
-var responsesAdapter = &adapter{
-	base:      openai.BaseURL,
-	auth:      func(h http.Header, a pool.Account, cred Credential) { openai.SetAuth(h, a, cred.APIKey) },
-	newTap:    func() tap { return new(openai.StreamTap) },
-	jsonUsage: openai.ResponseUsage,
-	classify:  classifyOpenAI,
-}
-
-var geminiAdapter = &adapter{
-	base:      baseOr(gemini.DefaultBaseURL),
-	auth:      func(h http.Header, _ pool.Account, cred Credential) { gemini.SetAuth(h, cred.APIKey) },
-	newTap:    func() tap { return new(gemini.StreamTap) },
-	jsonUsage: gemini.ResponseUsage,
-	classify:  failover.ClassifyGemini,
-}
-
-var chatAdapter = &adapter{
-	base: func(a pool.Account) string { return a.APIURL },
-	auth: func(h http.Header, a pool.Account, cred Credential) {
-		h.Del("X-Api-Key")
-		h.Set("Authorization", "Bearer "+cred.APIKey)
-	},
-	newTap:    func() tap { return new(openai.ChatTap) },
-	jsonUsage: openai.ChatUsage,
-	classify:  classifyOpenAI,
-}
-
-var codeAssistAdapter = &adapter{
-	base: baseOr(gemini.DefaultCodeAssistBase),
-	auth: func(h http.Header, _ pool.Account, cred Credential) {
-		h.Del("X-Goog-Api-Key")
-		h.Del("X-Api-Key")
-		h.Set("Authorization", "Bearer "+cred.APIKey)
-	},
-	newTap:    func() tap { return new(gemini.StreamTap) },
-	jsonUsage: gemini.ResponseUsage,
-	classify:  geminiAdapter.classify,
-}
+// anthropicAdapter answers for kinds this build does not know, as the
+// relay always has.
+var anthropicAdapter = adapters[pool.KindClaudeAPI]
 
 // adapterFor is the upstream adapter of an account kind.
 func adapterFor(k pool.Kind) *adapter {
-	switch k {
-	case pool.KindGemini:
-		return codeAssistAdapter
-	case pool.KindOpenAICompatible:
-		return chatAdapter
-	case pool.KindOpenAIResponses, pool.KindCodexOAuth:
-		return responsesAdapter
-	case pool.KindGeminiAPI:
-		return geminiAdapter
+	if a := adapters[k]; a != nil {
+		return a
 	}
 	return anthropicAdapter
 }

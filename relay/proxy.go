@@ -464,7 +464,7 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	}
 	defer resp.Body.Close()
 	src := &idleReader{r: resp.Body, t: idle, d: s.cfg.IdleTimeout, ctx: uctx}
-	e.state.SetQuota(readQuota(resp.Header))
+	e.state.SetQuota(planQuota(e.acct.Kind, resp.Header))
 
 	if resp.StatusCode == http.StatusUnauthorized && !retried && e.acct.Kind.IsOAuth() {
 		if rf, ok := s.cfg.Credentials.(Refresher); ok {

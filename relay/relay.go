@@ -21,6 +21,7 @@ import (
 	"keypool/relay/failover"
 	"keypool/relay/guard"
 	"keypool/relay/pool"
+	"keypool/relay/provider"
 	"keypool/relay/sched"
 	"keypool/relay/upstream"
 )
@@ -338,14 +339,14 @@ func (s *Server) SetAccounts(accts []pool.Account) {
 			}
 		}
 		next.all = append(next.all, e)
-		if a.Kind.Served() {
+		if provider.Known(a.Kind) {
 			next.servable++
 		}
 		if len(a.Models) > 0 {
 			next.modelRules = true
 		}
 		for _, p := range pool.Protocols {
-			if a.ServesProtocol(p) {
+			if provider.Serves(a, p) {
 				next.served[p] = append(next.served[p], e)
 				next.cands[p] = append(next.cands[p], sched.Candidate{Account: a, State: e.state})
 			}

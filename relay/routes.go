@@ -14,6 +14,7 @@ import (
 	"keypool/relay/gemini"
 	"keypool/relay/guard"
 	"keypool/relay/pool"
+	"keypool/relay/provider"
 )
 
 // route is one API path the relay serves.
@@ -31,21 +32,13 @@ type route struct {
 
 	convertedUpstream string // the Anthropic path when a Claude account answers OpenAI chat
 
-	call      gemini.Call // the Gemini model call, for Code Assist's envelope
-	onlyKinds []pool.Kind // if set, only these account kinds serve the route
+	call    gemini.Call  // the Gemini model call, for Code Assist's envelope
+	onlyAPI provider.API // if set, only account kinds speaking this API serve the route
 }
 
 // accepts reports whether accounts of kind k may serve rt.
 func (rt route) accepts(k pool.Kind) bool {
-	if len(rt.onlyKinds) == 0 {
-		return true
-	}
-	for _, o := range rt.onlyKinds {
-		if o == k {
-			return true
-		}
-	}
-	return false
+	return rt.onlyAPI == "" || adapterFor(k).API == rt.onlyAPI
 }
 
 // routes maps request paths to routes. Aliases of the seed relay share a route.
@@ -69,7 +62,7 @@ func (s *Server) routes() map[string]route {
 		convertedUpstream: "/v1/models", dialect: chatDialect}
 	for _, v := range []string{"v1beta", "v1"} {
 		m["/gemini/"+v+"/models"] = route{name: "gemini_models", method: http.MethodGet, upstream: "/" + v + "/models", dialect: geminiDialect,
-			onlyKinds: []pool.Kind{pool.KindGeminiAPI}} // Code Assist has no model list
+			onlyAPI: provider.APIGemini} // Code Assist has no model list
 	}
 	m["/openai/v1/responses/compact"] = route{name: "responses_compact", method: http.MethodPost, upstream: "/responses/compact",
 		dialect: responsesDialect, model: true, sticky: true, usage: true}
@@ -272,7 +265,7 @@ func (s *Server) Health() Health {
 			a.Cooldowns = append(a.Cooldowns, CooldownInfo{Family: fam, Reason: string(c.Reason), Until: c.Until})
 		}
 		switch {
-		case !e.acct.Kind.Served():
+		case !provider.Known(e.acct.Kind):
 			a.State = string(pool.ReasonUnsupported)
 		case !e.acct.Enabled:
 			a.State = string(pool.ReasonDisabled)

@@ -96,15 +96,8 @@ func newProviderBadge() *providerBadge {
 // set shows the provider of account type t.
 func (b *providerBadge) set(t string) {
 	letter, c := "?", color.NRGBA{0x80, 0x80, 0x80, 0xff}
-	switch app.Kind(t) {
-	case app.KindClaudeAPI, app.KindClaudeOAuth:
-		letter, c = "A", color.NRGBA{0xc1, 0x5f, 0x3c, 0xff} // Anthropic's clay
-	case app.KindCodexOAuth, app.KindOpenAIResponses:
-		letter, c = "O", color.NRGBA{0x10, 0xa3, 0x7f, 0xff} // OpenAI's green
-	case app.KindOpenAICompatible:
-		letter, c = "C", color.NRGBA{0x5b, 0x6b, 0x7f, 0xff} // any compatible service
-	case app.KindGeminiAPI, app.KindGemini:
-		letter, c = "G", color.NRGBA{0x42, 0x85, 0xf4, 0xff} // Google's blue
+	if l, rgb, ok := app.KindMark(t); ok {
+		letter, c = l, color.NRGBA{uint8(rgb >> 16), uint8(rgb >> 8), uint8(rgb), 0xff}
 	}
 	b.letter.Text = letter
 	b.disc.FillColor = c
@@ -113,25 +106,7 @@ func (b *providerBadge) set(t string) {
 }
 
 // kindText names an account type for people.
-func kindText(t string) string {
-	switch app.Kind(t) {
-	case app.KindClaudeAPI:
-		return "Anthropic API"
-	case app.KindClaudeOAuth:
-		return "Claude Pro/Max"
-	case app.KindCodexOAuth:
-		return "ChatGPT"
-	case app.KindOpenAIResponses:
-		return "OpenAI API"
-	case app.KindOpenAICompatible:
-		return "OpenAI-compatible"
-	case app.KindGeminiAPI:
-		return "Gemini API"
-	case app.KindGemini:
-		return "Google login"
-	}
-	return t
-}
+func kindText(t string) string { return app.KindLabel(t) }
 
 // stateImportance colours a state: green ready, amber resting, red when
 // the user must act, grey when switched off.

@@ -233,7 +233,7 @@ func (s snapshot) summary(firstChoice bool) string {
 func (s snapshot) firstChoice(p app.Protocol) string {
 	name, best := "", 0
 	for _, a := range s.health.Accounts {
-		if a.State == "ready" && app.Kind(a.Type).Serves(p) && (name == "" || a.Priority > best) {
+		if a.State == "ready" && app.KindServes(a.Type, p) && (name == "" || a.Priority > best) {
 			name, best = a.Name, a.Priority
 		}
 	}

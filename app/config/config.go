@@ -20,18 +20,20 @@ import (
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"keypool/relay/pool"
 )
 
-// Account types understood by the file format. Whether this build can serve
-// a given type is for the caller to decide.
+// Account types understood by the file format: the kinds of
+// relay/provider's table, named here for the file's readers.
 const (
-	TypeClaudeOAuth      = "claude-oauth"
-	TypeClaudeAPI        = "claude-api"
-	TypeCodexOAuth       = "codex-oauth"
-	TypeOpenAIResponses  = "openai-responses"
-	TypeOpenAICompatible = "openai-compatible"
-	TypeGemini           = "gemini"
-	TypeGeminiAPI        = "gemini-api"
+	TypeClaudeOAuth      = string(pool.KindClaudeOAuth)
+	TypeClaudeAPI        = string(pool.KindClaudeAPI)
+	TypeCodexOAuth       = string(pool.KindCodexOAuth)
+	TypeOpenAIResponses  = string(pool.KindOpenAIResponses)
+	TypeOpenAICompatible = string(pool.KindOpenAICompatible)
+	TypeGemini           = string(pool.KindGemini)
+	TypeGeminiAPI        = string(pool.KindGeminiAPI)
 )
 
 // Values of Account.AuthHeader.

@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"keypool/relay/pool"
+	"keypool/relay/provider"
 )
 
 // maxSeconds bounds every *_seconds value (ten years) so that converting it
@@ -14,31 +17,26 @@ import (
 const maxSeconds = 10 * 365 * 24 * 3600
 
 var (
-	accountTypes = []string{
-		TypeClaudeOAuth, TypeClaudeAPI, TypeCodexOAuth,
-		TypeOpenAIResponses, TypeOpenAICompatible, TypeGemini, TypeGeminiAPI,
-	}
+	accountTypes = func() []string {
+		var out []string
+		for _, k := range provider.Kinds() {
+			out = append(out, string(k))
+		}
+		return out
+	}()
 	logLevels   = []string{"trace", "debug", "info", "warn", "error"}
 	authHeaders = []string{AuthHeaderXAPIKey, AuthHeaderBearer}
 	proxyTypes  = []string{ProxySOCKS5, ProxyHTTP}
 )
 
-// apiKeyTypes need api_key; the OAuth types need refresh_token or access_token.
+// needsAPIKey: a known type that does not log in needs api_key; the OAuth
+// types need refresh_token or access_token.
 func needsAPIKey(t string) bool {
-	switch t {
-	case TypeClaudeAPI, TypeOpenAIResponses, TypeOpenAICompatible, TypeGeminiAPI:
-		return true
-	}
-	return false
+	p := provider.For(pool.Kind(t))
+	return p != nil && !p.IsOAuth()
 }
 
-func isOAuth(t string) bool {
-	switch t {
-	case TypeClaudeOAuth, TypeCodexOAuth, TypeGemini:
-		return true
-	}
-	return false
-}
+func isOAuth(t string) bool { return provider.IsOAuth(pool.Kind(t)) }
 
 type validator struct {
 	name string
@@ -259,8 +257,8 @@ func (v *validator) account(i int, r *rawAccount) Account {
 		v.fail(key("id"), "missing; every account needs a unique id")
 	case a.ID == "":
 		v.fail(key("id"), "must not be empty")
-	case !validID(a.ID):
-		v.fail(key("id"), "%q may only contain letters, digits, '.', '_' and '-'", a.ID)
+	case !pool.ValidID(a.ID):
+		v.fail(key("id"), "%q %s", a.ID, pool.IDRule)
 	}
 	if a.Name == "" {
 		a.Name = a.ID
@@ -307,7 +305,7 @@ func (v *validator) account(i int, r *rawAccount) Account {
 			v.fail(key("api_url"), "%s", msg)
 		}
 		a.APIURL = u
-	} else if a.Type == TypeOpenAICompatible {
+	} else if p := provider.For(pool.Kind(a.Type)); p != nil && p.NeedsAPIURL {
 		v.fail(key("api_url"), "%s has no api_url; type %s requires one", who, a.Type)
 	}
 
@@ -321,16 +319,6 @@ func (v *validator) account(i int, r *rawAccount) Account {
 		a.Proxy = v.proxy(key("proxy"), r.Proxy)
 	}
 	return a
-}
-
-func validID(id string) bool {
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return id != ""
 }
 
 // checkURL validates an api_url and returns it without trailing slashes, or

@@ -241,6 +241,17 @@ func Gemini() Provider {
 	}
 }
 
+// ByName is the browser login named name ("claude", "codex", "gemini"),
+// as relay/provider's table names each OAuth kind's login.
+func ByName(name string) (Provider, bool) {
+	for _, p := range [...]func() Provider{Claude, Codex, Gemini} {
+		if v := p(); v.Name == name {
+			return v, true
+		}
+	}
+	return Provider{}, false
+}
+
 // FromEnv returns p with the endpoints overridden by the environment variables
 // listed in the package doc. Unset or empty variables leave a field alone.
 func FromEnv(p Provider) Provider { return p.fromEnv(os.Getenv) }

@@ -294,3 +294,29 @@ func ParseError(body []byte) ErrorBody {
 	}
 	return ErrorBody{e.Error.Type, e.Error.Message, e.Error.Details.ErrorCode}
 }
+
+// planWindows are the unified (subscription) windows Anthropic reports,
+// in the order they are shown.
+var planWindows = []string{"5h", "7d", "7d_oi", "7d_opus", "7d_sonnet"}
+
+// PlanQuota reads a subscription's plan windows from an answer's
+// anthropic-ratelimit-unified-* headers. It looks for the family first, so
+// an answer without them costs two lookups.
+func PlanQuota(h http.Header) []pool.Quota {
+	if h.Get("Anthropic-Ratelimit-Unified-Status") == "" && h.Get("Anthropic-Ratelimit-Unified-5h-Utilization") == "" {
+		return nil
+	}
+	var out []pool.Quota
+	for _, w := range planWindows {
+		p := "Anthropic-Ratelimit-Unified-" + w + "-"
+		util, ok := wire.ParseFloat(h.Get(p + "Utilization"))
+		if !ok {
+			continue
+		}
+		if util > 1 { // some send percent
+			util /= 100
+		}
+		out = append(out, pool.Quota{Window: w, Utilization: util, ResetsAt: wire.EpochTime(h.Get(p + "Reset")), Status: h.Get(p + "Status")})
+	}
+	return out
+}

@@ -42,6 +42,17 @@ type Policy struct {
 	OverloadCooldown    time.Duration // 529, 5xx, connect errors, timeouts
 }
 
+// Classifier is one provider's failover table: it reads an upstream status,
+// headers and (for errors) the start of the body; fam is the request's model
+// family, for providers whose limits are per model.
+type Classifier func(status int, h http.Header, body []byte, fam pool.Family, now time.Time, p Policy) Verdict
+
+var (
+	_ Classifier = Classify
+	_ Classifier = ClassifyOpenAI
+	_ Classifier = ClassifyGemini
+)
+
 // quotaMargin is added to a provider's reset time so the account is not
 // tried a moment before the provider has reset it.
 const quotaMargin = 2 * time.Second

@@ -11,8 +11,9 @@ import (
 // ClassifyOpenAI is the failover table for OpenAI's Responses API and the
 // ChatGPT backend: a plan's usage limit (usage_limit_reached, with its reset
 // time) cools the account until then; an exhausted API balance rests it; a
-// throttle cools it until retry-after or the rate-limit reset.
-func ClassifyOpenAI(status int, h http.Header, body []byte, now time.Time, p Policy) Verdict {
+// throttle cools it until retry-after or the rate-limit reset. OpenAI's
+// limits are per account, so the model family plays no part.
+func ClassifyOpenAI(status int, h http.Header, body []byte, _ pool.Family, now time.Time, p Policy) Verdict {
 	if status != http.StatusTooManyRequests {
 		return common(status, now, p)
 	}

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -246,4 +247,35 @@ func ParseError(body []byte, now time.Time) ErrorBody {
 		out.ResetsAt = now.Add(time.Duration(e.Error.ResetsInSeconds * float64(time.Second)))
 	}
 	return out
+}
+
+// PlanQuota reads a ChatGPT plan's windows from an answer's x-codex-*
+// headers. A window is named by the length the provider reports ("5h",
+// "7d"), since those lengths have changed; without one it keeps the
+// header's own name (primary, secondary).
+func PlanQuota(h http.Header) []pool.Quota {
+	if h.Get("X-Codex-Primary-Used-Percent") == "" {
+		return nil
+	}
+	var out []pool.Quota
+	for _, w := range [...]struct{ name, prefix string }{{"primary", "X-Codex-Primary-"}, {"secondary", "X-Codex-Secondary-"}} {
+		pct, ok := wire.ParseFloat(h.Get(w.prefix + "Used-Percent"))
+		if !ok {
+			continue
+		}
+		name := w.name
+		if mins, ok := wire.ParseFloat(h.Get(w.prefix + "Window-Minutes")); ok {
+			name = windowName(time.Duration(mins) * time.Minute)
+		}
+		out = append(out, pool.Quota{Window: name, Utilization: pct / 100, ResetsAt: wire.EpochTime(h.Get(w.prefix + "Reset-At"))})
+	}
+	return out
+}
+
+// windowName names a window by its length: whole days, else whole hours.
+func windowName(d time.Duration) string {
+	if d >= 24*time.Hour {
+		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+	}
+	return strconv.Itoa(int(d/time.Hour)) + "h"
 }

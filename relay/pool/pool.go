@@ -397,3 +397,22 @@ func (s *State) Quota() []Quota {
 	defer s.mu.Unlock()
 	return s.quota
 }
+
+// IDRule says in words what ValidID accepts.
+const IDRule = "may only contain letters, digits, '.', '_' and '-', 1 to 64 of them"
+
+// ValidID reports whether id may name an account or a client key: 1 to 64
+// ASCII letters, digits, '.', '_' or '-', so it is safe in a keychain entry's
+// name, a URL path and a log line.
+func ValidID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}

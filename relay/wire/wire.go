@@ -1,5 +1,6 @@
-// Package wire writes what every provider's HTTP error answers share: a
-// JSON body the browser must not sniff, and a retry-after in whole seconds.
+// Package wire holds what every provider's HTTP answers share: error
+// answers with a JSON body the browser must not sniff and a retry-after in
+// whole seconds, and the number and time formats of rate-limit headers.
 // The bodies themselves are each provider's own.
 package wire
 

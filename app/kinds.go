@@ -1,0 +1,37 @@
+package app
+
+import (
+	"keypool/relay/pool"
+	"keypool/relay/provider"
+)
+
+// KindLabel names account type t for people ("Claude Pro/Max"); an unknown
+// type is shown as it is written.
+func KindLabel(t string) string {
+	if p := provider.For(pool.Kind(t)); p != nil {
+		return p.Label
+	}
+	return t
+}
+
+// KindMark is how account type t is marked for people: a letter on its
+// vendor's colour (0xRRGGBB); ok is false for a type this build does not
+// know.
+func KindMark(t string) (letter string, rgb uint32, ok bool) {
+	p := provider.For(pool.Kind(t))
+	if p == nil {
+		return "", 0, false
+	}
+	return p.Mark.Letter, p.Mark.RGB, true
+}
+
+// KindServes reports whether every account of type t answers protocol p
+// (a subscription's opted-in converted chat aside).
+func KindServes(t string, p Protocol) bool {
+	k := provider.For(pool.Kind(t))
+	return k != nil && k.Serves(p)
+}
+
+// KindIsOAuth reports whether accounts of type t log in with a browser
+// (OAuth) rather than hold an API key.
+func KindIsOAuth(t string) bool { return provider.IsOAuth(pool.Kind(t)) }

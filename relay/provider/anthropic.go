@@ -1,0 +1,55 @@
+package provider
+
+import (
+	"net/http"
+
+	"keypool/relay/anthropic"
+	"keypool/relay/failover"
+	"keypool/relay/pool"
+)
+
+// Anthropic's kinds: a Claude Pro/Max subscription and an API key
+// (Anthropic's own or a Claude-compatible mirror's).
+var anthropicKinds = []*Provider{
+	{
+		Kind: pool.KindClaudeOAuth, Label: "Claude Pro/Max", Vendor: "Anthropic", Mark: anthropicMark,
+		Protocols: []pool.Protocol{pool.ProtocolAnthropic},
+		ChatOptIn: true, // a subscription is meant for Claude Code's own traffic
+		API:       APIAnthropic,
+		OAuth:     "claude", LoginNames: []string{"claude"},
+		Base: baseOr(anthropic.DefaultBaseURL),
+		Auth: func(h http.Header, a pool.Account, token string) {
+			anthropicAuth(h, a, pool.AuthBearer, token) // an access token is always a bearer token
+		},
+		NewTap:    func() Tap { return new(anthropic.StreamTap) },
+		JSONUsage: anthropic.ResponseUsage,
+		Classify:  failover.Classify,
+		PlanQuota: anthropic.PlanQuota,
+	},
+	{
+		Kind: pool.KindClaudeAPI, Label: "Anthropic API", Vendor: "Anthropic", Mark: anthropicMark,
+		Protocols: []pool.Protocol{pool.ProtocolAnthropic, pool.ProtocolChat}, // chat by conversion
+		API:       APIAnthropic,
+		Base:      baseOr(anthropic.DefaultBaseURL),
+		Auth: func(h http.Header, a pool.Account, key string) {
+			anthropicAuth(h, a, a.AuthHeader, key) // x-api-key, or bearer for a mirror that asks
+		},
+		NewTap:    func() Tap { return new(anthropic.StreamTap) },
+		JSONUsage: anthropic.ResponseUsage,
+		Classify:  failover.Classify,
+		// A Claude-compatible mirror in front of subscriptions reports
+		// their plan windows too.
+		PlanQuota: anthropic.PlanQuota,
+	},
+}
+
+var anthropicMark = Mark{Letter: "A", RGB: 0xc15f3c} // Anthropic's clay
+
+// anthropicAuth presents the secret as how says, with the betas the
+// account's kind needs.
+func anthropicAuth(h http.Header, a pool.Account, how pool.AuthHeader, secret string) {
+	anthropic.SetAuth(h, how, secret)
+	if need := anthropic.AccountBetas(a.Kind); len(need) > 0 {
+		h.Set("Anthropic-Beta", anthropic.MergeBeta(h.Values("Anthropic-Beta"), need...))
+	}
+}

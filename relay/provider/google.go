@@ -1,0 +1,40 @@
+package provider
+
+import (
+	"net/http"
+
+	"keypool/relay/failover"
+	"keypool/relay/gemini"
+	"keypool/relay/pool"
+)
+
+// Google's kinds: a Google login (Gemini through Code Assist) and a Gemini
+// API key.
+var googleKinds = []*Provider{
+	{
+		Kind: pool.KindGemini, Label: "Google login", Vendor: "Google", Mark: googleMark,
+		Protocols: []pool.Protocol{pool.ProtocolGemini},
+		API:       APICodeAssist,
+		OAuth:     "gemini", LoginNames: []string{"gemini", "google"},
+		Base: baseOr(gemini.DefaultCodeAssistBase),
+		Auth: func(h http.Header, a pool.Account, secret string) {
+			h.Del("X-Goog-Api-Key")
+			bearer(h, a, secret)
+		},
+		NewTap:    func() Tap { return new(gemini.StreamTap) },
+		JSONUsage: gemini.ResponseUsage,
+		Classify:  failover.ClassifyGemini,
+	},
+	{
+		Kind: pool.KindGeminiAPI, Label: "Gemini API", Vendor: "Google", Mark: googleMark,
+		Protocols: []pool.Protocol{pool.ProtocolGemini},
+		API:       APIGemini,
+		Base:      baseOr(gemini.DefaultBaseURL),
+		Auth:      func(h http.Header, _ pool.Account, secret string) { gemini.SetAuth(h, secret) },
+		NewTap:    func() Tap { return new(gemini.StreamTap) },
+		JSONUsage: gemini.ResponseUsage,
+		Classify:  failover.ClassifyGemini,
+	},
+}
+
+var googleMark = Mark{Letter: "G", RGB: 0x4285f4} // Google's blue

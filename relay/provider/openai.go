@@ -1,0 +1,57 @@
+package provider
+
+import (
+	"net/http"
+
+	"keypool/relay/failover"
+	"keypool/relay/openai"
+	"keypool/relay/pool"
+)
+
+// OpenAI's kinds: a ChatGPT login (Codex's backend), an OpenAI API key, and
+// any service that speaks OpenAI's Chat Completions.
+var openAIKinds = []*Provider{
+	{
+		Kind: pool.KindCodexOAuth, Label: "ChatGPT", Vendor: "OpenAI", Mark: openAIMark,
+		Protocols: []pool.Protocol{pool.ProtocolResponses},
+		API:       APIResponses,
+		OAuth:     "codex", LoginNames: []string{"codex", "chatgpt"},
+		Base:      openai.BaseURL,
+		Auth:      openai.SetAuth,
+		NewTap:    func() Tap { return new(openai.StreamTap) },
+		JSONUsage: openai.ResponseUsage,
+		Classify:  failover.ClassifyOpenAI,
+		PlanQuota: openai.PlanQuota,
+	},
+	{
+		Kind: pool.KindOpenAIResponses, Label: "OpenAI API", Vendor: "OpenAI", Mark: openAIMark,
+		Protocols: []pool.Protocol{pool.ProtocolResponses},
+		API:       APIResponses,
+		Base:      openai.BaseURL,
+		Auth:      openai.SetAuth,
+		NewTap:    func() Tap { return new(openai.StreamTap) },
+		JSONUsage: openai.ResponseUsage,
+		Classify:  failover.ClassifyOpenAI,
+		PlanQuota: openai.PlanQuota, // a Codex-compatible backend may report a plan
+	},
+	{
+		Kind: pool.KindOpenAICompatible, Label: "OpenAI-compatible", Vendor: "OpenAI-compatible service",
+		Mark:        Mark{Letter: "C", RGB: 0x5b6b7f}, // any compatible service
+		Protocols:   []pool.Protocol{pool.ProtocolChat},
+		API:         APIChat,
+		NeedsAPIURL: true,
+		Base:        func(a pool.Account) string { return a.APIURL },
+		Auth:        bearer,
+		NewTap:      func() Tap { return new(openai.ChatTap) },
+		JSONUsage:   openai.ChatUsage,
+		Classify:    failover.ClassifyOpenAI,
+	},
+}
+
+var openAIMark = Mark{Letter: "O", RGB: 0x10a37f} // OpenAI's green
+
+// bearer presents the secret as a bearer token and nothing else.
+func bearer(h http.Header, _ pool.Account, secret string) {
+	h.Del("X-Api-Key")
+	h.Set("Authorization", "Bearer "+secret)
+}
