@@ -82,7 +82,7 @@ func (c *keychainCredentials) Credential(ctx context.Context, id string) (relay.
 	}
 	t, err := c.tokens.Token(ctx, id)
 	if err != nil {
-		return relay.Credential{}, wrapNeedsLogin(err)
+		return relay.Credential{}, err
 	}
 	base.APIKey = t.Access
 	return base, nil
@@ -95,7 +95,7 @@ func (c *keychainCredentials) Refresh(ctx context.Context, id string, stale rela
 	}
 	t, err := c.tokens.ForceRefresh(ctx, id, stale.APIKey)
 	if err != nil {
-		return relay.Credential{}, wrapNeedsLogin(err)
+		return relay.Credential{}, err
 	}
 	base.APIKey = t.Access
 	return base, nil
@@ -156,13 +156,6 @@ func (c *keychainCredentials) forget(id string) {
 	c.mu.Lock()
 	delete(c.cache, id)
 	c.mu.Unlock()
-}
-
-func wrapNeedsLogin(err error) error {
-	if errors.Is(err, tokens.ErrNeedsLogin) {
-		return fmt.Errorf("%w: %w", relay.ErrNeedsLogin, err)
-	}
-	return err
 }
 
 // httpClientFor is an HTTP client that goes through the account's proxy, for

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -32,10 +31,7 @@ func refreshWithProvider(ctx context.Context, kind pool.Kind, client *http.Clien
 	}
 	t, err := p.Refresh(ctx, client, rt)
 	if err != nil {
-		if errors.Is(err, oauth.ErrInvalidGrant) {
-			return tokens.Token{}, fmt.Errorf("%w: %w", tokens.ErrInvalidGrant, err)
-		}
-		return tokens.Token{}, err
+		return tokens.Token{}, err // a dead grant matches tokens.ErrInvalidGrant as it is
 	}
 	return tokens.Token{Access: t.AccessToken, Refresh: t.RefreshToken, Expiry: t.Expiry}, nil
 }

@@ -51,8 +51,9 @@ type Refresher interface {
 }
 
 // ErrNeedsLogin is what a credential error wraps when the account's refresh
-// token was refused: the account rests until the user logs in again.
-var ErrNeedsLogin = errors.New("needs login")
+// token was refused: the account rests until the user logs in again. It is
+// pool.ErrNeedsLogin, which the token manager returns.
+var ErrNeedsLogin = pool.ErrNeedsLogin
 
 // ErrNeedsKey is what a credential error wraps when the account's API key
 // is missing: the account rests until the user enters it again.

@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
+
+	"keypool/app/oauth"
+	"keypool/relay/pool"
 )
 
 // Token is an account's OAuth token pair. Its String, GoString and LogValue
@@ -34,12 +37,13 @@ func (t Token) validAt(at time.Time) bool {
 }
 
 // ErrNeedsLogin is returned when the provider refused the refresh token (or
-// there is none): only a new login helps.
-var ErrNeedsLogin = errors.New("needs login")
+// there is none): only a new login helps. It is the relay's own sentinel,
+// so a credential error rests the account with no translation.
+var ErrNeedsLogin = pool.ErrNeedsLogin
 
 // ErrInvalidGrant is what a RefreshFunc's error must match (errors.Is) when
-// the provider refused the refresh token for good.
-var ErrInvalidGrant = errors.New("invalid_grant")
+// the provider refused the refresh token for good: the OAuth client's own.
+var ErrInvalidGrant = oauth.ErrInvalidGrant
 
 // Vault stores tokens durably (the OS keychain in Keypool).
 type Vault interface {

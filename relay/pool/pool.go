@@ -4,6 +4,7 @@
 package pool
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -397,6 +398,12 @@ func (s *State) Quota() []Quota {
 	defer s.mu.Unlock()
 	return s.quota
 }
+
+// ErrNeedsLogin is what an error wraps when an OAuth account's refresh
+// token was refused (or it has none): it serves nothing until the user logs
+// in again. The token manager returns it and the relay rests the account on
+// it; both name this one value.
+var ErrNeedsLogin = errors.New("needs login")
 
 // IDRule says in words what ValidID accepts.
 const IDRule = "may only contain letters, digits, '.', '_' and '-', 1 to 64 of them"
