@@ -1,0 +1,54 @@
+package app
+
+import (
+	"testing"
+
+	"keypool/app/oauth"
+	"keypool/relay/pool"
+	"keypool/relay/provider"
+)
+
+// TestEveryOAuthKindCanLogIn: a kind the table says logs in with a browser
+// names a login app/oauth has, and ProviderFor finds it; an API-key kind
+// has none.
+func TestEveryOAuthKindCanLogIn(t *testing.T) {
+	for _, p := range provider.All() {
+		got, err := ProviderFor(p.Kind)
+		switch {
+		case p.IsOAuth() && err != nil:
+			t.Errorf("ProviderFor(%s) = %v, want the %q login", p.Kind, err, p.OAuth)
+		case p.IsOAuth() && got.Name != p.OAuth:
+			t.Errorf("ProviderFor(%s).Name = %q, want %q", p.Kind, got.Name, p.OAuth)
+		case !p.IsOAuth() && err == nil:
+			t.Errorf("ProviderFor(%s) = %q, want an error: it uses an API key", p.Kind, got.Name)
+		}
+		if _, ok := oauth.ByName(p.OAuth); ok != p.IsOAuth() {
+			t.Errorf("oauth.ByName(%q) found = %v, want %v", p.OAuth, ok, p.IsOAuth())
+		}
+	}
+}
+
+// TestKindFacade: the window's labels, marks and protocols come from the
+// table, and an unknown type is shown as written.
+func TestKindFacade(t *testing.T) {
+	for _, p := range provider.All() {
+		if got := KindLabel(string(p.Kind)); got != p.Label {
+			t.Errorf("KindLabel(%s) = %q, want %q", p.Kind, got, p.Label)
+		}
+		if l, rgb, ok := KindMark(string(p.Kind)); !ok || l != p.Mark.Letter || rgb != p.Mark.RGB {
+			t.Errorf("KindMark(%s) = %q %06x %v, want %q %06x true", p.Kind, l, rgb, ok, p.Mark.Letter, p.Mark.RGB)
+		}
+		if got := KindIsOAuth(string(p.Kind)); got != p.IsOAuth() {
+			t.Errorf("KindIsOAuth(%s) = %v, want %v", p.Kind, got, p.IsOAuth())
+		}
+	}
+	if got := KindLabel("claude-web"); got != "claude-web" {
+		t.Errorf(`KindLabel("claude-web") = %q, want it as written`, got)
+	}
+	if _, _, ok := KindMark("claude-web"); ok {
+		t.Error(`KindMark("claude-web") ok = true, want false`)
+	}
+	if !KindServes(string(KindClaudeAPI), pool.ProtocolChat) || KindServes(string(KindClaudeOAuth), pool.ProtocolChat) {
+		t.Error("KindServes: want claude-api to serve chat and claude-oauth not (it opts in per account)")
+	}
+}
