@@ -80,40 +80,36 @@ func lockedAtStart(t *testing.T, keys secrets.Keychain, lock, unlock func()) {
 	for name, hdr := range map[string]map[string]string{"with the client key": withKey, "without a key": nil} {
 		code, body := r2.send(t, hdr)
 		if code != 503 || !strings.Contains(body, `"type":"error"`) || !strings.Contains(body, "keychain") || !strings.Contains(body, "unlock") {
-			t.Errorf("request %s while the keychain is locked: %d %s", name, code, body)
+			t.Errorf("request %s while the keychain is locked: %d %s, want a 503 error that says to unlock the keychain", name, code, body)
 		}
 	}
 	if up.Count() != 0 {
-		t.Errorf("the upstream was called %d times while the keychain was locked", up.Count())
+		t.Errorf("the upstream was called %d times while the keychain was locked, want 0", up.Count())
 	}
 	if h := health(t, r2); h.Blocked == "" || h.Status != "unavailable" {
-		t.Errorf("/health while locked: status %q, blocked %q", h.Status, h.Blocked)
+		t.Errorf("/health while locked: status %q, blocked %q; want unavailable, and why", h.Status, h.Blocked)
 	}
 
 	unlock()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		code, body := r2.send(t, withKey)
-		if code == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still refused after the keychain was unlocked: %d %s", code, body)
-		}
-		time.Sleep(200 * time.Millisecond)
+	var (
+		code int
+		body string
+	)
+	if !waitFor(20*time.Second, func() bool { code, body = r2.send(t, withKey); return code == 200 }) {
+		t.Fatalf("20 s after the keychain was unlocked: %d %s, want 200", code, body)
 	}
 	if code, _ := r2.postOpen(t); code != 401 {
 		t.Errorf("request without a key after the unlock: %d, want 401", code)
 	}
 	if h := health(t, r2); h.Blocked != "" {
-		t.Errorf("/health after the unlock: blocked %q", h.Blocked)
+		t.Errorf("/health after the unlock: blocked %q, want \"\"", h.Blocked)
 	}
 	if !strings.Contains(logs.String(), "keychain readable again") {
-		t.Errorf("the recovery was not logged:\n%s", logs.String())
+		t.Errorf("log without \"keychain readable again\":\n%s", logs.String())
 	}
-	for _, secret := range []string{"sk-ant-secret-locked", value.Reveal()} {
+	for name, secret := range map[string]string{"the account's key": "sk-ant-secret-locked", "the client key": value.Reveal()} {
 		if strings.Contains(logs.String(), secret) {
-			t.Error("a secret in the logs")
+			t.Errorf("the logs hold %s, want no secret in them", name)
 		}
 	}
 }
@@ -129,7 +125,7 @@ func TestRealKeychainLockedAtStart(t *testing.T) {
 	secretstest.RunPrivate(t, func(t *testing.T) {
 		keys, ok := secretstest.OS(t)
 		if !ok {
-			t.Fatal("no keychain in the private session")
+			t.Fatal("secretstest.OS: no keychain in the private session, want one")
 		}
 		lockedAtStart(t, keys, func() { secretstest.Lock(t) }, func() { secretstest.Unlock(t) })
 	})
@@ -165,12 +161,9 @@ func TestKeychainUnlockedButClientKeyMissing(t *testing.T) {
 	r2 := startStore(t, p, logs)
 	keys.missing.Store(true)
 	keys.locked.Store(false)
-	deadline := time.Now().Add(10 * time.Second)
-	for health(t, r2).Blocked != "" {
-		if time.Now().After(deadline) {
-			t.Fatalf("still blocked: %q", health(t, r2).Blocked)
-		}
-		time.Sleep(100 * time.Millisecond)
+	var blocked string
+	if !waitFor(10*time.Second, func() bool { blocked = health(t, r2).Blocked; return blocked == "" }) {
+		t.Fatalf("/health 10 s after the unlock: blocked %q, want \"\"", blocked)
 	}
 	list, err := r2.ClientKeys()
 	must(t, err)
@@ -181,10 +174,10 @@ func TestKeychainUnlockedButClientKeyMissing(t *testing.T) {
 		t.Errorf("request without a key while the only client key is broken: %d, want 401", code)
 	}
 	if up.Count() != 0 {
-		t.Error("the upstream was called without a working client key")
+		t.Errorf("the upstream was called %d times without a working client key, want 0", up.Count())
 	}
 	must(t, r2.RevokeClientKey(ck.ID))
 	if code, body := r2.postOpen(t); code != 200 {
-		t.Errorf("after removing the broken key: %d %s", code, body)
+		t.Errorf("request without a key after removing the broken key: %d %s, want 200", code, body)
 	}
 }

@@ -97,16 +97,16 @@ func TestServeStoreAccounts(t *testing.T) {
 	r.ReloadAccounts()
 
 	if code, b := r.postOpen(t); code != 200 {
-		t.Fatalf("first request: %d %s", code, b)
+		t.Fatalf("first request: %d %s, want 200", code, b)
 	}
 	// The access token's age was unknown, so it was refreshed first.
 	if got := sub.Requests()[0].Header.Get("Authorization"); got != "Bearer at-secret-1" || ts.calls != 1 {
-		t.Fatalf("upstream auth %q after %d refreshes", got, ts.calls)
+		t.Fatalf("upstream auth %q after %d refreshes, want the first refresh's token after 1", got, ts.calls)
 	}
 	// A 401 refreshes once and retries on the same account.
 	sub.Push(relaytest.Reply{Status: 401, Body: relaytest.Error("authentication_error", "expired")})
 	if code, _ := r.postOpen(t); code != 200 || key.Count() != 0 {
-		t.Fatalf("after a 401: %d, key account used %d times", code, key.Count())
+		t.Fatalf("after a 401: %d, key account used %d times; want 200, 0 times", code, key.Count())
 	}
 	if ts.calls != 2 {
 		t.Errorf("refreshes = %d, want 2", ts.calls)
@@ -115,14 +115,14 @@ func TestServeStoreAccounts(t *testing.T) {
 
 	// Restart: the rotated token (rt-secret-2) is what the keychain holds.
 	if s, err := keys.Get(secrets.Account("sub"), secrets.RefreshToken); err != nil || s.Reveal() != "rt-secret-2" {
-		t.Fatalf("keychain refresh token after rotation: %v", err)
+		t.Fatalf("keychain refresh token after rotation: err %v, rotated twice %v; want nil, true", err, err == nil && s.Reveal() == "rt-secret-2")
 	}
 	r2 := startStore(t, p, logs)
 	if code, _ := r2.postOpen(t); code != 200 {
-		t.Fatalf("after restart: %d", code)
+		t.Fatalf("after restart: %d, want 200", code)
 	}
 	if got := sub.Requests()[len(sub.Requests())-1].Header.Get("Authorization"); got != "Bearer at-secret-2" {
-		t.Errorf("after restart the relay used %q", got)
+		t.Errorf("after restart the relay sent %q, want the second refresh's token", got)
 	}
 
 	// The provider revokes the login: the account needs login, the request
@@ -132,13 +132,13 @@ func TestServeStoreAccounts(t *testing.T) {
 	ts.mu.Unlock()
 	sub.Push(relaytest.Reply{Status: 401, Body: relaytest.Error("authentication_error", "revoked")})
 	if code, _ := r2.postOpen(t); code != 200 || key.Count() != 1 {
-		t.Fatalf("after revocation: %d, key used %d", code, key.Count())
+		t.Fatalf("after revocation: %d, key account used %d times; want 200, once", code, key.Count())
 	}
 	if st := stateOf(r2, "sub"); st != "needs_login" {
-		t.Errorf("health state = %q", st)
+		t.Errorf("health state = %q, want needs_login", st)
 	}
 	if a, _ := r2.Store().Account("sub"); a.Status != store.StatusNeedsLogin {
-		t.Errorf("stored status = %q", a.Status)
+		t.Errorf("stored status = %q, want %q", a.Status, store.StatusNeedsLogin)
 	}
 	var out bytes.Buffer
 	r2.stop()
@@ -152,7 +152,7 @@ func TestServeStoreAccounts(t *testing.T) {
 	for name, content := range map[string]string{"bbolt file": readFile(t, filepath.Join(dir, "keypool.db")), "logs": logs.String(), "status": out.String()} {
 		for _, secret := range []string{"rt-secret", "at-secret", "sk-ant-secret"} {
 			if strings.Contains(content, secret) {
-				t.Errorf("%s contains %q", name, secret)
+				t.Errorf("%s contains %q, want no secret", name, secret)
 			}
 		}
 	}
@@ -203,26 +203,26 @@ func TestImportAndRemove(t *testing.T) {
 	must(t, err)
 	added, skipped, err := app.Import(accts, cfg)
 	if err != nil || len(added) != 3 || len(skipped) != 0 {
-		t.Fatalf("import: %v %v %v", added, skipped, err)
+		t.Fatalf("Import = added %v, skipped %v, %v; want 3 added, none skipped", added, skipped, err)
 	}
 	if s, err := keys.Get(secrets.Account("a"), secrets.APIKey); err != nil || s.Reveal() != "sk-ant-secret-a" {
-		t.Fatalf("imported key: %v", err)
+		t.Fatalf("imported key of a: err %v, matches %v; want nil, true", err, err == nil && s.Reveal() == "sk-ant-secret-a")
 	}
 	if s, err := keys.Get(secrets.Account("g"), secrets.RefreshToken); err != nil || s.Reveal() != "google-refresh-secret" {
-		t.Fatalf("imported refresh token: %v", err)
+		t.Fatalf("imported refresh token of g: err %v, matches %v; want nil, true", err, err == nil && s.Reveal() == "google-refresh-secret")
 	}
 	if _, skipped, _ := app.Import(accts, cfg); len(skipped) != 3 {
-		t.Errorf("second import skipped %v", skipped)
+		t.Errorf("second import skipped %v, want all 3", skipped)
 	}
 	must(t, accts.Remove("a"))
 	if _, err := keys.Get(secrets.Account("a"), secrets.APIKey); !errors.Is(err, secrets.ErrNotFound) {
-		t.Errorf("secret left after remove: %v", err)
+		t.Errorf("keychain Get after remove: %v, want ErrNotFound", err)
 	}
 	if _, err := st.Account("a"); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("metadata left after remove: %v", err)
+		t.Errorf("store Account after remove: %v, want ErrNotFound", err)
 	}
 	if strings.Contains(readFile(t, filepath.Join(dir, "keypool.db")), "secret") {
-		t.Error("the bbolt file holds a secret")
+		t.Error("the bbolt file holds a secret, want none")
 	}
 }
 
@@ -248,18 +248,18 @@ func TestImportCLILogin(t *testing.T) {
 	c, err := app.ImportCLILogin(accts, pool.KindClaudeOAuth, home, "")
 	must(t, err)
 	if c.ID != "claude-1" || c.PlanType != "max" || c.Expiry.Unix() != 1893456000 {
-		t.Errorf("claude account = %+v", c)
+		t.Errorf("claude account = %+v, want id claude-1, plan max, expiry 1893456000", c)
 	}
 	if s, err := keys.Get(secrets.Account(c.ID), secrets.RefreshToken); err != nil || s.Reveal() != "sk-ant-ort01-cli-secret" {
-		t.Errorf("refresh token: %v", err)
+		t.Errorf("claude refresh token: err %v, matches %v; want nil, true", err, err == nil && s.Reveal() == "sk-ant-ort01-cli-secret")
 	}
 	x, err := app.ImportCLILogin(accts, pool.KindCodexOAuth, home, "")
 	must(t, err)
 	if x.ID != "codex-me" || x.AccountID != "acc-123" || x.Email != "me@example.com" || x.PlanType != "pro" {
-		t.Errorf("codex account = %+v", x)
+		t.Errorf("codex account = %+v, want id codex-me, account acc-123, email me@example.com, plan pro", x)
 	}
 	if _, err := app.ImportCLILogin(accts, pool.KindGemini, home, ""); err == nil {
-		t.Error("imported a gemini CLI login")
+		t.Error("ImportCLILogin(gemini): err = nil, want an error (there is no gemini CLI login to take)")
 	}
 }
 
@@ -302,13 +302,19 @@ func TestConcurrentRequestsOneRefresh(t *testing.T) {
 			codes <- resp.StatusCode
 		}()
 	}
-	time.Sleep(200 * time.Millisecond) // let them all reach the refresh
+	// Open the gate only once every request waits for the one refresh, so
+	// none can be served by a token refreshed before it arrived.
+	const waiting = "keypool/app/tokens.(*Manager).refresh"
+	if !waitFor(10*time.Second, func() bool { return goroutinesIn(waiting) >= 100 }) {
+		close(gate)
+		t.Fatalf("after 10 s, %d requests wait in %s, want 100", goroutinesIn(waiting), waiting)
+	}
 	close(gate)
 	wg.Wait()
 	close(codes)
 	for c := range codes {
 		if c != 200 {
-			t.Fatalf("a request got %d", c)
+			t.Fatalf("a request got %d, want 200", c)
 		}
 	}
 	if ts.calls != 1 {
@@ -316,7 +322,7 @@ func TestConcurrentRequestsOneRefresh(t *testing.T) {
 	}
 	for _, req := range up.Requests() {
 		if req.Header.Get("Authorization") != "Bearer at-secret-1" {
-			t.Fatalf("a request went out with %q", req.Header.Get("Authorization"))
+			t.Fatalf("a request went out with %q, want Bearer at-secret-1", req.Header.Get("Authorization"))
 		}
 	}
 }
@@ -333,16 +339,16 @@ func TestConfigOAuthAccount(t *testing.T) {
 	logs := &logBuf{}
 	r := startStore(t, app.Params{ConfigPath: cfg, DataDir: dir, RefreshToken: ts.refresh}, logs)
 	if code, b := r.postOpen(t); code != 200 {
-		t.Fatalf("%d %s", code, b)
+		t.Fatalf("request: %d %s, want 200", code, b)
 	}
 	if got := up.Requests()[0].Header.Get("Authorization"); got != "Bearer at-secret-1" {
-		t.Errorf("authorization = %q", got)
+		t.Errorf("authorization = %q, want the first refresh's token", got)
 	}
 	if !strings.Contains(logs.String(), "keypool import") {
-		t.Error("no warning that the rotated token is kept in memory only")
+		t.Errorf("log without \"keypool import\", want a warning that the rotated token is kept in memory only:\n%s", logs.String())
 	}
 	if strings.Contains(logs.String(), "secret") {
-		t.Error("a secret in the logs")
+		t.Error("the logs hold a secret, want none")
 	}
 }
 
@@ -403,19 +409,19 @@ func TestTokenStateAcrossReloads(t *testing.T) {
 	// The refresh rotates to rt-secret-1 but the keychain refuses it: the
 	// request goes to the key account and the new token is held.
 	if code, _ := r.post(t, "s1"); code != 200 || sub.Count() != 0 {
-		t.Fatalf("first request: %d, sub used %d", code, sub.Count())
+		t.Fatalf("first request: %d, sub used %d times; want 200, 0 times", code, sub.Count())
 	}
 	r.ReloadAccounts()
 	r.ReloadAccounts()
 	clock.Add(time.Minute) // past the account's short cooldown
 	if code, _ := r.post(t, "s2"); code != 200 || sub.Count() != 1 {
-		t.Fatalf("second request: %d, sub used %d", code, sub.Count())
+		t.Fatalf("second request: %d, sub used %d times; want 200, once", code, sub.Count())
 	}
 	if ts.calls != 1 {
-		t.Errorf("refresh calls = %d: the held token was lost and the burnt one sent again", ts.calls)
+		t.Errorf("refresh calls = %d, want 1: the held token was lost and the burnt one sent again", ts.calls)
 	}
 	if s, _ := base.Get(secrets.Account("sub"), secrets.RefreshToken); s.Reveal() != "rt-secret-1" {
-		t.Errorf("keychain holds %q, want the rotated rt-secret-1", s.Reveal())
+		t.Errorf("keychain holds a refresh token of %d bytes, not the rotated one; want the rotated one", len(s.Reveal()))
 	}
 
 	// Revoked: needs login, and reloads do not bring the refused token back
@@ -432,10 +438,10 @@ func TestTokenStateAcrossReloads(t *testing.T) {
 		r.post(t, "s4")
 	}
 	if ts.calls != calls {
-		t.Errorf("the refused refresh token was sent again (%d calls, then %d)", calls, ts.calls)
+		t.Errorf("refresh calls = %d after reloads, want still %d: the refused refresh token was sent again", ts.calls, calls)
 	}
 	if st := stateOf(r, "sub"); st != "needs_login" {
-		t.Errorf("state = %s", st)
+		t.Errorf("state = %s, want needs_login", st)
 	}
 	// A new login (here: new tokens saved as the control socket does) brings
 	// the account back at once.
@@ -447,11 +453,11 @@ func TestTokenStateAcrossReloads(t *testing.T) {
 	r.ResetTokens("sub")
 	r.ReloadAccounts()
 	if st := stateOf(r, "sub"); st != "ready" {
-		t.Errorf("after a new login: state %s", st)
+		t.Errorf("after a new login: state %s, want ready", st)
 	}
 	before := sub.Count()
 	if code, _ := r.post(t, "s5"); code != 200 || sub.Count() != before+1 {
-		t.Errorf("after a new login: %d, sub used %d→%d", code, before, sub.Count())
+		t.Errorf("after a new login: %d, sub used %d→%d times; want 200, %d→%d", code, before, sub.Count(), before, before+1)
 	}
 }
 
@@ -468,13 +474,13 @@ func TestUpdateAccountAndProxyTest(t *testing.T) {
 	must(t, accts.Update("e", func(a *store.Account) { a.Priority = 9; a.Models = []string{"claude-*"}; a.ID = "hijack" }, secrets.New("new-key"), secrets.Secret{}))
 	a, err := st.Account("e")
 	if err != nil || a.Priority != 9 || len(a.Models) != 1 {
-		t.Fatalf("after update: %+v %v", a, err)
+		t.Fatalf("after update: %+v, %v; want priority 9, one model pattern", a, err)
 	}
 	if s, _ := keys.Get(secrets.Account("e"), secrets.APIKey); s.Reveal() != "new-key" {
-		t.Errorf("key not replaced")
+		t.Error("the keychain holds the old key after Update, want the new key")
 	}
 	if err := accts.Update("e", func(a *store.Account) { a.AuthHeader = "basic" }, secrets.Secret{}, secrets.Secret{}); err == nil {
-		t.Error("a bad auth header was saved")
+		t.Error("Update with auth header \"basic\": err = nil, want an error")
 	}
 
 	target := relaytest.New()
@@ -488,9 +494,10 @@ func TestUpdateAccountAndProxyTest(t *testing.T) {
 	host, port, _ := net.SplitHostPort(proxy.Listener.Addr().String())
 	p, _ := strconv.Atoi(port)
 	if err := app.TestProxy(context.Background(), &store.Proxy{Type: "http", Host: host, Port: p}, "", target.URL); err != nil || proxied != 1 {
-		t.Errorf("proxy test: %v (proxied %d)", err, proxied)
+		t.Errorf("TestProxy through an HTTP proxy: %v, proxied %d; want nil, 1", err, proxied)
 	}
 	if err := app.TestProxy(context.Background(), &store.Proxy{Type: "socks5", Host: "127.0.0.1", Port: freePort(t)}, "", target.URL); err == nil {
-		t.Error("a dead proxy passed the test")
+		t.Error("TestProxy through a dead proxy: err = nil, want an error")
+
 	}
 }
