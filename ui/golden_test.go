@@ -101,7 +101,7 @@ func TestGoldenViews(t *testing.T) {
 				w.Resize(minWindow)
 				v.update(s)
 				for _, o := range overlaps(w.Canvas()) {
-					t.Errorf("overlap: %s", o)
+					t.Errorf("texts overlap, want none to: %s", o)
 				}
 				matchGolden(t, filepath.Join("testdata", "golden", v.name+th.suffix+".png"), w.Canvas().Capture())
 			})
@@ -135,7 +135,7 @@ func matchGolden(t *testing.T, path string, img image.Image) {
 		t.Fatal(err)
 	}
 	if want.Bounds() != img.Bounds() {
-		t.Fatalf("size %v, golden %v", img.Bounds(), want.Bounds())
+		t.Fatalf("%s: drew %v, want the golden size %v", path, img.Bounds(), want.Bounds())
 	}
 	differ := 0
 	b := img.Bounds()
@@ -154,7 +154,7 @@ func matchGolden(t *testing.T, path string, img image.Image) {
 			png.Encode(out, img)
 			out.Close()
 		}
-		t.Errorf("%s: %.2f%% of the pixels differ (over 0.5%%); this run drew %s", path, 100*share, got)
+		t.Errorf("%s: %.2f%% of the pixels differ, want at most 0.5%%; this run drew %s", path, 100*share, got)
 	}
 }
 
@@ -192,7 +192,8 @@ func TestKeyboardReachesEveryAction(t *testing.T) {
 			}
 			for _, label := range v.want {
 				if !reached[label] {
-					t.Errorf("Tab never reaches %q (reached %v)", label, reached)
+					t.Errorf("Tab reaches %v, want %q among them", reached, label)
+
 				}
 			}
 		})

@@ -194,29 +194,29 @@ func (p *dialogProbe) checkLayout() {
 	}
 	for i, a := range parts {
 		if !a.o.Visible() {
-			p.t.Errorf("%s is hidden", a.name)
+			p.t.Errorf("%s is hidden, want it shown", a.name)
 			continue
 		}
 		lo, hi := rect(a.o)
 		if lo.X < outMin.X-eps || lo.Y < outMin.Y-eps || hi.X > outMax.X+eps || hi.Y > outMax.Y+eps {
-			p.t.Errorf("%s (%v–%v) runs off the dialog (%v–%v)", a.name, lo, hi, outMin, outMax)
+			p.t.Errorf("%s spans %v–%v, want it inside the dialog's %v–%v", a.name, lo, hi, outMin, outMax)
 		}
 		if min := a.o.MinSize(); min.Width > a.o.Size().Width+eps || min.Height > a.o.Size().Height+eps {
-			p.t.Errorf("%s is %v, smaller than its text needs (%v)", a.name, a.o.Size(), min)
+			p.t.Errorf("%s is %v, want at least what its text needs, %v", a.name, a.o.Size(), min)
 		}
 		for _, b := range parts[i+1:] {
 			blo, bhi := rect(b.o)
 			if lo.X < bhi.X-eps && blo.X < hi.X-eps && lo.Y < bhi.Y-eps && blo.Y < hi.Y-eps {
-				p.t.Errorf("%s and %s overlap", a.name, b.name)
+				p.t.Errorf("%s (%v–%v) and %s (%v–%v) overlap, want them apart", a.name, lo, hi, b.name, blo, bhi)
 			}
 		}
 	}
 	// The address wraps inside its box instead of running off to the right.
 	if d.link.Size().Width > d.linkView.Size().Width+eps || d.link.MinSize().Width > d.linkView.Size().Width+eps {
-		p.t.Errorf("the link (%v) is wider than its box (%v)", d.link.Size(), d.linkView.Size())
+		p.t.Errorf("the link is %v (needs %v), want it no wider than its box, %v", d.link.Size(), d.link.MinSize(), d.linkView.Size())
 	}
 	if d.steps.Size().Width > d.scroll.Size().Width+eps || d.steps.MinSize().Width > d.scroll.Size().Width+eps {
-		p.t.Errorf("the steps (%v) are wider than their box (%v)", d.steps.MinSize(), d.scroll.Size())
+		p.t.Errorf("the steps are %v (need %v), want them no wider than their box, %v", d.steps.Size(), d.steps.MinSize(), d.scroll.Size())
 	}
 }
 
@@ -246,11 +246,11 @@ func TestLoginDialogNoBrowser(t *testing.T) {
 		`Could not open a browser: exec: "xdg-open": executable file not found in $PATH; copy the link into a browser on this or another computer, log in, then paste the code the page shows (all of it, including the # in the middle) below.`,
 	} {
 		if !strings.Contains(steps, want) {
-			t.Errorf("steps lack %q:\n%s", want, steps)
+			t.Errorf("steps:\n%s\nwant them to hold %q", steps, want)
 		}
 	}
 	if strings.Contains(steps, "http") {
-		t.Errorf("an address in the steps instead of the link box:\n%s", steps)
+		t.Errorf("steps:\n%s\nwant no address in them (it goes in the link box)", steps)
 	}
 	if opened := p.openedURLs(); len(opened) != 1 || !strings.Contains(opened[0], "redirect_uri=http%3A%2F%2Flocalhost") {
 		t.Errorf("the browser was asked for %q; want this machine's login page once", opened)
@@ -261,7 +261,7 @@ func TestLoginDialogNoBrowser(t *testing.T) {
 		t.Fatalf("link box (visible %v) shows %q; want the login page for any browser", d.linkBox.Visible(), link)
 	}
 	if !strings.Contains(d.pasteFor.Text, "paste the code the page shows") {
-		t.Errorf("the paste field's note says %q", d.pasteFor.Text)
+		t.Errorf("the paste field's note says %q, want it to say \"paste the code the page shows\"", d.pasteFor.Text)
 	}
 	p.checkLayout()
 	p.screenshot("login-no-browser.png")
@@ -297,19 +297,19 @@ func TestLoginDialogNoBrowser(t *testing.T) {
 	p.until("the login to end", func() bool { return strings.Contains(p.steps(), "Logged in: ") })
 	p.wait()
 	if d.ctx.Err() == nil {
-		t.Error("the dialog stayed open after the login")
+		t.Error("the dialog's context after the login: not done, want the dialog closed")
 	}
 	steps = p.steps()
 	for _, want := range []string{"Exchanging the code…", "Logged in: claude-me"} {
 		if !strings.Contains(steps, want) {
-			t.Errorf("steps lack %q:\n%s", want, steps)
+			t.Errorf("steps:\n%s\nwant them to hold %q", steps, want)
 		}
 	}
 	if strings.Contains(steps, "the-code") {
-		t.Errorf("the pasted code is shown in the steps:\n%s", steps)
+		t.Errorf("steps:\n%s\nwant the pasted code left out", steps)
 	}
 	if a, err := f.core.Store().Account("claude-me"); err != nil || a.Email != "me@example.com" {
-		t.Errorf("stored account: %+v, %v", a, err)
+		t.Errorf("stored account: %+v, %v; want email me@example.com", a, err)
 	}
 }
 
@@ -329,35 +329,36 @@ func TestLoginDialogDeviceCode(t *testing.T) {
 		test.Tap(d.device)
 	}()
 	if !d.device.Checked {
-		t.Fatal("the device-code box cannot be checked for ChatGPT")
+		t.Fatal("device-code box for ChatGPT after a tap: unchecked, want checked")
 	}
 	p.tap(d.start)
 	p.until("the code", func() bool { return d.codeRow.Visible() })
 	if d.code.Text != "ABCD-EFGH" || d.link.Text != fake.URL+"/codex/device" {
-		t.Errorf("shows code %q at %q", d.code.Text, d.link.Text)
+		t.Errorf("shows code %q at %q, want ABCD-EFGH at %s/codex/device", d.code.Text, d.link.Text, fake.URL)
 	}
 	if len(p.openedURLs()) != 0 {
-		t.Errorf("a browser was opened for the device login: %q", p.openedURLs())
+		t.Errorf("the device login asked a browser for %q, want none", p.openedURLs())
 	}
 	p.checkLayout()
 	p.screenshot("login-device-code.png")
 	p.tap(d.copyCode)
 	if got := f.ui.fapp.Clipboard().Content(); got != "ABCD-EFGH" {
-		t.Errorf("Copy code copied %q", got)
+		t.Errorf("Copy code copied %q, want ABCD-EFGH", got)
 	}
 	p.tap(d.copyLink)
-	if got := f.ui.fapp.Clipboard().Content(); got != fake.URL+"/codex/device" {
-		t.Errorf("Copy link copied %q", got)
+	if got, want := f.ui.fapp.Clipboard().Content(), fake.URL+"/codex/device"; got != want {
+		t.Errorf("Copy link copied %q, want %q", got, want)
 	}
 	p.tap(d.openLink)
 	p.until("the failure to open the page", func() bool { return strings.Contains(p.steps(), "Could not open a browser") })
 	if !strings.Contains(p.steps(), "copy the link into a browser on this or another computer and enter the code.") {
-		t.Errorf("steps:\n%s", p.steps())
+		t.Errorf("steps:\n%s\nwant them to say to copy the link into a browser and enter the code", p.steps())
 	}
 
 	d.d.Hide()
 	p.wait()
 	if !errors.Is(d.ctx.Err(), context.Canceled) {
-		t.Errorf("closing the dialog left its context %v", d.ctx.Err())
+		t.Errorf("the dialog's context after closing: %v, want context.Canceled", d.ctx.Err())
+
 	}
 }

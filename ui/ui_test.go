@@ -114,7 +114,7 @@ func (f *fixture) addThroughDialog() {
 		f.t.Fatal(err)
 	}
 	if form.key.Text != "" {
-		f.t.Error("the key stayed in the form after submit")
+		f.t.Errorf("key field after submit holds %d characters, want it emptied", len(form.key.Text))
 	}
 	f.core.ReloadAccounts()
 	f.refresh()
@@ -127,34 +127,34 @@ func (f *fixture) addThroughDialog() {
 func TestAddAccountUsageAndTray(t *testing.T) {
 	f := newFixture(t)
 	if code := f.post("before"); code != http.StatusServiceUnavailable {
-		t.Fatalf("no accounts yet: %d", code)
+		t.Fatalf("request with no accounts yet: %d, want 503", code)
 	}
 	f.addThroughDialog()
 	a, err := f.core.Store().Account("work")
 	if err != nil || a.Name != "Work key" || a.Priority != 10 {
-		t.Fatalf("stored account: %+v %v", a, err)
+		t.Fatalf("stored account: %+v, %v; want name \"Work key\", priority 10", a, err)
 	}
 	if s, err := f.keys.Get(secrets.Account("work"), secrets.APIKey); err != nil || s.Reveal() != "sk-ant-ui-secret" {
-		t.Fatalf("keychain: %v", err)
+		t.Fatalf("keychain Get(work, api key): err %v, the typed key %v; want nil, true", err, err == nil && s.Reveal() == "sk-ant-ui-secret")
 	}
 	if strings.Contains(readFile(t, f.core.Store().Path()), "sk-ant-ui-secret") {
-		t.Error("the key is in the bbolt file")
+		t.Error("the bbolt file holds the account's key, want it only in the keychain")
 	}
 	if code := f.post("hello"); code != 200 || f.up.Count() != 1 {
-		t.Fatalf("relay with the new account: %d, upstream %d", code, f.up.Count())
+		t.Fatalf("relay with the new account: %d, upstream called %d times; want 200, once", code, f.up.Count())
 	}
 	f.core.Store().Flush(context.Background())
 	f.refresh()
 	// 10 input and 5 output tokens of Sonnet 4.5 at $3 and $15 per million.
 	if got := strings.Join(flat(f.ui.usage.rows), " "); !strings.Contains(got, "Work key claude-sonnet-4-5 1") || !strings.Contains(got, "$0.0001") {
-		t.Errorf("usage view rows: %q", got)
+		t.Errorf("usage view rows: %q, want a row \"Work key claude-sonnet-4-5 1…\" costing $0.0001", got)
 	}
 	if a := f.ui.activity.shown; len(a) != 2 || activityCell(a[0], 7) != "messages" || activityCell(a[0], 2) != "200" {
-		t.Errorf("activity view (newest first): %+v", a)
+		t.Errorf("activity view (newest first): %+v, want 2 rows, the newest a messages request answered 200", a)
 	}
 	// Both requests (the refused one too) in the last bars.
 	if c := f.ui.usage.chart; c.counts[22]+c.counts[23] != 2 || !strings.Contains(c.caption.Text, "(2 in all") {
-		t.Errorf("chart: %v, %q", c.counts, c.caption.Text)
+		t.Errorf("chart: counts %v, caption %q; want 2 in the last two bars, \"(2 in all\"", c.counts, c.caption.Text)
 	}
 
 	// The tray menu lists the account with a check mark; clicking it
@@ -162,14 +162,14 @@ func TestAddAccountUsageAndTray(t *testing.T) {
 	menu := trayMenu(f.ui.snapshot(true), f.ui.trayActions())
 	item := findItem(menu, "Work key")
 	if item == nil || !item.Checked {
-		t.Fatalf("tray menu: %v", labels(menu))
+		t.Fatalf("tray menu: %q, want a checked \"Work key\" item", labels(menu))
 	}
 	item.Action()
 	if code := f.post("after"); code != http.StatusServiceUnavailable || f.up.Count() != 1 {
-		t.Errorf("disabled account still served: %d", code)
+		t.Errorf("request after disabling the only account: %d, upstream called %d times; want 503, still once", code, f.up.Count())
 	}
 	if item := findItem(trayMenu(f.ui.snapshot(true), f.ui.trayActions()), "Work key"); item == nil || item.Checked {
-		t.Error("tray still shows the account enabled")
+		t.Error("tray's \"Work key\" item after disabling: missing or checked, want unchecked")
 	}
 }
 
@@ -182,33 +182,33 @@ func TestCountdownAndPause(t *testing.T) {
 	s := f.ui.snapshot(true)
 	acct, _ := f.core.Store().Account("work")
 	if txt := s.stateText(acct); !strings.HasPrefix(txt, "cooling until ") || !strings.Contains(txt, "s)") {
-		t.Errorf("state text = %q", txt)
+		t.Errorf("state text = %q, want \"cooling until …\" with a countdown", txt)
 	}
 	f.up.Push(relaytest.Reply{Body: relaytest.Message("claude-sonnet-4-5", "ok", 1, 1), Header: map[string]string{
 		"Anthropic-Ratelimit-Unified-Status": "allowed", "Anthropic-Ratelimit-Unified-5h-Utilization": "0.42", "Anthropic-Ratelimit-Unified-5h-Reset": "1764172800"}})
 	if trayState(s) != "down" {
-		t.Errorf("tray state = %s", trayState(s))
+		t.Errorf("tray state = %s, want down", trayState(s))
 	}
 	findItem(trayMenu(s, f.ui.trayActions()), "Pause relay").Action()
 	if code := f.post("y"); code != http.StatusServiceUnavailable || !f.core.Relay().Paused() {
-		t.Errorf("paused relay answered %d", code)
+		t.Errorf("request to the paused relay: %d, paused %v; want 503, true", code, f.core.Relay().Paused())
 	}
 	if findItem(trayMenu(f.ui.snapshot(true), f.ui.trayActions()), "Resume relay") == nil {
-		t.Error("no Resume item while paused")
+		t.Errorf("tray menu while paused: %q, want a \"Resume relay\" item", labels(trayMenu(f.ui.snapshot(true), f.ui.trayActions())))
 	}
 	// The plan's quota, as the provider's headers tell it.
 	f.core.Relay().SetPaused(false)
 	f.core.Relay().SetAccounts(nil)
 	f.core.ReloadAccounts()
 	if code := f.post("quota"); code != 200 {
-		t.Fatalf("after resume: %d", code)
+		t.Fatalf("request after resume: %d, want 200", code)
 	}
-	if q := f.ui.snapshot(true).quotaText("work"); q != "5h 42% until "+time.Unix(1764172800, 0).Local().Format("Mon 15:04") {
-		t.Errorf("quota text = %q", q)
+	if q, want := f.ui.snapshot(true).quotaText("work"), "5h 42% until "+time.Unix(1764172800, 0).Local().Format("Mon 15:04"); q != want {
+		t.Errorf("quota text = %q, want %q", q, want)
 	}
 	f.refresh()
 	if !strings.Contains(f.ui.usage.quota.Text, "Work key: 5h 42%") {
-		t.Errorf("usage view quota = %q", f.ui.usage.quota.Text)
+		t.Errorf("usage view quota = %q, want it to hold \"Work key: 5h 42%%\"", f.ui.usage.quota.Text)
 	}
 }
 
@@ -331,7 +331,7 @@ func TestNotifications(t *testing.T) {
 	f.refresh()
 	n := f.notes.last()
 	if n == nil || n.Title != "Keypool: no account available" || !strings.Contains(n.Content, "back at") {
-		t.Fatalf("notification = %+v", n)
+		t.Fatalf("notification = %+v, want \"Keypool: no account available\" saying when one is back", n)
 	}
 }
 
@@ -369,30 +369,36 @@ func TestClientKeys(t *testing.T) {
 	t.Cleanup(func() { f.keys.DeleteAll(secrets.ClientKey(k.ID)) })
 	f.refresh()
 	if len(f.ui.settings.keys) != 1 || f.ui.settings.keys[0].Label != "laptop" {
-		t.Fatalf("settings keys = %+v", f.ui.settings.keys)
+		t.Fatalf("settings keys = %+v, want one, labelled laptop", f.ui.settings.keys)
 	}
 	if code := f.post("no key"); code != http.StatusUnauthorized {
-		t.Errorf("without the key: %d", code)
+		t.Errorf("request without the client key: %d, want 401", code)
 	}
 	f.ui.copyEnv("Claude Code")
 	env := f.ui.fapp.Clipboard().Content()
 	secret, _ := f.core.ClientKeySecret(k.ID)
 	if !strings.Contains(env, "ANTHROPIC_AUTH_TOKEN="+secret.Reveal()) || !strings.Contains(env, f.core.URL()) {
-		t.Errorf("env = %q", env)
+		t.Errorf("env copied for Claude Code = %q, want the relay's URL and ANTHROPIC_AUTH_TOKEN set to the client key", env)
 	}
 	req, _ := http.NewRequest("POST", f.core.URL()+"/v1/messages", strings.NewReader(`{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"k"}]}`))
 	req.Header.Set("Authorization", "Bearer "+secret.Reveal())
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("with the key: %v %v", err, resp.Status)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("request with the client key: %v", err)
 	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("request with the client key: %s, want 200", resp.Status)
+	}
+
 	if strings.Contains(readFile(t, f.core.Store().Path()), secret.Reveal()) {
-		t.Error("the client key is in the bbolt file")
+		t.Error("the bbolt file holds the client key, want it only in the keychain")
 	}
 	if err := f.core.RevokeClientKey(k.ID); err != nil {
 		t.Fatal(err)
 	}
 	if code := f.post("open again"); code != 200 {
-		t.Errorf("after revoking the only key: %d", code)
+		t.Errorf("request without a key after revoking the only key: %d, want 200", code)
 	}
 }
 
@@ -407,17 +413,17 @@ func TestConnectFromSettings(t *testing.T) {
 	}
 	f.refresh()
 	if got := f.ui.settings.connects["claude"].status.Text; got != "connected" {
-		t.Errorf("status = %q", got)
+		t.Errorf("Claude Code's status = %q, want connected", got)
 	}
 	s := readFile(t, filepath.Join(home, ".claude", "settings.json"))
 	if !strings.Contains(s, f.core.URL()) {
-		t.Errorf("settings.json: %s", s)
+		t.Errorf("settings.json = %s, want the relay's URL %s in it", s, f.core.URL())
 	}
 	if err := f.ui.connect("claude", false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(home, ".claude", "settings.json")); !os.IsNotExist(err) {
-		t.Error("the file Keypool created is still there")
+		t.Errorf("settings.json after Disconnect: Stat = %v, want it gone (Keypool created it)", err)
 	}
 }
 
@@ -428,7 +434,7 @@ func TestStoreWarning(t *testing.T) {
 	f := newFixture(t)
 	f.refresh()
 	if f.ui.banner.Visible() {
-		t.Fatal("banner shown while all is well")
+		t.Fatalf("banner shown while all is well: %q, want it hidden", f.ui.banner.Text)
 	}
 	prev := f.ui.last
 	cur := prev
@@ -437,7 +443,7 @@ func TestStoreWarning(t *testing.T) {
 	f.ui.notify(prev, cur)
 	f.ui.updateBanner(cur)
 	if !f.ui.banner.Visible() {
-		t.Fatal("no banner while usage is not saved")
+		t.Fatal("banner hidden while usage is not saved, want it shown")
 	}
 	for _, want := range []string{"Usage is not being saved", "no space left on device", "Requests still go through", "42 records"} {
 		if !strings.Contains(f.ui.banner.Text, want) {
@@ -445,10 +451,10 @@ func TestStoreWarning(t *testing.T) {
 		}
 	}
 	if n := f.notes.last(); n == nil || n.Title != "Keypool: cannot save usage" {
-		t.Errorf("notification = %+v", n)
+		t.Errorf("notification = %+v, want \"Keypool: cannot save usage\"", n)
 	}
 	if it := findItem(trayMenu(cur, f.ui.trayActions()), "⚠ Usage not saved"); it == nil {
-		t.Errorf("tray menu lacks the warning: %q", labels(trayMenu(cur, f.ui.trayActions())))
+		t.Errorf("tray menu = %q, want a \"⚠ Usage not saved\" item", labels(trayMenu(cur, f.ui.trayActions())))
 	}
 	if dir := os.Getenv("KEYPOOL_SCREENSHOTS"); dir != "" {
 		w := test.NewWindow(f.ui.win.Content())
@@ -467,17 +473,17 @@ func TestStoreWarning(t *testing.T) {
 	again.now = cur.now.Add(time.Second)
 	f.ui.notify(cur, again)
 	if len(f.notes.sent) != sent {
-		t.Error("notified twice for the same trouble")
+		t.Errorf("%d notifications after a second look at the same trouble, want still %d", len(f.notes.sent), sent)
 	}
 
 	ok := again
 	ok.health.Store = nil
 	f.ui.updateBanner(ok)
 	if f.ui.banner.Visible() {
-		t.Error("banner still shown after recovery")
+		t.Errorf("banner after recovery: %q, want it hidden", f.ui.banner.Text)
 	}
 	if it := findItem(trayMenu(ok, f.ui.trayActions()), "⚠"); it != nil {
-		t.Errorf("tray still warns after recovery: %q", it.Label)
+		t.Errorf("tray item after recovery: %q, want no ⚠ item", it.Label)
 	}
 }
 
@@ -493,30 +499,30 @@ func TestKeychainWaitWarning(t *testing.T) {
 	cur.health.Status = "unavailable"
 	f.ui.notify(zero, cur)
 	if n := f.notes.last(); n == nil || n.Title != "Keypool: waiting for the keychain" || !strings.Contains(n.Content, "locked") {
-		t.Fatalf("notification = %+v", n)
+		t.Fatalf("notification = %+v, want \"Keypool: waiting for the keychain\" saying it is locked", n)
 	}
 	f.ui.updateBanner(cur)
 	if !f.ui.banner.Visible() || !strings.Contains(f.ui.banner.Text, "resumes by itself") {
-		t.Errorf("banner = %q (visible %v)", f.ui.banner.Text, f.ui.banner.Visible())
+		t.Errorf("banner = %q (visible %v), want it shown, saying Keypool resumes by itself", f.ui.banner.Text, f.ui.banner.Visible())
 	}
 	if findItem(trayMenu(cur, f.ui.trayActions()), "⚠ Waiting for the keychain") == nil {
-		t.Errorf("tray menu lacks the warning: %q", labels(trayMenu(cur, f.ui.trayActions())))
+		t.Errorf("tray menu = %q, want a \"⚠ Waiting for the keychain\" item", labels(trayMenu(cur, f.ui.trayActions())))
 	}
 	// The keychain locks while Keypool runs: the same, and still no claim
 	// that the accounts are out.
 	ok := f.ui.snapshot(true)
 	if ok.health.Status != "ok" {
-		t.Fatalf("status before = %q", ok.health.Status)
+		t.Fatalf("status before = %q, want ok", ok.health.Status)
 	}
 	next := cur
 	next.now = ok.now.Add(time.Second)
 	f.ui.notify(ok, next)
 	if n := f.notes.last(); n == nil || n.Title != "Keypool: waiting for the keychain" {
-		t.Errorf("notification = %+v", n)
+		t.Errorf("notification = %+v, want \"Keypool: waiting for the keychain\"", n)
 	}
 	for _, n := range f.notes.sent {
 		if n.Title == "Keypool: no account available" {
-			t.Error("claimed every account is out while waiting for the keychain")
+			t.Errorf("notification %+v while waiting for the keychain, want no claim that every account is out", n)
 		}
 	}
 }
@@ -577,7 +583,7 @@ func TestStartupError(t *testing.T) {
 		return false
 	}
 	if !strings.Contains(allText(w.Content()), "not a valid Keypool database") || !strings.Contains(allText(w.Content()), "add your accounts again") {
-		t.Errorf("window text = %q", allText(w.Content()))
+		t.Errorf("window text = %q, want it to say the database is not valid and to add the accounts again", allText(w.Content()))
 	}
 	if dir := os.Getenv("KEYPOOL_SCREENSHOTS"); dir != "" {
 		out, _ := os.Create(filepath.Join(dir, "startup-error.png"))
@@ -586,19 +592,19 @@ func TestStartupError(t *testing.T) {
 	}
 	fix := findButton(w.Content(), "Keep the damaged file aside and start empty")
 	if fix == nil || findButton(w.Content(), "Quit") == nil {
-		t.Fatal("the fix or Quit button is missing")
+		t.Fatalf("buttons: fix %v, Quit %v; want both", fix != nil, findButton(w.Content(), "Quit") != nil)
 	}
 	test.Tap(fix)
 	if calls != 1 || !strings.Contains(allText(w.Content()), "permission denied") {
-		t.Errorf("after a failed fix: %d calls, text %q", calls, allText(w.Content()))
+		t.Errorf("after a failed fix: %d calls, text %q; want 1 call, the text saying permission denied", calls, allText(w.Content()))
 	}
 	if !open() {
-		t.Error("the window closed after a failed fix")
+		t.Error("window open after a failed fix: false, want true")
 	}
 	fail = false
 	test.Tap(fix)
 	if calls != 2 || open() {
-		t.Errorf("after a working fix: %d calls, window open %v", calls, open())
+		t.Errorf("after a working fix: %d calls, window open %v; want 2, false", calls, open())
 	}
 }
 
@@ -652,15 +658,14 @@ func TestBrokenClientKeyInSettings(t *testing.T) {
 	}
 	row := newKeyRow()
 	f.ui.settings.bindKeyRow(*broken, row)
-	if b := findButton(row, "Copy"); b == nil || !b.Disabled() {
-		t.Error("Copy is enabled for a broken key")
-	}
-	if b := findButton(row, "Show"); b == nil || !b.Disabled() {
-		t.Error("Show is enabled for a broken key")
+	for _, name := range []string{"Copy", "Show"} {
+		if b := findButton(row, name); b == nil || !b.Disabled() {
+			t.Errorf("a broken key's %s button: found %v, disabled %v; want a disabled one", name, b != nil, b != nil && b.Disabled())
+		}
 	}
 	remove := findButton(row, "Remove")
 	if remove == nil {
-		t.Fatal("no Remove button for a broken key")
+		t.Fatal("a broken key's row has no Remove button, want one")
 	}
 	if dir := os.Getenv("KEYPOOL_SCREENSHOTS"); dir != "" {
 		os.MkdirAll(dir, 0o755)
@@ -672,7 +677,7 @@ func TestBrokenClientKeyInSettings(t *testing.T) {
 	test.Tap(remove)
 	yes := findButton(f.ui.win.Canvas().Overlays().Top(), "Yes")
 	if yes == nil {
-		t.Fatal("Remove asks nothing")
+		t.Fatal("Remove opened no dialog with a Yes button, want it to ask first")
 	}
 	test.Tap(yes)
 	list, err := f.core.ClientKeys()
@@ -715,7 +720,7 @@ func TestTrayQuietWhenNothingChanges(t *testing.T) {
 		t.Fatalf("tray item = %v, want the return time and no countdown", labels(tray.menu))
 	}
 	if !strings.Contains(tray.tooltip, "0/1 ready") || !strings.Contains(tray.tooltip, "next back") {
-		t.Errorf("tooltip = %q", tray.tooltip)
+		t.Errorf("tooltip = %q, want \"0/1 ready\" and \"next back\" in it", tray.tooltip)
 	}
 	for i := 1; i <= 5; i++ {
 		now = now.Add(time.Second)
@@ -731,7 +736,7 @@ func TestTrayQuietWhenNothingChanges(t *testing.T) {
 		t.Errorf("after disabling an account: %d menus set, want 1", tray.menus-base.menus)
 	}
 	if it := findItem(tray.menu, "Work key"); it == nil || it.Checked || !strings.Contains(it.Label, "disabled") {
-		t.Errorf("tray after disabling: %v", labels(tray.menu))
+		t.Errorf("tray after disabling: %q, want an unchecked \"Work key … disabled\" item", labels(tray.menu))
 	}
 }
 
@@ -745,20 +750,20 @@ func TestHiddenWindowReadsOnlyForTheTray(t *testing.T) {
 	f.ui.visible.Store(false)
 	before := len(f.ui.activity.shown)
 	if code := f.post("while hidden"); code != 200 {
-		t.Fatalf("request: %d", code)
+		t.Fatalf("request: %d, want 200", code)
 	}
 	f.core.Store().Flush(context.Background())
 	f.refresh()
 	if len(f.ui.activity.shown) != before {
-		t.Errorf("the hidden window's activity view was updated: %d → %d lines", before, len(f.ui.activity.shown))
+		t.Errorf("the hidden window's activity view went from %d to %d lines, want it left as it was", before, len(f.ui.activity.shown))
 	}
 	if findItem(tray.menu, "Work key") == nil {
-		t.Errorf("the tray was not updated while hidden: %v", labels(tray.menu))
+		t.Errorf("tray menu while hidden: %q, want a \"Work key\" item", labels(tray.menu))
 	}
 	fyne.DoAndWait(f.ui.Show)
 	f.refresh()
 	if len(f.ui.activity.shown) <= before {
-		t.Errorf("showing the window did not bring the activity view up to date (%d lines)", len(f.ui.activity.shown))
+		t.Errorf("activity view after showing the window: %d lines, want more than %d", len(f.ui.activity.shown), before)
 	}
 }
 
@@ -783,12 +788,12 @@ func TestSettingsConnectButton(t *testing.T) {
 	f.refresh()
 	b := f.ui.settings.connects[clients.ClaudeCode].button
 	if b.Text != "Connect" {
-		t.Fatalf("button for a CLI not connected = %q", b.Text)
+		t.Fatalf("button for a CLI not connected = %q, want Connect", b.Text)
 	}
 	test.Tap(b)
 	f.refresh()
 	if b.Text != "Disconnect" || f.ui.settings.connects[clients.ClaudeCode].status.Text != "connected" {
-		t.Fatalf("after Connect: button %q, status %q", b.Text, f.ui.settings.connects[clients.ClaudeCode].status.Text)
+		t.Fatalf("after Connect: button %q, status %q; want Disconnect, connected", b.Text, f.ui.settings.connects[clients.ClaudeCode].status.Text)
 	}
 	secret, _ := f.core.ClientKeySecret(good.ID)
 	if cfg := readFile(t, filepath.Join(home, ".claude", "settings.json")); !strings.Contains(cfg, secret.Reveal()) {
@@ -797,7 +802,7 @@ func TestSettingsConnectButton(t *testing.T) {
 	test.Tap(b)
 	f.refresh()
 	if b.Text != "Connect" {
-		t.Errorf("after Disconnect: button %q", b.Text)
+		t.Errorf("after Disconnect: button %q, want Connect", b.Text)
 	}
 }
 
@@ -811,30 +816,30 @@ func TestFirstRun(t *testing.T) {
 	f.refresh()
 	v := f.ui.accounts
 	if v.full.Visible() || !v.first.content.Visible() {
-		t.Fatal("with no accounts the Accounts tab does not show the first steps")
+		t.Fatalf("with no accounts: list shown %v, first steps shown %v; want false, true", v.full.Visible(), v.first.content.Visible())
 	}
 	for _, label := range []string{"Log in with Claude (Pro/Max)…", "Log in with ChatGPT (Codex)…", "Log in with Google (Gemini)…", "Add API key…"} {
 		if findButton(v.first.content, label) == nil {
-			t.Errorf("first steps lack %q", label)
+			t.Errorf("first steps have no %q button, want one", label)
 		}
 	}
 	test.Tap(findButton(v.first.content, "Log in with ChatGPT (Codex)…"))
 	if top := f.ui.win.Canvas().Overlays().Top(); top == nil || findButton(top, "Log in") == nil {
-		t.Fatal("the login button opens no login dialog")
+		t.Fatal("the ChatGPT login button opened no dialog with a \"Log in\" button, want one")
 	}
 	f.ui.win.Canvas().Overlays().Top().Hide()
 	f.ui.win.Canvas().Overlays().Remove(f.ui.win.Canvas().Overlays().Top())
 	r := v.first.connects[0]
 	if r.button.Text != "Connect" || r.status.Text != "not connected" {
-		t.Fatalf("Claude Code's row: %q, %q", r.status.Text, r.button.Text)
+		t.Fatalf("Claude Code's row: status %q, button %q; want \"not connected\", Connect", r.status.Text, r.button.Text)
 	}
 	test.Tap(r.button)
 	f.refresh()
 	if r.status.Text != "connected" || r.button.Text != "Disconnect" {
-		t.Errorf("after Connect: %q, %q", r.status.Text, r.button.Text)
+		t.Errorf("after Connect: status %q, button %q; want connected, Disconnect", r.status.Text, r.button.Text)
 	}
-	if findItem(trayMenu(f.ui.snapshot(false), f.ui.trayActions()), "Add your first account") == nil {
-		t.Error("the tray offers no way in with no accounts")
+	if menu := trayMenu(f.ui.snapshot(false), f.ui.trayActions()); findItem(menu, "Add your first account") == nil {
+		t.Errorf("tray menu with no accounts: %q, want an \"Add your first account\" item", labels(menu))
 	}
 	if dir := os.Getenv("KEYPOOL_SCREENSHOTS"); dir != "" {
 		w := test.NewWindow(f.ui.win.Content())
@@ -849,10 +854,10 @@ func TestFirstRun(t *testing.T) {
 	}
 	f.addThroughDialog()
 	if !v.full.Visible() || v.first.content.Visible() {
-		t.Error("with an account the list is not back")
+		t.Errorf("with an account: list shown %v, first steps shown %v; want true, false", v.full.Visible(), v.first.content.Visible())
 	}
-	if findItem(trayMenu(f.ui.snapshot(false), f.ui.trayActions()), "Add your first account") != nil {
-		t.Error("the tray still offers the first account")
+	if menu := trayMenu(f.ui.snapshot(false), f.ui.trayActions()); findItem(menu, "Add your first account") != nil {
+		t.Errorf("tray menu with an account: %q, want no \"Add your first account\" item", labels(menu))
 	}
 }
 
@@ -872,13 +877,13 @@ func TestActivityTable(t *testing.T) {
 	v := f.ui.activity
 	v.update(snapshot{recent: recs, accounts: []store.Account{{ID: "work"}, {ID: "mirror"}, {ID: "openai"}}})
 	if len(v.shown) != 4 {
-		t.Fatalf("shown %d of 4", len(v.shown))
+		t.Fatalf("activity shows %d rows, want all 4", len(v.shown))
 	}
-	if got := activityCell(recs[0], 4); got != "left mirror: 429 throttled (retry-after) → answered by work" {
-		t.Errorf("failover story = %q", got)
+	if got, want := activityCell(recs[0], 4), "left mirror: 429 throttled (retry-after) → answered by work"; got != want {
+		t.Errorf("failover story = %q, want %q", got, want)
 	}
-	if got := activityCell(recs[1], 4); got != "refused: the client's daily budget is spent" || activityCell(recs[1], 1) != "—" {
-		t.Errorf("refusal = %q, account %q", got, activityCell(recs[1], 1))
+	if got, want := activityCell(recs[1], 4), "refused: the client's daily budget is spent"; got != want || activityCell(recs[1], 1) != "—" {
+		t.Errorf("refusal = %q, account %q; want %q, \"—\"", got, activityCell(recs[1], 1), want)
 	}
 	for _, c := range []struct {
 		account, outcome string
@@ -902,7 +907,7 @@ func TestActivityTable(t *testing.T) {
 	v.outcome.SetSelected(outcomeAll)
 	v.table.Select(widget.TableCellID{Row: 0, Col: 4})
 	if top := f.ui.win.Canvas().Overlays().Top(); top == nil {
-		t.Error("selecting a row opens nothing")
+		t.Error("selecting a row opened no overlay, want the request's details")
 	}
 }
 
@@ -937,7 +942,7 @@ func TestUsagePeriodsAndExport(t *testing.T) {
 	}
 	want := "period,Account,Model,Requests,Input,Output,Cache write,Cache read,Cost (USD)\n30 days,Work key,claude-opus-4-6,1,0,0,0,0,$2.0000\n"
 	if !strings.HasPrefix(b.String(), want) || strings.Count(b.String(), "\n") != 4 {
-		t.Errorf("CSV:\n%s", b.String())
+		t.Errorf("CSV:\n%s\nwant 4 lines starting with:\n%s", b.String(), want)
 	}
 	if v.chart.top.Text != "4" || v.chart.half.Text != "2" {
 		t.Errorf("chart scale %q / %q, want 4 / 2", v.chart.top.Text, v.chart.half.Text)
@@ -957,13 +962,13 @@ func TestAccountsSummary(t *testing.T) {
 	if got := s.summary(true); got != want {
 		t.Errorf("summary = %q, want %q", got, want)
 	}
-	if got := traySummary(s); got != "Keypool: 1/2 ready · Work key 5h 42% · next back 15:05" {
-		t.Errorf("tooltip = %q", got)
+	if got, want := traySummary(s), "Keypool: 1/2 ready · Work key 5h 42% · next back 15:05"; got != want {
+		t.Errorf("tooltip = %q, want %q", got, want)
 	}
 	f := newFixture(t)
 	f.addThroughDialog()
-	if got := f.ui.accounts.summary.Text; !strings.HasPrefix(got, "1/1 ready · new conversations: Claude → Work key") {
-		t.Errorf("the Accounts tab's summary = %q", got)
+	if got, want := f.ui.accounts.summary.Text, "1/1 ready · new conversations: Claude → Work key"; !strings.HasPrefix(got, want) {
+		t.Errorf("the Accounts tab's summary = %q, want it to start %q", got, want)
 	}
 }
 
@@ -1032,7 +1037,7 @@ func TestViewsDoNotOverlap(t *testing.T) {
 		for i, tab := range f.ui.tabs.Items {
 			f.ui.tabs.SelectIndex(i)
 			for _, o := range overlaps(w.Canvas()) {
-				t.Errorf("%s at %v: %s", tab.Text, size, o)
+				t.Errorf("%s at %v: texts overlap, want none to: %s", tab.Text, size, o)
 			}
 		}
 	}
@@ -1044,35 +1049,33 @@ func TestViewsDoNotOverlap(t *testing.T) {
 // account comes back.
 func TestChangesDriveTheViews(t *testing.T) {
 	f := newFixture(t)
-	f.addThroughDialog()
+	f.addThroughDialog() // leaves a change pending: it reloaded the accounts
 	f.ui.visible.Store(false)
+	before := f.ui.refreshes.Load()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); f.ui.follow(ctx) }()
 	defer func() { cancel(); <-done }()
 
 	waitRefresh := func(after int64, within time.Duration) bool {
-		deadline := time.Now().Add(within)
-		for time.Now().Before(deadline) {
-			if f.ui.refreshes.Load() > after {
-				return true
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		return false
+		return waitFor(within, func() bool { return f.ui.refreshes.Load() > after })
 	}
-	time.Sleep(400 * time.Millisecond) // what the set-up changed settles
+	if !waitRefresh(before, 2*time.Second) {
+		t.Fatal("the set-up's change did not refresh the views within 2 s, want one refresh")
+	}
+	// Nothing happens now, so there is nothing to wait for: the test
+	// watches the count for a while, and a sleep is what it means.
 	idle := f.ui.refreshes.Load()
 	time.Sleep(1500 * time.Millisecond)
 	if n := f.ui.refreshes.Load() - idle; n != 0 {
-		t.Errorf("a hidden window with nothing happening was refreshed %d times in 1.5 s", n)
+		t.Errorf("a hidden window with nothing happening was refreshed %d times in 1.5 s, want 0", n)
 	}
-	before := f.ui.refreshes.Load()
+	before = f.ui.refreshes.Load()
 	if code := f.post("change"); code != 200 {
-		t.Fatalf("request: %d", code)
+		t.Fatalf("request: %d, want 200", code)
 	}
 	if !waitRefresh(before, 2*time.Second) {
-		t.Fatal("a recorded request did not refresh the views")
+		t.Fatal("a recorded request did not refresh the views within 2 s, want a refresh")
 	}
 	if f.ui.nextWake() != idleCheck {
 		t.Errorf("with nothing cooling a hidden window wakes after %s, want %s", f.ui.nextWake(), idleCheck)
@@ -1081,15 +1084,19 @@ func TestChangesDriveTheViews(t *testing.T) {
 	before = f.ui.refreshes.Load()
 	f.post("cool")
 	if !waitRefresh(before, 2*time.Second) {
-		t.Fatal("a cooldown did not refresh the views")
+		t.Fatal("a cooldown did not refresh the views within 2 s, want a refresh")
 	}
-	time.Sleep(100 * time.Millisecond)
+	// The refresh is counted as it starts; it notes the cooldown's end once
+	// it has read the app's state.
+	if !waitFor(2*time.Second, func() bool { return f.ui.nextReturn.Load() != 0 }) {
+		t.Fatal("2 s after the cooldown's refresh the views know of no account coming back, want one in 30 s")
+	}
 	if w := f.ui.nextWake(); w > 31*time.Second || w < 25*time.Second {
-		t.Errorf("with an account back in 30 s a hidden window wakes after %s", w)
+		t.Errorf("with an account back in 30 s a hidden window wakes after %s, want 25–31 s", w)
 	}
 	f.ui.visible.Store(true)
-	if f.ui.nextWake() != time.Second {
-		t.Error("a shown window with a countdown does not tick every second")
+	if w := f.ui.nextWake(); w != time.Second {
+		t.Errorf("a shown window with a countdown wakes after %s, want 1s (its countdown ticks)", w)
 	}
 	f.ui.nextReturn.Store(0)
 	if f.ui.nextWake() != idleCheck {
@@ -1109,7 +1116,7 @@ func TestLoopDeferredUntilNeeded(t *testing.T) {
 	ran := false
 	u.onMain(func() { ran = true })
 	if !ran {
-		t.Fatal("before the loop, onMain did not run its function")
+		t.Fatal("before the loop, onMain ran nothing, want its function run at once")
 	}
 	u.Refresh() // the tray and notifications work without the loop
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -1120,23 +1127,23 @@ func TestLoopDeferredUntilNeeded(t *testing.T) {
 	select {
 	case <-shown:
 	case <-ctx.Done():
-		t.Fatal("Show from a tray action never returned")
+		t.Fatal("Show from a tray action did not return within 5 s, want it to return at once")
 	}
 	if u.visible.Load() {
-		t.Fatal("the window was shown without Fyne's loop")
+		t.Fatal("window visible without Fyne's loop, want it shown only once the loop runs")
 	}
 	if !u.WaitForLoop(ctx) {
-		t.Fatal("Show did not ask for the loop")
+		t.Fatal("WaitForLoop after Show = false, want true (Show asks for the loop)")
 	}
 	u.LoopStarting()
 	if !u.visible.Load() {
-		t.Error("once the loop starts the window is not shown")
+		t.Error("window visible once the loop starts: false, want true")
 	}
 
 	u.loop = newLoopState()
 	go u.trayActions().quit()
 	if u.WaitForLoop(ctx) {
-		t.Error("Quit from the tray before the loop ran asked for the loop instead of ending")
+		t.Error("WaitForLoop after Quit from the tray = true, want false (end instead of starting the loop)")
 	}
 }
 
@@ -1155,10 +1162,10 @@ func TestResetFromTheRow(t *testing.T) {
 	test.Tap(r.action)
 	f.refresh()
 	if st, _ := f.ui.snapshot(true).state("work"); st != "ready" {
-		t.Errorf("after Reset the account is %q", st)
+		t.Errorf("after Reset the account is %q, want ready", st)
 	}
 	if code := f.post("again"); code != 200 {
-		t.Errorf("after Reset: %d", code)
+		t.Errorf("request after Reset: %d, want 200", code)
 	}
 }
 
@@ -1172,24 +1179,22 @@ func TestOnlyTheTabInViewIsRefreshed(t *testing.T) {
 	f.refresh()
 	before := len(f.ui.activity.shown)
 	if code := f.post("in view?"); code != 200 {
-		t.Fatalf("request: %d", code)
+		t.Fatalf("request: %d, want 200", code)
 	}
 	f.core.Store().Flush(context.Background())
 	f.refresh()
 	if len(f.ui.activity.shown) != before {
-		t.Errorf("the Activity tab, not in view, was updated (%d → %d rows)", before, len(f.ui.activity.shown))
+		t.Errorf("the Activity tab, not in view, went from %d to %d rows, want it left as it was", before, len(f.ui.activity.shown))
 	}
 	if got := f.ui.accounts.summary.Text; !strings.HasPrefix(got, "1/1 ready") {
-		t.Errorf("the Accounts tab in view was not updated: %q", got)
+		t.Errorf("the Accounts tab in view shows %q, want it updated to \"1/1 ready…\"", got)
 	}
 	f.ui.tabs.SelectIndex(tabActivity)
-	deadline := time.Now().Add(3 * time.Second)
-	for len(f.ui.activity.shown) == before && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
+	if !waitFor(3*time.Second, func() bool { return len(f.ui.activity.shown) != before }) {
+		t.Errorf("3 s after selecting the Activity tab it shows %d rows, want more than %d", len(f.ui.activity.shown), before)
+
 	}
-	if len(f.ui.activity.shown) == before {
-		t.Error("selecting the Activity tab did not bring it up to date")
-	}
+
 }
 
 // A row's name, cut to its cell, opens the account whole.
@@ -1208,7 +1213,7 @@ func TestAccountDetail(t *testing.T) {
 	r.name.OnTapped() // a tap on the link's text (the detached row has no size to aim at)
 	top := f.ui.win.Canvas().Overlays().Top()
 	if top == nil {
-		t.Fatal("tapping the name opens nothing")
+		t.Fatal("tapping the name opened no overlay, want the account's details")
 	}
 	var texts []string
 	eachObject(top, func(o fyne.CanvasObject) bool {
@@ -1218,6 +1223,7 @@ func TestAccountDetail(t *testing.T) {
 		return true
 	})
 	if all := strings.Join(texts, "\n"); !strings.Contains(all, long) || !strings.Contains(all, "id work") {
-		t.Errorf("the details do not show the whole name and id:\n%s", all)
+		t.Errorf("the details show:\n%s\nwant the whole name %q and \"id work\"", all, long)
+
 	}
 }
