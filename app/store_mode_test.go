@@ -498,6 +498,5 @@ func TestUpdateAccountAndProxyTest(t *testing.T) {
 	}
 	if err := app.TestProxy(context.Background(), &store.Proxy{Type: "socks5", Host: "127.0.0.1", Port: freePort(t)}, "", target.URL); err == nil {
 		t.Error("TestProxy through a dead proxy: err = nil, want an error")
-
 	}
 }

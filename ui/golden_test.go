@@ -193,7 +193,6 @@ func TestKeyboardReachesEveryAction(t *testing.T) {
 			for _, label := range v.want {
 				if !reached[label] {
 					t.Errorf("Tab reaches %v, want %q among them", reached, label)
-
 				}
 			}
 		})

@@ -359,6 +359,5 @@ func TestLoginDialogDeviceCode(t *testing.T) {
 	p.wait()
 	if !errors.Is(d.ctx.Err(), context.Canceled) {
 		t.Errorf("the dialog's context after closing: %v, want context.Canceled", d.ctx.Err())
-
 	}
 }

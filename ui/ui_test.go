@@ -390,7 +390,6 @@ func TestClientKeys(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("request with the client key: %s, want 200", resp.Status)
 	}
-
 	if strings.Contains(readFile(t, f.core.Store().Path()), secret.Reveal()) {
 		t.Error("the bbolt file holds the client key, want it only in the keychain")
 	}
@@ -1192,9 +1191,7 @@ func TestOnlyTheTabInViewIsRefreshed(t *testing.T) {
 	f.ui.tabs.SelectIndex(tabActivity)
 	if !waitFor(3*time.Second, func() bool { return len(f.ui.activity.shown) != before }) {
 		t.Errorf("3 s after selecting the Activity tab it shows %d rows, want more than %d", len(f.ui.activity.shown), before)
-
 	}
-
 }
 
 // A row's name, cut to its cell, opens the account whole.
@@ -1224,6 +1221,5 @@ func TestAccountDetail(t *testing.T) {
 	})
 	if all := strings.Join(texts, "\n"); !strings.Contains(all, long) || !strings.Contains(all, "id work") {
 		t.Errorf("the details show:\n%s\nwant the whole name %q and \"id work\"", all, long)
-
 	}
 }
