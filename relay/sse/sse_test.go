@@ -79,7 +79,7 @@ func TestCopyFlushesAtBoundaries(t *testing.T) {
 	s := out.String()
 	for _, at := range out.flushes {
 		if at < 2 || s[at-2:at] != "\n\n" {
-			t.Fatalf("flush at %d is mid-event", at)
+			t.Fatalf("flush at byte %d, after %q; want every flush right after a blank line", at, s[max(at-2, 0):at])
 		}
 	}
 }
@@ -92,10 +92,10 @@ func TestCopyLargeEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	if out.String() != big {
-		t.Fatal("large event altered")
+		t.Fatalf("Copy wrote %d bytes differing from its input of %d, want them unchanged", out.Len(), len(big))
 	}
 	if len(seen) != 1 || seen[0] != "event: message_delta\ndata: {}\n\n" {
-		t.Errorf("tap saw %d events; want only the small one after the large", len(seen))
+		t.Errorf("tap saw %d events (%.40q), want only the small one after the large", len(seen), seen)
 	}
 }
 
@@ -105,20 +105,20 @@ func TestCopyReadError(t *testing.T) {
 	var out flushLog
 	_, err := Copy(&out, r, out.flush, nil)
 	if !errors.Is(err, boom) || out.String() != "data: 1\n\n" {
-		t.Fatalf("err %v, wrote %q", err, out.String())
+		t.Fatalf("Copy = %v, wrote %q; want boom, \"data: 1\\n\\n\" (only the whole event)", err, out.String())
 	}
 }
 
 func TestField(t *testing.T) {
 	ev := []byte("event: message_delta\r\ndata:{\"a\":1}\n")
 	if got := string(Field(ev, "event")); got != "message_delta" {
-		t.Errorf("event = %q", got)
+		t.Errorf("Field(event) = %q, want message_delta", got)
 	}
 	if got := string(Field(ev, "data")); got != `{"a":1}` {
-		t.Errorf("data = %q", got)
+		t.Errorf("Field(data) = %q, want %q", got, `{"a":1}`)
 	}
-	if Field(ev, "id") != nil {
-		t.Error("id found")
+	if got := Field(ev, "id"); got != nil {
+		t.Errorf("Field(id) = %q, want nil", got)
 	}
 }
 
@@ -134,15 +134,15 @@ func FuzzCopy(f *testing.F) {
 		var total int
 		_, err := Copy(&out, &chunked{src: in, sizes: sizes}, out.flush, func(ev []byte) {
 			if !bytes.Contains(in, ev) {
-				t.Fatalf("tapped %q not in input", ev)
+				t.Fatalf("tapped %q, want a piece of the input %q", ev, in)
 			}
 			total += len(ev)
 		})
 		if err != nil || !bytes.Equal(out.Bytes(), in) {
-			t.Fatalf("altered: %q -> %q (%v)", in, out.Bytes(), err)
+			t.Fatalf("Copy(%q) wrote %q, %v; want the input unchanged, nil", in, out.Bytes(), err)
 		}
 		if total != len(in) {
-			t.Fatalf("tap saw %d of %d bytes", total, len(in))
+			t.Fatalf("tap saw %d bytes, want all %d", total, len(in))
 		}
 	})
 }
@@ -173,13 +173,13 @@ func TestCopyBoundaryAfterLargeEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	if out.String() != in {
-		t.Fatal("altered")
+		t.Fatalf("Copy wrote %d bytes differing from its input of %d, want them unchanged", out.Len(), len(in))
 	}
 	if len(seen) != 1 || seen[0] != small {
 		t.Errorf("tap saw %q, want only %q", seen, small)
 	}
 	if last := out.flushes[len(out.flushes)-1]; last != len(in) {
-		t.Errorf("last flush at %d of %d", last, len(in))
+		t.Errorf("last flush at byte %d, want at the end, %d", last, len(in))
 	}
 }
 
