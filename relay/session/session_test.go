@@ -39,18 +39,18 @@ func TestIDOrder(t *testing.T) {
 	h := http.Header{}
 	body := parse(t, `{"metadata":{"user_id":"{\"session_id\":\"aaaa\"}"},"messages":[{"role":"user","content":"hi"}]}`)
 	if got := ID(h, body); got != "cc:aaaa" {
-		t.Errorf("user_id: %q", got)
+		t.Errorf("ID from user_id = %q, want cc:aaaa", got)
 	}
 	h.Set(HeaderClaudeCode, "bbbb")
 	if got := ID(h, body); got != "cc:bbbb" {
-		t.Errorf("header first: %q", got)
+		t.Errorf("ID with the header and user_id = %q, want cc:bbbb (the header first)", got)
 	}
 	noMeta := parse(t, `{"messages":[{"role":"user","content":"hi"}]}`)
 	if got := ID(http.Header{}, noMeta); len(got) != 3+32 || got[:3] != "fp:" {
-		t.Errorf("fingerprint: %q", got)
+		t.Errorf("ID without metadata = %q, want fp: and 32 hex digits", got)
 	}
 	if got := ID(http.Header{}, parse(t, `{"messages":[]}`)); got != "" {
-		t.Errorf("empty conversation: %q", got)
+		t.Errorf("ID of an empty conversation = %q, want \"\"", got)
 	}
 }
 
@@ -62,10 +62,10 @@ func TestFingerprint(t *testing.T) {
 		"messages":[{"role":"user","content":[{"type":"text","text":"write a parser"}]},{"role":"assistant","content":"ok"},{"role":"user","content":"more"}]}`))
 	c := Fingerprint(parse(t, `{"system":"be brief","messages":[{"role":"user","content":"write a lexer"}]}`))
 	if a != b {
-		t.Errorf("same first turn, different fingerprints: %s %s", a, b)
+		t.Errorf("same first turn: fingerprints %s and %s, want them equal", a, b)
 	}
 	if a == c {
-		t.Error("different first turns share a fingerprint")
+		t.Errorf("different first turns: fingerprints %s and %s, want them to differ", a, c)
 	}
 }
 
@@ -76,7 +76,7 @@ func FuzzFromUserID(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		id := FromUserID(s)
 		if id != "" && !validID(id) {
-			t.Fatalf("FromUserID(%q) = %q: not a valid id", s, id)
+			t.Fatalf("FromUserID(%q) = %q, want a valid id or \"\"", s, id)
 		}
 	})
 }
