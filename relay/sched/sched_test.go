@@ -49,7 +49,7 @@ func TestPickSequence(t *testing.T) {
 		got := pick()
 		if s.want == "b|c" {
 			if got != "b" && got != "c" {
-				t.Fatalf("%s: picked %s", s.name, got)
+				t.Fatalf("%s: picked %s, want b or c", s.name, got)
 			}
 			continue
 		}
@@ -68,7 +68,7 @@ func TestRoundRobinAmongEquals(t *testing.T) {
 		seen[i]++
 	}
 	if len(seen) != 3 || seen[0] != 10 {
-		t.Errorf("spread = %v", seen)
+		t.Errorf("30 picks among 3 equals went %v, want 10 to each", seen)
 	}
 }
 
@@ -77,11 +77,11 @@ func TestEarliest(t *testing.T) {
 	c := testPool(1, 1)
 	c[0].State.Cool(pool.FamilyAll, now.Add(time.Minute), pool.ReasonRateLimited)
 	c[1].State.Cool("opus", now.Add(30*time.Second), pool.ReasonQuota)
-	if got := Earliest(now, c, "opus", ""); !got.Equal(now.Add(30 * time.Second)) {
-		t.Errorf("earliest = %v", got)
+	if got, want := Earliest(now, c, "opus", ""), now.Add(30*time.Second); !got.Equal(want) {
+		t.Errorf("Earliest(opus) = %v, want %v", got, want)
 	}
 	if got := Earliest(now, c, "sonnet", ""); !got.Equal(now) {
-		t.Errorf("earliest for a free family = %v", got)
+		t.Errorf("Earliest for a free family = %v, want now, %v", got, now)
 	}
 }
 
@@ -124,11 +124,11 @@ func TestStrategies(t *testing.T) {
 		c[1].State.SetQuota(week(0.20, 3))
 		p := &Picker{Bindings: &MemoryBindings{}, Strategy: StrategySpread}
 		if got := pick(p, c); got != "b" {
-			t.Fatalf("picked %s", got)
+			t.Fatalf("picked %s, want b (the less used)", got)
 		}
 		c[1].State.SetQuota(week(0.60, 3))
 		if got := pick(p, c); got != "a" {
-			t.Fatalf("picked %s after b rose", got)
+			t.Fatalf("picked %s after b rose, want a", got)
 		}
 	})
 	t.Run("priority_first_under_every_strategy", func(t *testing.T) {
@@ -137,7 +137,7 @@ func TestStrategies(t *testing.T) {
 		c[1].State.SetQuota(week(0.01, 1))
 		for _, st := range []Strategy{StrategyPriority, StrategyFillFirst, StrategySpread} {
 			if got := pick(&Picker{Bindings: &MemoryBindings{}, Strategy: st}, c); got != "a" {
-				t.Errorf("%s: picked %s over a higher priority", st, got)
+				t.Errorf("%s: picked %s, want a (the higher priority)", st, got)
 			}
 		}
 	})
@@ -148,7 +148,7 @@ func TestStrategies(t *testing.T) {
 		p := &Picker{Bindings: &MemoryBindings{}, Strategy: StrategyFillFirst, TTL: time.Hour}
 		p.Bind(now, "s", "a") // a conversation already on a
 		if i, sticky := p.Pick(now, c, "", "s", none); c[i].Account.ID != "a" || !sticky {
-			t.Errorf("the bound session moved to %s", c[i].Account.ID)
+			t.Errorf("the session bound to a: picked %s, sticky %v; want a, true", c[i].Account.ID, sticky)
 		}
 	})
 }
