@@ -27,7 +27,7 @@ func TestMergeBeta(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := MergeBeta(tt.client, tt.need...); got != tt.want {
-				t.Errorf("got %q, want %q", got, tt.want)
+				t.Errorf("MergeBeta(%q, %q) = %q, want %q", tt.client, tt.need, got, tt.want)
 			}
 		})
 	}
@@ -37,11 +37,11 @@ func TestSetAuth(t *testing.T) {
 	h := http.Header{"X-Api-Key": {"client"}, "Authorization": {"Bearer client"}}
 	SetAuth(h, pool.AuthXAPIKey, "k")
 	if h.Get("X-Api-Key") != "k" || h.Get("Authorization") != "" {
-		t.Errorf("x-api-key: %v", h)
+		t.Errorf("SetAuth(x-api-key): header %v, want only X-Api-Key: k", h)
 	}
 	SetAuth(h, pool.AuthBearer, "k")
 	if h.Get("X-Api-Key") != "" || h.Get("Authorization") != "Bearer k" {
-		t.Errorf("bearer: %v", h)
+		t.Errorf("SetAuth(bearer): header %v, want only Authorization: Bearer k", h)
 	}
 }
 
@@ -57,16 +57,16 @@ func TestStreamTap(t *testing.T) {
 	}
 	want := pool.Usage{InputTokens: 5, OutputTokens: 77, CacheWriteTokens: 100, CacheReadTokens: 2000, RawInputTokens: 5}
 	if tap.Usage != want || tap.Model != "claude-opus-4-6" || tap.Error != "overloaded_error" {
-		t.Errorf("tap = %+v", tap)
+		t.Errorf("tap = %+v, want usage %+v, model claude-opus-4-6, error overloaded_error", tap, want)
 	}
 }
 
 func TestWriteError(t *testing.T) {
 	rec := httptest.NewRecorder()
 	WriteError(rec, 429, "all out", 1500*time.Millisecond)
-	if rec.Code != 429 || rec.Header().Get("Retry-After") != "2" ||
-		rec.Body.String() != `{"type":"error","error":{"type":"rate_limit_error","message":"all out"}}` {
-		t.Errorf("%d %v %s", rec.Code, rec.Header(), rec.Body)
+	const wantBody = `{"type":"error","error":{"type":"rate_limit_error","message":"all out"}}`
+	if rec.Code != 429 || rec.Header().Get("Retry-After") != "2" || rec.Body.String() != wantBody {
+		t.Errorf("WriteError = %d, Retry-After %q, body %s; want 429, 2, %s", rec.Code, rec.Header().Get("Retry-After"), rec.Body, wantBody)
 	}
 }
 
@@ -76,13 +76,12 @@ func TestResponseUsage(t *testing.T) {
 	model, u, ok := ResponseUsage(body)
 	want := pool.Usage{InputTokens: 3, OutputTokens: 9, CacheWriteTokens: 4, CacheReadTokens: 5, RawInputTokens: 3}
 	if !ok || model != "claude-haiku-4-5" || u != want {
-		t.Errorf("got %q %+v %v", model, u, ok)
+		t.Errorf("ResponseUsage = %q, %+v, %v; want claude-haiku-4-5, %+v, true", model, u, ok, want)
 	}
-	if _, _, ok := ResponseUsage([]byte(`{"input_tokens":42}`)); ok {
-		t.Error("count_tokens answer read as usage")
-	}
-	if _, _, ok := ResponseUsage([]byte(`not json "usage": nope`)); ok {
-		t.Error("garbage read as usage")
+	for _, b := range []string{`{"input_tokens":42}`, `not json "usage": nope`} { // a count_tokens answer; garbage
+		if model, u, ok := ResponseUsage([]byte(b)); ok {
+			t.Errorf("ResponseUsage(%s) = %q, %+v, true; want ok false", b, model, u)
+		}
 	}
 }
 
