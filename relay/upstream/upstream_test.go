@@ -75,13 +75,13 @@ func TestSOCKS5Proxy(t *testing.T) {
 	}
 	defer tr.CloseIdleConnections()
 	if body, err := get(t, tr, up.URL); err != nil || body != "via upstream" || dials.Load() != 1 {
-		t.Fatalf("through socks5: %q %v, dials %d", body, err, dials.Load())
+		t.Fatalf("through socks5: %q, %v, %d dials; want \"via upstream\", nil, 1", body, err, dials.Load())
 	}
 
 	bad, _ := NewTransport(p, "wrong")
 	defer bad.CloseIdleConnections()
 	if _, err := get(t, bad, up.URL); err == nil {
-		t.Fatal("wrong proxy password accepted")
+		t.Fatal("through socks5 with a wrong password: err = nil, want an error")
 	}
 }
 
@@ -115,12 +115,12 @@ func TestHTTPProxy(t *testing.T) {
 	}
 	defer tr.CloseIdleConnections()
 	if body, err := get(t, tr, up.URL); err != nil || body != "via upstream" || seen.Load() != 1 {
-		t.Fatalf("through http proxy: %q %v, seen %d", body, err, seen.Load())
+		t.Fatalf("through http proxy: %q, %v, proxied %d; want \"via upstream\", nil, 1", body, err, seen.Load())
 	}
 }
 
 func TestUnknownProxyType(t *testing.T) {
 	if _, err := NewTransport(&pool.Proxy{Type: "ftp", Host: "h", Port: 1}, ""); err == nil {
-		t.Fatal("ftp proxy accepted")
+		t.Fatal("NewTransport(ftp proxy): err = nil, want an error")
 	}
 }
