@@ -20,7 +20,7 @@ func FuzzChatToMessages(f *testing.F) {
 				t.Fatalf("err = %v (%T), want *Error", err, err)
 			}
 			if !json.Valid(ce.Body()) {
-				t.Fatalf("error body is not JSON: %s", ce.Body())
+				t.Fatalf("error body %s, want JSON", ce.Body())
 			}
 			return
 		}
@@ -30,14 +30,14 @@ func FuzzChatToMessages(f *testing.F) {
 			MaxTokens int64     `json:"max_tokens"`
 		}
 		if err := json.Unmarshal(out, &req); err != nil {
-			t.Fatalf("output is not valid JSON: %v\n%s", err, out)
+			t.Fatalf("output: %v, want valid JSON:\n%s", err, out)
 		}
 		if req.Model == "" || len(req.Messages) == 0 || req.Messages[0].Role != "user" || req.MaxTokens <= 0 {
-			t.Fatalf("output breaks Anthropic's rules: %s", out)
+			t.Fatalf("output %s, want a model, a first message from the user and max_tokens > 0", out)
 		}
 		for i := 1; i < len(req.Messages); i++ {
 			if req.Messages[i].Role == req.Messages[i-1].Role {
-				t.Fatalf("roles do not alternate: %s", out)
+				t.Fatalf("messages %d and %d are both %s, want roles that alternate: %s", i-1, i, req.Messages[i].Role, out)
 			}
 		}
 	})
@@ -63,18 +63,18 @@ func FuzzStream(f *testing.F) {
 			var err error
 			out, err = s.Event(out, e)
 			if err != nil && len(out) != before {
-				t.Fatalf("Event wrote %q and returned %v", out[before:], err)
+				t.Fatalf("Event wrote %q and returned %v, want nothing written with an error", out[before:], err)
 			}
 		}
 		rest := out
 		for len(rest) > 0 {
 			line, after, ok := bytes.Cut(rest, []byte("\n\n"))
 			if !ok || !bytes.HasPrefix(line, []byte("data: ")) || bytes.IndexByte(line, '\n') >= 0 {
-				t.Fatalf("bad SSE framing at %q", rest)
+				t.Fatalf("SSE framing at %q, want \"data: <one line>\\n\\n\"", rest)
 			}
 			p := line[len("data: "):]
 			if string(p) != "[DONE]" && !json.Valid(p) {
-				t.Fatalf("chunk is not JSON: %s", p)
+				t.Fatalf("chunk %s, want JSON or [DONE]", p)
 			}
 			rest = after
 		}

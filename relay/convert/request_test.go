@@ -347,13 +347,13 @@ func TestChatToMessages(t *testing.T) {
 					t.Errorf("Param = %q, want %q (msg %q)", ce.Param, tc.errParam, ce.Msg)
 				}
 				if ce.Msg == "" {
-					t.Error("empty Msg")
+					t.Error("Msg = \"\", want a message")
 				}
 				jsonEqual(t, ce.Body(), mustErrorBody(t, ce))
 				return
 			}
 			if err != nil {
-				t.Fatalf("err = %v", err)
+				t.Fatalf("err = %v, want nil", err)
 			}
 			jsonEqual(t, got, []byte(tc.want))
 			if tc.info != nil && info != *tc.info {

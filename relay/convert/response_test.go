@@ -103,7 +103,7 @@ func TestMessageToChat(t *testing.T) {
 				return
 			}
 			if err != nil {
-				t.Fatalf("err = %v", err)
+				t.Fatalf("err = %v, want nil", err)
 			}
 			jsonEqual(t, got, []byte(tc.want))
 		})

@@ -227,7 +227,7 @@ func splitChunks(t *testing.T, out []byte) []string {
 	for rest != "" {
 		line, after, ok := strings.Cut(rest, "\n\n")
 		if !ok || !strings.HasPrefix(line, "data: ") || strings.Contains(line, "\n") {
-			t.Fatalf("bad SSE framing at %q", rest)
+			t.Fatalf("SSE framing at %q, want \"data: <one line>\\n\\n\"", rest)
 		}
 		payloads = append(payloads, strings.TrimPrefix(line, "data: "))
 		rest = after
@@ -243,7 +243,7 @@ func TestStream(t *testing.T) {
 			for _, e := range tc.events {
 				var err error
 				if out, err = s.Event(out, []byte(e)); err != nil {
-					t.Fatalf("Event(%q): %v", e, err)
+					t.Fatalf("Event(%q): %v, want nil", e, err)
 				}
 			}
 			got := splitChunks(t, out)
