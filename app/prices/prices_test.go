@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,12 +38,12 @@ func TestCost(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, ok := tab.Cost(tt.model, tt.u, now)
 			if !ok || math.Abs(got-tt.want) > 1e-9 {
-				t.Errorf("Cost = %.9f (%v), want %.9f", got, ok, tt.want)
+				t.Errorf("Cost(%s) = %.9f, %v; want %.9f, true", tt.model, got, ok, tt.want)
 			}
 		})
 	}
-	if _, ok := tab.Cost("no-such-model", pool.Usage{InputTokens: 1}, now); ok {
-		t.Error("an unknown model has a price")
+	if got, ok := tab.Cost("no-such-model", pool.Usage{InputTokens: 1}, now); ok {
+		t.Errorf("Cost(no-such-model) = %v, true; want ok false", got)
 	}
 }
 
@@ -51,7 +52,7 @@ func TestTieredCost(t *testing.T) {
 	got, ok := Bundled().Cost("claude-sonnet-4-5", pool.Usage{InputTokens: 250_000, OutputTokens: 1_000}, time.Now())
 	want := 250_000*6e-6 + 1_000*22.5e-6
 	if !ok || math.Abs(got-want) > 1e-9 {
-		t.Errorf("Cost = %.6f, want %.6f", got, want)
+		t.Errorf("Cost = %.6f, %v; want %.6f, true", got, ok, want)
 	}
 }
 
@@ -66,7 +67,7 @@ func TestUserOverride(t *testing.T) {
 	if got, _ := tab.Cost("claude-sonnet-4-5", pool.Usage{InputTokens: 1_000_000, OutputTokens: 1_000_000}, time.Now()); got != 3 {
 		t.Errorf("override cost = %v, want 3", got)
 	}
-	if tab.Source == "" || Bundled().Generated == "" {
-		t.Error("source or date missing")
+	if !strings.HasPrefix(tab.Source, "mine + ") || Bundled().Generated == "" {
+		t.Errorf("source %q, bundled table's date %q; want the user file's source first, a date", tab.Source, Bundled().Generated)
 	}
 }
