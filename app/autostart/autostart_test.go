@@ -21,23 +21,23 @@ func TestXDGAutostart(t *testing.T) {
 		t.Skip("XDG autostart is for Linux and the BSDs")
 	}
 	dir := dirtest.New(t)
-	if on, _ := Enabled(dir); on {
-		t.Fatal("enabled before Enable")
+	if on, err := Enabled(dir); on {
+		t.Fatalf("Enabled before Enable = true, %v; want false", err)
 	}
 	if err := Enable(dir, entry); err != nil {
 		t.Fatal(err)
 	}
 	if on, err := Enabled(dir); !on || err != nil {
-		t.Fatalf("Enabled = %v, %v", on, err)
+		t.Fatalf("Enabled after Enable = %v, %v; want true, nil", on, err)
 	}
 	path := filepath.Join(dir, "autostart", "keypool.desktop")
 	b, _ := os.ReadFile(path)
 	if !strings.Contains(string(b), `Exec="/opt/Key Pool/keypool" --hidden`) {
-		t.Errorf("entry:\n%s", b)
+		t.Errorf("entry:\n%s\nwant Exec=\"/opt/Key Pool/keypool\" --hidden", b)
 	}
 	if v, err := exec.LookPath("desktop-file-validate"); err == nil {
 		if out, err := exec.Command(v, path).CombinedOutput(); err != nil || len(out) > 0 {
-			t.Errorf("desktop-file-validate: %v %s", err, out)
+			t.Errorf("desktop-file-validate: %v %s, want no complaint", err, out)
 		}
 	} else if os.Getenv("KEYPOOL_REQUIRE_KEYRING") == "1" { // under make test
 		t.Fatal("desktop-file-validate is missing (desktop-file-utils)")
@@ -49,10 +49,10 @@ func TestXDGAutostart(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := Disable(dir); err != nil {
-		t.Errorf("second disable: %v", err)
+		t.Errorf("second Disable = %v, want nil", err)
 	}
-	if on, _ := Enabled(dir); on {
-		t.Error("still enabled")
+	if on, err := Enabled(dir); on {
+		t.Errorf("Enabled after Disable = true, %v; want false", err)
 	}
 }
 
@@ -70,15 +70,16 @@ func TestOtherSystemsContent(t *testing.T) {
 		} `xml:"dict"`
 	}
 	if err := xml.Unmarshal([]byte(p), &doc); err != nil {
-		t.Fatalf("plist is not XML: %v\n%s", err, p)
+		t.Fatalf("plist: %v, want XML:\n%s", err, p)
 	}
 	if got := doc.Dict.Array.Strings; len(got) != 3 || got[0] != "/Applications/Keypool.app/Contents/MacOS/keypool" || got[2] != "a&b" {
-		t.Errorf("ProgramArguments = %q", got)
+		t.Errorf("ProgramArguments = %q, want the executable, --hidden, a&b", got)
 	}
-	if doc.Dict.Strings[0] != ID || !strings.Contains(p, "<key>RunAtLoad</key>") {
-		t.Errorf("plist:\n%s", p)
+	if len(doc.Dict.Strings) == 0 || doc.Dict.Strings[0] != ID || !strings.Contains(p, "<key>RunAtLoad</key>") {
+		t.Errorf("plist:\n%s\nwant Label %s first and RunAtLoad", p, ID)
 	}
-	if got := RunValue(Entry{Exe: `C:\Program Files\Keypool\keypool.exe`, Args: []string{"--hidden"}}); got != `"C:\Program Files\Keypool\keypool.exe" --hidden` {
-		t.Errorf("run value = %q", got)
+	const wantRun = `"C:\Program Files\Keypool\keypool.exe" --hidden`
+	if got := RunValue(Entry{Exe: `C:\Program Files\Keypool\keypool.exe`, Args: []string{"--hidden"}}); got != wantRun {
+		t.Errorf("RunValue = %q, want %q", got, wantRun)
 	}
 }
