@@ -308,7 +308,7 @@ func TestConnectEachCLIGetsItsKeyFromFiles(t *testing.T) {
 						p := filepath.Join(home, rel)
 						if fresh {
 							if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
-								t.Errorf("%s was created by Connect and left by Disconnect", rel)
+								t.Errorf("%s after Disconnect: Stat = %v, want it gone (Connect created it)", rel, err)
 							}
 							continue
 						}
@@ -340,7 +340,7 @@ func TestConnectCodexReplacesEnvKey(t *testing.T) {
 	}
 	got, err := codexReads(home, "", nil)
 	if err != nil || got.key != key {
-		t.Fatalf("after Connect: %+v, %v", got, err)
+		t.Fatalf("Codex reads after Connect: %+v, %v; want the key, nil", got, err)
 	}
 	if err := Disconnect(home, Codex); err != nil {
 		t.Fatal(err)
@@ -365,7 +365,7 @@ func TestDisconnectModeFromOldState(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := read(t, p); got != "{\"a\":1}\n" {
-		t.Errorf("restored %q", got)
+		t.Errorf("restored %q, want the backup's %q", got, "{\"a\":1}\n")
 	}
 	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o640 {
 		t.Errorf("mode %v, want the backup's 0640", fi.Mode().Perm())
@@ -376,7 +376,7 @@ func TestDotenvValueReadsBack(t *testing.T) {
 	for _, v := range []string{"kp-abc_DEF-123", "keypool", "http://127.0.0.1:3000/gemini", "a#b", " padded ", "it's", `say "hi"`, "`tick`", `back\slash`, "$HOME", ""} {
 		q, err := dotenvValue(v)
 		if err != nil {
-			t.Errorf("%q: %v", v, err)
+			t.Errorf("dotenvValue(%q): %v, want nil", v, err)
 			continue
 		}
 		if got := parseDotenv("K=" + q + "\n")["K"]; got != v {

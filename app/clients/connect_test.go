@@ -45,11 +45,11 @@ func TestConnectRoundTrip(t *testing.T) {
 				s := read(t, filepath.Join(home, ".claude/settings.json"))
 				for _, want := range []string{`"ANTHROPIC_BASE_URL": "http://127.0.0.1:3000"`, `"ANTHROPIC_AUTH_TOKEN": "kp-test"`, `"FOO": "bar"`, `"permissions"`, `"model": "opus"`} {
 					if !strings.Contains(strings.ReplaceAll(s, `":"`, `": "`), want) {
-						t.Errorf("settings.json lacks %s:\n%s", want, s)
+						t.Errorf("settings.json:\n%s\nwant %s in it", s, want)
 					}
 				}
 				if strings.Index(s, `"model"`) > strings.Index(s, `"permissions"`) {
-					t.Error("key order changed")
+					t.Errorf("settings.json:\n%s\nwant \"model\" before \"permissions\", as they were", s)
 				}
 			}},
 		{Codex, map[string]string{".codex/config.toml": "# my codex settings\nmodel = \"gpt-5.4\"\nmodel_provider = \"openai\" # the default\n\n[model_providers.other]\nname = \"Other\" # keep me\nbase_url = \"http://x/v1\"\n\n[profiles.fast]\nmodel = \"gpt-5.4-mini\"\n"},
@@ -63,20 +63,20 @@ func TestConnectRoundTrip(t *testing.T) {
 					} `toml:"model_providers"`
 				}
 				if err := toml.Unmarshal([]byte(s), &cfg); err != nil {
-					t.Fatalf("not TOML: %v\n%s", err, s)
+					t.Fatalf("config.toml: %v, want TOML:\n%s", err, s)
 				}
 				if cfg.ModelProvider != "keypool" || cfg.Model != "gpt-5.4" || len(cfg.ModelProviders) != 2 {
-					t.Errorf("config = %+v\n%s", cfg, s)
+					t.Errorf("config = %+v, want model_provider keypool, model gpt-5.4, 2 providers:\n%s", cfg, s)
 				}
 				var raw map[string]any
 				toml.Unmarshal([]byte(s), &raw)
 				kp := raw["model_providers"].(map[string]any)["keypool"].(map[string]any)
 				if kp["base_url"] != base+"/openai/v1" || kp["experimental_bearer_token"] != key || kp["env_key"] != nil || kp["wire_api"] != "responses" {
-					t.Errorf("keypool provider = %v", kp)
+					t.Errorf("keypool provider = %v, want base_url %s/openai/v1, the key as experimental_bearer_token, no env_key, wire_api responses", kp, base)
 				}
 				for _, want := range []string{"# my codex settings", "# keep me", "[profiles.fast]"} {
 					if !strings.Contains(s, want) {
-						t.Errorf("lost %q:\n%s", want, s)
+						t.Errorf("config.toml:\n%s\nwant %q kept", s, want)
 					}
 				}
 			}},
@@ -85,11 +85,11 @@ func TestConnectRoundTrip(t *testing.T) {
 				env := read(t, filepath.Join(home, ".gemini/.env"))
 				if !strings.Contains(env, "GEMINI_API_KEY=kp-test") || !strings.Contains(env, "GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:3000/gemini") ||
 					!strings.Contains(env, "OTHER=1") || strings.Contains(env, "=old") || !strings.HasPrefix(env, "# gemini") {
-					t.Errorf(".env:\n%s", env)
+					t.Errorf(".env:\n%s\nwant GEMINI_API_KEY=kp-test, GOOGLE_GEMINI_BASE_URL=…/gemini, OTHER=1 and the comment kept, the old key gone", env)
 				}
 				s := read(t, filepath.Join(home, ".gemini/settings.json"))
 				if !strings.Contains(s, `"selectedType":"gemini-api-key"`) || !strings.Contains(s, `"theme":"dark"`) {
-					t.Errorf("settings.json:\n%s", s)
+					t.Errorf("settings.json:\n%s\nwant selectedType gemini-api-key, theme dark kept", s)
 				}
 			}},
 	}
@@ -100,14 +100,14 @@ func TestConnectRoundTrip(t *testing.T) {
 				write(t, filepath.Join(home, rel), content, 0o640)
 			}
 			if on, _ := Connected(home, tt.client); on {
-				t.Fatal("connected before Connect")
+				t.Fatal("Connected before Connect = true, want false")
 			}
 			if err := Connect(home, tt.client, base, key); err != nil {
 				t.Fatal(err)
 			}
 			tt.check(t, home)
 			if on, _ := Connected(home, tt.client); !on {
-				t.Error("not connected after Connect")
+				t.Error("Connected after Connect = false, want true")
 			}
 			after := map[string]string{}
 			for rel := range tt.files {
@@ -121,7 +121,7 @@ func TestConnectRoundTrip(t *testing.T) {
 					t.Errorf("%s mode %v, want %v", rel, fi.Mode().Perm(), want)
 				}
 				if m, _ := filepath.Glob(p + ".keypool-backup-*"); len(m) != 1 || read(t, m[0]) != tt.files[rel] {
-					t.Errorf("%s: backups %v", rel, m)
+					t.Errorf("%s: backups %v, want one holding the original", rel, m)
 				}
 			}
 			if err := Connect(home, tt.client, base, key); err != nil {
@@ -129,7 +129,7 @@ func TestConnectRoundTrip(t *testing.T) {
 			}
 			for rel := range tt.files {
 				if read(t, filepath.Join(home, rel)) != after[rel] {
-					t.Errorf("%s changed on a second Connect", rel)
+					t.Errorf("%s changed on a second Connect, want it as after the first", rel)
 				}
 			}
 			if err := Disconnect(home, tt.client); err != nil {
@@ -144,7 +144,7 @@ func TestConnectRoundTrip(t *testing.T) {
 				}
 			}
 			if on, _ := Connected(home, tt.client); on {
-				t.Error("connected after Disconnect")
+				t.Error("Connected after Disconnect = true, want false")
 			}
 		})
 	}
@@ -159,7 +159,7 @@ func TestConnectFreshAndEdited(t *testing.T) {
 	}
 	p := filepath.Join(home, ".claude/settings.json")
 	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o600 {
-		t.Errorf("new file mode %v", fi.Mode().Perm())
+		t.Errorf("new file mode %v, want 0600", fi.Mode().Perm())
 	}
 	// The user edits something else meanwhile.
 	s := strings.Replace(read(t, p), "{", "{\"theme\":\"light\",", 1)
@@ -169,13 +169,13 @@ func TestConnectFreshAndEdited(t *testing.T) {
 	}
 	got := read(t, p)
 	if strings.Contains(got, "ANTHROPIC") || !strings.Contains(got, `"theme":"light"`) {
-		t.Errorf("after disconnect: %s", got)
+		t.Errorf("after Disconnect: %s, want the user's theme kept and no ANTHROPIC key", got)
 	}
 	home2 := dirtest.New(t)
 	Connect(home2, GeminiCLI, base, key)
 	Disconnect(home2, GeminiCLI)
 	if _, err := os.Stat(filepath.Join(home2, ".gemini/.env")); !os.IsNotExist(err) {
-		t.Error("a file Keypool created was left behind")
+		t.Errorf(".gemini/.env after Disconnect: Stat = %v, want it gone (Keypool created it)", err)
 	}
 }
 
@@ -195,13 +195,13 @@ func TestConnectMalformed(t *testing.T) {
 		write(t, p, tt.body, 0o600)
 		err := Connect(home, tt.c, base, key)
 		if err == nil || !strings.Contains(err.Error(), "nothing was changed") {
-			t.Errorf("%s: err = %v", tt.c, err)
+			t.Errorf("%s: Connect = %v, want an error saying nothing was changed", tt.c, err)
 		}
 		if read(t, p) != tt.body {
-			t.Errorf("%s: the malformed file was changed", tt.c)
+			t.Errorf("%s: the malformed file was changed, want it untouched", tt.c)
 		}
 		if _, err := os.Stat(filepath.Join(home, ".gemini/.env")); !os.IsNotExist(err) {
-			t.Errorf("%s: another file was written", tt.c)
+			t.Errorf("%s: .gemini/.env was written, want no other file", tt.c)
 		}
 	}
 }

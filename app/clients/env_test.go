@@ -15,17 +15,17 @@ func TestExportsSpelling(t *testing.T) {
 	}
 	for shell, want := range tests {
 		if got, err := Exports(vars, shell); err != nil || got != want {
-			t.Errorf("%s: %q %v, want %q", shell, got, err, want)
+			t.Errorf("Exports(%s) = %q, %v; want %q, nil", shell, got, err, want)
 		}
 	}
-	if got, _ := Exports(map[string]string{"A": "x"}, "cmd"); got != "set \"A=x\"\n" {
-		t.Errorf("cmd: %q", got)
+	if got, err := Exports(map[string]string{"A": "x"}, "cmd"); got != "set \"A=x\"\n" {
+		t.Errorf("Exports(cmd) = %q, %v; want %q", got, err, "set \"A=x\"\n")
 	}
-	if _, err := Exports(map[string]string{"A": "a&b"}, "cmd"); err == nil {
-		t.Error("cmd accepted a value it cannot hold")
+	if got, err := Exports(map[string]string{"A": "a&b"}, "cmd"); err == nil {
+		t.Errorf("Exports(A=a&b, cmd) = %q, nil; want an error (cmd cannot hold the value)", got)
 	}
-	if _, err := Exports(vars, "tcsh"); err == nil {
-		t.Error("unknown shell accepted")
+	if got, err := Exports(vars, "tcsh"); err == nil {
+		t.Errorf("Exports(tcsh) = %q, nil; want an error (unknown shell)", got)
 	}
 }
 
@@ -36,7 +36,7 @@ func TestExportsParsedByShell(t *testing.T) {
 	for shell, prog := range map[string][]string{"bash": {"bash", "-c"}, "zsh": {"zsh", "-c"}, "fish": {"fish", "-c"}} {
 		if _, err := exec.LookPath(prog[0]); err != nil {
 			if shell == "bash" {
-				t.Fatal("bash is needed")
+				t.Fatalf("LookPath(bash): %v, want bash installed", err)
 			}
 			continue
 		}
@@ -46,27 +46,28 @@ func TestExportsParsedByShell(t *testing.T) {
 		}
 		out, err := exec.Command(prog[0], prog[1], script+"printf '%s\\n%s' \"$ANTHROPIC_BASE_URL\" \"$ANTHROPIC_AUTH_TOKEN\"").CombinedOutput()
 		if err != nil {
-			t.Fatalf("%s: %v %s", shell, err, out)
+			t.Fatalf("%s running the exports: %v %s, want nil", shell, err, out)
 		}
 		if got := strings.Split(string(out), "\n"); len(got) != 2 || got[0] != vars["ANTHROPIC_BASE_URL"] || got[1] != vars["ANTHROPIC_AUTH_TOKEN"] {
-			t.Errorf("%s read back %q", shell, out)
+			t.Errorf("%s read back %q, want %q and %q on two lines", shell, out, vars["ANTHROPIC_BASE_URL"], vars["ANTHROPIC_AUTH_TOKEN"])
 		}
 	}
 }
 
 func TestEnvPerClient(t *testing.T) {
 	if e := Env(GeminiCLI, "http://h:1", "k"); e["GOOGLE_GEMINI_BASE_URL"] != "http://h:1/gemini" || e["GEMINI_API_KEY"] != "k" {
-		t.Errorf("gemini: %v", e)
+		t.Errorf("Env(gemini) = %v, want GOOGLE_GEMINI_BASE_URL=http://h:1/gemini, GEMINI_API_KEY=k", e)
 	}
 	if e := Env(Codex, "http://h:1", "k"); e[CodexKeyVar] != "k" || len(e) != 1 {
-		t.Errorf("codex: %v", e)
+		t.Errorf("Env(codex) = %v, want only %s=k", e, CodexKeyVar)
 	}
-	if _, ok := Env(ClaudeCode, "b", "k")["ANTHROPIC_API_KEY"]; ok {
-		t.Error("ANTHROPIC_API_KEY set")
+	claude := Env(ClaudeCode, "b", "k")
+	if _, ok := claude["ANTHROPIC_API_KEY"]; ok {
+		t.Errorf("Env(claude) = %v, want no ANTHROPIC_API_KEY", claude)
 	}
 	for _, s := range []string{"claude", "Claude-Code", "codex", "gemini-cli"} {
 		if _, err := ParseClient(s); err != nil {
-			t.Error(err)
+			t.Errorf("ParseClient(%q): %v, want nil", s, err)
 		}
 	}
 }
