@@ -133,7 +133,7 @@ func TestMigrateNames(t *testing.T) {
 					for _, e := range tt.old {
 						id, f, _ := strings.Cut(e.name, "/")
 						if _, err := k.Get(legacyAccount(id), Field(f)); !errors.Is(err, ErrNotFound) {
-							t.Errorf("old entry %s still there (err %v)", e.name, err)
+							t.Errorf("old entry %s after the migration: Get err = %v, want ErrNotFound", e.name, err)
 						}
 					}
 					// A second run finds nothing left to do and changes nothing.

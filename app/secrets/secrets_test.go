@@ -284,7 +284,7 @@ func testKeychain(t *testing.T, newKeychain func(t *testing.T) Keychain) {
 			t.Fatalf("Set of %d bytes err = %v, want ErrTooLarge", len(big), err)
 		}
 		if strings.Contains(err.Error(), "BIGyyy") {
-			t.Errorf("error shows the value: %q", err)
+			t.Errorf("err = %q, want it without the value", err)
 		}
 		if !strings.Contains(err.Error(), "keychain set account:acct-1/access_token") {
 			t.Errorf("err = %q, want it to name the entry", err)
@@ -309,20 +309,20 @@ func testKeychain(t *testing.T, newKeychain func(t *testing.T) Keychain) {
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				if err := k.Set(Account(c.account), c.f, New("sk-bad-key-value")); err == nil {
-					t.Error("Set: no error")
+					t.Error("Set: err = nil, want a key error")
 				} else if strings.Contains(err.Error(), "sk-bad-key-value") {
-					t.Errorf("Set error shows the value: %q", err)
+					t.Errorf("Set err = %q, want it without the value", err)
 				}
 				if _, err := k.Get(Account(c.account), c.f); err == nil || errors.Is(err, ErrNotFound) {
 					t.Errorf("Get err = %v, want a key error", err)
 				}
 				if err := k.Delete(Account(c.account), c.f); err == nil {
-					t.Error("Delete: no error")
+					t.Error("Delete: err = nil, want a key error")
 				}
 			})
 		}
 		if err := k.DeleteAll(Account("")); err == nil {
-			t.Error("DeleteAll(Account(\"\")): no error")
+			t.Error("DeleteAll(Account(\"\")): err = nil, want a key error")
 		}
 	})
 
@@ -447,18 +447,18 @@ func TestSecretRedacted(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			if strings.Contains(c.got, value) || strings.Contains(c.got, "TOPSECRET") {
-				t.Errorf("leaks the value: %s", c.got)
+				t.Errorf("printed %s, want it without the value", c.got)
 			}
 			if c.redacted && !strings.Contains(c.got, "REDACTED") {
-				t.Errorf("want REDACTED in %s", c.got)
+				t.Errorf("printed %s, want REDACTED in it", c.got)
 			}
 		})
 	}
 	if got := fmt.Sprintf("%q", s); got != `"REDACTED"` {
 		t.Errorf("%%q = %s, want %q", got, "REDACTED")
 	}
-	if got := jsonOf(h); got != `{"key":"REDACTED","ptr":"REDACTED"}` {
-		t.Errorf("json = %s", got)
+	if got, want := jsonOf(h), `{"key":"REDACTED","ptr":"REDACTED"}`; got != want {
+		t.Errorf("json = %s, want %s", got, want)
 	}
 }
 
@@ -521,11 +521,12 @@ func TestClassify(t *testing.T) {
 			}
 		})
 	}
-	if classify("linux", nil) != nil {
-		t.Error("classify(nil) != nil")
+	if got := classify("linux", nil); got != nil {
+		t.Errorf("classify(nil) = %v, want nil", got)
 	}
 	if !errors.Is(ErrNotFound, keyring.ErrNotFound) || !errors.Is(ErrTooLarge, keyring.ErrSetDataTooBig) {
-		t.Error("sentinels do not wrap go-keyring's")
+		t.Errorf("errors.Is(ErrNotFound, keyring's) %v, errors.Is(ErrTooLarge, keyring's) %v; want both true",
+			errors.Is(ErrNotFound, keyring.ErrNotFound), errors.Is(ErrTooLarge, keyring.ErrSetDataTooBig))
 	}
 }
 
@@ -562,7 +563,7 @@ func runUnavailableChild(t *testing.T, mode, busAddress string) {
 		t.Fatalf("child (%s): %v\n%s", mode, err, out)
 	}
 	if !bytes.Contains(out, []byte("--- PASS: TestOSUnavailable")) {
-		t.Fatalf("child (%s) did not pass:\n%s", mode, out)
+		t.Fatalf("child (%s) output:\n%s\nwant --- PASS: TestOSUnavailable", mode, out)
 	}
 	t.Logf("child output:\n%s", out)
 }
@@ -600,7 +601,7 @@ func checkUnavailable(t *testing.T, mode string) {
 			t.Errorf("%s err = %q\nwant advice %q", op, err, advice)
 		}
 		if strings.Contains(err.Error(), value) {
-			t.Errorf("%s err shows the secret: %q", op, err)
+			t.Errorf("%s err = %q, want it without the secret", op, err)
 		}
 	}
 }
