@@ -52,10 +52,10 @@ func TestDiscoverProject(t *testing.T) {
 			},
 			checkOnb: func(t *testing.T, body map[string]any) {
 				if body["tierId"] != "free-tier" {
-					t.Errorf("tierId = %v", body["tierId"])
+					t.Errorf("tierId = %v, want free-tier", body["tierId"])
 				}
-				if _, ok := body["cloudaicompanionProject"]; ok {
-					t.Errorf("free tier onboarding sent a project")
+				if p, ok := body["cloudaicompanionProject"]; ok {
+					t.Errorf("free tier onboarding sent project %v, want none", p)
 				}
 			},
 			want:        "ignored-for-free-tier",
@@ -69,10 +69,10 @@ func TestDiscoverProject(t *testing.T) {
 			onboard: &reply{200, nil, `{"name":"operations/op-2","done":true,"response":{"cloudaicompanionProject":{"id":"my-proj"}}}`},
 			checkOnb: func(t *testing.T, body map[string]any) {
 				if body["tierId"] != "standard-tier" || body["cloudaicompanionProject"] != "my-proj" {
-					t.Errorf("onboard body = %v", body)
+					t.Errorf("onboard body = %v, want tierId standard-tier, cloudaicompanionProject my-proj", body)
 				}
 				if m, _ := body["metadata"].(map[string]any); m["duetProject"] != "my-proj" {
-					t.Errorf("metadata = %v", body["metadata"])
+					t.Errorf("metadata = %v, want duetProject my-proj", body["metadata"])
 				}
 			},
 			wantProject: "my-proj",
@@ -112,17 +112,17 @@ func TestDiscoverProject(t *testing.T) {
 			)
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if r.Header.Get("Authorization") != "Bearer "+accessSecret {
-					t.Errorf("%s: authorization header missing", r.URL.Path)
+					t.Errorf("%s: Authorization header is not the bearer access token, want it", r.URL.Path)
 				}
 				var rp reply
 				switch {
 				case r.Method == http.MethodPost && r.URL.Path == "/v1internal:loadCodeAssist":
 					var body map[string]any
 					if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-						t.Errorf("load body: %v", err)
+						t.Errorf("load body: %v, want JSON", err)
 					}
 					if m, _ := body["metadata"].(map[string]any); m["pluginType"] != "GEMINI" || m["ideType"] != "IDE_UNSPECIFIED" {
-						t.Errorf("load metadata = %v", body["metadata"])
+						t.Errorf("load metadata = %v, want pluginType GEMINI, ideType IDE_UNSPECIFIED", body["metadata"])
 					}
 					if tc.want != "" && body["cloudaicompanionProject"] != tc.want {
 						t.Errorf("load project = %v, want %q", body["cloudaicompanionProject"], tc.want)
@@ -131,7 +131,7 @@ func TestDiscoverProject(t *testing.T) {
 				case r.Method == http.MethodPost && r.URL.Path == "/v1internal:onboardUser" && tc.onboard != nil:
 					var body map[string]any
 					if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-						t.Errorf("onboard body: %v", err)
+						t.Errorf("onboard body: %v, want JSON", err)
 					}
 					if tc.checkOnb != nil {
 						tc.checkOnb(t, body)
@@ -143,13 +143,13 @@ func TestDiscoverProject(t *testing.T) {
 					polls++
 					mu.Unlock()
 					if i >= len(tc.ops) {
-						t.Errorf("unexpected poll %d", i+1)
+						t.Errorf("poll %d, want at most %d", i+1, len(tc.ops))
 						w.WriteHeader(http.StatusTeapot)
 						return
 					}
 					rp = tc.ops[i]
 				default:
-					t.Errorf("unexpected %s %s", r.Method, r.URL.Path)
+					t.Errorf("request %s %s, want only loadCodeAssist, onboardUser and operation polls", r.Method, r.URL.Path)
 					http.NotFound(w, r)
 					return
 				}
@@ -175,7 +175,7 @@ func TestDiscoverProject(t *testing.T) {
 				}
 				for _, s := range tc.wantText {
 					if !strings.Contains(err.Error(), s) {
-						t.Errorf("error %q lacks %q", err, s)
+						t.Errorf("err = %q, want %q in it", err, s)
 					}
 				}
 				noSecrets(t, "error", err.Error())

@@ -90,7 +90,7 @@ func newFakeOAuth(t *testing.T, kind string) *fakeOAuth {
 		f.p = Gemini()
 		f.p.ManualRedirectURL = base + "/authcode"
 	default:
-		t.Fatalf("unknown kind %q", kind)
+		t.Fatalf("kind %q, want claude, codex or gemini", kind)
 	}
 	f.p.AuthorizeURL = base + "/authorize"
 	f.p.TokenURL = base + "/token"
@@ -156,17 +156,17 @@ func readBody(t *testing.T, r *http.Request, want BodyFormat) map[string]string 
 		dec := json.NewDecoder(r.Body)
 		dec.UseNumber()
 		if err := dec.Decode(&m); err != nil {
-			t.Errorf("body is not JSON: %v", err)
+			t.Errorf("body: %v, want JSON", err)
 		}
 		for k, v := range m {
 			out[k] = fmt.Sprint(v)
 		}
 	case FormatForm:
 		if ct != "application/x-www-form-urlencoded" {
-			t.Errorf("content type = %q, want form", ct)
+			t.Errorf("content type = %q, want application/x-www-form-urlencoded", ct)
 		}
 		if err := r.ParseForm(); err != nil {
-			t.Errorf("body is not a form: %v", err)
+			t.Errorf("body: %v, want a form", err)
 		}
 		for k := range r.PostForm {
 			out[k] = r.PostForm.Get(k)
@@ -190,7 +190,7 @@ func (f *fakeOAuth) token(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 
 	if body["grant_type"] != "authorization_code" {
-		t.Errorf("grant_type = %q", body["grant_type"])
+		t.Errorf("grant_type = %q, want authorization_code", body["grant_type"])
 	}
 	if !ok {
 		w.WriteHeader(http.StatusBadRequest)
@@ -201,10 +201,10 @@ func (f *fakeOAuth) token(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("client_id = %q (authorize %q), want %q", body["client_id"], g.clientID, f.p.ClientID)
 	}
 	if body["redirect_uri"] != g.redirectURI {
-		t.Errorf("exchange redirect_uri = %q, authorize had %q", body["redirect_uri"], g.redirectURI)
+		t.Errorf("exchange redirect_uri = %q, want the authorize request's %q", body["redirect_uri"], g.redirectURI)
 	}
 	if got := oauth2.S256ChallengeFromVerifier(body["code_verifier"]); got != g.challenge {
-		t.Errorf("code_verifier does not match the challenge")
+		t.Errorf("code_verifier's challenge = %q, want the authorize request's %q", got, g.challenge)
 	}
 	switch f.kind {
 	case "claude":
@@ -215,15 +215,15 @@ func (f *fakeOAuth) token(w http.ResponseWriter, r *http.Request) {
 			t.Errorf("setup exchange expires_in = %q, want 31536000", body["expires_in"])
 		}
 		if !wantSetup && body["expires_in"] != "" {
-			t.Errorf("normal exchange sent expires_in %q", body["expires_in"])
+			t.Errorf("normal exchange sent expires_in %q, want none", body["expires_in"])
 		}
 	case "codex":
 		if _, ok := body["client_secret"]; ok {
-			t.Errorf("codex exchange sent a client_secret")
+			t.Error("codex exchange sent a client_secret, want none")
 		}
 	case "gemini":
 		if body["client_secret"] != f.p.ClientSecret {
-			t.Errorf("google exchange client_secret = %q", body["client_secret"])
+			t.Errorf("google exchange client_secret = %q, want the provider's %q", body["client_secret"], f.p.ClientSecret)
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -246,7 +246,7 @@ func (f *fakeOAuth) token(w http.ResponseWriter, r *http.Request) {
 func (f *fakeOAuth) userCode(w http.ResponseWriter, r *http.Request) {
 	body := readBody(f.t, r, FormatJSON)
 	if body["client_id"] != f.p.ClientID {
-		f.t.Errorf("usercode client_id = %q", body["client_id"])
+		f.t.Errorf("usercode client_id = %q, want %q", body["client_id"], f.p.ClientID)
 	}
 	_, _ = io.WriteString(w, `{"device_auth_id":"dev-auth-1","user_code":"ABCD-EFGH","interval":"5"}`)
 }
@@ -254,7 +254,7 @@ func (f *fakeOAuth) userCode(w http.ResponseWriter, r *http.Request) {
 func (f *fakeOAuth) devicePoll(w http.ResponseWriter, r *http.Request) {
 	body := readBody(f.t, r, FormatJSON)
 	if body["device_auth_id"] != "dev-auth-1" || body["user_code"] != "ABCD-EFGH" {
-		f.t.Errorf("device poll body = %v", body)
+		f.t.Errorf("device poll body = %v, want device_auth_id dev-auth-1, user_code ABCD-EFGH", body)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -296,7 +296,7 @@ func noSecrets(t *testing.T, what, s string) {
 	t.Helper()
 	for _, sec := range allSecrets {
 		if strings.Contains(s, sec) {
-			t.Errorf("%s contains a secret: %s", what, s)
+			t.Errorf("%s = %s, want no secret in it", what, s)
 		}
 	}
 }

@@ -44,7 +44,7 @@ func waitVisit(t *testing.T, ctx context.Context, ch <-chan visit) visit {
 	case v := <-ch:
 		return v
 	case <-ctx.Done():
-		t.Fatal("the browser never got an answer")
+		t.Fatal("the browser got no answer before the test's deadline, want one")
 		return visit{}
 	}
 }
@@ -71,13 +71,13 @@ func TestLoginBrowserFlow(t *testing.T) {
 			wantFinal:  "/success",
 			check: func(t *testing.T, tok *Token) {
 				if tok.AccountID != "acct-uuid-1" || tok.Email != "claude@example.com" {
-					t.Errorf("identity = %q %q", tok.AccountID, tok.Email)
+					t.Errorf("identity = %q %q, want acct-uuid-1 claude@example.com", tok.AccountID, tok.Email)
 				}
 				if d := time.Until(tok.Expiry); d < 7*time.Hour || d > 8*time.Hour {
 					t.Errorf("expiry in %v, want ~8h", d)
 				}
 				if tok.Scope != "user:inference user:profile" {
-					t.Errorf("scope = %q", tok.Scope)
+					t.Errorf("scope = %q, want \"user:inference user:profile\"", tok.Scope)
 				}
 			},
 		},
@@ -102,10 +102,10 @@ func TestLoginBrowserFlow(t *testing.T) {
 			wantFinal:  "You are logged in",
 			check: func(t *testing.T, tok *Token) {
 				if tok.AccountID != "acct-chatgpt-1" || tok.Email != "codex@example.com" || tok.PlanType != "pro" {
-					t.Errorf("identity = %q %q %q", tok.AccountID, tok.Email, tok.PlanType)
+					t.Errorf("identity = %q %q %q, want acct-chatgpt-1 codex@example.com pro", tok.AccountID, tok.Email, tok.PlanType)
 				}
 				if tok.IDToken == "" {
-					t.Error("no id token")
+					t.Error("IDToken = \"\", want the id token")
 				}
 			},
 		},
@@ -143,7 +143,7 @@ func TestLoginBrowserFlow(t *testing.T) {
 				SetupToken: tc.setup,
 				OpenBrowser: func(u string) error {
 					if visited != nil {
-						t.Error("OpenBrowser called twice")
+						t.Error("OpenBrowser called a second time, want once")
 						return nil
 					}
 					checkAuthorizeURL(t, u, f.srv.URL+"/authorize", tc.wantQuery, tc.redirectRE, busyPort)
@@ -156,11 +156,11 @@ func TestLoginBrowserFlow(t *testing.T) {
 				t.Fatalf("Login: %v", err)
 			}
 			if visited == nil {
-				t.Fatal("OpenBrowser was not called")
+				t.Fatal("OpenBrowser was not called, want it called once")
 			}
 			v := waitVisit(t, ctx, visited)
 			if v.err != nil {
-				t.Fatalf("browser: %v", v.err)
+				t.Fatalf("browser: %v, want nil", v.err)
 			}
 			if strings.HasPrefix(tc.wantFinal, "/") {
 				if !strings.HasSuffix(v.finalURL, tc.wantFinal) || v.status != http.StatusOK {
@@ -170,7 +170,7 @@ func TestLoginBrowserFlow(t *testing.T) {
 				t.Errorf("browser page = %q, want %q", v.body, tc.wantFinal)
 			}
 			if tok.AccessToken != accessSecret || tok.RefreshToken != refreshSecret {
-				t.Errorf("tokens not returned")
+				t.Error("Login returned other tokens than the provider's, want the provider's access and refresh tokens")
 			}
 			if got := f.exchangeCount(); got != 1 {
 				t.Errorf("exchanges = %d, want 1", got)
@@ -200,23 +200,23 @@ func checkAuthorizeURL(t *testing.T, raw, wantBase string, want map[string]strin
 		}
 	}
 	if q.Get("response_type") != "code" {
-		t.Errorf("response_type = %q", q.Get("response_type"))
+		t.Errorf("response_type = %q, want code", q.Get("response_type"))
 	}
 	if q.Get("code_challenge_method") != "S256" || len(q.Get("code_challenge")) != 43 {
 		t.Errorf("PKCE = %q %q, want S256 and a 43-char challenge", q.Get("code_challenge_method"), q.Get("code_challenge"))
 	}
 	if len(q.Get("state")) < 32 {
-		t.Errorf("state %q too short", q.Get("state"))
+		t.Errorf("state %q, want at least 32 characters", q.Get("state"))
 	}
 	redirect := q.Get("redirect_uri")
 	if !regexp.MustCompile(redirectRE).MatchString(redirect) {
 		t.Errorf("redirect_uri = %q, want %s", redirect, redirectRE)
 	}
 	if busyPort > 0 && strings.Contains(redirect, fmt.Sprintf(":%d/", busyPort)) {
-		t.Errorf("redirect_uri %q uses the busy port", redirect)
+		t.Errorf("redirect_uri %q, want a port other than the busy %d", redirect, busyPort)
 	}
 	if strings.Contains(raw, "+") {
-		t.Errorf("authorize URL encodes spaces as +: %s", raw)
+		t.Errorf("authorize URL %s, want spaces as %%20, not +", raw)
 	}
 }
 
@@ -255,7 +255,7 @@ func TestLoginCallbackRefused(t *testing.T) {
 				t.Errorf("browser got %d %v, want 400", v.status, v.err)
 			}
 			if n := f.exchangeCount(); n != 0 {
-				t.Errorf("token endpoint called %d times", n)
+				t.Errorf("token endpoint called %d times, want 0", n)
 			}
 		})
 	}
@@ -291,7 +291,7 @@ func TestLoginCancelPath(t *testing.T) {
 		t.Fatalf("err = %v, want ErrCancelled", err)
 	}
 	if v := waitVisit(t, ctx, visited); v.status != http.StatusOK {
-		t.Errorf("cancel page status %d", v.status)
+		t.Errorf("cancel page status %d, want 200", v.status)
 	}
 }
 
@@ -429,17 +429,17 @@ func TestLoginPaste(t *testing.T) {
 			select {
 			case uerr := <-user:
 				if uerr != nil {
-					t.Fatalf("user: %v", uerr)
+					t.Fatalf("user: %v, want nil", uerr)
 				}
 			case <-ctx.Done():
-				t.Fatal("user never pasted")
+				t.Fatal("the user did not paste before the test's deadline, want a paste")
 			}
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {
 					t.Fatalf("err = %v, want %v", err, tc.wantErr)
 				}
 				if n := f.exchangeCount(); n != 0 {
-					t.Errorf("token endpoint called %d times", n)
+					t.Errorf("token endpoint called %d times, want 0", n)
 				}
 				return
 			}
@@ -447,13 +447,13 @@ func TestLoginPaste(t *testing.T) {
 				t.Fatalf("Login: %v", err)
 			}
 			if tok.AccessToken != accessSecret {
-				t.Error("no access token")
+				t.Error("Login returned another access token than the provider's, want the provider's")
 			}
 			if got := f.lastExchange()["redirect_uri"]; !regexp.MustCompile(tc.wantRedirectRE).MatchString(got) {
 				t.Errorf("exchange redirect_uri = %q, want %s", got, tc.wantRedirectRE)
 			}
 			if tc.wantHint != "" && !strings.Contains(strings.Join(hints, "\n"), tc.wantHint) {
-				t.Errorf("no hint %q in progress: %q", tc.wantHint, hints)
+				t.Errorf("progress = %q, want the hint %q in it", hints, tc.wantHint)
 			}
 			for _, h := range hints {
 				noSecrets(t, "progress", h)
@@ -465,7 +465,7 @@ func TestLoginPaste(t *testing.T) {
 func TestLoginSetupTokenOnlyClaude(t *testing.T) {
 	_, err := Codex().Login(testContext(t), LoginOptions{SetupToken: true, NoBrowser: true})
 	if err == nil || !strings.Contains(err.Error(), "setup tokens") {
-		t.Fatalf("err = %v", err)
+		t.Fatalf("err = %v, want one saying setup tokens are Claude's", err)
 	}
 }
 
@@ -491,11 +491,11 @@ func TestDeviceLogin(t *testing.T) {
 		t.Errorf("exchange redirect_uri = %q, want %q", body["redirect_uri"], f.p.DeviceRedirectURL)
 	}
 	if tok.AccountID != "acct-chatgpt-1" || tok.AccessToken != accessSecret {
-		t.Errorf("token = %v", tok)
+		t.Errorf("token = %v, want account acct-chatgpt-1 with the provider's access token", tok)
 	}
 	all := strings.Join(progress, "\n")
 	if !strings.Contains(all, "ABCD-EFGH") || !strings.Contains(all, f.p.DeviceVerificationURL) {
-		t.Errorf("progress does not show the code and URL: %q", all)
+		t.Errorf("progress = %q, want the code ABCD-EFGH and %s in it", all, f.p.DeviceVerificationURL)
 	}
 }
 

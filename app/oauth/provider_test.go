@@ -47,7 +47,7 @@ func TestParseIDTokenClaims(t *testing.T) {
 			got, err := ParseIDTokenClaims(tok)
 			if tc.wantErr {
 				if err == nil {
-					t.Fatal("no error")
+					t.Fatalf("ParseIDTokenClaims = %+v, nil; want an error", got)
 				}
 				noSecrets(t, "error", err.Error())
 				return
@@ -77,46 +77,46 @@ func TestFromEnv(t *testing.T) {
 
 	c := Claude().fromEnv(getenv)
 	if c.TokenURL != "http://127.0.0.1:1/t" || c.AuthorizeURL != "http://127.0.0.1:1/a" || c.ClientID != claudeClientID {
-		t.Errorf("claude = %s %s %s", c.TokenURL, c.AuthorizeURL, c.ClientID)
+		t.Errorf("claude = %s %s %s, want the env's token and authorize URLs, the default client id", c.TokenURL, c.AuthorizeURL, c.ClientID)
 	}
 
 	x := Codex().fromEnv(getenv)
 	if x.AuthorizeURL != "http://127.0.0.1:2/oauth/authorize" || x.DeviceCodeURL != "http://127.0.0.1:2/api/accounts/deviceauth/usercode" ||
 		x.DeviceRedirectURL != "http://127.0.0.1:2/deviceauth/callback" {
-		t.Errorf("codex issuer not applied: %s %s %s", x.AuthorizeURL, x.DeviceCodeURL, x.DeviceRedirectURL)
+		t.Errorf("codex = %s %s %s, want each under the env's issuer http://127.0.0.1:2", x.AuthorizeURL, x.DeviceCodeURL, x.DeviceRedirectURL)
 	}
 	if x.TokenURL != "http://127.0.0.1:3/tok" {
-		t.Errorf("codex per-URL override lost: %s", x.TokenURL)
+		t.Errorf("codex token URL = %s, want the env's own http://127.0.0.1:3/tok over the issuer's", x.TokenURL)
 	}
 	if !slices.Equal(x.CallbackPorts, []int{0, 1456}) {
-		t.Errorf("codex ports = %v", x.CallbackPorts)
+		t.Errorf("codex ports = %v, want [0 1456]", x.CallbackPorts)
 	}
 
 	g := Gemini().fromEnv(getenv)
 	if g.TokenURL != "http://127.0.0.1:4/token" || g.CodeAssistURL != "http://127.0.0.1:5/v1internal" {
-		t.Errorf("gemini = %s %s", g.TokenURL, g.CodeAssistURL)
+		t.Errorf("gemini = %s %s, want the env's token URL and code assist endpoint", g.TokenURL, g.CodeAssistURL)
 	}
 	if g.CallbackPorts != nil {
-		t.Errorf("a bad port list must be ignored, got %v", g.CallbackPorts)
+		t.Errorf("gemini ports from a bad list = %v, want nil (the list ignored)", g.CallbackPorts)
 	}
 
-	if Claude().fromEnv(func(string) string { return "" }).TokenURL != claudeTokenURL {
-		t.Error("empty env changed the defaults")
+	if got := Claude().fromEnv(func(string) string { return "" }).TokenURL; got != claudeTokenURL {
+		t.Errorf("claude token URL with an empty env = %s, want the default %s", got, claudeTokenURL)
 	}
 }
 
 func TestProviderDefaults(t *testing.T) {
 	c := Claude()
 	if len(c.Scopes) != 8 || c.Scopes[0] != "org:create_api_key" || strings.Count(strings.Join(c.Scopes, " "), "user:profile") != 1 {
-		t.Errorf("claude scopes = %v", c.Scopes)
+		t.Errorf("claude scopes = %v, want 8, org:create_api_key first, user:profile once", c.Scopes)
 	}
 	x := Codex()
 	if !slices.Equal(x.CallbackPorts, []int{1455, 1457}) || x.TokenURL != "https://auth.openai.com/oauth/token" ||
 		x.DeviceRedirectURL != "https://auth.openai.com/deviceauth/callback" {
-		t.Errorf("codex = %v %s %s", x.CallbackPorts, x.TokenURL, x.DeviceRedirectURL)
+		t.Errorf("codex = %v %s %s, want [1455 1457] and auth.openai.com's token and device callback URLs", x.CallbackPorts, x.TokenURL, x.DeviceRedirectURL)
 	}
 	g := Gemini()
 	if g.RedirectHost != "127.0.0.1" || g.CallbackPath != "/oauth2callback" || g.ClientSecret == "" {
-		t.Errorf("gemini = %s %s", g.RedirectHost, g.CallbackPath)
+		t.Errorf("gemini = %s %s, secret set %v; want 127.0.0.1, /oauth2callback, true", g.RedirectHost, g.CallbackPath, g.ClientSecret != "")
 	}
 }

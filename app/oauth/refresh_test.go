@@ -51,7 +51,7 @@ func TestRefresh(t *testing.T) {
 			wantRefresh: newRefresh,
 			check: func(t *testing.T, tok *Token, _ error) {
 				if tok.AccountID != "u-1" || tok.Email != "a@b.c" {
-					t.Errorf("identity = %q %q", tok.AccountID, tok.Email)
+					t.Errorf("identity = %q %q, want u-1 a@b.c", tok.AccountID, tok.Email)
 				}
 			},
 		},
@@ -65,7 +65,7 @@ func TestRefresh(t *testing.T) {
 			wantRefresh: newRefresh,
 			check: func(t *testing.T, tok *Token, _ error) {
 				if tok.AccountID != "acct-2" || tok.Email != "profile@example.com" || tok.PlanType != "plus" {
-					t.Errorf("identity = %q %q %q", tok.AccountID, tok.Email, tok.PlanType)
+					t.Errorf("identity = %q %q %q, want acct-2 profile@example.com plus", tok.AccountID, tok.Email, tok.PlanType)
 				}
 			},
 		},
@@ -80,7 +80,7 @@ func TestRefresh(t *testing.T) {
 			wantRefresh: oldRefresh,
 			check: func(t *testing.T, tok *Token, _ error) {
 				if !tok.Expiry.Equal(time.Unix(4102444800, 0)) {
-					t.Errorf("expiry = %v, want the JWT exp", tok.Expiry)
+					t.Errorf("expiry = %v, want the JWT's exp, %v", tok.Expiry, time.Unix(4102444800, 0))
 				}
 			},
 		},
@@ -94,7 +94,7 @@ func TestRefresh(t *testing.T) {
 			wantRefresh: oldRefresh,
 			check: func(t *testing.T, tok *Token, _ error) {
 				if d := time.Until(tok.Expiry); d < 59*time.Minute || d > time.Hour {
-					t.Errorf("expiry in %v", d)
+					t.Errorf("expiry in %v, want 59–60 minutes", d)
 				}
 			},
 		},
@@ -109,10 +109,10 @@ func TestRefresh(t *testing.T) {
 			check: func(t *testing.T, _ *Token, err error) {
 				var re *oauth2.RetrieveError
 				if !errors.As(err, &re) || re.ErrorCode != "invalid_grant" || re.Body != nil {
-					t.Errorf("errors.As RetrieveError = %+v", re)
+					t.Errorf("errors.As RetrieveError = %+v, want ErrorCode invalid_grant and no Body", re)
 				}
 				if !strings.Contains(err.Error(), "Refresh token not found or invalid") {
-					t.Errorf("error lacks the description: %v", err)
+					t.Errorf("err = %v, want the provider's description in it", err)
 				}
 			},
 		},
@@ -218,7 +218,7 @@ func TestRefresh(t *testing.T) {
 				scopes = append(scopes, body["scope"])
 				mu.Unlock()
 				if i >= len(replies) {
-					t.Errorf("unexpected request %d", i+1)
+					t.Errorf("request %d, want at most %d", i+1, len(replies))
 					w.WriteHeader(http.StatusTeapot)
 					return
 				}
@@ -260,10 +260,10 @@ func TestRefresh(t *testing.T) {
 				}
 			default:
 				if err != nil {
-					t.Fatalf("Refresh: %v", err)
+					t.Fatalf("Refresh: %v, want nil", err)
 				}
 				if tok.AccessToken == "" {
-					t.Error("no access token")
+					t.Error("AccessToken = \"\", want the new one")
 				}
 				if tok.RefreshToken != tc.wantRefresh {
 					t.Errorf("refresh token = %q, want %q", tok.RefreshToken, tc.wantRefresh)
@@ -288,7 +288,7 @@ func TestRefresh(t *testing.T) {
 func checkRefreshBody(t *testing.T, kind string, body map[string]string) {
 	t.Helper()
 	if body["grant_type"] != "refresh_token" || body["refresh_token"] != oldRefresh {
-		t.Errorf("refresh body grant_type=%q refresh_token ok=%v", body["grant_type"], body["refresh_token"] == oldRefresh)
+		t.Errorf("refresh body grant_type=%q, the old refresh token %v; want refresh_token, true", body["grant_type"], body["refresh_token"] == oldRefresh)
 	}
 	want := map[string][]string{
 		"claude": {"grant_type", "refresh_token", "client_id", "scope"},
@@ -300,7 +300,7 @@ func checkRefreshBody(t *testing.T, kind string, body map[string]string) {
 	}
 	for _, k := range want {
 		if body[k] == "" {
-			t.Errorf("%s refresh body lacks %s", kind, k)
+			t.Errorf("%s refresh body has no %s, want one", kind, k)
 		}
 	}
 }
@@ -325,7 +325,7 @@ func TestTokenRedacted(t *testing.T) {
 	out := fmt.Sprintf("%v|%+v|%#v|%s|%q|%x|%d", tok, tok, tok, tok, tok, tok, tok) + fmt.Sprint(&tok) + fmt.Sprintln(tok)
 	noSecrets(t, "printout", out)
 	if !strings.Contains(out, "access_token=set") || !strings.Contains(out, "e@x") {
-		t.Errorf("printout lacks the non-secret facts: %s", out)
+		t.Errorf("printout %s, want access_token=set and the email e@x in it", out)
 	}
 	var buf bytes.Buffer
 	slog.New(slog.NewTextHandler(&buf, nil)).Info("t", "tok", tok, "ptr", &tok)
