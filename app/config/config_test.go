@@ -126,13 +126,13 @@ func TestParseFull(t *testing.T) {
 					g, g.APIKey, g.RefreshToken, g.AccessToken, w, w.APIKey, w.RefreshToken, w.AccessToken)
 			}
 		}
-		t.Fatalf("Parse(full) differs from want")
+		t.Fatalf("Parse(full) differs from want, as above")
 	}
 	if got.Addr() != "localhost:8080" {
-		t.Errorf("Addr = %q", got.Addr())
+		t.Errorf("Addr = %q, want localhost:8080", got.Addr())
 	}
 	if got.Server.LogLevelValue() != slog.LevelDebug {
-		t.Errorf("LogLevelValue = %v", got.Server.LogLevelValue())
+		t.Errorf("LogLevelValue = %v, want %v", got.Server.LogLevelValue(), slog.LevelDebug)
 	}
 }
 
@@ -283,7 +283,7 @@ func TestSeedExamples(t *testing.T) {
 			}
 			for _, a := range f.Accounts {
 				if !a.Enabled || a.Name == "" {
-					t.Errorf("account %s: not enabled or unnamed", a)
+					t.Errorf("account %s: enabled %v, name %q; want enabled and named", a, a.Enabled, a.Name)
 				}
 			}
 		})
@@ -302,10 +302,10 @@ func TestSeedExamples(t *testing.T) {
 		}
 	}
 	if p := f.Accounts[3].Proxy; p.Username != "user" || p.Password != "pass" {
-		t.Errorf("proxy credentials not decoded: %q %q", p.Username, p.Password)
+		t.Errorf("proxy credentials = %q %q, want user pass (decoded)", p.Username, p.Password)
 	}
 	if f.Session.RateLimitCooldownSeconds != DefaultRateLimitCooldownSeconds {
-		t.Errorf("absent rate_limit_cooldown_seconds = %d", f.Session.RateLimitCooldownSeconds)
+		t.Errorf("absent rate_limit_cooldown_seconds = %d, want the default %d", f.Session.RateLimitCooldownSeconds, DefaultRateLimitCooldownSeconds)
 	}
 }
 
@@ -331,7 +331,7 @@ func TestDefaults(t *testing.T) {
 			t.Errorf("%q:\n got %v\nwant %v", doc, f, want)
 		}
 		if f.Addr() != "127.0.0.1:3000" || f.Server.LogLevelValue() != slog.LevelInfo {
-			t.Errorf("%q: Addr %q, level %v", doc, f.Addr(), f.Server.LogLevelValue())
+			t.Errorf("%q: Addr %q, level %v; want 127.0.0.1:3000, %v", doc, f.Addr(), f.Server.LogLevelValue(), slog.LevelInfo)
 		}
 	}
 
@@ -340,7 +340,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if f.Server.Host != DefaultHost || f.Server.Port != 4000 {
-		t.Errorf("server = %+v", f.Server)
+		t.Errorf("server = %+v, want host %s, port 4000", f.Server, DefaultHost)
 	}
 	want := Account{Type: "claude-api", ID: "a", Name: "a", Enabled: true, APIKey: "k", AuthHeader: "x-api-key"}
 	if !reflect.DeepEqual(f.Accounts[0], want) {
@@ -366,7 +366,7 @@ func TestAddrIPv6(t *testing.T) {
 			t.Fatal(err)
 		}
 		if f.Addr() != "[::1]:3000" {
-			t.Errorf("%s: Addr = %q", host, f.Addr())
+			t.Errorf("%s: Addr = %q, want [::1]:3000", host, f.Addr())
 		}
 	}
 }
@@ -490,13 +490,13 @@ func markedLine(t testing.TB, doc string) int {
 	for i, l := range strings.Split(doc, "\n") {
 		if strings.Contains(l, "# <-") {
 			if line != 0 {
-				t.Fatalf("two marked lines in %q", doc)
+				t.Fatalf("%q has two lines marked # <-, want one", doc)
 			}
 			line = i + 1
 		}
 	}
 	if line == 0 {
-		t.Fatalf("no marked line in %q", doc)
+		t.Fatalf("%q has no line marked # <-, want one", doc)
 	}
 	return line
 }
@@ -507,11 +507,11 @@ func TestErrors(t *testing.T) {
 			line := markedLine(t, tt.doc)
 			f, err := Parse("config.toml", []byte(tt.doc))
 			if err == nil {
-				t.Fatalf("no error; got %v", f)
+				t.Fatalf("Parse = %v, nil; want an error", f)
 			}
 			var ce *Error
 			if !errors.As(err, &ce) {
-				t.Fatalf("error %T is not a *config.Error: %v", err, err)
+				t.Fatalf("err = %v (%T), want a *config.Error", err, err)
 			}
 			msg := err.Error()
 			if strings.Contains(msg, "\n") {
@@ -529,10 +529,10 @@ func TestErrors(t *testing.T) {
 				t.Errorf("Error() = %q, want prefix %q", msg, prefix)
 			}
 			if strings.Contains(msg, "s3cr3t") {
-				t.Errorf("secret in message: %q", msg)
+				t.Errorf("Error() = %q, want no secret in it", msg)
 			}
 			if strings.Contains(msg, "struct") || strings.Contains(msg, "config.raw") {
-				t.Errorf("Go types in message: %q", msg)
+				t.Errorf("Error() = %q, want no Go types in it", msg)
 			}
 			t.Log(msg)
 		})
@@ -543,10 +543,10 @@ func TestSyntaxErrorColumn(t *testing.T) {
 	_, err := Parse("c.toml", []byte("[server]\nport = = 1\n"))
 	var ce *Error
 	if !errors.As(err, &ce) || ce.Line != 2 || ce.Col != 8 || ce.Key != "" {
-		t.Fatalf("got %#v", err)
+		t.Fatalf("err = %#v, want a *config.Error at line 2, column 8, with no key", err)
 	}
 	if !strings.HasPrefix(err.Error(), "c.toml:2:8: ") {
-		t.Errorf("Error() = %q", err)
+		t.Errorf("Error() = %q, want prefix %q", err, "c.toml:2:8: ")
 	}
 }
 
@@ -561,7 +561,7 @@ type = "claude-api"
 `
 	_, err := Parse("c.toml", []byte(doc))
 	if err == nil {
-		t.Fatal("no error")
+		t.Fatal("Parse: err = nil, want five errors")
 	}
 	lines := strings.Split(err.Error(), "\n")
 	want := []string{
@@ -581,7 +581,7 @@ type = "claude-api"
 	}
 	var ce *Error
 	if !errors.As(err, &ce) || ce.Line != 2 {
-		t.Errorf("errors.As gives %v, want the first error", ce)
+		t.Errorf("errors.As gives %v, want the first error (line 2)", ce)
 	}
 
 	// Every unknown key is reported, one per line.
@@ -600,7 +600,7 @@ func TestValidHosts(t *testing.T) {
 		"api_keys = [\"k\"]\n[server]\nhost = \"relay.lan\"\n",
 	} {
 		if _, err := Parse("c.toml", []byte(doc)); err != nil {
-			t.Errorf("%q: %v", doc, err)
+			t.Errorf("Parse(%q): %v, want nil", doc, err)
 		}
 	}
 }
@@ -610,7 +610,7 @@ func TestBOMAndCRLF(t *testing.T) {
 	_, err := Parse("c.toml", []byte(doc))
 	var ce *Error
 	if !errors.As(err, &ce) || ce.Line != 3 || ce.Key != "server.port" {
-		t.Fatalf("got %v", err)
+		t.Fatalf("err = %v, want server.port at line 3", err)
 	}
 	if _, err := Parse("c.toml", []byte("\uFEFF[server]\r\nport = 1\r\n")); err != nil {
 		t.Fatal(err)
@@ -626,7 +626,7 @@ func TestLoad(t *testing.T) {
 	}
 	_, err := Load(path)
 	if !errors.As(err, &ce) || ce.File != path || ce.Key != "server.extra" || ce.Line != 14 {
-		t.Errorf("unknown table: got %v", err)
+		t.Errorf("unknown table: err = %v, want server.extra at line 14 of %s", err, path)
 	}
 
 	if err := os.WriteFile(path, []byte(seedExamples["minimal"]+"[server]\n"), 0o600); err != nil {
@@ -634,7 +634,7 @@ func TestLoad(t *testing.T) {
 	}
 	_, err = Load(path)
 	if !errors.As(err, &ce) || ce.Line != 14 {
-		t.Errorf("table defined twice: got %v", err)
+		t.Errorf("table defined twice: err = %v, want one at line 14", err)
 	}
 
 	if err := os.WriteFile(path, []byte("[server]\ndatabase_path = \"relay.db\"\n"), 0o600); err != nil {
@@ -645,13 +645,13 @@ func TestLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	if f.Path != path || f.Server.DatabasePath != filepath.Join(dir, "relay.db") {
-		t.Errorf("got path %q, database %q", f.Path, f.Server.DatabasePath)
+		t.Errorf("path %q, database %q; want %q, %q", f.Path, f.Server.DatabasePath, path, filepath.Join(dir, "relay.db"))
 	}
 
 	missing := filepath.Join(dir, "nope.toml")
 	_, err = Load(missing)
 	if !errors.Is(err, fs.ErrNotExist) || !errors.As(err, &ce) || !strings.HasPrefix(err.Error(), missing+": ") {
-		t.Errorf("missing file: got %v", err)
+		t.Errorf("missing file: err = %v, want a *config.Error wrapping fs.ErrNotExist, starting %q", err, missing+": ")
 	}
 }
 
@@ -661,12 +661,12 @@ func TestExampleFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(f.Accounts) != 2 || len(f.APIKeys) == 0 {
-		t.Fatalf("example has %d accounts and %d api_keys", len(f.Accounts), len(f.APIKeys))
+		t.Fatalf("example has %d accounts and %d api_keys, want 2 and some", len(f.Accounts), len(f.APIKeys))
 	}
 	m := f.Accounts[1]
 	if m.AuthHeader != AuthHeaderBearer || m.APIURL == "" || m.Proxy == nil ||
 		m.Proxy.Type != ProxySOCKS5 || m.Proxy.Username == "" || m.Proxy.Password == "" {
-		t.Errorf("mirror account = %v", m)
+		t.Errorf("mirror account = %v, want bearer auth, an API URL, a socks5 proxy with credentials", m)
 	}
 
 	// The commented-out accounts must be valid too once uncommented.
@@ -686,7 +686,7 @@ func TestExampleFile(t *testing.T) {
 	}
 	f, err = Parse("uncommented.toml", []byte(b.String()))
 	if err != nil {
-		t.Fatalf("%v\n%s", err, b.String())
+		t.Fatalf("Parse(uncommented example): %v, want nil\n%s", err, b.String())
 	}
 	if len(f.Accounts) != 8 {
 		t.Errorf("uncommented example has %d accounts, want 8", len(f.Accounts))
@@ -720,11 +720,11 @@ func TestNoSecretsPrinted(t *testing.T) {
 	out = append(out, buf.String())
 	for _, s := range out {
 		if strings.Contains(s, "s3cr3t") {
-			t.Errorf("secret printed: %s", s)
+			t.Errorf("printed %s, want no secret in it", s)
 		}
 	}
 	if s := f.Accounts[1].String(); !strings.Contains(s, "api_key=set") || !strings.Contains(s, "socks5://127.0.0.1:1080") {
-		t.Errorf("String() = %s", s)
+		t.Errorf("String() = %s, want api_key=set and socks5://127.0.0.1:1080 in it", s)
 	}
 }
 
@@ -741,25 +741,25 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			var ce *Error
 			if !errors.As(err, &ce) {
-				t.Fatalf("error %T is not a *config.Error: %v", err, err)
+				t.Fatalf("err = %v (%T), want a *config.Error", err, err)
 			}
 			for _, l := range strings.Split(err.Error(), "\n") {
 				if !strings.HasPrefix(l, "fuzz.toml") {
-					t.Fatalf("error line without file prefix: %q", l)
+					t.Fatalf("error line %q, want it to start with fuzz.toml", l)
 				}
 			}
 			return
 		}
 		if cfg.Server.Port < 1 || cfg.Server.Port > 65535 || cfg.Server.Host == "" {
-			t.Fatalf("invalid server accepted: %+v", cfg.Server)
+			t.Fatalf("server accepted: %+v, want a port in 1–65535 and a host", cfg.Server)
 		}
 		if cfg.Session.RenewalThresholdSeconds > cfg.Session.StickyTTLSeconds {
-			t.Fatalf("invalid session accepted: %+v", cfg.Session)
+			t.Fatalf("session accepted: %+v, want renewal_threshold_seconds ≤ sticky_ttl_seconds", cfg.Session)
 		}
 		ids := map[string]bool{}
 		for _, a := range cfg.Accounts {
 			if a.ID == "" || ids[a.ID] {
-				t.Fatalf("empty or duplicate id accepted: %v", a)
+				t.Fatalf("account accepted: %v, want a non-empty, unique id", a)
 			}
 			ids[a.ID] = true
 		}
@@ -771,13 +771,13 @@ func FuzzParse(f *testing.F) {
 func TestSchedulerTable(t *testing.T) {
 	f, err := Parse("c.toml", []byte("[scheduler]\nstrategy = \"Fill-First\"\nfill_threshold = 0.9\n"))
 	if err != nil || f.Scheduler.Strategy != "fill-first" || f.Scheduler.FillThreshold != 0.9 {
-		t.Fatalf("%+v %v", f, err)
+		t.Fatalf("Parse = %+v, %v; want strategy fill-first, fill_threshold 0.9", f, err)
 	}
 	for _, bad := range []string{"[scheduler]\nstrategy = \"random\"\n", "[scheduler]\nfill_threshold = 2\n"} {
 		_, err := Parse("c.toml", []byte(bad))
 		var ce *Error
 		if !errors.As(err, &ce) || ce.Line != 2 || !strings.HasPrefix(ce.Key, "scheduler.") {
-			t.Errorf("%q: %v", bad, err)
+			t.Errorf("Parse(%q): err = %v, want a scheduler.* error at line 2", bad, err)
 		}
 	}
 }
