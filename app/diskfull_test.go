@@ -52,7 +52,7 @@ func postAll(t *testing.T, r *running, session string, n int) {
 	t.Helper()
 	for i := range n {
 		if code, body := r.post(t, session); code != 200 {
-			t.Fatalf("request %d (%s): %d %s", i, session, code, body)
+			t.Fatalf("request %d (%s): %d %s, want 200", i, session, code, body)
 		}
 	}
 }
@@ -71,39 +71,39 @@ func TestDiskFullKeepsServing(t *testing.T) {
 		const during = 2000
 		postAll(t, r, "during", during)
 		if err := r.Store().Flush(context.Background()); err == nil {
-			t.Fatal("Flush on a full disk reported success")
+			t.Fatal("Flush on a full disk: err = nil, want an error")
 		}
 		h := health(t, r)
 		if h.Store == nil || !strings.Contains(h.Store.Error, "no space left on device") || h.Store.Held == 0 {
-			t.Errorf("/health on a full disk: store = %+v", h.Store)
+			t.Errorf("/health on a full disk: store = %+v, want the ENOSPC error and held records", h.Store)
 		}
 		if h.Status != "ok" {
-			t.Errorf("/health status = %q; the accounts are fine", h.Status)
+			t.Errorf("/health status = %q, want ok (the accounts are fine)", h.Status)
 		}
 		var out strings.Builder
 		if err := app.Status(context.Background(), p, &out); err != nil {
 			t.Fatal(err)
 		}
 		if !strings.Contains(out.String(), "WARNING: cannot save usage (") {
-			t.Errorf("status does not warn:\n%s", out.String())
+			t.Errorf("status:\n%s\nwant a \"WARNING: cannot save usage (\" line", out.String())
 		}
 		if !strings.Contains(logs.String(), "cannot write to the database") {
-			t.Errorf("log does not say what is wrong:\n%s", logs.String())
+			t.Errorf("log:\n%s\nwant \"cannot write to the database\" in it", logs.String())
 		}
 
 		fs.Free(t)
 		if err := r.Store().Flush(context.Background()); err != nil {
-			t.Fatalf("Flush after freeing space: %v", err)
+			t.Fatalf("Flush after freeing space: %v, want nil", err)
 		}
 		if h := health(t, r); h.Store != nil {
-			t.Errorf("/health after recovery: store = %+v", h.Store)
+			t.Errorf("/health after recovery: store = %+v, want none", h.Store)
 		}
 		if got := requestsToday(t, r); got != 20+during {
 			t.Errorf("requests recorded = %d, want %d", got, 20+during)
 		}
 		r.stop()
 		if m, _ := filepath.Glob(filepath.Join(p.DataDir, "*.journal-*")); len(m) != 0 {
-			t.Errorf("journal left after a clean stop: %v", m)
+			t.Errorf("journals after a clean stop: %v, want none", m)
 		}
 		assertNoSecrets(t, filepath.Join(p.DataDir, "keypool.db"))
 	})
@@ -124,11 +124,11 @@ func TestReadOnlyDataDirAtStart(t *testing.T) {
 		defer fs.SetReadOnly(t, false)
 		_, err := app.Open(app.Params{ConfigPath: cfg, DataDir: data, Logger: slog.New(slog.DiscardHandler)})
 		if err == nil {
-			t.Fatal("Open on a read-only data dir succeeded")
+			t.Fatal("Open on a read-only data dir: err = nil, want an error")
 		}
 		t.Logf("error: %v", err)
 		if !strings.Contains(err.Error(), "read-only file system") || !strings.Contains(err.Error(), "writable") {
-			t.Errorf("error does not say what is wrong and what to do: %v", err)
+			t.Errorf("err = %v, want it to say the file system is read-only and the dir must be writable", err)
 		}
 	})
 }
@@ -148,26 +148,26 @@ func TestDataDirTurnsReadOnly(t *testing.T) {
 		const during = 200
 		postAll(t, r, "during", during)
 		if err := r.Store().Flush(context.Background()); err == nil {
-			t.Fatal("Flush on a read-only file system reported success")
+			t.Fatal("Flush on a read-only file system: err = nil, want an error")
 		}
 		h := health(t, r)
 		if h.Store == nil || h.Store.Error == "" || h.Store.JournalError == "" {
-			t.Errorf("/health on a read-only data dir: store = %+v", h.Store)
+			t.Errorf("/health on a read-only data dir: store = %+v, want a store and a journal error", h.Store)
 		}
 		t.Logf("/health store: %+v", h.Store)
 
 		runErr, closeErr := r.halt()
 		if runErr == nil && closeErr == nil {
-			t.Error("stopping with unsaved records reported no error")
+			t.Error("stopping with unsaved records: Run and Close errors nil, want an error")
 		}
 		want := fmt.Sprintf("usage_records_lost=%d", during)
 		if !strings.Contains(logs.String(), "closing with writes that never reached the database") || !strings.Contains(logs.String(), want) {
-			t.Errorf("the loss is not reported (want %s):\n%s", want, logs.String())
+			t.Errorf("log:\n%s\nwant the loss reported, with %s", logs.String(), want)
 		}
 
 		st, err := store.OpenReadOnly(filepath.Join(p.DataDir, "keypool.db"), time.Second)
 		if err != nil {
-			t.Fatalf("the file written before the failure does not open: %v", err)
+			t.Fatalf("OpenReadOnly of the file written before the failure: %v, want nil", err)
 		}
 		defer st.Close()
 		recs, err := st.Records(time.Time{}, time.Time{}, 0)

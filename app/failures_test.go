@@ -39,7 +39,7 @@ func TestStatusTellsRefusedConnection(t *testing.T) {
 		}
 	}
 	if !strings.Contains(out.String(), "1 (1 connection)  ") || !strings.Contains(out.String(), "connection refused by account a") {
-		t.Errorf("status does not count the connection errors since start or name the last one:\n%s", out.String())
+		t.Errorf("status:\n%s\nwant the connection errors since start counted (\"1 (1 connection)\") and the last one named", out.String())
 	}
 	recs, err := r.Store().Latest(10)
 	if err != nil {
@@ -61,7 +61,7 @@ func TestStatusTellsRefusedConnection(t *testing.T) {
 	}
 	for _, line := range strings.Split(out.String(), "\n") {
 		if strings.HasPrefix(line, " ") || strings.HasPrefix(line, "\t") {
-			t.Errorf("status has a row with no account: %q", line)
+			t.Errorf("status row %q, want every row to start with its account", line)
 		}
 	}
 }

@@ -43,10 +43,10 @@ func TestLogFileRotates(t *testing.T) {
 		t.Errorf("current %d bytes, backup %d; want each at most 1000 and a backup", len(cur), len(old))
 	}
 	if got := bytes.Count(cur, line) + bytes.Count(old, line); got < 10 || got > 30 {
-		t.Errorf("%d lines kept over both files", got)
+		t.Errorf("%d lines kept over both files, want 10–30", got)
 	}
 	if _, err := os.Stat(path + ".2"); err == nil {
-		t.Error("more than one backup")
+		t.Errorf("%s.2 exists, want one backup only", path)
 	}
 }
 
@@ -65,10 +65,10 @@ func TestLogFileRotationFails(t *testing.T) {
 	line := []byte(strings.Repeat("y", 99) + "\n")
 	for i := range 30 {
 		if _, err := l.Write(line); err != nil {
-			t.Fatalf("write %d after a failed rotation: %v", i, err)
+			t.Fatalf("write %d after a failed rotation: %v, want nil", i, err)
 		}
 	}
 	if b, _ := os.ReadFile(path); bytes.Count(b, line) != 30 {
-		t.Errorf("the file holds %d of 30 lines", bytes.Count(b, line))
+		t.Errorf("the file holds %d lines, want all 30", bytes.Count(b, line))
 	}
 }

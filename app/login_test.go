@@ -89,10 +89,10 @@ func TestLoginClaude(t *testing.T) {
 		t.Fatal(err)
 	}
 	if acct.ID != "claude-me" || acct.Email != "me@example.com" || acct.Priority != 7 || acct.Expiry.Before(time.Now().Add(7*time.Hour)) {
-		t.Errorf("account = %+v", acct)
+		t.Errorf("account = %+v, want id claude-me, me@example.com, priority 7, expiry 7 h or more away", acct)
 	}
 	if s, err := keys.Get(secrets.Account("claude-me"), secrets.RefreshToken); err != nil || s.Reveal() != "sk-ant-ort01-login-secret" {
-		t.Errorf("refresh token in keychain: %v", err)
+		t.Errorf("refresh token in keychain: err %v, the login's %v; want nil, true", err, err == nil && s.Reveal() == "sk-ant-ort01-login-secret")
 	}
 	// Logging in again to an account marked needs_login clears the mark.
 	must(t, st.UpdateAccount("claude-me", func(a *store.Account) error { a.Status = store.StatusNeedsLogin; return nil }))
@@ -100,7 +100,7 @@ func TestLoginClaude(t *testing.T) {
 		t.Fatal(err)
 	}
 	if a, _ := st.Account("claude-me"); a.Status != store.StatusOK {
-		t.Errorf("status after a new login = %q", a.Status)
+		t.Errorf("status after a new login = %q, want %q", a.Status, store.StatusOK)
 	}
 }
 
@@ -121,18 +121,18 @@ func TestLoginLinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(links) != 1 {
-		t.Fatalf("links = %+v", links)
+		t.Fatalf("links = %+v, want one", links)
 	}
 	l := links[0]
 	if !strings.HasPrefix(l.URL, provider+"/oauth/authorize?") || !strings.Contains(l.URL, "redirect_uri=http%3A%2F%2Flocalhost") ||
 		!strings.Contains(l.Paste, "http://localhost") {
-		t.Errorf("this machine's link = %+v", l)
+		t.Errorf("this machine's link = %+v, want the provider's authorize URL redirecting to localhost", l)
 	}
 	if !strings.Contains(l.Elsewhere, url.QueryEscape(provider+"/oauth/code/callback")) || !strings.Contains(l.ElsewherePaste, "the code the page shows") {
-		t.Errorf("the link for a browser elsewhere = %q, paste %q", l.Elsewhere, l.ElsewherePaste)
+		t.Errorf("the link for a browser elsewhere = %q, paste %q; want the code page as redirect, a paste note about the code", l.Elsewhere, l.ElsewherePaste)
 	}
 	if all := strings.Join(steps, "\n"); strings.Contains(all, "http") || !strings.Contains(all, "Logged in to Claude.") {
-		t.Errorf("steps with Link set:\n%s", all)
+		t.Errorf("steps with Link set:\n%s\nwant no address, and \"Logged in to Claude.\"", all)
 	}
 
 	steps = nil
@@ -141,6 +141,6 @@ func TestLoginLinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	if all := strings.Join(steps, "\n"); !strings.Contains(all, l.URL[:len(provider+"/oauth/authorize?")]) {
-		t.Errorf("without Link the steps lack the address:\n%s", all)
+		t.Errorf("steps without Link:\n%s\nwant the authorize address in them", all)
 	}
 }

@@ -46,7 +46,7 @@ func TestStartWithMissingSecrets(t *testing.T) {
 	r2 := start(t, p)
 	h := health(t, r2)
 	if h.Blocked != "" {
-		t.Fatalf("blocked: %s", h.Blocked)
+		t.Fatalf("/health blocked: %s, want not blocked", h.Blocked)
 	}
 	for id, want := range map[string]string{"good": "ready", "gone": "needs_key", "login": "needs_login"} {
 		if got := stateOf(r2, id); got != want {
@@ -54,7 +54,7 @@ func TestStartWithMissingSecrets(t *testing.T) {
 		}
 	}
 	if code, body := r2.postOpen(t); code != 200 {
-		t.Fatalf("request: %d %s", code, body)
+		t.Fatalf("request: %d %s, want 200", code, body)
 	}
 	if gone.Count() != 0 || login.Count() != 0 || good.Count() != 1 {
 		t.Errorf("upstream calls: good %d, gone %d, login %d; want only good", good.Count(), gone.Count(), login.Count())
@@ -63,7 +63,7 @@ func TestStartWithMissingSecrets(t *testing.T) {
 	must(t, r2.Accounts().Update("gone", func(*store.Account) {}, secrets.New("sk-ant-missing-again"), secrets.Secret{}))
 	r2.ReloadAccounts()
 	if got := stateOf(r2, "gone"); got != "ready" {
-		t.Errorf("after the key is entered: %q", got)
+		t.Errorf("state after the key is entered: %q, want ready", got)
 	}
 	r2.stop()
 
@@ -73,7 +73,7 @@ func TestStartWithMissingSecrets(t *testing.T) {
 	must(t, app.Status(context.Background(), p, &out))
 	for _, want := range []string{"needs_key", "keypool accounts remove gone", "needs_login", "keypool login claude --id login"} {
 		if !strings.Contains(out.String(), want) {
-			t.Errorf("status does not say %q:\n%s", want, out.String())
+			t.Errorf("status:\n%s\nwant %q in it", out.String(), want)
 		}
 	}
 }
@@ -83,6 +83,6 @@ func TestHealthHintWithoutAccounts(t *testing.T) {
 	r := start(t, app.Params{DataDir: dirtest.New(t), Port: freePort(t), Keychain: secrets.NewMemory()})
 	h := health(t, r)
 	if h.Status != "unavailable" || !strings.Contains(h.Hint, "keypool accounts add") || !strings.Contains(h.Hint, "keypool serve --config") {
-		t.Errorf("health = status %q, hint %q", h.Status, h.Hint)
+		t.Errorf("health = status %q, hint %q; want unavailable, naming keypool accounts add and keypool serve --config", h.Status, h.Hint)
 	}
 }

@@ -85,39 +85,39 @@ func TestUpgradeFromFirstKeychainLayout(t *testing.T) {
 
 	r := start(t, app.Params{DataDir: dir, Port: freePort(t), Keychain: k})
 	if h := health(t, r); h.Blocked != "" || h.Status != "ok" {
-		t.Fatalf("after the upgrade: status %q, blocked %q", h.Status, h.Blocked)
+		t.Fatalf("after the upgrade: status %q, blocked %q; want ok, not blocked", h.Status, h.Blocked)
 	}
 	if code, _ := r.postOpen(t); code != 401 {
 		t.Errorf("without the client key: %d, want 401", code)
 	}
 	code, body := r.send(t, map[string]string{"Authorization": "Bearer " + clientValue})
 	if code != 200 {
-		t.Fatalf("with the client key: %d %s", code, body)
+		t.Fatalf("with the client key: %d %s, want 200", code, body)
 	}
 	if got := work.Requests()[0].Header.Get("X-Api-Key"); got != "sk-ant-upgrade-work" {
-		t.Errorf("work's upstream got key %q", got)
+		t.Errorf("work's upstream got key %q, want the account's key from the old layout", got)
 	}
 	must(t, r.Accounts().SetEnabled("work", false))
 	r.ReloadAccounts()
 	if code, body := r.send(t, map[string]string{"Authorization": "Bearer " + clientValue}); code != 200 {
-		t.Fatalf("on the login account: %d %s", code, body)
+		t.Fatalf("on the login account: %d %s, want 200", code, body)
 	}
 	if got := login.Requests()[0].Header.Get("Authorization"); got != "Bearer at-upgrade-login" {
-		t.Errorf("login's upstream got %q", got)
+		t.Errorf("login's upstream got %q, want the access token from the old layout", got)
 	}
 	list, err := r.ClientKeys()
 	must(t, err)
 	if len(list) != 1 || list[0].Broken != "" {
-		t.Errorf("client keys after the upgrade = %+v", list)
+		t.Errorf("client keys after the upgrade = %+v, want one, not broken", list)
 	}
 	for _, user := range []string{"work/api_key", "login/refresh_token", "login/access_token", "client-" + ck + "/api_key"} {
 		if _, err := keyring.Get(k.Service, user); !errors.Is(err, keyring.ErrNotFound) {
-			t.Errorf("old entry %s still there (err %v)", user, err)
+			t.Errorf("old entry %s after the upgrade: Get err = %v, want ErrNotFound", user, err)
 		}
 	}
 	for _, user := range []string{"account:work/api_key", "account:login/refresh_token", "client-key:" + ck + "/api_key"} {
 		if _, err := keyring.Get(k.Service, user); err != nil {
-			t.Errorf("new entry %s: %v", user, err)
+			t.Errorf("new entry %s: %v, want it there", user, err)
 		}
 	}
 }
@@ -151,20 +151,20 @@ func TestUpgradeAfterCollision(t *testing.T) {
 		t.Errorf("without a working client key: %d, want 401", code)
 	}
 	if code, _ := r.send(t, map[string]string{"Authorization": "Bearer sk-ant-collided-upstream"}); code != 401 {
-		t.Errorf("the upstream key works as a client key: %d", code)
+		t.Errorf("the upstream key sent as a client key: %d, want 401", code)
 	}
 	must(t, r.RevokeClientKey(ck))
 	if code, body := r.postOpen(t); code != 200 {
-		t.Fatalf("after removing the broken key: %d %s", code, body)
+		t.Fatalf("request without a key after removing the broken key: %d %s, want 200", code, body)
 	}
 	if got := up.Requests()[0].Header.Get("X-Api-Key"); got != "sk-ant-collided-upstream" {
-		t.Errorf("the account's upstream got %q", got)
+		t.Errorf("the account's upstream got %q, want the account's own key", got)
 	}
 	// A new client key and the account now live apart.
 	nk, err := r.AddClientKey("new")
 	must(t, err)
 	must(t, r.Accounts().Remove(collider))
 	if s, err := r.ClientKeySecret(nk.ID); err != nil || s.IsZero() {
-		t.Errorf("client key after removing the account: %v", err)
+		t.Errorf("new client key after removing the account: %v, empty %v; want nil, a key", err, s.IsZero())
 	}
 }
