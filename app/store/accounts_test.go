@@ -29,7 +29,7 @@ func TestAccountsCRUD(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := s.UpdateAccount("nope", func(*Account) error { return nil }); !errors.Is(err, ErrNotFound) {
-		t.Errorf("update missing: %v", err)
+		t.Errorf("UpdateAccount(nope) = %v, want ErrNotFound", err)
 	}
 	s.Close()
 
@@ -43,15 +43,15 @@ func TestAccountsCRUD(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(got) != 2 || got[0].ID != "high" || got[1].ID != "low" || got[1].Enabled || got[0].Proxy.Username != "u" {
-		t.Fatalf("accounts after reopen = %+v", got)
+		t.Fatalf("accounts after reopen = %+v, want high (proxy user u) then low (disabled)", got)
 	}
 	if err := s.DeleteAccount("high"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Account("high"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("deleted account: %v", err)
+		t.Errorf("Account of a deleted account: err = %v, want ErrNotFound", err)
 	}
 	if err := s.DeleteAccount("high"); err != nil {
-		t.Errorf("second delete: %v", err)
+		t.Errorf("second DeleteAccount = %v, want nil", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"keypool/app/store/journal"
 	"keypool/relay/sched"
 )
 
@@ -34,13 +35,13 @@ func (s *Store) Get(session string) (sched.Binding, bool) {
 // memory changes.
 func (s *Store) Put(session string, b sched.Binding) {
 	now := s.now()
-	o := op{kind: opBindingPut, session: session}
+	o := op{Entry: journal.Entry{Kind: journal.BindingPut, Session: session}}
 
 	s.bmu.Lock()
 	defer s.bmu.Unlock()
 	if expired(b, now) {
 		delete(s.bindings, session)
-		o = op{kind: opBindingDrop, session: session}
+		o = op{Entry: journal.Entry{Kind: journal.BindingDrop, Session: session}}
 	} else {
 		s.bindings[session] = b
 	}
@@ -52,20 +53,20 @@ func (s *Store) Put(session string, b sched.Binding) {
 			}
 		}
 	}
-	if s.readOnly || s.closed.Load() {
+	if !s.w.accepting() {
 		return
 	}
-	if o.kind == opBindingPut {
+	if o.Kind == journal.BindingPut {
 		v, err := json.Marshal(b)
 		if err != nil {
 			s.log.Warn("skip binding", "path", s.path, "err", err)
 			return
 		}
-		o.value = v
+		o.Value = v
 	}
 	// Queued under bmu so the file sees Puts in the same order as memory.
-	if !s.submit(o) {
-		s.warnFull("write queue full, binding not saved")
+	if !s.w.submit(o) {
+		s.w.warnFull("write queue full, binding not saved")
 	}
 }
 

@@ -9,8 +9,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-var bucketClientKeys = []byte("clientkeys")
-
 // ClientKey names a local client key. The key itself is in the keychain.
 type ClientKey struct {
 	ID      string    `json:"id"`
@@ -24,7 +22,7 @@ func (s *Store) ClientKeys() ([]ClientKey, error) {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketClientKeys)
 		if b == nil {
-			return nil
+			return nil // a read-only open of a file from before client keys existed
 		}
 		return b.ForEach(func(_, v []byte) error {
 			var k ClientKey
@@ -49,45 +47,13 @@ func (s *Store) PutClientKey(k ClientKey) error {
 		return err
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(bucketClientKeys)
-		if err != nil {
-			return err
-		}
-		return b.Put([]byte(k.ID), v)
+		return tx.Bucket(bucketClientKeys).Put([]byte(k.ID), v)
 	})
 }
 
 // DeleteClientKey removes a client key's name.
 func (s *Store) DeleteClientKey(id string) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		if b := tx.Bucket(bucketClientKeys); b != nil {
-			return b.Delete([]byte(id))
-		}
-		return nil
-	})
-}
-
-var bucketSettings = []byte("settings")
-
-// Setting reads an app setting ("" when unset).
-func (s *Store) Setting(key string) (string, error) {
-	var v string
-	err := s.db.View(func(tx *bolt.Tx) error {
-		if b := tx.Bucket(bucketSettings); b != nil {
-			v = string(b.Get([]byte(key)))
-		}
-		return nil
-	})
-	return v, err
-}
-
-// PutSetting saves an app setting.
-func (s *Store) PutSetting(key, value string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(bucketSettings)
-		if err != nil {
-			return err
-		}
-		return b.Put([]byte(key), []byte(value))
+		return tx.Bucket(bucketClientKeys).Delete([]byte(id))
 	})
 }

@@ -1,6 +1,10 @@
 package store
 
-import "keypool/relay"
+import (
+	"sync"
+
+	"keypool/relay"
+)
 
 // WriteHealth says whether the store's writes are landing; see
 // relay.StoreHealth.
@@ -11,15 +15,26 @@ var _ relay.StoreHealthReporter = (*Store)(nil)
 // StoreHealth returns the state of the store's writes, for /health and the
 // window. It never waits on a commit.
 func (s *Store) StoreHealth() WriteHealth {
-	s.hmu.Lock()
-	h := s.health
-	s.hmu.Unlock()
-	h.Lost = s.lost.Load() + s.dropped.Load()
+	h := s.w.health.get()
+	h.Lost = s.w.lost.Load() + s.w.dropped.Load()
 	return h
 }
 
-func (s *Store) setHealth(fn func(*WriteHealth)) {
-	s.hmu.Lock()
-	fn(&s.health)
-	s.hmu.Unlock()
+// healthState is the writer's WriteHealth behind a lock of its own, which
+// is never held across a commit.
+type healthState struct {
+	mu sync.Mutex
+	h  WriteHealth
+}
+
+func (hs *healthState) get() WriteHealth {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	return hs.h
+}
+
+func (hs *healthState) set(fn func(*WriteHealth)) {
+	hs.mu.Lock()
+	fn(&hs.h)
+	hs.mu.Unlock()
 }

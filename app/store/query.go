@@ -186,3 +186,8 @@ func (s *Store) scan(bucket []byte, fn func(c *bolt.Cursor) error) error {
 	}
 	return nil
 }
+
+// timeKey is the 8-byte big-endian prefix of a usage key.
+func timeKey(t time.Time) []byte {
+	return binary.BigEndian.AppendUint64(nil, uint64(t.UnixNano()))
+}

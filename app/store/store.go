@@ -1,12 +1,12 @@
-// Package store keeps Keypool's state in one bbolt file: per-request usage
-// records, per-day totals and sticky session bindings. It implements
-// relay.UsageSink and sched.Bindings; writes are queued without blocking the
-// caller and committed by a single writer (Run). No secret is ever stored.
+// Package store keeps Keypool's state in one bbolt file: account metadata,
+// client key names, app settings, per-request usage records, per-day totals
+// and sticky session bindings. It implements relay.UsageSink and
+// sched.Bindings; their writes are journaled (package journal), queued
+// without blocking the caller and committed by a single writer (Run). No
+// secret is ever stored.
 package store
 
 import (
-	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -46,13 +46,17 @@ var (
 
 // Bucket names and the schema version written to meta/schema.
 var (
-	bucketMeta     = []byte("meta")
-	bucketBindings = []byte("bindings")
-	bucketUsage    = []byte("usage")
-	bucketDaily    = []byte("daily")
-	bucketAccounts = []byte("accounts")
+	bucketMeta       = []byte("meta")
+	bucketBindings   = []byte("bindings")
+	bucketUsage      = []byte("usage")
+	bucketDaily      = []byte("daily")
+	bucketAccounts   = []byte("accounts")
+	bucketClientKeys = []byte("clientkeys")
+	bucketSettings   = []byte("settings")
 
-	allBuckets = [][]byte{bucketMeta, bucketBindings, bucketUsage, bucketDaily, bucketAccounts}
+	// allBuckets are created at Open. A file written by an older Keypool
+	// may lack the later ones: a read-only open finds them missing.
+	allBuckets = [][]byte{bucketMeta, bucketBindings, bucketUsage, bucketDaily, bucketAccounts, bucketClientKeys, bucketSettings}
 
 	keySchema     = []byte("schema")
 	schemaVersion = []byte("1")
@@ -61,24 +65,9 @@ var (
 const (
 	defaultTimeout   = time.Second
 	defaultQueueSize = 4096
-	// maxBatch bounds how many queued ops one transaction commits.
-	maxBatch = 256
-	// batchWait is how long the writer waits for more ops after the first
-	// before committing: the most a record waits to reach the disk.
-	batchWait = 5 * time.Millisecond
-	// warnEvery rate-limits the "queue full" warning.
-	warnEvery = 10 * time.Second
 	// sweepEvery is how many Puts pass between sweeps of expired bindings
 	// from memory.
 	sweepEvery = 1024
-	// minRetry and maxRetry bound the wait between retries of failed writes.
-	minRetry = 100 * time.Millisecond
-	maxRetry = 5 * time.Second
-	// retryBatch is how many held ops one retry transaction takes.
-	retryBatch = 4096
-	// maxHeld bounds the ops held in memory while writes fail (some 30 MB of
-	// usage records); older ones are given up beyond it.
-	maxHeld = 100_000
 )
 
 // Options configures Open. The zero value is usable.
@@ -113,53 +102,23 @@ func (o Options) withDefaults() Options {
 
 // Store is Keypool's bbolt file. Record, Put and Get are safe for concurrent
 // use and never wait on disk; Run commits what they queue.
+//
+// The Store itself holds the file, the usage key sequence and the bindings
+// kept in memory (bmu guards them, and is taken before any of the writer's
+// locks); its writes go through w.
 type Store struct {
 	db       *bolt.DB
 	path     string
 	readOnly bool
 	log      *slog.Logger
 	now      func() time.Time
-
-	queue    chan op
 	seq      atomic.Uint64 // last usage key sequence handed out
-	dropped  atomic.Uint64 // usage records not queued
-	lost     atomic.Uint64 // usage records given up after failed writes
-	lastWarn atomic.Int64  // UnixNano of the last "queue full" warning
-	closed   atomic.Bool
-	closing  chan struct{} // closed by Close; stops Run
 
 	bmu      sync.RWMutex
 	bindings map[string]sched.Binding
 	puts     int // Puts since the last sweep; guarded by bmu
 
-	mu      sync.Mutex    // guards running and runDone
-	running bool          // a Run loop owns the queue
-	runDone chan struct{} // closed when the current Run has returned
-
-	// writeMu is held while ops are taken from the queue and committed
-	// outside Run's loop, and around each of Run's commits. It keeps commits
-	// in queue order.
-	writeMu sync.Mutex
-	// Guarded by writeMu: ops whose commit failed, oldest first, and the
-	// retry state.
-	held         []op
-	writeErr     error
-	failingSince time.Time
-	retryAt      time.Time
-	backoff      time.Duration
-	lostFlushed  uint64    // lost as of the last Flush that reported it
-	lostLogged   uint64    // lost as of the last "lost" log line
-	lostLoggedAt time.Time // when that line was written
-	heldMax      int       // maxHeld; tests lower it
-	dbClosed     bool
-
-	// jmu guards journal and orders journal appends with queue sends. Lock
-	// order: bmu, then writeMu, then jmu.
-	jmu     sync.Mutex
-	journal *journal // nil on a read-only store
-
-	hmu    sync.Mutex
-	health WriteHealth
+	w *writer
 
 	closeOnce sync.Once
 	closeErr  error
@@ -199,52 +158,6 @@ func Open(path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// replayJournal commits what an unclean stop left in the journal and
-// applies its binding changes to memory. Writes that cannot be committed now
-// stay held and are retried by Run.
-func (s *Store) replayJournal() error {
-	s.journal = newJournal(s.path)
-	ops, damaged, err := s.journal.read()
-	if err != nil {
-		return fmt.Errorf("open %s: %w", s.path, err)
-	}
-	if damaged > 0 {
-		s.log.Warn("skipped damaged lines in the usage journal", "path", s.path, "lines", damaged)
-	}
-	if len(ops) == 0 {
-		return nil
-	}
-	now := s.now()
-	s.bmu.Lock()
-	for _, o := range ops {
-		switch o.kind {
-		case opUsage:
-			if seq := binary.BigEndian.Uint64(o.key[8:]); seq > s.seq.Load() {
-				s.seq.Store(seq)
-			}
-		case opBindingPut:
-			var b sched.Binding
-			if json.Unmarshal(o.value, &b) == nil && !expired(b, now) {
-				s.bindings[o.session] = b
-			} else {
-				delete(s.bindings, o.session)
-			}
-		case opBindingDrop:
-			delete(s.bindings, o.session)
-		}
-	}
-	s.bmu.Unlock()
-
-	s.writeMu.Lock()
-	s.held = ops
-	s.retryHeld()
-	held := len(s.held)
-	s.writeMu.Unlock()
-	s.setHealth(func(h *WriteHealth) { h.Held = held })
-	s.log.Info("replayed the usage journal left by an unclean stop", "path", s.path, "writes", len(ops), "still_held", held)
-	return nil
-}
-
 // OpenReadOnly opens an existing file for queries only, sharing the file with
 // other readers, for `keypool status` when no relay is running. A relay that
 // has the file open makes it fail with ErrLocked after timeout (zero or less
@@ -268,20 +181,15 @@ func OpenReadOnly(path string, timeout time.Duration) (*Store, error) {
 }
 
 func newStore(db *bolt.DB, path string, readOnly bool, opts Options) *Store {
-	s := &Store{
+	return &Store{
 		db:       db,
 		path:     path,
 		readOnly: readOnly,
 		log:      opts.Logger,
 		now:      opts.Now,
-		closing:  make(chan struct{}),
 		bindings: make(map[string]sched.Binding),
-		heldMax:  maxHeld,
+		w:        newWriter(db, path, readOnly, opts),
 	}
-	if !readOnly {
-		s.queue = make(chan op, opts.QueueSize)
-	}
-	return s
 }
 
 // openError turns a bbolt open error into one that names the file and says
@@ -430,52 +338,6 @@ func (s *Store) Path() string { return s.path }
 // file. Callers should stop Run first; Close is safe to call more than once and
 // returns the first call's error every time.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	s.closeOnce.Do(func() { s.closeErr = s.w.close() })
 	return s.closeErr
-}
-
-func (s *Store) close() error {
-	s.mu.Lock()
-	s.closed.Store(true)
-	running, runDone := s.running, s.runDone
-	s.mu.Unlock()
-	close(s.closing)
-	if running {
-		<-runDone // Run sees closing, commits what is queued and returns
-	}
-
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	var drainErr error
-	if !s.readOnly {
-		drainErr = s.drainLocked()
-		s.closeJournalLocked()
-	}
-	s.dbClosed = true
-	if err := s.db.Close(); err != nil {
-		return errors.Join(drainErr, fmt.Errorf("close %s: %w", s.path, err))
-	}
-	return drainErr
-}
-
-// closeJournalLocked closes the journal after the final drain and reports
-// writes that never reached the file: those still in the journal are
-// replayed at the next Open; the rest are lost. The caller holds writeMu.
-func (s *Store) closeJournalLocked() {
-	s.jmu.Lock()
-	kept := s.journal.close()
-	s.jmu.Unlock()
-	s.logLostLocked()
-	if len(s.held) == 0 {
-		return
-	}
-	var lost uint64
-	for _, o := range s.held {
-		if o.seg == 0 && o.kind == opUsage {
-			lost++
-		}
-	}
-	s.lost.Add(lost)
-	s.log.Error("closing with writes that never reached the database",
-		"path", s.path, "held", len(s.held), "kept_in_journal_for_next_start", kept, "usage_records_lost", lost, "err", s.writeErr)
 }

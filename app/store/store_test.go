@@ -58,14 +58,14 @@ func waitRunning(t *testing.T, s *Store) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		s.mu.Lock()
-		running := s.running
-		s.mu.Unlock()
+		s.w.writeMu.Lock()
+		running := s.w.running
+		s.w.writeMu.Unlock()
 		if running {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("Run did not start")
+			t.Fatal("Run not running after 10s, want it running")
 		}
 		runtime.Gosched()
 	}
@@ -160,7 +160,7 @@ func TestOpenCreatesFileAndBuckets(t *testing.T) {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets {
 			if tx.Bucket(name) == nil {
-				t.Errorf("bucket %s missing", name)
+				t.Errorf("bucket %s = nil, want it created at Open", name)
 			}
 		}
 		if got := tx.Bucket(bucketMeta).Get(keySchema); string(got) != "1" {
@@ -170,6 +170,61 @@ func TestOpenCreatesFileAndBuckets(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A file from before client keys and settings had buckets: a read-only open
+// reads them as empty, and Open adds the missing buckets.
+func TestOpenAddsLaterBuckets(t *testing.T) {
+	path := dbPath(t)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketMeta, bucketBindings, bucketUsage, bucketDaily, bucketAccounts} {
+			if _, err := tx.CreateBucket(name); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(keySchema, schemaVersion)
+	})
+	if err := errors.Join(err, db.Close()); err != nil {
+		t.Fatal(err)
+	}
+
+	ro, err := OpenReadOnly(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := ro.Setting("strategy"); v != "" || err != nil {
+		t.Errorf("read-only Setting = %q, %v; want \"\", nil", v, err)
+	}
+	if keys, err := ro.ClientKeys(); len(keys) != 0 || err != nil {
+		t.Errorf("read-only ClientKeys = %v, %v; want none, nil", keys, err)
+	}
+	if err := ro.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s := open(t, path, Options{})
+	if err := s.PutSetting("strategy", "spread"); err != nil {
+		t.Fatalf("PutSetting = %v, want nil", err)
+	}
+	if err := s.PutClientKey(ClientKey{ID: "k1", Label: "cli"}); err != nil {
+		t.Fatalf("PutClientKey = %v, want nil", err)
+	}
+	if v, err := s.Setting("strategy"); v != "spread" || err != nil {
+		t.Errorf("Setting = %q, %v; want \"spread\", nil", v, err)
+	}
+	if keys, err := s.ClientKeys(); len(keys) != 1 || keys[0].ID != "k1" || err != nil {
+		t.Errorf("ClientKeys = %+v, %v; want k1 alone", keys, err)
+	}
+	if err := s.DeleteClientKey("k1"); err != nil {
+		t.Errorf("DeleteClientKey = %v, want nil", err)
 	}
 }
 
@@ -377,7 +432,7 @@ func TestGetHidesExpired(t *testing.T) {
 	s := open(t, dbPath(t), Options{Now: clk.nowFunc()})
 	s.Put("s", sched.Binding{Account: "a", Expires: t0.Add(time.Minute)})
 	if _, ok := s.Get("s"); !ok {
-		t.Fatal("Get before expiry: not found")
+		t.Fatal("Get before expiry: not found, want the binding")
 	}
 	clk.add(time.Minute)
 	if b, ok := s.Get("s"); ok {
@@ -469,7 +524,7 @@ func TestOpenCorrupt(t *testing.T) {
 					t.Fatal(err)
 				}
 				if !bytes.Equal(after, tt.data) {
-					t.Errorf("file changed: %d bytes before, %d after", len(tt.data), len(after))
+					t.Errorf("file after Open is %d bytes, want the %d it had, unchanged", len(after), len(tt.data))
 				}
 			})
 		}
@@ -497,11 +552,11 @@ func TestMoveAside(t *testing.T) {
 		t.Errorf("kept at %s, want %s", kept, want)
 	}
 	if b, err := os.ReadFile(kept); err != nil || !bytes.Equal(b, damaged) {
-		t.Errorf("the kept file differs from the damaged one (%v)", err)
+		t.Errorf("kept file = %d bytes (%v), want the %d damaged ones unchanged", len(b), err, len(damaged))
 	}
 	s := open(t, path, Options{})
 	if got := len(allRecords(t, s)); got != 0 {
-		t.Errorf("fresh store has %d records", got)
+		t.Errorf("fresh store has %d records, want 0", got)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -623,7 +678,7 @@ func TestRunCommitsQueuedOnCancel(t *testing.T) {
 		t.Errorf("Day = %+v, want one total of %d requests", days, n)
 	}
 	if _, ok := s2.Get("sess"); !ok {
-		t.Error("binding lost")
+		t.Error("after reopen: Get(sess) not found, want the binding")
 	}
 }
 
@@ -645,7 +700,7 @@ func TestCloseStopsRun(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	if err := s.Close(); err != nil {
-		t.Errorf("second Close: %v", err)
+		t.Errorf("second Close = %v, want nil", err)
 	}
 	if err := s.Flush(context.Background()); !errors.Is(err, ErrClosed) {
 		t.Errorf("Flush after Close = %v, want ErrClosed", err)
@@ -792,12 +847,12 @@ func TestReadOnly(t *testing.T) {
 		t.Errorf("read-only Day = %+v, %v; want one total", days, err)
 	}
 	if _, ok := ro.Get("sess"); !ok {
-		t.Error("read-only Get(sess): not found")
+		t.Error("read-only Get(sess): not found, want the binding")
 	}
 	ro.Record(rec(t0, "a", "m", 200, 1, 1))
 	ro.Put("other", sched.Binding{Account: "b", Expires: time.Now().Add(time.Hour)})
 	if err := ro.Flush(context.Background()); err != nil {
-		t.Errorf("read-only Flush: %v", err)
+		t.Errorf("read-only Flush = %v, want nil", err)
 	}
 	if got := ro.Dropped(); got != 0 {
 		t.Errorf("read-only Dropped() = %d, want 0", got)
@@ -810,7 +865,7 @@ func TestReadOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(before, after) {
-		t.Error("read-only store changed the file")
+		t.Errorf("file after a read-only open is %d bytes, want the %d it had, unchanged", len(after), len(before))
 	}
 }
 
@@ -827,7 +882,7 @@ func TestNoSecretFields(t *testing.T) {
 				low := strings.ToLower(string(v))
 				for _, bad := range []string{"secret", "token\"", "api_key", "password", "authorization"} {
 					if strings.Contains(low, bad) {
-						t.Errorf("bucket %s key %q holds %q: %s", name, k, bad, v)
+						t.Errorf("bucket %s key %q = %s, want no %q in it", name, k, v, bad)
 					}
 				}
 				return nil
@@ -851,10 +906,10 @@ func BenchmarkRecord(b *testing.B) {
 		defer s.Close()
 		b.ReportAllocs()
 		for b.Loop() {
-			if len(s.queue) == cap(s.queue) {
+			if len(s.w.queue) == cap(s.w.queue) {
 				b.StopTimer()
-				for len(s.queue) > 0 {
-					<-s.queue
+				for len(s.w.queue) > 0 {
+					<-s.w.queue
 				}
 				b.StartTimer()
 			}
@@ -871,8 +926,8 @@ func BenchmarkRecord(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer func() {
-			for len(s.queue) > 0 {
-				<-s.queue
+			for len(s.w.queue) > 0 {
+				<-s.w.queue
 			}
 			s.Close()
 		}()
