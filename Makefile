@@ -77,7 +77,7 @@ test: vet
 	$(MAKE) --no-print-directory fuzz-short
 
 FUZZ_TARGETS := ./relay/sse:FuzzCopy ./relay/session:FuzzFromUserID ./relay/anthropic:FuzzResponseUsage \
-	./relay/convert:FuzzChatToMessages ./relay/convert:FuzzStream ./app/config:FuzzParse ./app/store:FuzzJournalLine
+	./relay/convert:FuzzChatToMessages ./relay/convert:FuzzStream ./app/config:FuzzParse ./app/store/journal:FuzzJournalLine
 
 fuzz-short:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
