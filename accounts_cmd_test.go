@@ -43,25 +43,25 @@ func TestAccountsCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	if s, err := keys.Get(secrets.Account("mirror"), secrets.APIKey); err != nil || s.Reveal() != "sk-ant-cli-secret" {
-		t.Fatalf("api key in keychain: %v", err)
+		t.Fatalf("api key in keychain: err %v, the typed one %v; want nil, true", err, err == nil && s.Reveal() == "sk-ant-cli-secret")
 	}
 	if s, err := keys.Get(secrets.Account("mirror"), secrets.ProxyPassword); err != nil || s.Reveal() != "proxy-secret" {
-		t.Fatalf("proxy password in keychain: %v", err)
+		t.Fatalf("proxy password in keychain: err %v, the typed one %v; want nil, true", err, err == nil && s.Reveal() == "proxy-secret")
 	}
 	if _, err := run1("x\n", "accounts", "add", "--id", "mirror"); err == nil || !strings.Contains(err.Error(), "exists") {
-		t.Errorf("duplicate add: %v", err)
+		t.Errorf("duplicate add: %v, want an error saying it exists", err)
 	}
 	if _, err := run1("", "accounts", "add", "--id", "nokey"); err == nil {
-		t.Error("an account without a key was added")
+		t.Error("add without a key: err = nil, want an error")
 	}
 	if _, err := run1("x\n", "accounts", "add", "--id", "p", "--proxy", "socks5://me:pw@h:1"); err == nil || strings.Contains(err.Error(), "pw") {
-		t.Errorf("proxy password in the URL: %v", err)
+		t.Errorf("add with a password in the proxy URL: %v, want an error that does not show it", err)
 	}
 
 	cfg := filepath.Join(dirtest.New(t), "config.toml")
 	os.WriteFile(cfg, []byte("api_keys = []\n[[accounts]]\ntype = \"claude-api\"\nid = \"main\"\napi_key = \"sk-ant-imported-secret\"\n"), 0o600)
 	if out, err := run1("", "import", cfg); err != nil || !strings.Contains(out, "imported main") {
-		t.Fatalf("import: %q %v", out, err)
+		t.Fatalf("import: %q, %v; want \"imported main\", nil", out, err)
 	}
 	if _, err := run1("", "accounts", "disable", "main"); err != nil {
 		t.Fatal(err)
@@ -71,18 +71,18 @@ func TestAccountsCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out, "mirror") || !strings.Contains(out, "disabled") {
-		t.Errorf("list:\n%s", out)
+		t.Errorf("list:\n%s\nwant mirror, and main disabled", out)
 	}
 	if _, err := run1("", "accounts", "remove", "mirror"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := keys.Get(secrets.Account("mirror"), secrets.APIKey); err == nil {
-		t.Error("removed account's key still in the keychain")
+		t.Error("removed account's key: Get err = nil, want it gone from the keychain")
 	}
 	db, _ := os.ReadFile(filepath.Join(dir, "keypool.db"))
 	for _, s := range []string{"sk-ant-cli-secret", "proxy-secret", "sk-ant-imported-secret"} {
 		if bytes.Contains(db, []byte(s)) || strings.Contains(out, s) {
-			t.Errorf("secret %q in the bbolt file or the output", s)
+			t.Errorf("secret %q in the bbolt file or the output, want it only in the keychain", s)
 		}
 	}
 }
@@ -111,33 +111,33 @@ func TestAccountsCommandsWhileRunning(t *testing.T) {
 		return resp.StatusCode
 	}
 	if code := post(); code != http.StatusServiceUnavailable {
-		t.Fatalf("no accounts yet: %d", code)
+		t.Fatalf("request with no accounts yet: %d, want 503", code)
 	}
 	if err := cli("sk-ant-live-secret\n", "accounts", "add", "--id", "live", "--api-url", up.URL); err != nil {
 		t.Fatal(err)
 	}
 	if code := post(); code != 200 || up.Count() != 1 {
-		t.Fatalf("after add: %d, upstream calls %d", code, up.Count())
+		t.Fatalf("request after add: %d, upstream called %d times; want 200, once", code, up.Count())
 	}
 	if got := up.Requests()[0].Header.Get("X-Api-Key"); got != "sk-ant-live-secret" {
-		t.Errorf("upstream key = %q", got)
+		t.Errorf("upstream key = %q, want the one typed at add", got)
 	}
 	if err := cli("x\n", "accounts", "add", "--id", "live"); err == nil || !strings.Contains(err.Error(), "exists") {
-		t.Errorf("duplicate through the socket: %v", err)
+		t.Errorf("duplicate add through the socket: %v, want an error saying it exists", err)
 	}
 	if err := cli("", "accounts", "disable", "live"); err != nil {
 		t.Fatal(err)
 	}
 	if code := post(); code != http.StatusServiceUnavailable {
-		t.Errorf("disabled account still served: %d", code)
+		t.Errorf("request after disabling the only account: %d, want 503", code)
 	}
 	if err := cli("", "accounts", "remove", "live"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := keys.Get(secrets.Account("live"), secrets.APIKey); err == nil {
-		t.Error("removed account's key still in the keychain")
+		t.Error("removed account's key: Get err = nil, want it gone from the keychain")
 	}
 	if err := cli("", "accounts", "remove", "nope"); err == nil {
-		t.Error("removing a missing account succeeded")
+		t.Error("remove of a missing account: err = nil, want an error")
 	}
 }

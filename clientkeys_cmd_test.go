@@ -34,7 +34,7 @@ func TestClientKeysCommand(t *testing.T) {
 
 	out, err := cli("client-keys", "list")
 	if err != nil || !strings.Contains(out, "No client keys") {
-		t.Fatalf("list with none: %q, %v", out, err)
+		t.Fatalf("list with none: %q, %v; want \"No client keys\", nil", out, err)
 	}
 	out, err = cli("client-keys", "add", "--name", "laptop")
 	if err != nil {
@@ -46,10 +46,10 @@ func TestClientKeysCommand(t *testing.T) {
 	}
 	t.Cleanup(func() { keys.DeleteAll(secrets.ClientKey(id)) })
 	if s, err := keys.Get(secrets.ClientKey(id), secrets.APIKey); err != nil || s.Reveal() != value {
-		t.Fatalf("the keychain holds %v for %s", err, id)
+		t.Fatalf("keychain Get(%s): err %v, the printed key %v; want nil, true", id, err, err == nil && s.Reveal() == value)
 	}
 	if out, _ := cli("client-keys", "list"); !strings.Contains(out, id) || !strings.Contains(out, "laptop") || !strings.Contains(out, "ok") {
-		t.Errorf("list = %q", out)
+		t.Errorf("list = %q, want %s, laptop, ok", out, id)
 	}
 
 	// A relay on the data dir: the commands go through its socket.
@@ -78,17 +78,17 @@ func TestClientKeysCommand(t *testing.T) {
 		return resp.StatusCode
 	}
 	if code := post(""); code != http.StatusUnauthorized {
-		t.Errorf("no key: %d", code)
+		t.Errorf("request without a key: %d, want 401", code)
 	}
 	if code := post(value); code != 200 {
-		t.Errorf("with the key: %d", code)
+		t.Errorf("request with the key: %d, want 200", code)
 	}
 	out, err = cli("client-keys", "add", "--name", "desktop")
 	must(err)
 	value2, id2 := keyValue.FindString(out), keyID.FindString(out)
 	t.Cleanup(func() { keys.DeleteAll(secrets.ClientKey(id2)) })
 	if code := post(value2); code != 200 {
-		t.Errorf("a key added through the socket: %d (%q)", code, out)
+		t.Errorf("request with a key added through the socket: %d (%q), want 200", code, out)
 	}
 	// The first key's secret disappears: it is listed as broken with the
 	// fix, status says so too, and it can be removed.
@@ -96,31 +96,31 @@ func TestClientKeysCommand(t *testing.T) {
 	out, err = cli("client-keys", "list")
 	must(err)
 	if !strings.Contains(out, "BROKEN") || !strings.Contains(out, "keypool client-keys remove "+id) {
-		t.Errorf("list after the secret went: %q", out)
+		t.Errorf("list after the secret went: %q, want it BROKEN with \"keypool client-keys remove %s\"", out, id)
 	}
 	out, err = cli("env", "claude")
 	must(err)
 	if !strings.Contains(out, value2) {
-		t.Errorf("keypool env hands out a broken key instead of the working one:\n%s", out)
+		t.Errorf("keypool env claude:\n%s\nwant the working key, not the broken one", out)
 	}
 	out, err = cli("status")
 	must(err)
 	if !strings.Contains(out, id) || !strings.Contains(out, "BROKEN") {
-		t.Errorf("status does not show the broken key:\n%s", out)
+		t.Errorf("status:\n%s\nwant %s shown BROKEN", out, id)
 	}
 	for _, k := range []string{id, id2} {
 		if _, err := cli("client-keys", "remove", k); err != nil {
-			t.Fatalf("remove %s: %v", k, err)
+			t.Fatalf("remove %s: %v, want nil", k, err)
 		}
 	}
 	if code := post(value2); code != 200 {
-		t.Errorf("with no client keys left the relay is open to local programs again: %d", code)
+		t.Errorf("request with no client keys left: %d, want 200 (the relay open to local programs again)", code)
 	}
 	if _, err := cli("client-keys", "remove", id); err == nil || !strings.Contains(err.Error(), "no such client key") {
-		t.Errorf("removing a key twice: %v", err)
+		t.Errorf("removing a key twice: %v, want \"no such client key\"", err)
 	}
 	if _, err := cli("client-keys", "frobnicate"); err == nil || !strings.Contains(err.Error(), "list | add") {
-		t.Errorf("unknown subcommand: %v", err)
+		t.Errorf("unknown subcommand: %v, want the usage (list | add …)", err)
 	}
 }
 

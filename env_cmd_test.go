@@ -51,7 +51,7 @@ func TestConnectCmdWritesKeyIntoFiles(t *testing.T) {
 			}
 			p := c.ModelProviders[c.ModelProvider]
 			if p.EnvKey != "" {
-				t.Errorf("the provider names env_key %q: Codex would need it exported", p.EnvKey)
+				t.Errorf("the provider names env_key %q, want none (Codex would need it exported)", p.EnvKey)
 			}
 			return strings.TrimSuffix(p.BaseURL, "/openai/v1"), p.Token
 		},
@@ -81,22 +81,22 @@ func TestConnectCmdWritesKeyIntoFiles(t *testing.T) {
 				t.Setenv("HOME", home)
 				var out bytes.Buffer
 				if err := run(context.Background(), []string{"connect", cli, "--config", tt.config}, strings.NewReader(""), &out, &out); err != nil {
-					t.Fatalf("connect: %v\n%s", err, out.String())
+					t.Fatalf("connect: %v, want nil\n%s", err, out.String())
 				}
 				if strings.Contains(out.String(), "KEYPOOL_API_KEY") || strings.Contains(out.String(), "export ") {
-					t.Errorf("connect still asks for an export: %s", out.String())
+					t.Errorf("connect said %s, want no export asked for", out.String())
 				}
 				if base, key := found[cli](t, home); base != tt.base || key != tt.key {
 					t.Errorf("%s finds base %q key %q, want %q %q", cli, base, key, tt.base, tt.key)
 				}
 				out.Reset()
 				if err := run(context.Background(), []string{"disconnect", cli}, strings.NewReader(""), &out, &out); err != nil {
-					t.Fatalf("disconnect: %v\n%s", err, out.String())
+					t.Fatalf("disconnect: %v, want nil\n%s", err, out.String())
 				}
 				left, _ := filepath.Glob(filepath.Join(home, "."+cli, "*"))
 				for _, p := range left {
 					if !strings.Contains(filepath.Base(p), ".keypool-backup-") {
-						t.Errorf("disconnect left %s", p)
+						t.Errorf("after disconnect %s is there, want only backups left", p)
 					}
 				}
 			})

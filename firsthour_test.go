@@ -109,7 +109,7 @@ func TestNoLibraryWarnings(t *testing.T) {
 	reruntest.Report(t, "the commands under LANG=C.UTF-8", out, err)
 	for _, bad := range []string{"Fyne error", "Error parsing user locale", "Cause:"} {
 		if bytes.Contains(out, []byte(bad)) {
-			t.Errorf("a command printed %q under LANG=C.UTF-8", bad)
+			t.Errorf("a command printed %q under LANG=C.UTF-8, want no library warning", bad)
 		}
 	}
 }
@@ -146,7 +146,7 @@ func TestAddWithoutSessionBusLeavesNoProcess(t *testing.T) {
 		}
 		for _, want := range []string{"keypool serve --config", "dbus-run-session", "gnome-keyring-daemon --unlock"} {
 			if !strings.Contains(err.Error(), want) {
-				t.Errorf("error %q does not show the headless way (%q)", err, want)
+				t.Errorf("err = %q, want the headless way (%q) in it", err, want)
 			}
 		}
 		if strings.Contains(err.Error(), "sk-ant-nobus-secret") {
@@ -176,7 +176,7 @@ func TestAddWithoutSessionBusLeavesNoProcess(t *testing.T) {
 		for pid := range left {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
-		t.Errorf("processes left behind by a failed accounts add (pid: command): %v", left)
+		t.Errorf("processes left behind by a failed accounts add (pid: command): %v, want none", left)
 	}
 	reruntest.Report(t, "accounts add with no session bus", out, err)
 }

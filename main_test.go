@@ -50,13 +50,13 @@ func TestRunCommands(t *testing.T) {
 			var out, errOut bytes.Buffer
 			err := run(context.Background(), tt.args, strings.NewReader(""), &out, &errOut)
 			if tt.wantErr == "" && err != nil {
-				t.Fatalf("err = %v", err)
+				t.Fatalf("err = %v, want nil", err)
 			}
 			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
 				t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
 			}
 			if err != nil && strings.Contains(err.Error(), "SECRET") {
-				t.Error("error shows a secret")
+				t.Errorf("err = %v, want no secret in it", err)
 			}
 			if !strings.Contains(out.String(), tt.wantOut) {
 				t.Errorf("stdout = %q, want %q", out.String(), tt.wantOut)
@@ -64,7 +64,7 @@ func TestRunCommands(t *testing.T) {
 		})
 	}
 	if code := exitCode(errors.Join(errUsage)); code != 2 {
-		t.Errorf("usage exit code %d", code)
+		t.Errorf("exitCode(a usage error) = %d, want 2", code)
 	}
 }
 

@@ -45,6 +45,6 @@ func TestParseSince(t *testing.T) {
 func TestUsageSinceError(t *testing.T) {
 	err := run(context.Background(), []string{"usage", "--since", "last week", "--data-dir", t.TempDir()}, strings.NewReader(""), io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "today, yesterday") || strings.Contains(err.Error(), "parsing time") {
-		t.Errorf("err = %v", err)
+		t.Errorf("err = %v, want the accepted forms (today, yesterday, …), not Go's time-layout error", err)
 	}
 }
