@@ -5,21 +5,16 @@
 package app
 
 import (
+	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sort"
-	"strconv"
-	"strings"
 	"sync"
-	"syscall"
+	"sync/atomic"
 	"time"
 
 	"keypool/app/config"
@@ -43,14 +38,24 @@ const (
 // ErrPortInUse is returned by Open when the relay's address is taken.
 var ErrPortInUse = errors.New("port in use")
 
+// AnyPort, as Params.Port, lets the system pick a free port (keypool serve
+// --port 0); the URL and the run file say which.
+const AnyPort = -1
+
 // Params configures Open.
 type Params struct {
 	ConfigPath string // a seed-format config; empty: the app's own store
 	DataDir    string // where Keypool keeps its files; empty: DefaultDataDir()
 	Host       string // overrides the config's [server] host when set
-	Port       int    // overrides the config's [server] port when set
-	Logger     *slog.Logger
-	Now        func() time.Time
+	Port       int    // overrides the config's [server] port when set (see AnyPort)
+	// Listener, when set, is where the relay serves, instead of a listener
+	// bound to the address Host, Port, the saved settings and the config
+	// name. Open takes it over: Close closes it, as does an Open that
+	// fails. URL and the run file give its address. Tests hand one over on
+	// 127.0.0.1:0, so that nothing can take the port first.
+	Listener net.Listener
+	Logger   *slog.Logger
+	Now      func() time.Time
 
 	// Keychain holds the store's secrets; nil: the OS keychain.
 	Keychain secrets.Keychain
@@ -59,39 +64,37 @@ type Params struct {
 	RefreshToken func(ctx context.Context, kind pool.Kind, client *http.Client, refreshToken string) (tokens.Token, error)
 }
 
-// App is a running Keypool: store, relay and listener.
+// App is a running Keypool: the store, the relay, and the components Run
+// runs over them (see Run).
 type App struct {
-	log      *slog.Logger
-	cfg      *config.File
-	dbPath   string
-	store    *store.Store
-	relay    *relay.Server
-	server   *http.Server
-	listener net.Listener
-	now      func() time.Time
+	log    *slog.Logger
+	now    func() time.Time
+	cfg    *config.File
+	files  Files
+	store  *store.Store
+	relay  *relay.Server
+	prices *prices.Table
+
+	// The components, built by Open and run by Run.
+	server     *relayServer
+	control    *controlSocket // nil when the socket could not be opened
+	keychain   *keychainWait
+	clientKeys *clientKeys
+	quota      quotaSaver
 
 	// The app's own accounts (serve without --config).
-	accounts   *Accounts
-	control    net.Listener // the control socket; nil when serving a config file
-	controlSrv *http.Server
-	keyCreds   *keychainCredentials
-	tokens     *tokens.Manager
-	prices     *prices.Table
-	reloadMu   sync.Mutex
-	showMu     sync.Mutex
-	onShow     func()
-	kindsMu    sync.RWMutex
-	kinds      map[string]pool.Kind
-	proxyOf    map[string]*pool.Proxy
-	// kcErr is why the keychain could not be read at start; while it is
-	// set the relay is blocked and waitKeychain watches. Guarded by kcMu.
-	kcMu  sync.Mutex
+	accounts *Accounts
+	keyCreds *keychainCredentials
+	tokens   *tokens.Manager
+	reloadMu sync.Mutex
+	kindsMu  sync.RWMutex
+	kinds    map[string]pool.Kind
+	proxyOf  map[string]*pool.Proxy
+	// kcErr is why the keychain could not be read while Open read the
+	// accounts; from then on the keychain wait holds that state.
 	kcErr error
-	// clientKeysMu serialises loadClientKeys and guards brokenKeys: why
-	// each client key the relay could not take is left out.
-	clientKeysMu sync.Mutex
-	brokenKeys   map[string]string
 
+	onShow atomic.Pointer[func()] // what a second launch does (OnShow)
 	// changes holds one pending "what the window shows may have changed"
 	// (see Changes).
 	changes chan struct{}
@@ -100,138 +103,75 @@ type App struct {
 	closeErr  error
 }
 
-// DefaultDataDir is the per-user folder Keypool keeps its files in.
-func DefaultDataDir() (string, error) {
-	dir, err := os.UserConfigDir()
-	if err != nil {
-		return "", fmt.Errorf("find the user config dir: %w (pass --data-dir)", err)
+// Open loads the configuration, opens the store, builds the relay and the
+// components, and binds the relay's address. Nothing is served until Run.
+// When it fails it gives back whatever it took.
+func Open(p Params) (_ *App, err error) {
+	a := &App{log: cmp.Or(p.Logger, slog.Default()), now: p.Now, changes: make(chan struct{}, 1)}
+	if a.now == nil {
+		a.now = time.Now
 	}
-	return filepath.Join(dir, "keypool"), nil
-}
-
-// LoadConfig reads p's config, or returns an empty one (no accounts,
-// loopback, default port) when there is none, with overrides applied.
-func LoadConfig(p Params) (*config.File, error) {
-	var cfg *config.File
-	if p.ConfigPath != "" {
-		c, err := config.Load(p.ConfigPath)
+	defer func() {
 		if err != nil {
-			return nil, err
+			if a.server == nil && p.Listener != nil {
+				p.Listener.Close()
+			}
+			a.release()
 		}
-		cfg = c
-	} else {
-		c, err := config.Parse("(defaults)", nil)
-		if err != nil {
-			return nil, err
-		}
-		cfg = c
-	}
-	if p.Host != "" {
-		cfg.Server.Host = p.Host
-	}
-	if p.Port != 0 {
-		cfg.Server.Port = p.Port
-	}
-	return cfg, nil
-}
-
-// DatabasePath is the bbolt file for p and cfg: --data-dir wins, then the
-// config's database_path, then the default data dir.
-func DatabasePath(p Params, cfg *config.File) (string, error) {
-	if p.DataDir != "" {
-		return filepath.Join(p.DataDir, "keypool.db"), nil
-	}
-	if cfg != nil && cfg.Server.DatabasePath != "" {
-		return besideSQLite(cfg.Server.DatabasePath), nil
-	}
-	dir, err := DefaultDataDir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(dir, "keypool.db"), nil
-}
-
-// besideSQLite keeps a seed relay's database untouched: the seed keeps
-// SQLite at database_path, so when that file is SQLite Keypool puts its own
-// bbolt file beside it ("relay.db" → "relay.keypool.db").
-func besideSQLite(path string) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return path
-	}
-	defer f.Close()
-	magic := make([]byte, 16)
-	if n, _ := io.ReadFull(f, magic); n == 16 && string(magic) == "SQLite format 3\x00" {
-		ext := filepath.Ext(path)
-		return strings.TrimSuffix(path, ext) + ".keypool.db"
-	}
-	return path
-}
-
-// OpenStore opens the store of p's data dir for a one-off command, waiting
-// briefly for the lock.
-func OpenStore(p Params) (*store.Store, error) {
-	cfg, err := LoadConfig(p)
+	}()
+	s, err := Resolve(p)
 	if err != nil {
 		return nil, err
 	}
-	path, err := DatabasePath(p, cfg)
-	if err != nil {
+	a.cfg, a.files = s.Config, s.Files
+	if !isLoopback(a.cfg.Server.Host) && len(a.cfg.APIKeys) == 0 {
+		return nil, fmt.Errorf("host %s is reachable from other machines: set api_keys so only your clients can use the relay", a.cfg.Server.Host)
+	}
+	if a.store, err = store.Open(a.files.DB, store.Options{Logger: a.log, Now: a.now}); err != nil {
 		return nil, err
 	}
-	return store.Open(path, store.Options{Timeout: 300 * time.Millisecond, Logger: p.Logger})
-}
-
-// Open loads the configuration, opens the store and binds the relay's
-// address. Nothing is served until Run.
-func Open(p Params) (*App, error) {
-	log := p.Logger
-	if log == nil {
-		log = slog.Default()
-	}
-	now := p.Now
-	if now == nil {
-		now = time.Now
-	}
-	cfg, err := LoadConfig(p)
-	if err != nil {
-		return nil, err
-	}
-	if !isLoopback(cfg.Server.Host) && len(cfg.APIKeys) == 0 {
-		return nil, fmt.Errorf("host %s is reachable from other machines: set api_keys so only your clients can use the relay", cfg.Server.Host)
-	}
-	dbPath, err := DatabasePath(p, cfg)
-	if err != nil {
-		return nil, err
-	}
-	st, err := store.Open(dbPath, store.Options{Logger: log, Now: now})
-	if err != nil {
-		return nil, err
-	}
-	a := &App{log: log, cfg: cfg, dbPath: dbPath, store: st, now: now, changes: make(chan struct{}, 1)}
 	// Prices: the bundled table, with the user's prices.json in the data dir.
-	if a.prices, err = prices.Load(filepath.Join(filepath.Dir(dbPath), "prices.json")); err != nil {
-		st.Close()
+	if a.prices, err = prices.Load(a.files.Prices()); err != nil {
 		return nil, err
 	}
+	if err := a.openRelay(p); err != nil {
+		return nil, err
+	}
+	if err := a.openKeychain(); err != nil {
+		return nil, err
+	}
+	a.loadSpend()
+	a.quota = quotaSaver{relay: a.relay, store: a.store, log: a.log}
+	a.quota.load()
+	if a.server, err = listenRelay(p.Listener, a.cfg.Addr(), a.relay, a.files.RunFile(), a.log); err != nil {
+		return nil, err
+	}
+	if a.control, err = listenControl(a.files.ControlSocket(), a.controlHandler(), a.log); err != nil {
+		a.log.Warn("account commands will not reach this relay", "err", err)
+	}
+	return a, nil
+}
 
+// openRelay builds the relay over the config file's accounts, or over the
+// store's with the strategy and the address saved in its settings.
+func (a *App) openRelay(p Params) error {
 	var (
 		accounts []pool.Account
 		creds    relay.Credentials
+		err      error
 	)
+	cfg := a.cfg
 	if p.ConfigPath != "" {
 		accounts, creds = a.openConfigAccounts(p)
 	} else {
-		accounts, creds, err = a.openAccountStore(p)
-		if err != nil {
-			st.Close()
-			return nil, err
+		if accounts, creds, err = a.openAccountStore(p); err != nil {
+			return err
 		}
 		if st, _ := a.store.Setting("strategy"); st != "" {
 			cfg.Scheduler.Strategy = st
 		}
 		// The address saved in the app's settings, unless flags say otherwise.
-		if host, port := savedListen(a); port != 0 {
+		if host, port := savedListen(a.store); port != 0 {
 			if p.Host == "" && host != "" {
 				cfg.Server.Host = host
 			}
@@ -243,8 +183,8 @@ func Open(p Params) (*App, error) {
 	a.relay, err = relay.New(relay.Config{
 		Accounts:             accounts,
 		Credentials:          creds,
-		Bindings:             st,
-		Usage:                notifyingSink{st, a.changed},
+		Bindings:             a.store,
+		Usage:                notifyingSink{a.store, a.changed},
 		Cost:                 a.prices.Cost,
 		Today:                a.today,
 		ClientKeys:           cfg.APIKeys,
@@ -261,54 +201,35 @@ func Open(p Params) (*App, error) {
 		IdleTimeout:          seconds(cfg.Server.IdleTimeoutSeconds),
 		NoAccountsHint:       noAccountsHint(p),
 		MaxBodyBytes:         cfg.Server.MaxBodyBytes,
-		Logger:               log,
-		Now:                  now,
+		Logger:               a.log,
+		Now:                  a.now,
 	})
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
+	return err
+}
 
-	if err := a.keychainErr(); err != nil {
-		a.waitForKeychain(err)
-	} else if a.accounts != nil && len(cfg.APIKeys) == 0 {
-		// The store's client keys, when it has any.
-		if err := a.loadClientKeys(); keychainUnavailable(err) {
-			a.waitForKeychain(err)
-		} else if err != nil {
-			st.Close()
-			return nil, err
-		}
+// openKeychain builds the client keys and the keychain wait, and loads the
+// store's client keys (when the config names none); a keychain that cannot
+// be read blocks the relay until the wait sees it answer.
+func (a *App) openKeychain() error {
+	var keys secrets.Keychain
+	if a.accounts != nil {
+		keys = a.accounts.Keys
 	}
-	a.loadSpend()
-	a.loadQuota()
-	addr := cfg.Addr()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		st.Close()
-		if errors.Is(err, syscall.EADDRINUSE) {
-			return nil, fmt.Errorf("%w: %s is already taken (another Keypool or another program?): choose another with --port N or [server] port in the config", ErrPortInUse, addr)
-		}
-		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	a.clientKeys = &clientKeys{store: a.store, keys: keys, relay: a.relay, log: a.log, now: a.now, changed: a.changed}
+	a.keychain = &keychainWait{keys: keys, relay: a.relay, log: a.log, changed: a.changed, resume: a.resumeKeychain}
+	if a.kcErr != nil {
+		a.keychain.block(a.kcErr)
+		return nil
 	}
-	a.listener = ln
-	{
-		if a.control, err = listenControl(ControlSocket(dbPath)); err != nil {
-			log.Warn("account commands will not reach this relay", "err", err)
-		} else {
-			a.controlSrv = &http.Server{Handler: a.controlHandler(), ReadHeaderTimeout: 10 * time.Second}
-		}
+	if a.accounts == nil || len(a.cfg.APIKeys) > 0 {
+		return nil
 	}
-	a.server = &http.Server{
-		Handler:           a.relay,
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	err := a.clientKeys.load()
+	if keychainUnavailable(err) {
+		a.keychain.block(err)
+		return nil
 	}
-	if err := writeRunFile(a.runFile(), ln.Addr().String()); err != nil {
-		log.Warn("cannot note the relay address for `keypool status`", "err", err)
-	}
-	return a, nil
+	return err
 }
 
 // noAccountsHint is what /health says while there are no accounts.
@@ -401,18 +322,10 @@ func (a *App) proxyFor(id string) *pool.Proxy {
 	return a.proxyOf[id]
 }
 
-// markNeedsLogin records that an account's refresh token was refused, so
-// status, /health and later runs show it, and takes it out of the pool.
+// markNeedsLogin takes an account whose refresh token was refused out of
+// the pool. The token vault has recorded it (the store, for status,
+// /health and later runs); a config file's account is rested by the relay.
 func (a *App) markNeedsLogin(id string, why error) {
-	if a.accounts == nil {
-		return // a config file's account: the relay rests it; nothing to record
-	}
-	if err := a.store.UpdateAccount(id, func(s *store.Account) error {
-		s.Status, s.StatusWhy = store.StatusNeedsLogin, "the provider refused the refresh token"
-		return nil
-	}); err != nil {
-		a.log.Warn("cannot record needs-login", "account", id, "err", err)
-	}
 	a.ReloadAccounts()
 }
 
@@ -523,27 +436,8 @@ func (a *App) newTokens(p Params, vault tokens.Vault) *tokens.Manager {
 	})
 }
 
-// memoryVault keeps tokens in memory (accounts from a config file).
-type memoryVault struct {
-	mu   sync.Mutex
-	toks map[string]tokens.Token
-}
-
-func (v *memoryVault) LoadToken(_ context.Context, id string) (tokens.Token, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.toks[id], nil
-}
-
-func (v *memoryVault) SaveToken(_ context.Context, id string, t tokens.Token) error {
-	v.mu.Lock()
-	v.toks[id] = t
-	v.mu.Unlock()
-	return nil
-}
-
 // Addr is the address the relay listens on.
-func (a *App) Addr() string { return a.listener.Addr().String() }
+func (a *App) Addr() string { return a.server.Addr() }
 
 // URL is the relay's base URL for clients.
 func (a *App) URL() string { return "http://" + clientAddr(a.Addr()) }
@@ -557,101 +451,22 @@ func (a *App) Relay() *relay.Server { return a.relay }
 // Store is the app's bbolt store.
 func (a *App) Store() *store.Store { return a.store }
 
-// Run serves until ctx is done, then shuts the server down (letting running
-// requests finish for a few seconds) and writes out queued records.
+// Run serves until ctx is done or a component fails, then stops the
+// components in the order written here, each stage once the one before has
+// ended, and returns the first error.
 func (a *App) Run(ctx context.Context) error {
-	storeCtx, stopStore := context.WithCancel(context.Background())
-	storeDone := make(chan error, 1)
-	go func() { storeDone <- a.store.Run(storeCtx) }()
-
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- a.server.Serve(a.listener) }()
-	controlDone := make(chan struct{})
-	go func() {
-		defer close(controlDone)
-		if a.controlSrv != nil {
-			a.controlSrv.Serve(a.control)
-		}
-	}()
-	defer func() {
-		if a.controlSrv != nil {
-			a.controlSrv.Close()
-		}
-		<-controlDone
-	}()
-
-	quotaDone := make(chan struct{})
-	quotaCtx, stopQuota := context.WithCancel(ctx)
-	go func() {
-		defer close(quotaDone)
-		t := time.NewTicker(30 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-quotaCtx.Done():
-				return
-			case <-t.C:
-				a.saveQuota()
-			}
-		}
-	}()
-	defer func() { stopQuota(); <-quotaDone; a.saveQuota() }()
-
-	keychainDone := make(chan struct{})
-	keychainCtx, stopKeychain := context.WithCancel(ctx)
-	go func() {
-		defer close(keychainDone)
-		a.waitKeychain(keychainCtx)
-	}()
-	defer func() {
-		stopKeychain()
-		select {
-		case <-keychainDone:
-		case <-time.After(2 * time.Second):
-			// go-keyring waits without limit for an unlock prompt to be
-			// answered; quitting must not. The process ends anyway.
-			a.log.Warn("not waiting for the keychain check (an unanswered unlock prompt?)")
-		}
-	}()
-
-	refreshDone := make(chan struct{})
-	refreshCtx, stopRefresh := context.WithCancel(ctx)
-	go func() {
-		defer close(refreshDone)
-		if a.tokens != nil {
-			a.tokens.RunRefresher(refreshCtx, a.oauthAccounts, time.Minute, 5*time.Minute)
-		}
-	}()
-	defer func() { stopRefresh(); <-refreshDone }()
-
-	var err error
-	select {
-	case <-ctx.Done():
-	case err = <-serveErr:
-		if errors.Is(err, http.ErrServerClosed) {
-			err = nil
-		}
+	// First nothing new comes in: running requests get a few seconds to
+	// finish, and account commands are turned away.
+	inputs := []component{a.server}
+	if a.control != nil {
+		inputs = append(inputs, a.control)
 	}
-	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if serr := a.server.Shutdown(shutCtx); serr != nil && err == nil && !errors.Is(serr, context.DeadlineExceeded) {
-		err = serr
-	}
-	a.server.Close() // streams still open after the grace period
-	a.relay.Close()
-	if a.tokens != nil {
-		// A refresh that rotated a token must save it before the store and
-		// the process go.
-		stopRefresh()
-		waitCtx, cancelWait := context.WithTimeout(context.Background(), 30*time.Second)
-		a.tokens.Wait(waitCtx)
-		cancelWait()
-	}
-	stopStore()
-	if serr := <-storeDone; serr != nil && err == nil {
-		err = serr
-	}
-	return err
+	// Then the workers that change what the store holds: a refresh in
+	// flight saves its rotated token, the plan readings are saved a last
+	// time, and the keychain wait ends.
+	workers := []component{refresher{tokens: a.tokens, accounts: a.oauthAccounts}, a.quota, a.keychain}
+	// Last, the store's writer commits every record queued before.
+	return runInOrder(ctx, inputs, workers, []component{a.store})
 }
 
 // oauthAccounts lists the enabled OAuth accounts, for the background
@@ -687,16 +502,23 @@ func (a *App) oauthAccounts() []string {
 
 // Close releases everything Open took. It is safe to call more than once.
 func (a *App) Close() error {
-	a.closeOnce.Do(func() {
-		a.listener.Close()
-		os.Remove(a.runFile())
-		if a.control != nil {
-			a.control.Close()
-			os.Remove(ControlSocket(a.dbPath))
-		}
-		a.closeErr = a.store.Close()
-	})
+	a.closeOnce.Do(func() { a.closeErr = a.release() })
 	return a.closeErr
+}
+
+// release gives back what Open took, as far as it got: the relay's
+// listener and run file, the control socket, then the store.
+func (a *App) release() error {
+	if a.server != nil {
+		a.server.close()
+	}
+	if a.control != nil {
+		a.control.close()
+	}
+	if a.store == nil {
+		return nil
+	}
+	return a.store.Close()
 }
 
 // today sums today's traffic per account for /health.
@@ -801,30 +623,4 @@ func clientAddr(addr string) string {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port)
-}
-
-// runFile notes where the relay that holds the data dir listens, so
-// `keypool status` can ask it (bbolt lets one process open the file).
-func (a *App) runFile() string { return RunFile(a.dbPath) }
-
-// RunFile is the run file next to the database at dbPath.
-func RunFile(dbPath string) string { return filepath.Join(filepath.Dir(dbPath), "relay.json") }
-
-// RunInfo is the content of the run file.
-type RunInfo struct {
-	PID     int       `json:"pid"`
-	Addr    string    `json:"addr"`
-	Started time.Time `json:"started"`
-}
-
-func writeRunFile(path, addr string) error {
-	b, err := json.Marshal(RunInfo{PID: os.Getpid(), Addr: addr, Started: time.Now()})
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp" + strconv.Itoa(os.Getpid())
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

@@ -8,11 +8,13 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"sync"
 	"text/tabwriter"
 	"time"
 
 	"keypool/app/secrets"
 	"keypool/app/store"
+	"keypool/relay"
 	"keypool/relay/guard"
 )
 
@@ -145,24 +147,41 @@ func (c ClientKeyStore) RemoveClientKey(id string) error {
 	return c.Store.DeleteClientKey(id)
 }
 
-// clientKeyStore is the app's own ClientKeyStore.
-func (a *App) clientKeyStore() ClientKeyStore {
-	return ClientKeyStore{Store: a.store, Keys: a.accounts.Keys, Now: a.now}
+// clientKeys hands the relay the client keys of the app's own store and
+// remembers why any of them cannot be used. It has nothing to run: it
+// changes when a key is added or revoked, and when the keychain wait
+// resumes.
+type clientKeys struct {
+	store   *store.Store
+	keys    secrets.Keychain // nil when serving a config file
+	relay   *relay.Server
+	log     *slog.Logger
+	now     func() time.Time
+	changed func()
+
+	// mu serialises load and guards broken: why each client key the relay
+	// could not take is left out.
+	mu     sync.Mutex
+	broken map[string]string
 }
 
-// ClientKeys lists the local client keys, each marked when it cannot be
-// used.
-func (a *App) ClientKeys() ([]ClientKeyInfo, error) {
-	if a.accounts == nil {
+// storeOf is the ClientKeyStore these keys live in.
+func (c *clientKeys) storeOf() ClientKeyStore {
+	return ClientKeyStore{Store: c.store, Keys: c.keys, Now: c.now}
+}
+
+// list lists the keys, each marked when it cannot be used.
+func (c *clientKeys) list() ([]ClientKeyInfo, error) {
+	if c.keys == nil {
 		return nil, nil
 	}
-	list, err := a.store.ClientKeys()
+	list, err := c.store.ClientKeys()
 	if err != nil {
 		return nil, err
 	}
-	a.clientKeysMu.Lock()
-	broken := a.brokenKeys
-	a.clientKeysMu.Unlock()
+	c.mu.Lock()
+	broken := c.broken
+	c.mu.Unlock()
 	out := make([]ClientKeyInfo, len(list))
 	for i, k := range list {
 		out[i] = ClientKeyInfo{ClientKey: k, Broken: broken[k.ID]}
@@ -170,60 +189,28 @@ func (a *App) ClientKeys() ([]ClientKeyInfo, error) {
 	return out, nil
 }
 
-// FirstClientKeySecret is the value of the first client key that works, for
-// a CLI's config; the zero Secret when there are no client keys.
-func (a *App) FirstClientKeySecret() (secrets.Secret, error) {
-	list, err := a.store.ClientKeys()
-	if err != nil || len(list) == 0 {
-		return secrets.Secret{}, err
-	}
-	return FirstClientKey(a.accounts.Keys, list)
-}
-
-// ClientKeySecret is a client key's value, for showing or copying it.
-func (a *App) ClientKeySecret(id string) (secrets.Secret, error) {
-	return a.accounts.Keys.Get(secrets.ClientKey(id), secrets.APIKey)
-}
-
-// AddClientKey makes a new random client key and starts requiring keys.
-func (a *App) AddClientKey(label string) (ClientKeyInfo, error) {
-	k, _, err := a.clientKeyStore().AddClientKey(label)
-	if err != nil {
-		return ClientKeyInfo{}, err
-	}
-	return k, a.loadClientKeys()
-}
-
-// RevokeClientKey stops accepting a client key.
-func (a *App) RevokeClientKey(id string) error {
-	if err := a.clientKeyStore().RemoveClientKey(id); err != nil {
-		return err
-	}
-	return a.loadClientKeys()
-}
-
-// loadClientKeys hands the relay the store's client keys. A key whose
-// secret is missing is left out and marked broken, so one lost entry never
-// stops Keypool; only a keychain that cannot be read at all is an error.
-func (a *App) loadClientKeys() error {
+// load hands the relay the store's client keys. A key whose secret is
+// missing is left out and marked broken, so one lost entry never stops
+// Keypool; only a keychain that cannot be read at all is an error.
+func (c *clientKeys) load() error {
 	// One load at a time: a resume from the keychain wait must not set an
 	// older list over a revoke's newer one.
-	a.clientKeysMu.Lock()
-	defer a.clientKeysMu.Unlock()
-	list, err := a.store.ClientKeys()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	list, err := c.store.ClientKeys()
 	if err != nil {
 		return err
 	}
 	var keys []string
 	broken := map[string]string{}
 	for _, k := range list {
-		s, err := a.accounts.Keys.Get(secrets.ClientKey(k.ID), secrets.APIKey)
+		s, err := c.keys.Get(secrets.ClientKey(k.ID), secrets.APIKey)
 		switch {
 		case keychainUnavailable(err):
 			return fmt.Errorf("client key %s: %w", k.ID, err)
 		case err != nil:
 			broken[k.ID] = brokenReason(err)
-			a.log.Warn("a client key cannot be used; remove it in Settings or with keypool client-keys remove", "key", k.ID, "err", err)
+			c.log.Warn("a client key cannot be used; remove it in Settings or with keypool client-keys remove", "key", k.ID, "err", err)
 			continue
 		}
 		keys = append(keys, s.Reveal())
@@ -234,12 +221,46 @@ func (a *App) loadClientKeys() error {
 		// knows until a working key is added.
 		keys = append(keys, "kp-unusable-"+rand.Text())
 	}
-	a.brokenKeys = broken
-	if a.relay != nil {
-		a.relay.SetClientKeys(keys)
-	}
-	a.changed()
+	c.broken = broken
+	c.relay.SetClientKeys(keys)
+	c.changed()
 	return nil
+}
+
+// ClientKeys lists the local client keys, each marked when it cannot be
+// used.
+func (a *App) ClientKeys() ([]ClientKeyInfo, error) { return a.clientKeys.list() }
+
+// FirstClientKeySecret is the value of the first client key that works, for
+// a CLI's config; the zero Secret when there are no client keys.
+func (a *App) FirstClientKeySecret() (secrets.Secret, error) {
+	list, err := a.store.ClientKeys()
+	if err != nil || len(list) == 0 {
+		return secrets.Secret{}, err
+	}
+	return FirstClientKey(a.clientKeys.keys, list)
+}
+
+// ClientKeySecret is a client key's value, for showing or copying it.
+func (a *App) ClientKeySecret(id string) (secrets.Secret, error) {
+	return a.clientKeys.keys.Get(secrets.ClientKey(id), secrets.APIKey)
+}
+
+// AddClientKey makes a new random client key and starts requiring keys.
+func (a *App) AddClientKey(label string) (ClientKeyInfo, error) {
+	k, _, err := a.clientKeys.storeOf().AddClientKey(label)
+	if err != nil {
+		return ClientKeyInfo{}, err
+	}
+	return k, a.clientKeys.load()
+}
+
+// RevokeClientKey stops accepting a client key.
+func (a *App) RevokeClientKey(id string) error {
+	if err := a.clientKeys.storeOf().RemoveClientKey(id); err != nil {
+		return err
+	}
+	return a.clientKeys.load()
 }
 
 // The control socket's client-key calls, for keypool client-keys while a

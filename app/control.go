@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -88,14 +89,14 @@ func (a *App) controlHandler() http.Handler {
 		list, err := a.store.ClientKeys()
 		if err == nil && len(list) > 0 {
 			var s secrets.Secret
-			if s, err = FirstClientKey(a.accounts.Keys, list); err == nil {
+			if s, err = FirstClientKey(a.clientKeys.keys, list); err == nil {
 				out.Key = s.Reveal()
 			}
 		}
 		a.answer(w, out, err, false)
 	})
 	store.HandleFunc("GET /v1/clientkeys", func(w http.ResponseWriter, r *http.Request) {
-		list, err := a.clientKeyStore().ListClientKeys() // each checked now
+		list, err := a.clientKeys.storeOf().ListClientKeys() // each checked now
 		a.answer(w, list, err, false)
 	})
 	store.HandleFunc("POST /v1/clientkeys", func(w http.ResponseWriter, r *http.Request) {
@@ -104,9 +105,9 @@ func (a *App) controlHandler() http.Handler {
 			writeWireError(w, fmt.Errorf("bad request: %w", err))
 			return
 		}
-		k, value, err := a.clientKeyStore().AddClientKey(in.Label)
+		k, value, err := a.clientKeys.storeOf().AddClientKey(in.Label)
 		if err == nil {
-			err = a.loadClientKeys()
+			err = a.clientKeys.load()
 		}
 		a.answer(w, wireClientKey{Key: k, Value: value.Reveal()}, err, false)
 	})
@@ -121,11 +122,8 @@ func (a *App) controlHandler() http.Handler {
 	})
 	mux.HandleFunc("POST /v1/show", func(w http.ResponseWriter, r *http.Request) {
 		// A second launch asks the running app to come forward.
-		a.showMu.Lock()
-		show := a.onShow
-		a.showMu.Unlock()
-		if show != nil {
-			show()
+		if show := a.onShow.Load(); show != nil {
+			(*show)()
 		}
 		a.answer(w, nil, nil, false)
 	})
@@ -141,11 +139,7 @@ func (a *App) controlHandler() http.Handler {
 
 // OnShow sets what a second launch of Keypool does to this one (bring its
 // window forward).
-func (a *App) OnShow(fn func()) {
-	a.showMu.Lock()
-	a.onShow = fn
-	a.showMu.Unlock()
-}
+func (a *App) OnShow(fn func()) { a.onShow.Store(&fn) }
 
 // ShowRunning asks the Keypool that holds dbPath to bring its window
 // forward.
@@ -179,9 +173,18 @@ func writeWireError(w http.ResponseWriter, err error) {
 	json.NewEncoder(w).Encode(wireError{Error: err.Error(), NotFound: errors.Is(err, store.ErrNotFound), Exists: errors.Is(err, ErrExists)})
 }
 
+// controlSocket serves account changes from the commands (and a second
+// launch's "show yourself") on the control socket.
+type controlSocket struct {
+	ln   net.Listener
+	srv  *http.Server
+	path string
+	log  *slog.Logger
+}
+
 // listenControl opens the control socket, replacing a stale one left by a
 // relay that died (the store lock proves no other relay holds this dir).
-func listenControl(path string) (net.Listener, error) {
+func listenControl(path string, h http.Handler, log *slog.Logger) (*controlSocket, error) {
 	os.Remove(path)
 	l, err := net.Listen("unix", path)
 	if err != nil {
@@ -192,7 +195,30 @@ func listenControl(path string) (net.Listener, error) {
 		l.Close()
 		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}
-	return l, nil
+	return &controlSocket{ln: l, path: path, log: log,
+		srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}}, nil
+}
+
+// Run serves until ctx is done, then closes the server. The relay goes on
+// if the socket fails: only account commands are turned away.
+func (c *controlSocket) Run(ctx context.Context) error {
+	served := make(chan error, 1)
+	go func() { served <- c.srv.Serve(c.ln) }()
+	select {
+	case <-ctx.Done():
+		c.srv.Close()
+		<-served
+	case err := <-served:
+		c.srv.Close()
+		c.log.Warn("the control socket stopped; account commands will not reach this relay", "err", err)
+	}
+	return nil
+}
+
+// close gives back the socket and removes its file.
+func (c *controlSocket) close() {
+	c.ln.Close()
+	os.Remove(c.path)
 }
 
 // RemoteAccounts changes the accounts of the relay running on a data dir,

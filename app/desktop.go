@@ -161,6 +161,20 @@ const (
 // Clients lists the CLIs.
 var Clients = clients.Clients
 
+// CodexKeyVar is the variable a Codex provider written by hand names as
+// its env_key (keypool env codex exports it).
+const CodexKeyVar = clients.CodexKeyVar
+
+// ParseClient reads a CLI's name as the commands take it: claude, codex or
+// gemini.
+func ParseClient(s string) (Client, error) { return clients.ParseClient(s) }
+
+// ClientExports is what points CLI c at the relay acc names, in shell's
+// syntax (bash, zsh, fish, powershell or cmd).
+func ClientExports(c Client, acc ClientAccess, shell string) (string, error) {
+	return clients.Exports(clients.Env(c, acc.Base, acc.Key), shell)
+}
+
 // ClientConnected reports whether CLI c's own config points at Keypool.
 func ClientConnected(c Client) (bool, error) {
 	home, err := os.UserHomeDir()
@@ -170,21 +184,36 @@ func ClientConnected(c Client) (bool, error) {
 	return clients.Connected(home, c)
 }
 
-// ConnectClient writes CLI c's own config to use this relay, with the
-// first client key that works, or undoes it (on false) byte for byte.
-func (a *App) ConnectClient(c Client, on bool) error {
+// ConnectClientTo writes CLI c's own config to use the relay acc names,
+// keeping a backup of the config.
+func ConnectClientTo(c Client, acc ClientAccess) error {
 	home, err := os.UserHomeDir()
 	if err != nil {
 		return err
 	}
+	return clients.Connect(home, c, acc.Base, acc.Key)
+}
+
+// DisconnectClient undoes ConnectClientTo byte for byte.
+func DisconnectClient(c Client) error {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return err
+	}
+	return clients.Disconnect(home, c)
+}
+
+// ConnectClient writes CLI c's own config to use this relay, with the
+// first client key that works, or undoes it (on false) byte for byte.
+func (a *App) ConnectClient(c Client, on bool) error {
 	if !on {
-		return clients.Disconnect(home, c)
+		return DisconnectClient(c)
 	}
 	key, err := a.ClientKeyForCLI()
 	if err != nil {
 		return err
 	}
-	return clients.Connect(home, c, a.URL(), key)
+	return ConnectClientTo(c, ClientAccess{Base: a.URL(), Key: key})
 }
 
 // ClientKeyForCLI is the key a CLI is given: the first client key that
@@ -197,17 +226,33 @@ func (a *App) ClientKeyForCLI() (string, error) {
 	return s.Reveal(), nil
 }
 
-// Secrets as the window's forms hand them over.
+// Secrets as the window's forms and the commands hand them over.
 type (
 	Secret      = secrets.Secret
 	SecretField = secrets.Field
+	// Keychain holds the secrets of the app's own accounts.
+	Keychain = secrets.Keychain
 )
 
 // NewSecret wraps a value typed into a form.
 func NewSecret(v string) Secret { return secrets.New(v) }
 
-// The secret fields a form can set.
+// OSKeychain is the OS keychain under service ("" is Keypool's own,
+// "keypool"; another name keeps a second Keypool's, or a test's, apart).
+func OSKeychain(service string) Keychain { return secrets.OS{Service: service} }
+
+// The secret fields a form or a command can set.
 const (
-	FieldAPIKey       = secrets.APIKey
-	FieldRefreshToken = secrets.RefreshToken
+	FieldAPIKey        = secrets.APIKey
+	FieldAccessToken   = secrets.AccessToken
+	FieldRefreshToken  = secrets.RefreshToken
+	FieldProxyPassword = secrets.ProxyPassword
+)
+
+// Errors from opening the store that the desktop app offers a way out of.
+var (
+	// ErrLocked: another Keypool holds the data dir.
+	ErrLocked = store.ErrLocked
+	// ErrCorrupt: the database file is damaged.
+	ErrCorrupt = store.ErrCorrupt
 )

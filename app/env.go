@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"keypool/app/secrets"
 	"keypool/app/store"
@@ -21,19 +22,16 @@ type ClientAccess struct {
 // from the running relay when one holds the data dir, else from the
 // config file or the app's saved settings and keys.
 func Access(p Params, keys secrets.Keychain) (ClientAccess, error) {
-	cfg, err := LoadConfig(p)
+	setup, err := Resolve(p)
 	if err != nil {
 		return ClientAccess{}, err
 	}
-	dbPath, err := DatabasePath(p, cfg)
-	if err != nil {
-		return ClientAccess{}, err
-	}
+	cfg, dbPath := setup.Config, setup.Files.DB
 	acc := ClientAccess{Base: "http://" + clientAddr(cfg.Addr()), Key: "keypool"}
 	if len(cfg.APIKeys) > 0 {
 		acc.Key = cfg.APIKeys[0]
 	}
-	if b, err := os.ReadFile(RunFile(dbPath)); err == nil {
+	if b, err := os.ReadFile(setup.Files.RunFile()); err == nil {
 		var ri RunInfo
 		if json.Unmarshal(b, &ri) == nil && ri.Addr != "" {
 			acc.Base = "http://" + clientAddr(ri.Addr)
@@ -42,7 +40,7 @@ func Access(p Params, keys secrets.Keychain) (ClientAccess, error) {
 	if p.ConfigPath != "" {
 		return acc, nil
 	}
-	st, err := store.OpenReadOnly(dbPath, 200*timeMillisecond)
+	st, err := store.OpenReadOnly(dbPath, 200*time.Millisecond)
 	switch {
 	case errors.Is(err, store.ErrLocked):
 		r, derr := DialAccounts(dbPath)
@@ -63,7 +61,7 @@ func Access(p Params, keys secrets.Keychain) (ClientAccess, error) {
 		return acc, err
 	}
 	defer st.Close()
-	if host, port := savedListenOf(st); port != 0 && p.Port == 0 {
+	if host, port := savedListen(st); port != 0 && p.Port == 0 {
 		if host == "" {
 			host = cfg.Server.Host
 		}
@@ -77,7 +75,7 @@ func Access(p Params, keys secrets.Keychain) (ClientAccess, error) {
 		// Keypool has not run since its update: move the keychain's entries
 		// to their new names first, on the store opened for writing.
 		st.Close()
-		if st, err = OpenStore(p); err != nil {
+		if st, err = setup.openStore(); err != nil {
 			return acc, err
 		}
 		if err := (&Accounts{Store: st, Keys: keys}).MigrateKeychain(nil); err != nil {

@@ -3,9 +3,12 @@ package app
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"sync"
 	"time"
 
 	"keypool/app/secrets"
+	"keypool/relay"
 )
 
 // Variables so that tests can shorten them.
@@ -25,34 +28,83 @@ func keychainBlocked(err error) string {
 		"). It resumes by itself once the keychain is unlocked."
 }
 
-// keychainErr returns why the keychain could not be read, or nil once it
-// could.
-func (a *App) keychainErr() error {
-	a.kcMu.Lock()
-	defer a.kcMu.Unlock()
-	return a.kcErr
+// keychainGrace is how long stopping waits for a keychain check in flight.
+const keychainGrace = 2 * time.Second
+
+// keychainWait keeps the relay blocked while the keychain cannot be read,
+// and unblocks it once the keychain answers and resume succeeds.
+type keychainWait struct {
+	keys    secrets.Keychain
+	relay   *relay.Server
+	log     *slog.Logger
+	changed func()
+	// resume loads what the keychain holds once it answers; nil: serve.
+	resume func() error
+
+	mu  sync.Mutex
+	err error // why the keychain cannot be read; nil once it could
 }
 
-// waitForKeychain notes that the keychain could not be read and blocks the
-// relay until waitKeychain sees it answer.
-func (a *App) waitForKeychain(err error) {
-	a.kcMu.Lock()
-	a.kcErr = err
-	a.kcMu.Unlock()
-	a.relay.SetBlocked(keychainBlocked(err))
-	a.changed()
-	a.log.Warn("the keychain cannot be read; API requests are refused until it is unlocked", "err", err)
+// Err returns why the keychain could not be read, or nil once it could.
+func (w *keychainWait) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
 }
 
-// waitKeychain runs while the keychain could not be read at start: it looks
-// every keychainPeek where that asks nothing of the user, else (or once
-// looking fails) tries every keychainRetry, and unblocks the relay once the
-// keychain answers.
-func (a *App) waitKeychain(ctx context.Context) {
-	if a.keychainErr() == nil {
+// block notes that the keychain could not be read and blocks the relay
+// until Run sees it answer.
+func (w *keychainWait) block(err error) {
+	w.mu.Lock()
+	w.err = err
+	w.mu.Unlock()
+	w.relay.SetBlocked(keychainBlocked(err))
+	w.changed()
+	w.log.Warn("the keychain cannot be read; API requests are refused until it is unlocked", "err", err)
+}
+
+// unblock notes that the keychain answers and serves again.
+func (w *keychainWait) unblock() {
+	w.mu.Lock()
+	w.err = nil
+	w.mu.Unlock()
+	w.relay.SetBlocked("")
+	w.changed()
+	w.log.Info("keychain readable again; serving requests")
+}
+
+// Run watches the keychain while it cannot be read (see watch), until it
+// answers or ctx is done. go-keyring waits without limit for an unlock
+// prompt to be answered, and quitting must not: once ctx is done, a check
+// in flight gets keychainGrace, and then Run returns without it (the
+// process ends anyway).
+func (w *keychainWait) Run(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.watch(ctx)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	select {
+	case <-done:
+	case <-time.After(keychainGrace):
+		w.log.Warn("not waiting for the keychain check (an unanswered unlock prompt?)")
+	}
+	return nil
+}
+
+// watch looks at the keychain every keychainPeek where that asks nothing
+// of the user, else (or once looking fails) tries every keychainRetry, and
+// unblocks the relay once the keychain answers.
+func (w *keychainWait) watch(ctx context.Context) {
+	if w.Err() == nil {
 		return
 	}
-	peek, canPeek := a.accounts.Keys.(interface{ Locked() (bool, error) })
+	peek, canPeek := w.keys.(interface{ Locked() (bool, error) })
 	t := time.NewTicker(keychainPeek)
 	defer t.Stop()
 	var (
@@ -75,7 +127,7 @@ func (a *App) waitKeychain(ctx context.Context) {
 				if peekErrors++; peekErrors < 3 {
 					continue
 				}
-				a.log.Warn("cannot see whether the keychain is locked; trying it now and then instead", "err", err)
+				w.log.Warn("cannot see whether the keychain is locked; trying it now and then instead", "err", err)
 				canPeek = false
 			case locked:
 				peekErrors = 0
@@ -86,29 +138,39 @@ func (a *App) waitKeychain(ctx context.Context) {
 			continue
 		}
 		tried = time.Now()
-		err := a.resumeKeychain()
+		err := w.resume()
 		switch {
 		case err == nil:
+			w.unblock()
 			return
 		case keychainUnavailable(err):
-			a.relay.SetBlocked(keychainBlocked(err))
-			a.log.Debug("keychain still unavailable", "err", err)
+			w.relay.SetBlocked(keychainBlocked(err))
+			w.log.Debug("keychain still unavailable", "err", err)
 		default:
 			// Readable, but something else is wrong (a client key's entry
 			// is gone, say): say so instead of promising a resume.
 			if err.Error() != said {
 				said = err.Error()
-				a.log.Error("the keychain answers but Keypool still cannot serve", "err", err)
+				w.log.Error("the keychain answers but Keypool still cannot serve", "err", err)
 			}
-			a.relay.SetBlocked("Keypool cannot serve: " + err.Error())
-			a.changed()
+			w.relay.SetBlocked("Keypool cannot serve: " + err.Error())
+			w.changed()
 			canPeek = false
 		}
 	}
 }
 
-// resumeKeychain checks the keychain, loads the client keys from it and
-// unblocks the relay.
+// keychainErr returns why the keychain could not be read, or nil once it
+// could.
+func (a *App) keychainErr() error {
+	if a.keychain == nil {
+		return a.kcErr // still in Open
+	}
+	return a.keychain.Err()
+}
+
+// resumeKeychain checks the keychain and loads the client keys and the
+// accounts' secrets from it, for the keychain wait.
 func (a *App) resumeKeychain() error {
 	if c, ok := a.accounts.Keys.(interface{ Check() error }); ok {
 		if err := c.Check(); err != nil {
@@ -119,17 +181,11 @@ func (a *App) resumeKeychain() error {
 		return err
 	}
 	if len(a.cfg.APIKeys) == 0 {
-		if err := a.loadClientKeys(); err != nil {
+		if err := a.clientKeys.load(); err != nil {
 			return err
 		}
 	}
 	a.ReloadAccounts() // their secrets can be looked at now
-	a.kcMu.Lock()
-	a.kcErr = nil
-	a.kcMu.Unlock()
-	a.relay.SetBlocked("")
-	a.changed()
-	a.log.Info("keychain readable again; serving requests")
 	return nil
 }
 

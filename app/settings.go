@@ -1,13 +1,16 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"time"
 
 	"keypool/app/store"
+	"keypool/relay"
 	"keypool/relay/pool"
 )
 
@@ -36,9 +39,7 @@ func (a *App) SetListen(host string, port int) error {
 }
 
 // savedListen reads the saved host and port, if any.
-func savedListen(a *App) (string, int) { return savedListenOf(a.store) }
-
-func savedListenOf(st *store.Store) (string, int) {
+func savedListen(st *store.Store) (string, int) {
 	host, _ := st.Setting("listen_host")
 	p, _ := st.Setting("listen_port")
 	port, _ := strconv.Atoi(p)
@@ -46,8 +47,6 @@ func savedListenOf(st *store.Store) (string, int) {
 }
 
 func joinHostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
-
-const timeMillisecond = time.Millisecond
 
 // SetStrategy saves how accounts of equal priority share work (priority,
 // fill-first or spread), from the next start.
@@ -67,33 +66,58 @@ func (a *App) Strategy() string {
 	return a.cfg.Scheduler.Strategy
 }
 
-// saveQuota keeps each account's latest plan readings in the store, so
-// status and the window show them after a restart.
-func (a *App) saveQuota() {
-	for _, acct := range a.relay.Health().Accounts {
+// quotaSaver keeps each account's latest plan readings in the store, so
+// that status and the window show them after a restart.
+type quotaSaver struct {
+	relay *relay.Server
+	store *store.Store
+	log   *slog.Logger
+}
+
+// quotaEvery is how often the readings are saved while the relay runs.
+const quotaEvery = 30 * time.Second
+
+// Run saves the readings every quotaEvery, and a last time once ctx is
+// done.
+func (q quotaSaver) Run(ctx context.Context) error {
+	t := time.NewTicker(quotaEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			q.save()
+			return nil
+		case <-t.C:
+			q.save()
+		}
+	}
+}
+
+func (q quotaSaver) save() {
+	for _, acct := range q.relay.Health().Accounts {
 		if len(acct.Quota) == 0 {
 			continue
 		}
 		b, err := json.Marshal(acct.Quota)
 		if err == nil {
-			err = a.store.PutSetting("quota:"+acct.ID, string(b))
+			err = q.store.PutSetting("quota:"+acct.ID, string(b))
 		}
 		if err != nil {
-			a.log.Warn("save plan quota", "account", acct.ID, "err", err)
+			q.log.Warn("save plan quota", "account", acct.ID, "err", err)
 		}
 	}
 }
 
-// loadQuota hands the relay the plan readings saved by the last run.
-func (a *App) loadQuota() {
-	for _, acct := range a.relay.Health().Accounts {
-		v, err := a.store.Setting("quota:" + acct.ID)
+// load hands the relay the plan readings saved by the last run.
+func (q quotaSaver) load() {
+	for _, acct := range q.relay.Health().Accounts {
+		v, err := q.store.Setting("quota:" + acct.ID)
 		if err != nil || v == "" {
 			continue
 		}
-		var q []pool.Quota
-		if json.Unmarshal([]byte(v), &q) == nil {
-			a.relay.SetQuota(acct.ID, q)
+		var qs []pool.Quota
+		if json.Unmarshal([]byte(v), &qs) == nil {
+			q.relay.SetQuota(acct.ID, qs)
 		}
 	}
 }

@@ -22,14 +22,11 @@ import (
 // Status prints accounts, cooldowns and today's usage. When a relay holds the
 // data dir it is asked over HTTP; otherwise the store file is read directly.
 func Status(ctx context.Context, p Params, w io.Writer) error {
-	cfg, err := LoadConfig(p)
+	setup, err := Resolve(p)
 	if err != nil {
 		return err
 	}
-	dbPath, err := DatabasePath(p, cfg)
-	if err != nil {
-		return err
-	}
+	cfg, dbPath := setup.Config, setup.Files.DB
 	st, err := store.OpenReadOnly(dbPath, 200*time.Millisecond)
 	switch {
 	case errors.Is(err, store.ErrLocked):
