@@ -60,6 +60,63 @@ func (v keychainVault) SaveToken(_ context.Context, id string, t tokens.Token) e
 	return v.store.UpdateAccount(id, func(a *store.Account) error { a.Expiry = t.Expiry; return nil })
 }
 
+// NeedsLogin reads the account's login state where it lives: the store.
+func (v keychainVault) NeedsLogin(id string) bool {
+	acct, err := v.store.Account(id)
+	return err == nil && acct.Status == store.StatusNeedsLogin
+}
+
+// SetNeedsLogin records in the store that the account's refresh token was
+// refused, or clears it after a new login.
+func (v keychainVault) SetNeedsLogin(id string, needs bool) error {
+	return v.store.UpdateAccount(id, func(a *store.Account) error {
+		switch {
+		case needs:
+			a.Status, a.StatusWhy = store.StatusNeedsLogin, "the provider refused the refresh token"
+		case a.Status == store.StatusNeedsLogin:
+			a.Status, a.StatusWhy = store.StatusOK, ""
+		}
+		return nil
+	})
+}
+
+// memoryVault keeps tokens, and whether a login was refused, in memory:
+// accounts from a config file.
+type memoryVault struct {
+	mu      sync.Mutex
+	toks    map[string]tokens.Token
+	refused map[string]bool
+}
+
+func (v *memoryVault) LoadToken(_ context.Context, id string) (tokens.Token, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.toks[id], nil
+}
+
+func (v *memoryVault) SaveToken(_ context.Context, id string, t tokens.Token) error {
+	v.mu.Lock()
+	v.toks[id] = t
+	v.mu.Unlock()
+	return nil
+}
+
+func (v *memoryVault) NeedsLogin(id string) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.refused[id]
+}
+
+func (v *memoryVault) SetNeedsLogin(id string, needs bool) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.refused == nil {
+		v.refused = map[string]bool{}
+	}
+	v.refused[id] = needs
+	return nil
+}
+
 // keychainCredentials hands the relay each account's credential: API keys
 // from the keychain (read once, then kept in memory), OAuth access tokens
 // from the token manager.

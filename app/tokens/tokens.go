@@ -45,10 +45,17 @@ var ErrNeedsLogin = pool.ErrNeedsLogin
 // the provider refused the refresh token for good: the OAuth client's own.
 var ErrInvalidGrant = oauth.ErrInvalidGrant
 
-// Vault stores tokens durably (the OS keychain in Keypool).
+// Vault stores tokens durably (the OS keychain in Keypool), and whether an
+// account's refresh token was refused: the one record of "needs login",
+// which the Manager reads instead of keeping its own.
 type Vault interface {
 	LoadToken(ctx context.Context, account string) (Token, error)
 	SaveToken(ctx context.Context, account string, t Token) error
+	// NeedsLogin reports whether the account's login was refused and no
+	// new one has replaced it.
+	NeedsLogin(account string) bool
+	// SetNeedsLogin records (needs) or clears (!needs) that mark.
+	SetNeedsLogin(account string, needs bool) error
 }
 
 // RefreshFunc exchanges a refresh token at the account's provider, through
@@ -61,7 +68,8 @@ type Config struct {
 	Refresh RefreshFunc // required
 	// Ahead is how long before expiry a token counts as expired: 10 s.
 	Ahead time.Duration
-	// NeedsLogin is called once when an account's refresh token is refused.
+	// NeedsLogin is called once when an account's refresh token is
+	// refused, after the Vault recorded it.
 	NeedsLogin func(account string, why error)
 	// Refreshed is called after a refresh is saved (with the new expiry).
 	Refreshed func(account string, expiry time.Time)
@@ -82,7 +90,6 @@ type Manager struct {
 	mu      sync.Mutex
 	cache   map[string]Token // last known good token per account
 	unsaved map[string]Token // rotated tokens the vault has not accepted yet
-	dead    map[string]bool  // accounts whose refresh token was refused
 }
 
 // New returns a Manager.
@@ -99,7 +106,7 @@ func New(cfg Config) *Manager {
 	if cfg.RefreshTimeout == 0 {
 		cfg.RefreshTimeout = 30 * time.Second
 	}
-	return &Manager{cfg: cfg, cache: map[string]Token{}, unsaved: map[string]Token{}, dead: map[string]bool{}}
+	return &Manager{cfg: cfg, cache: map[string]Token{}, unsaved: map[string]Token{}}
 }
 
 // Token returns a usable access token for account, refreshing it first when
@@ -136,8 +143,12 @@ func (m *Manager) Replace(account string, save func() error) error {
 	m.mu.Lock()
 	delete(m.cache, account)
 	delete(m.unsaved, account)
-	delete(m.dead, account)
 	m.mu.Unlock()
+	if m.cfg.Vault.NeedsLogin(account) {
+		if err := m.cfg.Vault.SetNeedsLogin(account, false); err != nil {
+			return fmt.Errorf("account %s: clear needs login: %w", account, err)
+		}
+	}
 	return nil
 }
 
@@ -192,10 +203,9 @@ func (m *Manager) refreshOnce(ctx context.Context, account, stale string) (Token
 	defer lock.Unlock()
 
 	m.mu.Lock()
-	dead := m.dead[account]
 	pending, hasPending := m.unsaved[account]
 	m.mu.Unlock()
-	if dead {
+	if m.cfg.Vault.NeedsLogin(account) {
 		return Token{}, fmt.Errorf("account %s: %w", account, ErrNeedsLogin)
 	}
 	if hasPending {
@@ -266,14 +276,17 @@ func (m *Manager) remember(account string, t Token) {
 	m.mu.Unlock()
 }
 
+// markDead records in the vault that account needs a new login, once. It
+// runs under the account's refresh lock.
 func (m *Manager) markDead(account string, why error) {
 	m.mu.Lock()
-	already := m.dead[account]
-	m.dead[account] = true
 	delete(m.cache, account)
 	m.mu.Unlock()
-	if already {
+	if m.cfg.Vault.NeedsLogin(account) {
 		return
+	}
+	if err := m.cfg.Vault.SetNeedsLogin(account, true); err != nil {
+		m.cfg.Logger.Warn("cannot record needs-login", "account", account, "err", err)
 	}
 	m.cfg.Logger.Warn("account needs login: its refresh token was refused", "account", account, "reason", why.Error())
 	if m.cfg.NeedsLogin != nil {
@@ -291,9 +304,8 @@ func (m *Manager) RunRefresher(ctx context.Context, accounts func() []string, in
 		for _, id := range accounts() {
 			m.mu.Lock()
 			tok, ok := m.cache[id]
-			dead := m.dead[id]
 			m.mu.Unlock()
-			if dead || (ok && (tok.Expiry.IsZero() || tok.Expiry.After(m.cfg.Now().Add(window)))) {
+			if m.cfg.Vault.NeedsLogin(id) || (ok && (tok.Expiry.IsZero() || tok.Expiry.After(m.cfg.Now().Add(window)))) {
 				continue
 			}
 			if !ok {

@@ -17,8 +17,25 @@ import (
 type vault struct {
 	mu      sync.Mutex
 	toks    map[string]Token
+	refused map[string]bool
 	log     []string
 	failing bool
+}
+
+func (v *vault) NeedsLogin(id string) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.refused[id]
+}
+
+func (v *vault) SetNeedsLogin(id string, needs bool) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.refused == nil {
+		v.refused = map[string]bool{}
+	}
+	v.refused[id] = needs
+	return nil
 }
 
 func (v *vault) LoadToken(_ context.Context, id string) (Token, error) {
@@ -175,6 +192,35 @@ func TestInvalidGrantNeedsLogin(t *testing.T) {
 	}
 	if tok, err := m.Token(context.Background(), "acct"); err != nil || tok.Access != "fresh" {
 		t.Errorf("after login: Token = %q, %v; want fresh, nil", tok.Access, err)
+	}
+}
+
+// "Needs login" lives in the vault: it is recorded there, it holds for a
+// Manager started later (a restart) without asking the provider again, and
+// a new login clears it there.
+func TestNeedsLoginLivesInTheVault(t *testing.T) {
+	v, p, m := setup(time.Now().Add(-time.Minute))
+	p.current = "revoked-elsewhere"
+	if _, err := m.Token(context.Background(), "acct"); !errors.Is(err, ErrNeedsLogin) {
+		t.Fatalf("Token: err = %v, want ErrNeedsLogin", err)
+	}
+	if !v.NeedsLogin("acct") {
+		t.Fatal("vault.NeedsLogin(acct) = false after a refused refresh, want true")
+	}
+	restarted := New(Config{Vault: v, Refresh: p.refresh, Logger: quiet()})
+	if _, err := restarted.Token(context.Background(), "acct"); !errors.Is(err, ErrNeedsLogin) {
+		t.Errorf("after a restart: Token err = %v, want ErrNeedsLogin", err)
+	}
+	if n := p.calls.Load(); n != 1 {
+		t.Errorf("refresh calls = %d, want 1: a refused login is not tried again", n)
+	}
+	if err := restarted.Replace("acct", func() error {
+		return v.SaveToken(context.Background(), "acct", Token{Access: "new", Refresh: "revoked-elsewhere", Expiry: time.Now().Add(time.Hour)})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if v.NeedsLogin("acct") {
+		t.Error("vault.NeedsLogin(acct) = true after a new login, want false")
 	}
 }
 
