@@ -322,18 +322,10 @@ func (a *App) proxyFor(id string) *pool.Proxy {
 	return a.proxyOf[id]
 }
 
-// markNeedsLogin records that an account's refresh token was refused, so
-// status, /health and later runs show it, and takes it out of the pool.
+// markNeedsLogin takes an account whose refresh token was refused out of
+// the pool. The token vault has recorded it (the store, for status,
+// /health and later runs); a config file's account is rested by the relay.
 func (a *App) markNeedsLogin(id string, why error) {
-	if a.accounts == nil {
-		return // a config file's account: the relay rests it; nothing to record
-	}
-	if err := a.store.UpdateAccount(id, func(s *store.Account) error {
-		s.Status, s.StatusWhy = store.StatusNeedsLogin, "the provider refused the refresh token"
-		return nil
-	}); err != nil {
-		a.log.Warn("cannot record needs-login", "account", id, "err", err)
-	}
 	a.ReloadAccounts()
 }
 
@@ -442,25 +434,6 @@ func (a *App) newTokens(p Params, vault tokens.Vault) *tokens.Manager {
 		Logger:     a.log,
 		Now:        a.now,
 	})
-}
-
-// memoryVault keeps tokens in memory (accounts from a config file).
-type memoryVault struct {
-	mu   sync.Mutex
-	toks map[string]tokens.Token
-}
-
-func (v *memoryVault) LoadToken(_ context.Context, id string) (tokens.Token, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.toks[id], nil
-}
-
-func (v *memoryVault) SaveToken(_ context.Context, id string, t tokens.Token) error {
-	v.mu.Lock()
-	v.toks[id] = t
-	v.mu.Unlock()
-	return nil
 }
 
 // Addr is the address the relay listens on.
