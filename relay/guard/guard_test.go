@@ -53,7 +53,11 @@ func TestIsLoopback(t *testing.T) {
 		{"[::1]:8080", false},
 	}
 	for _, tt := range tests {
-		t.Run(tt.host, func(t *testing.T) {
+		name := tt.host
+		if name == "" {
+			name = "empty"
+		}
+		t.Run(name, func(t *testing.T) {
 			if got := IsLoopback(tt.host); got != tt.want {
 				t.Errorf("IsLoopback(%q) = %v, want %v", tt.host, got, tt.want)
 			}

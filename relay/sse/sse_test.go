@@ -50,7 +50,11 @@ func TestCopy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		for _, sizes := range [][]int{{1}, {2, 3}, {7}, {1 << 20}} {
-			t.Run(tt.name, func(t *testing.T) {
+			name := tt.name + "_reads"
+			for _, s := range sizes {
+				name += fmt.Sprintf("_%d", s)
+			}
+			t.Run(name, func(t *testing.T) {
 				var out flushLog
 				var seen []string
 				n, err := Copy(&out, &chunked{src: []byte(tt.in), sizes: sizes}, out.flush, func(ev []byte) { seen = append(seen, string(ev)) })
