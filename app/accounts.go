@@ -171,21 +171,7 @@ func (a *Accounts) Account(id string) (store.Account, error) { return a.Store.Ac
 // the keychain. Accounts whose id exists are skipped and reported.
 func Import(a AccountChanger, cfg *config.File) (added, skipped []string, err error) {
 	for _, ca := range cfg.Accounts {
-		acct := store.Account{ID: ca.ID, Type: ca.Type, Name: ca.Name, Priority: ca.Priority, Enabled: ca.Enabled,
-			APIURL: ca.APIURL, AuthHeader: ca.AuthHeader}
-		sec := map[secrets.Field]secrets.Secret{}
-		put := func(f secrets.Field, v string) {
-			if v != "" {
-				sec[f] = secrets.New(v)
-			}
-		}
-		put(secrets.APIKey, ca.APIKey)
-		put(secrets.RefreshToken, ca.RefreshToken)
-		put(secrets.AccessToken, ca.AccessToken)
-		if ca.Proxy != nil {
-			acct.Proxy = &store.Proxy{Type: ca.Proxy.Type, Host: ca.Proxy.Host, Port: ca.Proxy.Port, Username: ca.Proxy.Username}
-			put(secrets.ProxyPassword, ca.Proxy.Password)
-		}
+		acct, sec := fromConfig(ca)
 		if err := a.Add(acct, sec); err != nil {
 			if errors.Is(err, ErrExists) {
 				skipped = append(skipped, ca.ID)
@@ -203,21 +189,6 @@ func (a *Accounts) now() time.Time {
 		return a.Now()
 	}
 	return time.Now()
-}
-
-// poolAccount maps a stored account to the relay's view of it.
-func poolAccount(s store.Account) pool.Account {
-	a := pool.Account{ID: s.ID, Name: s.Name, Kind: pool.Kind(s.Type), Priority: s.Priority, Enabled: s.Enabled,
-		APIURL: s.APIURL, AuthHeader: pool.AuthHeader(s.AuthHeader), NeedsLogin: s.Status == store.StatusNeedsLogin,
-		Models: s.Models, ProviderAccountID: s.AccountID, ConvertedTraffic: s.ConvertedTraffic, Project: s.Project,
-		DailyBudgetUSD: s.DailyBudgetUSD, MonthlyBudgetUSD: s.MonthlyBudgetUSD}
-	if a.AuthHeader == "" {
-		a.AuthHeader = pool.AuthXAPIKey
-	}
-	if s.Proxy != nil {
-		a.Proxy = &pool.Proxy{Type: s.Proxy.Type, Host: s.Proxy.Host, Port: s.Proxy.Port, Username: s.Proxy.Username}
-	}
-	return a
 }
 
 // Update changes an account's settings; a non-empty key replaces its secret

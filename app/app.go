@@ -375,15 +375,11 @@ func (a *App) openConfigAccounts(p Params) ([]pool.Account, relay.Credentials) {
 	vault := &memoryVault{toks: map[string]tokens.Token{}}
 	var out []pool.Account
 	for _, ca := range a.cfg.Accounts {
-		acct := store.Account{ID: ca.ID, Type: ca.Type, Name: ca.Name, Priority: ca.Priority, Enabled: ca.Enabled,
-			APIURL: ca.APIURL, AuthHeader: ca.AuthHeader, DailyBudgetUSD: ca.DailyBudgetUSD, MonthlyBudgetUSD: ca.MonthlyBudgetUSD}
-		if ca.APIKey != "" {
-			keys.Set(secrets.Account(ca.ID), secrets.APIKey, secrets.New(ca.APIKey))
-		}
-		if ca.Proxy != nil {
-			acct.Proxy = &store.Proxy{Type: ca.Proxy.Type, Host: ca.Proxy.Host, Port: ca.Proxy.Port, Username: ca.Proxy.Username}
-			if ca.Proxy.Password != "" {
-				keys.Set(secrets.Account(ca.ID), secrets.ProxyPassword, secrets.New(ca.Proxy.Password))
+		acct, sec := fromConfig(ca)
+		// The keychain here is memory. Tokens go to the token vault instead.
+		for _, f := range []secrets.Field{secrets.APIKey, secrets.ProxyPassword} {
+			if s, ok := sec[f]; ok {
+				keys.Set(secrets.Account(ca.ID), f, s)
 			}
 		}
 		kind := pool.Kind(ca.Type)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"keypool/relay/pool"
 )
 
 // ErrNotFound is returned for an account id the store does not hold.
@@ -49,13 +51,9 @@ type Account struct {
 	Expiry    time.Time `json:"expiry,omitzero"`   // when the stored access token expires
 }
 
-// Proxy is an account's proxy, without its password.
-type Proxy struct {
-	Type     string `json:"type"`
-	Host     string `json:"host"`
-	Port     int    `json:"port"`
-	Username string `json:"username,omitempty"`
-}
+// Proxy is an account's proxy, without its password: the relay's own type,
+// saved as JSON.
+type Proxy = pool.Proxy
 
 // Accounts returns every account, by priority (highest first), then id.
 func (s *Store) Accounts() ([]Account, error) {

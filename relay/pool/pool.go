@@ -89,10 +89,10 @@ const (
 // Proxy is an account's outbound proxy. The password is not here: it is a
 // secret and comes with the account's Credential.
 type Proxy struct {
-	Type     string // "socks5" or "http"
-	Host     string
-	Port     int
-	Username string
+	Type     string `json:"type"` // "socks5" or "http"
+	Host     string `json:"host"`
+	Port     int    `json:"port"`
+	Username string `json:"username,omitempty"`
 }
 
 // Account is one upstream account as the relay sees it: no secrets.
