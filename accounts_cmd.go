@@ -15,80 +15,18 @@ import (
 	"golang.org/x/term"
 
 	"keypool/app"
-	"keypool/app/secrets"
-	"keypool/app/store"
-	"keypool/relay/pool"
 )
-
-// openAccounts opens the data dir's accounts: the store itself, or, when a
-// relay holds it (bbolt allows one process), that relay's control socket.
-func openAccounts(p app.Params, keys secrets.Keychain) (app.AccountChanger, func(), error) {
-	local, remote, done, err := openDataDir(p, keys)
-	if err != nil {
-		return nil, nil, err
-	}
-	if remote != nil {
-		return remote, done, nil
-	}
-	return local, done, nil
-}
-
-// openClientKeys opens the data dir's client keys, the same way.
-func openClientKeys(p app.Params, keys secrets.Keychain) (app.ClientKeyChanger, func(), error) {
-	local, remote, done, err := openDataDir(p, keys)
-	if err != nil {
-		return nil, nil, err
-	}
-	if remote != nil {
-		return remote, done, nil
-	}
-	return app.ClientKeyStore{Store: local.Store, Keys: local.Keys}, done, nil
-}
-
-// openDataDir opens the store of p's data dir with the keychain (its
-// entries moved to today's names first), or, when a relay holds the store,
-// that relay's control socket.
-func openDataDir(p app.Params, keys secrets.Keychain) (*app.Accounts, *app.RemoteAccounts, func(), error) {
-	st, err := app.OpenStore(p)
-	if errors.Is(err, store.ErrLocked) {
-		cfg, cerr := app.LoadConfig(p)
-		if cerr != nil {
-			return nil, nil, nil, cerr
-		}
-		path, perr := app.DatabasePath(p, cfg)
-		if perr != nil {
-			return nil, nil, nil, perr
-		}
-		remote, rerr := app.DialAccounts(path)
-		if rerr != nil {
-			return nil, nil, nil, rerr
-		}
-		return nil, remote, func() {}, nil
-	}
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if keys == nil {
-		keys = osKeychain()
-	}
-	accts := &app.Accounts{Store: st, Keys: keys}
-	if err := accts.MigrateKeychain(nil); err != nil {
-		st.Close()
-		return nil, nil, nil, err
-	}
-	return accts, nil, func() { st.Close() }, nil
-}
 
 // osKeychain is the OS keychain; KEYPOOL_KEYCHAIN_SERVICE names another
 // service than "keypool" (for tests, or a second Keypool).
-func osKeychain() secrets.OS { return secrets.OS{Service: os.Getenv("KEYPOOL_KEYCHAIN_SERVICE")} }
+func osKeychain() app.Keychain { return app.OSKeychain(os.Getenv("KEYPOOL_KEYCHAIN_SERVICE")) }
 
 func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return fmt.Errorf("%w: keypool accounts list|add|remove|enable|disable", errUsage)
 	}
 	sub, args := args[0], args[1:]
-	var p app.Params
+	p := app.Params{Keychain: osKeychain()}
 	fs := flag.NewFlagSet("keypool accounts "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&p.DataDir, "data-dir", "", "Keypool's data dir (default: the user config dir's keypool folder)")
@@ -122,10 +60,9 @@ func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, st
 
 	switch sub {
 	case "list":
-		p.Keychain = osKeychain()
 		return app.Status(ctx, p, stdout)
 	case "add":
-		acct := store.Account{ID: id, Type: typ, Name: name, Priority: priority, Enabled: !disabled,
+		acct := app.Account{ID: id, Type: typ, Name: name, Priority: priority, Enabled: !disabled,
 			APIURL: strings.TrimSuffix(apiURL, "/"), AuthHeader: authHeader, DailyBudgetUSD: dailyBudget, MonthlyBudgetUSD: monthlyBudget}
 		for _, m := range strings.Split(models, ",") {
 			if m = strings.TrimSpace(m); m != "" {
@@ -133,18 +70,18 @@ func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, st
 			}
 		}
 		in := newSecretReader(stdin, stderr)
-		sec := map[secrets.Field]secrets.Secret{}
-		field, what := secrets.APIKey, "API key"
-		if pool.Kind(typ).IsOAuth() {
+		sec := map[app.SecretField]app.Secret{}
+		field, what := app.FieldAPIKey, "API key"
+		if app.KindIsOAuth(typ) {
 			// A long-lived token such as `claude setup-token` prints; browser
 			// logins use keypool login.
-			field, what = secrets.AccessToken, "token"
+			field, what = app.FieldAccessToken, "token"
 		}
 		key, err := in.read(what + " (one line on standard input)")
 		if err != nil {
 			return fmt.Errorf("read the %s: %w", what, err)
 		}
-		sec[field] = secrets.New(key)
+		sec[field] = app.NewSecret(key)
 		if proxy != "" {
 			px, hasUser, err := parseProxy(proxy)
 			if err != nil {
@@ -157,11 +94,11 @@ func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, st
 					return fmt.Errorf("read the proxy password: %w", err)
 				}
 				if pw != "" {
-					sec[secrets.ProxyPassword] = secrets.New(pw)
+					sec[app.FieldProxyPassword] = app.NewSecret(pw)
 				}
 			}
 		}
-		accts, done, err := openAccounts(p, nil)
+		accts, done, err := app.OpenAccounts(p)
 		if err != nil {
 			return err
 		}
@@ -175,7 +112,7 @@ func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		if len(pos) != 1 {
 			return fmt.Errorf("%w: keypool accounts %s ID", errUsage, sub)
 		}
-		accts, done, err := openAccounts(p, nil)
+		accts, done, err := app.OpenAccounts(p)
 		if err != nil {
 			return err
 		}
@@ -197,7 +134,7 @@ func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, st
 }
 
 func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var p app.Params
+	p := app.Params{Keychain: osKeychain()}
 	fs := flag.NewFlagSet("keypool import", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&p.DataDir, "data-dir", "", "Keypool's data dir (default: the user config dir's keypool folder)")
@@ -213,7 +150,7 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	accts, done, err := openAccounts(p, nil)
+	accts, done, err := app.OpenAccounts(p)
 	if err != nil {
 		return err
 	}
@@ -297,7 +234,7 @@ func readLine(r *bufio.Reader) (string, error) {
 
 // parseProxy reads socks5://[user@]host:port or http://[user@]host:port. A
 // password in the URL is refused: it would sit in shell history.
-func parseProxy(s string) (*store.Proxy, bool, error) {
+func parseProxy(s string) (*app.AccountProxy, bool, error) {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "socks5" && u.Scheme != "http") || u.Hostname() == "" || u.Port() == "" {
 		return nil, false, fmt.Errorf("--proxy %q: want socks5://[user@]host:port or http://[user@]host:port", s)
@@ -306,7 +243,7 @@ func parseProxy(s string) (*store.Proxy, bool, error) {
 		return nil, false, errors.New("--proxy: leave the password out of the URL; it is read from standard input")
 	}
 	port, _ := strconv.Atoi(u.Port())
-	return &store.Proxy{Type: u.Scheme, Host: u.Hostname(), Port: port, Username: u.User.Username()}, u.User.Username() != "", nil
+	return &app.AccountProxy{Type: u.Scheme, Host: u.Hostname(), Port: port, Username: u.User.Username()}, u.User.Username() != "", nil
 }
 
 // parseArgs parses flags that may come before or after the positional
@@ -328,7 +265,7 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 
 func loginCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var (
-		p       app.Params
+		p       = app.Params{Keychain: osKeychain()}
 		lp      app.LoginParams
 		fromCLI bool
 	)
@@ -353,21 +290,21 @@ func loginCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	switch pos[0] {
 	case "claude":
-		lp.Kind = pool.KindClaudeOAuth
+		lp.Kind = app.KindClaudeOAuth
 	case "codex", "chatgpt":
-		lp.Kind = pool.KindCodexOAuth
+		lp.Kind = app.KindCodexOAuth
 	case "gemini", "google":
-		lp.Kind = pool.KindGemini
+		lp.Kind = app.KindGemini
 	default:
 		return fmt.Errorf("%w: log in to claude, codex or gemini, not %q", errUsage, pos[0])
 	}
-	accts, done, err := openAccounts(p, nil)
+	accts, done, err := app.OpenAccounts(p)
 	if err != nil {
 		return err
 	}
 	defer done()
 
-	var acct store.Account
+	var acct app.Account
 	if fromCLI {
 		home, err := os.UserHomeDir()
 		if err != nil {
@@ -379,7 +316,7 @@ func loginCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			return err
 		}
 	} else {
-		if lp.Kind == pool.KindGemini {
+		if lp.Kind == app.KindGemini {
 			fmt.Fprintln(stderr, `Note: Google ended "Login with Google" for individual Gemini accounts on 2026-06-18; Code Assist Standard/Enterprise and Workspace accounts still work (pass --project). For personal use, add a Gemini API key instead.`)
 		}
 		lp.Paste = stdin

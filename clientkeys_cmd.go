@@ -16,7 +16,7 @@ func clientKeysCmd(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: %s", errUsage, usageLine)
 	}
 	sub, args := args[0], args[1:]
-	var p app.Params
+	p := app.Params{Keychain: osKeychain()}
 	fs := flag.NewFlagSet("keypool client-keys "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&p.DataDir, "data-dir", "", "Keypool's data dir (default: the user config dir's keypool folder)")
@@ -36,7 +36,7 @@ func clientKeysCmd(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != n {
 		return fmt.Errorf("%w: %s", errUsage, usageLine)
 	}
-	keys, done, err := openClientKeys(p, nil)
+	keys, done, err := app.OpenClientKeys(p)
 	if err != nil {
 		return err
 	}

@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"keypool/app"
-	"keypool/app/clients"
 )
 
 // envCmd prints the exports that point a CLI at the relay.
@@ -23,7 +21,7 @@ func envCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if len(pos) != 1 {
 		return fmt.Errorf("%w: keypool env claude|codex|gemini [--shell bash|zsh|fish|powershell|cmd]", errUsage)
 	}
-	c, err := clients.ParseClient(pos[0])
+	c, err := app.ParseClient(pos[0])
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -31,14 +29,14 @@ func envCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	out, err := clients.Exports(clients.Env(c, acc.Base, acc.Key), *shell)
+	out, err := app.ClientExports(c, acc, *shell)
 	if err != nil {
 		return err
 	}
-	if c == clients.Codex {
+	if c == app.Codex {
 		// Codex reads its base URL from a provider in ~/.codex/config.toml.
 		fmt.Fprintf(stdout, "%s model_provider = \"keypool\" with [model_providers.keypool] base_url = \"%s/openai/v1\", env_key = \"%s\", wire_api = \"responses\" in ~/.codex/config.toml\n",
-			commentMark(*shell), acc.Base, clients.CodexKeyVar)
+			commentMark(*shell), acc.Base, app.CodexKeyVar)
 	}
 	fmt.Fprint(stdout, out)
 	return nil
@@ -85,16 +83,12 @@ func connectCmd(args []string, on bool, stdout, stderr io.Writer) error {
 	if len(pos) != 1 {
 		return fmt.Errorf("%w: keypool connect|disconnect claude|codex|gemini", errUsage)
 	}
-	c, err := clients.ParseClient(pos[0])
+	c, err := app.ParseClient(pos[0])
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return err
-	}
 	if !on {
-		if err := clients.Disconnect(home, c); err != nil {
+		if err := app.DisconnectClient(c); err != nil {
 			return fmt.Errorf("disconnect %s: %w", c, err)
 		}
 		fmt.Fprintf(stdout, "%s no longer uses Keypool; its config is as it was.\n", c)
@@ -104,13 +98,13 @@ func connectCmd(args []string, on bool, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := clients.Connect(home, c, acc.Base, acc.Key); err != nil {
+	if err := app.ConnectClientTo(c, acc); err != nil {
 		return fmt.Errorf("connect %s: %w", c, err)
 	}
 	// The key is in the CLI's own files now: a new terminal needs nothing
 	// exported.
 	fmt.Fprintf(stdout, "%s now uses Keypool at %s; the key is in its own config, so nothing needs exporting (a backup of that config was kept).\n", c, acc.Base)
-	if c == clients.GeminiCLI {
+	if c == app.GeminiCLI {
 		// Gemini CLI ignores ~/.gemini/.env in a folder not trusted yet.
 		fmt.Fprintln(stdout, "Gemini CLI reads it in folders you trust: it asks the first time it starts in a folder.")
 	}
@@ -119,12 +113,8 @@ func connectCmd(args []string, on bool, stdout, stderr io.Writer) error {
 
 // clientsCmd says which CLIs are connected.
 func clientsCmd(stdout io.Writer) error {
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return err
-	}
-	for _, c := range clients.Clients {
-		on, err := clients.Connected(home, c)
+	for _, c := range app.Clients {
+		on, err := app.ClientConnected(c)
 		if err != nil {
 			return err
 		}

@@ -15,7 +15,6 @@ import (
 	fyneapp "fyne.io/fyne/v2/app"
 
 	"keypool/app"
-	"keypool/app/store"
 	"keypool/ui"
 )
 
@@ -45,31 +44,28 @@ func gui(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "No display: running the relay headless (keypool serve).")
 		return runRelay(ctx, p, stdout, stderr)
 	}
+	// A config that does not load is reported by Open, in the window.
+	setup, setupErr := app.Resolve(p)
 	// Started from the desktop, nobody reads stderr: log to a file in the
 	// data dir too.
 	logOut := io.Writer(stderr)
-	if cfg, err := app.LoadConfig(p); err == nil {
-		if dbPath, err := app.DatabasePath(p, cfg); err == nil {
-			if lf, err := app.OpenLogFile(app.LogPath(dbPath), 0); err == nil {
-				defer lf.Close()
-				logOut = fanOut{lf, stderr}
-			} else {
-				fmt.Fprintln(stderr, "keypool: logging to stderr only:", err)
-			}
+	if setupErr == nil {
+		if lf, err := app.OpenLogFile(setup.Files.Log(), 0); err == nil {
+			defer lf.Close()
+			logOut = fanOut{lf, stderr}
+		} else {
+			fmt.Fprintln(stderr, "keypool: logging to stderr only:", err)
 		}
 	}
 	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	p.Logger = log
 	p.Keychain = osKeychain()
 	core, err := app.Open(p)
-	if errors.Is(err, store.ErrLocked) {
+	if errors.Is(err, app.ErrLocked) {
 		// One Keypool per data dir: bring the running one forward.
-		cfg, _ := app.LoadConfig(p)
-		if path, perr := app.DatabasePath(p, cfg); perr == nil {
-			if serr := app.ShowRunning(path); serr == nil {
-				fmt.Fprintln(stdout, "Keypool is already running; its window is brought forward.")
-				return nil
-			}
+		if serr := app.ShowRunning(setup.Files.DB); serr == nil {
+			fmt.Fprintln(stdout, "Keypool is already running; its window is brought forward.")
+			return nil
 		}
 	}
 
@@ -84,7 +80,7 @@ func gui(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	} else {
 		// Say it in a window too, with what can be done from there.
 		log.Error("keypool cannot start", "err", err)
-		ui.StartupError(fa, err, d.fixes(err)...).Show()
+		ui.StartupError(fa, err, d.fixes(setup.Files, err)...).Show()
 	}
 	// Ctrl-C quits the app too; once gui returns the goroutine ends
 	// without touching Fyne (which then never ran, or has stopped).
@@ -174,28 +170,25 @@ func (d *desktopRun) open() error {
 // fixes are what the startup error window offers for err: for a damaged
 // database, keeping it aside and starting with an empty one; always, trying
 // again (after freeing the port, unlocking the data dir…).
-func (d *desktopRun) fixes(err error) []ui.Fix {
+func (d *desktopRun) fixes(files app.Files, err error) []ui.Fix {
 	var fixes []ui.Fix
-	if errors.Is(err, store.ErrCorrupt) {
-		cfg, _ := app.LoadConfig(d.p)
-		if path, perr := app.DatabasePath(d.p, cfg); perr == nil {
-			moved := false
-			fixes = append(fixes, ui.Fix{Label: "Keep the damaged file aside and start empty",
-				Note: "the file is renamed, not deleted; your accounts were listed in it, so add them again (their secrets are still in the keychain)",
-				Do: func() error {
-					// Once: if the start then fails for another reason, the
-					// file now at path is the new one, not the damaged one.
-					if !moved {
-						kept, err := store.MoveAside(path, time.Now())
-						if err != nil {
-							return err
-						}
-						moved = true
-						d.log.Warn("damaged database kept aside; starting with an empty one", "kept", kept)
+	if errors.Is(err, app.ErrCorrupt) {
+		moved := false
+		fixes = append(fixes, ui.Fix{Label: "Keep the damaged file aside and start empty",
+			Note: "the file is renamed, not deleted; your accounts were listed in it, so add them again (their secrets are still in the keychain)",
+			Do: func() error {
+				// Once: if the start then fails for another reason, the
+				// file now at path is the new one, not the damaged one.
+				if !moved {
+					kept, err := files.MoveDatabaseAside(time.Now())
+					if err != nil {
+						return err
 					}
-					return d.open()
-				}})
-		}
+					moved = true
+					d.log.Warn("damaged database kept aside; starting with an empty one", "kept", kept)
+				}
+				return d.open()
+			}})
 	}
 	return append(fixes, ui.Fix{Label: "Try again", Do: d.open})
 }

@@ -167,11 +167,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func runRelay(ctx context.Context, p app.Params, stdout, stderr io.Writer) error {
 	// The log level comes from the config; a bad config is reported before
 	// anything else happens.
-	cfg, err := app.LoadConfig(p)
+	setup, err := app.Resolve(p)
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.Server.LogLevelValue()}))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: setup.LogLevel()}))
 	p.Logger = log
 	p.Keychain = osKeychain()
 
@@ -186,8 +186,9 @@ func runRelay(ctx context.Context, p app.Params, stdout, stderr io.Writer) error
 		return err
 	}
 	defer a.Close()
-	log.Info("keypool relay listening", "url", a.URL(), "version", version, "accounts", len(a.Relay().Health().Accounts), "database", a.Store().Path())
-	if len(a.Relay().Health().Accounts) == 0 {
+	accounts := len(a.Health().Accounts)
+	log.Info("keypool relay listening", "url", a.URL(), "version", version, "accounts", accounts, "database", a.DatabasePath())
+	if accounts == 0 {
 		fmt.Fprintf(stdout, "Keypool is running at %s with no accounts yet: add one (keypool login claude, keypool accounts add, keypool import FILE) or start with a seed-format config, keypool serve --config config.toml (see config.example.toml).\n", a.URL())
 	} else {
 		fmt.Fprintf(stdout, "Keypool is running at %s. Point Claude Code at it: export ANTHROPIC_BASE_URL=%s ANTHROPIC_AUTH_TOKEN=<one of api_keys>\n", a.URL(), a.URL())

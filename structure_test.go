@@ -100,6 +100,29 @@ func TestUIFacade(t *testing.T) {
 	}
 }
 
+// TestMainFacade: the commands and the desktop app's start reach Keypool
+// through package app and the window through package ui, nothing else of
+// Keypool's: the config, the data dir's paths, the store, the keychain and
+// the CLIs' configs are app's to resolve.
+func TestMainFacade(t *testing.T) {
+	allowed := map[string]bool{"keypool/app": true, "keypool/ui": true}
+	found := false
+	for _, p := range listPackages(t) {
+		if p.ImportPath != "keypool" {
+			continue
+		}
+		found = true
+		for _, imp := range p.Imports {
+			if (imp == "keypool" || strings.HasPrefix(imp, "keypool/")) && !allowed[imp] {
+				t.Errorf("package main imports %s: it goes through keypool/app or keypool/ui", imp)
+			}
+		}
+	}
+	if !found {
+		t.Error("go list has no package keypool (the commands)")
+	}
+}
+
 // TestPackageDocs: every package says what it is for.
 func TestPackageDocs(t *testing.T) {
 	for _, p := range listPackages(t) {

@@ -137,13 +137,3 @@ func besideSQLite(path string) string {
 	}
 	return path
 }
-
-// OpenStore opens the store of p's data dir for a one-off command, waiting
-// briefly for the lock.
-func OpenStore(p Params) (*store.Store, error) {
-	s, err := Resolve(p)
-	if err != nil {
-		return nil, err
-	}
-	return s.openStore()
-}
