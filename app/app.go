@@ -478,8 +478,7 @@ func (a *App) oauthAccounts() []string {
 			return nil
 		}
 		for _, s := range list {
-			k := pool.Kind(s.Type)
-			if s.Enabled && s.Status == store.StatusOK && k.IsOAuth() && k.Served() {
+			if s.Enabled && s.Status == store.StatusOK && provider.IsOAuth(pool.Kind(s.Type)) {
 				ids = append(ids, s.ID)
 			}
 		}
@@ -488,7 +487,7 @@ func (a *App) oauthAccounts() []string {
 	a.kindsMu.RLock()
 	defer a.kindsMu.RUnlock()
 	for id, k := range a.kinds {
-		if k.IsOAuth() && k.Served() {
+		if provider.IsOAuth(k) {
 			ids = append(ids, id)
 		}
 	}
