@@ -25,10 +25,10 @@ import (
 // figures to watch when the request path changes.
 
 // benchRelay is a relay with one healthy Claude API account at upstream.
-func benchRelay(b *testing.B, upstream string) *relay.Server {
+func benchRelay(b *testing.B, upURL string) *relay.Server {
 	b.Helper()
 	srv, err := relay.New(relay.Config{
-		Accounts:    []pool.Account{{ID: "a", Name: "a", Kind: pool.KindClaudeAPI, Priority: 1, Enabled: true, APIURL: upstream}},
+		Accounts:    []pool.Account{{ID: "a", Name: "a", Kind: pool.KindClaudeAPI, Priority: 1, Enabled: true, APIURL: upURL}},
 		Credentials: keys{}, ClientKeys: []string{"local-key"}, ListenHost: "127.0.0.1",
 		Logger: slog.New(slog.DiscardHandler),
 	})
@@ -41,9 +41,9 @@ func benchRelay(b *testing.B, upstream string) *relay.Server {
 
 // benchReverseProxy is the reference: it sets the account's key and passes
 // everything else on, flushing each write.
-func benchReverseProxy(b *testing.B, upstream string) http.Handler {
+func benchReverseProxy(b *testing.B, upURL string) http.Handler {
 	b.Helper()
-	target, err := url.Parse(upstream)
+	target, err := url.Parse(upURL)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -182,6 +182,9 @@ func (d *discardWriter) SetWriteDeadline(time.Time) error { return nil }
 func TestStreamEventsAllocateNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("counts allocations over many requests")
+	}
+	if raceEnabled {
+		t.Skip("the race detector allocates on its own")
 	}
 	allocs := func(events int) float64 {
 		up := streamUpstream(events)

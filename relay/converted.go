@@ -1,7 +1,6 @@
 package relay
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -39,52 +38,48 @@ const maxConvertedBody = 64 << 20
 // commitConverted answers an OpenAI-format client from a Claude account's
 // answer: errors in OpenAI's format, a message as a chat.completion, a
 // stream as chat.completion.chunk events, flushed as each event converts.
-func (s *Server) commitConverted(ctx context.Context, w http.ResponseWriter, rt route, e *entry, resp *http.Response, src io.Reader, peek, reqBody []byte, rec *UsageRecord) verdict {
-	rec.Account = e.acct.ID
-	rec.Status = resp.StatusCode
-	rec.TTFB = s.now().Sub(rec.Time)
-	s.metrics.attempts.WithLabelValues(e.acct.ID, statusClass(resp.StatusCode)).Inc()
-	if resp.StatusCode >= 400 {
-		msg := anthropic.ParseError(peek).Message
+func (s *Server) commitConverted(a *attempt, ans *answer) {
+	w, rec := a.w, &a.rec
+	if ans.resp.StatusCode >= 400 {
+		msg := anthropic.ParseError(ans.peek).Message
 		if msg == "" {
-			msg = http.StatusText(resp.StatusCode)
+			msg = http.StatusText(ans.resp.StatusCode)
 		}
 		rec.Error = msg
-		chatDialect.writeError(w, resp.StatusCode, msg, 0)
-		return verdict{}
+		chatDialect.writeError(w, ans.resp.StatusCode, msg, 0)
+		return
 	}
-	if rt.method == http.MethodGet {
-		s.writeConvertedModels(w, src, rec)
-		return verdict{}
+	if a.rt.method == http.MethodGet {
+		s.writeConvertedModels(w, &ans.src, rec)
+		return
 	}
 	var opts struct {
 		StreamOptions struct {
 			IncludeUsage bool `json:"include_usage"`
 		} `json:"stream_options"`
 	}
-	json.Unmarshal(reqBody, &opts) // parsed once already; a failure leaves usage off
+	json.Unmarshal(a.body, &opts) // parsed once already; a failure leaves usage off
 	created := s.now()
-	if isEventStream(resp.Header) {
+	if isEventStream(ans.resp.Header) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		w.Header().Set("Cache-Control", "no-cache")
 		w.WriteHeader(http.StatusOK)
-		cw := &clientWriter{w: w, rc: http.NewResponseController(w), idle: s.cfg.IdleTimeout}
-		var tap anthropic.StreamTap
+		var usage anthropic.StreamTap
 		st := convert.NewStream(rec.Model, opts.StreamOptions.IncludeUsage, created)
-		_, err := sse.Transform(cw, src, cw.flush, func(out, ev []byte) ([]byte, error) {
-			tap.Event(ev)
+		_, err := sse.Transform(&ans.cw, &ans.src, ans.cw.flush, func(out, ev []byte) ([]byte, error) {
+			usage.Event(ev)
 			return st.Event(out, ev)
 		})
-		rec.Usage = tap.Usage
-		if tap.Error != "" {
-			rec.Error = "upstream stream error: " + tap.Error
+		rec.Usage = usage.Usage
+		if usage.Error != "" {
+			rec.Error = "upstream stream error: " + usage.Error
 		}
-		s.abortIfUpstreamBroke(ctx, cw, chatDialect, err, rec)
-		return verdict{}
+		s.abortIfUpstreamBroke(a, &ans.cw, chatDialect, err)
+		return
 	}
-	body, ok := readConverted(w, src, rec, chatDialect)
+	body, ok := readConverted(w, &ans.src, rec, chatDialect)
 	if !ok {
-		return verdict{}
+		return
 	}
 	if _, u, ok := anthropic.ResponseUsage(body); ok {
 		rec.Usage = u
@@ -93,12 +88,11 @@ func (s *Server) commitConverted(ctx context.Context, w http.ResponseWriter, rt 
 	if err != nil {
 		rec.Status, rec.Error = http.StatusBadGateway, "cannot convert the upstream answer"
 		chatDialect.writeError(w, http.StatusBadGateway, "cannot convert the upstream answer: "+err.Error(), 0)
-		return verdict{}
+		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	w.Write(out)
-	return verdict{}
 }
 
 // writeConvertedModels answers GET /openai/v1/models from Anthropic's list.
@@ -140,46 +134,41 @@ func codeAssist(rt route, a pool.Account) bool {
 
 // commitCodeAssist answers a Gemini client from Code Assist: each stream
 // event, or the whole answer, taken out of its {"response": …} envelope.
-func (s *Server) commitCodeAssist(ctx context.Context, w http.ResponseWriter, e *entry, resp *http.Response, src io.Reader, rec *UsageRecord) verdict {
-	rec.Account = e.acct.ID
-	rec.Status = resp.StatusCode
-	rec.TTFB = s.now().Sub(rec.Time)
-	s.metrics.attempts.WithLabelValues(e.acct.ID, statusClass(resp.StatusCode)).Inc()
-	var tap gemini.StreamTap
-	if isEventStream(resp.Header) {
+func (s *Server) commitCodeAssist(a *attempt, ans *answer) {
+	w, rec := a.w, &a.rec
+	if isEventStream(ans.resp.Header) {
 		w.Header().Set("Content-Type", "text/event-stream")
-		w.WriteHeader(resp.StatusCode)
-		cw := &clientWriter{w: w, rc: http.NewResponseController(w), idle: s.cfg.IdleTimeout}
-		_, err := sse.Transform(cw, src, cw.flush, func(out, ev []byte) ([]byte, error) {
+		w.WriteHeader(ans.resp.StatusCode)
+		var usage gemini.StreamTap
+		_, err := sse.Transform(&ans.cw, &ans.src, ans.cw.flush, func(out, ev []byte) ([]byte, error) {
 			start := len(out)
 			out, err := gemini.UnwrapCodeAssistEvent(out, ev)
-			tap.Event(out[start:])
+			usage.Event(out[start:])
 			return out, err
 		})
-		_, rec.Usage, _ = tap.Result()
-		s.abortIfUpstreamBroke(ctx, cw, geminiDialect, err, rec)
-		return verdict{}
+		_, rec.Usage, _ = usage.Result()
+		s.abortIfUpstreamBroke(a, &ans.cw, geminiDialect, err)
+		return
 	}
-	body, ok := readConverted(w, src, rec, geminiDialect)
+	body, ok := readConverted(w, &ans.src, rec, geminiDialect)
 	if !ok {
-		return verdict{}
+		return
 	}
 	out := gemini.UnwrapCodeAssist(body)
 	if _, u, ok := gemini.ResponseUsage(out); ok {
 		rec.Usage = u
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(resp.StatusCode)
+	w.WriteHeader(ans.resp.StatusCode)
 	w.Write(out)
-	return verdict{}
 }
 
 // abortIfUpstreamBroke ends a converted stream the client must see as broken
 // when err came from the upstream rather than from the client leaving,
 // telling the client in d's protocol first.
-func (s *Server) abortIfUpstreamBroke(ctx context.Context, cw *clientWriter, d *dialect, err error, rec *UsageRecord) {
-	if err != nil && cw.err == nil && ctx.Err() == nil {
-		streamBroke(cw, d, s.brokeOff(rec, err))
+func (s *Server) abortIfUpstreamBroke(a *attempt, cw *clientWriter, d *dialect, err error) {
+	if err != nil && cw.err == nil && a.ctx.Err() == nil {
+		streamBroke(cw, d, s.brokeOff(&a.rec, err))
 	}
 }
 
