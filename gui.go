@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
+	"golang.org/x/sync/errgroup"
 
 	"keypool/app"
 	"keypool/ui"
@@ -74,19 +76,23 @@ func gui(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fyneapp.SetMetadata(fyne.AppMetadata{ID: "app.keypool.keypool", Name: "Keypool", Version: version})
 	fa := fyneapp.NewWithID("app.keypool.keypool")
 	fa.SetIcon(ui.Icon)
-	d := &desktopRun{ctx: ctx, p: p, fa: fa, hidden: *hidden, log: log}
+	// runCtx is the core's and its window's lifetime: until Fyne's loop
+	// ends, or Ctrl-C.
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	d := &desktopRun{p: p, fa: fa, hidden: *hidden, log: log}
 	if err == nil {
-		d.show(core)
+		d.show(runCtx, core)
 	} else {
 		// Say it in a window too, with what can be done from there.
 		log.Error("keypool cannot start", "err", err)
-		ui.StartupError(fa, err, d.fixes(setup.Files, err)...).Show()
+		ui.StartupError(fa, err, d.fixes(runCtx, setup.Files, err)...).Show()
 	}
-	// Ctrl-C quits the app too; once gui returns the goroutine ends
-	// without touching Fyne (which then never ran, or has stopped).
+	// Ctrl-C quits the app too: the watcher asks Fyne to quit, on Fyne's
+	// goroutine and only if its loop runs; it ends when gui does.
 	finished := make(chan struct{})
-	defer close(finished)
-	go func() {
+	var watcher sync.WaitGroup
+	watcher.Go(func() {
 		select {
 		case <-ctx.Done():
 		case <-finished:
@@ -96,9 +102,9 @@ func gui(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			u.Stopping()
 		}
 		if d.loopRuns.Load() {
-			fyne.Do(fa.Quit) // Fyne's calls belong on its goroutine
+			fyne.Do(fa.Quit) // never blocks, even once the loop has ended
 		}
-	}()
+	})
 	// Started hidden, with a tray of its own, Keypool runs Fyne's loop only
 	// once the window or the clipboard is wanted (ui/loop.go).
 	runLoop := true
@@ -112,11 +118,15 @@ func gui(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		fa.Run() // until Quit
 	}
+	// The loop has ended: the watcher stops, then the core and what
+	// follows it, and last the core gives back its files.
+	close(finished)
+	watcher.Wait()
+	stopRun()
+	runErr := d.runs.Wait()
 	if d.core == nil {
 		return err
 	}
-	d.stop()
-	runErr := <-d.done
 	if cerr := d.core.Close(); runErr == nil {
 		runErr = cerr
 	}
@@ -126,51 +136,51 @@ func gui(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // desktopRun is the desktop app once Fyne runs: the core app, opened at
 // start or later from the startup error window, and its window and tray.
 type desktopRun struct {
-	ctx    context.Context
 	p      app.Params
 	fa     fyne.App
 	hidden bool
 	log    *slog.Logger
 
 	core *app.App
-	ui   atomic.Pointer[ui.UI] // set once shown; read by the Ctrl-C goroutine
-	stop context.CancelFunc
-	done chan error
+	ui   atomic.Pointer[ui.UI] // set once shown; read by the Ctrl-C watcher
+	runs errgroup.Group        // the core's Run; gui waits for it
 	// loopRuns is set once Fyne's loop runs (on the main goroutine, before
 	// anything opens the core from the startup error window).
 	loopRuns atomic.Bool
 }
 
-// show runs core and shows its window (unless hidden) and tray.
-func (d *desktopRun) show(core *app.App) {
-	runCtx, stop := context.WithCancel(d.ctx)
-	d.core, d.stop, d.done = core, stop, make(chan error, 1)
-	go func() { d.done <- core.Run(runCtx) }()
+// show runs core until ctx is done and shows its window (unless hidden)
+// and tray, which follow it until then.
+func (d *desktopRun) show(ctx context.Context, core *app.App) {
+	d.core = core
+	d.runs.Go(func() error { return core.Run(ctx) })
 	u := ui.New(d.fa, core)
 	d.ui.Store(u)
 	core.OnShow(u.Show)
-	u.Run(runCtx, d.hidden)
+	u.Run(ctx, d.hidden)
 	if d.loopRuns.Load() {
 		u.LoopStarting() // opened from the startup error window
 	}
 	d.log.Info("keypool running", "url", core.URL())
 }
 
-// open tries to open the core app again and shows it.
-func (d *desktopRun) open() error {
+// open tries to open the core app again and shows it, for ctx.
+func (d *desktopRun) open(ctx context.Context) error {
 	core, err := app.Open(d.p)
 	if err != nil {
 		return err
 	}
 	d.hidden = false // the person is looking at the error window
-	d.show(core)
+	d.show(ctx, core)
 	return nil
 }
 
 // fixes are what the startup error window offers for err: for a damaged
 // database, keeping it aside and starting with an empty one; always, trying
-// again (after freeing the port, unlocking the data dir…).
-func (d *desktopRun) fixes(files app.Files, err error) []ui.Fix {
+// again (after freeing the port, unlocking the data dir…). A core they
+// open runs for ctx.
+func (d *desktopRun) fixes(ctx context.Context, files app.Files, err error) []ui.Fix {
+	open := func() error { return d.open(ctx) }
 	var fixes []ui.Fix
 	if errors.Is(err, app.ErrCorrupt) {
 		moved := false
@@ -187,10 +197,10 @@ func (d *desktopRun) fixes(files app.Files, err error) []ui.Fix {
 					moved = true
 					d.log.Warn("damaged database kept aside; starting with an empty one", "kept", kept)
 				}
-				return d.open()
+				return open()
 			}})
 	}
-	return append(fixes, ui.Fix{Label: "Try again", Do: d.open})
+	return append(fixes, ui.Fix{Label: "Try again", Do: open})
 }
 
 // fanOut writes to every writer, whatever the others do: a Windows GUI
