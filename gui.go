@@ -35,7 +35,7 @@ func gui(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var p app.Params
 	fs := commonFlags("", &p, stderr)
 	hidden := fs.Bool("hidden", false, "start in the tray only (as at login)")
-	fs.IntVar(&p.Port, "port", 0, "listen port")
+	portFlag(fs, &p)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

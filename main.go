@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -148,11 +149,42 @@ func commonFlags(name string, p *app.Params, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// portFlag adds --port to fs, for p: 0 lets the system pick a free port
+// (keypool status and the log say which).
+func portFlag(fs *flag.FlagSet, p *app.Params) {
+	fs.Var(portValue{&p.Port}, "port", "listen port `N` (overrides [server] port; 0: any free port)")
+}
+
+// portValue is --port's value: a port, or app.AnyPort for 0.
+type portValue struct{ port *int }
+
+func (v portValue) String() string {
+	if v.port == nil || *v.port == 0 {
+		return ""
+	}
+	if *v.port == app.AnyPort {
+		return "0"
+	}
+	return strconv.Itoa(*v.port)
+}
+
+func (v portValue) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q: use 1 to 65535, or 0 for any free port", s)
+	}
+	if n == 0 {
+		n = app.AnyPort
+	}
+	*v.port = n
+	return nil
+}
+
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var p app.Params
 	fs := commonFlags("serve", &p, stderr)
 	fs.StringVar(&p.Host, "host", "", "listen host (overrides [server] host)")
-	fs.IntVar(&p.Port, "port", 0, "listen port (overrides [server] port)")
+	portFlag(fs, &p)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
