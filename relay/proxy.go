@@ -175,9 +175,16 @@ func (s *Server) readModel(a *attempt) bool {
 	return true
 }
 
+// failoverBudget is how long after a request arrived the relay may still
+// start an attempt on another account: room for one attempt that waits out
+// the whole header timeout and one more after it. An attempt under way is
+// never cut short by it; it has its own timeouts.
+func (s *Server) failoverBudget() time.Duration { return 2 * s.cfg.HeaderTimeout }
+
 // tryAccounts tries accounts, best first, until one answers with something
 // the client should see. It stops when the client leaves, when no account
-// is left to try, and after at most 2n+1 picks among n accounts.
+// is left to try, and after at most 2n+1 picks among n accounts or once the
+// failover budget is spent, whichever comes first.
 func (s *Server) tryAccounts(a *attempt) {
 	ctx := a.ctx
 	a.fam = pool.FamilyOf(a.req.Model)
@@ -205,9 +212,14 @@ func (s *Server) tryAccounts(a *attempt) {
 	}
 
 	s.waitForBound(ctx, cands, sess, a.fam)
+	deadline := a.rec.Time.Add(s.failoverBudget())
 	waited := false
 	for range 2*len(cands) + 1 {
 		now := s.now()
+		if !now.Before(deadline) {
+			s.outOfTime(a)
+			return
+		}
 		i, _ := s.picker.Pick(now, cands, a.fam, sess, skip)
 		if i < 0 {
 			first := sched.Earliest(now, cands, a.fam, a.req.Model)
@@ -383,6 +395,18 @@ func (s *Server) noAccount(a *attempt, served []*entry, first, now time.Time) {
 		}
 	}
 	s.fail(a, allOutStatus(kind), msg.String(), wait)
+}
+
+// outOfTime answers a request whose failover budget is spent: what each
+// account tried did, and that no other is tried.
+func (s *Server) outOfTime(a *attempt) {
+	var msg strings.Builder
+	kind := a.tried(&msg)
+	if msg.Len() > 0 {
+		msg.WriteString("; ")
+	}
+	msg.WriteString("no account answered within " + s.failoverBudget().String() + ", and no other is tried")
+	s.fail(a, allOutStatus(kind), msg.String(), 0)
 }
 
 // tried writes to msg what each account this request left did, and makes
