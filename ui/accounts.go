@@ -321,6 +321,9 @@ func (v *accountsView) showEdit(a app.Account) {
 		return nil
 	}
 	result := widget.NewLabel("")
+	// A connection test belongs to the dialog: closing it cancels a test in
+	// flight, whose answer then goes nowhere.
+	testCtx, stopTests := context.WithCancel(context.Background())
 	test := widget.NewButton("Test connection", func() {
 		px, err := parseProxyURL(strings.TrimSpace(proxy.Text))
 		if err != nil {
@@ -334,7 +337,10 @@ func (v *accountsView) showEdit(a app.Account) {
 		result.SetText("Testing…")
 		pw := proxyPass.Text
 		go func() {
-			err := app.TestProxy(context.Background(), px, pw, target)
+			err := app.TestProxy(testCtx, px, pw, target)
+			if testCtx.Err() != nil {
+				return
+			}
 			fyne.Do(func() {
 				if err != nil {
 					result.SetText("Failed: " + err.Error())
@@ -377,6 +383,7 @@ func (v *accountsView) showEdit(a app.Account) {
 			return err
 		})
 	}, v.u.win)
+	d.SetOnClosed(stopTests)
 	d.Resize(fyne.NewSize(560, 520))
 	d.Show()
 }
