@@ -124,22 +124,24 @@ func TestClientKeysCommand(t *testing.T) {
 	}
 }
 
-// freePort is a port on 127.0.0.1 nothing listens on.
-func freePort(t *testing.T) int {
+// newListener is a listener on 127.0.0.1:0 to hand the relay
+// (app.Params.Listener): the kernel picks the port, and nothing can take it
+// before the relay serves there. The cleanup closes it if Open never did.
+func newListener(t *testing.T) net.Listener {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Cleanup(func() { l.Close() })
+	return l
 }
 
 // startRelay opens and runs the app on dir until the test ends, as a running
 // Keypool that the commands reach through its control socket.
 func startRelay(t *testing.T, dir string, keys secrets.Keychain) *app.App {
 	t.Helper()
-	a, err := app.Open(app.Params{DataDir: dir, Port: freePort(t), Keychain: keys, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	a, err := app.Open(app.Params{DataDir: dir, Listener: newListener(t), Keychain: keys, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

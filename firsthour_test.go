@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,22 +22,25 @@ import (
 )
 
 // keypool --hidden is what the autostart entry runs; without a display it
-// runs the relay headless instead of failing on its own flag.
+// runs the relay headless instead of failing on its own flag. It listens on
+// a port the system picks (--port 0), which the run file names.
 func TestHiddenWithoutDisplayServes(t *testing.T) {
 	t.Setenv("DISPLAY", "")
 	t.Setenv("WAYLAND_DISPLAY", "")
 	dir := dirtest.New(t)
-	port := freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	var out, errOut bytes.Buffer
 	go func() {
-		done <- run(ctx, []string{"--hidden", "--data-dir", dir, "--port", fmt.Sprint(port)}, strings.NewReader(""), &out, &errOut)
+		done <- run(ctx, []string{"--hidden", "--data-dir", dir, "--port", "0"}, strings.NewReader(""), &out, &errOut)
 	}()
 	var err error
 	if !waitFor(10*time.Second, func() bool {
 		var resp *http.Response
-		if resp, err = http.Get(fmt.Sprintf("http://127.0.0.1:%d/health", port)); err == nil {
+		var run struct{ Addr string }
+		if b, rerr := os.ReadFile(filepath.Join(dir, "relay.json")); rerr != nil || json.Unmarshal(b, &run) != nil {
+			err = fmt.Errorf("no run file yet: %v", rerr)
+		} else if resp, err = http.Get("http://" + run.Addr + "/health"); err == nil {
 			resp.Body.Close()
 			return true
 		}
