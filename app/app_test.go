@@ -44,13 +44,13 @@ func TestMain(m *testing.M) {
 }
 
 // writeConfig writes a seed-format config with accounts a (priority 100) and
-// b (50) pointing at the given upstreams, on a free port.
+// b (50) pointing at the given upstreams; the relay's listener is handed over
+// (newListener), so the config names no port.
 func writeConfig(t testing.TB, dir, urlA, urlB string) string {
 	t.Helper()
 	cfg := fmt.Sprintf(`api_keys = ["local-key"]
 [server]
 host = "127.0.0.1"
-port = %d
 log_level = "error"
 [session]
 sticky_ttl_seconds = 3600
@@ -71,7 +71,7 @@ api_url = "%s"
 type = "gemini"
 id = "g"
 refresh_token = "google-refresh-secret"
-`, freePort(t), urlA, urlB)
+`, urlA, urlB)
 	path := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -79,13 +79,34 @@ refresh_token = "google-refresh-secret"
 	return path
 }
 
-func freePort(t testing.TB) int {
+// newListener is a listener on 127.0.0.1:0 to hand the relay
+// (Params.Listener): the kernel picks the port, and nothing can take it
+// before the relay serves there. Open takes it over; the cleanup closes it
+// when Open never did.
+func newListener(t testing.TB) net.Listener {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// hangingUpPort is a port on 127.0.0.1 where every connection is closed at
+// once: a dead server that nothing else can start listening on, as it
+// could on a port that was free a moment ago.
+func hangingUpPort(t testing.TB) int {
+	l := newListener(t)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return // closed by the cleanup
+			}
+			c.Close()
+		}
+	}()
 	return l.Addr().(*net.TCPAddr).Port
 }
 
@@ -102,8 +123,9 @@ func offlineRefresh(context.Context, pool.Kind, *http.Client, string) (tokens.To
 	return tokens.Token{}, errors.New("token endpoints are not reached from tests")
 }
 
-// start opens and runs an App; without a Logger in p its logs are dropped,
-// and without a RefreshToken no token endpoint is called.
+// start opens and runs an App on a listener of its own (newListener, unless
+// p has one); without a Logger in p its logs are dropped, and without a
+// RefreshToken no token endpoint is called.
 func start(t *testing.T, p app.Params) *running {
 	t.Helper()
 	if p.Logger == nil {
@@ -111,6 +133,9 @@ func start(t *testing.T, p app.Params) *running {
 	}
 	if p.RefreshToken == nil {
 		p.RefreshToken = offlineRefresh
+	}
+	if p.Listener == nil {
+		p.Listener = newListener(t)
 	}
 	a, err := app.Open(p)
 	if err != nil {
@@ -265,9 +290,9 @@ func TestPortInUse(t *testing.T) {
 // A second relay on the same data dir says so at once instead of hanging.
 func TestSecondInstanceSameDataDir(t *testing.T) {
 	dir := dirtest.New(t)
-	start(t, app.Params{DataDir: dir, Port: freePort(t)})
+	start(t, app.Params{DataDir: dir})
 	began := time.Now()
-	_, err := app.Open(app.Params{DataDir: dir, Port: freePort(t), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	_, err := app.Open(app.Params{DataDir: dir, Listener: newListener(t), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if !errors.Is(err, store.ErrLocked) || !strings.Contains(err.Error(), "another Keypool") {
 		t.Fatalf("err = %v", err)
 	}
@@ -278,7 +303,7 @@ func TestSecondInstanceSameDataDir(t *testing.T) {
 
 // Without a config Keypool starts with no accounts and answers /health.
 func TestServeWithoutAccounts(t *testing.T) {
-	r := start(t, app.Params{DataDir: dirtest.New(t), Port: freePort(t)})
+	r := start(t, app.Params{DataDir: dirtest.New(t)})
 	resp, err := http.Get(r.URL() + "/health")
 	if err != nil {
 		t.Fatal(err)
@@ -351,7 +376,7 @@ func TestSeedSQLiteDatabaseLeftAlone(t *testing.T) {
 	seedDB := filepath.Join(dir, "data", "relay.db")
 	os.WriteFile(seedDB, sqlite, 0o600)
 	cfg := filepath.Join(dir, "config.toml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("api_keys = []\n[server]\nport = %d\ndatabase_path = \"data/relay.db\"\n", freePort(t))), 0o600)
+	os.WriteFile(cfg, []byte("api_keys = []\n[server]\ndatabase_path = \"data/relay.db\"\n"), 0o600)
 	r := start(t, app.Params{ConfigPath: cfg})
 	if got, want := r.Store().Path(), filepath.Join(dir, "data", "relay.keypool.db"); got != want {
 		t.Errorf("database = %s, want %s", got, want)
@@ -366,7 +391,7 @@ func TestSeedSQLiteDatabaseLeftAlone(t *testing.T) {
 // forward, through the control socket.
 func TestShowRunning(t *testing.T) {
 	dir := dirtest.New(t)
-	r := start(t, app.Params{DataDir: dir, Port: freePort(t), Keychain: secretsMemory()})
+	r := start(t, app.Params{DataDir: dir, Keychain: secretsMemory()})
 	shown := make(chan struct{}, 1)
 	r.OnShow(func() { shown <- struct{}{} })
 	if err := app.ShowRunning(filepath.Join(dir, "keypool.db")); err != nil {
@@ -386,16 +411,22 @@ func secretsMemory() secrets.Keychain { return secrets.NewMemory() }
 func TestSavedListen(t *testing.T) {
 	dir := dirtest.New(t)
 	keys := secretsMemory()
-	r := start(t, app.Params{DataDir: dir, Port: freePort(t), Keychain: keys})
+	r := start(t, app.Params{DataDir: dir, Keychain: keys})
 	if err := r.SetListen("0.0.0.0", 4000); err == nil {
 		t.Error("a non-loopback host without client keys was saved")
 	}
-	port := freePort(t)
+	// The saved port is one this test holds: the next start must try to
+	// listen there, and find it taken (no other program can take a port
+	// that is free a moment).
+	port := newListener(t).Addr().(*net.TCPAddr).Port
 	must(t, r.SetListen("127.0.0.1", port))
 	r.stop()
-	r2 := start(t, app.Params{DataDir: dir, Keychain: keys})
-	if want := fmt.Sprintf("127.0.0.1:%d", port); r2.Addr() != want {
-		t.Errorf("listening on %s, want %s", r2.Addr(), want)
+	a, err := app.Open(app.Params{DataDir: dir, Keychain: keys, Logger: slog.New(slog.DiscardHandler)})
+	if err == nil {
+		a.Close()
+	}
+	if want := fmt.Sprintf("127.0.0.1:%d", port); !errors.Is(err, app.ErrPortInUse) || !strings.Contains(err.Error(), want) {
+		t.Errorf("next start: %v, want %v naming %s", err, app.ErrPortInUse, want)
 	}
 }
 
@@ -406,7 +437,7 @@ func TestAccess(t *testing.T) {
 	dir := dirtest.New(t)
 	keys := secretsMemory()
 	p := app.Params{DataDir: dir, Keychain: keys}
-	r := start(t, app.Params{DataDir: dir, Port: freePort(t), Keychain: keys})
+	r := start(t, app.Params{DataDir: dir, Keychain: keys})
 	k, err := r.AddClientKey("cli")
 	must(t, err)
 	want, _ := r.ClientKeySecret(k.ID)
@@ -414,7 +445,7 @@ func TestAccess(t *testing.T) {
 	if err != nil || acc.Base != r.URL() || acc.Key != want.Reveal() {
 		t.Fatalf("running: %+v %v (want %s)", acc, err, r.URL())
 	}
-	port := freePort(t)
+	const port = 4123 // saved, never listened on: Access only reads it
 	must(t, r.SetListen("127.0.0.1", port))
 	r.stop()
 	acc, err = app.Access(p, keys)
@@ -482,7 +513,7 @@ func TestBudgetAcrossRestart(t *testing.T) {
 	defer up.Close()
 	dir := dirtest.New(t)
 	cfg := filepath.Join(dir, "config.toml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("api_keys = [\"local-key\"]\n[server]\nport = %d\n[[accounts]]\ntype = \"claude-api\"\nid = \"a\"\napi_key = \"sk-ant-secret\"\napi_url = %q\ndaily_budget_usd = 0.0001\n", freePort(t), up.URL)), 0o600)
+	os.WriteFile(cfg, []byte(fmt.Sprintf("api_keys = [\"local-key\"]\n[[accounts]]\ntype = \"claude-api\"\nid = \"a\"\napi_key = \"sk-ant-secret\"\napi_url = %q\ndaily_budget_usd = 0.0001\n", up.URL)), 0o600)
 	p := app.Params{ConfigPath: cfg, DataDir: filepath.Join(dir, "data")}
 	r := start(t, p)
 	if code, _ := r.post(t, "b1"); code != 200 { // 10 in + 5 out of Sonnet 4.5 = $0.000105

@@ -22,7 +22,7 @@ func BenchmarkAppSmallRequests(b *testing.B) {
 	up := relaytest.New()
 	defer up.Close()
 	dir := dirtest.New(b)
-	p := app.Params{ConfigPath: writeConfig(b, dir, up.URL, up.URL), DataDir: filepath.Join(dir, "data"), RefreshToken: offlineRefresh, Logger: slog.New(slog.DiscardHandler)}
+	p := app.Params{ConfigPath: writeConfig(b, dir, up.URL, up.URL), DataDir: filepath.Join(dir, "data"), RefreshToken: offlineRefresh, Listener: newListener(b), Logger: slog.New(slog.DiscardHandler)}
 	a, err := app.Open(p)
 	if err != nil {
 		b.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,9 +24,15 @@ import (
 )
 
 // serveChild runs the relay as a separate process for TestKillUnderLoad: it
-// prints the relay's URL and serves until it is killed.
+// listens on a port the kernel picks, prints the relay's URL and serves
+// until it is killed.
 func serveChild(config, data string) {
-	a, err := app.Open(app.Params{ConfigPath: config, DataDir: data, RefreshToken: offlineRefresh,
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	a, err := app.Open(app.Params{ConfigPath: config, DataDir: data, RefreshToken: offlineRefresh, Listener: ln,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		fmt.Println("error", err)

@@ -61,7 +61,7 @@ func (k *lockableKeychain) Locked() (bool, error) {
 func lockedAtStart(t *testing.T, keys secrets.Keychain, lock, unlock func()) {
 	up := relaytest.New()
 	defer up.Close()
-	p := app.Params{DataDir: dirtest.New(t), Port: freePort(t), Keychain: keys}
+	p := app.Params{DataDir: dirtest.New(t), Keychain: keys}
 	t.Cleanup(func() { keys.DeleteAll(secrets.Account("a")) })
 
 	r := start(t, p)
@@ -148,7 +148,7 @@ func TestKeychainUnlockedButClientKeyMissing(t *testing.T) {
 	keys := &lockableKeychain{Keychain: secrets.NewMemory()}
 	up := relaytest.New()
 	defer up.Close()
-	p := app.Params{DataDir: dirtest.New(t), Port: freePort(t), Keychain: keys}
+	p := app.Params{DataDir: dirtest.New(t), Keychain: keys}
 	r := start(t, p)
 	must(t, r.Accounts().Add(store.Account{ID: "a", Type: "claude-api", Priority: 10, Enabled: true, APIURL: up.URL},
 		map[secrets.Field]secrets.Secret{secrets.APIKey: secrets.New("sk-ant-secret-locked")}))

@@ -24,7 +24,7 @@ func TestStartWithMissingSecrets(t *testing.T) {
 	defer gone.Close()
 	defer login.Close()
 	dir := dirtest.New(t)
-	p := app.Params{DataDir: dir, Port: freePort(t), Keychain: keys}
+	p := app.Params{DataDir: dir, Keychain: keys}
 	t.Cleanup(func() {
 		for _, id := range []string{"good", "gone", "login"} {
 			keys.DeleteAll(secrets.Account(id))
@@ -80,7 +80,7 @@ func TestStartWithMissingSecrets(t *testing.T) {
 
 // keypool serve with no accounts says in /health how to add one.
 func TestHealthHintWithoutAccounts(t *testing.T) {
-	r := start(t, app.Params{DataDir: dirtest.New(t), Port: freePort(t), Keychain: secrets.NewMemory()})
+	r := start(t, app.Params{DataDir: dirtest.New(t), Keychain: secrets.NewMemory()})
 	h := health(t, r)
 	if h.Status != "unavailable" || !strings.Contains(h.Hint, "keypool accounts add") || !strings.Contains(h.Hint, "keypool serve --config") {
 		t.Errorf("health = status %q, hint %q; want unavailable, naming keypool accounts add and keypool serve --config", h.Status, h.Hint)

@@ -85,7 +85,7 @@ func TestServeStoreAccounts(t *testing.T) {
 	ts := &tokenServer{current: "rt-secret-0"}
 	dir := dirtest.New(t)
 	logs := &logBuf{}
-	p := app.Params{DataDir: dir, Port: freePort(t), Keychain: keys, RefreshToken: ts.refresh}
+	p := app.Params{DataDir: dir, Keychain: keys, RefreshToken: ts.refresh}
 	t.Cleanup(func() { keys.DeleteAll(secrets.Account("sub")); keys.DeleteAll(secrets.Account("key")) })
 
 	r := startStore(t, p, logs)
@@ -277,7 +277,7 @@ func TestConcurrentRequestsOneRefresh(t *testing.T) {
 		<-gate
 		return ts.refresh(ctx, kind, c, rt)
 	}
-	p := app.Params{DataDir: dirtest.New(t), Port: freePort(t), Keychain: keys, RefreshToken: slow}
+	p := app.Params{DataDir: dirtest.New(t), Keychain: keys, RefreshToken: slow}
 	t.Cleanup(func() { keys.DeleteAll(secrets.Account("sub")) })
 	r := startStore(t, p, io.Discard)
 	must(t, r.Accounts().Add(store.Account{ID: "sub", Type: "claude-oauth", Enabled: true, APIURL: up.URL,
@@ -334,7 +334,7 @@ func TestConfigOAuthAccount(t *testing.T) {
 	defer up.Close()
 	dir := dirtest.New(t)
 	cfg := filepath.Join(dir, "config.toml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("api_keys = []\n[server]\nport = %d\n[[accounts]]\ntype = \"claude-oauth\"\nid = \"sub\"\nrefresh_token = \"rt-secret-0\"\napi_url = %q\n", freePort(t), up.URL)), 0o600)
+	os.WriteFile(cfg, []byte(fmt.Sprintf("api_keys = []\n[[accounts]]\ntype = \"claude-oauth\"\nid = \"sub\"\nrefresh_token = \"rt-secret-0\"\napi_url = %q\n", up.URL)), 0o600)
 	ts := &tokenServer{current: "rt-secret-0"}
 	logs := &logBuf{}
 	r := startStore(t, app.Params{ConfigPath: cfg, DataDir: dir, RefreshToken: ts.refresh}, logs)
@@ -394,7 +394,7 @@ func TestTokenStateAcrossReloads(t *testing.T) {
 	defer key.Close()
 	ts := &tokenServer{current: "rt-secret-0"}
 	clock := &testClock{t: time.Now()}
-	p := app.Params{DataDir: dirtest.New(t), Port: freePort(t), Keychain: keys, RefreshToken: ts.refresh, Now: clock.Now}
+	p := app.Params{DataDir: dirtest.New(t), Keychain: keys, RefreshToken: ts.refresh, Now: clock.Now}
 	t.Cleanup(func() { base.DeleteAll(secrets.Account("sub")); base.DeleteAll(secrets.Account("key")) })
 	r := startStore(t, p, io.Discard)
 	must(t, r.Accounts().Add(store.Account{ID: "sub", Type: "claude-oauth", Priority: 10, Enabled: true, APIURL: sub.URL, Expiry: clock.Now().Add(-time.Minute)},
@@ -496,7 +496,7 @@ func TestUpdateAccountAndProxyTest(t *testing.T) {
 	if err := app.TestProxy(context.Background(), &store.Proxy{Type: "http", Host: host, Port: p}, "", target.URL); err != nil || proxied != 1 {
 		t.Errorf("TestProxy through an HTTP proxy: %v, proxied %d; want nil, 1", err, proxied)
 	}
-	if err := app.TestProxy(context.Background(), &store.Proxy{Type: "socks5", Host: "127.0.0.1", Port: freePort(t)}, "", target.URL); err == nil {
+	if err := app.TestProxy(context.Background(), &store.Proxy{Type: "socks5", Host: "127.0.0.1", Port: hangingUpPort(t)}, "", target.URL); err == nil {
 		t.Error("TestProxy through a dead proxy: err = nil, want an error")
 	}
 }

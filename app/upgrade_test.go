@@ -83,7 +83,7 @@ func TestUpgradeFromFirstKeychainLayout(t *testing.T) {
 		},
 	}.write(t, k, filepath.Join(dir, "keypool.db"))
 
-	r := start(t, app.Params{DataDir: dir, Port: freePort(t), Keychain: k})
+	r := start(t, app.Params{DataDir: dir, Keychain: k})
 	if h := health(t, r); h.Blocked != "" || h.Status != "ok" {
 		t.Fatalf("after the upgrade: status %q, blocked %q; want ok, not blocked", h.Status, h.Blocked)
 	}
@@ -141,7 +141,7 @@ func TestUpgradeAfterCollision(t *testing.T) {
 		entries:  map[string]string{collider + "/api_key": "sk-ant-collided-upstream"},
 	}.write(t, k, filepath.Join(dir, "keypool.db"))
 
-	r := start(t, app.Params{DataDir: dir, Port: freePort(t), Keychain: k})
+	r := start(t, app.Params{DataDir: dir, Keychain: k})
 	list, err := r.ClientKeys()
 	must(t, err)
 	if len(list) != 1 || !strings.Contains(list[0].Broken, "remove it") {
