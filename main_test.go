@@ -85,7 +85,7 @@ func TestHelpListsReadmeFlags(t *testing.T) {
 	for _, line := range regexp.MustCompile("keypool [^`\n|]*").FindAllString(string(readme), -1) {
 		for _, flag := range flags.FindAllString(line, -1) {
 			if !strings.Contains(out.String(), flag) {
-				t.Errorf("README documents %s, keypool --help does not list it:\n%s", flag, line)
+				t.Errorf("README documents %s (in %q), want keypool --help to list it", flag, line)
 			}
 		}
 	}

@@ -105,7 +105,7 @@ func lockedAtStart(t *testing.T, keys secrets.Keychain, lock, unlock func()) {
 		t.Errorf("/health after the unlock: blocked %q, want \"\"", h.Blocked)
 	}
 	if !strings.Contains(logs.String(), "keychain readable again") {
-		t.Errorf("log without \"keychain readable again\":\n%s", logs.String())
+		t.Errorf("log:\n%s\nwant \"keychain readable again\" in it", logs.String())
 	}
 	for name, secret := range map[string]string{"the account's key": "sk-ant-secret-locked", "the client key": value.Reveal()} {
 		if strings.Contains(logs.String(), secret) {

@@ -146,7 +146,7 @@ func TestServeStoreAccounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "needs_login") {
-		t.Errorf("status does not show needs_login:\n%s", out.String())
+		t.Errorf("status:\n%s\nwant needs_login in it", out.String())
 	}
 
 	for name, content := range map[string]string{"bbolt file": readFile(t, filepath.Join(dir, "keypool.db")), "logs": logs.String(), "status": out.String()} {

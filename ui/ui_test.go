@@ -796,7 +796,7 @@ func TestSettingsConnectButton(t *testing.T) {
 	}
 	secret, _ := f.core.ClientKeySecret(good.ID)
 	if cfg := readFile(t, filepath.Join(home, ".claude", "settings.json")); !strings.Contains(cfg, secret.Reveal()) {
-		t.Errorf("Claude Code's settings do not hold the working client key:\n%s", cfg)
+		t.Errorf("Claude Code's settings:\n%s\nwant the working client key in them", cfg)
 	}
 	test.Tap(b)
 	f.refresh()

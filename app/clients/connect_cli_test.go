@@ -275,7 +275,7 @@ func TestConnectEachCLIGetsItsKeyFromFiles(t *testing.T) {
 					}
 					got, err := readers[c](home, cwd, nil)
 					if err != nil {
-						t.Fatalf("%s would not reach the relay with nothing exported: %v", c, err)
+						t.Fatalf("%s with nothing exported: %v, want it to reach the relay", c, err)
 					}
 					want := map[Client]reach{
 						ClaudeCode: {base, k},
@@ -380,7 +380,7 @@ func TestDotenvValueReadsBack(t *testing.T) {
 			continue
 		}
 		if got := parseDotenv("K=" + q + "\n")["K"]; got != v {
-			t.Errorf("%q written as %s reads back as %q", v, q, got)
+			t.Errorf("%q written as %s reads back as %q, want it unchanged", v, q, got)
 		}
 	}
 	for _, v := range []string{"a\nb", `it's "x"`, `it's \x`} {

@@ -298,7 +298,7 @@ func TestSeedExamples(t *testing.T) {
 	}
 	for i, a := range f.Accounts {
 		if (a.Proxy != nil) != (i == 3) {
-			t.Errorf("accounts[%d].Proxy = %v; only the last account has one", i, a.Proxy)
+			t.Errorf("accounts[%d].Proxy = %v, want one on the last account only", i, a.Proxy)
 		}
 	}
 	if p := f.Accounts[3].Proxy; p.Username != "user" || p.Password != "pass" {

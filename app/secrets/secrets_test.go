@@ -195,7 +195,7 @@ func testKeychain(t *testing.T, newKeychain func(t *testing.T) Keychain) {
 				t.Errorf("err = %q, want it to name %q", err, want)
 			}
 			if !got.IsZero() {
-				t.Errorf("Get %s/%s returned a non-zero secret with the error", c.account, c.f)
+				t.Errorf("Get %s/%s returned a non-zero secret with the error, want the zero Secret", c.account, c.f)
 			}
 		}
 	})
@@ -377,11 +377,11 @@ func testKeychain(t *testing.T, newKeychain func(t *testing.T) Keychain) {
 
 func TestSecretReveal(t *testing.T) {
 	if s := New("v"); s.Reveal() != "v" || s.IsZero() {
-		t.Errorf("New(v): Reveal %q, IsZero %v", s.Reveal(), s.IsZero())
+		t.Errorf("New(v): Reveal %q, IsZero %v; want v, false", s.Reveal(), s.IsZero())
 	}
 	for _, s := range []Secret{{}, New("")} {
 		if s.Reveal() != "" || !s.IsZero() {
-			t.Errorf("empty secret: Reveal %q, IsZero %v", s.Reveal(), s.IsZero())
+			t.Errorf("empty secret: Reveal %q, IsZero %v; want \"\", true", s.Reveal(), s.IsZero())
 		}
 	}
 }
@@ -514,7 +514,7 @@ func TestClassify(t *testing.T) {
 				return
 			}
 			if !errors.Is(got, c.err) {
-				t.Errorf("%v does not wrap the cause %v", got, c.err)
+				t.Errorf("classify = %v, want it to wrap the cause %v", got, c.err)
 			}
 			if !strings.Contains(got.Error(), c.advice) {
 				t.Errorf("got %q\nwant advice %q", got, c.advice)
