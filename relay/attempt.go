@@ -16,6 +16,7 @@ import (
 	"keypool/relay/failover"
 	"keypool/relay/gemini"
 	"keypool/relay/pool"
+	"keypool/relay/provider"
 )
 
 // verdict is a failover verdict plus the upstream status that caused it.
@@ -148,7 +149,7 @@ func (s *Server) unsendable(a *attempt, err error) outcome {
 // account with the failover table's verdict on an error.
 func (s *Server) precommit(a *attempt, ans *answer, mayRefresh bool) (outcome, bool) {
 	status := ans.resp.StatusCode
-	if status == http.StatusUnauthorized && mayRefresh && a.e.acct.Kind.IsOAuth() {
+	if status == http.StatusUnauthorized && mayRefresh && provider.IsOAuth(a.e.acct.Kind) {
 		if _, ok := s.cfg.Credentials.(Refresher); ok {
 			return outcome{refresh: true}, false
 		}
@@ -163,7 +164,7 @@ func (s *Server) precommit(a *attempt, ans *answer, mayRefresh bool) (outcome, b
 	if ans.encoded {
 		plain = decoded(enc, ans.peek)
 	}
-	fv := adapterFor(a.e.acct.Kind).classify(status, ans.resp.Header, plain, a.fam, s.now(), s.policy)
+	fv := providerOf(a.e.acct.Kind).Classify(status, ans.resp.Header, plain, a.fam, s.now(), s.policy)
 	if fv.Action == failover.Next {
 		return outcome{v: verdict{Verdict: fv, status: status}}, false
 	}
@@ -175,7 +176,7 @@ func (s *Server) precommit(a *attempt, ans *answer, mayRefresh bool) (outcome, b
 // the account's auth.
 func (s *Server) upstreamRequest(ctx context.Context, a *attempt) (*http.Request, error) {
 	r, rt, e, body := a.r, a.rt, a.e, a.body
-	ad := adapterFor(e.acct.Kind)
+	up := providerOf(e.acct.Kind)
 	upPath := rt.upstream
 	if converted(rt, e.acct) {
 		// OpenAI-format chat answered by a Claude account: the request
@@ -199,7 +200,7 @@ func (s *Server) upstreamRequest(ctx context.Context, a *attempt) (*http.Request
 		}
 		upPath, q = gemini.CodeAssistPath(rt.call), ""
 	}
-	target := ad.base(e.acct) + upPath
+	target := up.Base(e.acct) + upPath
 	if q != "" {
 		target += "?" + q
 	}
@@ -220,7 +221,7 @@ func (s *Server) upstreamRequest(ctx context.Context, a *attempt) (*http.Request
 			h.Del(strings.TrimSpace(f))
 		}
 	}
-	ad.auth(h, e.acct, a.cred)
+	up.Auth(h, e.acct, a.cred.APIKey)
 	if converted(rt, e.acct) {
 		if h.Get("Anthropic-Version") == "" {
 			h.Set("Anthropic-Version", "2023-06-01")

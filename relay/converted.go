@@ -18,7 +18,7 @@ import (
 // converted reports whether a request on rt answered by account a goes
 // through conversion: OpenAI-format chat answered by a Claude account.
 func converted(rt route, a pool.Account) bool {
-	return adapterFor(a.Kind).Converts(rt.dialect.proto)
+	return providerOf(a.Kind).Converts(rt.dialect.proto)
 }
 
 // convertRequest turns a chat.completions body into a Messages body. A
@@ -129,7 +129,7 @@ func (s *Server) writeConvertedModels(w http.ResponseWriter, src io.Reader, rec 
 // codeAssist reports whether a Gemini call on rt goes to a Google login's
 // Code Assist endpoint (envelope in, envelope out).
 func codeAssist(rt route, a pool.Account) bool {
-	return rt.dialect == geminiDialect && adapterFor(a.Kind).API == provider.APICodeAssist
+	return rt.dialect == geminiDialect && providerOf(a.Kind).API == provider.APICodeAssist
 }
 
 // commitCodeAssist answers a Gemini client from Code Assist: each stream

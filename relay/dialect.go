@@ -12,7 +12,6 @@ import (
 
 	"keypool/relay/anthropic"
 	"keypool/relay/convert"
-	"keypool/relay/failover"
 	"keypool/relay/gemini"
 	"keypool/relay/openai"
 	"keypool/relay/pool"
@@ -131,44 +130,15 @@ func dialectFor(path string) *dialect {
 	return anthropicDialect
 }
 
-// tap reads usage from an upstream's stream events.
-type tap = provider.Tap
-
-// adapter is how the relay talks to an account's upstream: its kind's
-// provider, in the shape the request path calls it.
-type adapter struct {
-	*provider.Provider
-	base      func(a pool.Account) string
-	auth      func(h http.Header, a pool.Account, cred Credential)
-	newTap    func() tap
-	jsonUsage func(body []byte) (string, pool.Usage, bool)
-	classify  failover.Classifier
+// providerOf is an account kind's provider. A kind this build does not
+// know is listed in /health as unsupported and never picked; should it be
+// asked anyway, it is treated as an Anthropic API key, as the relay always
+// has.
+func providerOf(k pool.Kind) *provider.Provider {
+	if p := provider.For(k); p != nil {
+		return p
+	}
+	return anthropicAPI
 }
 
-// adapters holds an adapter per known kind, made once.
-var adapters = func() map[pool.Kind]*adapter {
-	m := make(map[pool.Kind]*adapter)
-	for _, p := range provider.All() {
-		m[p.Kind] = &adapter{
-			Provider:  p,
-			base:      p.Base,
-			auth:      func(h http.Header, a pool.Account, cred Credential) { p.Auth(h, a, cred.APIKey) },
-			newTap:    p.NewTap,
-			jsonUsage: p.JSONUsage,
-			classify:  p.Classify,
-		}
-	}
-	return m
-}()
-
-// anthropicAdapter answers for kinds this build does not know, as the
-// relay always has.
-var anthropicAdapter = adapters[pool.KindClaudeAPI]
-
-// adapterFor is the upstream adapter of an account kind.
-func adapterFor(k pool.Kind) *adapter {
-	if a := adapters[k]; a != nil {
-		return a
-	}
-	return anthropicAdapter
-}
+var anthropicAPI = provider.For(pool.KindClaudeAPI)

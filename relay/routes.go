@@ -38,7 +38,7 @@ type route struct {
 
 // accepts reports whether accounts of kind k may serve rt.
 func (rt route) accepts(k pool.Kind) bool {
-	return rt.onlyAPI == "" || adapterFor(k).API == rt.onlyAPI
+	return rt.onlyAPI == "" || providerOf(k).API == rt.onlyAPI
 }
 
 // routes maps request paths to routes. Aliases of the seed relay share a route.

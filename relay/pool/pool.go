@@ -15,8 +15,8 @@ import (
 // Kind is an account type as written in the config file.
 type Kind string
 
-// The account types Keypool knows and serves. Kind.Serves says which routes
-// each one answers.
+// The account types Keypool knows and serves. relay/provider says what
+// each one is and answers.
 const (
 	KindClaudeAPI        Kind = "claude-api"
 	KindClaudeOAuth      Kind = "claude-oauth"
@@ -41,42 +41,9 @@ const (
 // Protocols lists every protocol, for building per-protocol candidate lists.
 var Protocols = []Protocol{ProtocolAnthropic, ProtocolResponses, ProtocolGemini, ProtocolChat}
 
-// Serves reports whether accounts of kind k can answer requests in protocol p.
-func (k Kind) Serves(p Protocol) bool {
-	switch k {
-	case KindClaudeAPI:
-		return p == ProtocolAnthropic || p == ProtocolChat // chat by conversion
-	case KindClaudeOAuth:
-		return p == ProtocolAnthropic // chat only with Account.ConvertedTraffic
-	case KindOpenAICompatible:
-		return p == ProtocolChat
-	case KindOpenAIResponses, KindCodexOAuth:
-		return p == ProtocolResponses
-	case KindGeminiAPI, KindGemini:
-		return p == ProtocolGemini
-	}
-	return false
-}
-
 // WaitsForUser reports whether the account can serve nothing until the
 // user acts: logs in again, or enters its key.
 func (a Account) WaitsForUser() bool { return a.NeedsLogin || a.NeedsKey }
-
-// ServesProtocol reports whether this account answers protocol p: its
-// kind's protocols, plus converted chat for a subscription that opted in.
-func (a Account) ServesProtocol(p Protocol) bool {
-	return a.Kind.Serves(p) || (p == ProtocolChat && a.Kind == KindClaudeOAuth && a.ConvertedTraffic)
-}
-
-// Served reports whether this build serves accounts of kind k on some route.
-func (k Kind) Served() bool {
-	for _, p := range Protocols {
-		if k.Serves(p) {
-			return true
-		}
-	}
-	return false
-}
 
 // AuthHeader says how an API key is presented upstream.
 type AuthHeader string
@@ -166,12 +133,6 @@ func MatchWildcard(pattern, s string) bool {
 		}
 		return false
 	}
-}
-
-// IsOAuth reports whether accounts of kind k hold OAuth tokens (a bearer
-// access token that is refreshed) rather than an API key.
-func (k Kind) IsOAuth() bool {
-	return k == KindClaudeOAuth || k == KindCodexOAuth || k == KindGemini
 }
 
 // Family groups models that share a provider quota, so that a weekly limit on
