@@ -288,16 +288,11 @@ func loginCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if len(pos) != 1 {
 		return fmt.Errorf("%w: keypool login claude|codex|gemini [flags]", errUsage)
 	}
-	switch pos[0] {
-	case "claude":
-		lp.Kind = app.KindClaudeOAuth
-	case "codex", "chatgpt":
-		lp.Kind = app.KindCodexOAuth
-	case "gemini", "google":
-		lp.Kind = app.KindGemini
-	default:
+	kind, ok := app.LoginKind(pos[0])
+	if !ok {
 		return fmt.Errorf("%w: log in to claude, codex or gemini, not %q", errUsage, pos[0])
 	}
+	lp.Kind = kind
 	accts, done, err := app.OpenAccounts(p)
 	if err != nil {
 		return err

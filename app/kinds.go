@@ -35,3 +35,21 @@ func KindServes(t string, p Protocol) bool {
 // KindIsOAuth reports whether accounts of type t log in with a browser
 // (OAuth) rather than hold an API key.
 func KindIsOAuth(t string) bool { return provider.IsOAuth(pool.Kind(t)) }
+
+// LoginKind is the account type `keypool login NAME` logs in to
+// ("claude", "codex" or "chatgpt", "gemini" or "google").
+func LoginKind(name string) (Kind, bool) {
+	if p := provider.ByLogin(name); p != nil {
+		return p.Kind, true
+	}
+	return "", false
+}
+
+// LoginName is what `keypool login` calls account type t, or "" for a type
+// that does not log in with a browser.
+func LoginName(t string) string {
+	if p := provider.For(pool.Kind(t)); p != nil && len(p.LoginNames) > 0 {
+		return p.LoginNames[0]
+	}
+	return ""
+}

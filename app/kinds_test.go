@@ -52,3 +52,20 @@ func TestKindFacade(t *testing.T) {
 		t.Error("KindServes: want claude-api to serve chat and claude-oauth not (it opts in per account)")
 	}
 }
+
+// TestLoginNames: keypool login's names come from the table, both ways.
+func TestLoginNames(t *testing.T) {
+	for name, want := range map[string]Kind{"claude": KindClaudeOAuth, "codex": KindCodexOAuth, "chatgpt": KindCodexOAuth, "gemini": KindGemini, "google": KindGemini} {
+		if got, ok := LoginKind(name); !ok || got != want {
+			t.Errorf("LoginKind(%q) = %q, %v; want %q, true", name, got, ok, want)
+		}
+	}
+	if got, ok := LoginKind("openai"); ok {
+		t.Errorf(`LoginKind("openai") = %q, true; want not found`, got)
+	}
+	for typ, want := range map[Kind]string{KindClaudeOAuth: "claude", KindCodexOAuth: "codex", KindGemini: "gemini", KindClaudeAPI: ""} {
+		if got := LoginName(string(typ)); got != want {
+			t.Errorf("LoginName(%s) = %q, want %q", typ, got, want)
+		}
+	}
+}

@@ -246,11 +246,8 @@ func printFixes(w io.Writer, h relay.Health) {
 
 // loginCommand is keypool login's name for an OAuth account type.
 func loginCommand(typ string) string {
-	switch pool.Kind(typ) {
-	case pool.KindCodexOAuth:
-		return "codex"
-	case pool.KindGemini:
-		return "gemini"
+	if name := LoginName(typ); name != "" {
+		return name
 	}
 	return "claude"
 }
