@@ -62,7 +62,7 @@ func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	case "list":
 		return app.Status(ctx, p, stdout)
 	case "add":
-		acct := app.Account{ID: id, Type: typ, Name: name, Priority: priority, Enabled: !disabled,
+		acct := app.Account{ID: id, Type: app.Kind(typ), Name: name, Priority: priority, Enabled: !disabled,
 			APIURL: strings.TrimSuffix(apiURL, "/"), AuthHeader: authHeader, DailyBudgetUSD: dailyBudget, MonthlyBudgetUSD: monthlyBudget}
 		for _, m := range strings.Split(models, ",") {
 			if m = strings.TrimSpace(m); m != "" {
@@ -72,7 +72,7 @@ func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		in := newSecretReader(stdin, stderr)
 		sec := map[app.SecretField]app.Secret{}
 		field, what := app.FieldAPIKey, "API key"
-		if app.KindIsOAuth(typ) {
+		if app.KindIsOAuth(acct.Type) {
 			// A long-lived token such as `claude setup-token` prints; browser
 			// logins use keypool login.
 			field, what = app.FieldAccessToken, "token"

@@ -17,7 +17,7 @@ import (
 
 // poolAccount maps a stored account to the relay's view of it.
 func poolAccount(s store.Account) pool.Account {
-	a := pool.Account{ID: s.ID, Name: s.Name, Kind: pool.Kind(s.Type), Priority: s.Priority, Enabled: s.Enabled,
+	a := pool.Account{ID: s.ID, Name: s.Name, Kind: s.Type, Priority: s.Priority, Enabled: s.Enabled,
 		APIURL: s.APIURL, AuthHeader: pool.AuthHeader(s.AuthHeader), NeedsLogin: s.Status == store.StatusNeedsLogin,
 		Models: s.Models, ProviderAccountID: s.AccountID, ConvertedTraffic: s.ConvertedTraffic, Project: s.Project,
 		DailyBudgetUSD: s.DailyBudgetUSD, MonthlyBudgetUSD: s.MonthlyBudgetUSD}
@@ -34,7 +34,7 @@ func poolAccount(s store.Account) pool.Account {
 // fromConfig maps a config file's account to a stored one and the secrets
 // it carries (only those set).
 func fromConfig(ca config.Account) (store.Account, map[secrets.Field]secrets.Secret) {
-	acct := store.Account{ID: ca.ID, Type: ca.Type, Name: ca.Name, Priority: ca.Priority, Enabled: ca.Enabled,
+	acct := store.Account{ID: ca.ID, Type: pool.Kind(ca.Type), Name: ca.Name, Priority: ca.Priority, Enabled: ca.Enabled,
 		APIURL: ca.APIURL, AuthHeader: ca.AuthHeader, DailyBudgetUSD: ca.DailyBudgetUSD, MonthlyBudgetUSD: ca.MonthlyBudgetUSD}
 	sec := map[secrets.Field]secrets.Secret{}
 	put := func(f secrets.Field, v string) {

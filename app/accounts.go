@@ -122,7 +122,7 @@ func (a *Accounts) validate(acct store.Account, sec map[secrets.Field]secrets.Se
 	if !pool.ValidID(acct.ID) {
 		return fmt.Errorf("account id %q %s", acct.ID, pool.IDRule)
 	}
-	kind := provider.For(pool.Kind(acct.Type))
+	kind := provider.For(acct.Type)
 	if kind == nil {
 		return fmt.Errorf("account %s: unknown type %q", acct.ID, acct.Type)
 	}
@@ -206,7 +206,7 @@ func (a *Accounts) Update(id string, change func(*store.Account), newKey secrets
 	}
 	if !newKey.IsZero() {
 		f := secrets.APIKey
-		if provider.IsOAuth(pool.Kind(cur.Type)) {
+		if provider.IsOAuth(cur.Type) {
 			f = secrets.AccessToken
 		}
 		if err := a.Keys.Set(secrets.Account(id), f, newKey); err != nil {

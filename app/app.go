@@ -280,7 +280,7 @@ func (a *App) openAccountStore(p Params) ([]pool.Account, relay.Credentials, err
 	var out []pool.Account
 	for _, s := range list {
 		out = append(out, poolAccount(s))
-		if !provider.Known(pool.Kind(s.Type)) {
+		if !provider.Known(s.Type) {
 			a.log.Warn("account type not served by this build; listed in /health and skipped", "account", s.ID, "type", s.Type)
 		}
 	}
@@ -478,7 +478,7 @@ func (a *App) oauthAccounts() []string {
 			return nil
 		}
 		for _, s := range list {
-			if s.Enabled && s.Status == store.StatusOK && provider.IsOAuth(pool.Kind(s.Type)) {
+			if s.Enabled && s.Status == store.StatusOK && provider.IsOAuth(s.Type) {
 				ids = append(ids, s.ID)
 			}
 		}

@@ -1,24 +1,23 @@
 package app
 
 import (
-	"keypool/relay/pool"
 	"keypool/relay/provider"
 )
 
 // KindLabel names account type t for people ("Claude Pro/Max"); an unknown
 // type is shown as it is written.
-func KindLabel(t string) string {
-	if p := provider.For(pool.Kind(t)); p != nil {
+func KindLabel(t Kind) string {
+	if p := provider.For(t); p != nil {
 		return p.Label
 	}
-	return t
+	return string(t)
 }
 
 // KindMark is how account type t is marked for people: a letter on its
 // vendor's colour (0xRRGGBB); ok is false for a type this build does not
 // know.
-func KindMark(t string) (letter string, rgb uint32, ok bool) {
-	p := provider.For(pool.Kind(t))
+func KindMark(t Kind) (letter string, rgb uint32, ok bool) {
+	p := provider.For(t)
 	if p == nil {
 		return "", 0, false
 	}
@@ -27,14 +26,14 @@ func KindMark(t string) (letter string, rgb uint32, ok bool) {
 
 // KindServes reports whether every account of type t answers protocol p
 // (a subscription's opted-in converted chat aside).
-func KindServes(t string, p Protocol) bool {
-	k := provider.For(pool.Kind(t))
+func KindServes(t Kind, p Protocol) bool {
+	k := provider.For(t)
 	return k != nil && k.Serves(p)
 }
 
 // KindIsOAuth reports whether accounts of type t log in with a browser
 // (OAuth) rather than hold an API key.
-func KindIsOAuth(t string) bool { return provider.IsOAuth(pool.Kind(t)) }
+func KindIsOAuth(t Kind) bool { return provider.IsOAuth(t) }
 
 // LoginKind is the account type `keypool login NAME` logs in to
 // ("claude", "codex" or "chatgpt", "gemini" or "google").
@@ -47,8 +46,8 @@ func LoginKind(name string) (Kind, bool) {
 
 // LoginName is what `keypool login` calls account type t, or "" for a type
 // that does not log in with a browser.
-func LoginName(t string) string {
-	if p := provider.For(pool.Kind(t)); p != nil && len(p.LoginNames) > 0 {
+func LoginName(t Kind) string {
+	if p := provider.For(t); p != nil && len(p.LoginNames) > 0 {
 		return p.LoginNames[0]
 	}
 	return ""

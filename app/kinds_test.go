@@ -32,13 +32,13 @@ func TestEveryOAuthKindCanLogIn(t *testing.T) {
 // table, and an unknown type is shown as written.
 func TestKindFacade(t *testing.T) {
 	for _, p := range provider.All() {
-		if got := KindLabel(string(p.Kind)); got != p.Label {
+		if got := KindLabel(p.Kind); got != p.Label {
 			t.Errorf("KindLabel(%s) = %q, want %q", p.Kind, got, p.Label)
 		}
-		if l, rgb, ok := KindMark(string(p.Kind)); !ok || l != p.Mark.Letter || rgb != p.Mark.RGB {
+		if l, rgb, ok := KindMark(p.Kind); !ok || l != p.Mark.Letter || rgb != p.Mark.RGB {
 			t.Errorf("KindMark(%s) = %q %06x %v, want %q %06x true", p.Kind, l, rgb, ok, p.Mark.Letter, p.Mark.RGB)
 		}
-		if got := KindIsOAuth(string(p.Kind)); got != p.IsOAuth() {
+		if got := KindIsOAuth(p.Kind); got != p.IsOAuth() {
 			t.Errorf("KindIsOAuth(%s) = %v, want %v", p.Kind, got, p.IsOAuth())
 		}
 	}
@@ -48,7 +48,7 @@ func TestKindFacade(t *testing.T) {
 	if _, _, ok := KindMark("claude-web"); ok {
 		t.Error(`KindMark("claude-web") ok = true, want false`)
 	}
-	if !KindServes(string(KindClaudeAPI), pool.ProtocolChat) || KindServes(string(KindClaudeOAuth), pool.ProtocolChat) {
+	if !KindServes(KindClaudeAPI, pool.ProtocolChat) || KindServes(KindClaudeOAuth, pool.ProtocolChat) {
 		t.Error("KindServes: want claude-api to serve chat and claude-oauth not (it opts in per account)")
 	}
 }
@@ -64,7 +64,7 @@ func TestLoginNames(t *testing.T) {
 		t.Errorf(`LoginKind("openai") = %q, true; want not found`, got)
 	}
 	for typ, want := range map[Kind]string{KindClaudeOAuth: "claude", KindCodexOAuth: "codex", KindGemini: "gemini", KindClaudeAPI: ""} {
-		if got := LoginName(string(typ)); got != want {
+		if got := LoginName(typ); got != want {
 			t.Errorf("LoginName(%s) = %q, want %q", typ, got, want)
 		}
 	}

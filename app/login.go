@@ -69,7 +69,7 @@ func Login(ctx context.Context, a AccountChanger, lp LoginParams) (store.Account
 	if err != nil {
 		return store.Account{}, err
 	}
-	acct := store.Account{ID: lp.ID, Type: string(lp.Kind), Name: lp.Name, Priority: lp.Priority, Enabled: true,
+	acct := store.Account{ID: lp.ID, Type: lp.Kind, Name: lp.Name, Priority: lp.Priority, Enabled: true,
 		Email: tok.Email, AccountID: tok.AccountID, PlanType: tok.PlanType, Expiry: tok.Expiry, ConvertedTraffic: lp.Converted}
 	if lp.Kind == pool.KindGemini {
 		client := lp.HTTPClient
@@ -123,7 +123,7 @@ func defaultID(a AccountChanger, kind pool.Kind, email, providerID string) strin
 		if errors.Is(err, store.ErrNotFound) {
 			return id
 		}
-		if err == nil && old.Type == string(kind) && email != "" && old.Email == email &&
+		if err == nil && old.Type == kind && email != "" && old.Email == email &&
 			(providerID == "" || old.AccountID == "" || old.AccountID == providerID) {
 			return id
 		}
@@ -135,7 +135,7 @@ func defaultID(a AccountChanger, kind pool.Kind, email, providerID string) strin
 // refresh token: the CLI's copy stops working at the next rotation.
 func ImportCLILogin(a AccountChanger, kind pool.Kind, home, id string) (store.Account, error) {
 	var (
-		acct = store.Account{ID: id, Type: string(kind), Enabled: true}
+		acct = store.Account{ID: id, Type: kind, Enabled: true}
 		rt   string
 		at   string
 	)

@@ -49,7 +49,7 @@ func Status(ctx context.Context, p Params, w io.Writer) error {
 	byAccount := map[string]*relay.DayStats{}
 	if p.ConfigPath != "" {
 		for _, ca := range cfg.Accounts {
-			h.Accounts = append(h.Accounts, relay.AccountHealth{ID: ca.ID, Name: ca.Name, Type: ca.Type,
+			h.Accounts = append(h.Accounts, relay.AccountHealth{ID: ca.ID, Name: ca.Name, Type: pool.Kind(ca.Type),
 				Priority: ca.Priority, Enabled: ca.Enabled, State: "stopped"})
 		}
 	} else {
@@ -245,7 +245,7 @@ func printFixes(w io.Writer, h relay.Health) {
 }
 
 // loginCommand is keypool login's name for an OAuth account type.
-func loginCommand(typ string) string {
+func loginCommand(typ Kind) string {
 	if name := LoginName(typ); name != "" {
 		return name
 	}

@@ -205,7 +205,7 @@ type Health struct {
 type AccountHealth struct {
 	ID        string         `json:"id"`
 	Name      string         `json:"name"`
-	Type      string         `json:"type"`
+	Type      pool.Kind      `json:"type"`
 	Priority  int            `json:"priority"`
 	Enabled   bool           `json:"enabled"`
 	State     string         `json:"state"` // ready, cooling, unavailable, disabled, not_supported, needs_login, needs_key
@@ -250,7 +250,7 @@ func (s *Server) Health() Health {
 	h := Health{Time: now, Accounts: make([]AccountHealth, 0, len(set.all))}
 	ready := 0
 	for _, e := range set.all {
-		a := AccountHealth{ID: e.acct.ID, Name: e.acct.Name, Type: string(e.acct.Kind),
+		a := AccountHealth{ID: e.acct.ID, Name: e.acct.Name, Type: e.acct.Kind,
 			Priority: e.acct.Priority, Enabled: e.acct.Enabled, InFlight: e.state.InFlight(), Quota: e.state.Quota(),
 			Attempts: e.stats.counts(), LastError: e.stats.last.Load()}
 		if e.acct.DailyBudgetUSD > 0 || e.acct.MonthlyBudgetUSD > 0 {

@@ -94,7 +94,7 @@ func newProviderBadge() *providerBadge {
 }
 
 // set shows the provider of account type t.
-func (b *providerBadge) set(t string) {
+func (b *providerBadge) set(t app.Kind) {
 	letter, c := "?", color.NRGBA{0x80, 0x80, 0x80, 0xff}
 	if l, rgb, ok := app.KindMark(t); ok {
 		letter, c = l, color.NRGBA{uint8(rgb >> 16), uint8(rgb >> 8), uint8(rgb), 0xff}
@@ -106,7 +106,7 @@ func (b *providerBadge) set(t string) {
 }
 
 // kindText names an account type for people.
-func kindText(t string) string { return app.KindLabel(t) }
+func kindText(t app.Kind) string { return app.KindLabel(t) }
 
 // stateImportance colours a state: green ready, amber resting, red when
 // the user must act, grey when switched off.

@@ -168,7 +168,7 @@ func (v *accountsView) showDetail(a app.Account) {
 func (v *accountsView) relogin(a app.Account) {
 	d := newLoginDialog(v.u, openBrowser)
 	for label, kind := range loginKinds {
-		if string(kind) == a.Type {
+		if kind == a.Type {
 			d.kind.SetSelected(label)
 		}
 	}
@@ -264,7 +264,7 @@ func (v *accountsView) newAddForm() (*addForm, []*widget.FormItem) {
 // keychain; it is never kept in a field that outlives the dialog.
 func (f *addForm) submit(u *UI) error {
 	prio, _ := strconv.Atoi(strings.TrimSpace(f.priority.Text))
-	acct := app.Account{ID: strings.TrimSpace(f.id.Text), Type: f.kind.Selected, Name: strings.TrimSpace(f.name.Text),
+	acct := app.Account{ID: strings.TrimSpace(f.id.Text), Type: app.Kind(f.kind.Selected), Name: strings.TrimSpace(f.name.Text),
 		Priority: prio, Enabled: true, APIURL: strings.TrimSuffix(strings.TrimSpace(f.apiURL.Text), "/"), AuthHeader: f.auth.Selected}
 	for _, m := range strings.Split(f.models.Text, ",") {
 		if m = strings.TrimSpace(m); m != "" {

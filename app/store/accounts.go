@@ -24,15 +24,15 @@ const (
 // Account is an account's metadata. Its secrets (API key, tokens, proxy
 // password) are in the OS keychain, never here.
 type Account struct {
-	ID         string   `json:"id"`
-	Type       string   `json:"type"`
-	Name       string   `json:"name"`
-	Priority   int      `json:"priority"`
-	Enabled    bool     `json:"enabled"`
-	APIURL     string   `json:"api_url,omitempty"`
-	AuthHeader string   `json:"auth_header,omitempty"`
-	Proxy      *Proxy   `json:"proxy,omitempty"`
-	Models     []string `json:"models,omitempty"` // allowed models, "*" wildcards; none: all
+	ID         string    `json:"id"`
+	Type       pool.Kind `json:"type"`
+	Name       string    `json:"name"`
+	Priority   int       `json:"priority"`
+	Enabled    bool      `json:"enabled"`
+	APIURL     string    `json:"api_url,omitempty"`
+	AuthHeader string    `json:"auth_header,omitempty"`
+	Proxy      *Proxy    `json:"proxy,omitempty"`
+	Models     []string  `json:"models,omitempty"` // allowed models, "*" wildcards; none: all
 	// ConvertedTraffic lets a subscription account answer OpenAI-format
 	// chat too (converted); off by default.
 	ConvertedTraffic bool `json:"converted_traffic,omitempty"`
