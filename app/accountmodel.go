@@ -35,7 +35,8 @@ func poolAccount(s store.Account) pool.Account {
 // it carries (only those set).
 func fromConfig(ca config.Account) (store.Account, map[secrets.Field]secrets.Secret) {
 	acct := store.Account{ID: ca.ID, Type: pool.Kind(ca.Type), Name: ca.Name, Priority: ca.Priority, Enabled: ca.Enabled,
-		APIURL: ca.APIURL, AuthHeader: ca.AuthHeader, DailyBudgetUSD: ca.DailyBudgetUSD, MonthlyBudgetUSD: ca.MonthlyBudgetUSD}
+		APIURL: ca.APIURL, AuthHeader: ca.AuthHeader, DailyBudgetUSD: ca.DailyBudgetUSD, MonthlyBudgetUSD: ca.MonthlyBudgetUSD,
+		Models: ca.Models, Project: ca.Project, ConvertedTraffic: ca.ConvertedTraffic}
 	sec := map[secrets.Field]secrets.Secret{}
 	put := func(f secrets.Field, v string) {
 		if v != "" {

@@ -138,6 +138,14 @@ type Account struct {
 	// DailyBudgetUSD and MonthlyBudgetUSD cap an account's spending
 	// (Keypool additions; 0: none).
 	DailyBudgetUSD, MonthlyBudgetUSD float64
+	// Models limits the account to matching model names ("*" wildcards;
+	// none: every model), Project names a Google login's Code Assist
+	// project, and ConvertedTraffic lets a subscription answer OpenAI-format
+	// chat: the settings the window and keypool accounts give an account
+	// (Keypool additions).
+	Models           []string
+	Project          string
+	ConvertedTraffic bool
 }
 
 // Proxy is an account's [accounts.proxy] table.
@@ -277,6 +285,9 @@ type rawAccount struct {
 	Proxy        *rawProxy `toml:"proxy"`
 	DailyBudget  float64   `toml:"daily_budget_usd"`
 	MonthBudget  float64   `toml:"monthly_budget_usd"`
+	Models       []string  `toml:"models"`
+	Project      string    `toml:"project"`
+	Converted    bool      `toml:"converted_traffic"`
 }
 
 type rawProxy struct {

@@ -441,6 +441,10 @@ var errorCases = []struct {
 	{"duplicate key", "[server]\nport = 1\nport = 2 # <-\n", "server.port", "defined more than once"},
 	{"missing id", "api_keys = [\"k\"]\n\n[[accounts]] # <-\ntype = \"claude-api\"\napi_key = \"sk-s3cr3t\"\n", "accounts[0].id", "missing; every account needs a unique id"},
 	{"empty id", "[[accounts]]\ntype = \"claude-api\"\nid = \"\" # <-\napi_key = \"sk-s3cr3t\"\n", "accounts[0].id", "must not be empty"},
+	{"converted_traffic on an API key", okAccount + "converted_traffic = true # <-\n", "accounts[0].converted_traffic", "only a subscription (claude-oauth) opts into converted chat"},
+	{"project on an API key", okAccount + "project = \"my-proj\" # <-\n", "accounts[0].project", "only a Google login (gemini) has a Code Assist project"},
+	{"empty model", okAccount + "models = [\"claude-*\", \" \"] # <-\n", "accounts[0].models[1]", "must not be empty"},
+	{"models not an array", okAccount + "models = \"claude-*\" # <-\n", "accounts[0].models", "expected an array of strings, got a string"},
 	{"bad id", "[[accounts]]\ntype = \"claude-api\"\nid = \"my key\" # <-\napi_key = \"sk-s3cr3t\"\n", "accounts[0].id", `"my key" may only contain`},
 	{"missing api_key", okAccount + "\n[[accounts]] # <-\ntype = \"claude-api\"\nid = \"backup\"\npriority = 1\n", "accounts[1].api_key", `account "backup" has no api_key; type claude-api requires one`},
 	{"missing api_key openai-responses", "[[accounts]] # <-\ntype = \"openai-responses\"\nid = \"o\"\n", "accounts[0].api_key", "type openai-responses requires one"},
@@ -779,5 +783,34 @@ func TestSchedulerTable(t *testing.T) {
 		if !errors.As(err, &ce) || ce.Line != 2 || !strings.HasPrefix(ce.Key, "scheduler.") {
 			t.Errorf("Parse(%q): err = %v, want a scheduler.* error at line 2", bad, err)
 		}
+	}
+}
+
+// TestAccountAdditions: the settings the window gives an account can be
+// written in the file too, so a config account and a stored one match.
+func TestAccountAdditions(t *testing.T) {
+	doc := `[[accounts]]
+type = "claude-oauth"
+id = "max"
+refresh_token = "refresh-s3cr3t"
+converted_traffic = true
+models = ["claude-opus-*", " claude-sonnet-* "]
+
+[[accounts]]
+type = "gemini"
+id = "g"
+refresh_token = "refresh-s3cr3t"
+project = "my-project-123"
+`
+	f, err := Parse("config.toml", []byte(doc))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	sub, g := f.Accounts[0], f.Accounts[1]
+	if !sub.ConvertedTraffic || !reflect.DeepEqual(sub.Models, []string{"claude-opus-*", "claude-sonnet-*"}) || sub.Project != "" {
+		t.Errorf("max: converted %v, models %q, project %q; want true, [claude-opus-* claude-sonnet-*], \"\"", sub.ConvertedTraffic, sub.Models, sub.Project)
+	}
+	if g.Project != "my-project-123" || g.ConvertedTraffic || g.Models != nil {
+		t.Errorf("g: project %q, converted %v, models %q; want my-project-123, false, none", g.Project, g.ConvertedTraffic, g.Models)
 	}
 }

@@ -57,6 +57,17 @@ func (v *validator) fail(key, format string, args ...any) {
 
 func oneOf(list []string) string { return strings.Join(list, ", ") }
 
+// kindsWhere lists the account types whose provider has a property.
+func kindsWhere(has func(*provider.Provider) bool) []string {
+	var out []string
+	for _, p := range provider.All() {
+		if has(p) {
+			out = append(out, string(p.Kind))
+		}
+	}
+	return out
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
@@ -242,6 +253,23 @@ func (v *validator) account(i int, r *rawAccount) Account {
 		Enabled:          r.Enabled == nil || *r.Enabled,
 		Name:             r.Name,
 		AuthHeader:       strings.ToLower(r.AuthHeader),
+		Project:          r.Project,
+		ConvertedTraffic: r.Converted,
+	}
+	for j, m := range r.Models {
+		if m = strings.TrimSpace(m); m == "" {
+			v.fail(key(fmt.Sprintf("models[%d]", j)), "must not be empty")
+			continue
+		}
+		a.Models = append(a.Models, m)
+	}
+	if kind := provider.For(pool.Kind(r.Type)); kind != nil {
+		if r.Converted && !kind.ChatOptIn {
+			v.fail(key("converted_traffic"), "only a subscription (%s) opts into converted chat; %s accounts answer what they serve", oneOf(kindsWhere(func(p *provider.Provider) bool { return p.ChatOptIn })), r.Type)
+		}
+		if r.Project != "" && kind.API != provider.APICodeAssist {
+			v.fail(key("project"), "only a Google login (%s) has a Code Assist project", oneOf(kindsWhere(func(p *provider.Provider) bool { return p.API == provider.APICodeAssist })))
+		}
 	}
 	if r.ID != nil {
 		a.ID = *r.ID
