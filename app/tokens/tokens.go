@@ -84,12 +84,16 @@ type Manager struct {
 	cfg    Config
 	flight singleflight.Group
 
-	locks   sync.Map       // account → *sync.Mutex: one refresh per account, forced or not
-	running sync.WaitGroup // refreshes in flight
+	locks sync.Map // account → *sync.Mutex: one refresh per account, forced or not
 
 	mu      sync.Mutex
 	cache   map[string]Token // last known good token per account
 	unsaved map[string]Token // rotated tokens the vault has not accepted yet
+	// running counts the refreshes in flight, and idle is closed while
+	// there are none (a new one each time the first starts): what Wait
+	// waits on, with no goroutine of its own.
+	running int
+	idle    chan struct{}
 }
 
 // New returns a Manager.
@@ -106,7 +110,9 @@ func New(cfg Config) *Manager {
 	if cfg.RefreshTimeout == 0 {
 		cfg.RefreshTimeout = 30 * time.Second
 	}
-	return &Manager{cfg: cfg, cache: map[string]Token{}, unsaved: map[string]Token{}}
+	idle := make(chan struct{})
+	close(idle)
+	return &Manager{cfg: cfg, cache: map[string]Token{}, unsaved: map[string]Token{}, idle: idle}
 }
 
 // Token returns a usable access token for account, refreshing it first when
@@ -155,11 +161,31 @@ func (m *Manager) Replace(account string, save func() error) error {
 // Wait blocks until no refresh is running, or ctx is done: a refresh that
 // rotated a token must get to save it before the process exits.
 func (m *Manager) Wait(ctx context.Context) {
-	done := make(chan struct{})
-	go func() { m.running.Wait(); close(done) }()
+	m.mu.Lock()
+	idle := m.idle
+	m.mu.Unlock()
 	select {
-	case <-done:
+	case <-idle:
 	case <-ctx.Done():
+	}
+}
+
+// started and ended bracket a refresh in flight (see Wait).
+func (m *Manager) started() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.running == 0 {
+		m.idle = make(chan struct{})
+	}
+	m.running++
+}
+
+func (m *Manager) ended() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.running--
+	if m.running == 0 {
+		close(m.idle)
 	}
 }
 
@@ -178,8 +204,8 @@ func (m *Manager) refresh(ctx context.Context, account, stale string) (Token, er
 		key += "\x00forced"
 	}
 	ch := m.flight.DoChan(key, func() (any, error) {
-		m.running.Add(1)
-		defer m.running.Done()
+		m.started()
+		defer m.ended()
 		// The refresh belongs to every waiter, not to the first caller:
 		// it runs to its end even if that caller leaves.
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.RefreshTimeout)

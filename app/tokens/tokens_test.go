@@ -11,6 +11,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // vault is an in-memory Vault that logs operations in order.
@@ -317,5 +319,53 @@ func TestBackgroundRefresher(t *testing.T) {
 		}
 		cancel()
 		<-done
+	})
+}
+
+// Wait returns once its ctx is done, with a refresh still running and
+// nothing of its own left behind; else as soon as no refresh runs.
+func TestWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, p, m := setup(time.Now()) // expired: the first Token refreshes
+		p.gate = make(chan struct{})
+		got := make(chan error, 1)
+		go func() {
+			_, err := m.Token(context.Background(), "acct")
+			got <- err
+		}()
+		synctest.Wait() // the refresh is held at the gate
+		running := goleak.IgnoreCurrent()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		began := time.Now()
+		m.Wait(ctx)
+		if d := time.Since(began); d != time.Second {
+			t.Errorf("Wait with a refresh running and a 1 s ctx returned after %v, want 1s", d)
+		}
+		if err := goleak.Find(running); err != nil {
+			t.Errorf("Wait left goroutines behind, want none: %v", err)
+		}
+
+		waited := make(chan struct{})
+		go func() {
+			m.Wait(context.Background())
+			close(waited)
+		}()
+		synctest.Wait()
+		select {
+		case <-waited:
+			t.Fatal("Wait returned while a refresh runs, want it to wait for the refresh")
+		default:
+		}
+		close(p.gate)
+		<-waited
+		if err := <-got; err != nil {
+			t.Errorf("Token after the refresh: %v, want nil", err)
+		}
+		began = time.Now()
+		m.Wait(context.Background())
+		if d := time.Since(began); d != 0 {
+			t.Errorf("Wait with no refresh running returned after %v, want at once", d)
+		}
 	})
 }
