@@ -19,18 +19,14 @@ import (
 // UsageRecords reads the usage records since a time: from the store, or
 // from the running relay's control socket when it holds the store.
 func UsageRecords(p Params, since time.Time) ([]relay.UsageRecord, error) {
-	cfg, err := LoadConfig(p)
+	setup, err := Resolve(p)
 	if err != nil {
 		return nil, err
 	}
-	dbPath, err := DatabasePath(p, cfg)
-	if err != nil {
-		return nil, err
-	}
-	st, err := store.OpenReadOnly(dbPath, 200*time.Millisecond)
+	st, err := store.OpenReadOnly(setup.Files.DB, 200*time.Millisecond)
 	switch {
 	case errors.Is(err, store.ErrLocked):
-		r, derr := DialAccounts(dbPath)
+		r, derr := DialAccounts(setup.Files.DB)
 		if derr != nil {
 			return nil, derr
 		}
