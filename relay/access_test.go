@@ -91,8 +91,13 @@ func TestOpenRelayAndNonLoopbackHost(t *testing.T) {
 	}
 	req, _ := http.NewRequest("POST", h.http.URL+"/v1/messages", strings.NewReader(simple))
 	req.Host = "relay.lan:3000"
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("non-loopback host refused: %v %v", err, resp.Status)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("non-loopback host: %v, want 200", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("non-loopback host refused: %s, want 200", resp.Status)
 	}
 }
 

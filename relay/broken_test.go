@@ -70,6 +70,7 @@ func TestUpstreamBreakMidStream(t *testing.T) {
 		Model: "claude-sonnet-4-5", MaxTokens: 5,
 		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("hi"))},
 	})
+	defer stream.Close()
 	for stream.Next() {
 	}
 	if err := stream.Err(); err == nil || !strings.Contains(err.Error(), "broke off mid-stream") {
