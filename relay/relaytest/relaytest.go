@@ -11,8 +11,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -264,15 +266,47 @@ func Error(typ, msg string) string {
 // Joined is the exact bytes an upstream writes for events.
 func Joined(events []string) string { return strings.Join(events, "\n\n") + "\n\n" }
 
-// DeadAddr returns a loopback URL on which nothing listens.
+// DeadAddr returns a loopback URL where every connection is refused, as at
+// a port nothing listens on, and which nothing else in the process or on
+// the machine can start listening on meanwhile, as it could on a port that
+// was free a moment ago. It is the same for the whole process.
 func DeadAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
+	deadOnce.Do(func() { deadURL = "http://" + reservePort() })
+	return deadURL
+}
+
+var (
+	deadOnce sync.Once
+	deadURL  string
+)
+
+// reservePort binds a TCP socket to a port on 127.0.0.1 and never listens
+// on it, nor closes it: a connection there is refused (no listener), and
+// since the socket does not allow address reuse, no other socket can bind
+// the port while the process lives. net.Listen cannot do this, as it
+// always listens.
+func reservePort() string {
+	syscall.ForkLock.RLock() // no child may inherit the socket
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, syscall.IPPROTO_TCP)
+	if err == nil {
+		syscall.CloseOnExec(fd)
 	}
-	addr := l.Addr().String()
-	l.Close()
-	return "http://" + addr
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		panic(fmt.Sprintf("relaytest: socket: %v", err))
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		panic(fmt.Sprintf("relaytest: bind 127.0.0.1:0: %v", err))
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		panic(fmt.Sprintf("relaytest: getsockname: %v", err))
+	}
+	in4, ok := sa.(*syscall.SockaddrInet4)
+	if !ok {
+		panic(fmt.Sprintf("relaytest: bound to %T, want an IPv4 address", sa))
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(in4.Port))
 }
 
 // Response is a non-streaming Responses API answer.

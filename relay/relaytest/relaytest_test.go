@@ -1,0 +1,37 @@
+package relaytest
+
+import (
+	"errors"
+	"net"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// DeadAddr refuses every connection, and its port cannot be taken by a
+// listener meanwhile.
+func TestDeadAddr(t *testing.T) {
+	addr, ok := strings.CutPrefix(DeadAddr(), "http://")
+	if !ok {
+		t.Fatalf("DeadAddr() = %q, want an http:// URL", DeadAddr())
+	}
+	for range 3 {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Fatalf("dial %s: %v, want connection refused", addr, err)
+		}
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	for _, at := range []string{addr, ":" + port} {
+		if l, err := net.Listen("tcp", at); err == nil {
+			l.Close()
+			t.Errorf("listen on %s succeeded, want the port held", at)
+		}
+	}
+	if again := DeadAddr(); again != "http://"+addr {
+		t.Errorf("DeadAddr() again = %q, want %q (one per process)", again, "http://"+addr)
+	}
+}
