@@ -30,7 +30,7 @@ import (
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "-serve" {
-		serveRole(os.Args[2], os.Args[3]) // child process: upstream or reverseproxy
+		serveRole(os.Args[2]) // child process: upstream or reverseproxy
 		return
 	}
 	bin := flag.String("keypool", "build/keypool", "the keypool binary to measure")
@@ -60,13 +60,20 @@ func transcript(n int) []byte {
 	return b.Bytes()
 }
 
-func serveRole(role, addr string) {
+// serveRole serves role on the listener the parent handed over as fd 3
+// (see serveChild).
+func serveRole(role string) {
+	l, err := net.FileListener(os.NewFile(3, "listener"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, role, err)
+		os.Exit(1)
+	}
 	var h http.Handler
 	switch role {
 	case "upstream":
 		h = http.HandlerFunc(upstream)
 	case "revproxy":
-		target, _ := url.Parse(os.Args[4])
+		target, _ := url.Parse(os.Args[3])
 		rp := &httputil.ReverseProxy{
 			Rewrite: func(r *httputil.ProxyRequest) {
 				r.SetURL(target)
@@ -77,8 +84,8 @@ func serveRole(role, addr string) {
 		}
 		h = rp
 	}
-	srv := &http.Server{Addr: addr, Handler: h}
-	if err := srv.ListenAndServe(); err != nil {
+	srv := &http.Server{Handler: h}
+	if err := srv.Serve(l); err != nil {
 		fmt.Fprintln(os.Stderr, role, err)
 		os.Exit(1)
 	}
@@ -153,14 +160,12 @@ func run(bin string, dur, hold time.Duration, holdN int, mixed time.Duration) er
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	upAddr := freeAddr()
-	up, err := child(ctx, self, "-serve", "upstream", upAddr)
+	up, upAddr, err := serveChild(ctx, self, "upstream")
 	if err != nil {
 		return err
 	}
 	defer stopProc(up)
-	rpAddr := freeAddr()
-	rp, err := child(ctx, self, "-serve", "revproxy", rpAddr, "http://"+upAddr)
+	rp, rpAddr, err := serveChild(ctx, self, "revproxy", "http://"+upAddr)
 	if err != nil {
 		return err
 	}
@@ -171,9 +176,7 @@ func run(bin string, dur, hold time.Duration, holdN int, mixed time.Duration) er
 		return err
 	}
 	defer os.RemoveAll(dir)
-	kpAddr := freeAddr()
-	_, kpPort, _ := net.SplitHostPort(kpAddr)
-	cfg := fmt.Sprintf("api_keys = [\"bench-key\"]\n[server]\nport = %s\nlog_level = \"error\"\n[[accounts]]\ntype = \"claude-api\"\nid = \"bench\"\napi_key = \"sk-bench\"\napi_url = \"http://%s\"\n", kpPort, upAddr)
+	cfg := fmt.Sprintf("api_keys = [\"bench-key\"]\n[server]\nlog_level = \"error\"\n[[accounts]]\ntype = \"claude-api\"\nid = \"bench\"\napi_key = \"sk-bench\"\napi_url = \"http://%s\"\n", upAddr)
 	cfgPath := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err
@@ -181,7 +184,7 @@ func run(bin string, dur, hold time.Duration, holdN int, mixed time.Duration) er
 
 	// Start-up: time to /health and idle RSS.
 	began := time.Now()
-	kp, err := child(ctx, bin, "serve", "--config", cfgPath, "--data-dir", dir)
+	kp, kpAddr, err := startKeypool(ctx, bin, cfgPath, dir)
 	if err != nil {
 		return err
 	}
@@ -252,12 +255,10 @@ func run(bin string, dur, hold time.Duration, holdN int, mixed time.Duration) er
 
 	// Streams and small requests together through a second relay whose
 	// preferred account fails now and then.
-	mixAddr := freeAddr()
-	_, mixPort, _ := net.SplitHostPort(mixAddr)
-	mixCfg := fmt.Sprintf("api_keys = [\"bench-key\"]\n[server]\nport = %s\nlog_level = \"error\"\n"+
+	mixCfg := fmt.Sprintf("api_keys = [\"bench-key\"]\n[server]\nlog_level = \"error\"\n"+
 		"[[accounts]]\ntype = \"claude-api\"\nid = \"flaky\"\npriority = 100\napi_key = \"sk-bench\"\napi_url = \"http://%s/flaky\"\n"+
 		"[[accounts]]\ntype = \"claude-api\"\nid = \"steady\"\npriority = 50\napi_key = \"sk-bench\"\napi_url = \"http://%s\"\n",
-		mixPort, upAddr, upAddr)
+		upAddr, upAddr)
 	mixDir := filepath.Join(dir, "mixed")
 	if err := os.MkdirAll(mixDir, 0o700); err != nil {
 		return err
@@ -266,7 +267,7 @@ func run(bin string, dur, hold time.Duration, holdN int, mixed time.Duration) er
 	if err := os.WriteFile(mixPath, []byte(mixCfg), 0o600); err != nil {
 		return err
 	}
-	mix, err := child(ctx, bin, "serve", "--config", mixPath, "--data-dir", mixDir)
+	mix, mixAddr, err := startKeypool(ctx, bin, mixPath, mixDir)
 	if err != nil {
 		return err
 	}
@@ -521,13 +522,79 @@ func holdRun(t target, n int, d time.Duration) (peak memory, broken int) {
 
 // ---- helpers ----
 
-func child(ctx context.Context, name string, args ...string) (*exec.Cmd, error) {
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
+// serveChild starts this program as a child serving role (with args) on a
+// loopback listener it is handed as fd 3, and returns the child and the
+// listener's address. The listener is made here and held throughout, so
+// nothing else can take its port before the child serves there.
+func serveChild(ctx context.Context, self, role string, args ...string) (*exec.Cmd, string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
 	}
-	return cmd, nil
+	defer l.Close()
+	f, err := l.(*net.TCPListener).File()
+	if err != nil {
+		return nil, "", err
+	}
+	defer f.Close() // the child has its own copy
+	cmd := exec.CommandContext(ctx, self, append([]string{"-serve", role}, args...)...)
+	cmd.Stderr = os.Stderr
+	cmd.ExtraFiles = []*os.File{f}
+	if err := cmd.Start(); err != nil {
+		return nil, "", fmt.Errorf("start %s: %w", role, err)
+	}
+	return cmd, l.Addr().String(), nil
+}
+
+// startKeypool starts `keypool serve` with a config and data dir on a port
+// the system picks (--port 0: no port is chosen here, and so none can be
+// taken before keypool listens on it), and returns the process and the
+// address it listens on, which it prints once it does.
+func startKeypool(ctx context.Context, bin, cfgPath, dir string) (*exec.Cmd, string, error) {
+	cmd := exec.CommandContext(ctx, bin, "serve", "--config", cfgPath, "--data-dir", dir, "--port", "0")
+	cmd.Stderr = os.Stderr
+	out := &addrWatch{found: make(chan string, 1)}
+	cmd.Stdout = out
+	if err := cmd.Start(); err != nil {
+		return nil, "", fmt.Errorf("start %s: %w", bin, err)
+	}
+	select {
+	case addr := <-out.found:
+		return cmd, addr, nil
+	case <-time.After(10 * time.Second):
+		stopProc(cmd)
+		return nil, "", fmt.Errorf("%s serve did not say where it listens within 10s", bin)
+	}
+}
+
+// addrWatch reads keypool's standard output for the line that says where it
+// runs ("Keypool is running at http://127.0.0.1:PORT…") and sends the
+// address on found, once; it drops the rest. One goroutine writes to it
+// (exec's copier).
+type addrWatch struct {
+	buf   []byte
+	found chan string
+	done  bool
+}
+
+func (w *addrWatch) Write(p []byte) (int, error) {
+	if w.done {
+		return len(p), nil
+	}
+	w.buf = append(w.buf, p...)
+	for {
+		line, rest, ok := bytes.Cut(w.buf, []byte("\n"))
+		if !ok {
+			return len(p), nil
+		}
+		w.buf = rest
+		if _, at, ok := strings.Cut(string(line), "running at http://"); ok {
+			addr, _, _ := strings.Cut(at, " ")
+			w.found <- strings.TrimSuffix(addr, ".")
+			w.done, w.buf = true, nil
+			return len(p), nil
+		}
+	}
 }
 
 func stopProc(c *exec.Cmd) {
@@ -552,15 +619,6 @@ func waitHealth(u string, limit time.Duration) error {
 		time.Sleep(time.Millisecond)
 	}
 	return fmt.Errorf("%s did not answer within %v", u, limit)
-}
-
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // memory is a process's resident set in bytes: all of it, and the part
