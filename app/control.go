@@ -46,8 +46,8 @@ type wireError struct {
 // the relay about each.
 func (a *App) controlHandler() http.Handler {
 	mux := http.NewServeMux()
-	store := http.NewServeMux() // account changes: only with the app's own store
-	store.HandleFunc("POST /v1/accounts", func(w http.ResponseWriter, r *http.Request) {
+	accountMux := http.NewServeMux() // account changes: only with the app's own store
+	accountMux.HandleFunc("POST /v1/accounts", func(w http.ResponseWriter, r *http.Request) {
 		var in wireAccount
 		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&in); err != nil {
 			writeWireError(w, fmt.Errorf("bad request: %w", err))
@@ -67,15 +67,15 @@ func (a *App) controlHandler() http.Handler {
 		}
 		a.answer(w, nil, err, true)
 	})
-	store.HandleFunc("GET /v1/accounts/{id}", func(w http.ResponseWriter, r *http.Request) {
+	accountMux.HandleFunc("GET /v1/accounts/{id}", func(w http.ResponseWriter, r *http.Request) {
 		acct, err := a.accounts.Account(r.PathValue("id"))
 		a.answer(w, acct, err, false)
 	})
-	store.HandleFunc("DELETE /v1/accounts/{id}", func(w http.ResponseWriter, r *http.Request) {
+	accountMux.HandleFunc("DELETE /v1/accounts/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		a.answer(w, nil, a.tokens.Replace(id, func() error { return a.accounts.Remove(id) }), true)
 	})
-	store.HandleFunc("POST /v1/accounts/{id}/enabled", func(w http.ResponseWriter, r *http.Request) {
+	accountMux.HandleFunc("POST /v1/accounts/{id}/enabled", func(w http.ResponseWriter, r *http.Request) {
 		var in struct{ Enabled bool }
 		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&in); err != nil {
 			writeWireError(w, fmt.Errorf("bad request: %w", err))
@@ -83,7 +83,7 @@ func (a *App) controlHandler() http.Handler {
 		}
 		a.answer(w, nil, a.accounts.SetEnabled(r.PathValue("id"), in.Enabled), true)
 	})
-	store.HandleFunc("GET /v1/clientkey", func(w http.ResponseWriter, r *http.Request) {
+	accountMux.HandleFunc("GET /v1/clientkey", func(w http.ResponseWriter, r *http.Request) {
 		// The first client key, for keypool env (the socket is the owner's).
 		var out struct{ Key string }
 		list, err := a.store.ClientKeys()
@@ -95,11 +95,11 @@ func (a *App) controlHandler() http.Handler {
 		}
 		a.answer(w, out, err, false)
 	})
-	store.HandleFunc("GET /v1/clientkeys", func(w http.ResponseWriter, r *http.Request) {
+	accountMux.HandleFunc("GET /v1/clientkeys", func(w http.ResponseWriter, r *http.Request) {
 		list, err := a.clientKeys.storeOf().ListClientKeys() // each checked now
 		a.answer(w, list, err, false)
 	})
-	store.HandleFunc("POST /v1/clientkeys", func(w http.ResponseWriter, r *http.Request) {
+	accountMux.HandleFunc("POST /v1/clientkeys", func(w http.ResponseWriter, r *http.Request) {
 		var in struct{ Label string }
 		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&in); err != nil {
 			writeWireError(w, fmt.Errorf("bad request: %w", err))
@@ -111,7 +111,7 @@ func (a *App) controlHandler() http.Handler {
 		}
 		a.answer(w, wireClientKey{Key: k, Value: value.Reveal()}, err, false)
 	})
-	store.HandleFunc("DELETE /v1/clientkeys/{id}", func(w http.ResponseWriter, r *http.Request) {
+	accountMux.HandleFunc("DELETE /v1/clientkeys/{id}", func(w http.ResponseWriter, r *http.Request) {
 		a.answer(w, nil, a.RevokeClientKey(r.PathValue("id")), false)
 	})
 	mux.HandleFunc("GET /v1/records", func(w http.ResponseWriter, r *http.Request) {
@@ -132,7 +132,7 @@ func (a *App) controlHandler() http.Handler {
 			writeWireError(w, errors.New("this relay serves a config file: change its accounts there"))
 			return
 		}
-		store.ServeHTTP(w, r)
+		accountMux.ServeHTTP(w, r)
 	})
 	return mux
 }

@@ -30,12 +30,12 @@ type LogFile struct {
 func LogPath(dbPath string) string { return filepath.Join(filepath.Dir(dbPath), "keypool.log") }
 
 // OpenLogFile opens path for appending, creating it and its directory.
-// max <= 0 means DefaultLogMax.
-func OpenLogFile(path string, max int64) (*LogFile, error) {
-	if max <= 0 {
-		max = DefaultLogMax
+// limit <= 0 means DefaultLogMax.
+func OpenLogFile(path string, limit int64) (*LogFile, error) {
+	if limit <= 0 {
+		limit = DefaultLogMax
 	}
-	l := &LogFile{path: path, max: max}
+	l := &LogFile{path: path, max: limit}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open log %s: %w", path, err)
 	}

@@ -92,8 +92,8 @@ func validate(name, path string, raw *rawFile, pos *positions) (*File, []*Error)
 	f.APIKeys = raw.APIKeys
 
 	// [models]: alias = real model.
-	for alias, real := range raw.Models {
-		if alias == "" || strings.TrimSpace(real) == "" {
+	for alias, target := range raw.Models {
+		if alias == "" || strings.TrimSpace(target) == "" {
 			v.fail("models."+alias, "needs a model name on both sides (alias = \"real-model\")")
 		}
 	}

@@ -125,9 +125,9 @@ func cleanText(s string, secrets ...string) string {
 		return r
 	}, s)
 	s = strings.TrimSpace(s)
-	const max = 300
-	if len(s) > max {
-		cut := max
+	const limit = 300
+	if len(s) > limit {
+		cut := limit
 		for cut > 0 && !utf8Start(s[cut]) {
 			cut--
 		}

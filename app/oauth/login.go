@@ -29,7 +29,7 @@ type LoginOptions struct {
 	HTTPClient *http.Client
 	// OpenBrowser opens the authorize URL. It should start a browser and
 	// return, not wait for the page. nil means github.com/pkg/browser.OpenURL.
-	OpenBrowser func(url string) error
+	OpenBrowser func(address string) error
 	// NoBrowser skips OpenBrowser; the URL is still given to Progress.
 	NoBrowser bool
 	// Paste, when set, is read line by line in parallel with the callback
