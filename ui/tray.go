@@ -30,7 +30,7 @@ func (u *UI) trayActions() trayActions {
 			u.Show()
 		},
 		copyEnv: func(c string) { u.withLoop(func() { u.copyEnv(c) }) }, // the clipboard is Fyne's
-		pause:   func(p bool) { u.core.SetPaused(p); go u.Refresh() },
+		pause:   func(p bool) { u.core.SetPaused(p); u.work.Go(u.Refresh) },
 		enable: func(id string, on bool) {
 			u.do(func() error { return u.core.Accounts().SetEnabled(id, on) })
 		},
@@ -152,6 +152,10 @@ type trayer interface {
 	// needsLoop reports whether the tray needs Fyne's event loop to run.
 	needsLoop() bool
 }
+
+// trayStarter is a tray that is started when the UI runs: start shows it
+// and returns what takes it away (nil: nothing to take away).
+type trayStarter interface{ start() (stop func()) }
 
 // systemTray is the desktop driver's tray (macOS, Windows; see newTray).
 type systemTray struct{ desktop.App }

@@ -3,7 +3,6 @@
 package ui
 
 import (
-	"context"
 	"log/slog"
 	"sync"
 
@@ -39,21 +38,21 @@ func newTray(_ desktop.App, onTap func(), run func(func())) trayer {
 	return &dbusTray{onTap: onTap, run: run}
 }
 
-// start puts the tray on the session bus until ctx is done.
-func (t *dbusTray) start(ctx context.Context) {
+// start puts the tray on the session bus, and returns what takes it off
+// (nil: it is not on the bus).
+func (t *dbusTray) start() (stop func()) {
 	// fyne.io/systray shares this connection; when it cannot be had the
 	// library leaves its own nil and panics when the tray ends. Without a
 	// bus there is no tray to show anyway.
 	if _, err := dbus.SessionBus(); err != nil {
 		slog.Warn("no tray: the D-Bus session bus cannot be reached", "err", err)
-		return
+		return nil
 	}
 	systray.SetTitle("Keypool") // before start: the item's Id is taken from it
 	systray.SetOnTapped(t.onTap)
 	start, end := systray.RunWithExternalLoop(t.onReady, nil)
 	start()
-	go func() {
-		<-ctx.Done()
+	return func() {
 		// The library closes its connection here, which it leaves nil when
 		// a step of its start failed (it logged why): that must not turn
 		// quitting into a crash.
@@ -63,7 +62,7 @@ func (t *dbusTray) start(ctx context.Context) {
 			}
 		}()
 		end()
-	}()
+	}
 }
 
 // needsLoop is false: this tray lives on D-Bus, outside Fyne's loop.

@@ -2,18 +2,15 @@
 
 package ui
 
-import (
-	"context"
-
-	"fyne.io/fyne/v2/driver/desktop"
-)
+import "fyne.io/fyne/v2/driver/desktop"
 
 // newTray is Fyne's tray where the tray is not a D-Bus StatusNotifierItem
 // (macOS, Windows): there Fyne runs it within its own event loop.
 func newTray(d desktop.App, _ func(), _ func(func())) trayer { return systemTray{d} }
 
-// start does nothing: Fyne starts its tray with the first menu.
-func (systemTray) start(context.Context) {}
+// start does nothing, and there is nothing to stop: Fyne starts its tray
+// with the first menu.
+func (systemTray) start() (stop func()) { return nil }
 
 // needsLoop is true: Fyne's tray lives in Fyne's loop.
 func (systemTray) needsLoop() bool { return true }

@@ -61,6 +61,34 @@ type UI struct {
 	tab      atomic.Int32
 	everyTab bool
 	viewsMu  sync.Mutex // one refresh of the views at a time (see Refresh)
+	// work is the goroutines the UI starts (following the app, refreshes,
+	// taking the tray off the bus): Wait waits for them.
+	work crew
+}
+
+// crew is a set of goroutines that some owner waits for. Once the wait has
+// begun, no more start.
+type crew struct {
+	mu      sync.Mutex
+	stopped bool
+	wg      sync.WaitGroup
+}
+
+// Go runs f on a goroutine of the crew, unless the crew is being waited for.
+func (c *crew) Go(f func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.stopped {
+		c.wg.Go(f)
+	}
+}
+
+// Wait lets no more goroutines start and waits for those running.
+func (c *crew) Wait() {
+	c.mu.Lock()
+	c.stopped = true
+	c.mu.Unlock()
+	c.wg.Wait()
 }
 
 // New builds the window (not shown) for core.
@@ -83,7 +111,7 @@ func New(fapp fyne.App, core *app.App) *UI {
 	)
 	u.tabs.OnSelected = func(*container.TabItem) {
 		u.tab.Store(int32(u.tabs.SelectedIndex()))
-		go u.Refresh()
+		u.work.Go(u.Refresh)
 	}
 	u.banner = widget.NewLabel("")
 	u.banner.Importance = widget.DangerImportance
@@ -121,7 +149,7 @@ func (u *UI) show() {
 	u.visible.Store(true)
 	u.win.Show()
 	u.win.RequestFocus()
-	go u.Refresh()
+	u.work.Go(u.Refresh)
 }
 
 // Refresh reads the app's state again and updates the tray and, while the
@@ -164,18 +192,31 @@ func (u *UI) Refresh() {
 }
 
 // Run shows the window (unless hidden is set, as at login), installs the
-// tray, and keeps the views live until ctx is done.
+// tray, and keeps the views live until ctx is done, then takes the tray
+// away; Wait waits for that.
 func (u *UI) Run(ctx context.Context, hidden bool) {
-	if t, ok := u.tray.(interface{ start(context.Context) }); ok {
-		t.start(ctx)
+	stopTray := func() {}
+	if t, ok := u.tray.(trayStarter); ok {
+		if stop := t.start(); stop != nil {
+			stopTray = stop
+		}
 	}
 	if !hidden {
 		u.Show()
 	} else {
 		u.Refresh()
 	}
-	go u.follow(ctx)
+	u.work.Go(func() {
+		u.follow(ctx)
+		stopTray()
+	})
 }
+
+// Wait returns once every goroutine the UI started has ended: those that
+// follow the app and keep the tray end when the ctx given to Run is done
+// (Wait blocks until then), and refreshes in flight run to their end. No
+// refresh starts from then on. Call it before the core app closes.
+func (u *UI) Wait() { u.work.Wait() }
 
 // How the views follow the app: a burst of changes (a request's record, its
 // cooldown, its quota) is let settle this long before one refresh; a shown

@@ -23,6 +23,7 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+	"go.uber.org/goleak"
 
 	"keypool/app"
 	"keypool/app/clients"
@@ -65,6 +66,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(func() { cancel(); <-done; core.Close(); up.Close(); keys.DeleteAll(secrets.Account("work")) })
 	n := &notes{App: test.NewTempApp(t)}
 	u := New(n, core)
+	t.Cleanup(u.Wait)     // before the core closes (cleanups run last first)
 	u.visible.Store(true) // as if shown: every refresh updates the views
 	u.LoopStarting()      // the test driver runs what Fyne's loop would
 	u.everyTab = true     // the tests look at every view after a refresh
@@ -1100,6 +1102,31 @@ func TestChangesDriveTheViews(t *testing.T) {
 	f.ui.nextReturn.Store(0)
 	if f.ui.nextWake() != idleCheck {
 		t.Errorf("a shown window with nothing resting wakes after %s, want %s", f.ui.nextWake(), idleCheck)
+	}
+}
+
+// What Run starts ends with its ctx, and Wait waits for it and for the
+// refreshes in flight; none starts once Wait has begun.
+func TestWaitForRun(t *testing.T) {
+	f := newFixture(t)
+	f.addThroughDialog()
+	before := goleak.IgnoreCurrent()
+	ctx, cancel := context.WithCancel(context.Background())
+	f.ui.Run(ctx, true)
+	f.ui.trayActions().pause(false) // a refresh on a goroutine of its own
+	cancel()
+	f.ui.Wait()
+	if err := goleak.Find(before); err != nil {
+		t.Errorf("goroutines left after Wait, want none of the UI's: %v", err)
+	}
+	n := f.ui.refreshes.Load()
+	f.ui.trayActions().pause(false)
+	f.ui.tabs.SelectIndex(tabAccounts)
+	if err := goleak.Find(before); err != nil {
+		t.Errorf("goroutines after Wait, want none started: %v", err)
+	}
+	if got := f.ui.refreshes.Load(); got != n {
+		t.Errorf("%d refreshes after Wait, want none", got-n)
 	}
 }
 

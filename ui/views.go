@@ -28,7 +28,7 @@ func (u *UI) do(change func() error) {
 		})
 	}
 	u.core.ReloadAccounts()
-	go u.Refresh()
+	u.work.Go(u.Refresh)
 }
 
 // settingsView shows where the relay listens, the local client keys (add,
