@@ -51,11 +51,14 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	// The relay serves on a listener made here (Open takes it over): the
+	// kernel picks the port, and nothing can take it first.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	keys := testKeychain(t)
-	core, err := app.Open(app.Params{DataDir: dirtest.New(t), Port: port, Keychain: keys, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	core, err := app.Open(app.Params{DataDir: dirtest.New(t), Listener: l, Keychain: keys, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
