@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
+	"image/color"
 	"image/png"
 	"io"
 	"log/slog"
@@ -218,7 +220,9 @@ func TestCountdownAndPause(t *testing.T) {
 }
 
 // TestScreenshots renders each view with real data to PNG files when
-// KEYPOOL_SCREENSHOTS names a folder (make screenshots).
+// KEYPOOL_SCREENSHOTS names a folder (make screenshots), and checks what it
+// wrote: every view at each size and theme, a PNG of that size with
+// something drawn on it, and the tray menu as text, naming every account.
 func TestScreenshots(t *testing.T) {
 	dir := os.Getenv("KEYPOOL_SCREENSHOTS")
 	if dir == "" {
@@ -227,6 +231,7 @@ func TestScreenshots(t *testing.T) {
 	f := newFixture(t)
 	f.addThroughDialog()
 	// A realistic pool: every kind, and every state.
+	names := []string{"Work key"}
 	for _, a := range []struct {
 		acct store.Account
 		f    secrets.Field
@@ -240,9 +245,14 @@ func TestScreenshots(t *testing.T) {
 		{store.Account{ID: "sub", Name: "me@example.com (Claude Max)", Type: "claude-oauth", Priority: 90, Enabled: true, APIURL: f.up.URL, Status: store.StatusNeedsLogin}, secrets.RefreshToken},
 	} {
 		if err := f.core.Accounts().Add(a.acct, map[secrets.Field]secrets.Secret{a.f: secrets.New("screenshot-secret-" + a.acct.ID)}); err != nil {
-			t.Fatal(err)
+			t.Fatalf("add account %s: %v", a.acct.ID, err)
 		}
-		t.Cleanup(func() { f.keys.DeleteAll(secrets.Account(a.acct.ID)) })
+		names = append(names, a.acct.Name)
+		t.Cleanup(func() {
+			if err := f.keys.DeleteAll(secrets.Account(a.acct.ID)); err != nil {
+				t.Errorf("delete the secrets of account %s: %v", a.acct.ID, err)
+			}
+		})
 	}
 	f.core.ReloadAccounts()
 	// The answers carry plan windows at different levels.
@@ -251,15 +261,26 @@ func TestScreenshots(t *testing.T) {
 		f.up.Push(relaytest.Reply{Body: relaytest.Message("claude-sonnet-4-5", "ok", 1, 1), Header: map[string]string{
 			"Anthropic-Ratelimit-Unified-Status": "allowed", "Anthropic-Ratelimit-Unified-5h-Utilization": util, "Anthropic-Ratelimit-Unified-5h-Reset": reset,
 			"Anthropic-Ratelimit-Unified-7d-Utilization": "0.12", "Anthropic-Ratelimit-Unified-7d-Reset": reset}})
-		f.post("q" + string(rune('a'+i)))
+		if code := f.post("q" + string(rune('a'+i))); code != http.StatusOK {
+			t.Fatalf("request %d: %d, want 200", i+1, code)
+		}
 	}
-	f.throttle(300, "z")
-	f.core.Store().Flush(context.Background())
+	// One account rests for five minutes; another answers instead.
+	f.up.Push(relaytest.Reply{Status: 429, Header: map[string]string{"Retry-After": "300"}, Body: relaytest.Error("rate_limit_error", "slow")})
+	if code := f.post("z"); code != http.StatusOK {
+		t.Fatalf("request answered 429 by the first account: %d, want 200 from the next", code)
+	}
+	if err := f.core.Store().Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	f.refresh()
-	os.MkdirAll(dir, 0o755)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	tabs := f.ui.tabs
 	// Each view at the window's smallest size and at 1280×800, dark and
 	// light; the tray menu as text.
+	wrote := map[string]fyne.Size{} // file → the window's size
 	for _, th := range []struct {
 		name  string
 		theme fyne.Theme
@@ -278,20 +299,84 @@ func TestScreenshots(t *testing.T) {
 				if size == minWindow && th.name == "dark" {
 					file = name + ".png"
 				}
-				out, err := os.Create(filepath.Join(dir, file))
-				if err != nil {
-					t.Fatal(err)
-				}
-				png.Encode(out, w.Canvas().Capture())
-				out.Close()
+				writePNG(t, filepath.Join(dir, file), w.Canvas().Capture())
+				wrote[file] = size
 			}
 		}
 		w.Close()
 	}
+	if len(wrote) != 16 {
+		t.Errorf("wrote %d screenshots, want 16 (4 views, 2 sizes, 2 themes)", len(wrote))
+	}
+	for file, size := range wrote {
+		checkScreenshot(t, filepath.Join(dir, file), int(size.Width), int(size.Height))
+	}
+
+	summary := traySummary(f.ui.snapshot(false))
 	menu := strings.Join(labels(trayMenu(f.ui.snapshot(false), f.ui.trayActions())), "\n")
-	if err := os.WriteFile(filepath.Join(dir, "tray-menu.txt"), []byte(traySummary(f.ui.snapshot(false))+"\n\n"+menu+"\n"), 0o644); err != nil {
+	if summary == "" {
+		t.Error("the tray's summary is empty, want the pool's state")
+	}
+	for _, name := range names {
+		if !strings.Contains(menu, "\n"+name+" — ") {
+			t.Errorf("tray menu:\n%s\nwant an item for account %q", menu, name)
+		}
+	}
+	text := summary + "\n\n" + menu + "\n"
+	path := filepath.Join(dir, "tray-menu.txt")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if got := readFile(t, path); got != text {
+		t.Errorf("%s holds %q, want %q", path, got, text)
+	}
+}
+
+// writePNG writes img to path as a PNG.
+func writePNG(t *testing.T, path string, img image.Image) {
+	t.Helper()
+	out, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := png.Encode(out, img); err != nil {
+		out.Close()
+		t.Fatalf("encode %s: %v", path, err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkScreenshot fails t unless path is a PNG of width×height pixels with
+// more than one colour on it: a view that drew nothing is one colour.
+func checkScreenshot(t *testing.T, path string, width, height int) {
+	t.Helper()
+	in, err := os.Open(path)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer in.Close()
+	img, err := png.Decode(in)
+	if err != nil {
+		t.Errorf("decode %s: %v, want a PNG", path, err)
+		return
+	}
+	if b := img.Bounds(); b.Dx() != width || b.Dy() != height {
+		t.Errorf("%s is %d×%d pixels, want %d×%d", path, b.Dx(), b.Dy(), width, height)
+		return
+	}
+	b := img.Bounds()
+	first := color.RGBAModel.Convert(img.At(b.Min.X, b.Min.Y))
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			if color.RGBAModel.Convert(img.At(x, y)) != first {
+				return
+			}
+		}
+	}
+	t.Errorf("%s is all one colour (%v), want a view drawn on it", path, first)
 }
 
 func findItem(m *fyne.Menu, prefix string) *fyne.MenuItem {
