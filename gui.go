@@ -124,6 +124,9 @@ func gui(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	watcher.Wait()
 	stopRun()
 	runErr := d.runs.Wait()
+	if u := d.ui.Load(); u != nil {
+		u.Wait() // the window's and tray's goroutines, before the core closes
+	}
 	if d.core == nil {
 		return err
 	}
