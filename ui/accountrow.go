@@ -155,10 +155,10 @@ func (m *meterLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 // budgets when set, as bars.
 func (s snapshot) meters(a app.Account) []fyne.CanvasObject {
 	var out []fyne.CanvasObject
-	budget := func(spent, cap float64, per string) {
-		if cap > 0 {
-			out = append(out, rowMeter(fmt.Sprintf("$%s/%s %.0f%%", strconv.FormatFloat(cap, 'f', -1, 64), per,
-				100*spent/cap), spent/cap, false))
+	budget := func(spent, limit float64, per string) {
+		if limit > 0 {
+			out = append(out, rowMeter(fmt.Sprintf("$%s/%s %.0f%%", strconv.FormatFloat(limit, 'f', -1, 64), per,
+				100*spent/limit), spent/limit, false))
 		}
 	}
 	for _, h := range s.health.Accounts {

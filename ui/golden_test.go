@@ -85,15 +85,15 @@ func TestGoldenViews(t *testing.T) {
 	// desktop see it.
 	for _, th := range []struct {
 		suffix string
-		theme  fyne.Theme // nil: the test driver's
+		look   fyne.Theme // nil: the test driver's
 	}{{"", nil}, {"-light", theme.LightTheme()}} {
 		for _, v := range views {
 			t.Run(v.name+th.suffix, func(t *testing.T) {
 				v.update(s)
 				w := test.NewWindow(v.content)
 				defer w.Close()
-				if th.theme != nil {
-					test.ApplyTheme(t, th.theme)
+				if th.look != nil {
+					test.ApplyTheme(t, th.look)
 				}
 				v.content.Show() // a tab's content is hidden while another tab is selected
 				// A resize lays the content out again, with the theme's sizes.

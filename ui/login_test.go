@@ -73,9 +73,9 @@ type dialogProbe struct {
 
 func newDialogWithoutBrowser(t *testing.T, u *UI) *dialogProbe {
 	p := &dialogProbe{t: t, changed: make(chan struct{}, 1)}
-	p.d = newLoginDialog(u, func(ctx context.Context, url string) error {
+	p.d = newLoginDialog(u, func(ctx context.Context, address string) error {
 		p.mu.Lock()
-		p.opened = append(p.opened, url)
+		p.opened = append(p.opened, address)
 		p.mu.Unlock()
 		return errors.New(`exec: "xdg-open": executable file not found in $PATH`)
 	})
@@ -201,8 +201,8 @@ func (p *dialogProbe) checkLayout() {
 		if lo.X < outMin.X-eps || lo.Y < outMin.Y-eps || hi.X > outMax.X+eps || hi.Y > outMax.Y+eps {
 			p.t.Errorf("%s spans %v–%v, want it inside the dialog's %v–%v", a.name, lo, hi, outMin, outMax)
 		}
-		if min := a.o.MinSize(); min.Width > a.o.Size().Width+eps || min.Height > a.o.Size().Height+eps {
-			p.t.Errorf("%s is %v, want at least what its text needs, %v", a.name, a.o.Size(), min)
+		if need := a.o.MinSize(); need.Width > a.o.Size().Width+eps || need.Height > a.o.Size().Height+eps {
+			p.t.Errorf("%s is %v, want at least what its text needs, %v", a.name, a.o.Size(), need)
 		}
 		for _, b := range parts[i+1:] {
 			blo, bhi := rect(b.o)

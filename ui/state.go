@@ -37,8 +37,8 @@ const (
 func (u *UI) snapshotFor(tab int) snapshot {
 	now := u.now()
 	s := snapshot{now: now, url: u.core.URL(), paused: u.core.Paused(), health: u.core.Health()}
-	st := u.core
-	if list, err := st.StoredAccounts(); err == nil {
+	core := u.core
+	if list, err := core.StoredAccounts(); err == nil {
 		s.accounts = list
 	}
 	needs := func(t int) bool { return tab == allTabs || tab == t }
@@ -46,7 +46,7 @@ func (u *UI) snapshotFor(tab int) snapshot {
 		return s
 	}
 	if needs(tabAccounts) || needs(tabUsage) {
-		s.today, _ = st.Day(now)
+		s.today, _ = core.Day(now)
 	}
 	if needs(tabSettings) {
 		s.clientKeys, _ = u.core.ClientKeys()
@@ -54,7 +54,7 @@ func (u *UI) snapshotFor(tab int) snapshot {
 	if needs(tabUsage) {
 		s.month = append(s.month, s.today...)
 		for d := 1; d < 30; d++ {
-			day, _ := st.Day(now.AddDate(0, 0, -d))
+			day, _ := core.Day(now.AddDate(0, 0, -d))
 			if d < 7 {
 				s.week = append(s.week, day...)
 			}
@@ -63,10 +63,10 @@ func (u *UI) snapshotFor(tab int) snapshot {
 		s.week = append(append([]app.DayTotal(nil), s.today...), s.week...)
 		// Counted from keys and read newest first: cheap however busy the
 		// day.
-		s.hourly, _ = st.RequestsPerHour(now.Truncate(time.Hour).Add(-23*time.Hour), 24)
+		s.hourly, _ = core.RequestsPerHour(now.Truncate(time.Hour).Add(-23*time.Hour), 24)
 	}
 	if needs(tabActivity) {
-		s.recent, _ = st.Latest(100)
+		s.recent, _ = core.Latest(100)
 	}
 	return s
 }

@@ -282,14 +282,14 @@ func TestScreenshots(t *testing.T) {
 	// light; the tray menu as text.
 	wrote := map[string]fyne.Size{} // file → the window's size
 	for _, th := range []struct {
-		name  string
-		theme fyne.Theme
+		name string
+		look fyne.Theme
 	}{{"dark", theme.DarkTheme()}, {"light", theme.LightTheme()}} {
-		test.ApplyTheme(t, th.theme)
+		test.ApplyTheme(t, th.look)
 		w := test.NewWindow(f.ui.win.Content())
 		for i := range f.ui.tabs.Items {
 			tabs.SelectIndex(i)
-			test.ApplyTheme(t, th.theme) // every widget of every tab takes the theme's colours
+			test.ApplyTheme(t, th.look) // every widget of every tab takes the theme's colours
 		}
 		for _, size := range []fyne.Size{minWindow, fyne.NewSize(1280, 800)} {
 			w.Resize(size)

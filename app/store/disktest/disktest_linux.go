@@ -32,17 +32,17 @@ type FS struct {
 }
 
 // Run runs body with a fresh tmpfs of the given size (in tmpfs's syntax,
-// "256k") mounted at fs.Dir. t must be a top-level test: it is re-run by name.
-func Run(t *testing.T, size string, body func(t *testing.T, fs *FS)) {
+// "256k") mounted at disk.Dir. t must be a top-level test: it is re-run by name.
+func Run(t *testing.T, size string, body func(t *testing.T, disk *FS)) {
 	t.Helper()
 	run(t, "tmpfs", size, body)
 }
 
 // RunExt4 runs body with a fresh ext4 file system of the given size (in
-// truncate's syntax, "16M") mounted at fs.Dir with errors=remount-ro, so that
+// truncate's syntax, "16M") mounted at disk.Dir with errors=remount-ro, so that
 // Break makes it read-only under the test's open files, as a failing disk
 // would.
-func RunExt4(t *testing.T, size string, body func(t *testing.T, fs *FS)) {
+func RunExt4(t *testing.T, size string, body func(t *testing.T, disk *FS)) {
 	t.Helper()
 	if os.Getenv(envTest) != t.Name() {
 		if os.Geteuid() != 0 {
@@ -58,7 +58,7 @@ func RunExt4(t *testing.T, size string, body func(t *testing.T, fs *FS)) {
 	run(t, "ext4", size, body)
 }
 
-func run(t *testing.T, kind, size string, body func(t *testing.T, fs *FS)) {
+func run(t *testing.T, kind, size string, body func(t *testing.T, disk *FS)) {
 	t.Helper()
 	if runtime.GOOS != "linux" {
 		t.Skip("a file system in a mount namespace needs Linux")
@@ -93,7 +93,7 @@ func run(t *testing.T, kind, size string, body func(t *testing.T, fs *FS)) {
 	reruntest.Report(t, "in a private mount namespace", out, err)
 }
 
-func child(t *testing.T, body func(t *testing.T, fs *FS)) {
+func child(t *testing.T, body func(t *testing.T, disk *FS)) {
 	dir, kind := os.Getenv(envDir), os.Getenv(envKind)
 	// Keep every mount made here out of the parent's namespace.
 	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
@@ -120,12 +120,12 @@ func child(t *testing.T, body func(t *testing.T, fs *FS)) {
 	default:
 		t.Fatalf("unknown file system kind %q", kind)
 	}
-	fs := &FS{Dir: dir, kind: kind}
+	disk := &FS{Dir: dir, kind: kind}
 	t.Cleanup(func() {
 		// Keep what the test wrote, beside the mount point, for the secret
 		// scan that follows a run with -artifacts.
-		if fs.filler != "" {
-			_ = os.Remove(fs.filler)
+		if disk.filler != "" {
+			_ = os.Remove(disk.filler)
 		}
 		if err := copyFiles(dir+".contents", dir); err != nil {
 			t.Logf("keep the file system's files: %v", err)
@@ -133,7 +133,7 @@ func child(t *testing.T, body func(t *testing.T, fs *FS)) {
 		_ = syscall.Unmount(dir, syscall.MNT_DETACH)
 		_ = os.Remove(img)
 	})
-	body(t, fs)
+	body(t, disk)
 }
 
 // skipIfRefused skips the test when the system does not let it mount here
@@ -147,9 +147,9 @@ func skipIfRefused(t *testing.T, err error) {
 
 // Break makes an ext4 file system record an error, which its errors=remount-ro
 // option answers by turning it read-only at once, open files included.
-func (fs *FS) Break(t *testing.T) {
+func (disk *FS) Break(t *testing.T) {
 	t.Helper()
-	if fs.kind != "ext4" {
+	if disk.kind != "ext4" {
 		t.Fatal("Break needs RunExt4")
 	}
 	mounts, err := os.ReadFile("/proc/self/mounts")
@@ -158,12 +158,12 @@ func (fs *FS) Break(t *testing.T) {
 	}
 	dev := ""
 	for _, line := range strings.Split(string(mounts), "\n") {
-		if f := strings.Fields(line); len(f) > 2 && f[1] == fs.Dir && f[2] == "ext4" {
+		if f := strings.Fields(line); len(f) > 2 && f[1] == disk.Dir && f[2] == "ext4" {
 			dev = filepath.Base(f[0])
 		}
 	}
 	if dev == "" {
-		t.Fatalf("%s is not an ext4 mount", fs.Dir)
+		t.Fatalf("%s is not an ext4 mount", disk.Dir)
 	}
 	if err := os.WriteFile("/sys/fs/ext4/"+dev+"/trigger_fs_error", []byte("1"), 0); err != nil {
 		t.Fatalf("trigger an ext4 error on %s: %v", dev, err)
@@ -171,10 +171,10 @@ func (fs *FS) Break(t *testing.T) {
 }
 
 // Fill writes a filler file until the tmpfs has no space left.
-func (fs *FS) Fill(t *testing.T) {
+func (disk *FS) Fill(t *testing.T) {
 	t.Helper()
-	fs.filler = filepath.Join(fs.Dir, "filler")
-	f, err := os.OpenFile(fs.filler, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	disk.filler = filepath.Join(disk.Dir, "filler")
+	f, err := os.OpenFile(disk.filler, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatalf("fill: %v", err)
 	}
@@ -191,23 +191,23 @@ func (fs *FS) Fill(t *testing.T) {
 }
 
 // Free removes what Fill wrote.
-func (fs *FS) Free(t *testing.T) {
+func (disk *FS) Free(t *testing.T) {
 	t.Helper()
-	if err := os.Remove(fs.filler); err != nil {
+	if err := os.Remove(disk.filler); err != nil {
 		t.Fatalf("free: %v", err)
 	}
 }
 
 // SetReadOnly remounts the tmpfs read-only, or back to read-write. Linux
 // refuses to make it read-only while a file on it is open for writing.
-func (fs *FS) SetReadOnly(t *testing.T, ro bool) {
+func (disk *FS) SetReadOnly(t *testing.T, ro bool) {
 	t.Helper()
 	flags := uintptr(syscall.MS_REMOUNT)
 	if ro {
 		flags |= syscall.MS_RDONLY
 	}
-	if err := syscall.Mount("", fs.Dir, "", flags, ""); err != nil {
-		t.Fatalf("remount %s (read-only %v): %v", fs.Dir, ro, err)
+	if err := syscall.Mount("", disk.Dir, "", flags, ""); err != nil {
+		t.Fatalf("remount %s (read-only %v): %v", disk.Dir, ro, err)
 	}
 }
 
