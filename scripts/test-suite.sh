@@ -10,8 +10,8 @@
 # their scratch dirs with internal/dirtest, in their artifact dirs, and the
 # suite runs with -artifacts: every database, usage journal and log file any
 # test wrote is still there afterwards, and is scanned too.
-# The relay runs under the race detector. Exit status: the tests' if they
-# fail, 1 if a secret is found.
+# The relay runs under the race detector (its allocation tests without).
+# Exit status: the tests' if they fail, 1 if a secret is found.
 set -u -o pipefail
 
 log=${1:?usage: $0 output-log}
@@ -29,6 +29,9 @@ run() {
 }
 rc=0
 run -race ./relay/... || rc=1
+# The race detector allocates on its own: the relay's allocation tests run
+# again without it.
+run -run 'Allocate' ./relay/ || rc=1
 run $("$GO" list ./... | grep -v '/relay') || rc=1
 # Nested modules (./... stops at their go.mod).
 (cd internal/envfix && "$GO" test -count=1 ./...) 2>&1 | tee -a "$log" || rc=1
