@@ -519,9 +519,7 @@ func TestBudgetAcrossRestart(t *testing.T) {
 	if code, _ := r.post(t, "b1"); code != 200 { // 10 in + 5 out of Sonnet 4.5 = $0.000105
 		t.Fatalf("first: %d", code)
 	}
-	for deadline := time.Now().Add(3 * time.Second); stateOf(r, "a") != "cooling" && time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFor(3*time.Second, func() bool { return stateOf(r, "a") == "cooling" })
 	if code, b := r.post(t, "b2"); code != 429 || !strings.Contains(b, "cooling") {
 		t.Fatalf("over budget: %d %s", code, b)
 	}

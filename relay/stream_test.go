@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"keypool/internal/waittest"
 	"keypool/relay"
 	"keypool/relay/relaytest"
 )
@@ -182,15 +183,11 @@ func TestStalledStreamIsAbortedNotTruncated(t *testing.T) {
 
 func waitRecords(t *testing.T, s *sink, n int) []relay.UsageRecord {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if r := s.all(); len(r) >= n {
-			return r
-		}
-		time.Sleep(5 * time.Millisecond)
+	var r []relay.UsageRecord
+	if !waittest.Until(5*time.Second, func() bool { r = s.all(); return len(r) >= n }) {
+		t.Fatalf("want %d records, have %d", n, len(r))
 	}
-	t.Fatalf("want %d records, have %d", n, len(s.all()))
-	return nil
+	return r
 }
 
 // The relay asks for uncompressed answers; an upstream that compresses
