@@ -17,6 +17,7 @@ import (
 	"keypool/relay/gemini"
 	"keypool/relay/pool"
 	"keypool/relay/provider"
+	"keypool/relay/sse"
 )
 
 // verdict is a failover verdict plus the upstream status that caused it.
@@ -121,6 +122,7 @@ func (s *Server) send(a *attempt, mayRefresh bool) outcome {
 	a.e.state.SetQuota(planQuota(a.e.acct.Kind, resp.Header))
 
 	ans := &answer{resp: resp, src: idleReader{r: resp.Body, t: idle, d: s.cfg.IdleTimeout, ctx: uctx}}
+	defer ans.release()
 	if out, ok := s.precommit(a, ans, mayRefresh); !ok {
 		return out
 	}
@@ -156,6 +158,9 @@ func (s *Server) precommit(a *attempt, ans *answer, mayRefresh bool) (outcome, b
 	}
 	enc := ans.resp.Header.Get("Content-Encoding")
 	ans.encoded = enc != "" && !strings.EqualFold(enc, "identity")
+	if status < 300 && a.rec.Stream && !ans.encoded && isEventStream(ans.resp.Header) {
+		return s.holdOpening(a, ans)
+	}
 	if status < 400 {
 		return outcome{}, true
 	}
@@ -170,6 +175,54 @@ func (s *Server) precommit(a *attempt, ans *answer, mayRefresh bool) (outcome, b
 	}
 	return outcome{}, true
 }
+
+// How much of a stream's opening is held back, at most, while the relay
+// waits for its first word: a stream that fails before it is left like an
+// error answer, and the client never sees it. Openings (message_start,
+// ping, response.created) are a few hundred bytes and come at once.
+const (
+	openingBytes = 16 << 10
+	openingTime  = 3 * time.Second
+)
+
+// holdOpening reads a stream's opening events up to its first content. A
+// stream that fails (an error event) or breaks before it leaves the
+// account, as a 529 or a broken connection would; otherwise what was read
+// goes to the client first, and the rest follows as it comes.
+func (s *Server) holdOpening(a *attempt, ans *answer) (outcome, bool) {
+	ans.src.pooled = copyBufs.Get().(*[]byte)
+	buf := (*ans.src.pooled)[:openingBytes]
+	n, ev, o, err := sse.Head(&ans.src, buf, providerOf(a.e.acct.Kind).StreamOpening, s.now(), openingTime, s.now)
+	status := ans.resp.StatusCode
+	switch {
+	case o == sse.Failed:
+		return outcome{v: verdict{status: status, Verdict: s.failedOpening(a, ev)}}, false
+	case err != nil && a.ctx.Err() == nil:
+		return outcome{v: verdict{status: status, Verdict: s.noAnswer(err, errors.Is(err, errIdle), s.cfg.IdleTimeout)}}, false
+	}
+	ans.src.head = buf[:n]
+	return outcome{}, true
+}
+
+// failedOpening is the verdict on a stream that failed before its first
+// word: like a 529, the account is left for the overload cooldown; a plan's
+// usage limit (ChatGPT says so in response.failed) rests it as a quota.
+func (s *Server) failedOpening(a *attempt, ev []byte) failover.Verdict {
+	tap := providerOf(a.e.acct.Kind).NewTap()
+	tap.Event(ev)
+	_, _, errType := tap.Result()
+	why := "stream failed before any content"
+	if errType != "" {
+		why += ": " + errType
+	}
+	if errType == "usage_limit_reached" {
+		return failover.Verdict{Action: failover.Next, Until: s.now().Add(s.cfg.RateLimitCooldown), Reason: pool.ReasonQuota, Why: why}
+	}
+	return failover.Verdict{Action: failover.Next, Until: s.now().Add(s.policy.OverloadCooldown), Reason: pool.ReasonOverloaded, Why: why}
+}
+
+// release gives back what the answer borrowed.
+func (ans *answer) release() { ans.src.releaseHead() }
 
 // upstreamRequest builds the request to the account's upstream: the client's
 // headers and body unchanged, except its credential, hop-by-hop headers and
@@ -251,9 +304,28 @@ type idleReader struct {
 	t   *time.Timer
 	d   time.Duration
 	ctx context.Context // cancelled with errIdle when t fires
+	// head is read before r: a stream's opening, held back until it was
+	// known to carry content, in pooled (borrowed from copyBufs).
+	head   []byte
+	pooled *[]byte
+}
+
+// releaseHead gives the opening's buffer back.
+func (ir *idleReader) releaseHead() {
+	if ir.pooled != nil {
+		copyBufs.Put(ir.pooled)
+		ir.pooled, ir.head = nil, nil
+	}
 }
 
 func (ir *idleReader) Read(p []byte) (int, error) {
+	if len(ir.head) > 0 {
+		n := copy(p, ir.head)
+		if ir.head = ir.head[n:]; len(ir.head) == 0 {
+			ir.releaseHead() // a held stream keeps no buffer for its whole life
+		}
+		return n, nil
+	}
 	ir.t.Reset(ir.d)
 	n, err := ir.r.Read(p)
 	ir.t.Stop()

@@ -258,7 +258,7 @@ func TestBrokenAnswerCounts(t *testing.T) {
 	}{
 		{"dropped", relaytest.Reply{Events: relaytest.Stream("claude-sonnet-4-5", relaytest.Pieces(6), 5, 6, 0, 0), Break: 3},
 			relay.ErrorConnection, relay.Counts{Requests: 1, Errors: 1, Connection: 1}},
-		{"went_quiet", relaytest.Reply{Events: relaytest.Stream("claude-sonnet-4-5", relaytest.Pieces(6), 5, 6, 0, 0), Step: make(chan struct{})},
+		{"went_quiet", relaytest.Reply{Events: relaytest.Stream("claude-sonnet-4-5", relaytest.Pieces(6), 5, 6, 0, 0), Step: relaytest.StallAfterFirstWord()},
 			relay.ErrorTimeout, relay.Counts{Requests: 1, Errors: 1, Timeout: 1}},
 	}
 	for _, tt := range tests {

@@ -149,7 +149,7 @@ func TestConvertedStreamStall(t *testing.T) {
 	h := newHarness(t, []acct{{id: "key", prio: 50}}, func(c *relay.Config) { c.IdleTimeout = 200 * time.Millisecond })
 	h.srv.SetAccounts([]pool.Account{{ID: "key", Kind: pool.KindClaudeAPI, Priority: 50, Enabled: true, APIURL: h.ups["key"].URL}})
 	evs := relaytest.Stream("claude-sonnet-4-5", relaytest.Pieces(5), 5, 10, 0, 0)
-	h.ups["key"].Push(relaytest.Reply{Events: evs, Step: make(chan struct{})}) // never released
+	h.ups["key"].Push(relaytest.Reply{Events: evs, Step: relaytest.StallAfterFirstWord()})
 	resp := postRaw(t, h, context.Background(), "/openai/v1/chat/completions", `{"model":"claude-sonnet-4-5","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
 	got, err := io.ReadAll(resp.Body)
 	resp.Body.Close()

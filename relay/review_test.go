@@ -87,15 +87,16 @@ func TestAmbiguousModelKey(t *testing.T) {
 	}
 }
 
-// A ChatGPT plan limit reported inside a stream rests the account, so the
-// conversation's next turn goes to another one.
+// A ChatGPT plan limit reported as a stream's opening moves the request to
+// another account at once, and rests the plan so the conversation's next
+// turn goes there too.
 func TestUsageLimitInsideStream(t *testing.T) {
 	h := responsesHarness(t)
 	failed := `event: response.failed` + "\n" + `data: {"type":"response.failed","response":{"id":"r","status":"failed","model":"gpt-5.4","error":{"code":"usage_limit_reached","message":"limit"}}}`
 	h.ups["chatgpt"].Push(relaytest.Reply{Events: []string{failed}})
 	hdr := map[string]string{"session-id": "conv-1"}
 	h.do("POST", "/openai/v1/responses", `{"model":"gpt-5.4","input":"hi","stream":true}`, hdr)
-	if resp, _ := h.do("POST", "/openai/v1/responses", `{"model":"gpt-5.4","input":"again","stream":true}`, hdr); resp.StatusCode != 200 || h.ups["apikey"].Count() != 1 {
-		t.Errorf("next turn: %d, api key used %d", resp.StatusCode, h.ups["apikey"].Count())
+	if resp, _ := h.do("POST", "/openai/v1/responses", `{"model":"gpt-5.4","input":"again","stream":true}`, hdr); resp.StatusCode != 200 || h.ups["apikey"].Count() != 2 || h.ups["chatgpt"].Count() != 1 {
+		t.Errorf("next turn: %d, api key used %d, plan used %d; want 200, 2 (both turns), 1", resp.StatusCode, h.ups["apikey"].Count(), h.ups["chatgpt"].Count())
 	}
 }

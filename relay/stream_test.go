@@ -70,26 +70,29 @@ func TestStreamByteForByte(t *testing.T) {
 }
 
 // Each event reaches the client before the upstream sends the next one: the
-// relay neither buffers nor waits for more bytes.
+// relay neither buffers nor waits for more bytes. Only the opening
+// (message_start) waits for the first content event, so that a stream that
+// fails before it can still move to another account.
 func TestStreamFlushesEachEvent(t *testing.T) {
 	h := newHarness(t, []acct{{id: "a", prio: 1}}, nil)
 	evs := relaytest.Stream("claude-sonnet-4-5", relaytest.Pieces(20), 1, 1, 0, 0)
-	step := make(chan struct{})
+	step := relaytest.StallAfterFirstWord() // content_block_start follows message_start at once
 	h.ups["a"].Push(relaytest.Reply{Events: evs, Step: step})
 	resp := streamReq(t, h, context.Background())
 	defer resp.Body.Close()
-	readStepped(t, bufio.NewReader(resp.Body), evs, step)
+	readStepped(t, bufio.NewReader(resp.Body), evs, step, 2)
 }
 
 // readStepped reads evs one by one, releasing the upstream's next event
-// (step) only once the client has the current one.
-func readStepped(t *testing.T, br *bufio.Reader, evs []string, step chan<- struct{}) {
+// (step) only once the client has the current one; the first opening
+// events are already on their way.
+func readStepped(t *testing.T, br *bufio.Reader, evs []string, step chan<- struct{}, opening int) {
 	t.Helper()
 	for i, ev := range evs {
 		if got := readEvent(t, br); got != ev {
 			t.Fatalf("event %d = %q, want %q", i, got, ev)
 		}
-		if i < len(evs)-1 {
+		if i < len(evs)-1 && i+1 >= opening {
 			select {
 			case step <- struct{}{}:
 			case <-time.After(5 * time.Second):
@@ -170,7 +173,7 @@ func TestLongStreamOutlivesIdleTimeout(t *testing.T) {
 func TestStalledStreamIsAbortedNotTruncated(t *testing.T) {
 	h := newHarness(t, []acct{{id: "a", prio: 1}}, func(c *relay.Config) { c.IdleTimeout = 200 * time.Millisecond })
 	evs := relaytest.Stream("claude-sonnet-4-5", relaytest.Pieces(3), 11, 3, 0, 0)
-	h.ups["a"].Push(relaytest.Reply{Events: evs, Step: make(chan struct{})}) // never released
+	h.ups["a"].Push(relaytest.Reply{Events: evs, Step: relaytest.StallAfterFirstWord()})
 	resp := streamReq(t, h, context.Background())
 	got, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -199,7 +202,7 @@ func TestCompressedUpstream(t *testing.T) {
 	h.ups["a"].Push(relaytest.Reply{Events: evs, Step: step, Gzip: true})
 	resp := streamReq(t, h, context.Background()) // Go's client asks for gzip and decodes it
 	defer resp.Body.Close()
-	readStepped(t, bufio.NewReader(resp.Body), evs, step)
+	readStepped(t, bufio.NewReader(resp.Body), evs, step, 0)
 	if ae := h.ups["a"].Requests()[0].Header.Get("Accept-Encoding"); ae != "identity" {
 		t.Errorf("upstream asked for %q, want identity", ae)
 	}

@@ -320,3 +320,16 @@ func PlanQuota(h http.Header) []pool.Quota {
 	}
 	return out
 }
+
+// StreamOpening judges an event at the start of a Messages stream:
+// message_start and ping open it, an error event before any content block
+// fails it (overloaded_error, api_error), anything else is content.
+func StreamOpening(ev []byte) sse.Opening {
+	switch string(sse.Field(ev, "event")) {
+	case "message_start", "ping":
+		return sse.Preamble
+	case "error":
+		return sse.Failed
+	}
+	return sse.Content
+}

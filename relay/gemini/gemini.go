@@ -347,3 +347,13 @@ func UnwrapCodeAssistEvent(out, ev []byte) ([]byte, error) {
 	out = append(out, UnwrapCodeAssist(data)...)
 	return append(out, "\n\n"...), nil
 }
+
+// StreamOpening judges a Gemini stream's first event (alt=sse), bare or in
+// Code Assist's envelope: one that carries an error fails the stream; any
+// other is content.
+func StreamOpening(ev []byte) sse.Opening {
+	if wire.HasErrorField(sse.Data(ev)) {
+		return sse.Failed
+	}
+	return sse.Content
+}

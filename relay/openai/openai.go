@@ -279,3 +279,30 @@ func windowName(d time.Duration) string {
 	}
 	return strconv.Itoa(int(d/time.Hour)) + "h"
 }
+
+// StreamOpening judges an event at the start of a Responses stream:
+// response.created, response.queued and response.in_progress open it,
+// response.failed or error before any output fails it, anything else is
+// content.
+func StreamOpening(ev []byte) sse.Opening {
+	name := sse.Field(ev, "event")
+	if name == nil {
+		name = dataType(sse.Data(ev))
+	}
+	switch string(name) {
+	case "response.created", "response.queued", "response.in_progress":
+		return sse.Preamble
+	case "response.failed", "error":
+		return sse.Failed
+	}
+	return sse.Content
+}
+
+// ChatOpening judges a chat.completions stream's first chunk: one that
+// carries an error fails the stream; any other chunk is content.
+func ChatOpening(ev []byte) sse.Opening {
+	if wire.HasErrorField(sse.Data(ev)) {
+		return sse.Failed
+	}
+	return sse.Content
+}

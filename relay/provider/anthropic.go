@@ -21,10 +21,11 @@ var anthropicKinds = []*Provider{
 		Auth: func(h http.Header, a pool.Account, token string) {
 			anthropicAuth(h, a, pool.AuthBearer, token) // an access token is always a bearer token
 		},
-		NewTap:    func() Tap { return new(anthropic.StreamTap) },
-		JSONUsage: anthropic.ResponseUsage,
-		Classify:  failover.Classify,
-		PlanQuota: anthropic.PlanQuota,
+		NewTap:        func() Tap { return new(anthropic.StreamTap) },
+		JSONUsage:     anthropic.ResponseUsage,
+		Classify:      failover.Classify,
+		StreamOpening: anthropic.StreamOpening,
+		PlanQuota:     anthropic.PlanQuota,
 	},
 	{
 		Kind: pool.KindClaudeAPI, Label: "Anthropic API", Vendor: "Anthropic", Mark: anthropicMark,
@@ -34,9 +35,10 @@ var anthropicKinds = []*Provider{
 		Auth: func(h http.Header, a pool.Account, key string) {
 			anthropicAuth(h, a, a.AuthHeader, key) // x-api-key, or bearer for a mirror that asks
 		},
-		NewTap:    func() Tap { return new(anthropic.StreamTap) },
-		JSONUsage: anthropic.ResponseUsage,
-		Classify:  failover.Classify,
+		NewTap:        func() Tap { return new(anthropic.StreamTap) },
+		JSONUsage:     anthropic.ResponseUsage,
+		Classify:      failover.Classify,
+		StreamOpening: anthropic.StreamOpening,
 		// A Claude-compatible mirror in front of subscriptions reports
 		// their plan windows too.
 		PlanQuota: anthropic.PlanQuota,

@@ -21,19 +21,21 @@ var googleKinds = []*Provider{
 			h.Del("X-Goog-Api-Key")
 			bearer(h, a, secret)
 		},
-		NewTap:    func() Tap { return new(gemini.StreamTap) },
-		JSONUsage: gemini.ResponseUsage,
-		Classify:  failover.ClassifyGemini,
+		NewTap:        func() Tap { return new(gemini.StreamTap) },
+		JSONUsage:     gemini.ResponseUsage,
+		Classify:      failover.ClassifyGemini,
+		StreamOpening: gemini.StreamOpening,
 	},
 	{
 		Kind: pool.KindGeminiAPI, Label: "Gemini API", Vendor: "Google", Mark: googleMark,
-		Protocols: []pool.Protocol{pool.ProtocolGemini},
-		API:       APIGemini,
-		Base:      baseOr(gemini.DefaultBaseURL),
-		Auth:      func(h http.Header, _ pool.Account, secret string) { gemini.SetAuth(h, secret) },
-		NewTap:    func() Tap { return new(gemini.StreamTap) },
-		JSONUsage: gemini.ResponseUsage,
-		Classify:  failover.ClassifyGemini,
+		Protocols:     []pool.Protocol{pool.ProtocolGemini},
+		API:           APIGemini,
+		Base:          baseOr(gemini.DefaultBaseURL),
+		Auth:          func(h http.Header, _ pool.Account, secret string) { gemini.SetAuth(h, secret) },
+		NewTap:        func() Tap { return new(gemini.StreamTap) },
+		JSONUsage:     gemini.ResponseUsage,
+		Classify:      failover.ClassifyGemini,
+		StreamOpening: gemini.StreamOpening,
 	},
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"keypool/relay/failover"
 	"keypool/relay/pool"
+	"keypool/relay/sse"
 )
 
 // API is the upstream API an account kind speaks.
@@ -72,8 +73,11 @@ type Provider struct {
 	// answer's.
 	NewTap    func() Tap
 	JSONUsage func(body []byte) (model string, u pool.Usage, ok bool)
-	// Classify is the kind's failover table.
-	Classify failover.Classifier
+	// Classify is the kind's failover table; StreamOpening judges the
+	// events that open its streams, so a stream that fails before its
+	// first word is left like an error answer.
+	Classify      failover.Classifier
+	StreamOpening func(ev []byte) sse.Opening
 	// PlanQuota reads plan windows from an answer's headers; nil for kinds
 	// without a plan.
 	PlanQuota func(h http.Header) []pool.Quota

@@ -21,7 +21,7 @@ func TestEveryKindIsWhole(t *testing.T) {
 			for what, missing := range map[string]bool{
 				"Label": p.Label == "", "Vendor": p.Vendor == "", "Mark.Letter": p.Mark.Letter == "", "Mark.RGB": p.Mark.RGB == 0,
 				"Protocols": len(p.Protocols) == 0, "Base": p.Base == nil, "Auth": p.Auth == nil, "NewTap": p.NewTap == nil,
-				"JSONUsage": p.JSONUsage == nil, "Classify": p.Classify == nil,
+				"JSONUsage": p.JSONUsage == nil, "Classify": p.Classify == nil, "StreamOpening": p.StreamOpening == nil,
 			} {
 				if missing {
 					t.Errorf("%s has no %s", p.Kind, what)

@@ -389,3 +389,12 @@ func GoogleError(code int, status, msg string, details ...map[string]any) string
 	b, _ := json.Marshal(map[string]any{"error": map[string]any{"code": code, "status": status, "message": msg, "details": details}})
 	return string(b)
 }
+
+// StallAfterFirstWord is a Step for a Stream reply that sends its opening
+// and first content event (message_start, content_block_start) and then
+// never another: a stream that stalls once content has reached the client.
+func StallAfterFirstWord() chan struct{} {
+	step := make(chan struct{}, 1)
+	step <- struct{}{}
+	return step
+}

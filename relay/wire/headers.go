@@ -1,6 +1,8 @@
 package wire
 
 import (
+	"bytes"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -24,4 +26,16 @@ func EpochTime(s string) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(n, 0)
+}
+
+// HasErrorField reports whether a JSON object has a top-level "error" that
+// is not null: how chat.completions and Gemini streams say they failed.
+func HasErrorField(data []byte) bool {
+	if !bytes.Contains(data, []byte(`"error"`)) {
+		return false
+	}
+	var v struct {
+		Error json.RawMessage `json:"error"`
+	}
+	return json.Unmarshal(data, &v) == nil && len(v.Error) > 0 && string(v.Error) != "null"
 }
