@@ -23,7 +23,7 @@ func osKeychain() app.Keychain { return app.OSKeychain(os.Getenv("KEYPOOL_KEYCHA
 
 func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: keypool accounts list|add|remove|enable|disable", errUsage)
+		return fmt.Errorf("%w: keypool accounts list|add|remove|enable|disable|reset", errUsage)
 	}
 	sub, args := args[0], args[1:]
 	p := app.Params{Keychain: osKeychain()}
@@ -108,6 +108,19 @@ func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		}
 		fmt.Fprintf(stdout, "Added %s (%s); its key is in the keychain.\n", acct.ID, acct.Type)
 		return nil
+	case "reset":
+		if len(pos) != 1 {
+			return fmt.Errorf("%w: keypool accounts reset ID", errUsage)
+		}
+		switch err := app.ResetCooldowns(p, pos[0]); {
+		case errors.Is(err, app.ErrNotRunning):
+			fmt.Fprintf(stdout, "%s: nothing to reset. Keypool is not running, and an account's cooldowns end when it stops.\n", pos[0])
+		case err != nil:
+			return err
+		default:
+			fmt.Fprintf(stdout, "%s: cooldowns cleared; it serves again now (its next failure rests it again).\n", pos[0])
+		}
+		return nil
 	case "remove", "enable", "disable":
 		if len(pos) != 1 {
 			return fmt.Errorf("%w: keypool accounts %s ID", errUsage, sub)
@@ -130,7 +143,7 @@ func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		fmt.Fprintf(stdout, "%s: %s.\n", id, map[string]string{"remove": "removed", "enable": "enabled", "disable": "disabled"}[sub])
 		return nil
 	}
-	return fmt.Errorf("%w: unknown accounts command %q (list, add, remove, enable, disable)", errUsage, sub)
+	return fmt.Errorf("%w: unknown accounts command %q (list, add, remove, enable, disable, reset)", errUsage, sub)
 }
 
 func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -73,6 +73,12 @@ func TestAccountsCommands(t *testing.T) {
 	if !strings.Contains(out, "mirror") || !strings.Contains(out, "disabled") {
 		t.Errorf("list:\n%s\nwant mirror, and main disabled", out)
 	}
+	if out, err := run1("", "accounts", "reset", "main"); err != nil || !strings.Contains(out, "not running") {
+		t.Errorf("reset with no relay running: %q, %v; want it to say Keypool is not running, nil", out, err)
+	}
+	if _, err := run1("", "accounts", "reset", "nope"); err == nil {
+		t.Error("reset of a missing account: err = nil, want an error")
+	}
 	if _, err := run1("", "accounts", "remove", "mirror"); err != nil {
 		t.Fatal(err)
 	}
@@ -124,6 +130,24 @@ func TestAccountsCommandsWhileRunning(t *testing.T) {
 	}
 	if err := cli("x\n", "accounts", "add", "--id", "live"); err == nil || !strings.Contains(err.Error(), "exists") {
 		t.Errorf("duplicate add through the socket: %v, want an error saying it exists", err)
+	}
+	// A plan limit rests the account for a day; reset serves it again now.
+	up.Push(relaytest.Reply{Status: http.StatusTooManyRequests, Header: map[string]string{"Retry-After": "86400"},
+		Body: relaytest.Error("rate_limit_error", "Number of requests has exceeded your rate limit")})
+	if code := post(); code != http.StatusTooManyRequests {
+		t.Fatalf("request answered 429 by the only account: %d, want 429", code)
+	}
+	if code := post(); code == 200 {
+		t.Fatalf("request while the account rests: %d, want a refusal", code)
+	}
+	if err := cli("", "accounts", "reset", "live"); err != nil {
+		t.Fatalf("reset through the socket: %v", err)
+	}
+	if code := post(); code != 200 {
+		t.Errorf("request after reset: %d, want 200", code)
+	}
+	if err := cli("", "accounts", "reset", "nope"); err == nil {
+		t.Error("reset of a missing account through the socket: err = nil, want an error")
 	}
 	if err := cli("", "accounts", "disable", "live"); err != nil {
 		t.Fatal(err)

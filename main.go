@@ -63,7 +63,7 @@ Usage:
                                    run the relay headless
   keypool status [--config FILE] [--data-dir DIR]
                                    accounts, cooldowns, client keys and today's usage
-  keypool accounts list | remove ID | enable ID | disable ID [--data-dir DIR]
+  keypool accounts list | remove ID | enable ID | disable ID | reset ID [--data-dir DIR]
   keypool accounts add --id ID [--type T] [--name N] [--priority N] [--api-url URL]
                 [--auth-header x-api-key|bearer] [--proxy URL] [--models M] [--disabled]
                 [--daily-budget USD] [--monthly-budget USD] [--data-dir DIR]

@@ -127,6 +127,15 @@ func (a *App) controlHandler() http.Handler {
 		}
 		a.answer(w, nil, nil, false)
 	})
+	mux.HandleFunc("POST /v1/accounts/{id}/reset", func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		if !a.relay.Has(id) {
+			writeWireError(w, fmt.Errorf("account %s: %w", id, store.ErrNotFound))
+			return
+		}
+		a.ResetAccount(id)
+		a.answer(w, nil, nil, false)
+	})
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		if a.accounts == nil {
 			writeWireError(w, errors.New("this relay serves a config file: change its accounts there"))
@@ -304,6 +313,12 @@ func (r *RemoteAccounts) Remove(id string) error {
 
 func (r *RemoteAccounts) SetEnabled(id string, on bool) error {
 	return r.call("POST", "/v1/accounts/"+url.PathEscape(id)+"/enabled", struct{ Enabled bool }{on}, nil)
+}
+
+// Reset clears the running relay's cooldowns of account id: it serves
+// again at once.
+func (r *RemoteAccounts) Reset(id string) error {
+	return r.call("POST", "/v1/accounts/"+url.PathEscape(id)+"/reset", nil, nil)
 }
 
 func (r *RemoteAccounts) Account(id string) (store.Account, error) {

@@ -21,6 +21,30 @@ func OpenAccounts(p Params) (AccountChanger, func(), error) {
 	return local, done, nil
 }
 
+// ErrNotRunning is returned for what only a running relay holds, such as
+// its accounts' cooldowns, when no relay runs on the data dir.
+var ErrNotRunning = errors.New("Keypool is not running")
+
+// ResetCooldowns clears the running relay's cooldowns of account id, so it
+// serves again at once, as Reset in the window does: for an account left
+// resting after its quota came back. Cooldowns live in the running relay
+// only; with none running there is nothing to clear (ErrNotRunning, once
+// the account is known to exist).
+func ResetCooldowns(p Params, id string) error {
+	local, remote, done, err := openDataDir(p)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if remote != nil {
+		return remote.Reset(id)
+	}
+	if _, err := local.Account(id); err != nil {
+		return err
+	}
+	return ErrNotRunning
+}
+
 // OpenClientKeys opens the client keys of p's data dir, the same way.
 func OpenClientKeys(p Params) (ClientKeyChanger, func(), error) {
 	local, remote, done, err := openDataDir(p)

@@ -152,6 +152,16 @@ func (s *Server) SetQuota(account string, q []pool.Quota) {
 	}
 }
 
+// Has reports whether the relay knows an account with this id.
+func (s *Server) Has(account string) bool {
+	for _, e := range s.accounts.Load().all {
+		if e.acct.ID == account {
+			return true
+		}
+	}
+	return false
+}
+
 // ClearCooldowns ends every cooldown of an account at once: the user says
 // it may serve again (its next failure rests it again).
 func (s *Server) ClearCooldowns(account string) {
