@@ -140,7 +140,8 @@ func classify429(h http.Header, body []byte, fam pool.Family, now time.Time, p P
 		if w != "" {
 			key = unified + w + "-Reset"
 		}
-		if t, ok := epoch(h.Get(key)); ok && t.After(until) {
+		// A reset already past says nothing of when the quota returns.
+		if t, ok := epoch(h.Get(key)); ok && t.After(until) && t.After(now) {
 			until = t
 		}
 	}
@@ -153,7 +154,8 @@ func classify429(h http.Header, body []byte, fam pool.Family, now time.Time, p P
 	}
 	claim := h.Get(unified + "Representative-Claim")
 	overall := strings.EqualFold(h.Get(unified+"Status"), "rejected")
-	familyWide := rejected("7d_oi") || strings.HasPrefix(claim, "seven_day_")
+	perModel := rejected("7d_oi") || rejected("7d_opus") || rejected("7d_sonnet")
+	familyWide := perModel || strings.HasPrefix(claim, "seven_day_")
 	if !whole && overall && !familyWide {
 		// Rejected overall with no per-model window to blame: the whole
 		// account, until the overall reset.
@@ -165,8 +167,13 @@ func classify429(h http.Header, body []byte, fam pool.Family, now time.Time, p P
 		}
 		return quota(pool.FamilyAll, until, now, p, "429 plan quota used up ("+nonEmpty(claim, "5h/7d")+")")
 	}
-	if familyWide && (overall || rejected("7d_oi")) {
+	if familyWide && (overall || perModel) {
 		later("7d_oi")
+		for _, w := range []string{"7d_opus", "7d_sonnet"} {
+			if rejected(w) || w == "7d_"+string(fam) {
+				later(w)
+			}
+		}
 		later("")
 		return quota(fam, until, now, p, "429 weekly model quota used up ("+nonEmpty(claim, "7d_oi")+")")
 	}

@@ -369,7 +369,19 @@ func TestClassifyAnthropic(t *testing.T) {
 				"anthropic-ratelimit-unified-5h-status", "rejected", "anthropic-ratelimit-unified-5h-reset", unix(now.Add(-time.Minute))),
 			body: usageBody},
 
+		{name: "429_unified_stale_window_reset_uses_overall", status: 429, want: next(pool.ReasonQuota, pool.FamilyAll, resetOverall.Add(margin)),
+			header: hdr(
+				"anthropic-ratelimit-unified-status", "rejected",
+				"anthropic-ratelimit-unified-reset", unix(resetOverall),
+				"anthropic-ratelimit-unified-5h-status", "rejected", "anthropic-ratelimit-unified-5h-reset", unix(now.Add(-time.Minute))),
+			body: usageBody},
+
 		// Weekly per-model windows: only the request's family cools.
+		{name: "429_weekly_opus_window_of_its_own", status: 429, fam: "opus", want: next(pool.ReasonQuota, "opus", resetOpus.Add(margin)),
+			header: hdr(
+				"anthropic-ratelimit-unified-status", "allowed",
+				"anthropic-ratelimit-unified-7d_opus-status", "rejected", "anthropic-ratelimit-unified-7d_opus-reset", unix(resetOpus)),
+			body: usageBody},
 		{name: "429_weekly_opus_cools_opus_only", status: 429, fam: "opus", want: next(pool.ReasonQuota, "opus", resetOpus.Add(margin)),
 			header: hdr(
 				"anthropic-ratelimit-unified-status", "rejected",
