@@ -119,7 +119,7 @@ func (s *Server) send(a *attempt, mayRefresh bool) outcome {
 		return outcome{v: verdict{Verdict: s.noAnswer(err, errors.Is(context.Cause(uctx), errIdle), wait)}}
 	}
 	defer resp.Body.Close()
-	a.e.state.SetQuota(planQuota(a.e.acct.Kind, resp.Header))
+	a.e.state.SetQuota(planQuota(a.e.up, resp.Header))
 
 	ans := &answer{resp: resp, src: idleReader{r: resp.Body, t: idle, d: s.cfg.IdleTimeout, ctx: uctx}}
 	defer ans.release()
@@ -169,7 +169,7 @@ func (s *Server) precommit(a *attempt, ans *answer, mayRefresh bool) (outcome, b
 	if ans.encoded {
 		plain = decoded(enc, ans.peek)
 	}
-	fv := providerOf(a.e.acct.Kind).Classify(status, ans.resp.Header, plain, a.fam, s.now(), s.policy)
+	fv := a.e.up.Classify(status, ans.resp.Header, plain, a.fam, s.now(), s.policy)
 	if fv.Action == failover.Next {
 		return outcome{v: verdict{Verdict: fv, status: status}}, false
 	}
@@ -192,7 +192,7 @@ const (
 func (s *Server) holdOpening(a *attempt, ans *answer) (outcome, bool) {
 	ans.src.pooled = copyBufs.Get().(*[]byte)
 	buf := (*ans.src.pooled)[:openingBytes]
-	n, ev, o, err := sse.Head(&ans.src, buf, providerOf(a.e.acct.Kind).StreamOpening, s.now(), openingTime, s.now)
+	n, ev, o, err := sse.Head(&ans.src, buf, a.e.up.StreamOpening, s.now(), openingTime, s.now)
 	status := ans.resp.StatusCode
 	switch {
 	case o == sse.Failed:
@@ -208,7 +208,7 @@ func (s *Server) holdOpening(a *attempt, ans *answer) (outcome, bool) {
 // word: like a 529, the account is left for the overload cooldown; a plan's
 // usage limit (ChatGPT says so in response.failed) rests it as a quota.
 func (s *Server) failedOpening(a *attempt, ev []byte) failover.Verdict {
-	tap := providerOf(a.e.acct.Kind).NewTap()
+	tap := a.e.up.NewTap()
 	tap.Event(ev)
 	_, _, errType := tap.Result()
 	why := "stream failed before any content"
@@ -229,7 +229,7 @@ func (ans *answer) release() { ans.src.releaseHead() }
 // the account's auth.
 func (s *Server) upstreamRequest(ctx context.Context, a *attempt) (*http.Request, error) {
 	r, rt, e, body := a.r, a.rt, a.e, a.body
-	up := providerOf(e.acct.Kind)
+	up := e.up
 	upPath := rt.upstream
 	if converted(rt, e.acct) {
 		// OpenAI-format chat answered by a Claude account: the request

@@ -94,7 +94,7 @@ func (s *Server) copyEvents(a *attempt, ans *answer) error {
 		_, err := sse.Copy(&ans.cw, &ans.src, ans.cw.flush, nil)
 		return err
 	}
-	ut := providerOf(a.e.acct.Kind).NewTap()
+	ut := a.e.up.NewTap()
 	_, err := sse.Copy(&ans.cw, &ans.src, ans.cw.flush, ut.Event)
 	model, u, errType := ut.Result()
 	a.rec.Usage = u
@@ -132,7 +132,7 @@ func (s *Server) copyWhole(a *attempt, ans *answer) error {
 	defer putBuf(kept)
 	ans.keep = keepWriter{w: dst, b: kept, limit: 4 << 20}
 	err := copyBuffered(&ans.keep, &ans.src)
-	if model, u, ok := providerOf(a.e.acct.Kind).JSONUsage(kept.Bytes()); ok {
+	if model, u, ok := a.e.up.JSONUsage(kept.Bytes()); ok {
 		a.rec.Usage = u
 		if model != "" {
 			a.rec.Model = model

@@ -18,7 +18,7 @@ import (
 // converted reports whether a request on rt answered by account a goes
 // through conversion: OpenAI-format chat answered by a Claude account.
 func converted(rt route, a pool.Account) bool {
-	return providerOf(a.Kind).Converts(rt.dialect.proto)
+	return rt.dialect == chatDialect && providerOf(a.Kind).Converts(rt.dialect.proto)
 }
 
 // convertRequest turns a chat.completions body into a Messages body. A

@@ -4,12 +4,13 @@ import (
 	"net/http"
 
 	"keypool/relay/pool"
+	"keypool/relay/provider"
 )
 
 // planQuota reads the plan windows an answer reports for an account of
-// kind k, through its provider's reader; nil for kinds without a plan.
-func planQuota(k pool.Kind, h http.Header) []pool.Quota {
-	if read := providerOf(k).PlanQuota; read != nil {
+// provider up's kind, through its reader; nil for kinds without a plan.
+func planQuota(up *provider.Provider, h http.Header) []pool.Quota {
+	if read := up.PlanQuota; read != nil {
 		return read(h)
 	}
 	return nil

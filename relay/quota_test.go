@@ -43,7 +43,7 @@ func TestPlanQuota(t *testing.T) {
 			for k, v := range tt.h {
 				h.Set(k, v)
 			}
-			if got := planQuota(tt.kind, h); !reflect.DeepEqual(got, tt.want) {
+			if got := planQuota(providerOf(tt.kind), h); !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got %+v\nwant %+v", got, tt.want)
 			}
 		})

@@ -243,6 +243,7 @@ func (s *Server) Blocked() string {
 // entry is an account with its live state and its transport.
 type entry struct {
 	acct  pool.Account
+	up    *provider.Provider // acct's kind, looked up once per account set
 	state *pool.State
 	stats *accountStats
 
@@ -337,7 +338,7 @@ func (s *Server) SetAccounts(accts []pool.Account) {
 	}
 	next := &accountSet{served: map[pool.Protocol][]*entry{}, cands: map[pool.Protocol][]sched.Candidate{}}
 	for _, a := range accts {
-		e := &entry{acct: a, state: pool.NewState(), stats: &accountStats{}}
+		e := &entry{acct: a, up: providerOf(a.Kind), state: pool.NewState(), stats: &accountStats{}}
 		if o, ok := byID[a.ID]; ok {
 			e.state, e.stats = o.state, o.stats
 			if o.acct.WaitsForUser() && !a.WaitsForUser() {
