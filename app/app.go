@@ -372,7 +372,7 @@ func (a *App) Accounts() *Accounts { return a.accounts }
 // Keypool stops (keypool import keeps it in the keychain instead).
 func (a *App) openConfigAccounts(p Params) ([]pool.Account, relay.Credentials) {
 	keys := secrets.NewMemory()
-	vault := &memoryVault{toks: map[string]tokens.Token{}}
+	vault := tokens.NewMemoryVault()
 	var out []pool.Account
 	for _, ca := range a.cfg.Accounts {
 		acct, sec := fromConfig(ca)
@@ -388,7 +388,7 @@ func (a *App) openConfigAccounts(p Params) ([]pool.Account, relay.Credentials) {
 			if t.Access != "" && t.Refresh != "" {
 				t.Expiry = time.Unix(1, 0) // unknown age: refresh on first use
 			}
-			vault.toks[ca.ID] = t
+			vault.SaveToken(context.Background(), ca.ID, t)
 			if ca.RefreshToken != "" {
 				a.log.Warn("an OAuth account from a config file: its rotated refresh token is kept in memory only; run keypool import to keep it in the keychain across restarts",
 					"account", ca.ID)

@@ -80,43 +80,6 @@ func (v keychainVault) SetNeedsLogin(id string, needs bool) error {
 	})
 }
 
-// memoryVault keeps tokens, and whether a login was refused, in memory:
-// accounts from a config file.
-type memoryVault struct {
-	mu      sync.Mutex
-	toks    map[string]tokens.Token
-	refused map[string]bool
-}
-
-func (v *memoryVault) LoadToken(_ context.Context, id string) (tokens.Token, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.toks[id], nil
-}
-
-func (v *memoryVault) SaveToken(_ context.Context, id string, t tokens.Token) error {
-	v.mu.Lock()
-	v.toks[id] = t
-	v.mu.Unlock()
-	return nil
-}
-
-func (v *memoryVault) NeedsLogin(id string) bool {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.refused[id]
-}
-
-func (v *memoryVault) SetNeedsLogin(id string, needs bool) error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.refused == nil {
-		v.refused = map[string]bool{}
-	}
-	v.refused[id] = needs
-	return nil
-}
-
 // keychainCredentials hands the relay each account's credential: API keys
 // from the keychain (read once, then kept in memory), OAuth access tokens
 // from the token manager.

@@ -15,35 +15,11 @@ import (
 	"go.uber.org/goleak"
 )
 
-// vault is an in-memory Vault that logs operations in order.
+// vault is a MemoryVault that logs saves in order and can refuse them.
 type vault struct {
-	mu      sync.Mutex
-	toks    map[string]Token
-	refused map[string]bool
+	MemoryVault
 	log     []string
 	failing bool
-}
-
-func (v *vault) NeedsLogin(id string) bool {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.refused[id]
-}
-
-func (v *vault) SetNeedsLogin(id string, needs bool) error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.refused == nil {
-		v.refused = map[string]bool{}
-	}
-	v.refused[id] = needs
-	return nil
-}
-
-func (v *vault) LoadToken(_ context.Context, id string) (Token, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.toks[id], nil
 }
 
 func (v *vault) SaveToken(_ context.Context, id string, t Token) error {
@@ -89,7 +65,7 @@ func (p *provider) refresh(ctx context.Context, id, rt string) (Token, error) {
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func setup(exp time.Time) (*vault, *provider, *Manager) {
-	v := &vault{toks: map[string]Token{"acct": {Access: "at-0", Refresh: "rt-0", Expiry: exp}}}
+	v := &vault{MemoryVault: MemoryVault{toks: map[string]Token{"acct": {Access: "at-0", Refresh: "rt-0", Expiry: exp}}}}
 	p := &provider{current: "rt-0"}
 	m := New(Config{Vault: v, Refresh: p.refresh, Logger: quiet()})
 	return v, p, m
@@ -300,7 +276,7 @@ func contains(s, sub string) bool {
 // The background refresher renews a token before it is needed.
 func TestBackgroundRefresher(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		v := &vault{toks: map[string]Token{"acct": {Access: "at-0", Refresh: "rt-0", Expiry: time.Now().Add(3 * time.Minute)}}}
+		v := &vault{MemoryVault: MemoryVault{toks: map[string]Token{"acct": {Access: "at-0", Refresh: "rt-0", Expiry: time.Now().Add(3 * time.Minute)}}}}
 		p := &provider{current: "rt-0"}
 		m := New(Config{Vault: v, Refresh: p.refresh, Logger: quiet()})
 		ctx, cancel := context.WithCancel(context.Background())
