@@ -105,9 +105,6 @@ func (b *providerBadge) set(t app.Kind) {
 	b.disc.Refresh()
 }
 
-// kindText names an account type for people.
-func kindText(t app.Kind) string { return app.KindLabel(t) }
-
 // stateImportance colours a state: green ready, amber resting, red when
 // the user must act, grey when switched off.
 func stateImportance(state string) widget.Importance {

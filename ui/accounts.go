@@ -74,7 +74,7 @@ func (v *accountsView) update(s snapshot) {
 func (v *accountsView) fill(a app.Account, r *accountRow) {
 	s := v.snap
 	r.badge.set(a.Type)
-	r.name.SetText(a.Name + " · " + kindText(a.Type))
+	r.name.SetText(a.Name + " · " + app.KindLabel(a.Type))
 	r.name.OnTapped = func() { v.showDetail(a) }
 	today := todayText(s, a.ID)
 	if usd := s.costToday(a.ID); usd > 0 {
@@ -134,7 +134,7 @@ func (v *accountsView) showDetail(a app.Account) {
 	s := v.snap
 	lines := []string{
 		a.Name,
-		"id " + a.ID + " · " + kindText(a.Type) + " · priority " + strconv.Itoa(a.Priority),
+		"id " + a.ID + " · " + app.KindLabel(a.Type) + " · priority " + strconv.Itoa(a.Priority),
 	}
 	if a.APIURL != "" {
 		lines = append(lines, "API: "+a.APIURL)
