@@ -17,16 +17,10 @@ import (
 const maxSeconds = 10 * 365 * 24 * 3600
 
 var (
-	accountTypes = func() []string {
-		var out []string
-		for _, k := range provider.Kinds() {
-			out = append(out, string(k))
-		}
-		return out
-	}()
-	logLevels   = []string{"trace", "debug", "info", "warn", "error"}
-	authHeaders = []string{AuthHeaderXAPIKey, AuthHeaderBearer}
-	proxyTypes  = []string{ProxySOCKS5, ProxyHTTP}
+	accountTypes = kindsWhere(func(*provider.Provider) bool { return true })
+	logLevels    = []string{"trace", "debug", "info", "warn", "error"}
+	authHeaders  = []string{AuthHeaderXAPIKey, AuthHeaderBearer}
+	proxyTypes   = []string{ProxySOCKS5, ProxyHTTP}
 )
 
 // needsAPIKey: a known type that does not log in needs api_key; the OAuth
