@@ -30,7 +30,7 @@ func (u *UI) trayActions() trayActions {
 			u.Show()
 		},
 		copyEnv: func(c string) { u.withLoop(func() { u.copyEnv(c) }) }, // the clipboard is Fyne's
-		pause:   func(p bool) { u.core.SetPaused(p); u.work.Go(u.Refresh) },
+		pause:   func(p bool) { u.core.SetPaused(p); u.refreshLater() },
 		enable: func(id string, on bool) {
 			u.do(func() error { return u.core.Accounts().SetEnabled(id, on) })
 		},

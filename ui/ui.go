@@ -62,8 +62,19 @@ type UI struct {
 	everyTab bool
 	viewsMu  sync.Mutex // one refresh of the views at a time (see Refresh)
 	// work is the goroutines the UI starts (following the app, refreshes,
-	// taking the tray off the bus): Wait waits for them.
-	work crew
+	// taking the tray off the bus): Wait waits for them. refreshing counts
+	// the refreshes scheduled on it and not yet done.
+	work       crew
+	refreshing atomic.Int32
+}
+
+// refreshLater refreshes the views on a goroutine of their own, off the
+// caller's (often Fyne's) thread.
+func (u *UI) refreshLater() {
+	u.refreshing.Add(1)
+	if !u.work.Go(func() { defer u.refreshing.Add(-1); u.Refresh() }) {
+		u.refreshing.Add(-1)
+	}
 }
 
 // crew is a set of goroutines that some owner waits for. Once the wait has
@@ -74,13 +85,15 @@ type crew struct {
 	wg      sync.WaitGroup
 }
 
-// Go runs f on a goroutine of the crew, unless the crew is being waited for.
-func (c *crew) Go(f func()) {
+// Go runs f on a goroutine of the crew, unless the crew is being waited
+// for; it reports whether f was started.
+func (c *crew) Go(f func()) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.stopped {
 		c.wg.Go(f)
 	}
+	return !c.stopped
 }
 
 // Wait lets no more goroutines start and waits for those running.
@@ -111,7 +124,7 @@ func New(fapp fyne.App, core *app.App) *UI {
 	)
 	u.tabs.OnSelected = func(*container.TabItem) {
 		u.tab.Store(int32(u.tabs.SelectedIndex()))
-		u.work.Go(u.Refresh)
+		u.refreshLater()
 	}
 	u.banner = widget.NewLabel("")
 	u.banner.Importance = widget.DangerImportance
@@ -149,7 +162,7 @@ func (u *UI) show() {
 	u.visible.Store(true)
 	u.win.Show()
 	u.win.RequestFocus()
-	u.work.Go(u.Refresh)
+	u.refreshLater()
 }
 
 // Refresh reads the app's state again and updates the tray and, while the

@@ -80,6 +80,15 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) refresh() { f.ui.Refresh() }
 
+// settle waits until no refresh the UI scheduled (on a tab's selection, a
+// change) is still to run, so what a test reads is not being redrawn.
+func (f *fixture) settle() {
+	f.t.Helper()
+	if !waitFor(5*time.Second, func() bool { return f.ui.refreshing.Load() == 0 }) {
+		f.t.Fatal("the UI's refreshes did not finish in 5 s")
+	}
+}
+
 // snapshot reads what every view needs (full), or only what the tray does.
 func (u *UI) snapshot(full bool) snapshot {
 	if full {
@@ -295,6 +304,7 @@ func TestScreenshots(t *testing.T) {
 			w.Resize(size)
 			for i, name := range []string{"accounts", "usage", "activity", "settings"} {
 				tabs.SelectIndex(i)
+				f.settle()
 				file := fmt.Sprintf("%s-%dx%d-%s.png", name, int(size.Width), int(size.Height), th.name)
 				if size == minWindow && th.name == "dark" {
 					file = name + ".png"
@@ -736,6 +746,7 @@ func TestBrokenClientKeyInSettings(t *testing.T) {
 	w := test.NewWindow(f.ui.win.Content())
 	w.Resize(fyne.NewSize(900, 560))
 	f.ui.tabs.SelectIndex(3)
+	f.settle()
 	var broken *app.ClientKeyInfo
 	for i, k := range f.ui.settings.keys {
 		if k.ID == lost.ID {
@@ -1125,6 +1136,7 @@ func TestViewsDoNotOverlap(t *testing.T) {
 		w.Resize(size)
 		for i, tab := range f.ui.tabs.Items {
 			f.ui.tabs.SelectIndex(i)
+			f.settle()
 			for _, o := range overlaps(w.Canvas()) {
 				t.Errorf("%s at %v: texts overlap, want none to: %s", tab.Text, size, o)
 			}

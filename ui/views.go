@@ -28,7 +28,7 @@ func (u *UI) do(change func() error) {
 		})
 	}
 	u.core.ReloadAccounts()
-	u.work.Go(u.Refresh)
+	u.refreshLater()
 }
 
 // settingsView shows where the relay listens, the local client keys (add,
