@@ -138,7 +138,7 @@ func TestFailoverTable(t *testing.T) {
 				t.Fatalf("a cooldowns = %+v, want one", a.Cooldowns)
 			}
 			cd := a.Cooldowns[0]
-			if cd.Family != tt.want.family || cd.Reason != tt.want.reason || !cd.Until.Equal(tt.want.until) {
+			if cd.Family != tt.want.family || cd.Reason != tt.want.reason || !endsAt(cd, tt.want.until) {
 				t.Errorf("a cooldown = %+v, want family %s reason %s until %s", cd, tt.want.family, tt.want.reason, tt.want.until)
 			}
 			recs := waitRecords(t, h.sink, 1)
@@ -323,4 +323,17 @@ func TestRateLimitStorm(t *testing.T) {
 		}
 	}
 	t.Logf("upstream calls for %d requests: %v", clients*each, c)
+}
+
+// quotaJitter is how much later than its reset time (plus the margin) a
+// plan-quota cooldown may end: failover's jitter.
+const quotaJitter = 8 * time.Second
+
+// endsAt reports whether cooldown cd ends at until: exactly, or for a plan
+// quota up to the jitter later.
+func endsAt(cd relay.CooldownInfo, until time.Time) bool {
+	if cd.Reason == string(pool.ReasonQuota) {
+		return !cd.Until.Before(until) && cd.Until.Sub(until) < quotaJitter
+	}
+	return cd.Until.Equal(until)
 }

@@ -96,7 +96,7 @@ func TestResponsesFailover(t *testing.T) {
 		t.Fatalf("status %d, api key used %d", resp.StatusCode, h.ups["apikey"].Count())
 	}
 	a := h.account("chatgpt")
-	if len(a.Cooldowns) != 1 || a.Cooldowns[0].Reason != "quota" || !a.Cooldowns[0].Until.Equal(reset.Add(2*time.Second)) {
+	if len(a.Cooldowns) != 1 || a.Cooldowns[0].Reason != "quota" || !endsAt(a.Cooldowns[0], reset.Add(2*time.Second)) {
 		t.Errorf("chatgpt cooldowns = %+v", a.Cooldowns)
 	}
 	// Both out: an OpenAI-format 429 with retry-after.

@@ -5,6 +5,7 @@
 package failover
 
 import (
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -54,8 +55,13 @@ var (
 )
 
 // quotaMargin is added to a provider's reset time so the account is not
-// tried a moment before the provider has reset it.
-const quotaMargin = 2 * time.Second
+// tried a moment before the provider has reset it; up to quotaJitter more,
+// drawn afresh for each cooldown, keeps several accounts (and other clients
+// of the same plan) from all knocking in the same second.
+const (
+	quotaMargin = 2 * time.Second
+	quotaJitter = 8 * time.Second
+)
 
 // Classify reads an upstream status, headers and (for errors) the start of
 // the body. fam is the request's model family.
@@ -178,8 +184,8 @@ func classify429(h http.Header, body []byte, fam pool.Family, now time.Time, p P
 		return quota(fam, until, now, p, "429 weekly model quota used up ("+nonEmpty(claim, "7d_oi")+")")
 	}
 
-	// A throttle: retry-after, else the soonest reset of an exhausted
-	// API-key limit, else the default.
+	// A throttle: retry-after, else the latest reset among the exhausted
+	// API-key limits (all of them must have come back), else the default.
 	if d, ok := retryAfter(h, now); ok {
 		return throttle(now.Add(d), "429 throttled (retry-after)")
 	}
@@ -206,7 +212,7 @@ func quota(f pool.Family, until, now time.Time, p Policy, why string) Verdict {
 	if !until.After(now) {
 		until = now.Add(p.RateLimitCooldown)
 	} else {
-		until = until.Add(quotaMargin)
+		until = until.Add(quotaMargin + rand.N(quotaJitter))
 	}
 	return Verdict{Action: Next, Family: f, Until: until, Reason: pool.ReasonQuota, Why: why}
 }

@@ -22,8 +22,11 @@ var policy = failover.Policy{
 }
 
 // margin is the failover package's quotaMargin: a plan quota is cooled
-// until the provider's reset plus this.
-const margin = 2 * time.Second
+// until the provider's reset plus this, plus up to jitter more.
+const (
+	margin = 2 * time.Second
+	jitter = 8 * time.Second
+)
 
 // hdr builds response headers the way net/http hands them to the relay:
 // names as the upstream spells them (lower case), canonicalised by Add.
@@ -86,8 +89,14 @@ func check(t *testing.T, got failover.Verdict, w want) {
 	if got.Family != w.family {
 		t.Errorf("Family = %q, want %q", got.Family, w.family)
 	}
-	if !got.Until.Equal(w.until) {
-		t.Errorf("Until = %s, want %s", rel(got.Until), rel(w.until))
+	// A quota cooldown ends at its time plus a jitter; every other one at
+	// its time exactly.
+	late := time.Duration(0)
+	if w.reason == pool.ReasonQuota {
+		late = jitter
+	}
+	if got.Until.Before(w.until) || got.Until.Sub(w.until) > late {
+		t.Errorf("Until = %s, want %s (up to %s later)", rel(got.Until), rel(w.until), late)
 	}
 	if got.Action == failover.Next && got.Why == "" {
 		t.Errorf("Why is empty on a Next verdict: %+v", got)
@@ -469,6 +478,10 @@ func TestClassifyOpenAI(t *testing.T) {
 		{name: "429_usage_limit_ignores_retry_after", status: 429, want: next(pool.ReasonQuota, pool.FamilyAll, resetsAt.Add(margin)),
 			header: hdr("retry-after", "5"),
 			body:   `{"error":{"type":"usage_limit_reached","message":"The usage limit has been reached","resets_at":` + unix(resetsAt) + `}}`},
+		{name: "429_usage_limit_reset_from_spent_window_header", status: 429, want: next(pool.ReasonQuota, pool.FamilyAll, resetsAt.Add(margin)),
+			header: hdr("x-codex-primary-used-percent", "100", "x-codex-primary-window-minutes", "300", "x-codex-primary-reset-at", unix(resetsAt),
+				"x-codex-secondary-used-percent", "40", "x-codex-secondary-window-minutes", "10080", "x-codex-secondary-reset-at", unix(now.Add(72*time.Hour))),
+			body: `{"error":{"type":"usage_limit_reached","message":"The usage limit has been reached","plan_type":"plus"}}`},
 		{name: "429_usage_limit_without_reset_uses_default", status: 429, want: next(pool.ReasonQuota, pool.FamilyAll, now.Add(policy.RateLimitCooldown)),
 			body: `{"error":{"type":"usage_limit_reached","message":"The usage limit has been reached","plan_type":"plus"}}`},
 		{name: "429_usage_limit_reset_in_the_past_uses_default", status: 429, want: next(pool.ReasonQuota, pool.FamilyAll, now.Add(policy.RateLimitCooldown)),
@@ -597,5 +610,28 @@ func TestTransportErrorAndTimeout(t *testing.T) {
 				t.Errorf("Why = %q, want %q", tc.got.Why, tc.why)
 			}
 		})
+	}
+}
+
+// A cooldown taken from a reset time ends at that time plus the margin and
+// a jitter that differs from one cooldown to the next, never after the fixed
+// default.
+func TestQuotaCooldownEndsAtTheReset(t *testing.T) {
+	reset := now.Add(37 * time.Minute)
+	h := hdr("anthropic-ratelimit-unified-status", "rejected",
+		"anthropic-ratelimit-unified-5h-status", "rejected", "anthropic-ratelimit-unified-5h-reset", unix(reset))
+	seen := map[time.Time]bool{}
+	for range 64 {
+		v := failover.Classify(429, h, []byte(`{"type":"error","error":{"type":"rate_limit_error","message":"limit"}}`), "opus", now, policy)
+		if v.Reason != pool.ReasonQuota {
+			t.Fatalf("Reason = %q, want quota", v.Reason)
+		}
+		if v.Until.Before(reset.Add(margin)) || !v.Until.Before(reset.Add(margin+jitter)) {
+			t.Fatalf("Until = %s, want within [reset+%s, reset+%s)", rel(v.Until), margin, margin+jitter)
+		}
+		seen[v.Until] = true
+	}
+	if len(seen) < 2 {
+		t.Errorf("64 cooldowns all ended at %v: no jitter", seen)
 	}
 }

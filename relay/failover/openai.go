@@ -20,7 +20,12 @@ func ClassifyOpenAI(status int, h http.Header, body []byte, _ pool.Family, now t
 	e := openai.ParseError(body, now)
 	switch {
 	case e.Type == "usage_limit_reached" || e.Code == "usage_limit_reached":
-		return quota(pool.FamilyAll, e.ResetsAt, now, p, "429 plan usage limit reached")
+		reset := e.ResetsAt
+		if reset.IsZero() {
+			// No time in the body: the headers' spent window says when.
+			reset = spentReset(openai.PlanQuota(h))
+		}
+		return quota(pool.FamilyAll, reset, now, p, "429 plan usage limit reached")
 	case e.Code == "insufficient_quota" || e.Type == "insufficient_quota":
 		return unavailable(now, p, "429 insufficient quota")
 	}
@@ -37,4 +42,16 @@ func ClassifyOpenAI(status int, h http.Header, body []byte, _ pool.Family, now t
 		return throttle(now.Add(reset), "429 throttled (limit reset)")
 	}
 	return throttle(now.Add(p.RateLimitCooldown), "429 throttled")
+}
+
+// spentReset is when the last of the used-up plan windows resets, or zero
+// when none is used up or none says.
+func spentReset(qs []pool.Quota) time.Time {
+	var t time.Time
+	for _, q := range qs {
+		if q.Utilization >= 1 && q.ResetsAt.After(t) {
+			t = q.ResetsAt
+		}
+	}
+	return t
 }
