@@ -13,6 +13,10 @@ import (
 	"keypool/relay/sse"
 )
 
+// HeaderAccount names, on every answer an account gave, the account that
+// served it.
+const HeaderAccount = "X-Keypool-Account"
+
 // commit makes the answer the client's: from here on no other account is
 // tried. The record notes the account, the status and the time to the
 // first byte, and the metrics count the attempt; then the answer goes out
@@ -24,6 +28,9 @@ func (s *Server) commit(a *attempt, ans *answer) {
 	a.rec.TTFB = s.now().Sub(a.rec.Time)
 	s.metrics.attempts.WithLabelValues(a.e.acct.ID, statusClass(status)).Inc()
 	ans.cw = clientWriter{w: a.w, rc: http.NewResponseController(a.w), idle: s.cfg.IdleTimeout}
+	// Which account served, for the client and for people reading traces
+	// (ids are plain ASCII, see pool.ValidID).
+	a.w.Header()[HeaderAccount] = []string{a.e.acct.ID}
 	switch {
 	case converted(a.rt, a.e.acct):
 		s.commitConverted(a, ans)

@@ -121,6 +121,11 @@ func TestFailoverTable(t *testing.T) {
 			if n := h.ups["b"].Count(); (n == 1) != tt.want.servedB {
 				t.Errorf("b served %d requests, want served=%v", n, tt.want.servedB)
 			}
+			// The answer names the account it came from, passed through or
+			// after a failover.
+			if got, want := resp.Header.Get(relay.HeaderAccount), map[bool]string{true: "b", false: "a"}[tt.want.servedB]; got != want {
+				t.Errorf("%s = %q, want %q", relay.HeaderAccount, got, want)
+			}
 			if tt.want.sameBody && got != tt.reply.Body {
 				t.Errorf("body = %q, want upstream's %q unchanged", got, tt.reply.Body)
 			}
