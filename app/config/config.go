@@ -81,6 +81,11 @@ type File struct {
 	// AllowedModels limits a client key to matching models ("*" wildcards),
 	// keyed by the key itself (Keypool addition, [allowed_models]).
 	AllowedModels map[string][]string `json:"-"`
+	// MetricsToken, [server] metrics_token, lets a monitor read /health and
+	// /metrics from beyond loopback without a client key (Keypool
+	// addition). It is a secret: it lives here, not in Server, which
+	// prints itself whole.
+	MetricsToken string `json:"-"`
 	// Path is the path the file was read from, as given to Load or Parse.
 	Path string
 }
@@ -100,7 +105,17 @@ type Server struct {
 	IdleTimeoutSeconds int
 	// MaxBodyBytes is a Keypool addition: the largest request body accepted.
 	MaxBodyBytes int64
+	// TLSCert and TLSKey are PEM files to serve HTTPS with (Keypool
+	// additions; both or neither), resolved like DatabasePath.
+	TLSCert, TLSKey string
+	// PublicName is the host name clients beyond this machine use (a
+	// reverse proxy's or tailnet's), accepted in the Host header (Keypool
+	// addition).
+	PublicName string
 }
+
+// TLS reports whether the relay serves HTTPS.
+func (s Server) TLS() bool { return s.TLSCert != "" }
 
 // Scheduler is the [scheduler] table.
 type Scheduler struct {
@@ -262,6 +277,10 @@ type rawServer struct {
 	LogLevel           string `toml:"log_level"`
 	IdleTimeoutSeconds int    `toml:"idle_timeout_seconds"`
 	MaxBodyBytes       int64  `toml:"max_body_bytes"`
+	TLSCert            string `toml:"tls_cert"`
+	TLSKey             string `toml:"tls_key"`
+	PublicName         string `toml:"public_name"`
+	MetricsToken       string `toml:"metrics_token"`
 }
 
 type rawSession struct {

@@ -484,6 +484,11 @@ var errorCases = []struct {
 	{"negative cooldown", "[session]\nrate_limit_cooldown_seconds = -60 # <-\n", "session.rate_limit_cooldown_seconds", "got -60"},
 	{"huge cooldown", "[session]\nunavailable_cooldown_seconds = 9999999999 # <-\n", "session.unavailable_cooldown_seconds", "must be between 0 and"},
 	{"renewal above ttl", "[session]\nsticky_ttl_seconds = 600\nrenewal_threshold_seconds = 900 # <-\n", "session.renewal_threshold_seconds", "900 is larger than sticky_ttl_seconds (600)"},
+	{"tls_cert without tls_key", "[server]\ntls_cert = \"cert.pem\" # <-\n", "server.tls_cert", "tls_cert and tls_key go together"},
+	{"tls_key without tls_cert", "[server] # <-\ntls_key = \"key.pem\"\n", "server.tls_cert", "tls_cert and tls_key go together"},
+	{"public_name with a port", "api_keys = [\"k\"]\n[server]\npublic_name = \"kp.example.com:443\" # <-\n", "server.public_name", "is not a host name"},
+	{"public_name with a scheme", "api_keys = [\"k\"]\n[server]\npublic_name = \"https://kp.example.com\" # <-\n", "server.public_name", "without scheme or port"},
+	{"public_name without api_keys", "[server]\npublic_name = \"kp.example.com\" # <-\n", "server.public_name", "set api_keys"},
 	{"renewal above default ttl", "[session]\nrenewal_threshold_seconds = 4000 # <-\n", "session.renewal_threshold_seconds", "larger than sticky_ttl_seconds (3600)"},
 }
 
@@ -812,5 +817,40 @@ project = "my-project-123"
 	}
 	if g.Project != "my-project-123" || g.ConvertedTraffic || g.Models != nil {
 		t.Errorf("g: project %q, converted %v, models %q; want my-project-123, false, none", g.Project, g.ConvertedTraffic, g.Models)
+	}
+}
+
+// The keys for a relay beyond one machine: certificate paths resolve
+// against the config file's folder like database_path, the public name is
+// kept lower case, and the metrics token, a secret, never prints.
+func TestServerAdditions(t *testing.T) {
+	doc := `api_keys = ["k"]
+[server]
+tls_cert = "tls/cert.pem"
+tls_key = "/etc/keypool/key.pem"
+public_name = " KP.Example.com "
+metrics_token = "metrics-s3cr3t"
+`
+	f, err := Parse(filepath.Join("etc", "kp", "config.toml"), []byte(doc))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	want := Server{TLSCert: filepath.Join("etc", "kp", "tls", "cert.pem"), TLSKey: filepath.FromSlash("/etc/keypool/key.pem"), PublicName: "kp.example.com"}
+	if got := f.Server; got.TLSCert != want.TLSCert || got.TLSKey != want.TLSKey || got.PublicName != want.PublicName || !got.TLS() {
+		t.Errorf("server: tls_cert %q, tls_key %q, public_name %q, TLS %v; want %q, %q, %q, true",
+			got.TLSCert, got.TLSKey, got.PublicName, got.TLS(), want.TLSCert, want.TLSKey, want.PublicName)
+	}
+	if f.MetricsToken != "metrics-s3cr3t" {
+		t.Errorf("MetricsToken = %q, want metrics-s3cr3t", f.MetricsToken)
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("loaded", "file", f, "server", f.Server)
+	for _, s := range []string{fmt.Sprintf("%+v", f), fmt.Sprintf("%#v", *f), buf.String()} {
+		if strings.Contains(s, "s3cr3t") {
+			t.Errorf("printed %s, want no metrics token in it", s)
+		}
+	}
+	if f, err := Parse("c.toml", nil); err != nil || f.Server.TLS() || f.Server.PublicName != "" || f.MetricsToken != "" {
+		t.Errorf("defaults: %+v, %v; want no TLS, no public name, no metrics token", f, err)
 	}
 }

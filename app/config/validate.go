@@ -132,6 +132,7 @@ func validate(name, path string, raw *rawFile, pos *positions) (*File, []*Error)
 	}
 
 	f.Server = v.server(raw.Server, path, len(raw.APIKeys) > 0)
+	f.MetricsToken = raw.Server.MetricsToken
 	f.Session = v.session(raw.Session)
 
 	ids := map[string]int{} // id → index of first account using it
@@ -180,12 +181,18 @@ func (v *validator) server(r rawServer, path string, haveKeys bool) Server {
 		v.fail("server.port", "must be between 1 and 65535, got %d", s.Port)
 	}
 
-	if r.DatabasePath != "" {
-		p := r.DatabasePath
-		if !filepath.IsAbs(p) && path != "" {
-			p = filepath.Join(filepath.Dir(path), p)
-		}
-		s.DatabasePath = filepath.Clean(p)
+	s.DatabasePath = besideConfig(r.DatabasePath, path)
+	s.TLSCert, s.TLSKey = besideConfig(r.TLSCert, path), besideConfig(r.TLSKey, path)
+	if (s.TLSCert == "") != (s.TLSKey == "") {
+		v.fail("server.tls_cert", "tls_cert and tls_key go together: set both (PEM files) to serve HTTPS, or neither")
+	}
+	s.PublicName = strings.ToLower(strings.TrimSpace(r.PublicName))
+	switch {
+	case s.PublicName == "":
+	case strings.ContainsAny(s.PublicName, " \t/\\@?#:[]"):
+		v.fail("server.public_name", "%q is not a host name: give the name alone, without scheme or port (keypool.example.com)", r.PublicName)
+	case !haveKeys:
+		v.fail("server.public_name", "clients beyond this machine reach the relay by %s; set api_keys so only your clients can use it", s.PublicName)
 	}
 
 	if !contains(logLevels, s.LogLevel) {
@@ -198,6 +205,18 @@ func (v *validator) server(r rawServer, path string, haveKeys bool) Server {
 		v.fail("server.max_body_bytes", "must be positive, got %d", s.MaxBodyBytes)
 	}
 	return s
+}
+
+// besideConfig resolves a path from the config file (database_path,
+// tls_cert, tls_key) against the file's directory; "" stays "".
+func besideConfig(p, configPath string) string {
+	if p == "" {
+		return ""
+	}
+	if !filepath.IsAbs(p) && configPath != "" {
+		p = filepath.Join(filepath.Dir(configPath), p)
+	}
+	return filepath.Clean(p)
 }
 
 // isLoopback reports whether host names this machine only.
