@@ -2,11 +2,13 @@ package relay_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"keypool/relay"
+	"keypool/relay/guard"
 )
 
 // TestAccessTable covers the client key, Host and Origin checks.
@@ -150,5 +152,67 @@ func TestRefusalsAreRecorded(t *testing.T) {
 		if strings.Contains(r.Error, "local-ke") {
 			t.Error("the record holds the key")
 		}
+	}
+}
+
+// /health and /metrics name accounts, states and usage: a program on this
+// machine reads them freely; from another machine, or through a proxy on
+// this one, they need a client key or the metrics token, and the token
+// opens nothing else.
+func TestMonitorsBeyondLoopback(t *testing.T) {
+	h := newHarness(t, []acct{{id: "a", prio: 1}}, func(c *relay.Config) {
+		c.ListenHost = "127.0.0.1"
+		c.Public = guard.Public{Names: []string{"kp.example.com"}, MetricsToken: "scrape-token"}
+	})
+	const local, remote = "127.0.0.1:50000", "192.0.2.7:50000"
+	proxied := map[string]string{"X-Forwarded-For": "198.51.100.9"}
+	tests := []struct {
+		name   string
+		path   string
+		from   string // the request's RemoteAddr
+		host   string // its Host ("": localhost:3000)
+		hdr    map[string]string
+		status int
+	}{
+		{"health_loopback_open", "/health", local, "", nil, 200},
+		{"metrics_loopback_open", "/metrics", local, "", nil, 200},
+		{"health_remote_no_key", "/health", remote, "", nil, 401},
+		{"metrics_remote_no_key", "/metrics", remote, "", nil, 401},
+		{"health_remote_wrong_key", "/health", remote, "", map[string]string{"x-api-key": "nope"}, 401},
+		{"health_remote_client_key", "/health", remote, "", map[string]string{"x-api-key": "local-key"}, 200},
+		{"metrics_remote_token", "/metrics", remote, "", map[string]string{"Authorization": "Bearer scrape-token"}, 200},
+		{"health_proxied_no_key", "/health", local, "kp.example.com", proxied, 401},
+		{"health_proxied_forwarded_loopback_name", "/health", local, "", proxied, 401},
+		{"health_proxied_client_key", "/health", local, "kp.example.com", map[string]string{"X-Forwarded-For": "198.51.100.9", "x-api-key": "local-key"}, 200},
+		{"messages_by_public_name", "/v1/messages", remote, "kp.example.com:443", map[string]string{"x-api-key": "local-key"}, 200},
+		{"messages_with_metrics_token", "/v1/messages", remote, "kp.example.com", map[string]string{"Authorization": "Bearer scrape-token"}, 401},
+		{"other_name_refused", "/health", local, "evil.example", nil, 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			method, body := http.MethodGet, ""
+			if tt.path == "/v1/messages" {
+				method, body = http.MethodPost, simple
+			}
+			req := httptest.NewRequest(method, "http://localhost:3000"+tt.path, strings.NewReader(body))
+			req.RemoteAddr = tt.from
+			if tt.host != "" {
+				req.Host = tt.host
+			}
+			for k, v := range tt.hdr {
+				req.Header.Set(k, v)
+			}
+			rec := httptest.NewRecorder()
+			h.srv.ServeHTTP(rec, req)
+			if b := rec.Body.String(); rec.Code != tt.status {
+				t.Fatalf("status = %d, want %d (%s)", rec.Code, tt.status, b)
+			} else if rec.Code != 200 && (strings.Contains(b, `"a"`) || strings.Contains(b, "scrape-token")) {
+				t.Errorf("refusal says %s, want no account and no token in it", b)
+			}
+		})
+	}
+	// And over a real connection from loopback, with no key at all.
+	if resp, b := h.do("GET", "/health", "", map[string]string{"x-api-key": ""}); resp.StatusCode != 200 {
+		t.Errorf("GET /health from loopback without a key: %s (%s), want 200", resp.Status, b)
 	}
 }

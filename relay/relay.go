@@ -91,6 +91,9 @@ type Config struct {
 	// past it the client is refused until midnight.
 	ClientDailyBudgetUSD map[string]float64
 	ListenHost           string // the host the relay listens on; non-loopback accepts any Host header
+	// Public is how other machines reach the relay: the names its Host
+	// check accepts, and the token that opens /health and /metrics there.
+	Public guard.Public
 
 	StickyTTL           time.Duration // 1h
 	RenewalThreshold    time.Duration // 5m
@@ -210,7 +213,7 @@ func (s *Server) clientState(client string) *pool.State {
 // SetClientKeys replaces the keys local clients must present (none: open,
 // loopback only).
 func (s *Server) SetClientKeys(keys []string) {
-	s.guard.Store(guard.New(keys, s.cfg.ListenHost))
+	s.guard.Store(guard.New(keys, s.cfg.ListenHost, s.cfg.Public))
 }
 
 // SetPaused pauses the relay (API requests get a 503 saying so) or
@@ -315,7 +318,7 @@ func New(cfg Config) (*Server, error) {
 			OverloadCooldown:    cfg.OverloadCooldown,
 		},
 	}
-	s.guard.Store(guard.New(cfg.ClientKeys, cfg.ListenHost))
+	s.guard.Store(guard.New(cfg.ClientKeys, cfg.ListenHost, cfg.Public))
 	s.accounts.Store(&accountSet{served: map[pool.Protocol][]*entry{}, cands: map[pool.Protocol][]sched.Candidate{}})
 	s.SetAccounts(cfg.Accounts)
 	m, err := newMetrics(cfg.Registry, s)

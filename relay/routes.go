@@ -94,6 +94,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.deny(w, r, http.StatusForbidden, err)
 		return
 	}
+	if r.URL.Path == "/health" || r.URL.Path == "/metrics" {
+		// They name accounts, states and usage: beyond this machine, only
+		// for a key.
+		if err := g.CheckMonitor(r); err != nil {
+			s.deny(w, r, http.StatusUnauthorized, err)
+			return
+		}
+	}
 	switch r.URL.Path {
 	case "/health":
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -199,6 +207,9 @@ type Health struct {
 	// Hint says what to do when nothing can serve for a reason the user
 	// fixes (no accounts yet).
 	Hint string `json:"hint,omitempty"`
+	// Runway is when new work could no longer be served at the recent
+	// pace.
+	Runway PoolRunway `json:"runway"`
 }
 
 // AccountHealth is one account in /health.
@@ -221,6 +232,8 @@ type AccountHealth struct {
 	// Budget is the account's caps and what they have spent, when it has
 	// a cap.
 	Budget *BudgetHealth `json:"budget,omitempty"`
+	// Runway is when the account hits its first wall at the recent pace.
+	Runway *AccountRunway `json:"runway,omitempty"`
 }
 
 // BudgetHealth is an account's USD caps (0: none) and what was spent
@@ -252,7 +265,7 @@ func (s *Server) Health() Health {
 	for _, e := range set.all {
 		a := AccountHealth{ID: e.acct.ID, Name: e.acct.Name, Type: e.acct.Kind,
 			Priority: e.acct.Priority, Enabled: e.acct.Enabled, InFlight: e.state.InFlight(), Quota: e.state.Quota(),
-			Attempts: e.stats.counts(), LastError: e.stats.last.Load()}
+			Attempts: e.stats.counts(), LastError: e.stats.last.Load(), Runway: e.accountRunway(now)}
 		if e.acct.DailyBudgetUSD > 0 || e.acct.MonthlyBudgetUSD > 0 {
 			day, month := e.state.Spent(now)
 			a.Budget = &BudgetHealth{DailyUSD: e.acct.DailyBudgetUSD, MonthlyUSD: e.acct.MonthlyBudgetUSD, SpentTodayUSD: day, SpentMonthUSD: month}
@@ -286,6 +299,7 @@ func (s *Server) Health() Health {
 		}
 		h.Accounts = append(h.Accounts, a)
 	}
+	h.Runway = poolRunway(now, set)
 	h.Blocked = s.Blocked()
 	if len(set.all) == 0 {
 		h.Hint = s.cfg.NoAccountsHint

@@ -1,6 +1,8 @@
-// Package guard decides who may use the relay: a loopback Host (so a DNS
-// rebinding page cannot reach it), no browser cross-origin request, and one
-// of the configured local client keys, compared in constant time.
+// Package guard decides who may use the relay: a loopback Host or the
+// configured public name (so a DNS rebinding page cannot reach it), no
+// browser cross-origin request, and one of the configured client keys,
+// compared in constant time. /health and /metrics answer any program on
+// this machine, and others only with a key or the metrics token.
 package guard
 
 import (
@@ -8,8 +10,10 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -18,24 +22,43 @@ const Anonymous = "anonymous"
 
 // Errors a check returns; the relay renders them in the client's protocol.
 var (
-	ErrHost   = errors.New("host not allowed: the relay answers only to loopback names (localhost, 127.0.0.1, [::1])")
+	ErrHost   = errors.New("host not allowed: the relay answers only to loopback names (localhost, 127.0.0.1, [::1]) and its [server] public_name")
 	ErrOrigin = errors.New("cross-origin browser requests are not allowed")
 	ErrNoKey  = errors.New("missing client key: send one of the relay's api_keys as x-api-key, x-goog-api-key or Authorization: Bearer")
 	ErrBadKey = errors.New("invalid client key")
 )
+
+// Public is how programs on other machines reach the relay.
+type Public struct {
+	// Names are host names the Host check accepts besides loopback ones:
+	// a reverse proxy's or a tailnet's name for this machine.
+	Names []string
+	// MetricsToken, when set, opens /health and /metrics (and nothing
+	// else) to a monitor on another machine, as a client key does.
+	MetricsToken string
+}
 
 // Guard checks requests. It is safe for concurrent use.
 type Guard struct {
 	digests [][sha256.Size]byte
 	ids     []string
 	anyHost bool
+	names   []string
+	monitor []byte // the metrics token's digest; nil: none
 }
 
 // New builds a guard for the given client keys (none: open, every client is
-// Anonymous) and the host the relay listens on: a non-loopback listen host
-// accepts any Host header.
-func New(keys []string, listenHost string) *Guard {
+// Anonymous), the host the relay listens on (a non-loopback listen host
+// accepts any Host header) and how other machines reach it.
+func New(keys []string, listenHost string, pub Public) *Guard {
 	g := &Guard{anyHost: !IsLoopback(listenHost)}
+	for _, n := range pub.Names {
+		g.names = append(g.names, strings.ToLower(n))
+	}
+	if pub.MetricsToken != "" {
+		d := sha256.Sum256([]byte(pub.MetricsToken))
+		g.monitor = d[:]
+	}
 	for _, k := range keys {
 		d := sha256.Sum256([]byte(k))
 		g.digests = append(g.digests, d)
@@ -73,18 +96,64 @@ func (g *Guard) Check(r *http.Request) (clientID string, err error) {
 	return g.ClientID(r)
 }
 
-// CheckHost refuses a Host header that is not a loopback name, unless the
-// relay listens on a non-loopback address on purpose.
+// CheckHost refuses a Host header that is neither a loopback name nor a
+// public name, unless the relay listens on a non-loopback address on
+// purpose.
 func (g *Guard) CheckHost(r *http.Request) error {
 	if g.anyHost {
 		return nil
 	}
-	host := r.Host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
+	host := hostOnly(r.Host)
+	if IsLoopback(host) || slices.Contains(g.names, strings.ToLower(host)) {
+		return nil
 	}
-	if !IsLoopback(host) {
-		return ErrHost
+	return ErrHost
+}
+
+func hostOnly(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return hostport
+}
+
+// forwardHeaders are what a reverse proxy adds: a request that carries one
+// came from wherever the proxy's client is.
+var forwardHeaders = []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-Ip"}
+
+// Local reports whether r comes from a program on this machine: from a
+// loopback address, to a loopback name, and not relayed by a proxy (Caddy
+// or tailscale serve on this machine connect from loopback too).
+func Local(r *http.Request) bool {
+	if !IsLoopback(hostOnly(r.RemoteAddr)) || !IsLoopback(hostOnly(r.Host)) {
+		return false
+	}
+	for _, h := range forwardHeaders {
+		if r.Header.Get(h) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckMonitor lets a request read /health and /metrics, which name the
+// accounts, their states and usage: any from this machine (Local); from
+// elsewhere, only one with a client key or the metrics token.
+func (g *Guard) CheckMonitor(r *http.Request) error {
+	if Local(r) {
+		return nil
+	}
+	key := presented(r)
+	if key == "" {
+		return fmt.Errorf("%w (from another machine, /health and /metrics need one, or the metrics token)", ErrNoKey)
+	}
+	d := sha256.Sum256([]byte(key))
+	ok := g.match(d) >= 0
+	if g.monitor != nil && subtle.ConstantTimeCompare(d[:], g.monitor) == 1 {
+		ok = true
+	}
+	if !ok {
+		return ErrBadKey
 	}
 	return nil
 }
@@ -114,6 +183,20 @@ func (g *Guard) ClientID(r *http.Request) (string, error) {
 	if len(g.digests) == 0 {
 		return Anonymous, nil
 	}
+	key := presented(r)
+	if key == "" {
+		return "", ErrNoKey
+	}
+	match := g.match(sha256.Sum256([]byte(key)))
+	if match < 0 {
+		return "", ErrBadKey
+	}
+	return g.ids[match], nil
+}
+
+// presented is the key a request sends: x-api-key, x-goog-api-key or
+// Authorization: Bearer, in that order.
+func presented(r *http.Request) string {
 	key := r.Header.Get("X-Api-Key")
 	if key == "" {
 		key = r.Header.Get("X-Goog-Api-Key") // Gemini CLI and Google's SDKs
@@ -123,18 +206,17 @@ func (g *Guard) ClientID(r *http.Request) (string, error) {
 			key = strings.TrimSpace(a[7:])
 		}
 	}
-	if key == "" {
-		return "", ErrNoKey
-	}
-	d := sha256.Sum256([]byte(key))
+	return key
+}
+
+// match is the index of the client key with digest d, or -1. Every key is
+// compared, in constant time.
+func (g *Guard) match(d [sha256.Size]byte) int {
 	match := -1
 	for i := range g.digests {
 		if subtle.ConstantTimeCompare(d[:], g.digests[i][:]) == 1 {
 			match = i
 		}
 	}
-	if match < 0 {
-		return "", ErrBadKey
-	}
-	return g.ids[match], nil
+	return match
 }

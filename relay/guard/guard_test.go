@@ -92,7 +92,7 @@ func TestCheckHost(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			g := New(nil, tt.listenHost)
+			g := New(nil, tt.listenHost, Public{})
 			r := httptest.NewRequest(http.MethodPost, "/v1/messages", nil)
 			r.Host = tt.host
 			if err := g.CheckHost(r); !errors.Is(err, tt.want) {
@@ -178,7 +178,7 @@ func TestClientID(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			g := New(tt.keys, "127.0.0.1")
+			g := New(tt.keys, "127.0.0.1", Public{})
 			r := httptest.NewRequest(http.MethodPost, "/v1/messages", nil)
 			for k, v := range tt.header {
 				r.Header.Set(k, v)
@@ -209,7 +209,7 @@ func TestCheck(t *testing.T) {
 		{"no_key", "localhost:8787", nil, "", ErrNoKey},
 		{"bad_key", "localhost:8787", map[string]string{"X-Api-Key": "nope"}, "", ErrBadKey},
 	}
-	g := New([]string{"alpha", "beta"}, "127.0.0.1")
+	g := New([]string{"alpha", "beta"}, "127.0.0.1", Public{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodPost, "/v1/messages", nil)
@@ -235,5 +235,99 @@ func TestErrorsDistinct(t *testing.T) {
 				t.Errorf("errors.Is(%v, %v) = %v, want %v", a, b, got, i == j)
 			}
 		}
+	}
+}
+
+// The public name a reverse proxy or tailnet uses is accepted in Host, in
+// any case and with any port; other names are still refused.
+func TestCheckHostPublicName(t *testing.T) {
+	g := New([]string{"alpha"}, "127.0.0.1", Public{Names: []string{"KP.example.com"}})
+	for host, want := range map[string]error{
+		"kp.example.com":          nil,
+		"KP.EXAMPLE.COM:443":      nil,
+		"localhost:3000":          nil,
+		"evil.example":            ErrHost,
+		"kp.example.com.evil.net": ErrHost,
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/health", nil)
+		r.Host = host
+		if err := g.CheckHost(r); !errors.Is(err, want) {
+			t.Errorf("CheckHost(Host %q) = %v, want %v", host, err, want)
+		}
+	}
+}
+
+func TestLocal(t *testing.T) {
+	tests := []struct {
+		name   string
+		remote string
+		host   string
+		header map[string]string
+		want   bool
+	}{
+		{"loopback", "127.0.0.1:50000", "127.0.0.1:3000", nil, true},
+		{"ipv6_loopback", "[::1]:50000", "localhost:3000", nil, true},
+		{"other_machine", "192.0.2.7:50000", "192.0.2.1:3000", nil, false},
+		{"other_machine_loopback_host", "192.0.2.7:50000", "localhost:3000", nil, false},
+		{"proxy_on_this_machine_public_host", "127.0.0.1:50000", "kp.example.com", nil, false},
+		{"proxy_forwarded_for", "127.0.0.1:50000", "localhost:3000", map[string]string{"X-Forwarded-For": "198.51.100.9"}, false},
+		{"proxy_forwarded", "127.0.0.1:50000", "localhost:3000", map[string]string{"Forwarded": "for=198.51.100.9"}, false},
+		{"proxy_real_ip", "127.0.0.1:50000", "localhost:3000", map[string]string{"X-Real-Ip": "198.51.100.9"}, false},
+		{"no_host", "127.0.0.1:50000", "", nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/health", nil)
+			r.RemoteAddr, r.Host = tt.remote, tt.host
+			for k, v := range tt.header {
+				r.Header.Set(k, v)
+			}
+			if got := Local(r); got != tt.want {
+				t.Errorf("Local(from %s, Host %q, %v) = %v, want %v", tt.remote, tt.host, tt.header, got, tt.want)
+			}
+		})
+	}
+}
+
+// /health and /metrics: open on this machine; from another, a client key
+// or the metrics token, never nothing, even on a relay without keys.
+func TestCheckMonitor(t *testing.T) {
+	tests := []struct {
+		name   string
+		keys   []string
+		token  string
+		remote string
+		header map[string]string
+		want   error
+	}{
+		{"local_without_key", []string{"alpha"}, "", "127.0.0.1:50000", nil, nil},
+		{"local_wrong_key", []string{"alpha"}, "", "127.0.0.1:50000", map[string]string{"X-Api-Key": "nope"}, nil},
+		{"remote_without_key", []string{"alpha"}, "", "192.0.2.7:50000", nil, ErrNoKey},
+		{"remote_client_key", []string{"alpha"}, "", "192.0.2.7:50000", map[string]string{"X-Api-Key": "alpha"}, nil},
+		{"remote_wrong_key", []string{"alpha"}, "", "192.0.2.7:50000", map[string]string{"X-Api-Key": "nope"}, ErrBadKey},
+		{"remote_metrics_token", []string{"alpha"}, "scrape", "192.0.2.7:50000", map[string]string{"Authorization": "Bearer scrape"}, nil},
+		{"remote_token_not_set", []string{"alpha"}, "", "192.0.2.7:50000", map[string]string{"Authorization": "Bearer scrape"}, ErrBadKey},
+		{"remote_open_relay", nil, "", "192.0.2.7:50000", map[string]string{"X-Api-Key": "anything"}, ErrBadKey},
+		{"forwarded_without_key", []string{"alpha"}, "", "127.0.0.1:50000", map[string]string{"X-Forwarded-For": "198.51.100.9"}, ErrNoKey},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := New(tt.keys, "0.0.0.0", Public{MetricsToken: tt.token})
+			r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+			r.RemoteAddr, r.Host = tt.remote, "localhost:3000"
+			for k, v := range tt.header {
+				r.Header.Set(k, v)
+			}
+			if err := g.CheckMonitor(r); !errors.Is(err, tt.want) {
+				t.Errorf("CheckMonitor(from %s, %v) = %v, want %v", tt.remote, tt.header, err, tt.want)
+			}
+		})
+	}
+	// The metrics token opens the monitors only: it is no client key.
+	g := New([]string{"alpha"}, "0.0.0.0", Public{MetricsToken: "scrape"})
+	r := httptest.NewRequest(http.MethodPost, "/v1/messages", nil)
+	r.Header.Set("Authorization", "Bearer scrape")
+	if _, err := g.ClientID(r); !errors.Is(err, ErrBadKey) {
+		t.Errorf("ClientID(metrics token) = %v, want %v", err, ErrBadKey)
 	}
 }
