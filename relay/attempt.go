@@ -119,7 +119,10 @@ func (s *Server) send(a *attempt, mayRefresh bool) outcome {
 		return outcome{v: verdict{Verdict: s.noAnswer(err, errors.Is(context.Cause(uctx), errIdle), wait)}}
 	}
 	defer resp.Body.Close()
-	a.e.state.SetQuota(planQuota(a.e.up, resp.Header))
+	if qs := planQuota(a.e.up, resp.Header); len(qs) > 0 {
+		a.e.state.SetQuota(qs)
+		a.e.runway.Observe(s.now(), qs)
+	}
 
 	ans := &answer{resp: resp, src: idleReader{r: resp.Body, t: idle, d: s.cfg.IdleTimeout, ctx: uctx}}
 	defer ans.release()

@@ -67,7 +67,7 @@ func newMetrics(reg *prometheus.Registry, s *Server) (*metrics, error) {
 		}
 		return float64(n)
 	})
-	for _, c := range []prometheus.Collector{m.requests, m.attempts, m.failovers, m.refused, m.tokens, m.cost, m.ttfb, usable, cooling, quota} {
+	for _, c := range []prometheus.Collector{m.requests, m.attempts, m.failovers, m.refused, m.tokens, m.cost, m.ttfb, usable, cooling, quota, newRunwayCollector(s)} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -265,6 +265,7 @@ func (s *Server) spend(rec *UsageRecord) {
 	for _, e := range s.accounts.Load().all {
 		if e.acct.ID == rec.Account {
 			e.state.AddSpend(rec.Time, rec.CostUSD)
+			e.runway.Spent(pool.FamilyOf(rec.Model), rec.CostUSD)
 			if e.acct.DailyBudgetUSD > 0 || e.acct.MonthlyBudgetUSD > 0 {
 				s.checkBudget(e, rec.Time)
 			}

@@ -22,6 +22,7 @@ import (
 	"keypool/relay/guard"
 	"keypool/relay/pool"
 	"keypool/relay/provider"
+	"keypool/relay/runway"
 	"keypool/relay/sched"
 	"keypool/relay/upstream"
 )
@@ -85,6 +86,10 @@ type Config struct {
 	// (least in flight, the default), fill-first or spread.
 	Strategy      sched.Strategy
 	FillThreshold float64 // fill-first's full mark, 0..1: 0.95
+	// AvoidRunout: a new conversation skips an account forecast to run out
+	// within this long when another can serve it (0: never; see
+	// SetAvoidRunout).
+	AvoidRunout time.Duration
 	// Cost prices a finished request (USD); nil: no costs.
 	Cost func(model string, u Usage, at time.Time) (float64, bool)
 	// ClientDailyBudgetUSD caps what a client (by key id) spends a day;
@@ -184,6 +189,7 @@ func (s *Server) SetClientSpend(client string, at time.Time, day float64) {
 // the period ends (local midnight, or the first of next month).
 func (s *Server) checkBudget(e *entry, at time.Time) {
 	day, month := e.state.Spent(at)
+	e.runway.Observe(at, budgetWindows(e.acct, at, day, month))
 	a := e.acct
 	y, m, d := at.Date()
 	switch {
@@ -245,10 +251,11 @@ func (s *Server) Blocked() string {
 
 // entry is an account with its live state and its transport.
 type entry struct {
-	acct  pool.Account
-	up    *provider.Provider // acct's kind, looked up once per account set
-	state *pool.State
-	stats *accountStats
+	acct   pool.Account
+	up     *provider.Provider // acct's kind, looked up once per account set
+	state  *pool.State
+	runway *runway.Tracker // plan windows' and budgets' history
+	stats  *accountStats
 
 	mu        sync.Mutex
 	transport *http.Transport
@@ -318,6 +325,7 @@ func New(cfg Config) (*Server, error) {
 			OverloadCooldown:    cfg.OverloadCooldown,
 		},
 	}
+	s.picker.SetAvoidRunout(cfg.AvoidRunout)
 	s.guard.Store(guard.New(cfg.ClientKeys, cfg.ListenHost, cfg.Public))
 	s.accounts.Store(&accountSet{served: map[pool.Protocol][]*entry{}, cands: map[pool.Protocol][]sched.Candidate{}})
 	s.SetAccounts(cfg.Accounts)
@@ -341,9 +349,9 @@ func (s *Server) SetAccounts(accts []pool.Account) {
 	}
 	next := &accountSet{served: map[pool.Protocol][]*entry{}, cands: map[pool.Protocol][]sched.Candidate{}}
 	for _, a := range accts {
-		e := &entry{acct: a, up: providerOf(a.Kind), state: pool.NewState(), stats: &accountStats{}}
+		e := &entry{acct: a, up: providerOf(a.Kind), state: pool.NewState(), runway: &runway.Tracker{}, stats: &accountStats{}}
 		if o, ok := byID[a.ID]; ok {
-			e.state, e.stats = o.state, o.stats
+			e.state, e.runway, e.stats = o.state, o.runway, o.stats
 			if o.acct.WaitsForUser() && !a.WaitsForUser() {
 				e.state.Clear() // logged in again, or the key entered: whatever rested it is over
 			}
@@ -363,7 +371,7 @@ func (s *Server) SetAccounts(accts []pool.Account) {
 		for _, p := range pool.Protocols {
 			if provider.Serves(a, p) {
 				next.served[p] = append(next.served[p], e)
-				next.cands[p] = append(next.cands[p], sched.Candidate{Account: a, State: e.state})
+				next.cands[p] = append(next.cands[p], e.candidate())
 			}
 		}
 	}

@@ -361,13 +361,7 @@ func Length(window string) time.Duration {
 // Text is the outlook in words for people, times in loc:
 // "≈3 h 10 min at this pace (5h; resets 14:05)".
 func (f Forecast) Text(now time.Time, loc *time.Location) string {
-	clock := func(t time.Time) string {
-		t = t.In(loc)
-		if y, m, d := t.Date(); y == now.In(loc).Year() && m == now.In(loc).Month() && d == now.In(loc).Day() {
-			return t.Format("15:04")
-		}
-		return t.Format("Mon 15:04")
-	}
+	clock := func(t time.Time) string { return Clock(t, now, loc) }
 	switch f.State {
 	case Out:
 		if f.ResetsAt.IsZero() {
@@ -407,4 +401,14 @@ func Duration(d time.Duration) string {
 		return fmt.Sprintf("%d d", days)
 	}
 	return fmt.Sprintf("%d d %d h", days, h)
+}
+
+// Clock is a time of day for people in loc: "14:05" today, "Fri 14:05"
+// another day.
+func Clock(t, now time.Time, loc *time.Location) string {
+	t, now = t.In(loc), now.In(loc)
+	if y, m, d := t.Date(); y == now.Year() && m == now.Month() && d == now.Day() {
+		return t.Format("15:04")
+	}
+	return t.Format("Mon 15:04")
 }

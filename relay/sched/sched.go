@@ -11,12 +11,31 @@ import (
 	"time"
 
 	"keypool/relay/pool"
+	"keypool/relay/runway"
 )
 
 // Candidate is an account the picker may choose, with its live state.
 type Candidate struct {
 	Account pool.Account
 	State   *pool.State
+	// Runway is the account's plan-window and budget history (nil: none).
+	Runway *runway.Tracker
+	// Unlimited: no plan or budget is expected to limit the account (a
+	// pay-per-token key without a cap). Unless its answers report plan
+	// windows after all (a mirror in front of subscriptions), it never
+	// runs out.
+	Unlimited bool
+}
+
+// Outlook is c's runway for family f at now.
+func (c Candidate) Outlook(now time.Time, f pool.Family) runway.Forecast {
+	switch {
+	case c.Runway != nil && c.Runway.Has():
+		return c.Runway.For(now, f)
+	case c.Unlimited:
+		return runway.Forecast{State: runway.Lasts}
+	}
+	return runway.Forecast{State: runway.Unknown}
 }
 
 // Strategy is how accounts of the same priority share the work.
@@ -41,9 +60,14 @@ type Picker struct {
 	Strategy Strategy      // "": priority
 	// FillThreshold is fill-first's "full" mark (0..1): 0.95.
 	FillThreshold float64
-
-	rr atomic.Uint64 // round-robin offset among equals
+	rr            atomic.Uint64 // round-robin offset among equals
+	avoid         atomic.Int64  // see SetAvoidRunout
 }
+
+// SetAvoidRunout makes a new conversation skip an account forecast to run
+// out within d when another account can serve it (0: never). It may be
+// called while the picker is in use.
+func (p *Picker) SetAvoidRunout(d time.Duration) { p.avoid.Store(int64(d)) }
 
 // Usable reports whether c may serve family f at now.
 func Usable(c Candidate, now time.Time, f pool.Family) bool {
@@ -67,9 +91,26 @@ func (p *Picker) Pick(now time.Time, cands []Candidate, f pool.Family, session s
 			}
 		}
 	}
+	off := int(p.rr.Add(1) % uint64(max(len(cands), 1)))
+	if avoid := time.Duration(p.avoid.Load()); avoid > 0 {
+		// A new conversation first looks past accounts about to hit a wall,
+		// so a long task need not move (and lose its cache) half-way.
+		near := func(i int) bool {
+			o := cands[i].Outlook(now, f)
+			return skip(i) || o.State == runway.Out || o.State == runway.RunsOut && o.RunsOut.Sub(now) < avoid
+		}
+		if i := p.scan(now, cands, f, off, near); i >= 0 {
+			return i, false
+		}
+	}
+	return p.scan(now, cands, f, off, skip), false
+}
+
+// scan returns the best usable candidate not skipped: the highest priority,
+// and among equals the one the strategy prefers.
+func (p *Picker) scan(now time.Time, cands []Candidate, f pool.Family, off int, skip func(i int) bool) int {
 	best, bestPrio := -1, 0
 	var bestLoad int64
-	off := int(p.rr.Add(1) % uint64(max(len(cands), 1)))
 	for j := range cands {
 		// Start the scan at a rotating offset so equal accounts take turns.
 		i := (j + off) % len(cands)
@@ -81,16 +122,57 @@ func (p *Picker) Pick(now time.Time, cands []Candidate, f pool.Family, session s
 		switch {
 		case best < 0 || c.Account.Priority > bestPrio:
 			best, bestPrio, bestLoad = i, c.Account.Priority, load
-		case c.Account.Priority == bestPrio && p.better(c, cands[best], load, bestLoad):
+		case c.Account.Priority == bestPrio && p.better(now, f, c, cands[best], load, bestLoad):
 			best, bestLoad = i, load
 		}
 	}
-	return best, false
+	return best
+}
+
+// runwayMargin is how much longer one account's runway must be for a new
+// conversation to prefer it: forecasts this close are the same.
+const runwayMargin = 15 * time.Minute
+
+// longer reports whether c's runway for f is known to be longer than cur's
+// by a margin, and whether the two can be told apart at all.
+func longer(now time.Time, f pool.Family, c, cur Candidate) (longer, differ bool) {
+	ce, cok := reach(now, c.Outlook(now, f))
+	be, bok := reach(now, cur.Outlook(now, f))
+	if !cok || !bok {
+		return false, false
+	}
+	switch d := ce.Sub(be); {
+	case d > runwayMargin:
+		return true, true
+	case d < -runwayMargin:
+		return false, true
+	}
+	return false, false
+}
+
+// reach is how far an outlook lets an account serve: a run-out time, now
+// when out, the far future when it lasts; false when unknown.
+func reach(now time.Time, o runway.Forecast) (time.Time, bool) {
+	switch o.State {
+	case runway.RunsOut:
+		return o.RunsOut, true
+	case runway.Out:
+		return now, true
+	case runway.Lasts:
+		return now.Add(100 * 365 * 24 * time.Hour), true
+	}
+	return time.Time{}, false
 }
 
 // better reports whether c beats the current best of the same priority
-// under the picker's strategy.
-func (p *Picker) better(c, cur Candidate, load, curLoad int64) bool {
+// under the picker's strategy. Except when filling one plan first, the
+// longer runway wins.
+func (p *Picker) better(now time.Time, f pool.Family, c, cur Candidate, load, curLoad int64) bool {
+	if p.Strategy != StrategyFillFirst {
+		if l, differ := longer(now, f, c, cur); differ {
+			return l
+		}
+	}
 	switch p.Strategy {
 	case StrategyFillFirst:
 		th := p.FillThreshold

@@ -1,0 +1,182 @@
+package relay
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"keypool/relay/pool"
+	"keypool/relay/runway"
+	"keypool/relay/sched"
+)
+
+// AccountRunway is an account's outlook in /health: when new work would
+// hit its first wall at the recent pace, and each window's history.
+type AccountRunway struct {
+	runway.Forecast
+	Text    string          `json:"text"`
+	Windows []runway.Window `json:"windows,omitempty"`
+}
+
+// PoolRunway is when new work could no longer be served by any account at
+// the recent pace, and when the first account or window comes back.
+type PoolRunway struct {
+	runway.Forecast
+	// NextReset is the first time an account that is or will be out comes
+	// back.
+	NextReset time.Time `json:"next_reset,omitzero"`
+	Text      string    `json:"text"`
+}
+
+// SetAvoidRunout makes a new conversation skip an account forecast to run
+// out within d when another account can serve it (0: never).
+func (s *Server) SetAvoidRunout(d time.Duration) { s.picker.SetAvoidRunout(d) }
+
+// unlimited reports that no plan or budget is expected to limit the
+// account: a pay-per-token key without a cap (see sched.Candidate).
+func (e *entry) unlimited() bool {
+	return e.acct.DailyBudgetUSD <= 0 && e.acct.MonthlyBudgetUSD <= 0 && (e.up == nil || e.up.OAuth == "")
+}
+
+// candidate is e as the picker sees it.
+func (e *entry) candidate() sched.Candidate {
+	return sched.Candidate{Account: e.acct, State: e.state, Runway: e.runway, Unlimited: e.unlimited()}
+}
+
+// outlook is the account's runway for new work of any model at now: out
+// while it rests (until the cooldown ends), else its windows' first wall.
+func (e *entry) outlook(now time.Time) runway.Forecast {
+	if cd, cooling := e.state.CoolingFor(now, pool.FamilyAll); cooling {
+		return runway.Forecast{State: runway.Out, ResetsAt: cd.Until}
+	}
+	return e.candidate().Outlook(now, pool.FamilyAll)
+}
+
+// budgetWindows are an account's budgets as windows, so their spend pace
+// forecasts like a plan's: spent/cap, resetting at midnight or the month's
+// turn (local time of at).
+func budgetWindows(a pool.Account, at time.Time, day, month float64) []pool.Quota {
+	var out []pool.Quota
+	y, m, d := at.Date()
+	if a.DailyBudgetUSD > 0 {
+		out = append(out, pool.Quota{Window: runway.WindowDailyBudget, Utilization: day / a.DailyBudgetUSD,
+			ResetsAt: time.Date(y, m, d+1, 0, 0, 0, 0, at.Location())})
+	}
+	if a.MonthlyBudgetUSD > 0 {
+		out = append(out, pool.Quota{Window: runway.WindowMonthlyBudget, Utilization: month / a.MonthlyBudgetUSD,
+			ResetsAt: time.Date(y, m+1, 1, 0, 0, 0, 0, at.Location())})
+	}
+	return out
+}
+
+// accountRunway is e's outlook for /health.
+func (e *entry) accountRunway(now time.Time) *AccountRunway {
+	f := e.outlook(now)
+	return &AccountRunway{Forecast: f, Text: f.Text(now, time.Local), Windows: e.runway.Windows(now)}
+}
+
+// poolRunway combines the accounts that could serve new work (enabled,
+// served by this build, not waiting for the user): the pool lasts if one
+// of them does; otherwise it runs out when the last of them does.
+func poolRunway(now time.Time, set *accountSet) PoolRunway {
+	var p PoolRunway
+	var last time.Time
+	lasts, unknown, some := false, false, false
+	for _, e := range set.all {
+		if !e.acct.Enabled || e.acct.WaitsForUser() || e.up == nil {
+			continue
+		}
+		some = true
+		o := e.outlook(now)
+		switch o.State {
+		case runway.Lasts:
+			lasts = true
+		case runway.Unknown:
+			unknown = true
+		case runway.RunsOut:
+			if o.RunsOut.After(last) {
+				last, p.Window = o.RunsOut, o.Window
+			}
+		}
+		if (o.State == runway.Out || o.State == runway.RunsOut) && o.ResetsAt.After(now) &&
+			(p.NextReset.IsZero() || o.ResetsAt.Before(p.NextReset)) {
+			p.NextReset = o.ResetsAt
+		}
+	}
+	switch {
+	case lasts:
+		p.State, p.Window, p.NextReset = runway.Lasts, "", time.Time{}
+	case unknown || !some:
+		p.State, p.Window = runway.Unknown, ""
+	case !last.IsZero():
+		p.State, p.RunsOut = runway.RunsOut, last
+	default:
+		p.State = runway.Out
+	}
+	p.Text = p.text(now, time.Local)
+	return p
+}
+
+// text is the pool's runway in words: "≈3 h 10 min at this pace; first
+// reset 14:05".
+func (p PoolRunway) text(now time.Time, loc *time.Location) string {
+	var s string
+	switch p.State {
+	case runway.RunsOut:
+		s = "≈" + runway.Duration(p.RunsOut.Sub(now)) + " at this pace"
+	case runway.Out:
+		s = "no account can serve now"
+	case runway.Lasts:
+		return "lasts at this pace"
+	default:
+		if p.NextReset.IsZero() {
+			return "no forecast yet"
+		}
+		s = "no forecast yet"
+	}
+	if !p.NextReset.IsZero() {
+		s += "; first reset " + runway.Clock(p.NextReset, now, loc)
+	}
+	return s
+}
+
+// runwayCollector reports at scrape time how many seconds each account
+// and the pool have left at the recent pace (0: out now); an outlook that
+// lasts or is not known yet has no series.
+type runwayCollector struct {
+	s                *Server
+	account, poolDsc *prometheus.Desc
+}
+
+func newRunwayCollector(s *Server) runwayCollector {
+	return runwayCollector{s: s,
+		account: prometheus.NewDesc("keypool_runway_seconds",
+			"Seconds until the account's first plan window or budget runs out at the recent pace (0: out now).", []string{"account"}, nil),
+		poolDsc: prometheus.NewDesc("keypool_pool_runway_seconds",
+			"Seconds until no account could serve new work at the recent pace (0: none can now).", nil, nil)}
+}
+
+func (c runwayCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.account; ch <- c.poolDsc }
+
+func (c runwayCollector) Collect(ch chan<- prometheus.Metric) {
+	now := c.s.now()
+	set := c.s.accounts.Load()
+	for _, e := range set.all {
+		if v, ok := secondsLeft(now, e.outlook(now)); ok {
+			ch <- prometheus.MustNewConstMetric(c.account, prometheus.GaugeValue, v, e.acct.ID)
+		}
+	}
+	if v, ok := secondsLeft(now, poolRunway(now, set).Forecast); ok {
+		ch <- prometheus.MustNewConstMetric(c.poolDsc, prometheus.GaugeValue, v)
+	}
+}
+
+func secondsLeft(now time.Time, f runway.Forecast) (float64, bool) {
+	switch f.State {
+	case runway.RunsOut:
+		return max(f.RunsOut.Sub(now).Seconds(), 0), true
+	case runway.Out:
+		return 0, true
+	}
+	return 0, false
+}
