@@ -121,6 +121,9 @@ func (s Server) TLS() bool { return s.TLSCert != "" }
 type Scheduler struct {
 	Strategy      string  // priority (default), fill-first or spread
 	FillThreshold float64 // 0..1, default 0.95
+	// AvoidRunoutMinutes: a new conversation skips an account forecast to
+	// run out within this many minutes when another can serve it (0: off).
+	AvoidRunoutMinutes int
 }
 
 // Session is the [session] table. All values are in seconds.
@@ -266,8 +269,9 @@ type rawFile struct {
 }
 
 type rawScheduler struct {
-	Strategy      string  `toml:"strategy"`
-	FillThreshold float64 `toml:"fill_threshold"`
+	Strategy           string  `toml:"strategy"`
+	FillThreshold      float64 `toml:"fill_threshold"`
+	AvoidRunoutMinutes int     `toml:"avoid_runout_minutes"`
 }
 
 type rawServer struct {

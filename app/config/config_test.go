@@ -778,11 +778,12 @@ func FuzzParse(f *testing.F) {
 }
 
 func TestSchedulerTable(t *testing.T) {
-	f, err := Parse("c.toml", []byte("[scheduler]\nstrategy = \"Fill-First\"\nfill_threshold = 0.9\n"))
-	if err != nil || f.Scheduler.Strategy != "fill-first" || f.Scheduler.FillThreshold != 0.9 {
-		t.Fatalf("Parse = %+v, %v; want strategy fill-first, fill_threshold 0.9", f, err)
+	f, err := Parse("c.toml", []byte("[scheduler]\nstrategy = \"Fill-First\"\nfill_threshold = 0.9\navoid_runout_minutes = 30\n"))
+	if err != nil || f.Scheduler.Strategy != "fill-first" || f.Scheduler.FillThreshold != 0.9 || f.Scheduler.AvoidRunoutMinutes != 30 {
+		t.Fatalf("Parse = %+v, %v; want strategy fill-first, fill_threshold 0.9, avoid_runout_minutes 30", f, err)
 	}
-	for _, bad := range []string{"[scheduler]\nstrategy = \"random\"\n", "[scheduler]\nfill_threshold = 2\n"} {
+	for _, bad := range []string{"[scheduler]\nstrategy = \"random\"\n", "[scheduler]\nfill_threshold = 2\n",
+		"[scheduler]\navoid_runout_minutes = -5\n", "[scheduler]\navoid_runout_minutes = 20000\n"} {
 		_, err := Parse("c.toml", []byte(bad))
 		var ce *Error
 		if !errors.As(err, &ce) || ce.Line != 2 || !strings.HasPrefix(ce.Key, "scheduler.") {

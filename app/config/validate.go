@@ -130,6 +130,10 @@ func validate(name, path string, raw *rawFile, pos *positions) (*File, []*Error)
 	} else if f.Scheduler.FillThreshold < 0 || f.Scheduler.FillThreshold > 1 {
 		v.fail("scheduler.fill_threshold", "must be between 0 and 1 (0.95 = 95%%)")
 	}
+	f.Scheduler.AvoidRunoutMinutes = raw.Scheduler.AvoidRunoutMinutes
+	if m := raw.Scheduler.AvoidRunoutMinutes; m < 0 || m > MaxAvoidRunoutMinutes {
+		v.fail("scheduler.avoid_runout_minutes", "must be between 0 (off) and %d (a week), got %d", MaxAvoidRunoutMinutes, m)
+	}
 
 	f.Server = v.server(raw.Server, path, len(raw.APIKeys) > 0)
 	f.MetricsToken = raw.Server.MetricsToken
@@ -154,6 +158,10 @@ func validate(name, path string, raw *rawFile, pos *positions) (*File, []*Error)
 	}
 	return f, v.errs
 }
+
+// MaxAvoidRunoutMinutes is the longest avoid_runout_minutes: a week, the
+// longest plan window.
+const MaxAvoidRunoutMinutes = 7 * 24 * 60
 
 func (v *validator) server(r rawServer, path string, haveKeys bool) Server {
 	s := Server{
