@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -48,6 +49,9 @@ type Params struct {
 	DataDir    string // where Keypool keeps its files; empty: DefaultDataDir()
 	Host       string // overrides the config's [server] host when set
 	Port       int    // overrides the config's [server] port when set (see AnyPort)
+	// TLSCert and TLSKey override the config's [server] tls_cert and
+	// tls_key (both or neither): HTTPS with these PEM files.
+	TLSCert, TLSKey string
 	// Listener, when set, is where the relay serves, instead of a listener
 	// bound to the address Host, Port, the saved settings and the config
 	// name. Open takes it over: Close closes it, as does an Open that
@@ -141,10 +145,15 @@ func Open(p Params) (_ *App, err error) {
 		return nil, err
 	}
 	a.loadSpend()
+	a.applyAvoidRunout()
 	a.quota = quotaSaver{relay: a.relay, store: a.store, log: a.log}
 	a.quota.load()
-	if a.server, err = listenRelay(p.Listener, a.cfg.Addr(), a.relay, a.files.RunFile(), a.log); err != nil {
+	srv := a.cfg.Server
+	if a.server, err = listenRelay(p.Listener, a.cfg.Addr(), a.relay, serverTLS{srv.TLSCert, srv.TLSKey}, a.files.RunFile(), a.log); err != nil {
 		return nil, err
+	}
+	if w := a.Warning(); w != "" {
+		a.log.Warn(w, "host", srv.Host)
 	}
 	if a.control, err = listenControl(a.files.ControlSocket(), a.controlHandler(), a.log); err != nil {
 		a.log.Warn("account commands will not reach this relay", "err", err)
@@ -194,6 +203,7 @@ func (a *App) openRelay(p Params) error {
 		Strategy:             sched.Strategy(cfg.Scheduler.Strategy),
 		FillThreshold:        cfg.Scheduler.FillThreshold,
 		ListenHost:           cfg.Server.Host,
+		Public:               guard.Public{Names: nonEmpty(cfg.Server.PublicName), MetricsToken: cfg.MetricsToken},
 		StickyTTL:            seconds(cfg.Session.StickyTTLSeconds),
 		RenewalThreshold:     seconds(cfg.Session.RenewalThresholdSeconds),
 		UnavailableCooldown:  seconds(cfg.Session.UnavailableCooldownSeconds),
@@ -436,7 +446,19 @@ func (a *App) newTokens(p Params, vault tokens.Vault) *tokens.Manager {
 func (a *App) Addr() string { return a.server.Addr() }
 
 // URL is the relay's base URL for clients.
-func (a *App) URL() string { return "http://" + clientAddr(a.Addr()) }
+func (a *App) URL() string {
+	return baseURL(a.Addr(), a.server.tls, a.cfg.Server.PublicName)
+}
+
+// Warning is what is wrong with how the relay is reached, to be said
+// where a person sees it; "" when nothing is.
+func (a *App) Warning() string {
+	if isLoopback(a.cfg.Server.Host) || a.server.tls {
+		return ""
+	}
+	return "Keypool listens on " + a.cfg.Server.Host + " without TLS: client keys travel in the clear. " +
+		"Set [server] tls_cert and tls_key (or --tls-cert and --tls-key), or keep it on 127.0.0.1 behind Caddy or tailscale serve (README: Keypool on a server)."
+}
 
 // Config is the configuration the app runs with.
 func (a *App) Config() *config.File { return a.cfg }
@@ -606,6 +628,23 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// baseURL is the URL clients reach a relay listening on addr by: over
+// HTTPS, by the public name when there is one (the certificate names it,
+// rarely 127.0.0.1).
+func baseURL(addr string, tls bool, publicName string) string {
+	if !tls {
+		return "http://" + clientAddr(addr)
+	}
+	if _, port, err := net.SplitHostPort(addr); err == nil && publicName != "" {
+		return "https://" + net.JoinHostPort(publicName, port)
+	}
+	return "https://" + clientAddr(addr)
+}
+
+func nonEmpty(s ...string) []string {
+	return slices.DeleteFunc(s, func(x string) bool { return x == "" })
 }
 
 // clientAddr turns a listen address into one a local client can dial.

@@ -27,14 +27,15 @@ func Access(p Params, keys secrets.Keychain) (ClientAccess, error) {
 		return ClientAccess{}, err
 	}
 	cfg, dbPath := setup.Config, setup.Files.DB
-	acc := ClientAccess{Base: "http://" + clientAddr(cfg.Addr()), Key: "keypool"}
+	srv := cfg.Server
+	acc := ClientAccess{Base: baseURL(cfg.Addr(), srv.TLS(), srv.PublicName), Key: "keypool"}
 	if len(cfg.APIKeys) > 0 {
 		acc.Key = cfg.APIKeys[0]
 	}
 	if b, err := os.ReadFile(setup.Files.RunFile()); err == nil {
 		var ri RunInfo
 		if json.Unmarshal(b, &ri) == nil && ri.Addr != "" {
-			acc.Base = "http://" + clientAddr(ri.Addr)
+			acc.Base = baseURL(ri.Addr, ri.TLSCert != "", srv.PublicName)
 		}
 	}
 	if p.ConfigPath != "" {
@@ -65,7 +66,7 @@ func Access(p Params, keys secrets.Keychain) (ClientAccess, error) {
 		if host == "" {
 			host = cfg.Server.Host
 		}
-		acc.Base = "http://" + clientAddr(joinHostPort(host, port))
+		acc.Base = baseURL(joinHostPort(host, port), srv.TLS(), srv.PublicName)
 	}
 	list, err := st.ClientKeys()
 	if err != nil || len(list) == 0 {

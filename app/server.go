@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,20 +22,42 @@ import (
 // their connections are closed.
 const shutdownGrace = 5 * time.Second
 
-// relayServer serves the relay over HTTP on its listener, and notes the
-// address in the data dir's run file for keypool status and env.
+// relayServer serves the relay over HTTP, or HTTPS, on its listener, and
+// notes the address in the data dir's run file for keypool status and env.
 type relayServer struct {
 	relay   *relay.Server
 	srv     *http.Server
 	ln      net.Listener
 	runFile string
+	tls     bool
+}
+
+// serverTLS is what the relay serves HTTPS with: the PEM certificate (with
+// its chain) and key files; empty: plain HTTP.
+type serverTLS struct{ cert, key string }
+
+// config loads the files, so that a wrong path or a key that does not
+// match stops the start with a message instead of failing every handshake.
+func (t serverTLS) config() (*tls.Config, error) {
+	if t.cert == "" {
+		return nil, nil
+	}
+	pair, err := tls.LoadX509KeyPair(t.cert, t.key)
+	if err != nil {
+		return nil, fmt.Errorf("TLS certificate %s with key %s: %w (check [server] tls_cert and tls_key, or --tls-cert and --tls-key)", t.cert, t.key, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
 }
 
 // listenRelay serves h on ln, or on a listener bound to addr when ln is
-// nil, and writes the address to runFile.
-func listenRelay(ln net.Listener, addr string, h *relay.Server, runFile string, log *slog.Logger) (*relayServer, error) {
+// nil, over HTTPS when t names a certificate, and writes the address to
+// runFile.
+func listenRelay(ln net.Listener, addr string, h *relay.Server, t serverTLS, runFile string, log *slog.Logger) (*relayServer, error) {
+	tlsConfig, err := t.config()
+	if err != nil {
+		return nil, err
+	}
 	if ln == nil {
-		var err error
 		if ln, err = net.Listen("tcp", addr); err != nil {
 			if errors.Is(err, syscall.EADDRINUSE) {
 				return nil, fmt.Errorf("%w: %s is already taken (another Keypool or another program?): choose another with --port N or [server] port in the config", ErrPortInUse, addr)
@@ -42,13 +65,14 @@ func listenRelay(ln net.Listener, addr string, h *relay.Server, runFile string, 
 			return nil, fmt.Errorf("listen on %s: %w", addr, err)
 		}
 	}
-	s := &relayServer{relay: h, ln: ln, runFile: runFile, srv: &http.Server{
+	s := &relayServer{relay: h, ln: ln, runFile: runFile, tls: tlsConfig != nil, srv: &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		TLSConfig:         tlsConfig,
 	}}
-	if err := writeRunFile(runFile, s.Addr()); err != nil {
+	if err := writeRunFile(runFile, RunInfo{Addr: s.Addr(), TLSCert: t.cert}); err != nil {
 		log.Warn("cannot note the relay address for `keypool status`", "err", err)
 	}
 	return s, nil
@@ -62,7 +86,13 @@ func (s *relayServer) Addr() string { return s.ln.Addr().String() }
 // after it are cut.
 func (s *relayServer) Run(ctx context.Context) error {
 	served := make(chan error, 1)
-	go func() { served <- s.srv.Serve(s.ln) }()
+	go func() {
+		if s.tls {
+			served <- s.srv.ServeTLS(s.ln, "", "") // the certificate is in TLSConfig
+			return
+		}
+		served <- s.srv.Serve(s.ln)
+	}()
 	var err error
 	ended := false
 	select {
@@ -100,10 +130,15 @@ type RunInfo struct {
 	PID     int       `json:"pid"`
 	Addr    string    `json:"addr"`
 	Started time.Time `json:"started"`
+	// TLSCert is the certificate file the relay serves HTTPS with; empty:
+	// plain HTTP.
+	TLSCert string `json:"tls_cert,omitempty"`
 }
 
-func writeRunFile(path, addr string) error {
-	b, err := json.Marshal(RunInfo{PID: os.Getpid(), Addr: addr, Started: time.Now()})
+// writeRunFile notes ri, with this process and the time, at path.
+func writeRunFile(path string, ri RunInfo) error {
+	ri.PID, ri.Started = os.Getpid(), time.Now()
+	b, err := json.Marshal(ri)
 	if err != nil {
 		return err
 	}

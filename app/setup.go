@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -95,6 +96,12 @@ func LoadConfig(p Params) (*config.File, error) {
 	}
 	if p.Host != "" {
 		cfg.Server.Host = p.Host
+	}
+	if p.TLSCert != "" || p.TLSKey != "" {
+		if p.TLSCert == "" || p.TLSKey == "" {
+			return nil, errors.New("--tls-cert and --tls-key go together: give both (PEM files), or neither")
+		}
+		cfg.Server.TLSCert, cfg.Server.TLSKey = p.TLSCert, p.TLSKey
 	}
 	switch {
 	case p.Port == AnyPort:

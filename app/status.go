@@ -1,8 +1,11 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -153,14 +156,19 @@ func statusFromRelay(ctx context.Context, dbPath string, w io.Writer) error {
 	if err := json.Unmarshal(b, &ri); err != nil {
 		return fmt.Errorf("read %s: %w", RunFile(dbPath), err)
 	}
-	url := "http://" + clientAddr(ri.Addr) + "/health"
+	base := baseURL(ri.Addr, ri.TLSCert != "", "")
+	url := base + "/health"
+	client, err := relayClient(ri)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("ask the running relay (pid %d) at %s: %w", ri.PID, url, err)
 	}
@@ -169,8 +177,8 @@ func statusFromRelay(ctx context.Context, dbPath string, w io.Writer) error {
 	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
 		return fmt.Errorf("read %s: %w", url, err)
 	}
-	fmt.Fprintf(w, "Keypool relay: running at http://%s (pid %d, since %s) — %s\n\n",
-		clientAddr(ri.Addr), ri.PID, ri.Started.Local().Format("2006-01-02 15:04"), h.Status)
+	fmt.Fprintf(w, "Keypool relay: running at %s (pid %d, since %s) — %s\n\n",
+		base, ri.PID, ri.Started.Local().Format("2006-01-02 15:04"), h.Status)
 	printHealth(w, h)
 	// The client keys, from the relay's control socket (a relay that serves
 	// a config file has none of its own).
@@ -282,4 +290,35 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// relayClient reaches the relay a run file names. Over HTTPS it trusts
+// exactly the certificate in the relay's own file, whatever names it holds
+// (it is dialled at 127.0.0.1, which a CA-issued certificate never names).
+func relayClient(ri RunInfo) (*http.Client, error) {
+	if ri.TLSCert == "" {
+		return http.DefaultClient, nil
+	}
+	pemData, err := os.ReadFile(ri.TLSCert)
+	if err != nil {
+		return nil, fmt.Errorf("the relay serves HTTPS: read its certificate: %w", err)
+	}
+	block, _ := pem.Decode(pemData)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, fmt.Errorf("the relay serves HTTPS: %s holds no PEM certificate", ri.TLSCert)
+	}
+	leaf := block.Bytes
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DisableKeepAlives = true // one request, and nothing left behind
+	tr.TLSClientConfig = &tls.Config{
+		// Names are not checked; VerifyConnection pins the certificate.
+		InsecureSkipVerify: true,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 || !bytes.Equal(cs.PeerCertificates[0].Raw, leaf) {
+				return fmt.Errorf("the relay's certificate is not the one in %s", ri.TLSCert)
+			}
+			return nil
+		},
+	}
+	return &http.Client{Transport: tr}, nil
 }
