@@ -127,6 +127,10 @@ func (a *App) controlHandler() http.Handler {
 		}
 		a.answer(w, nil, nil, false)
 	})
+	mux.HandleFunc("GET /v1/session/{id}", func(w http.ResponseWriter, r *http.Request) {
+		// keypool statusline: which account serves a Claude Code session.
+		a.answer(w, a.relay.Session(r.PathValue("id")), nil, false)
+	})
 	mux.HandleFunc("POST /v1/accounts/{id}/reset", func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		if !a.relay.Has(id) {

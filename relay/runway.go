@@ -8,6 +8,7 @@ import (
 	"keypool/relay/pool"
 	"keypool/relay/runway"
 	"keypool/relay/sched"
+	"keypool/relay/session"
 )
 
 // AccountRunway is an account's outlook in /health: when new work would
@@ -179,4 +180,58 @@ func secondsLeft(now time.Time, f runway.Forecast) (float64, bool) {
 		return 0, true
 	}
 	return 0, false
+}
+
+// SessionView is what a status line shows of one conversation: the account
+// it is bound to, that account's fullest plan window, and the pool's
+// runway.
+type SessionView struct {
+	// Account is the bound account's id and Name its name; both empty
+	// when the session is not (or no longer) bound.
+	Account string `json:"account,omitempty"`
+	Name    string `json:"name,omitempty"`
+	// State is the account's state as /health says it.
+	State string `json:"state,omitempty"`
+	// Until is when a resting account serves again.
+	Until time.Time `json:"until,omitzero"`
+	// Tightest is the account's fullest plan window or budget, if any.
+	Tightest *pool.Quota `json:"tightest,omitempty"`
+	Runway   PoolRunway  `json:"runway"`
+}
+
+// Session returns the view of Claude Code session id (the session_id its
+// status line is given).
+func (s *Server) Session(id string) SessionView {
+	h := s.Health()
+	v := SessionView{Runway: h.Runway}
+	b, ok := s.cfg.Bindings.Get(session.ClaudeCodeKey(id))
+	if !ok || !b.Expires.After(h.Time) {
+		return v
+	}
+	for _, a := range h.Accounts {
+		if a.ID != b.Account {
+			continue
+		}
+		v.Account, v.Name, v.State = a.ID, a.Name, a.State
+		for _, c := range a.Cooldowns {
+			if c.Family == "all" && c.Until.After(v.Until) {
+				v.Until = c.Until
+			}
+		}
+		// The plan as last reported (kept across restarts), and the budgets.
+		qs := a.Quota
+		if a.Runway != nil {
+			for _, w := range a.Runway.Windows {
+				if w.Window == runway.WindowDailyBudget || w.Window == runway.WindowMonthlyBudget {
+					qs = append(qs[:len(qs):len(qs)], w.Quota)
+				}
+			}
+		}
+		for _, q := range qs {
+			if v.Tightest == nil || q.Utilization > v.Tightest.Utilization {
+				v.Tightest = &q
+			}
+		}
+	}
+	return v
 }

@@ -34,19 +34,23 @@ type Request struct {
 // prefixed by their origin so ids of different kinds never collide.
 func ID(h http.Header, req *Request) string {
 	if v := strings.TrimSpace(h.Get(HeaderClaudeCode)); v != "" {
-		return "cc:" + v
+		return ClaudeCodeKey(v)
 	}
 	if req == nil {
 		return ""
 	}
 	if id := FromUserID(req.Metadata.UserID); id != "" {
-		return "cc:" + id
+		return ClaudeCodeKey(id)
 	}
 	if fp := Fingerprint(req); fp != "" {
 		return "fp:" + fp
 	}
 	return ""
 }
+
+// ClaudeCodeKey is the session key of Claude Code session id: the id its
+// requests carry and its status line is given.
+func ClaudeCodeKey(id string) string { return "cc:" + id }
 
 // FromUserID extracts the session id from metadata.user_id: the JSON form
 // {"device_id":…,"session_id":…} (Claude Code 2.1.78 and later) or the older
