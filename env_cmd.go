@@ -76,6 +76,7 @@ func autostartCmd(args []string, stdout io.Writer) error {
 func connectCmd(args []string, on bool, stdout, stderr io.Writer) error {
 	var p app.Params
 	fs := commonFlags("connect", &p, stderr)
+	statusLine := fs.Bool("statusline", false, "Claude Code: also show this session's account and the pool's runway in its status line")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -98,12 +99,23 @@ func connectCmd(args []string, on bool, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *statusLine {
+		if c != app.ClaudeCode {
+			return fmt.Errorf("%w: --statusline is for claude: only Claude Code runs a status line", errUsage)
+		}
+		if acc.StatusLine, err = app.StatusLineCommand(p); err != nil {
+			return err
+		}
+	}
 	if err := app.ConnectClientTo(c, acc); err != nil {
 		return fmt.Errorf("connect %s: %w", c, err)
 	}
 	// The key is in the CLI's own files now: a new terminal needs nothing
 	// exported.
 	fmt.Fprintf(stdout, "%s now uses Keypool at %s; the key is in its own config, so nothing needs exporting (a backup of that config was kept).\n", c, acc.Base)
+	if acc.StatusLine != "" {
+		fmt.Fprintln(stdout, "Its status line shows the account serving each session and the pool's runway.")
+	}
 	if c == app.GeminiCLI {
 		// Gemini CLI ignores ~/.gemini/.env in a folder not trusted yet.
 		fmt.Fprintln(stdout, "Gemini CLI reads it in folders you trust: it asks the first time it starts in a folder.")

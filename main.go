@@ -78,8 +78,12 @@ Usage:
                                    the keys local clients must send (none: any local program)
   keypool env claude|codex|gemini [--shell bash|zsh|fish|powershell|cmd]
                                    print the exports that point a CLI at the relay
-  keypool connect|disconnect claude|codex|gemini
+  keypool connect|disconnect claude|codex|gemini [--statusline]
                                    write (or undo) a CLI's own config to use Keypool
+                                   (--statusline: Claude Code's status line shows Keypool too)
+  keypool statusline [--config FILE] [--data-dir DIR]
+                                   one line for Claude Code's statusLine: this session's
+                                   account, its fullest window, the pool's runway
   keypool clients                  which CLIs are connected
   keypool usage [--since 24h|7d|today|yesterday|DATE] [--format csv|json] [--by account|model|client]
                                    export usage records, or totals per day
@@ -129,6 +133,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return clientsCmd(stdout)
 	case "usage":
 		return usageCmd(args, stdout, stderr)
+	case "statusline":
+		return statuslineCmd(ctx, args, stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "keypool", version)
 		return nil

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"os"
 	"time"
 
@@ -190,6 +191,12 @@ func ConnectClientTo(c Client, acc ClientAccess) error {
 	home, err := os.UserHomeDir()
 	if err != nil {
 		return err
+	}
+	if acc.StatusLine != "" {
+		if c != ClaudeCode {
+			return fmt.Errorf("%s has no status line: only Claude Code runs one", c)
+		}
+		return clients.ConnectClaudeStatusLine(home, acc.Base, acc.Key, acc.StatusLine)
 	}
 	return clients.Connect(home, c, acc.Base, acc.Key)
 }

@@ -16,6 +16,9 @@ import (
 type ClientAccess struct {
 	Base string
 	Key  string
+	// StatusLine, for Claude Code, is the command its status line runs
+	// (keypool statusline); "": the status line is left alone.
+	StatusLine string
 }
 
 // Access finds where the relay of p's data dir listens and a client key:

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -42,6 +44,39 @@ func StatusLine(ctx context.Context, p Params, in io.Reader, w io.Writer) error 
 	}
 	_, err = fmt.Fprintln(w, statusText(v, time.Now(), time.Local))
 	return err
+}
+
+// StatusLineCommand is the shell command Claude Code's statusLine runs to
+// reach the relay of p's data dir: this executable's absolute path with
+// statusline and p's --config and --data-dir.
+func StatusLineCommand(p Params) (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("find keypool's own path for the status line: %w", err)
+	}
+	if exe, err = filepath.EvalSymlinks(exe); err != nil {
+		return "", fmt.Errorf("find keypool's own path for the status line: %w", err)
+	}
+	args := []string{shellQuote(exe), "statusline"}
+	for _, f := range [...]struct{ flag, path string }{{"--config", p.ConfigPath}, {"--data-dir", p.DataDir}} {
+		if f.path == "" {
+			continue
+		}
+		abs, err := filepath.Abs(f.path)
+		if err != nil {
+			return "", err
+		}
+		args = append(args, f.flag, shellQuote(abs))
+	}
+	return strings.Join(args, " "), nil
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:@") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // askSession asks the relay behind the control socket sock about session

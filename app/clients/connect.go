@@ -7,10 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,7 +30,17 @@ import (
 // write; writing twice changes nothing; a malformed file is reported and
 // left untouched.
 func Connect(home string, c Client, base, key string) error {
-	es := edits(home, c, base, key)
+	return connect(edits(home, c, base, key, ""))
+}
+
+// ConnectClaudeStatusLine connects Claude Code as Connect does and also
+// sets its statusLine to run command (keypool statusline), in the same
+// settings.json with the same backup; Disconnect undoes both.
+func ConnectClaudeStatusLine(home, base, key, command string) error {
+	return connect(edits(home, ClaudeCode, base, key, command))
+}
+
+func connect(es []edit) error {
 	// Check every file first: one malformed file leaves all of them as
 	// they are.
 	for _, e := range es {
@@ -53,7 +64,7 @@ func Connect(home string, c Client, base, key string) error {
 // for byte from its backup; otherwise only Keypool's keys are put back as
 // they were.
 func Disconnect(home string, c Client) error {
-	for _, e := range edits(home, c, "", "") {
+	for _, e := range edits(home, c, "", "", "") {
 		if err := e.undo(); err != nil {
 			return err
 		}
@@ -63,7 +74,7 @@ func Disconnect(home string, c Client) error {
 
 // Connected reports whether the client's config points at Keypool.
 func Connected(home string, c Client) (bool, error) {
-	for _, e := range edits(home, c, "", "") {
+	for _, e := range edits(home, c, "", "", "") {
 		if _, err := os.Stat(statePath(e.path)); err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				return false, nil
@@ -85,7 +96,9 @@ type edit struct {
 	secret bool
 }
 
-func edits(home string, c Client, base, key string) []edit {
+// edits are the files Connect changes for c; statusLine, for Claude Code,
+// is the command its status line runs ("": the status line is left alone).
+func edits(home string, c Client, base, key, statusLine string) []edit {
 	switch c {
 	case Codex:
 		e := codexEdit(filepath.Join(home, ".codex", "config.toml"), base, key)
@@ -100,13 +113,17 @@ func edits(home string, c Client, base, key string) []edit {
 		env := dotenvEdit(filepath.Join(home, ".gemini", ".env"), map[string]string{"GOOGLE_GEMINI_BASE_URL": base + "/gemini", "GEMINI_API_KEY": key})
 		env.secret = true
 		return []edit{env,
-			jsonEdit(filepath.Join(home, ".gemini", "settings.json"), map[string]string{"security.auth.selectedType": "gemini-api-key"}),
+			jsonEdit(filepath.Join(home, ".gemini", "settings.json"), map[string]any{"security.auth.selectedType": "gemini-api-key"}),
 		}
 	}
 	// Claude Code copies settings.json's env block into its environment at
-	// start; ANTHROPIC_AUTH_TOKEN goes out as Authorization: Bearer.
-	e := jsonEdit(filepath.Join(home, ".claude", "settings.json"),
-		map[string]string{"env.ANTHROPIC_BASE_URL": base, "env.ANTHROPIC_AUTH_TOKEN": key})
+	// start; ANTHROPIC_AUTH_TOKEN goes out as Authorization: Bearer. Its
+	// statusLine runs a command with the session's JSON on standard input.
+	set := map[string]any{"env.ANTHROPIC_BASE_URL": base, "env.ANTHROPIC_AUTH_TOKEN": key}
+	if statusLine != "" {
+		set["statusLine"] = map[string]any{"type": "command", "command": statusLine, "padding": 0}
+	}
+	e := jsonEdit(filepath.Join(home, ".claude", "settings.json"), set)
 	e.secret = true
 	return []edit{e}
 }
@@ -169,10 +186,19 @@ func (e edit) apply() error {
 				return err
 			}
 		}
-	} else if exists {
-		b := fmt.Sprintf("%s.keypool-backup-%s", e.path, time.Now().Format("20060102-150405.000"))
-		if err := writeFile(b, old, 0o600); err != nil {
-			return err
+	} else {
+		// A later connect may own more keys (the status line): what they
+		// were before is what this file had.
+		for k, v := range prev {
+			if _, ok := st.Prev[k]; !ok {
+				st.Prev[k] = v
+			}
+		}
+		if exists {
+			b := fmt.Sprintf("%s.keypool-backup-%s", e.path, time.Now().Format("20060102-150405.000"))
+			if err := writeFile(b, old, 0o600); err != nil {
+				return err
+			}
 		}
 	}
 	if err := writeFile(e.path, next, mode); err != nil {
@@ -233,9 +259,9 @@ func (e edit) undo() error {
 	return os.Remove(statePath(e.path))
 }
 
-// jsonEdit sets string values at dotted paths, keeping everything else
-// (order, formatting, unknown keys).
-func jsonEdit(path string, set map[string]string) edit {
+// jsonEdit sets values (strings, or objects as maps) at dotted paths,
+// keeping everything else (order, formatting, unknown keys).
+func jsonEdit(path string, set map[string]any) edit {
 	return edit{path: path,
 		set: func(old []byte) ([]byte, map[string]*string, error) {
 			if len(bytes.TrimSpace(old)) == 0 {
@@ -266,7 +292,7 @@ func jsonEdit(path string, set map[string]string) edit {
 			}
 			out := cur
 			var err error
-			for _, k := range sortedKeysP(prev) {
+			for _, k := range sortedKeys(prev) {
 				if p := prev[k]; p != nil {
 					out, err = sjson.SetRawBytes(out, k, []byte(*p))
 				} else {
@@ -310,7 +336,7 @@ func dotenvEdit(path string, set map[string]string) edit {
 			}
 			done[m[1]] = true
 		}
-		for _, k := range sortedKeysP(vals) {
+		for _, k := range sortedKeys(vals) {
 			if !done[k] && vals[k] != nil {
 				out = append(out, *vals[k])
 			}
@@ -506,20 +532,6 @@ func fileMode(p string) os.FileMode {
 
 func hash(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
 
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func sortedKeysP(m map[string]*string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+// sortedKeys is m's keys in order, so edits are made the same way each
+// time.
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
