@@ -38,6 +38,10 @@ type (
 	FailoverStep = relay.FailoverStep
 	// Quota is one plan window as the provider last reported it.
 	Quota = pool.Quota
+	// PoolRunway is when new work could no longer be served at the
+	// recent pace; AccountRunway one account's outlook.
+	PoolRunway    = relay.PoolRunway
+	AccountRunway = relay.AccountRunway
 	// Kind is an account type; Protocol a wire protocol a client speaks.
 	Kind     = pool.Kind
 	Protocol = pool.Protocol

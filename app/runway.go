@@ -2,10 +2,16 @@ package app
 
 import (
 	"fmt"
+	"io"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"keypool/app/config"
+	"keypool/relay"
+	"keypool/relay/pool"
+	"keypool/relay/runway"
 )
 
 // settingAvoidRunout is the store setting that overrides the config's
@@ -41,4 +47,61 @@ func (a *App) SetAvoidRunout(minutes int) error {
 // start).
 func (a *App) applyAvoidRunout() {
 	a.relay.SetAvoidRunout(time.Duration(a.AvoidRunout()) * time.Minute)
+}
+
+// RunwayClock is the pool's runway in clock times, which stay true while
+// nothing changes (the tray and the window redraw only on a change):
+// "runway to ≈15:40 at this pace; first reset 14:05". "" when there is no
+// forecast yet.
+func RunwayClock(r PoolRunway, now time.Time) string {
+	var s string
+	switch r.State {
+	case runway.RunsOut:
+		s = "runway to ≈" + runway.Clock(r.RunsOut, now, time.Local) + " at this pace"
+	case runway.Out:
+		s = "no account can serve now"
+	case runway.Lasts:
+		return "runway: lasts at this pace"
+	default:
+		return ""
+	}
+	if !r.NextReset.IsZero() {
+		s += "; first reset " + runway.Clock(r.NextReset, now, time.Local)
+	}
+	return s
+}
+
+// printRunway writes the pool's runway and, for each account with a
+// forecast, its first wall and what a percent of its windows was worth.
+func printRunway(w io.Writer, h relay.Health) {
+	fmt.Fprintf(w, "\nRunway: %s.\n", h.Runway.Text)
+	for _, a := range h.Accounts {
+		r := a.Runway
+		if r == nil || len(r.Windows) == 0 {
+			continue
+		}
+		line := "  " + a.ID + ": " + r.Text
+		if r.Window != "" {
+			line += " (" + r.Window + ")"
+		}
+		var worth []string
+		for _, win := range r.Windows {
+			fams := make([]string, 0, len(win.PercentUSD))
+			for f := range win.PercentUSD {
+				fams = append(fams, string(f))
+			}
+			sort.Strings(fams)
+			for _, f := range fams {
+				name := f
+				if name == string(pool.FamilyAll) {
+					name = "other models"
+				}
+				worth = append(worth, fmt.Sprintf("1%% of %s ≈ $%.2f of %s", win.Window, win.PercentUSD[pool.Family(f)], name))
+			}
+		}
+		if len(worth) > 0 {
+			line += "; " + strings.Join(worth, ", ")
+		}
+		fmt.Fprintln(w, line)
+	}
 }

@@ -228,6 +228,7 @@ func printHealth(w io.Writer, h relay.Health) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\nUsage columns are today's (local time); a request that failed over counts on each account it tried.")
+	printRunway(w, h)
 	printAttempts(w, h)
 	printFixes(w, h)
 }

@@ -59,6 +59,15 @@ func TestStatusLine(t *testing.T) {
 	if !strings.HasPrefix(bound, want) || !strings.Contains(bound, " · pool ") {
 		t.Errorf("bound session: %q, want it to start %q and show the pool", bound, want)
 	}
+	// One reading is no pace: status says so for a rather than guess; the
+	// pool lasts, since b is a key without a budget.
+	var st bytes.Buffer
+	if err := app.Status(context.Background(), p, &st); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(st.String(), "\nRunway: lasts at this pace.\n") || !strings.Contains(st.String(), "  a: no forecast yet") {
+		t.Errorf("status:\n%s\nwant the pool lasting and a's runway unknown", st.String())
+	}
 	if got := statusLine(t, p, "never-seen"); !strings.HasPrefix(got, "Keypool: no account yet for this session · pool ") {
 		t.Errorf("unknown session: %q", got)
 	}

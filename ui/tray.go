@@ -228,6 +228,9 @@ func (s snapshot) summary(firstChoice bool) string {
 	if first := s.firstReturn(); !first.IsZero() && ready < served {
 		parts = append(parts, "next back "+first.Local().Format("15:04"))
 	}
+	if r := app.RunwayClock(s.health.Runway, s.now); r != "" {
+		parts = append(parts, r)
+	}
 	return strings.Join(parts, " · ")
 }
 

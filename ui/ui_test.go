@@ -35,6 +35,7 @@ import (
 	"keypool/internal/dirtest"
 	"keypool/relay"
 	"keypool/relay/pool"
+	"keypool/relay/runway"
 	"keypool/relay/relaytest"
 )
 
@@ -1065,6 +1066,16 @@ func TestAccountsSummary(t *testing.T) {
 	if got, want := traySummary(s), "Keypool: 1/2 ready · Work key 5h 42% · next back 15:05"; got != want {
 		t.Errorf("tooltip = %q, want %q", got, want)
 	}
+	// The pool's runway, in clock times that stay true until something
+	// changes; none while there is no forecast.
+	s.health.Runway = relay.PoolRunway{Forecast: runway.Forecast{State: runway.RunsOut, RunsOut: now.Add(95 * time.Minute)}, NextReset: now.Add(time.Hour)}
+	if got, want := traySummary(s), "Keypool: 1/2 ready · Work key 5h 42% · next back 15:05 · runway to ≈15:40 at this pace; first reset 15:05"; got != want {
+		t.Errorf("tooltip with a runway = %q, want %q", got, want)
+	}
+	s.health.Runway = relay.PoolRunway{Forecast: runway.Forecast{State: runway.Lasts}}
+	if got := s.summary(true); got != want+" · runway: lasts at this pace" {
+		t.Errorf("summary with a lasting pool = %q", got)
+	}
 	f := newFixture(t)
 	f.addThroughDialog()
 	if got, want := f.ui.accounts.summary.Text, "1/1 ready · new conversations: Claude → Work key"; !strings.HasPrefix(got, want) {
@@ -1348,5 +1359,23 @@ func TestAccountDetail(t *testing.T) {
 	})
 	if all := strings.Join(texts, "\n"); !strings.Contains(all, long) || !strings.Contains(all, "id work") {
 		t.Errorf("the details show:\n%s\nwant the whole name %q and \"id work\"", all, long)
+	}
+}
+
+// Settings' avoid-run-out choice applies at once and is kept for the next
+// start.
+func TestAvoidRunoutSetting(t *testing.T) {
+	f := newFixture(t)
+	sel := f.ui.settings.avoid
+	if sel.Selected != "off" || len(sel.Options) != 5 {
+		t.Fatalf("avoid run-out select: %q of %q, want off of five", sel.Selected, sel.Options)
+	}
+	sel.SetSelected("30 min")
+	if got := f.core.AvoidRunout(); got != 30 {
+		t.Errorf("after choosing 30 min the app's setting is %d", got)
+	}
+	sel.SetSelected("off")
+	if got := f.core.AvoidRunout(); got != 0 {
+		t.Errorf("after choosing off the app's setting is %d", got)
 	}
 }

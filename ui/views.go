@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -38,6 +39,7 @@ type settingsView struct {
 	keys     []app.ClientKeyInfo
 	list     *widget.List
 	connects map[app.Client]*connectRow
+	avoid    *widget.Select // avoid_runout_minutes
 	content  fyne.CanvasObject
 }
 
@@ -105,6 +107,9 @@ func newSettingsView(u *UI) *settingsView {
 		}
 	}
 	strategy.SetSelected(u.core.Strategy())
+	v.avoid = newAvoidRunout(u)
+	avoidExplain := widget.NewLabel(avoidHelp)
+	avoidExplain.Wrapping = fyne.TextWrapWord
 	login := widget.NewCheck("Start Keypool at login (in the tray)", nil)
 	if on, err := app.StartAtLogin(); err == nil {
 		login.SetChecked(on)
@@ -118,6 +123,8 @@ func newSettingsView(u *UI) *settingsView {
 	bottom := container.NewVBox(
 		container.NewHBox(widget.NewLabel("Equal-priority accounts share work by"), strategy, widget.NewLabel("(from the next start)")),
 		explain,
+		container.NewHBox(widget.NewLabel("New conversations avoid an account forecast to run out within"), v.avoid),
+		avoidExplain,
 		login,
 		container.NewHBox(widget.NewLabel("Log: "+logPath),
 			widget.NewButton("Copy path", func() { u.fapp.Clipboard().SetContent(logPath) })),
@@ -192,6 +199,51 @@ func (v *settingsView) bindKeyRow(k app.ClientKeyInfo, o fyne.CanvasObject) {
 			}
 		}, u.win)
 	}
+}
+
+// avoidChoices are the avoid-run-out settings offered, in minutes (0: off).
+var avoidChoices = []int{0, 15, 30, 60, 120}
+
+// avoidHelp says what the avoid-run-out setting trades.
+const avoidHelp = "So a long task need not move half-way and lose its prompt cache; the last percent of a plan may then go to a pay-per-token key instead. Conversations already bound stay where they are."
+
+// avoidText names a setting in minutes for the select.
+func avoidText(m int) string {
+	switch {
+	case m == 0:
+		return "off"
+	case m%60 == 0:
+		return fmt.Sprintf("%d h", m/60)
+	}
+	return fmt.Sprintf("%d min", m)
+}
+
+// newAvoidRunout is the select for [scheduler] avoid_runout_minutes: it
+// applies at once and is saved for the next start. A value the config set
+// outside the usual choices is offered too.
+func newAvoidRunout(u *UI) *widget.Select {
+	cur := u.core.AvoidRunout()
+	mins := avoidChoices
+	if !slices.Contains(mins, cur) {
+		mins = append(slices.Clone(mins), cur)
+		slices.Sort(mins)
+	}
+	byText := map[string]int{}
+	var opts []string
+	for _, m := range mins {
+		byText[avoidText(m)] = m
+		opts = append(opts, avoidText(m))
+	}
+	sel := widget.NewSelect(opts, nil)
+	sel.SetSelected(avoidText(cur))
+	sel.OnChanged = func(s string) {
+		if m := byText[s]; m != u.core.AvoidRunout() {
+			if err := u.core.SetAvoidRunout(m); err != nil {
+				dialog.ShowError(err, u.win)
+			}
+		}
+	}
+	return sel
 }
 
 // strategyHelp says in one sentence what each strategy does.
