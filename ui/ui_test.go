@@ -35,8 +35,8 @@ import (
 	"keypool/internal/dirtest"
 	"keypool/relay"
 	"keypool/relay/pool"
-	"keypool/relay/runway"
 	"keypool/relay/relaytest"
+	"keypool/relay/runway"
 )
 
 func testKeychain(t *testing.T) secrets.Keychain { return secretstest.Keychain(t) }
