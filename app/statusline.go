@@ -108,7 +108,7 @@ func askSession(ctx context.Context, sock, id string) (relay.SessionView, error)
 }
 
 // statusText is a session view in one short line: "Keypool: Work · 5h 42%
-// (resets 14:05) · pool ≈3 h 10 min; first reset 14:05".
+// (resets 14:05) · runway: ≈3 h 10 min at this pace; first reset 14:05".
 func statusText(v relay.SessionView, now time.Time, loc *time.Location) string {
 	parts := []string{"Keypool: no account yet for this session"}
 	if v.Account != "" {
@@ -131,7 +131,7 @@ func statusText(v relay.SessionView, now time.Time, loc *time.Location) string {
 			parts = append(parts, s)
 		}
 	}
-	parts = append(parts, "pool "+v.Runway.Text)
+	parts = append(parts, "runway: "+v.Runway.Text)
 	return strings.Join(parts, " · ")
 }
 

@@ -56,7 +56,7 @@ func TestStatusLine(t *testing.T) {
 	if reset.Local().Day() != time.Now().Local().Day() {
 		want = "Keypool: A · 5h 42% (resets " + reset.Local().Format("Mon 15:04")
 	}
-	if !strings.HasPrefix(bound, want) || !strings.Contains(bound, " · pool ") {
+	if !strings.HasPrefix(bound, want) || !strings.Contains(bound, " · runway: ") {
 		t.Errorf("bound session: %q, want it to start %q and show the pool", bound, want)
 	}
 	// One reading is no pace: status says so for a rather than guess; the
@@ -68,7 +68,7 @@ func TestStatusLine(t *testing.T) {
 	if !strings.Contains(st.String(), "\nRunway: lasts at this pace.\n") || !strings.Contains(st.String(), "  a: no forecast yet") {
 		t.Errorf("status:\n%s\nwant the pool lasting and a's runway unknown", st.String())
 	}
-	if got := statusLine(t, p, "never-seen"); !strings.HasPrefix(got, "Keypool: no account yet for this session · pool ") {
+	if got := statusLine(t, p, "never-seen"); !strings.HasPrefix(got, "Keypool: no account yet for this session · runway: ") {
 		t.Errorf("unknown session: %q", got)
 	}
 	// Claude Code may run it before a session has an id.
