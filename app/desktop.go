@@ -22,8 +22,10 @@ type (
 	// AccountProxy is a stored account's proxy (its password is in the
 	// keychain).
 	AccountProxy = store.Proxy
-	// DayTotal is one account's and model's traffic on one day.
+	// DayTotal is one account's and model's traffic on one day; Hour is
+	// one hour's requests and cost.
 	DayTotal = store.DayTotal
+	Hour     = store.Hour
 	// Health is the relay's state now: each account's state, cooldowns,
 	// plan windows and counts.
 	Health        = relay.Health
@@ -142,10 +144,8 @@ func (a *App) UpdateAccount(id string, change func(*Account) error) error {
 // Day is every account's and model's traffic on t's local day.
 func (a *App) Day(t time.Time) ([]DayTotal, error) { return a.store.Day(t) }
 
-// RequestsPerHour counts the requests in n hours from start, hour by hour.
-func (a *App) RequestsPerHour(start time.Time, n int) ([]int64, error) {
-	return a.store.RequestsPerHour(start, n)
-}
+// Hourly totals requests and cost in n hours from start, hour by hour.
+func (a *App) Hourly(start time.Time, n int) ([]Hour, error) { return a.store.Hourly(start, n) }
 
 // Latest is the newest n usage records, newest first.
 func (a *App) Latest(n int) ([]UsageRecord, error) { return a.store.Latest(n) }

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"image/color"
 	"strconv"
 	"time"
@@ -11,33 +12,47 @@ import (
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+
+	"keypool/app"
 )
 
-// hourlyChart draws requests per hour over the last 24 hours as bars.
-type hourlyChart struct {
+// usageChart draws a period's traffic as bars on a labelled scale:
+// requests or cost, per hour over the last 24 hours or per day over 7 or
+// 30 days.
+type usageChart struct {
+	cols    []fyne.CanvasObject // one per bar, as many as the longest period
+	stacks  []*fyne.Container   // each bar under its spacer, laid out again when it changes
 	bars    []*canvas.Rectangle
 	labels  []*widget.Label
-	counts  [24]int64
+	grid    *fyne.Container
+	values  []float64 // the bars shown, oldest first
 	caption *widget.Label
 	// The scale: the top bar's value, and half of it, beside the bars.
 	top, half *widget.Label
 	content   fyne.CanvasObject
 }
 
-const chartHeight = 120
+const (
+	chartHeight = 120
+	maxBars     = 30 // the 30-day period
+)
 
-func newHourlyChart() *hourlyChart {
-	c := &hourlyChart{caption: widget.NewLabel("Requests per hour, last 24 hours")}
-	cols := make([]fyne.CanvasObject, 24)
-	for i := range cols {
+// newUsageChart builds the chart; beside its caption, on the right, goes
+// side (the switch of what it measures).
+func newUsageChart(side fyne.CanvasObject) *usageChart {
+	c := &usageChart{caption: widget.NewLabel("")}
+	for range maxBars {
 		bar := canvas.NewRectangle(theme.Color(theme.ColorNamePrimary))
-		bar.SetMinSize(fyne.NewSize(8, 0))
+		bar.SetMinSize(fyne.NewSize(6, 0))
 		lbl := widget.NewLabel("")
 		lbl.Alignment = fyne.TextAlignCenter
+		stack := container.NewVBox(layout.NewSpacer(), bar)
 		c.bars = append(c.bars, bar)
 		c.labels = append(c.labels, lbl)
-		cols[i] = container.NewBorder(nil, lbl, nil, nil, container.NewVBox(layout.NewSpacer(), bar))
+		c.stacks = append(c.stacks, stack)
+		c.cols = append(c.cols, container.NewBorder(nil, lbl, nil, nil, stack))
 	}
+	c.grid = container.NewGridWithColumns(24, c.cols[:24]...)
 	area := canvas.NewRectangle(color.Transparent)
 	area.SetMinSize(fyne.NewSize(0, chartHeight+40))
 	c.top, c.half = widget.NewLabel("1"), widget.NewLabel("")
@@ -45,44 +60,136 @@ func newHourlyChart() *hourlyChart {
 	zero := widget.NewLabel("0")
 	zero.Alignment = fyne.TextAlignTrailing
 	// The scale's labels sit at the top, middle and bottom of the bars'
-	// height (the hour labels take the last 40 points).
-	hours := canvas.NewRectangle(color.Transparent) // beside the hour labels
-	hours.SetMinSize(fyne.NewSize(0, 40-zero.MinSize().Height/2))
-	scale := container.NewBorder(nil, hours, nil, nil,
+	// height (the bar labels take the last 40 points).
+	under := canvas.NewRectangle(color.Transparent) // beside the bar labels
+	under.SetMinSize(fyne.NewSize(0, 40-zero.MinSize().Height/2))
+	scale := container.NewBorder(nil, under, nil, nil,
 		container.NewVBox(c.top, layout.NewSpacer(), c.half, layout.NewSpacer(), zero))
 	scaleArea := canvas.NewRectangle(color.Transparent)
-	scaleArea.SetMinSize(fyne.NewSize(48, chartHeight+40))
-	c.content = container.NewBorder(c.caption, nil, container.NewStack(scaleArea, scale), nil,
-		container.NewStack(area, container.NewGridWithColumns(24, cols...)))
+	scaleArea.SetMinSize(fyne.NewSize(64, chartHeight+40))
+	c.content = container.NewBorder(container.NewBorder(nil, nil, nil, side, c.caption), nil, container.NewStack(scaleArea, scale), nil,
+		container.NewStack(area, c.grid))
 	return c
 }
 
-// update counts requests by hour, ending with the current hour.
-func (c *hourlyChart) update(s snapshot) {
-	c.counts = [24]int64{}
-	end := s.now.Truncate(time.Hour)
-	copy(c.counts[:], s.hourly)
-	var top int64 = 1
-	for _, n := range c.counts {
-		top = max(top, n)
-	}
-	for i, n := range c.counts {
-		c.bars[i].SetMinSize(fyne.NewSize(8, float32(n)*chartHeight/float32(top)))
-		c.bars[i].Refresh()
-		hour := end.Add(time.Duration(i-23) * time.Hour).Local().Hour()
-		if i%3 == 2 {
-			c.labels[i].SetText(strconv.Itoa(hour) + "h")
-		}
-	}
-	c.top.SetText(strconv.FormatInt(top, 10))
-	c.half.SetText(strconv.FormatFloat(float64(top)/2, 'f', -1, 64))
-	c.caption.SetText("Requests per hour, last 24 hours (" + strconv.FormatInt(sum(c.counts[:]), 10) + " in all; the scale is requests)")
+// chartData is what the chart shows: a value and a label ("" for none)
+// per bar, oldest first.
+type chartData struct {
+	values  []float64
+	labels  []string
+	money   bool   // the values are USD
+	caption string // what the bars are, before the total
 }
 
-func sum(xs []int64) int64 {
-	var t int64
-	for _, x := range xs {
-		t += x
+// show draws d.
+func (c *usageChart) show(d chartData) {
+	n := min(len(d.values), maxBars)
+	if len(c.grid.Objects) != n {
+		c.grid.Layout = layout.NewGridLayoutWithColumns(max(n, 1))
+		c.grid.Objects = c.cols[:n]
+		c.grid.Refresh()
 	}
-	return t
+	c.values = d.values[:n]
+	top := 0.0
+	for _, v := range c.values {
+		top = max(top, v)
+	}
+	if top == 0 {
+		top = 1 // an empty chart still has a scale
+		if d.money {
+			top = 0.01
+		}
+	}
+	for i, v := range c.values {
+		c.bars[i].SetMinSize(fyne.NewSize(6, float32(v/top)*chartHeight))
+		// A new height needs a new layout, not just a redraw.
+		c.stacks[i].Refresh()
+		c.labels[i].SetText(d.labels[i])
+	}
+	amount := func(v float64) string {
+		if d.money {
+			return money(v)
+		}
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	c.top.SetText(amount(top))
+	c.half.SetText(amount(top / 2))
+	total := 0.0
+	for _, v := range c.values {
+		total += v
+	}
+	unit := "requests"
+	if d.money {
+		unit = "USD at API prices"
+	}
+	c.caption.SetText(fmt.Sprintf("%s (%s in all; the scale is %s)", d.caption, amount(total), unit))
+}
+
+// money is a USD amount as short as it can be read: "$12", "$0.42",
+// "$0.0031".
+func money(v float64) string {
+	switch {
+	case v == 0:
+		return "$0"
+	case v >= 10:
+		return fmt.Sprintf("$%.0f", v)
+	case v >= 0.1:
+		return fmt.Sprintf("$%.2f", v)
+	}
+	return fmt.Sprintf("$%.4f", v)
+}
+
+// hourlyData is the last 24 hours, hour by hour, ending with now's hour:
+// requests, or cost.
+func hourlyData(now time.Time, hours []app.Hour, cost bool) chartData {
+	d := chartData{values: make([]float64, 24), labels: make([]string, 24), money: cost,
+		caption: "Requests per hour, last 24 hours"}
+	if cost {
+		d.caption = "Cost per hour, last 24 hours"
+	}
+	end := now.Truncate(time.Hour)
+	for i := range 24 {
+		if i < len(hours) {
+			d.values[i] = float64(hours[i].Requests)
+			if cost {
+				d.values[i] = hours[i].CostUSD
+			}
+		}
+		if i%3 == 2 {
+			d.labels[i] = strconv.Itoa(end.Add(time.Duration(i-23)*time.Hour).Local().Hour()) + "h"
+		}
+	}
+	return d
+}
+
+// dailyData is the last n days, day by day, ending today: requests, or
+// cost, from the days' totals.
+func dailyData(now time.Time, n int, totals []app.DayTotal, cost bool) chartData {
+	d := chartData{values: make([]float64, n), labels: make([]string, n), money: cost,
+		caption: fmt.Sprintf("Requests per day, last %d days", n)}
+	if cost {
+		d.caption = fmt.Sprintf("Cost per day, last %d days", n)
+	}
+	index := map[string]int{}
+	for i := range n {
+		day := now.AddDate(0, 0, i-(n-1)).Local()
+		index[day.Format("2006-01-02")] = i
+		// Every day of a week; every fifth of a month, counted back from
+		// today.
+		if n <= 7 || (n-1-i)%5 == 0 {
+			d.labels[i] = strconv.Itoa(day.Day())
+		}
+	}
+	for _, t := range totals {
+		i, ok := index[t.Day]
+		if !ok {
+			continue
+		}
+		if cost {
+			d.values[i] += t.CostUSD
+		} else {
+			d.values[i] += float64(t.Requests)
+		}
+	}
+	return d
 }

@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"keypool/app"
 	"keypool/app/store"
 	"keypool/relay"
 	"keypool/relay/pool"
@@ -58,9 +59,10 @@ func goldenSnapshot() snapshot {
 		{Time: now.Add(-3 * time.Minute), Route: "messages", Model: "claude-sonnet-4-5", Status: 429, Error: "the client's daily budget is spent", ClientID: "key-9f8e7d6c"},
 		{Time: now.Add(-4 * time.Minute), Route: "gemini", Model: "gemini-2.5-pro", Account: "gemini", Status: 502, Duration: 30 * time.Millisecond, Error: "connection refused by account gemini", ClientID: "anonymous"},
 	}
-	hourly := make([]int64, 24)
+	hourly := make([]app.Hour, 24)
 	for i := range hourly {
-		hourly[i] = int64((i * 7) % 13)
+		n := (i * 7) % 13
+		hourly[i] = app.Hour{Requests: int64(n), CostUSD: 0.03 * float64(n)}
 	}
 	return snapshot{now: now, health: health, accounts: accts, today: today, week: today, month: today, recent: recent, hourly: hourly}
 }

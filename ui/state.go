@@ -18,7 +18,7 @@ type snapshot struct {
 	month      []app.DayTotal    // the last 30 days, today included
 	recent     []app.UsageRecord // the latest, newest first
 	clientKeys []app.ClientKeyInfo
-	hourly     []int64 // requests per hour, the last 24 hours, ending with the current one
+	hourly     []app.Hour // requests and cost per hour, the last 24 hours, ending with the current one
 }
 
 // The window's tabs, by index, and what each needs read beyond what the
@@ -63,7 +63,7 @@ func (u *UI) snapshotFor(tab int) snapshot {
 		s.week = append(append([]app.DayTotal(nil), s.today...), s.week...)
 		// Counted from keys and read newest first: cheap however busy the
 		// day.
-		s.hourly, _ = core.RequestsPerHour(now.Truncate(time.Hour).Add(-23*time.Hour), 24)
+		s.hourly, _ = core.Hourly(now.Truncate(time.Hour).Add(-23*time.Hour), 24)
 	}
 	if needs(tabActivity) {
 		s.recent, _ = core.Latest(100)

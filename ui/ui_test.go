@@ -170,8 +170,8 @@ func TestAddAccountUsageAndTray(t *testing.T) {
 		t.Errorf("activity view (newest first): %+v, want 2 rows, the newest a messages request answered 200", a)
 	}
 	// Both requests (the refused one too) in the last bars.
-	if c := f.ui.usage.chart; c.counts[22]+c.counts[23] != 2 || !strings.Contains(c.caption.Text, "(2 in all") {
-		t.Errorf("chart: counts %v, caption %q; want 2 in the last two bars, \"(2 in all\"", c.counts, c.caption.Text)
+	if c := f.ui.usage.chart; len(c.values) != 24 || c.values[22]+c.values[23] != 2 || !strings.Contains(c.caption.Text, "(2 in all") {
+		t.Errorf("chart: values %v, caption %q; want 2 in the last two of 24 bars, \"(2 in all\"", c.values, c.caption.Text)
 	}
 
 	// The tray menu lists the account with a check mark; clicking it
@@ -1018,10 +1018,11 @@ func TestUsagePeriodsAndExport(t *testing.T) {
 	now := time.Date(2026, 12, 2, 14, 5, 0, 0, time.Local)
 	f := newFixture(t)
 	v := f.ui.usage
-	today := []store.DayTotal{{Account: "work", Model: "claude-sonnet-4-5", Counts: relay.Counts{Requests: 3}, CostUSD: 0.5}}
-	week := append(today, store.DayTotal{Account: "gone", Model: "gpt-5", Counts: relay.Counts{Requests: 2}, CostUSD: 1.25})
-	month := append(week, store.DayTotal{Account: "work", Model: "claude-opus-4-6", Counts: relay.Counts{Requests: 1}, CostUSD: 2})
-	v.update(snapshot{now: now, today: today, week: week, month: month, hourly: []int64{0, 4, 2},
+	day := func(back int) string { return now.AddDate(0, 0, -back).Format("2006-01-02") }
+	today := []store.DayTotal{{Day: day(0), Account: "work", Model: "claude-sonnet-4-5", Counts: relay.Counts{Requests: 3}, CostUSD: 0.5}}
+	week := append(today, store.DayTotal{Day: day(3), Account: "gone", Model: "gpt-5", Counts: relay.Counts{Requests: 2}, CostUSD: 1.25})
+	month := append(week, store.DayTotal{Day: day(20), Account: "work", Model: "claude-opus-4-6", Counts: relay.Counts{Requests: 1}, CostUSD: 2})
+	v.update(snapshot{now: now, today: today, week: week, month: month, hourly: []app.Hour{{}, {Requests: 4, CostUSD: 0.5}, {Requests: 2, CostUSD: 0.25}},
 		accounts: []store.Account{{ID: "work", Name: "Work key"}}})
 	for _, c := range []struct {
 		period string
@@ -1045,8 +1046,26 @@ func TestUsagePeriodsAndExport(t *testing.T) {
 	if !strings.HasPrefix(b.String(), want) || strings.Count(b.String(), "\n") != 4 {
 		t.Errorf("CSV:\n%s\nwant 4 lines starting with:\n%s", b.String(), want)
 	}
-	if v.chart.top.Text != "4" || v.chart.half.Text != "2" {
-		t.Errorf("chart scale %q / %q, want 4 / 2", v.chart.top.Text, v.chart.half.Text)
+	// The chart follows the period (per hour today, per day over 7 or 30
+	// days) and shows requests or cost on a labelled scale.
+	for _, c := range []struct {
+		period, measure string
+		bars            int
+		top, half       string
+		caption         string
+	}{
+		{periodToday, measureRequests, 24, "4", "2", "Requests per hour, last 24 hours (6 in all; the scale is requests)"},
+		{periodToday, measureCost, 24, "$0.50", "$0.25", "Cost per hour, last 24 hours ($0.75 in all; the scale is USD at API prices)"},
+		{periodWeek, measureCost, 7, "$1.25", "$0.62", "Cost per day, last 7 days ($1.75 in all; the scale is USD at API prices)"},
+		{periodMonth, measureRequests, 30, "3", "1.5", "Requests per day, last 30 days (6 in all; the scale is requests)"},
+	} {
+		v.period.SetSelected(c.period)
+		v.measure.SetSelected(c.measure)
+		ch := v.chart
+		if len(ch.values) != c.bars || ch.top.Text != c.top || ch.half.Text != c.half || ch.caption.Text != c.caption {
+			t.Errorf("%s, %s: %d bars, scale %q / %q, caption %q; want %d bars, %q / %q, %q",
+				c.period, c.measure, len(ch.values), ch.top.Text, ch.half.Text, ch.caption.Text, c.bars, c.top, c.half, c.caption)
+		}
 	}
 }
 

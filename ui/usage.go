@@ -24,8 +24,9 @@ type usageView struct {
 	period  *widget.RadioGroup
 	rows    [][]string // the table's rows, per usageHeader
 	table   *widget.Table
-	costs   *widget.Label // cost per account in the period
-	chart   *hourlyChart
+	costs   *widget.Label      // cost per account in the period
+	measure *widget.RadioGroup // requests or cost, in the chart
+	chart   *usageChart
 	quota   *widget.Label
 	content fyne.CanvasObject
 }
@@ -35,6 +36,12 @@ const (
 	periodToday = "Today"
 	periodWeek  = "7 days"
 	periodMonth = "30 days"
+)
+
+// What the chart measures.
+const (
+	measureRequests = "Requests"
+	measureCost     = "Cost"
 )
 
 // usageColumns fit the smallest window, dividers included.
@@ -47,24 +54,27 @@ func newUsageView(u *UI) *usageView {
 		func(row, col int) string { return v.rows[row][col] })
 	v.costs = widget.NewLabel("")
 	v.costs.Truncation = fyne.TextTruncateEllipsis
+	v.measure = widget.NewRadioGroup([]string{measureRequests, measureCost}, func(string) { v.drawChart() })
+	v.measure.Horizontal = true
+	v.measure.Required = true
+	v.chart = newUsageChart(v.measure)
 	v.period = widget.NewRadioGroup([]string{periodToday, periodWeek, periodMonth}, func(string) { v.fill() })
 	v.period.Horizontal = true
 	v.period.Required = true
 	v.period.SetSelected(periodToday)
+	v.measure.SetSelected(measureRequests)
 	export := widget.NewButton("Export CSV…", v.showExport)
-	v.chart = newHourlyChart()
 	v.quota = widget.NewLabel("")
 	// One line: the Accounts tab shows each window as a bar.
 	v.quota.Truncation = fyne.TextTruncateEllipsis
-	top := container.NewVBox(v.chart.content, v.quota,
-		container.NewBorder(nil, nil, v.period, export), v.costs)
+	top := container.NewVBox(container.NewBorder(nil, nil, v.period, export),
+		v.chart.content, v.quota, v.costs)
 	v.content = container.NewBorder(top, nil, nil, nil, v.table)
 	return v
 }
 
 func (v *usageView) update(s snapshot) {
 	v.snap = s
-	v.chart.update(s)
 	var plans []string
 	for _, a := range s.accounts {
 		if q := s.quotaText(a.ID); q != "" {
@@ -77,6 +87,23 @@ func (v *usageView) update(s snapshot) {
 		v.quota.SetText("Plan quota — " + strings.Join(plans, "; "))
 	}
 	v.fill()
+}
+
+// drawChart shows the chosen period and measure: per hour today, per day
+// over 7 or 30 days.
+func (v *usageView) drawChart() {
+	if v.snap.now.IsZero() {
+		return // nothing read yet
+	}
+	cost := v.measure.Selected == measureCost
+	switch v.period.Selected {
+	case periodWeek:
+		v.chart.show(dailyData(v.snap.now, 7, v.snap.week, cost))
+	case periodMonth:
+		v.chart.show(dailyData(v.snap.now, 30, v.snap.month, cost))
+	default:
+		v.chart.show(hourlyData(v.snap.now, v.snap.hourly, cost))
+	}
 }
 
 // days are the daily totals of the chosen period.
@@ -92,6 +119,7 @@ func (v *usageView) days() []app.DayTotal {
 
 // fill builds the table's rows and the cost line for the chosen period.
 func (v *usageView) fill() {
+	v.drawChart()
 	names := map[string]string{}
 	for _, a := range v.snap.accounts {
 		names[a.ID] = a.Name

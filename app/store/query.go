@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/tidwall/gjson"
 	bolt "go.etcd.io/bbolt"
 
 	"keypool/relay"
@@ -122,26 +123,33 @@ func (s *Store) Records(since, until time.Time, limit int) ([]relay.UsageRecord,
 	return out, nil
 }
 
-// RequestsPerHour counts the requests of n hours from start (one count per
-// hour, by each record's time), reading only the keys: cheap enough to call
-// every second with a busy day in the file.
-func (s *Store) RequestsPerHour(start time.Time, n int) ([]int64, error) {
-	counts := make([]int64, n)
+// Hour is one hour's traffic: its requests and what they cost.
+type Hour struct {
+	Requests int64
+	CostUSD  float64 // priced requests only
+}
+
+// Hourly totals n hours from start, one Hour per hour by each record's
+// time. It decodes no record: the count comes from the keys and the cost is
+// picked out of each value, cheap enough with a busy day in the file.
+func (s *Store) Hourly(start time.Time, n int) ([]Hour, error) {
+	hours := make([]Hour, n)
 	from := uint64(start.UnixNano())
 	err := s.scan(bucketUsage, func(c *bolt.Cursor) error {
-		for k, _ := c.Seek(timeKey(start)); len(k) >= 8; k, _ = c.Next() {
+		for k, v := c.Seek(timeKey(start)); len(k) >= 8; k, v = c.Next() {
 			h := (binary.BigEndian.Uint64(k[:8]) - from) / uint64(time.Hour)
 			if h >= uint64(n) {
 				break
 			}
-			counts[h]++
+			hours[h].Requests++
+			hours[h].CostUSD += gjson.GetBytes(v, "cost_usd").Float()
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return counts, nil
+	return hours, nil
 }
 
 // Latest returns the n newest usage records, newest first.

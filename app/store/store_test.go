@@ -939,21 +939,23 @@ func BenchmarkRecord(b *testing.B) {
 	})
 }
 
-func TestRequestsPerHourAndLatest(t *testing.T) {
+func TestHourlyAndLatest(t *testing.T) {
 	s := open(t, dbPath(t), Options{})
 	start := t0.Truncate(time.Hour)
 	for i, at := range []time.Duration{-time.Minute, 0, 10 * time.Minute, 59 * time.Minute, time.Hour, 3*time.Hour + time.Second, 24 * time.Hour} {
-		s.Record(rec(start.Add(at), "a", "m", 200, int64(i), 1))
+		r := rec(start.Add(at), "a", "m", 200, int64(i), 1)
+		r.CostUSD = 0.25 * float64(i)
+		s.Record(r)
 	}
 	flush(t, s)
-	got, err := s.RequestsPerHour(start, 24)
+	got, err := s.Hourly(start, 24)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := make([]int64, 24)
-	want[0], want[1], want[3] = 3, 1, 1
+	want := make([]Hour, 24)
+	want[0], want[1], want[3] = Hour{3, 1.5}, Hour{1, 1}, Hour{1, 1.25}
 	if !slices.Equal(got, want) {
-		t.Errorf("RequestsPerHour = %v, want %v", got, want)
+		t.Errorf("Hourly = %v, want %v", got, want)
 	}
 	latest, err := s.Latest(3)
 	if err != nil {
@@ -986,7 +988,7 @@ func BenchmarkWindowQueries(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := s.RequestsPerHour(now.Truncate(time.Hour).Add(-23*time.Hour), 24); err != nil {
+		if _, err := s.Hourly(now.Truncate(time.Hour).Add(-23*time.Hour), 24); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := s.Latest(100); err != nil {
