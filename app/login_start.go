@@ -30,14 +30,21 @@ func SetStartAtLogin(on bool) error {
 	if !on {
 		return autostart.Disable(dir)
 	}
-	exe, err := os.Executable()
+	exe, err := thisProgram()
 	if err != nil {
-		return fmt.Errorf("start at login: find this program: %w", err)
-	}
-	if exe, err = filepath.EvalSymlinks(exe); err != nil {
 		return fmt.Errorf("start at login: %w", err)
 	}
 	return autostart.Enable(dir, autostart.Entry{Exe: exe, Args: []string{"--hidden"}})
+}
+
+// thisProgram is the running binary's absolute path, links resolved: what
+// an entry that starts Keypool later must run.
+func thisProgram() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("find this program: %w", err)
+	}
+	return filepath.EvalSymlinks(exe)
 }
 
 // StartAtLogin reports whether Keypool starts at login.

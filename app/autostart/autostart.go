@@ -1,6 +1,7 @@
-// Package autostart starts Keypool at login, in the tray only: an XDG
-// autostart entry on Linux and the BSDs, a LaunchAgent on macOS, a Run key
-// on Windows. Files are written atomically.
+// Package autostart starts Keypool without being asked: at login, in the
+// tray only (an XDG autostart entry on Linux and the BSDs, a LaunchAgent on
+// macOS, a Run key on Windows), or the relay alone as a systemd service.
+// Files are written atomically.
 package autostart
 
 import (
