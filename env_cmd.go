@@ -2,30 +2,35 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
+	"strings"
 	"time"
 
 	"keypool/app"
 )
 
 // envCmd prints the exports that point a CLI at the relay.
-func envCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func envCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var p app.Params
 	fs := commonFlags("env", &p, stderr)
 	shell := fs.String("shell", "bash", "bash, zsh, fish, powershell or cmd")
+	remote := urlFlag(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return fmt.Errorf("%w: keypool env claude|codex|gemini [--shell bash|zsh|fish|powershell|cmd]", errUsage)
+		return fmt.Errorf("%w: keypool env claude|codex|gemini [--shell bash|zsh|fish|powershell|cmd] [--url URL]", errUsage)
 	}
 	c, err := app.ParseClient(pos[0])
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	acc, err := app.Access(p, osKeychain())
+	acc, err := clientAccess(p, *remote, stdin, stderr)
 	if err != nil {
 		return err
 	}
@@ -40,6 +45,37 @@ func envCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	fmt.Fprint(stdout, out)
 	return nil
+}
+
+// urlFlag adds --url to fs: the address of a Keypool on another machine.
+func urlFlag(fs *flag.FlagSet) *string {
+	return fs.String("url", "", "a Keypool on another machine, at `URL` (https://host:port); its client key is read from standard input")
+}
+
+// clientAccess is where a CLI reaches Keypool: the relay of p's data dir,
+// or the one at remote, whose client key is read from stdin (this
+// machine's keys are not that relay's).
+func clientAccess(p app.Params, remote string, stdin io.Reader, stderr io.Writer) (app.ClientAccess, error) {
+	if remote == "" {
+		return app.Access(p, osKeychain())
+	}
+	u, err := url.Parse(remote)
+	if err == nil && u.User != nil {
+		// Not echoed: what is in it may be the key.
+		return app.ClientAccess{}, fmt.Errorf("%w: --url: leave the key out of the URL (want https://host[:port]); it is read from standard input", errUsage)
+	}
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return app.ClientAccess{}, fmt.Errorf("%w: --url %q: want https://host[:port], where clients reach that Keypool", errUsage, remote)
+	}
+	base := u.Scheme + "://" + u.Host + strings.TrimRight(u.EscapedPath(), "/")
+	if ip := net.ParseIP(u.Hostname()); u.Scheme == "http" && u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		fmt.Fprintf(stderr, "Warning: %s is plain HTTP: the client key crosses the network in the clear, unless the network is encrypted itself (a tailnet).\n", base)
+	}
+	key, err := newSecretReader(stdin, stderr).read("Client key for " + base)
+	if err != nil {
+		return app.ClientAccess{}, fmt.Errorf("read the client key for %s from standard input: %w", base, err)
+	}
+	return app.ClientAccess{Base: base, Key: key}, nil
 }
 
 func commentMark(shell string) string {
@@ -73,10 +109,11 @@ func autostartCmd(args []string, stdout io.Writer) error {
 }
 
 // connectCmd writes (or undoes) a CLI's own config to use the relay.
-func connectCmd(args []string, on bool, stdout, stderr io.Writer) error {
+func connectCmd(args []string, on bool, stdin io.Reader, stdout, stderr io.Writer) error {
 	var p app.Params
 	fs := commonFlags("connect", &p, stderr)
 	statusLine := fs.Bool("statusline", false, "Claude Code: also show this session's account and the pool's runway in its status line")
+	remote := urlFlag(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -95,7 +132,10 @@ func connectCmd(args []string, on bool, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%s no longer uses Keypool; its config is as it was.\n", c)
 		return nil
 	}
-	acc, err := app.Access(p, osKeychain())
+	if *statusLine && *remote != "" {
+		return fmt.Errorf("%w: --statusline reads the Keypool on this machine: leave it out with --url", errUsage)
+	}
+	acc, err := clientAccess(p, *remote, stdin, stderr)
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,8 @@ func TestConnectCmdWritesKeyIntoFiles(t *testing.T) {
 	os.WriteFile(withKeys, []byte("api_keys = [\"kp-cmd-test-key\"]\n[server]\nport = 3457\n"), 0o600)
 	noKeys := filepath.Join(dir, "nokeys.toml")
 	os.WriteFile(noKeys, []byte("[server]\nport = 3458\n"), 0o600)
+	withTLS := filepath.Join(dir, "tls.toml")
+	os.WriteFile(withTLS, []byte("api_keys = [\"kp-cmd-test-key\"]\n[server]\nport = 3459\ntls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\n"), 0o600)
 	// What each CLI finds: base URL and key, read from the file Connect
 	// wrote.
 	found := map[string]func(t *testing.T, home string) (string, string){
@@ -70,17 +72,24 @@ func TestConnectCmdWritesKeyIntoFiles(t *testing.T) {
 		},
 	}
 	for _, tt := range []struct {
-		name, config, base, key string
+		name, config string
+		args         []string
+		stdin        string
+		base, key    string
 	}{
-		{"client_keys", withKeys, "http://127.0.0.1:3457", "kp-cmd-test-key"},
-		{"no_client_keys", noKeys, "http://127.0.0.1:3458", "keypool"},
+		{"client_keys", withKeys, nil, "", "http://127.0.0.1:3457", "kp-cmd-test-key"},
+		{"no_client_keys", noKeys, nil, "", "http://127.0.0.1:3458", "keypool"},
+		{"tls", withTLS, nil, "", "https://127.0.0.1:3459", "kp-cmd-test-key"},
+		// Another machine's Keypool: its key, read from standard input.
+		{"remote", withKeys, []string{"--url", "https://kp.example.com:8443/"}, "kp-remote-key\n", "https://kp.example.com:8443", "kp-remote-key"},
 	} {
 		for _, cli := range []string{"claude", "codex", "gemini"} {
 			t.Run(tt.name+"/"+cli, func(t *testing.T) {
 				home := dirtest.New(t)
 				t.Setenv("HOME", home)
 				var out bytes.Buffer
-				if err := run(context.Background(), []string{"connect", cli, "--config", tt.config}, strings.NewReader(""), &out, &out); err != nil {
+				args := append([]string{"connect", cli, "--config", tt.config}, tt.args...)
+				if err := run(context.Background(), args, strings.NewReader(tt.stdin), &out, &out); err != nil {
 					t.Fatalf("connect: %v, want nil\n%s", err, out.String())
 				}
 				if strings.Contains(out.String(), "KEYPOOL_API_KEY") || strings.Contains(out.String(), "export ") {

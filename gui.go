@@ -1,3 +1,8 @@
+//go:build cgo
+
+// The desktop app needs cgo (Fyne draws with OpenGL through it); a build
+// without cgo (make build-headless) has gui_nocgo.go instead.
+
 package main
 
 import (
@@ -32,15 +37,9 @@ func hasDisplay() bool {
 // gui runs Keypool as a person uses it: the relay in-process with the app's
 // own accounts, a window, and the tray. Without a display it runs headless.
 func gui(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var p app.Params
-	fs := commonFlags("", &p, stderr)
-	hidden := fs.Bool("hidden", false, "start in the tray only (as at login)")
-	portFlag(fs, &p)
-	if err := fs.Parse(args); err != nil {
+	p, hidden, err := startFlags(args, stderr)
+	if err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected %q", errUsage, fs.Args())
 	}
 	if !hasDisplay() {
 		fmt.Fprintln(stderr, "No display: running the relay headless (keypool serve).")
@@ -80,7 +79,7 @@ func gui(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// ends, or Ctrl-C.
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
-	d := &desktopRun{p: p, fa: fa, hidden: *hidden, log: log}
+	d := &desktopRun{p: p, fa: fa, hidden: hidden, log: log}
 	if err == nil {
 		d.show(runCtx, core)
 	} else {

@@ -1,9 +1,9 @@
 // Command keypool pools one person's AI accounts behind a relay on
 // 127.0.0.1 that Claude Code, Codex CLI, Gemini CLI and OpenAI-compatible
 // apps point at. With no command it is the desktop app (window, tray and the
-// relay in-process; headless without a display); keypool serve runs the
-// relay alone, and the other commands manage accounts, client keys and the
-// CLIs' own configs.
+// relay in-process; headless without a display, and in a build without cgo,
+// which has no window); keypool serve runs the relay alone, and the other
+// commands manage accounts, client keys and the CLIs' own configs.
 package main
 
 import (
@@ -60,7 +60,10 @@ Usage:
                                    the desktop app: window, tray and relay (no display: headless;
                                    --hidden: tray only, as at login)
   keypool serve [--config FILE] [--data-dir DIR] [--host H] [--port N]
-                                   run the relay headless
+                [--tls-cert FILE --tls-key FILE]
+                                   run the relay headless (over HTTPS with the PEM files)
+  keypool service install [--user|--system] [--config FILE] [--data-dir DIR] | uninstall [--user|--system]
+                                   run keypool serve as a systemd service (logs in the journal)
   keypool status [--config FILE] [--data-dir DIR]
                                    accounts, cooldowns, client keys and today's usage
   keypool accounts list | remove ID | enable ID | disable ID | reset ID [--data-dir DIR]
@@ -76,10 +79,12 @@ Usage:
                                    move a config file's accounts in, secrets into the keychain
   keypool client-keys list | add [--name N] | remove ID [--data-dir DIR]
                                    the keys local clients must send (none: any local program)
-  keypool env claude|codex|gemini [--shell bash|zsh|fish|powershell|cmd]
+  keypool env claude|codex|gemini [--shell bash|zsh|fish|powershell|cmd] [--url URL]
                                    print the exports that point a CLI at the relay
-  keypool connect|disconnect claude|codex|gemini [--statusline]
+  keypool connect|disconnect claude|codex|gemini [--statusline] [--url URL]
                                    write (or undo) a CLI's own config to use Keypool
+                                   (--url: a Keypool on another machine; its client key
+                                   is read from standard input)
                                    (--statusline: Claude Code's status line shows Keypool too)
   keypool statusline [--config FILE] [--data-dir DIR]
                                    one line for Claude Code's statusLine: this session's
@@ -122,11 +127,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "login":
 		return loginCmd(ctx, args, stdin, stdout, stderr)
 	case "env":
-		return envCmd(ctx, args, stdout, stderr)
+		return envCmd(ctx, args, stdin, stdout, stderr)
 	case "autostart":
 		return autostartCmd(args, stdout)
 	case "connect", "disconnect":
-		return connectCmd(args, cmd == "connect", stdout, stderr)
+		return connectCmd(args, cmd == "connect", stdin, stdout, stderr)
+	case "service":
+		return serviceCmd(args, stdout, stderr)
 	case "client-keys":
 		return clientKeysCmd(args, stdout, stderr)
 	case "clients":
@@ -190,6 +197,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var p app.Params
 	fs := commonFlags("serve", &p, stderr)
 	fs.StringVar(&p.Host, "host", "", "listen host (overrides [server] host)")
+	fs.StringVar(&p.TLSCert, "tls-cert", "", "serve HTTPS with this PEM certificate `FILE` (its chain after it; overrides [server] tls_cert)")
+	fs.StringVar(&p.TLSKey, "tls-key", "", "the certificate's PEM private key `FILE` (overrides [server] tls_key)")
 	portFlag(fs, &p)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -226,6 +235,9 @@ func runRelay(ctx context.Context, p app.Params, stdout, stderr io.Writer) error
 	defer a.Close()
 	accounts := len(a.Health().Accounts)
 	log.Info("keypool relay listening", "url", a.URL(), "version", version, "accounts", accounts, "database", a.DatabasePath())
+	if w := a.Warning(); w != "" {
+		fmt.Fprintln(stderr, "Warning:", w) // besides the log, in words
+	}
 	if accounts == 0 {
 		fmt.Fprintf(stdout, "Keypool is running at %s with no accounts yet: add one (keypool login claude, keypool accounts add, keypool import FILE) or start with a seed-format config, keypool serve --config config.toml (see config.example.toml).\n", a.URL())
 	} else {
