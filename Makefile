@@ -5,6 +5,7 @@
 SHELL := /bin/bash
 GO ?= go
 BIN := build/keypool
+HEADLESS_BIN := build/keypool-headless
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 # Debian packages the build and tests need beyond Go, gcc and git.
@@ -16,8 +17,9 @@ DEB_PKGS += dbus-daemon dbus-bin gnome-keyring libsecret-tools
 # dbus-launch (dbus-x11): a test checks that a failed keychain call on a
 # machine without a session bus never starts one through it.
 DEB_PKGS += dbus-x11
-# Start-at-login entries are checked with desktop-file-validate.
-DEB_PKGS += desktop-file-utils
+# Start-at-login entries are checked with desktop-file-validate, and the
+# service unit with systemd-analyze (a container's Debian 12 lacks it).
+DEB_PKGS += desktop-file-utils systemd
 # The desktop app (Fyne: OpenGL and X11 headers, through cgo).
 DEB_PKGS += pkg-config libgl-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -25,7 +27,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZTIME ?= 50000x
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all deps build run test test-race fuzz fuzz-short bench vet screenshots prices package clean
+.PHONY: all deps build build-headless run test test-race fuzz fuzz-short bench vet screenshots prices package clean
 
 all: build
 
@@ -42,6 +44,12 @@ deps:
 
 build: deps
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
+
+# The relay alone, for servers and containers: built without cgo, a static
+# binary that links no library and has every command but the window
+# (keypool with no command runs the relay). It needs Go only.
+build-headless:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(HEADLESS_BIN) .
 
 # The desktop app (window and tray); without a display it runs headless.
 # make run ARGS="serve --config config.toml" runs the relay alone.
@@ -86,11 +94,12 @@ fuzz-short:
 fuzz:
 	$(MAKE) --no-print-directory fuzz-short FUZZTIME=2m
 
+# The comparison also starts the headless build beside the desktop one.
 # Last, the desktop app at rest under Xvfb: CPU, RSS and D-Bus signals with
 # an idle pool, hidden, shown and closed (IDLE_SECONDS=60 per phase).
-bench: build
+bench: build build-headless
 	$(GO) test -run '^$$' -bench . -benchmem ./relay/... ./app/store/ ./app/
-	$(GO) run ./bench -keypool $(BIN)
+	$(GO) run ./bench -keypool $(BIN) -headless $(HEADLESS_BIN)
 	./scripts/idle-desktop.sh $(BIN)
 
 # Refresh the bundled price table from the npm package @pydantic/genai-prices
@@ -105,9 +114,10 @@ prices:
 # The platform bundle (Linux: a .tar.xz with the binary, icon and .desktop
 # file; macOS: Keypool.app; Windows: keypool.exe with its icon), built by
 # the fyne CLI from FyneApp.toml. The CLI runs at a pinned version outside
-# go.mod, so packaging never changes the app's own Fyne version.
+# go.mod, so packaging never changes the app's own Fyne version. Beside it,
+# the headless binary for servers.
 FYNE_CLI := fyne.io/tools/cmd/fyne@v1.7.4
-package: deps
+package: deps build-headless
 	$(GO) run $(FYNE_CLI) package --release --tags migrated_fynedo --name keypool
 	@mkdir -p build && for f in keypool.tar.xz Keypool.app keypool.exe; do [ -e "$$f" ] && rm -rf "build/$$f" && mv "$$f" build/; done; ls -la build/
 

@@ -3,7 +3,7 @@
 // reference) and through `keypool serve`, and the figures are printed side
 // by side. All traffic stays on 127.0.0.1 and every loop is bounded.
 //
-//	go run ./bench -keypool build/keypool [-hold 60s] [-mixed 60s]
+//	go run ./bench -keypool build/keypool [-headless build/keypool-headless] [-hold 60s] [-mixed 60s]
 package main
 
 import (
@@ -34,12 +34,13 @@ func main() {
 		return
 	}
 	bin := flag.String("keypool", "build/keypool", "the keypool binary to measure")
+	headless := flag.String("headless", "", "a headless build (make build-headless) whose start and idle memory to compare with -keypool's")
 	dur := flag.Duration("dur", 5*time.Second, "length of each small-request run")
 	hold := flag.Duration("hold", 60*time.Second, "how long the 1,000 streams are held open")
 	holdN := flag.Int("streams", 1000, "concurrent streams held open")
 	mixed := flag.Duration("mixed", 60*time.Second, "length of the mixed run with failover underneath (0: skip it)")
 	flag.Parse()
-	if err := run(*bin, *dur, *hold, *holdN, *mixed); err != nil {
+	if err := run(*bin, *headless, *dur, *hold, *holdN, *mixed); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -152,7 +153,7 @@ type target struct {
 	pid  int
 }
 
-func run(bin string, dur, hold time.Duration, holdN int, mixed time.Duration) error {
+func run(bin, headless string, dur, hold time.Duration, holdN int, mixed time.Duration) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -210,6 +211,11 @@ func run(bin string, dur, hold time.Duration, holdN int, mixed time.Duration) er
 
 	fmt.Printf("Keypool relay benchmark — %s, %d CPUs\n\n", time.Now().Format("2006-01-02"), numCPU())
 	fmt.Printf("start to /health answering: %v   idle RSS: %v\n\n", ready.Round(time.Millisecond), idleRSS)
+	if headless != "" {
+		if err := startups(ctx, []string{bin, headless}, cfgPath, dir, 5); err != nil {
+			return err
+		}
+	}
 
 	// Small non-streaming requests, 32 concurrent.
 	fmt.Printf("Small requests, 32 concurrent clients, %v each\n", dur)
@@ -520,6 +526,42 @@ func holdRun(t target, n int, d time.Duration) (peak memory, broken int) {
 			return peak, n // streams hung: count them all as broken
 		}
 	}
+}
+
+// startups starts each binary n times, in turn, as keypool serve on the
+// same config with a fresh data dir, and prints the median time from start
+// to /health answering (with the range) and the median idle RSS a second
+// later, binary beside binary.
+func startups(ctx context.Context, bins []string, cfgPath, dir string, n int) error {
+	ready := make([][]time.Duration, len(bins))
+	idle := make([][]memory, len(bins))
+	for i := range n {
+		for b, bin := range bins {
+			data := filepath.Join(dir, fmt.Sprintf("start-%d-%d", b, i))
+			began := time.Now()
+			kp, addr, err := startKeypool(ctx, bin, cfgPath, data)
+			if err != nil {
+				return err
+			}
+			err = waitHealth("http://"+addr, 10*time.Second)
+			ready[b] = append(ready[b], time.Since(began))
+			time.Sleep(time.Second)
+			idle[b] = append(idle[b], rss(kp.Process.Pid))
+			stopProc(kp)
+			if err != nil {
+				return err
+			}
+		}
+	}
+	fmt.Printf("Start to /health and idle RSS, %d starts of each (median, range)\n", n)
+	for b, bin := range bins {
+		slices.Sort(ready[b])
+		slices.SortFunc(idle[b], func(x, y memory) int { return int(x.rss - y.rss) })
+		fmt.Printf("  %-28s %6v (%v – %v)   idle RSS %v\n", bin, pct(ready[b], 50).Round(time.Millisecond),
+			ready[b][0].Round(time.Millisecond), ready[b][n-1].Round(time.Millisecond), idle[b][n/2])
+	}
+	fmt.Println()
+	return nil
 }
 
 // ---- helpers ----
