@@ -57,7 +57,7 @@ func StatusLineCommand(p Params) (string, error) {
 	if exe, err = filepath.EvalSymlinks(exe); err != nil {
 		return "", fmt.Errorf("find keypool's own path for the status line: %w", err)
 	}
-	args := []string{shellQuote(exe), "statusline"}
+	args := []string{shellQuote(headlessBeside(exe)), "statusline"}
 	for _, f := range [...]struct{ flag, path string }{{"--config", p.ConfigPath}, {"--data-dir", p.DataDir}} {
 		if f.path == "" {
 			continue
@@ -69,6 +69,23 @@ func StatusLineCommand(p Params) (string, error) {
 		args = append(args, f.flag, shellQuote(abs))
 	}
 	return strings.Join(args, " "), nil
+}
+
+// headlessBeside is the headless build next to the desktop binary exe
+// (keypool-headless, as make package ships them), which starts faster for
+// a command Claude Code runs after every message; exe itself when there is
+// none.
+func headlessBeside(exe string) string {
+	dir, name := filepath.Split(exe)
+	if strings.Contains(name, "headless") {
+		return exe
+	}
+	ext := filepath.Ext(name)
+	h := filepath.Join(dir, strings.TrimSuffix(name, ext)+"-headless"+ext)
+	if fi, err := os.Stat(h); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+		return h
+	}
+	return exe
 }
 
 // shellQuote quotes s for a POSIX shell when it needs it.
