@@ -251,6 +251,18 @@ func run(bin, headless string, dur, hold time.Duration, holdN int, mixed time.Du
 		fmt.Printf("  %-13s %12v %12v %14v %14v %8d\n", t.name, ttfb, first, ttfb-baseTTFB, first-baseFirst, broken)
 	}
 
+	// The same, one stream at a time: the relay's own latency, without 50
+	// streams' worth of work queued on the machine's cores ahead of it.
+	fmt.Printf("\nStreams one at a time, 10 events 5 ms apart × 200\n")
+	fmt.Printf("  %-13s %12s %12s %14s %14s %8s\n", "", "TTFB p50", "1st word p50", "added TTFB", "added 1st word", "broken")
+	for _, t := range targets {
+		ttfb, first, broken := streamRun(t, 1, 200, 10, 5*time.Millisecond)
+		if t.name == "direct" {
+			baseTTFB, baseFirst = ttfb, first
+		}
+		fmt.Printf("  %-13s %12v %12v %14v %14v %8d\n", t.name, ttfb, first, ttfb-baseTTFB, first-baseFirst, broken)
+	}
+
 	// Many long streams held open.
 	fmt.Printf("\n%d concurrent streams held open for %v through keypool\n", holdN, hold)
 	peak, broken := holdRun(targets[2], holdN, hold)
