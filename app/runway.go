@@ -82,7 +82,7 @@ func printRunway(w io.Writer, h relay.Health) {
 		}
 		line := "  " + a.ID + ": " + r.Text
 		if r.Window != "" {
-			line += " (" + r.Window + ")"
+			line += " (" + windowLabel(r.Window) + ")"
 		}
 		var worth []string
 		for _, win := range r.Windows {
@@ -96,7 +96,7 @@ func printRunway(w io.Writer, h relay.Health) {
 				if name == string(pool.FamilyAll) {
 					name = "other models"
 				}
-				worth = append(worth, fmt.Sprintf("1%% of %s ≈ $%.2f of %s", win.Window, win.PercentUSD[pool.Family(f)], name))
+				worth = append(worth, fmt.Sprintf("1%% of %s ≈ $%.2f of %s", windowLabel(win.Window), win.PercentUSD[pool.Family(f)], name))
 			}
 		}
 		if len(worth) > 0 {
