@@ -1,9 +1,12 @@
 package relay_test
 
 import (
+	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -215,4 +218,62 @@ func TestMonitorsBeyondLoopback(t *testing.T) {
 	if resp, b := h.do("GET", "/health", "", map[string]string{"x-api-key": ""}); resp.StatusCode != 200 {
 		t.Errorf("GET /health from loopback without a key: %s (%s), want 200", resp.Status, b)
 	}
+}
+
+// refusalLog counts the relay's "request refused" log lines.
+type refusalLog struct{ n atomic.Int32 }
+
+func (l *refusalLog) Enabled(context.Context, slog.Level) bool { return true }
+func (l *refusalLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *refusalLog) WithGroup(string) slog.Handler            { return l }
+func (l *refusalLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "request refused" {
+		l.n.Add(1)
+	}
+	return nil
+}
+
+// A flood of refused requests logs one line a second, so it cannot fill
+// the journal, while keypool_refused_total counts every refusal.
+func TestRefusalLogRateLimited(t *testing.T) {
+	var logs refusalLog
+	h := newHarness(t, []acct{{id: "a", prio: 1}}, func(c *relay.Config) {
+		c.Logger = slog.New(&logs)
+	})
+	refuse := func() {
+		t.Helper()
+		req := httptest.NewRequest(http.MethodPost, "http://attacker.example/v1/messages", strings.NewReader(simple))
+		req.RemoteAddr = "127.0.0.1:50000"
+		rec := httptest.NewRecorder()
+		h.srv.ServeHTTP(rec, req)
+		if rec.Code != http.StatusForbidden {
+			t.Fatalf("status = %d, want 403", rec.Code)
+		}
+	}
+	for range 5 {
+		refuse()
+	}
+	if n := logs.n.Load(); n != 1 {
+		t.Errorf("5 refusals in a second logged %d lines, want 1", n)
+	}
+	h.clock.Add(1100 * time.Millisecond)
+	refuse()
+	if n := logs.n.Load(); n != 2 {
+		t.Errorf("a refusal a second later: %d lines in all, want 2", n)
+	}
+	_, m := h.do("GET", "/metrics", "", nil)
+	if !strings.Contains(m, `keypool_refused_total{reason="host"} 6`) {
+		t.Errorf("/metrics does not count all 6 refusals:\n%s", grepLines(m, "keypool_refused_total"))
+	}
+}
+
+// grepLines is the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"strconv"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -16,6 +17,10 @@ type metrics struct {
 	tokens    *prometheus.CounterVec
 	cost      *prometheus.CounterVec
 	ttfb      *prometheus.HistogramVec
+
+	// refusalLogged is when deny last logged a refusal (Unix nanoseconds):
+	// the log line comes at most once a second, refused counts each one.
+	refusalLogged atomic.Int64
 }
 
 func newMetrics(reg *prometheus.Registry, s *Server) (*metrics, error) {

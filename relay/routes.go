@@ -158,10 +158,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.proxy(w, r, rt, client)
 }
 
-// deny refuses a request and logs why, without any header value.
+// deny refuses a request and logs why, without any header value. The log
+// line comes at most once a second, so a flood of refusals cannot fill the
+// journal; the refused counter in /metrics counts every one.
 func (s *Server) deny(w http.ResponseWriter, r *http.Request, status int, err error) {
-	s.log.LogAttrs(r.Context(), slog.LevelWarn, "request refused",
-		slog.String("path", r.URL.Path), slog.String("reason", err.Error()))
+	now, last := s.now().UnixNano(), s.metrics.refusalLogged.Load()
+	if now-last >= int64(time.Second) && s.metrics.refusalLogged.CompareAndSwap(last, now) {
+		s.log.LogAttrs(r.Context(), slog.LevelWarn, "request refused",
+			slog.String("path", r.URL.Path), slog.String("reason", err.Error()))
+	}
 	s.metrics.refused.WithLabelValues(reasonLabel(err)).Inc()
 	dialectFor(r.URL.Path).writeError(w, status, err.Error(), 0)
 }
