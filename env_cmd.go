@@ -59,13 +59,14 @@ func clientAccess(p app.Params, remote string, stdin io.Reader, stderr io.Writer
 	if remote == "" {
 		return app.Access(p, osKeychain())
 	}
+	// What was given is never echoed, nor url.Parse's error, which quotes
+	// it: it may hold the key (user:key@, ?key=).
 	u, err := url.Parse(remote)
 	if err == nil && u.User != nil {
-		// Not echoed: what is in it may be the key.
 		return app.ClientAccess{}, fmt.Errorf("%w: --url: leave the key out of the URL (want https://host[:port]); it is read from standard input", errUsage)
 	}
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return app.ClientAccess{}, fmt.Errorf("%w: --url %q: want https://host[:port], where clients reach that Keypool", errUsage, remote)
+		return app.ClientAccess{}, fmt.Errorf("%w: --url: want https://host[:port] (or http://), optionally with a path, and no key, query or fragment: where clients reach that Keypool", errUsage)
 	}
 	base := u.Scheme + "://" + u.Host + strings.TrimRight(u.EscapedPath(), "/")
 	if ip := net.ParseIP(u.Hostname()); u.Scheme == "http" && u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {

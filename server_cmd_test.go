@@ -39,6 +39,9 @@ func TestEnvURL(t *testing.T) {
 		{"no_scheme", []string{"claude", "--url", "kp.example.com"}, "kp-remote-key\n", nil, false, "want https://host[:port]"},
 		{"other_scheme", []string{"claude", "--url", "ftp://kp.example.com"}, "kp-remote-key\n", nil, false, "want https://host[:port]"},
 		{"credentials_in_url", []string{"claude", "--url", "https://me:kp-remote-key@kp.example.com"}, "", nil, false, "want https://host[:port]"},
+		{"credentials_and_bad_port", []string{"claude", "--url", "https://me:kp-remote-key@kp.example.com:44x3"}, "", nil, false, "want https://host[:port]"},
+		{"space_in_host", []string{"claude", "--url", "https://kp.example.com kp-remote-key"}, "", nil, false, "want https://host[:port]"},
+		{"key_in_query", []string{"claude", "--url", "https://kp.example.com/?key=kp-remote-key"}, "", nil, false, "want https://host[:port]"},
 		{"no_key_given", []string{"claude", "--url", "https://kp.example.com"}, "", nil, false, "read the client key for https://kp.example.com"},
 	}
 	for _, tt := range tests {
