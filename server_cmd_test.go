@@ -108,10 +108,9 @@ func TestServiceCmd(t *testing.T) {
 		t.Fatal(err)
 	}
 	exec := "ExecStart=" + exe + " serve --config " + filepath.Join(dir, "config.toml") + " --data-dir " + filepath.Join(dir, "data") + "\n"
-	if strings.ContainsAny(dir, " %$\\\"'") {
-		t.Skipf("the test dir %q needs quoting; autostart's tests cover that", dir)
-	}
-	if !strings.Contains(string(b), exec) {
+	// A test dir that needs quoting is quoted in the unit (autostart's
+	// tests cover that): only this comparison is left out then.
+	if !strings.ContainsAny(dir, " %$\\\"'") && !strings.Contains(string(b), exec) {
 		t.Errorf("unit:\n%s\nwant %s", b, exec)
 	}
 
