@@ -103,6 +103,18 @@ func LoadConfig(p Params) (*config.File, error) {
 		}
 		cfg.Server.TLSCert, cfg.Server.TLSKey = p.TLSCert, p.TLSKey
 	}
+	// Absolute, as the run file keeps them: keypool status, run from
+	// another directory, trusts the certificate it names.
+	for _, f := range []*string{&cfg.Server.TLSCert, &cfg.Server.TLSKey} {
+		if *f == "" {
+			continue
+		}
+		abs, err := filepath.Abs(*f)
+		if err != nil {
+			return nil, fmt.Errorf("TLS file %s: %w", *f, err)
+		}
+		*f = abs
+	}
 	switch {
 	case p.Port == AnyPort:
 		cfg.Server.Port = 0

@@ -240,3 +240,24 @@ func TestWarningWithoutTLS(t *testing.T) {
 		})
 	}
 }
+
+// --tls-cert and --tls-key relative to where serve runs are kept as
+// absolute paths, so keypool status run from another directory still
+// trusts the certificate the run file names.
+func TestTLSRelativeFlags(t *testing.T) {
+	dir := dirtest.New(t)
+	selfSigned(t, dir)
+	t.Chdir(dir)
+	p := app.Params{DataDir: filepath.Join(dir, "data"), TLSCert: "cert.pem", TLSKey: "key.pem", Keychain: testKeychain(t)}
+	r := start(t, p)
+	elsewhere := filepath.Join(dir, "elsewhere")
+	os.Mkdir(elsewhere, 0o755)
+	t.Chdir(elsewhere)
+	var out bytes.Buffer
+	if err := app.Status(context.Background(), p, &out); err != nil {
+		t.Fatalf("status from another directory: %v", err)
+	}
+	if !strings.Contains(out.String(), "running at "+r.URL()) {
+		t.Errorf("status:\n%s\nwant it running at %s", out.String(), r.URL())
+	}
+}
