@@ -49,32 +49,57 @@ func (a *App) applyAvoidRunout() {
 	a.relay.SetAvoidRunout(time.Duration(a.AvoidRunout()) * time.Minute)
 }
 
-// RunwayClock is the pool's runway in clock times, which stay true while
-// nothing changes (the tray and the window redraw only on a change):
-// "runway to ≈15:40 at this pace; first reset 14:05". "" when there is no
-// forecast yet.
-func RunwayClock(r PoolRunway, now time.Time) string {
-	var s string
-	switch r.State {
-	case runway.RunsOut:
-		s = "runway to ≈" + runway.Clock(r.RunsOut, now, time.Local) + " at this pace"
-	case runway.Out:
-		s = "no account can serve now"
-	case runway.Lasts:
+// protocolClient names, for people, who speaks a protocol.
+var protocolClient = map[Protocol]string{
+	ProtocolAnthropic: "Claude",
+	ProtocolResponses: "Codex",
+	ProtocolGemini:    "Gemini",
+	pool.ProtocolChat: "chat apps",
+}
+
+// RunwayClock is the pool's runway per protocol in clock times, which stay
+// true while nothing changes (the tray and the window redraw only on a
+// change): "Claude runway to ≈15:40 at this pace; first reset 14:05". A
+// protocol without a forecast is left out; "" when none has one.
+func RunwayClock(rs []PoolRunway, now time.Time) string {
+	var parts []string
+	lasting := 0
+	for _, r := range rs {
+		who := protocolClient[r.Protocol]
+		var s string
+		switch r.State {
+		case runway.RunsOut:
+			s = who + " runway to ≈" + runway.Clock(r.RunsOut, now, time.Local) + " at this pace"
+		case runway.Out:
+			s = "no account can serve " + who + " now"
+		case runway.Lasts:
+			lasting++
+			continue
+		default:
+			continue
+		}
+		if !r.NextReset.IsZero() {
+			s += "; first reset " + runway.Clock(r.NextReset, now, time.Local)
+		}
+		parts = append(parts, s)
+	}
+	if len(parts) == 0 && lasting > 0 {
 		return "runway: lasts at this pace"
-	default:
-		return ""
 	}
-	if !r.NextReset.IsZero() {
-		s += "; first reset " + runway.Clock(r.NextReset, now, time.Local)
-	}
-	return s
+	return strings.Join(parts, " · ")
 }
 
 // printRunway writes the pool's runway and, for each account with a
 // forecast, its first wall and what a percent of its windows was worth.
 func printRunway(w io.Writer, h relay.Health) {
-	fmt.Fprintf(w, "\nRunway: %s.\n", h.Runway.Text)
+	if len(h.Runway) == 0 {
+		return
+	}
+	var pools []string
+	for _, r := range h.Runway {
+		pools = append(pools, protocolClient[r.Protocol]+": "+r.Text)
+	}
+	fmt.Fprintf(w, "\nRunway — %s.\n", strings.Join(pools, "; "))
 	for _, a := range h.Accounts {
 		r := a.Runway
 		if r == nil || len(r.Windows) == 0 {

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -38,7 +39,12 @@ func StatusLine(ctx context.Context, p Params, in io.Reader, w io.Writer) error 
 		return werr
 	}
 	v, err := askSession(ctx, setup.Files.ControlSocket(), input.SessionID)
-	if err != nil {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		// A relay that is there but slow is not "not running".
+		_, werr := fmt.Fprintln(w, "Keypool: busy (no answer in time)")
+		return werr
+	case err != nil:
 		_, werr := fmt.Fprintln(w, "Keypool: not running")
 		return werr
 	}

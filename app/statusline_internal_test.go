@@ -1,9 +1,14 @@
 package app
 
 import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"keypool/internal/dirtest"
 )
@@ -37,5 +42,33 @@ func TestStatusLineRunsHeadlessBeside(t *testing.T) {
 	}
 	if got := headlessBeside(headless); got != headless {
 		t.Errorf("the headless build itself: %q", got)
+	}
+}
+
+// A relay whose control socket answers too slowly is busy, not gone.
+func TestStatusLineBusyRelay(t *testing.T) {
+	dir := dirtest.New(t)
+	sock := filepath.Join(dir, "control.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	stop := make(chan struct{})
+	defer close(stop)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select { // slower than statusLineWait
+		case <-stop:
+		case <-time.After(10 * statusLineWait):
+		}
+	})}
+	go srv.Serve(l)
+	defer srv.Close()
+	_, err = askSession(context.Background(), sock, "s")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("askSession of a slow relay: %v, want the deadline", err)
+	}
+	if _, err := askSession(context.Background(), filepath.Join(dir, "none.sock"), "s"); err == nil || errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("askSession with no socket: %v, want a failure that is not the deadline", err)
 	}
 }

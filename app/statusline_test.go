@@ -65,7 +65,7 @@ func TestStatusLine(t *testing.T) {
 	if err := app.Status(context.Background(), p, &st); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(st.String(), "\nRunway: lasts at this pace.\n") || !strings.Contains(st.String(), "  a: no forecast yet") {
+	if !strings.Contains(st.String(), "\nRunway — Claude: lasts at this pace; Gemini: lasts at this pace; chat apps: lasts at this pace.\n") || !strings.Contains(st.String(), "  a: no forecast yet") {
 		t.Errorf("status:\n%s\nwant the pool lasting and a's runway unknown", st.String())
 	}
 	if got := statusLine(t, p, "never-seen"); !strings.HasPrefix(got, "Keypool: no account yet for this session · runway: ") {

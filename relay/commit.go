@@ -47,7 +47,9 @@ func (s *Server) commit(a *attempt, ans *answer) {
 func (s *Server) commitPlain(a *attempt, ans *answer) {
 	h := a.w.Header()
 	for k, vs := range ans.resp.Header {
-		h[k] = vs
+		if k != HeaderAccount { // ours says who served, whatever an upstream relay says
+			h[k] = vs
+		}
 	}
 	for _, k := range dropResponse {
 		h.Del(k)

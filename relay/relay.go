@@ -176,6 +176,7 @@ func (s *Server) ClearCooldowns(account string) {
 	for _, e := range s.accounts.Load().all {
 		if e.acct.ID == account {
 			e.state.Clear()
+			e.runway.Forget()
 		}
 	}
 }

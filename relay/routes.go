@@ -212,9 +212,9 @@ type Health struct {
 	// Hint says what to do when nothing can serve for a reason the user
 	// fixes (no accounts yet).
 	Hint string `json:"hint,omitempty"`
-	// Runway is when new work could no longer be served at the recent
-	// pace.
-	Runway PoolRunway `json:"runway"`
+	// Runway is, for each protocol some account serves, when new work
+	// could no longer be served at the recent pace.
+	Runway []PoolRunway `json:"runway,omitempty"`
 }
 
 // AccountHealth is one account in /health.
@@ -275,28 +275,8 @@ func (s *Server) Health() Health {
 			day, month := e.state.Spent(now)
 			a.Budget = &BudgetHealth{DailyUSD: e.acct.DailyBudgetUSD, MonthlyUSD: e.acct.MonthlyBudgetUSD, SpentTodayUSD: day, SpentMonthUSD: month}
 		}
-		for f, c := range e.state.Cooldowns(now) {
-			fam := string(f)
-			if f == pool.FamilyAll {
-				fam = "all"
-			}
-			a.Cooldowns = append(a.Cooldowns, CooldownInfo{Family: fam, Reason: string(c.Reason), Until: c.Until})
-		}
-		switch {
-		case !provider.Known(e.acct.Kind):
-			a.State = string(pool.ReasonUnsupported)
-		case !e.acct.Enabled:
-			a.State = string(pool.ReasonDisabled)
-		case e.acct.NeedsLogin || hasAll(a.Cooldowns, string(pool.ReasonNeedsLogin)):
-			a.State = string(pool.ReasonNeedsLogin)
-		case e.acct.NeedsKey || hasAll(a.Cooldowns, string(pool.ReasonNeedsKey)):
-			a.State = string(pool.ReasonNeedsKey)
-		case hasAll(a.Cooldowns, string(pool.ReasonUnavailable)):
-			a.State = "unavailable"
-		case hasAll(a.Cooldowns, ""):
-			a.State = "cooling"
-		default:
-			a.State = "ready"
+		a.State, a.Cooldowns = e.health(now)
+		if a.State == "ready" {
 			ready++
 		}
 		if d, ok := today[e.acct.ID]; ok {
@@ -304,7 +284,7 @@ func (s *Server) Health() Health {
 		}
 		h.Accounts = append(h.Accounts, a)
 	}
-	h.Runway = poolRunway(now, set)
+	h.Runway = poolRunways(now, set)
 	h.Blocked = s.Blocked()
 	if len(set.all) == 0 {
 		h.Hint = s.cfg.NoAccountsHint
@@ -323,6 +303,33 @@ func (s *Server) Health() Health {
 		h.Status = "ok"
 	}
 	return h
+}
+
+// health is the account's state at now, as /health names it, and its
+// running cooldowns.
+func (e *entry) health(now time.Time) (state string, cooldowns []CooldownInfo) {
+	for f, c := range e.state.Cooldowns(now) {
+		fam := string(f)
+		if f == pool.FamilyAll {
+			fam = "all"
+		}
+		cooldowns = append(cooldowns, CooldownInfo{Family: fam, Reason: string(c.Reason), Until: c.Until})
+	}
+	switch {
+	case !provider.Known(e.acct.Kind):
+		return string(pool.ReasonUnsupported), cooldowns
+	case !e.acct.Enabled:
+		return string(pool.ReasonDisabled), cooldowns
+	case e.acct.NeedsLogin || hasAll(cooldowns, string(pool.ReasonNeedsLogin)):
+		return string(pool.ReasonNeedsLogin), cooldowns
+	case e.acct.NeedsKey || hasAll(cooldowns, string(pool.ReasonNeedsKey)):
+		return string(pool.ReasonNeedsKey), cooldowns
+	case hasAll(cooldowns, string(pool.ReasonUnavailable)):
+		return "unavailable", cooldowns
+	case hasAll(cooldowns, ""):
+		return "cooling", cooldowns
+	}
+	return "ready", cooldowns
 }
 
 // hasAll reports a whole-account cooldown (with that reason, if not "").

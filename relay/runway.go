@@ -19,9 +19,11 @@ type AccountRunway struct {
 	Windows []runway.Window `json:"windows,omitempty"`
 }
 
-// PoolRunway is when new work could no longer be served by any account at
-// the recent pace, and when the first account or window comes back.
+// PoolRunway is when new work of one protocol (Claude Code's, Codex's…)
+// could no longer be served by any account that serves it, at the recent
+// pace, and when the first account or window comes back.
 type PoolRunway struct {
+	Protocol pool.Protocol `json:"protocol"`
 	runway.Forecast
 	// NextReset is the first time an account that is or will be out comes
 	// back.
@@ -34,9 +36,11 @@ type PoolRunway struct {
 func (s *Server) SetAvoidRunout(d time.Duration) { s.picker.SetAvoidRunout(d) }
 
 // unlimited reports that no plan or budget is expected to limit the
-// account: a pay-per-token key without a cap (see sched.Candidate).
+// account (see sched.Candidate): a pay-per-token key without a cap, or a
+// kind whose answers never report a plan's windows (a Google login).
 func (e *entry) unlimited() bool {
-	return e.acct.DailyBudgetUSD <= 0 && e.acct.MonthlyBudgetUSD <= 0 && (e.up == nil || e.up.OAuth == "")
+	return e.acct.DailyBudgetUSD <= 0 && e.acct.MonthlyBudgetUSD <= 0 &&
+		(e.up == nil || e.up.OAuth == "" || e.up.PlanQuota == nil)
 }
 
 // candidate is e as the picker sees it.
@@ -76,15 +80,28 @@ func (e *entry) accountRunway(now time.Time) *AccountRunway {
 	return &AccountRunway{Forecast: f, Text: f.Text(now, time.Local), Windows: e.runway.Windows(now)}
 }
 
-// poolRunway combines the accounts that could serve new work (enabled,
-// served by this build, not waiting for the user): the pool lasts if one
-// of them does; otherwise it runs out when the last of them does.
-func poolRunway(now time.Time, set *accountSet) PoolRunway {
-	var p PoolRunway
+// poolRunways is the runway of each protocol some account serves, in
+// pool.Protocols' order.
+func poolRunways(now time.Time, set *accountSet) []PoolRunway {
+	var out []PoolRunway
+	for _, p := range pool.Protocols {
+		if es := set.served[p]; len(es) > 0 {
+			out = append(out, poolRunway(now, p, es))
+		}
+	}
+	return out
+}
+
+// poolRunway combines the accounts that could serve new work of protocol p
+// (enabled, not waiting for the user): the pool lasts if one of them does,
+// or if one comes back before the last of the others runs out; otherwise
+// it runs out when the last of them does.
+func poolRunway(now time.Time, p pool.Protocol, es []*entry) PoolRunway {
+	r := PoolRunway{Protocol: p}
 	var last time.Time
 	lasts, unknown, some := false, false, false
-	for _, e := range set.all {
-		if !e.acct.Enabled || e.acct.WaitsForUser() || e.up == nil {
+	for _, e := range es {
+		if !e.acct.Enabled || e.acct.WaitsForUser() {
 			continue
 		}
 		some = true
@@ -96,26 +113,28 @@ func poolRunway(now time.Time, set *accountSet) PoolRunway {
 			unknown = true
 		case runway.RunsOut:
 			if o.RunsOut.After(last) {
-				last, p.Window = o.RunsOut, o.Window
+				last, r.Window = o.RunsOut, o.Window
 			}
 		}
 		if (o.State == runway.Out || o.State == runway.RunsOut) && o.ResetsAt.After(now) &&
-			(p.NextReset.IsZero() || o.ResetsAt.Before(p.NextReset)) {
-			p.NextReset = o.ResetsAt
+			(r.NextReset.IsZero() || o.ResetsAt.Before(r.NextReset)) {
+			r.NextReset = o.ResetsAt
 		}
 	}
 	switch {
-	case lasts:
-		p.State, p.Window, p.NextReset = runway.Lasts, "", time.Time{}
+	case lasts, !last.IsZero() && !r.NextReset.IsZero() && !r.NextReset.After(last):
+		// Something serves on: an account that lasts, or one back before
+		// the others are spent.
+		r.State, r.Window, r.NextReset = runway.Lasts, "", time.Time{}
 	case unknown || !some:
-		p.State, p.Window = runway.Unknown, ""
+		r.State, r.Window = runway.Unknown, ""
 	case !last.IsZero():
-		p.State, p.RunsOut = runway.RunsOut, last
+		r.State, r.RunsOut = runway.RunsOut, last
 	default:
-		p.State = runway.Out
+		r.State = runway.Out
 	}
-	p.Text = p.text(now, time.Local)
-	return p
+	r.Text = r.text(now, time.Local)
+	return r
 }
 
 // text is the pool's runway in words: "≈3 h 10 min at this pace; first
@@ -154,7 +173,7 @@ func newRunwayCollector(s *Server) runwayCollector {
 		account: prometheus.NewDesc("keypool_runway_seconds",
 			"Seconds until the account's first plan window or budget runs out at the recent pace (0: out now).", []string{"account"}, nil),
 		poolDsc: prometheus.NewDesc("keypool_pool_runway_seconds",
-			"Seconds until no account could serve new work at the recent pace (0: none can now).", nil, nil)}
+			"Seconds until no account could serve new work of a protocol at the recent pace (0: none can now).", []string{"protocol"}, nil)}
 }
 
 func (c runwayCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.account; ch <- c.poolDsc }
@@ -167,8 +186,10 @@ func (c runwayCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.account, prometheus.GaugeValue, v, e.acct.ID)
 		}
 	}
-	if v, ok := secondsLeft(now, poolRunway(now, set).Forecast); ok {
-		ch <- prometheus.MustNewConstMetric(c.poolDsc, prometheus.GaugeValue, v)
+	for _, r := range poolRunways(now, set) {
+		if v, ok := secondsLeft(now, r.Forecast); ok {
+			ch <- prometheus.MustNewConstMetric(c.poolDsc, prometheus.GaugeValue, v, string(r.Protocol))
+		}
 	}
 }
 
@@ -200,34 +221,36 @@ type SessionView struct {
 }
 
 // Session returns the view of Claude Code session id (the session_id its
-// status line is given).
+// status line is given). It reads only what the line shows: no store.
 func (s *Server) Session(id string) SessionView {
-	h := s.Health()
-	v := SessionView{Runway: h.Runway}
+	now := s.now()
+	set := s.accounts.Load()
+	v := SessionView{Runway: poolRunway(now, pool.ProtocolAnthropic, set.served[pool.ProtocolAnthropic])}
 	b, ok := s.cfg.Bindings.Get(session.ClaudeCodeKey(id))
-	if !ok || !b.Expires.After(h.Time) {
+	if !ok || !b.Expires.After(now) {
 		return v
 	}
-	for _, a := range h.Accounts {
-		if a.ID != b.Account {
+	for _, e := range set.all {
+		if e.acct.ID != b.Account {
 			continue
 		}
-		v.Account, v.Name, v.State = a.ID, a.Name, a.State
-		for _, c := range a.Cooldowns {
+		var cools []CooldownInfo
+		v.Account, v.Name = e.acct.ID, e.acct.Name
+		v.State, cools = e.health(now)
+		for _, c := range cools {
 			if c.Family == "all" && c.Until.After(v.Until) {
 				v.Until = c.Until
 			}
 		}
-		// The plan as last reported (kept across restarts), and the budgets.
-		qs := a.Quota
-		if a.Runway != nil {
-			for _, w := range a.Runway.Windows {
-				if w.Window == runway.WindowDailyBudget || w.Window == runway.WindowMonthlyBudget {
-					qs = append(qs[:len(qs):len(qs)], w.Quota)
-				}
-			}
-		}
+		// The plan as last reported (kept across restarts) and the
+		// budgets, leaving out windows that have reset since.
+		day, month := e.state.Spent(now)
+		qs := e.state.Quota()
+		qs = append(qs[:len(qs):len(qs)], budgetWindows(e.acct, now, day, month)...)
 		for _, q := range qs {
+			if !q.ResetsAt.IsZero() && !q.ResetsAt.After(now) {
+				continue
+			}
 			if v.Tightest == nil || q.Utilization > v.Tightest.Utilization {
 				v.Tightest = &q
 			}

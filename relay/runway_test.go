@@ -58,7 +58,7 @@ func burn(t *testing.T, h *harness, id string, hdr map[string]string) {
 func TestRunwayForecast(t *testing.T) {
 	h := newHarness(t, []acct{{id: "a", prio: 100}}, subscriptions)
 	t0 := h.clock.Now()
-	if r := h.health().Runway; r.State != runway.Unknown || r.Text != "no forecast yet" {
+	if r := claudeRunway(t, h); r.State != runway.Unknown || r.Text != "no forecast yet" {
 		t.Fatalf("pool runway before any answer = %+v, want unknown", r)
 	}
 	if r := h.account("a").Runway; r == nil || r.State != runway.Unknown {
@@ -76,7 +76,7 @@ func TestRunwayForecast(t *testing.T) {
 	if len(a.Windows) != 2 || a.Windows[0].Window != "5h" || a.Windows[1].Forecast.State != runway.Lasts {
 		t.Errorf("a's windows = %+v, want 5h running out and 7d lasting", a.Windows)
 	}
-	p := h.health().Runway
+	p := claudeRunway(t, h)
 	if p.State != runway.RunsOut || !p.RunsOut.Equal(a.RunsOut) || !p.NextReset.Equal(t0.Add(4*time.Hour).Truncate(time.Second)) {
 		t.Fatalf("pool runway = %+v, want a's run-out and its 5h reset", p)
 	}
@@ -90,7 +90,7 @@ func TestRunwayForecast(t *testing.T) {
 	}
 	m, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, series := range []string{`keypool_runway_seconds{account="a"} 6000`, `keypool_pool_runway_seconds 6000`} {
+	for _, series := range []string{`keypool_runway_seconds{account="a"} 6000`, `keypool_pool_runway_seconds{protocol="anthropic"} 6000`} {
 		name, _, _ := strings.Cut(series, " ")
 		line := lineOf(string(m), name)
 		v, err := strconv.ParseFloat(strings.TrimPrefix(line, name+" "), 64)
@@ -101,9 +101,21 @@ func TestRunwayForecast(t *testing.T) {
 
 	// An idle hour later the pace read over the last hour is nothing.
 	h.clock.Add(70 * time.Minute)
-	if r := h.health().Runway; r.State != runway.Lasts || r.Text != "lasts at this pace" {
+	if r := claudeRunway(t, h); r.State != runway.Lasts || r.Text != "lasts at this pace" {
 		t.Errorf("pool runway after an idle hour = %+v, want lasts", r)
 	}
+}
+
+// claudeRunway is the pool's runway for Claude Code's protocol.
+func claudeRunway(t *testing.T, h *harness) relay.PoolRunway {
+	t.Helper()
+	for _, r := range h.health().Runway {
+		if r.Protocol == pool.ProtocolAnthropic {
+			return r
+		}
+	}
+	t.Fatalf("no runway for %s in %+v", pool.ProtocolAnthropic, h.health().Runway)
+	return relay.PoolRunway{}
 }
 
 // lineOf returns the line of text that starts with prefix, or "".
@@ -167,5 +179,31 @@ func TestBudgetRunway(t *testing.T) {
 	r := h.account("k").Runway
 	if r.State != runway.RunsOut || r.Window != runway.WindowDailyBudget || math.Abs(r.RunsOut.Sub(want).Minutes()) > 2 {
 		t.Fatalf("k's runway = %+v, want the daily budget out at %s ± 2 min", r.Forecast, want)
+	}
+}
+
+// A cooldown cleared by hand clears what the account last reported too: a
+// used-up window no longer keeps it out of new conversations.
+func TestResetForgetsTheRunway(t *testing.T) {
+	h := newHarness(t, []acct{{id: "a", prio: 100}}, subscriptions)
+	h.ups["a"].Push(planReply(1.0, h.clock.Now().Add(time.Hour)))
+	h.post(body("claude-sonnet-4-5", "fill it"), nil)
+	if r := h.account("a").Runway; r.State != runway.Out {
+		t.Fatalf("after a full window: %+v, want out", r.Forecast)
+	}
+	h.srv.ClearCooldowns("a")
+	if r := h.account("a").Runway; r.State != runway.Unknown {
+		t.Errorf("after a reset by hand: %+v, want no forecast", r.Forecast)
+	}
+}
+
+// X-Keypool-Account names this relay's account even when the upstream (a
+// Keypool in front of more accounts) sends its own.
+func TestAccountHeaderIsOurs(t *testing.T) {
+	h := newHarness(t, []acct{{id: "a", prio: 100}}, nil)
+	h.ups["a"].Push(relaytest.Reply{Header: map[string]string{relay.HeaderAccount: "theirs"}, Body: relaytest.Message("claude-sonnet-4-5", "hi", 1, 1)})
+	resp, _ := h.post(body("claude-sonnet-4-5", "who"), nil)
+	if got := resp.Header.Values(relay.HeaderAccount); len(got) != 1 || got[0] != "a" {
+		t.Errorf("%s = %q, want only a", relay.HeaderAccount, got)
 	}
 }

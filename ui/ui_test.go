@@ -1087,11 +1087,15 @@ func TestAccountsSummary(t *testing.T) {
 	}
 	// The pool's runway, in clock times that stay true until something
 	// changes; none while there is no forecast.
-	s.health.Runway = relay.PoolRunway{Forecast: runway.Forecast{State: runway.RunsOut, RunsOut: now.Add(95 * time.Minute)}, NextReset: now.Add(time.Hour)}
-	if got, want := traySummary(s), "Keypool: 1/2 ready · Work key 5h 42% · next back 15:05 · runway to ≈15:40 at this pace; first reset 15:05"; got != want {
+	s.health.Runway = []relay.PoolRunway{
+		{Protocol: app.ProtocolAnthropic, Forecast: runway.Forecast{State: runway.RunsOut, RunsOut: now.Add(95 * time.Minute)}, NextReset: now.Add(time.Hour)},
+		{Protocol: app.ProtocolResponses, Forecast: runway.Forecast{State: runway.Lasts}},
+		{Protocol: app.ProtocolGemini, Forecast: runway.Forecast{State: runway.Unknown}},
+	}
+	if got, want := traySummary(s), "Keypool: 1/2 ready · Work key 5h 42% · next back 15:05 · Claude runway to ≈15:40 at this pace; first reset 15:05"; got != want {
 		t.Errorf("tooltip with a runway = %q, want %q", got, want)
 	}
-	s.health.Runway = relay.PoolRunway{Forecast: runway.Forecast{State: runway.Lasts}}
+	s.health.Runway = []relay.PoolRunway{{Protocol: app.ProtocolAnthropic, Forecast: runway.Forecast{State: runway.Lasts}}}
 	if got := s.summary(true); got != want+" · runway: lasts at this pace" {
 		t.Errorf("summary with a lasting pool = %q", got)
 	}

@@ -614,8 +614,7 @@ func TestTransportErrorAndTimeout(t *testing.T) {
 }
 
 // A cooldown taken from a reset time ends at that time plus the margin and
-// a jitter that differs from one cooldown to the next, never after the fixed
-// default.
+// a jitter that differs from one cooldown to the next.
 func TestQuotaCooldownEndsAtTheReset(t *testing.T) {
 	reset := now.Add(37 * time.Minute)
 	h := hdr("anthropic-ratelimit-unified-status", "rejected",

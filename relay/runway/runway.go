@@ -62,7 +62,7 @@ type Forecast struct {
 // Window is one plan window or budget with its history's outlook.
 type Window struct {
 	pool.Quota
-	Family   pool.Family `json:"family"`
+	Family   pool.Family `json:"family,omitempty"` // absent: every model
 	Forecast Forecast    `json:"forecast"`
 	// PerHour is the pace: utilisation (0..1) gained per hour, when known.
 	PerHour float64 `json:"per_hour,omitempty"`
@@ -80,8 +80,10 @@ type sample struct {
 type series struct {
 	last    pool.Quota
 	samples []sample
-	// spent is the cost recorded since the last reading, by family.
+	// spent is the cost recorded, by family, since the use stood at from:
+	// it is learned from once the use has grown by half a percent.
 	spent map[pool.Family]float64
+	from  float64
 	worth map[pool.Family]float64
 }
 
@@ -128,6 +130,14 @@ func (t *Tracker) Spent(f pool.Family, usd float64) {
 		}
 		s.spent[f] += usd
 	}
+}
+
+// Forget drops every window's history: the user said the account may
+// serve again, so what it last reported no longer stands.
+func (t *Tracker) Forget() {
+	t.mu.Lock()
+	t.series, t.order = nil, nil
+	t.mu.Unlock()
 }
 
 // Has reports whether any window has been seen.
@@ -217,15 +227,17 @@ func FamilyOf(window string) pool.Family {
 }
 
 func (s *series) observe(now time.Time, q pool.Quota) {
-	if n := len(s.samples); n > 0 {
-		prev := s.samples[n-1]
-		// A new period: the reset moved on, or the use fell back.
-		if movedOn(s.last.ResetsAt, q.ResetsAt) || q.Utilization < prev.util-0.02 {
-			s.samples = s.samples[:0]
-			s.spent = nil
-		} else if d := q.Utilization - prev.util; d >= 0.005 {
-			s.learn(d)
-		}
+	n := len(s.samples)
+	// A new period: the reset moved on, or the use fell back.
+	if n > 0 && (movedOn(s.last.ResetsAt, q.ResetsAt) || q.Utilization < s.samples[n-1].util-0.02) {
+		s.samples, n = s.samples[:0], 0
+	}
+	switch d := q.Utilization - s.from; {
+	case n == 0:
+		s.spent, s.from = nil, q.Utilization
+	case d >= 0.005:
+		s.learn(d)
+		s.from = q.Utilization
 	}
 	s.last = q
 	if n := len(s.samples); n > 0 && !now.After(s.samples[n-1].at) {
@@ -244,8 +256,8 @@ func (s *series) observe(now time.Time, q pool.Quota) {
 	s.samples = append(s.samples, sample{at: now, util: q.Utilization})
 }
 
-// learn turns the cost recorded since the last reading into the worth of
-// one percent, when one family spent (nearly) all of it.
+// learn turns the cost recorded while the use grew by delta into the worth
+// of one percent, when one family spent (nearly) all of it.
 func (s *series) learn(delta float64) {
 	var total, top float64
 	var fam pool.Family
@@ -292,26 +304,26 @@ func (s *series) forecast(now time.Time) (Forecast, float64) {
 		}
 		return f, 0
 	}
-	if len(s.samples) < 2 {
+	last := s.samples[len(s.samples)-1]
+	back := now.Add(-lookBack(q.Window))
+	if !last.at.After(back) {
+		// Nothing read for a whole look-back: at this pace nothing is used.
+		f.State = Lasts
+		return f, 0
+	}
+	// Readings over less than minSpan say nothing of the next hour.
+	if last.at.Sub(s.samples[0].at) < minSpan {
 		f.State = Unknown
 		return f, 0
 	}
 	anchor := s.samples[0]
-	back := now.Add(-lookBack(q.Window))
 	for _, x := range s.samples[1:] {
 		if x.at.After(back) {
 			break
 		}
 		anchor = x
 	}
-	last := s.samples[len(s.samples)-1]
-	span := now.Sub(anchor.at)
-	if span < minSpan {
-		f.State = Unknown
-		return f, 0
-	}
-	// Idle for a whole look-back (anchor is the last reading): no pace.
-	pace := (last.util - anchor.util) / float64(span)
+	pace := (last.util - anchor.util) / float64(now.Sub(anchor.at))
 	if pace <= 0 {
 		f.State = Lasts
 		return f, 0
@@ -358,8 +370,8 @@ func Length(window string) time.Duration {
 	return 5 * time.Hour
 }
 
-// Text is the outlook in words for people, times in loc:
-// "≈3 h 10 min at this pace (5h; resets 14:05)".
+// Text is the outlook in words for people, times in loc: "≈3 h 10 min at
+// this pace; resets 14:05", "used up; back Fri 12:55".
 func (f Forecast) Text(now time.Time, loc *time.Location) string {
 	clock := func(t time.Time) string { return Clock(t, now, loc) }
 	switch f.State {

@@ -45,7 +45,9 @@ func TestForecastWindow(t *testing.T) {
 			feed: func(tr *runway.Tracker) {
 				tr.Observe(at(0), []pool.Quota{{Window: "5h", Utilization: 0.2, ResetsAt: reset}})
 				tr.Observe(at(1), []pool.Quota{{Window: "5h", Utilization: 0.3, ResetsAt: reset}})
-			}, now: at(2), want: runway.Unknown},
+			}, now: at(10), want: runway.Unknown},
+		{name: "one reading, then idle for a whole look-back: nothing used",
+			feed: func(tr *runway.Tracker) { feed(tr, "5h", 0.2, 0, 1, reset) }, now: at(61), want: runway.Lasts},
 		// 5% every 10 minutes from 20%: 50% at 60 min, 30%/h, so the other
 		// half lasts 1 h 40 min: out at 160 min, before the reset at 240.
 		{name: "steady pace runs out before the reset",
@@ -196,8 +198,8 @@ func TestText(t *testing.T) {
 	}{
 		{runway.Forecast{State: runway.Unknown}, "no forecast yet"},
 		{runway.Forecast{State: runway.Lasts}, "lasts at this pace"},
-		{runway.Forecast{State: runway.RunsOut, RunsOut: now.Add(3*time.Hour + 10*time.Minute), ResetsAt: now.Add(3 * time.Hour)},
-			"≈3 h 10 min at this pace; resets 13:55"},
+		{runway.Forecast{State: runway.RunsOut, RunsOut: now.Add(3*time.Hour + 10*time.Minute), ResetsAt: now.Add(4 * time.Hour)},
+			"≈3 h 10 min at this pace; resets 14:55"},
 		{runway.Forecast{State: runway.Out, ResetsAt: now.Add(26 * time.Hour)}, "used up; back Fri 12:55"},
 	}
 	for _, tt := range tests {
@@ -211,5 +213,21 @@ func TestText(t *testing.T) {
 		if got := runway.Duration(d); got != want {
 			t.Errorf("Duration(%s) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// A provider that reports use finer than a percent: the cost adds up over
+// the small steps and is learned once half a percent has gone.
+func TestPercentWorthOverSmallSteps(t *testing.T) {
+	var tr runway.Tracker
+	u := 0.10
+	tr.Observe(at(0), []pool.Quota{{Window: "5h", Utilization: u, ResetsAt: at(300)}})
+	for i := range 10 {
+		tr.Spent("sonnet", 0.04) // 0.4% for $0.04: $0.10 a percent
+		u += 0.004
+		tr.Observe(at(float64(i+1)), []pool.Quota{{Window: "5h", Utilization: u, ResetsAt: at(300)}})
+	}
+	if got := tr.Windows(at(11))[0].PercentUSD["sonnet"]; math.Abs(got-0.10) > 1e-6 {
+		t.Errorf("1%% = $%.4f, want $0.10", got)
 	}
 }

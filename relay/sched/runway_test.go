@@ -40,6 +40,11 @@ func TestPlacementByRunway(t *testing.T) {
 		want    string
 	}{
 		{name: "equal priority: the longer runway", want: "b"},
+		{name: "a key without a cap at equal priority does not outrun a plan with room", prepare: func(c []Candidate, _ Bindings) {
+			c[2].Account.Priority = 100
+			c[0].Account.Enabled = false
+			c[2].State.Begin() // the key is busier: load decides, not the runway
+		}, want: "b"},
 		{name: "a's runway unknown: by load as before", prepare: func(c []Candidate, _ Bindings) {
 			c[0].Runway = &runway.Tracker{}
 			c[1].State.Begin()

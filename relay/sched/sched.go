@@ -27,6 +27,12 @@ type Candidate struct {
 	Unlimited bool
 }
 
+// limited reports whether a plan or a budget limits c: it has one, or its
+// answers reported plan windows.
+func (c Candidate) limited() bool {
+	return !c.Unlimited || c.Runway != nil && c.Runway.Has()
+}
+
 // Outlook is c's runway for family f at now.
 func (c Candidate) Outlook(now time.Time, f pool.Family) runway.Forecast {
 	switch {
@@ -134,8 +140,14 @@ func (p *Picker) scan(now time.Time, cands []Candidate, f pool.Family, off int, 
 const runwayMargin = 15 * time.Minute
 
 // longer reports whether c's runway for f is known to be longer than cur's
-// by a margin, and whether the two can be told apart at all.
+// by a margin, and whether the two can be told apart at all. Only two
+// limited accounts are compared: a pay-per-token key always "lasts", and
+// sending new work to it rather than to a plan with room is the spill-over
+// avoid_runout opts into, not a tie-break.
 func longer(now time.Time, f pool.Family, c, cur Candidate) (longer, differ bool) {
+	if !c.limited() || !cur.limited() {
+		return false, false
+	}
 	ce, cok := reach(now, c.Outlook(now, f))
 	be, bok := reach(now, cur.Outlook(now, f))
 	if !cok || !bok {
