@@ -140,6 +140,9 @@ type state struct {
 	// in a state written before Keypool recorded it: the backup's mode,
 	// which was the file's, is used then.
 	Mode os.FileMode `json:"mode,omitempty"`
+	// Edited: the file changed between two connects, so the backup is no
+	// longer what Disconnect may put back whole.
+	Edited bool `json:"edited,omitempty"`
 }
 
 func statePath(p string) string { return p + ".keypool-state" }
@@ -194,6 +197,9 @@ func (e edit) apply() error {
 				st.Prev[k] = v
 			}
 		}
+		if exists && hash(old) != st.Written {
+			st.Edited = true
+		}
 		if exists {
 			b := fmt.Sprintf("%s.keypool-backup-%s", e.path, time.Now().Format("20060102-150405.000"))
 			if err := writeFile(b, old, 0o600); err != nil {
@@ -229,7 +235,7 @@ func (e edit) undo() error {
 	case errors.Is(err, os.ErrNotExist):
 	case err != nil:
 		return err
-	case hash(cur) == st.Written:
+	case hash(cur) == st.Written && !st.Edited:
 		// Nobody touched it since: put back exactly what was there, with
 		// its mode.
 		if st.Backup == "" {

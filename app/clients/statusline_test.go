@@ -32,11 +32,15 @@ func TestConnectStatusLine(t *testing.T) {
 		original string // "": no settings.json
 		edited   bool   // the user changes the file while connected
 		plain    bool   // connected without the status line first
+		// editedBetween: the user changes the file after the plain connect,
+		// before the one with the status line.
+		editedBetween bool
 	}{
 		{name: "no settings"},
 		{name: "their own status line", original: own},
 		{name: "their own status line, edited since", original: own, edited: true},
 		{name: "connected before without it, edited since", original: "{\"model\": \"opus\"}\n", plain: true, edited: true},
+		{name: "connected before without it, edited between the connects", original: "{\"model\": \"opus\"}\n", plain: true, editedBetween: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -49,6 +53,12 @@ func TestConnectStatusLine(t *testing.T) {
 				if err := Connect(home, ClaudeCode, base, key); err != nil {
 					t.Fatal(err)
 				}
+			}
+			if tt.editedBetween {
+				s := settings(t, home)
+				s["theme"] = "dark"
+				b, _ := json.MarshalIndent(s, "", "  ")
+				write(t, path, string(b), 0o600)
 			}
 			if err := ConnectClaudeStatusLine(home, base, key, statusCommand); err != nil {
 				t.Fatal(err)
@@ -72,7 +82,7 @@ func TestConnectStatusLine(t *testing.T) {
 			if err := Disconnect(home, ClaudeCode); err != nil {
 				t.Fatal(err)
 			}
-			if !tt.edited {
+			if !tt.edited && !tt.editedBetween {
 				if tt.original == "" {
 					if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 						t.Errorf("settings.json left behind (%v)", err)
