@@ -128,9 +128,6 @@ func Open(p Params) (_ *App, err error) {
 		return nil, err
 	}
 	a.cfg, a.files = s.Config, s.Files
-	if !isLoopback(a.cfg.Server.Host) && len(a.cfg.APIKeys) == 0 {
-		return nil, fmt.Errorf("host %s is reachable from other machines: set api_keys so only your clients can use the relay", a.cfg.Server.Host)
-	}
 	if a.store, err = store.Open(a.files.DB, store.Options{Logger: a.log, Now: a.now}); err != nil {
 		return nil, err
 	}
@@ -142,6 +139,11 @@ func Open(p Params) (_ *App, err error) {
 		return nil, err
 	}
 	if err := a.openKeychain(); err != nil {
+		return nil, err
+	}
+	// The host is known now: the flags', the config's or the one saved in
+	// Settings.
+	if err := a.requireKeysBeyondLoopback(p); err != nil {
 		return nil, err
 	}
 	a.loadSpend()
@@ -225,7 +227,8 @@ func (a *App) openKeychain() error {
 	if a.accounts != nil {
 		keys = a.accounts.Keys
 	}
-	a.clientKeys = &clientKeys{store: a.store, keys: keys, relay: a.relay, log: a.log, now: a.now, changed: a.changed}
+	a.clientKeys = &clientKeys{store: a.store, keys: keys, relay: a.relay, log: a.log, now: a.now, changed: a.changed,
+		listenHost: a.cfg.Server.Host}
 	a.keychain = &keychainWait{keys: keys, relay: a.relay, log: a.log, changed: a.changed, resume: a.resumeKeychain}
 	if a.kcErr != nil {
 		a.keychain.block(a.kcErr)
@@ -240,6 +243,28 @@ func (a *App) openKeychain() error {
 		return nil
 	}
 	return err
+}
+
+// requireKeysBeyondLoopback refuses to serve a host other machines reach
+// when the relay would take no client key: the config's api_keys, or else
+// (the app's own store) the stored client keys.
+func (a *App) requireKeysBeyondLoopback(p Params) error {
+	host := a.cfg.Server.Host
+	if isLoopback(host) || len(a.cfg.APIKeys) > 0 {
+		return nil
+	}
+	fix := "set api_keys in " + p.ConfigPath + " so only your clients can use the relay"
+	if p.ConfigPath == "" {
+		keys, err := a.store.ClientKeys()
+		if err != nil {
+			return fmt.Errorf("count the client keys: %w", err)
+		}
+		if len(keys) > 0 {
+			return nil
+		}
+		fix = "add a client key first (keypool client-keys add --name NAME), or listen on 127.0.0.1 (--host, or the address in Settings)"
+	}
+	return fmt.Errorf("host %s is reachable from other machines, and the relay has no client keys: %s", host, fix)
 }
 
 // noAccountsHint is what /health says while there are no accounts.

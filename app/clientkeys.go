@@ -49,11 +49,19 @@ var (
 // ErrNoClientKey is returned when removing a client key that is not there.
 var ErrNoClientKey = errors.New("no such client key")
 
+// ErrLastClientKey is returned when removing the last client key would
+// leave a relay that other machines reach open to them.
+var ErrLastClientKey = errors.New("the last client key stays")
+
 // ClientKeyStore manages the client keys of a store and its keychain.
 type ClientKeyStore struct {
 	Store *store.Store
 	Keys  secrets.Keychain
 	Now   func() time.Time // nil: time.Now
+	// ListenHost is where the relay on this store listens now ("": none
+	// runs). Like the address saved in Settings, a host other machines
+	// reach keeps the last client key from being removed.
+	ListenHost string
 }
 
 // brokenKeyFix is what a client key whose secret is gone needs.
@@ -141,10 +149,33 @@ func (c ClientKeyStore) RemoveClientKey(id string) error {
 	if !found {
 		return fmt.Errorf("%w: %s (keypool client-keys list shows them)", ErrNoClientKey, id)
 	}
+	if len(list) == 1 {
+		if err := c.keepLastKey(id); err != nil {
+			return err
+		}
+	}
 	if err := c.Keys.DeleteAll(secrets.ClientKey(id)); err != nil {
 		return fmt.Errorf("client key %s: %w", id, err)
 	}
 	return c.Store.DeleteClientKey(id)
+}
+
+// keepLastKey refuses to remove id, the last client key, while the relay
+// listens, or is saved to listen, on a host other machines reach: without
+// a key it would answer them all.
+func (c ClientKeyStore) keepLastKey(id string) error {
+	saved, _ := savedListen(c.Store)
+	for _, h := range []struct{ host, where string }{
+		{c.ListenHost, "Keypool listens on %s"},
+		{saved, "the address saved in Settings is %s"},
+	} {
+		if h.host != "" && !isLoopback(h.host) {
+			return fmt.Errorf("%w: %s is the last client key, and "+h.where+", which other machines reach: "+
+				"add another key first (keypool client-keys add --name NAME, or Add client key in Settings), "+
+				"or set the address to 127.0.0.1 in Settings and restart Keypool", ErrLastClientKey, id, h.host)
+		}
+	}
+	return nil
 }
 
 // clientKeys hands the relay the client keys of the app's own store and
@@ -158,7 +189,12 @@ type clientKeys struct {
 	log     *slog.Logger
 	now     func() time.Time
 	changed func()
+	// listenHost is where the relay listens.
+	listenHost string
 
+	// revokeMu serialises revokes, so that two cannot both find another
+	// key left and remove the last two.
+	revokeMu sync.Mutex
 	// mu serialises load and guards broken: why each client key the relay
 	// could not take is left out.
 	mu     sync.Mutex
@@ -167,7 +203,7 @@ type clientKeys struct {
 
 // storeOf is the ClientKeyStore these keys live in.
 func (c *clientKeys) storeOf() ClientKeyStore {
-	return ClientKeyStore{Store: c.store, Keys: c.keys, Now: c.now}
+	return ClientKeyStore{Store: c.store, Keys: c.keys, Now: c.now, ListenHost: c.listenHost}
 }
 
 // list lists the keys, each marked when it cannot be used.
@@ -255,8 +291,12 @@ func (a *App) AddClientKey(label string) (ClientKeyInfo, error) {
 	return k, a.clientKeys.load()
 }
 
-// RevokeClientKey stops accepting a client key.
+// RevokeClientKey stops accepting a client key. The last one stays while
+// Keypool listens, or is saved to listen, beyond loopback
+// (ErrLastClientKey).
 func (a *App) RevokeClientKey(id string) error {
+	a.clientKeys.revokeMu.Lock()
+	defer a.clientKeys.revokeMu.Unlock()
 	if err := a.clientKeys.storeOf().RemoveClientKey(id); err != nil {
 		return err
 	}
