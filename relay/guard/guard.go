@@ -1,8 +1,9 @@
 // Package guard decides who may use the relay: a loopback Host or the
 // configured public name (so a DNS rebinding page cannot reach it), no
 // browser cross-origin request, and one of the configured client keys,
-// compared in constant time. /health and /metrics answer any program on
-// this machine, and others only with a key or the metrics token.
+// compared in constant time. A relay without client keys answers programs
+// on this machine only. /health and /metrics answer any program on this
+// machine, and others only with a key or the metrics token.
 package guard
 
 import (
@@ -26,7 +27,18 @@ var (
 	ErrOrigin = errors.New("cross-origin browser requests are not allowed")
 	ErrNoKey  = errors.New("missing client key: send one of the relay's api_keys as x-api-key, x-goog-api-key or Authorization: Bearer")
 	ErrBadKey = errors.New("invalid client key")
+	// ErrLocalOnly refuses a request from beyond this machine to a relay
+	// with no client keys; errors.Is(ErrLocalOnly, ErrNoKey) holds.
+	ErrLocalOnly error = localOnlyError{}
 )
+
+type localOnlyError struct{}
+
+func (localOnlyError) Error() string {
+	return "this relay has no client keys, so it answers programs on its own machine only: give it client keys (api_keys, or keypool client-keys add) and send one"
+}
+
+func (localOnlyError) Unwrap() error { return ErrNoKey }
 
 // Public is how programs on other machines reach the relay.
 type Public struct {
@@ -179,8 +191,14 @@ func CheckOrigin(r *http.Request) error {
 // ClientID finds the client key in x-api-key or Authorization: Bearer and
 // returns its id. Every configured key is compared, in constant time, so the
 // answer's timing tells nothing about which key or how much of it matched.
+// Without keys every request from this machine is Anonymous, and any other
+// is refused (ErrLocalOnly): however the relay came to listen beyond
+// loopback without keys, it does not answer the network.
 func (g *Guard) ClientID(r *http.Request) (string, error) {
 	if len(g.digests) == 0 {
+		if !IsLoopback(hostOnly(r.RemoteAddr)) {
+			return "", ErrLocalOnly
+		}
 		return Anonymous, nil
 	}
 	key := presented(r)

@@ -179,7 +179,8 @@ func TestClientID(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			g := New(tt.keys, "127.0.0.1", Public{})
-			r := httptest.NewRequest(http.MethodPost, "/v1/messages", nil)
+			r := httptest.NewRequest(http.MethodPost, "http://localhost:3000/v1/messages", nil)
+			r.RemoteAddr = "127.0.0.1:50000"
 			for k, v := range tt.header {
 				r.Header.Set(k, v)
 			}
@@ -329,5 +330,41 @@ func TestCheckMonitor(t *testing.T) {
 	r.Header.Set("Authorization", "Bearer scrape")
 	if _, err := g.ClientID(r); !errors.Is(err, ErrBadKey) {
 		t.Errorf("ClientID(metrics token) = %v, want %v", err, ErrBadKey)
+	}
+}
+
+// A relay without client keys answers programs on this machine only: a
+// request from another address is refused however the relay came to
+// listen there (the app refuses to start so; this is the backstop).
+func TestNoKeysLocalOnly(t *testing.T) {
+	tests := []struct {
+		name   string
+		listen string
+		remote string
+		host   string
+		key    string
+		want   error
+	}{
+		{"loopback", "127.0.0.1", "127.0.0.1:50000", "localhost:3000", "", nil},
+		{"ipv6_loopback", "0.0.0.0", "[::1]:50000", "[::1]:3000", "", nil},
+		{"other_machine", "0.0.0.0", "192.0.2.7:50000", "192.0.2.1:3000", "", ErrLocalOnly},
+		{"other_machine_loopback_host", "0.0.0.0", "192.0.2.7:50000", "localhost:3000", "", ErrLocalOnly},
+		{"other_machine_with_a_key", "0.0.0.0", "192.0.2.7:50000", "192.0.2.1:3000", "anything", ErrLocalOnly},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/v1/messages", nil)
+			r.RemoteAddr, r.Host = tt.remote, tt.host
+			if tt.key != "" {
+				r.Header.Set("X-Api-Key", tt.key)
+			}
+			id, err := New(nil, tt.listen, Public{}).Check(r)
+			if !errors.Is(err, tt.want) || (err == nil) != (id == Anonymous) {
+				t.Fatalf("Check(from %s, Host %s) = %q, %v; want %v", tt.remote, tt.host, id, err, tt.want)
+			}
+			if err != nil && !errors.Is(err, ErrNoKey) {
+				t.Errorf("%v is not an ErrNoKey, which the metrics label and the 401 go by", err)
+			}
+		})
 	}
 }
