@@ -191,6 +191,8 @@ func (a *App) openRelay(p Params) error {
 			}
 		}
 	}
+	public := guard.Public{Names: nonEmpty(cfg.Server.PublicName), MetricsToken: cfg.MetricsToken,
+		MonitorsNeedKey: cfg.Server.MonitorsNeedKey}
 	a.relay, err = relay.New(relay.Config{
 		Accounts:             accounts,
 		Credentials:          creds,
@@ -205,7 +207,7 @@ func (a *App) openRelay(p Params) error {
 		Strategy:             sched.Strategy(cfg.Scheduler.Strategy),
 		FillThreshold:        cfg.Scheduler.FillThreshold,
 		ListenHost:           cfg.Server.Host,
-		Public:               guard.Public{Names: nonEmpty(cfg.Server.PublicName), MetricsToken: cfg.MetricsToken},
+		Public:               public,
 		StickyTTL:            seconds(cfg.Session.StickyTTLSeconds),
 		RenewalThreshold:     seconds(cfg.Session.RenewalThresholdSeconds),
 		UnavailableCooldown:  seconds(cfg.Session.UnavailableCooldownSeconds),

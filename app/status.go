@@ -16,6 +16,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"keypool/app/config"
 	"keypool/app/secrets"
 	"keypool/app/store"
 	"keypool/relay"
@@ -33,7 +34,7 @@ func Status(ctx context.Context, p Params, w io.Writer) error {
 	st, err := store.OpenReadOnly(dbPath, 200*time.Millisecond)
 	switch {
 	case errors.Is(err, store.ErrLocked):
-		return statusFromRelay(ctx, dbPath, w)
+		return statusFromRelay(ctx, dbPath, monitorKey(cfg), w)
 	case errors.Is(err, os.ErrNotExist):
 		fmt.Fprintf(w, "Keypool is not running and has no data yet (%s).\n", dbPath)
 		return nil
@@ -147,7 +148,22 @@ func printStoredClientKeys(w io.Writer, st *store.Store, keys secrets.Keychain) 
 	PrintClientKeys(w, infos)
 }
 
-func statusFromRelay(ctx context.Context, dbPath string, w io.Writer) error {
+// monitorKey is what status shows the relay for /health when the config
+// says monitors need a key: the metrics token, or else the first client
+// key; "" when they need none.
+func monitorKey(cfg *config.File) string {
+	if !cfg.Server.MonitorsNeedKey {
+		return ""
+	}
+	if cfg.MetricsToken != "" || len(cfg.APIKeys) == 0 {
+		return cfg.MetricsToken
+	}
+	return cfg.APIKeys[0]
+}
+
+// statusFromRelay asks the relay that holds dbPath for its health, with
+// key when it needs one.
+func statusFromRelay(ctx context.Context, dbPath, key string, w io.Writer) error {
 	b, err := os.ReadFile(RunFile(dbPath))
 	if err != nil {
 		return fmt.Errorf("%s is in use by another process, but its run file is missing: %w", dbPath, err)
@@ -168,11 +184,17 @@ func statusFromRelay(ctx context.Context, dbPath string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("ask the running relay (pid %d) at %s: %w", ri.PID, url, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("ask the running relay (pid %d) at %s: %s (with [server] monitors_need_key, run status with its --config)", ri.PID, url, resp.Status)
+	}
 	var h relay.Health
 	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
 		return fmt.Errorf("read %s: %w", url, err)

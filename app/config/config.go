@@ -112,6 +112,11 @@ type Server struct {
 	// reverse proxy's or tailnet's), accepted in the Host header (Keypool
 	// addition).
 	PublicName string
+	// MonitorsNeedKey, [server] monitors_need_key, makes /health and
+	// /metrics need a client key or the metrics token from this machine
+	// too (Keypool addition): for a server where something forwards
+	// connections to the relay without saying whose they are.
+	MonitorsNeedKey bool
 }
 
 // TLS reports whether the relay serves HTTPS.
@@ -285,6 +290,7 @@ type rawServer struct {
 	TLSKey             string `toml:"tls_key"`
 	PublicName         string `toml:"public_name"`
 	MetricsToken       string `toml:"metrics_token"`
+	MonitorsNeedKey    bool   `toml:"monitors_need_key"`
 }
 
 type rawSession struct {

@@ -488,6 +488,7 @@ var errorCases = []struct {
 	{"tls_key without tls_cert", "[server] # <-\ntls_key = \"key.pem\"\n", "server.tls_cert", "tls_cert and tls_key go together"},
 	{"public_name with a port", "api_keys = [\"k\"]\n[server]\npublic_name = \"kp.example.com:443\" # <-\n", "server.public_name", "is not a host name"},
 	{"public_name with a scheme", "api_keys = [\"k\"]\n[server]\npublic_name = \"https://kp.example.com\" # <-\n", "server.public_name", "without scheme or port"},
+	{"monitors_need_key without a key", "[server]\nmonitors_need_key = true # <-\n", "server.monitors_need_key", "set api_keys or metrics_token"},
 	{"public_name without api_keys", "[server]\npublic_name = \"kp.example.com\" # <-\n", "server.public_name", "set api_keys"},
 	{"renewal above default ttl", "[session]\nrenewal_threshold_seconds = 4000 # <-\n", "session.renewal_threshold_seconds", "larger than sticky_ttl_seconds (3600)"},
 }

@@ -137,6 +137,9 @@ func validate(name, path string, raw *rawFile, pos *positions) (*File, []*Error)
 
 	f.Server = v.server(raw.Server, path, len(raw.APIKeys) > 0)
 	f.MetricsToken = raw.Server.MetricsToken
+	if f.Server.MonitorsNeedKey && len(raw.APIKeys) == 0 && f.MetricsToken == "" {
+		v.fail("server.monitors_need_key", "nothing could read /health and /metrics then: set api_keys or metrics_token too")
+	}
 	f.Session = v.session(raw.Session)
 
 	ids := map[string]int{} // id → index of first account using it
@@ -170,6 +173,7 @@ func (v *validator) server(r rawServer, path string, haveKeys bool) Server {
 		LogLevel:           strings.ToLower(r.LogLevel),
 		IdleTimeoutSeconds: r.IdleTimeoutSeconds,
 		MaxBodyBytes:       r.MaxBodyBytes,
+		MonitorsNeedKey:    r.MonitorsNeedKey,
 	}
 
 	// A bracketed IPv6 literal is accepted; JoinHostPort adds the brackets.

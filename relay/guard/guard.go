@@ -48,6 +48,11 @@ type Public struct {
 	// MetricsToken, when set, opens /health and /metrics (and nothing
 	// else) to a monitor on another machine, as a client key does.
 	MetricsToken string
+	// MonitorsNeedKey ends the exemption of programs on this machine from
+	// CheckMonitor: a TCP forwarder on this machine (socat, ssh -R, a
+	// proxy that passes neither X-Forwarded-For nor the client's Host)
+	// makes other machines' requests look local.
+	MonitorsNeedKey bool
 }
 
 // Guard checks requests. It is safe for concurrent use.
@@ -57,13 +62,15 @@ type Guard struct {
 	anyHost bool
 	names   []string
 	monitor []byte // the metrics token's digest; nil: none
+	// localMonitors lets Local requests read /health and /metrics freely.
+	localMonitors bool
 }
 
 // New builds a guard for the given client keys (none: open, every client is
 // Anonymous), the host the relay listens on (a non-loopback listen host
 // accepts any Host header) and how other machines reach it.
 func New(keys []string, listenHost string, pub Public) *Guard {
-	g := &Guard{anyHost: !IsLoopback(listenHost)}
+	g := &Guard{anyHost: !IsLoopback(listenHost), localMonitors: !pub.MonitorsNeedKey}
 	for _, n := range pub.Names {
 		g.names = append(g.names, strings.ToLower(n))
 	}
@@ -149,14 +156,18 @@ func Local(r *http.Request) bool {
 }
 
 // CheckMonitor lets a request read /health and /metrics, which name the
-// accounts, their states and usage: any from this machine (Local); from
-// elsewhere, only one with a client key or the metrics token.
+// accounts, their states and usage: any from this machine (Local), unless
+// Public.MonitorsNeedKey; from elsewhere, only one with a client key or the
+// metrics token.
 func (g *Guard) CheckMonitor(r *http.Request) error {
-	if Local(r) {
+	if g.localMonitors && Local(r) {
 		return nil
 	}
 	key := presented(r)
 	if key == "" {
+		if !g.localMonitors {
+			return fmt.Errorf("%w (this relay's /health and /metrics need one, or the metrics token, from this machine too)", ErrNoKey)
+		}
 		return fmt.Errorf("%w (from another machine, /health and /metrics need one, or the metrics token)", ErrNoKey)
 	}
 	d := sha256.Sum256([]byte(key))

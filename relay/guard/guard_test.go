@@ -368,3 +368,31 @@ func TestNoKeysLocalOnly(t *testing.T) {
 		})
 	}
 }
+
+// With MonitorsNeedKey a request from this machine needs a key for
+// /health and /metrics too: a forwarder on this machine makes requests
+// from others look local.
+func TestCheckMonitorNeedsKey(t *testing.T) {
+	g := New([]string{"alpha"}, "127.0.0.1", Public{MetricsToken: "scrape", MonitorsNeedKey: true})
+	for _, tt := range []struct {
+		name string
+		key  string
+		want error
+	}{
+		{"local_without_key", "", ErrNoKey},
+		{"local_wrong_key", "nope", ErrBadKey},
+		{"local_client_key", "alpha", nil},
+		{"local_metrics_token", "scrape", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/health", nil)
+			r.RemoteAddr, r.Host = "127.0.0.1:50000", "localhost:3000"
+			if tt.key != "" {
+				r.Header.Set("Authorization", "Bearer "+tt.key)
+			}
+			if err := g.CheckMonitor(r); !errors.Is(err, tt.want) {
+				t.Errorf("CheckMonitor(local, key %q) = %v, want %v", tt.key, err, tt.want)
+			}
+		})
+	}
+}
