@@ -235,8 +235,9 @@ func runRelay(ctx context.Context, p app.Params, stdout, stderr io.Writer) error
 	defer a.Close()
 	accounts := len(a.Health().Accounts)
 	log.Info("keypool relay listening", "url", a.URL(), "version", version, "accounts", accounts, "database", a.DatabasePath())
-	if w := a.Warning(); w != "" {
-		fmt.Fprintln(stderr, "Warning:", w) // besides the log, in words
+	if w := a.Warning(); w != "" && !log.Enabled(ctx, slog.LevelWarn) {
+		// Open logged it; said once, here, when the log level hides it.
+		fmt.Fprintln(stderr, "Warning:", w)
 	}
 	if accounts == 0 {
 		fmt.Fprintf(stdout, "Keypool is running at %s with no accounts yet: add one (keypool login claude, keypool accounts add, keypool import FILE) or start with a seed-format config, keypool serve --config config.toml (see config.example.toml).\n", a.URL())

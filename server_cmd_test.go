@@ -132,41 +132,54 @@ func TestServiceCmd(t *testing.T) {
 	}
 }
 
-// keypool serve on a non-loopback host without TLS starts, and says, on
-// standard error besides the log, that client keys travel in the clear.
-// (It listens on 0.0.0.0 for a moment, on a port the system picks.)
+// keypool serve on a non-loopback host without TLS starts, and says once
+// on standard error that client keys travel in the clear: in the log, or
+// in words when the log level hides warnings. (It listens on 0.0.0.0 for a
+// moment, on a port the system picks.)
 func TestServeWarnsWithoutTLS(t *testing.T) {
-	dir := dirtest.New(t)
-	cfg := filepath.Join(dir, "config.toml")
-	os.WriteFile(cfg, []byte("api_keys = [\"kp-warn-key\"]\n[server]\nlog_level = \"error\"\n"), 0o600)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	var out, errOut bytes.Buffer
-	go func() {
-		done <- run(ctx, []string{"serve", "--config", cfg, "--data-dir", dir, "--host", "0.0.0.0", "--port", "0"}, strings.NewReader(""), &out, &errOut)
-	}()
-	served := waitFor(10*time.Second, func() bool {
-		var ri struct{ Addr string }
-		b, err := os.ReadFile(filepath.Join(dir, "relay.json"))
-		if err != nil || json.Unmarshal(b, &ri) != nil {
-			return false
-		}
-		_, port, err := net.SplitHostPort(ri.Addr)
-		if err != nil {
-			return false
-		}
-		resp, err := http.Get("http://127.0.0.1:" + port + "/health")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return true
-	})
-	cancel()
-	if err := <-done; err != nil || !served {
-		t.Fatalf("serve --host 0.0.0.0: served %v, err %v, want it serving\n%s", served, err, errOut.String())
+	tests := []struct {
+		name     string
+		logLevel string
+		want     string
+	}{
+		{"in_the_log", "info", "level=WARN msg=\"Keypool listens on 0.0.0.0 without TLS: client keys travel in the clear."},
+		{"log_hides_warnings", "error", "Warning: Keypool listens on 0.0.0.0 without TLS: client keys travel in the clear."},
 	}
-	if want := "Warning: Keypool listens on 0.0.0.0 without TLS: client keys travel in the clear."; !strings.Contains(errOut.String(), want) {
-		t.Errorf("stderr:\n%s\nwant %q", errOut.String(), want)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := dirtest.New(t)
+			cfg := filepath.Join(dir, "config.toml")
+			os.WriteFile(cfg, []byte("api_keys = [\"kp-warn-key\"]\n[server]\nlog_level = \""+tt.logLevel+"\"\n"), 0o600)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			var out, errOut bytes.Buffer
+			go func() {
+				done <- run(ctx, []string{"serve", "--config", cfg, "--data-dir", dir, "--host", "0.0.0.0", "--port", "0"}, strings.NewReader(""), &out, &errOut)
+			}()
+			served := waitFor(10*time.Second, func() bool {
+				var ri struct{ Addr string }
+				b, err := os.ReadFile(filepath.Join(dir, "relay.json"))
+				if err != nil || json.Unmarshal(b, &ri) != nil {
+					return false
+				}
+				_, port, err := net.SplitHostPort(ri.Addr)
+				if err != nil {
+					return false
+				}
+				resp, err := http.Get("http://127.0.0.1:" + port + "/health")
+				if err != nil {
+					return false
+				}
+				resp.Body.Close()
+				return true
+			})
+			cancel()
+			if err := <-done; err != nil || !served {
+				t.Fatalf("serve --host 0.0.0.0: served %v, err %v, want it serving\n%s", served, err, errOut.String())
+			}
+			if n := strings.Count(errOut.String(), "in the clear"); n != 1 || !strings.Contains(errOut.String(), tt.want) {
+				t.Errorf("stderr:\n%s\nwant %q, and the warning once (got %d)", errOut.String(), tt.want, n)
+			}
+		})
 	}
 }

@@ -479,11 +479,15 @@ func (a *App) URL() string {
 
 // Warning is what is wrong with how the relay is reached, to be said
 // where a person sees it; "" when nothing is.
-func (a *App) Warning() string {
-	if isLoopback(a.cfg.Server.Host) || a.server.tls {
+func (a *App) Warning() string { return a.WarningFor(a.cfg.Server.Host) }
+
+// WarningFor is Warning for a relay on host, served as this one is (over
+// TLS or not): what Settings says when such a host is saved.
+func (a *App) WarningFor(host string) string {
+	if isLoopback(host) || a.server.tls {
 		return ""
 	}
-	return "Keypool listens on " + a.cfg.Server.Host + " without TLS: client keys travel in the clear. " +
+	return "Keypool listens on " + host + " without TLS: client keys travel in the clear. " +
 		"Set [server] tls_cert and tls_key (or --tls-cert and --tls-key), or keep it on 127.0.0.1 behind Caddy or tailscale serve (README: Keypool on a server)."
 }
 

@@ -52,7 +52,11 @@ type fixture struct {
 	keys  secrets.Keychain
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { t.Helper(); return newFixtureWith(t, nil) }
+
+// newFixtureWith is newFixture with the core's params changed by mod
+// first (it may prepare the data dir, too).
+func newFixtureWith(t *testing.T, mod func(*app.Params)) *fixture {
 	t.Helper()
 	// The relay serves on a listener made here (Open takes it over): the
 	// kernel picks the port, and nothing can take it first.
@@ -61,7 +65,11 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	keys := testKeychain(t)
-	core, err := app.Open(app.Params{DataDir: dirtest.New(t), Listener: l, Keychain: keys, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	p := app.Params{DataDir: dirtest.New(t), Listener: l, Keychain: keys, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if mod != nil {
+		mod(&p)
+	}
+	core, err := app.Open(p)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,18 +74,32 @@ func newSettingsView(u *UI) *settingsView {
 		port.SetText(p)
 	}
 	save := widget.NewButton("Save address", func() {
+		h := strings.TrimSpace(host.Text)
 		n, err := strconv.Atoi(strings.TrimSpace(port.Text))
 		if err == nil {
-			err = u.core.SetListen(strings.TrimSpace(host.Text), n)
+			err = u.core.SetListen(h, n)
 		}
 		if err != nil {
 			dialog.ShowError(err, u.win)
 			return
 		}
-		dialog.ShowInformation("Saved", "Keypool listens there from its next start.", u.win)
+		msg := "Keypool listens there from its next start."
+		if w := u.core.WarningFor(h); w != "" {
+			msg += "\n\n" + w
+		}
+		dialog.ShowInformation("Saved", msg, u.win)
 	})
+	// Beyond loopback without TLS, the client keys cross the network in
+	// the clear: said under the address.
+	plainHTTP := widget.NewLabel(u.core.Warning())
+	plainHTTP.Wrapping = fyne.TextWrapWord
+	plainHTTP.Importance = widget.WarningImportance
+	if plainHTTP.Text == "" {
+		plainHTTP.Hide()
+	}
 	top := container.NewVBox(
 		widget.NewLabel("Relay: "+u.core.URL()),
+		plainHTTP,
 		container.NewBorder(nil, nil, widget.NewLabel("Host"),
 			container.NewHBox(widget.NewLabel("Port"), container.NewGridWrap(fyne.NewSize(90, port.MinSize().Height), port), save), host),
 		container.NewHBox(copyBtn("Claude Code"), copyBtn("Codex"), copyBtn("Gemini CLI")),

@@ -1,0 +1,72 @@
+package ui
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"keypool/app"
+	"keypool/app/store"
+)
+
+// A relay beyond loopback without TLS sends client keys in the clear:
+// Settings says so under the address, and so does saving such an
+// address; on loopback it says nothing of it.
+func TestSettingsPlainHTTPWarning(t *testing.T) {
+	const clear = "client keys travel in the clear"
+	t.Run("listening_beyond_loopback", func(t *testing.T) {
+		f := newFixtureWith(t, func(p *app.Params) {
+			// A client key first: a host beyond loopback needs one. The
+			// relay still serves on the fixture's 127.0.0.1 listener.
+			st, err := store.Open(filepath.Join(p.DataDir, "keypool.db"), store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			if _, _, err := (app.ClientKeyStore{Store: st, Keys: p.Keychain}).AddClientKey("laptop"); err != nil {
+				t.Fatal(err)
+			}
+			p.Host = "0.0.0.0"
+		})
+		if text := allText(f.ui.settings.content); !strings.Contains(text, clear) {
+			t.Errorf("Settings:\n%s\nwant the warning that %s", text, clear)
+		}
+	})
+	t.Run("saving_a_host_beyond_loopback", func(t *testing.T) {
+		f := newFixture(t)
+		if text := allText(f.ui.settings.content); strings.Contains(text, clear) {
+			t.Errorf("Settings on loopback:\n%s\nwant no warning", text)
+		}
+		if _, err := f.core.AddClientKey("laptop"); err != nil {
+			t.Fatal(err)
+		}
+		var host *widget.Entry
+		eachObject(f.ui.settings.content, func(o fyne.CanvasObject) bool {
+			if e, ok := o.(*widget.Entry); ok && e.Text == "127.0.0.1" {
+				host = e
+			}
+			return host == nil
+		})
+		if host == nil {
+			t.Fatal("no host field showing 127.0.0.1 in Settings")
+		}
+		host.SetText("0.0.0.0")
+		test.Tap(findButton(f.ui.settings.content, "Save address"))
+		var shown strings.Builder
+		for _, o := range f.ui.win.Canvas().Overlays().List() {
+			eachObject(o, func(c fyne.CanvasObject) bool {
+				if l, ok := c.(*widget.Label); ok {
+					shown.WriteString(l.Text + "\n")
+				}
+				return true
+			})
+		}
+		if !strings.Contains(shown.String(), "next start") || !strings.Contains(shown.String(), clear) {
+			t.Errorf("after saving 0.0.0.0 the window says:\n%s\nwant it saved, and the warning that %s", shown.String(), clear)
+		}
+	})
+}
