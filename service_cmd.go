@@ -46,6 +46,7 @@ func serviceCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "Wrote %s: it runs %s.\nNext: %s\nIts log is in the journal: %s\n", u.Path, u.Exec, u.Next, u.Logs)
+	fmt.Fprintf(stdout, "Its database is in %s: keypool status --data-dir %s reads it.\n", u.DataDir, u.DataDir)
 	if !*system {
 		fmt.Fprintln(stdout, "A user service runs while you are logged in; to keep it running after you log out: loginctl enable-linger $USER")
 	} else if p.ConfigPath == "" {

@@ -17,6 +17,11 @@ type Service struct {
 	Args   []string // serve's flags: --config FILE, --data-dir DIR
 	System bool
 	User   string // the account a system unit runs as
+	// StateDirectory, for a system unit, is a folder under /var/lib that
+	// systemd makes for User before the relay starts ("keypool"): the one
+	// place, besides /tmp, ProtectSystem=full leaves to be written that
+	// is sure to be there. Args name it as the data dir.
+	StateDirectory string
 }
 
 // UnitName is the unit's file name, and what systemctl calls it.
@@ -50,7 +55,12 @@ func (s Service) Unit() string {
 	// their rotated tokens (up to 30 s): SIGTERM does what Ctrl-C does.
 	b.WriteString("TimeoutStopSec=45s\nSyslogIdentifier=keypool\nNoNewPrivileges=yes\n")
 	if s.System {
+		// /usr, /boot and /etc are read-only to it: the data dir must lie
+		// elsewhere (InstallService checks).
 		b.WriteString("ProtectSystem=full\nPrivateTmp=yes\n")
+		if s.StateDirectory != "" {
+			fmt.Fprintf(&b, "StateDirectory=%s\n", s.StateDirectory)
+		}
 	}
 	target := "default.target"
 	if s.System {

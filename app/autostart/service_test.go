@@ -30,14 +30,18 @@ func TestServiceUnit(t *testing.T) {
 	tests := []struct {
 		name     string
 		system   bool
+		state    string // StateDirectory
 		want     []string
 		wantNone []string
 	}{
-		{"user", false,
+		{"user", false, "",
 			[]string{`ExecStart="` + exe + `" serve --config /etc/keypool/config.toml --data-dir "/srv/key pool/100%%"`, "WantedBy=default.target"},
-			[]string{"User=", "network-online"}},
-		{"system", true,
+			[]string{"User=", "network-online", "StateDirectory"}},
+		{"system", true, "",
 			[]string{"User=keypool-test", "After=network-online.target", "WantedBy=multi-user.target", "ProtectSystem=full"},
+			[]string{"StateDirectory"}},
+		{"system_state_directory", true, "keypool",
+			[]string{"ProtectSystem=full", "StateDirectory=keypool"},
 			nil},
 	}
 	for _, tt := range tests {
@@ -52,7 +56,7 @@ func TestServiceUnit(t *testing.T) {
 			} else if want := filepath.Join(config, "systemd", "user", "keypool.service"); path != want {
 				t.Errorf("UnitPath(user) = %s, want %s", path, want)
 			}
-			s := Service{Exe: exe, Args: args, System: tt.system, User: "keypool-test"}
+			s := Service{Exe: exe, Args: args, System: tt.system, User: "keypool-test", StateDirectory: tt.state}
 			if err := InstallService(path, s); err != nil {
 				t.Fatal(err)
 			}
