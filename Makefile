@@ -6,6 +6,8 @@ SHELL := /bin/bash
 GO ?= go
 BIN := build/keypool
 HEADLESS_BIN := build/keypool-headless
+# The headless binary's archive, for servers (make package).
+HEADLESS_TAR = build/keypool-headless-$(shell $(GO) env GOOS)-$(shell $(GO) env GOARCH).tar.xz
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 # Debian packages the build and tests need beyond Go, gcc and git.
@@ -27,7 +29,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZTIME ?= 50000x
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all deps build build-headless run test test-race fuzz fuzz-short bench vet screenshots prices package clean
+.PHONY: all deps build build-headless run test test-race fuzz fuzz-short bench vet screenshots prices package package-headless clean
 
 all: build
 
@@ -115,11 +117,19 @@ prices:
 # file; macOS: Keypool.app; Windows: keypool.exe with its icon), built by
 # the fyne CLI from FyneApp.toml. The CLI runs at a pinned version outside
 # go.mod, so packaging never changes the app's own Fyne version. Beside it,
-# the headless binary for servers.
+# the headless archive for servers.
 FYNE_CLI := fyne.io/tools/cmd/fyne@v1.7.4
-package: deps build-headless
+package: deps package-headless
 	$(GO) run $(FYNE_CLI) package --release --tags migrated_fynedo --name keypool
 	@mkdir -p build && for f in keypool.tar.xz Keypool.app keypool.exe; do [ -e "$$f" ] && rm -rf "build/$$f" && mv "$$f" build/; done; ls -la build/
+
+# The headless binary, named keypool, with config.example.toml, in an
+# archive of their own: build/keypool-headless-OS-ARCH.tar.xz.
+package-headless: build-headless
+	@mkdir -p $(dir $(HEADLESS_TAR)) && d=$$(mktemp -d) && \
+	  cp $(HEADLESS_BIN) $$d/keypool && cp config.example.toml $$d/ && \
+	  tar -C $$d -cJf $(HEADLESS_TAR) keypool config.example.toml; s=$$?; rm -rf $$d; exit $$s
+	@echo "wrote $(HEADLESS_TAR)"
 
 clean:
 	rm -rf build

@@ -125,3 +125,53 @@ func TestHeadlessBuild(t *testing.T) {
 		t.Errorf("POST /v1/messages: %s %s (upstream saw %d), want the upstream's answer", resp.Status, b, up.Count())
 	}
 }
+
+// make package ships the headless binary in an archive of its own,
+// build/keypool-headless-OS-ARCH.tar.xz: keypool, static, and
+// config.example.toml. (make package-headless is what it runs for that;
+// here into a scratch dir.)
+func TestPackageHeadless(t *testing.T) {
+	for _, tool := range []string{"make", "tar", "xz"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is missing: %v", tool, err)
+		}
+	}
+	dir := dirtest.New(t)
+	archive := filepath.Join(dir, "keypool-headless.tar.xz")
+	vars := []string{"HEADLESS_BIN=" + filepath.Join(dir, "keypool-headless"), "HEADLESS_TAR=" + archive}
+	makeCmd := func(args ...string) *exec.Cmd {
+		cmd := exec.Command("make", append(args, vars...)...)
+		// Not the flags of a make test this runs under.
+		cmd.Env = envWithout(os.Environ(), "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
+		return cmd
+	}
+	plan, err := makeCmd("-n", "package").CombinedOutput()
+	if err != nil || !strings.Contains(string(plan), "-cJf "+archive) {
+		t.Errorf("make -n package: %v\n%s\nwant it to write %s", err, plan, archive)
+	}
+	if out, err := makeCmd("package-headless").CombinedOutput(); err != nil {
+		t.Fatalf("make package-headless: %v\n%s", err, out)
+	}
+	list, err := exec.Command("tar", "-tJf", archive).Output()
+	if err != nil {
+		t.Fatalf("tar -tJf %s: %v", archive, err)
+	}
+	if got := strings.Fields(string(list)); strings.Join(got, " ") != "keypool config.example.toml" {
+		t.Errorf("the archive holds %q, want keypool and config.example.toml", got)
+	}
+	unpacked := filepath.Join(dir, "unpacked")
+	os.Mkdir(unpacked, 0o755)
+	if out, err := exec.Command("tar", "-xJf", archive, "-C", unpacked).CombinedOutput(); err != nil {
+		t.Fatalf("tar -xJf: %v\n%s", err, out)
+	}
+	if runtime.GOOS == "linux" {
+		f, err := elf.Open(filepath.Join(unpacked, "keypool"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if libs, _ := f.ImportedLibraries(); len(libs) > 0 {
+			t.Errorf("the archive's keypool needs %q, want the static headless binary", libs)
+		}
+	}
+}
