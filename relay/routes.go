@@ -215,6 +215,9 @@ type Health struct {
 	// Runway is, for each protocol some account serves, when new work
 	// could no longer be served at the recent pace.
 	Runway []PoolRunway `json:"runway,omitempty"`
+	// Next is, for each protocol some account can serve now, the account
+	// (id) a new conversation goes to.
+	Next map[pool.Protocol]string `json:"next,omitempty"`
 }
 
 // AccountHealth is one account in /health.
@@ -285,6 +288,14 @@ func (s *Server) Health() Health {
 		h.Accounts = append(h.Accounts, a)
 	}
 	h.Runway = poolRunways(now, set)
+	for p, cands := range set.cands {
+		if i := s.picker.Next(now, cands, pool.FamilyAll); i >= 0 {
+			if h.Next == nil {
+				h.Next = make(map[pool.Protocol]string, len(set.cands))
+			}
+			h.Next[p] = cands[i].Account.ID
+		}
+	}
 	h.Blocked = s.Blocked()
 	if len(set.all) == 0 {
 		h.Hint = s.cfg.NoAccountsHint

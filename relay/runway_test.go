@@ -137,6 +137,11 @@ func TestAvoidRunout(t *testing.T) {
 	})
 	bound := map[string]string{"X-Claude-Code-Session-Id": "long-task"}
 	burn(t, h, "a", bound) // a runs out in ≈1 h 40 min
+	// /health says where a new conversation goes now, as the window and
+	// the tray show it.
+	if next := h.health().Next[pool.ProtocolAnthropic]; next != "b" {
+		t.Errorf("/health next = %q, want b", next)
+	}
 
 	h.ups["a"].Push(relaytest.Reply{Body: relaytest.Message("claude-sonnet-4-5", "a", 1, 1)})
 	h.ups["b"].Push(relaytest.Reply{Body: relaytest.Message("claude-sonnet-4-5", "b", 1, 1)})
@@ -148,6 +153,9 @@ func TestAvoidRunout(t *testing.T) {
 	}
 	// Without the setting, priority decides.
 	h.srv.SetAvoidRunout(0)
+	if next := h.health().Next[pool.ProtocolAnthropic]; next != "a" {
+		t.Errorf("/health next with avoid_runout off = %q, want a", next)
+	}
 	h.ups["a"].Push(relaytest.Reply{Body: relaytest.Message("claude-sonnet-4-5", "a", 1, 1)})
 	if resp, _ := h.post(body("claude-sonnet-4-5", "another task"), nil); resp.Header.Get(relay.HeaderAccount) != "a" {
 		t.Errorf("with avoid_runout off a new conversation went to %q, want a", resp.Header.Get(relay.HeaderAccount))

@@ -45,7 +45,7 @@ func goldenSnapshot() snapshot {
 			Quota: []pool.Quota{{Window: "5h", Utilization: 0.93, ResetsAt: reset}, {Window: "7d", Utilization: 0.71, ResetsAt: reset}}},
 		{ID: "gemini", Name: "Gemini API key", Type: "gemini-api", Priority: 20, Enabled: true, State: "ready"},
 		{ID: "old", Name: "Old key", Type: "openai-responses", Priority: 0, Enabled: false, State: "disabled"},
-	}}
+	}, Next: map[pool.Protocol]string{pool.ProtocolAnthropic: "work", pool.ProtocolResponses: "codex", pool.ProtocolGemini: "gemini"}}
 	today := []store.DayTotal{
 		{Account: "work", Model: "claude-sonnet-4-5", Counts: relay.Counts{Requests: 42, Errors: 1, Server: 1}, CostUSD: 3.1,
 			Usage: relay.Usage{InputTokens: 120000, OutputTokens: 30000, CacheReadTokens: 900000}},

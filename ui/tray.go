@@ -234,17 +234,17 @@ func (s snapshot) summary(firstChoice bool) string {
 	return strings.Join(parts, " · ")
 }
 
-// firstChoice is the ready account of the highest priority that answers
-// protocol p: where the relay sends a new conversation first (among equals
-// the strategy picks), or "".
+// firstChoice is the name of the account the relay sends a new
+// conversation of protocol p to now (by priority, runway and
+// avoid_runout), or "".
 func (s snapshot) firstChoice(p app.Protocol) string {
-	name, best := "", 0
+	id := s.health.Next[p]
 	for _, a := range s.health.Accounts {
-		if a.State == "ready" && app.KindServes(a.Type, p) && (name == "" || a.Priority > best) {
-			name, best = a.Name, a.Priority
+		if a.ID == id {
+			return a.Name
 		}
 	}
-	return name
+	return ""
 }
 
 // tightestQuota is the most used plan window of any ready account

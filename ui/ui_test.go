@@ -1085,7 +1085,7 @@ func TestAccountsSummary(t *testing.T) {
 		{ID: "a", Name: "Work key", Type: "claude-api", Priority: 10, State: "ready", Quota: []pool.Quota{{Window: "5h", Utilization: 0.42}}},
 		{ID: "b", Name: "Max", Type: "claude-oauth", Priority: 90, State: "cooling", Cooldowns: []relay.CooldownInfo{{Family: "all", Until: now.Add(time.Hour)}}},
 		{ID: "c", Name: "Old", State: "disabled"},
-	}}}
+	}, Next: map[pool.Protocol]string{pool.ProtocolAnthropic: "a"}}}
 	want := "1/2 ready · new conversations: Claude → Work key · Work key 5h 42% · next back 15:05"
 	if got := s.summary(true); got != want {
 		t.Errorf("summary = %q, want %q", got, want)

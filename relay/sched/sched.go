@@ -97,7 +97,18 @@ func (p *Picker) Pick(now time.Time, cands []Candidate, f pool.Family, session s
 			}
 		}
 	}
-	off := int(p.rr.Add(1) % uint64(max(len(cands), 1)))
+	return p.fresh(now, cands, f, int(p.rr.Add(1)%uint64(max(len(cands), 1))), skip), false
+}
+
+// Next returns the index of the account a new conversation of family f
+// would go to now, or -1: Pick's choice without a session, taking no turn
+// (for showing, not serving).
+func (p *Picker) Next(now time.Time, cands []Candidate, f pool.Family) int {
+	return p.fresh(now, cands, f, int(p.rr.Load()%uint64(max(len(cands), 1))), func(int) bool { return false })
+}
+
+// fresh chooses for a new conversation, scanning from off.
+func (p *Picker) fresh(now time.Time, cands []Candidate, f pool.Family, off int, skip func(i int) bool) int {
 	if avoid := time.Duration(p.avoid.Load()); avoid > 0 {
 		// A new conversation first looks past accounts about to hit a wall,
 		// so a long task need not move (and lose its cache) half-way.
@@ -106,10 +117,10 @@ func (p *Picker) Pick(now time.Time, cands []Candidate, f pool.Family, session s
 			return skip(i) || o.State == runway.Out || o.State == runway.RunsOut && o.RunsOut.Sub(now) < avoid
 		}
 		if i := p.scan(now, cands, f, off, near); i >= 0 {
-			return i, false
+			return i
 		}
 	}
-	return p.scan(now, cands, f, off, skip), false
+	return p.scan(now, cands, f, off, skip)
 }
 
 // scan returns the best usable candidate not skipped: the highest priority,
