@@ -248,11 +248,15 @@ func DialAccounts(dbPath string) (*RemoteAccounts, error) {
 	if _, err := os.Stat(sock); err != nil {
 		return nil, fmt.Errorf("the relay holding %s has no control socket (%w): stop it, run this command, and start it again", dbPath, err)
 	}
-	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+	return &RemoteAccounts{client: &http.Client{Transport: controlTransport(sock), Timeout: 30 * time.Second}}, nil
+}
+
+// controlTransport reaches the control socket sock, whatever the URL's host.
+func controlTransport(sock string) *http.Transport {
+	return &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", sock)
 	}}
-	return &RemoteAccounts{client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}, nil
 }
 
 func (r *RemoteAccounts) call(method, path string, in, out any) error {

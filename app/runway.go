@@ -57,6 +57,10 @@ var protocolClient = map[Protocol]string{
 	pool.ProtocolChat: "chat apps",
 }
 
+// ClientName names, for people, the clients that speak protocol p:
+// "Claude", "Codex", "Gemini", "chat apps".
+func ClientName(p Protocol) string { return protocolClient[p] }
+
 // RunwayClock is the pool's runway per protocol in clock times, which stay
 // true while nothing changes (the tray and the window redraw only on a
 // change): "Claude runway to ≈15:40 at this pace; first reset 14:05". A

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -108,10 +107,7 @@ func askSession(ctx context.Context, sock, id string) (relay.SessionView, error)
 	var v relay.SessionView
 	ctx, cancel := context.WithTimeout(ctx, statusLineWait)
 	defer cancel()
-	c := http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", sock)
-	}}}
+	c := http.Client{Transport: controlTransport(sock)}
 	if id == "" {
 		id = "-"
 	}

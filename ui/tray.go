@@ -210,12 +210,9 @@ func (s snapshot) summary(firstChoice bool) string {
 	parts := []string{fmt.Sprintf("%d/%d ready", ready, served)}
 	if firstChoice {
 		var first []string
-		for _, c := range []struct {
-			client string
-			p      app.Protocol
-		}{{"Claude", app.ProtocolAnthropic}, {"Codex", app.ProtocolResponses}, {"Gemini", app.ProtocolGemini}} {
-			if a := s.firstChoice(c.p); a != "" {
-				first = append(first, c.client+" → "+a)
+		for _, p := range []app.Protocol{app.ProtocolAnthropic, app.ProtocolResponses, app.ProtocolGemini} {
+			if a := s.firstChoice(p); a != "" {
+				first = append(first, app.ClientName(p)+" → "+a)
 			}
 		}
 		if len(first) > 0 {
