@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"keypool/relay/pool"
@@ -93,6 +94,9 @@ type Tracker struct {
 	mu     sync.Mutex
 	series map[string]*series
 	order  []string // windows in the order first seen
+	// seen is len(series) > 0, read without the lock: the picker asks it
+	// of every candidate on every request.
+	seen atomic.Bool
 }
 
 // Observe records the windows an answer (or a spend) reports at now.
@@ -111,6 +115,7 @@ func (t *Tracker) Observe(now time.Time, qs []pool.Quota) {
 			s = &series{}
 			t.series[q.Window] = s
 			t.order = append(t.order, q.Window)
+			t.seen.Store(true)
 		}
 		s.observe(now, q)
 	}
@@ -137,15 +142,12 @@ func (t *Tracker) Spent(f pool.Family, usd float64) {
 func (t *Tracker) Forget() {
 	t.mu.Lock()
 	t.series, t.order = nil, nil
+	t.seen.Store(false)
 	t.mu.Unlock()
 }
 
 // Has reports whether any window has been seen.
-func (t *Tracker) Has() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.series) > 0
-}
+func (t *Tracker) Has() bool { return t.seen.Load() }
 
 // Windows returns each window's latest reading and outlook at now, in the
 // order they were first seen.
