@@ -24,6 +24,8 @@ DEB_PKGS += dbus-x11
 DEB_PKGS += desktop-file-utils systemd
 # The desktop app (Fyne: OpenGL and X11 headers, through cgo).
 DEB_PKGS += pkg-config libgl-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev
+# A test waits on a real X connection (ui: parking Fyne's loop): Xvfb.
+DEB_PKGS += xvfb
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # A count, not a duration: a duration can end mid-input and fail the run.
 FUZZTIME ?= 50000x

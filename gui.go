@@ -114,6 +114,7 @@ func gui(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		d.loopRuns.Store(true)
 		if u := d.ui.Load(); u != nil {
 			u.LoopStarting()
+			u.ParkWhenIdle(runCtx)
 		}
 		fa.Run() // until Quit
 	}
@@ -162,6 +163,7 @@ func (d *desktopRun) show(ctx context.Context, core *app.App) {
 	u.Run(ctx, d.hidden)
 	if d.loopRuns.Load() {
 		u.LoopStarting() // opened from the startup error window
+		u.ParkWhenIdle(ctx)
 	}
 	d.log.Info("keypool running", "url", core.URL())
 }

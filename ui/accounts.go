@@ -341,7 +341,7 @@ func (v *accountsView) showEdit(a app.Account) {
 			if testCtx.Err() != nil {
 				return
 			}
-			fyne.Do(func() {
+			runOnLoop(func() {
 				if err != nil {
 					result.SetText("Failed: " + err.Error())
 				} else {

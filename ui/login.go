@@ -170,7 +170,7 @@ func (d *loginDialog) show() { d.d.Show() }
 
 // do runs f on Fyne's goroutine for one of the dialog's goroutines.
 func (d *loginDialog) do(f func()) {
-	fyne.Do(func() {
+	runOnLoop(func() {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		f()

@@ -4,8 +4,6 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
-
-	"fyne.io/fyne/v2"
 )
 
 // Fyne's event loop polls the display 60 times a second from the moment it
@@ -55,7 +53,7 @@ func (u *UI) onMain(f func()) {
 		}
 		l.run.Unlock()
 	}
-	fyne.Do(l.unlessStopping(f))
+	runOnLoop(l.unlessStopping(f))
 }
 
 // unlessStopping is f, skipped when it runs after Keypool began to quit.
@@ -68,7 +66,13 @@ func (l *loopState) unlessStopping(f func()) func() {
 }
 
 // Stopping is called before Fyne is asked to quit (see loopState.stopping).
-func (u *UI) Stopping() { u.loop.stopping.Store(true) }
+// A parked loop wakes, to take the quit.
+func (u *UI) Stopping() {
+	u.loop.stopping.Store(true)
+	if p := loopParker.Load(); p != nil {
+		p.stop()
+	}
+}
 
 // withLoop runs f on Fyne's goroutine, starting the loop for it if need be
 // (f uses the window or the clipboard). It may be called from within
@@ -81,7 +85,7 @@ func (u *UI) withLoop(f func()) {
 	l.mu.Lock()
 	if l.started.Load() {
 		l.mu.Unlock()
-		fyne.Do(l.unlessStopping(f))
+		runOnLoop(l.unlessStopping(f))
 		return
 	}
 	l.after = append(l.after, f)
@@ -124,7 +128,7 @@ func (u *UI) LoopStarting() {
 	l.mu.Unlock()
 	l.run.Unlock()
 	for _, f := range after {
-		fyne.Do(l.unlessStopping(f))
+		runOnLoop(l.unlessStopping(f))
 	}
 }
 
@@ -133,7 +137,7 @@ func (u *UI) LoopStarting() {
 func (u *UI) quit() {
 	l := u.loop
 	if l.started.Load() {
-		l.stopping.Store(true)
+		u.Stopping()
 		u.fapp.Quit()
 		return
 	}
