@@ -13,6 +13,16 @@ func KindLabel(t Kind) string {
 	return string(t)
 }
 
+// KindVendor is who provides account type t ("Anthropic", "OpenAI",
+// "Google"; for a compatible API, what it is), or "" for a type this build
+// does not know.
+func KindVendor(t Kind) string {
+	if p := provider.For(t); p != nil {
+		return p.Vendor
+	}
+	return ""
+}
+
 // KindMark is how account type t is marked for people: a letter on its
 // vendor's colour (0xRRGGBB); ok is false for a type this build does not
 // know.

@@ -38,12 +38,18 @@ func TestKindFacade(t *testing.T) {
 		if l, rgb, ok := KindMark(p.Kind); !ok || l != p.Mark.Letter || rgb != p.Mark.RGB {
 			t.Errorf("KindMark(%s) = %q %06x %v, want %q %06x true", p.Kind, l, rgb, ok, p.Mark.Letter, p.Mark.RGB)
 		}
+		if got := KindVendor(p.Kind); got != p.Vendor || got == "" {
+			t.Errorf("KindVendor(%s) = %q, want %q", p.Kind, got, p.Vendor)
+		}
 		if got := KindIsOAuth(p.Kind); got != p.IsOAuth() {
 			t.Errorf("KindIsOAuth(%s) = %v, want %v", p.Kind, got, p.IsOAuth())
 		}
 	}
 	if got := KindLabel("claude-web"); got != "claude-web" {
 		t.Errorf(`KindLabel("claude-web") = %q, want it as written`, got)
+	}
+	if got := KindVendor("claude-web"); got != "" {
+		t.Errorf(`KindVendor("claude-web") = %q, want ""`, got)
 	}
 	if _, _, ok := KindMark("claude-web"); ok {
 		t.Error(`KindMark("claude-web") ok = true, want false`)

@@ -1,5 +1,6 @@
 // Package assets holds the files Keypool embeds: its icon, shared by the
-// packaged app (FyneApp.toml) and, later, the window and tray.
+// packaged app (FyneApp.toml) and the window, the tray's icons, and the
+// providers' marks.
 package assets
 
 import _ "embed"
@@ -20,4 +21,16 @@ var (
 	TrayDown []byte
 	//go:embed tray_paused.png
 	TrayPaused []byte
+)
+
+// The providers' marks in the window, drawn for Keypool (24×24 SVG, each in
+// its provider's colour): a spark for Anthropic, three rings for OpenAI, a
+// four-pointed star for Google.
+var (
+	//go:embed marks/anthropic.svg
+	MarkAnthropic []byte
+	//go:embed marks/openai.svg
+	MarkOpenAI []byte
+	//go:embed marks/google.svg
+	MarkGoogle []byte
 )

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"keypool/app"
+	"keypool/assets"
 	"strconv"
 
 	"fyne.io/fyne/v2"
@@ -74,31 +75,54 @@ func newAccountRow() *accountRow {
 	return r
 }
 
-// providerBadge is a provider's mark: its initial on its colour (Anthropic,
-// OpenAI, Google), so a long list is scanned by provider at a glance.
+// providerBadge is a provider's mark (Anthropic, OpenAI, Google), or for
+// any other kind its initial on its colour, so a long list is scanned by
+// provider at a glance.
 type providerBadge struct {
+	mark    *canvas.Image
 	disc    *canvas.Circle
 	letter  *canvas.Text
 	content *fyne.Container
 }
 
+// vendorMarks are the marks by app.KindVendor.
+var vendorMarks = map[string]fyne.Resource{
+	"Anthropic": fyne.NewStaticResource("anthropic.svg", assets.MarkAnthropic),
+	"OpenAI":    fyne.NewStaticResource("openai.svg", assets.MarkOpenAI),
+	"Google":    fyne.NewStaticResource("google.svg", assets.MarkGoogle),
+}
+
 func newProviderBadge() *providerBadge {
-	b := &providerBadge{disc: canvas.NewCircle(color.Transparent), letter: canvas.NewText("", color.White)}
+	b := &providerBadge{mark: canvas.NewImageFromResource(nil), disc: canvas.NewCircle(color.Transparent),
+		letter: canvas.NewText("", color.White)}
+	b.mark.FillMode = canvas.ImageFillContain
+	b.mark.Hide()
 	b.letter.TextStyle = fyne.TextStyle{Bold: true}
 	b.letter.Alignment = fyne.TextAlignCenter
 	size := canvas.NewRectangle(color.Transparent)
 	size.SetMinSize(fyne.NewSize(22, 22))
 	// Centred, so the row's height never stretches the disc into an oval.
-	b.content = container.NewCenter(container.NewStack(size, b.disc, container.NewCenter(b.letter)))
+	b.content = container.NewCenter(container.NewStack(size, b.disc, container.NewCenter(b.letter), b.mark))
 	return b
 }
 
 // set shows the provider of account type t.
 func (b *providerBadge) set(t app.Kind) {
+	if res, ok := vendorMarks[app.KindVendor(t)]; ok {
+		b.mark.Resource = res
+		b.mark.Show()
+		b.disc.Hide()
+		b.letter.Hide()
+		b.mark.Refresh()
+		return
+	}
 	letter, c := "?", color.NRGBA{0x80, 0x80, 0x80, 0xff}
 	if l, rgb, ok := app.KindMark(t); ok {
 		letter, c = l, color.NRGBA{uint8(rgb >> 16), uint8(rgb >> 8), uint8(rgb), 0xff}
 	}
+	b.mark.Hide()
+	b.disc.Show()
+	b.letter.Show()
 	b.letter.Text = letter
 	b.disc.FillColor = c
 	b.letter.Refresh()

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"keypool/app"
 	"keypool/app/store"
 	"keypool/relay"
 )
@@ -35,6 +36,38 @@ func TestAccountRowText(t *testing.T) {
 		}
 		if got := restingCause(s, tt.id); got != tt.cause {
 			t.Errorf("restingCause(%s) = %q, want %q", tt.id, got, tt.cause)
+		}
+	}
+}
+
+// TestProviderBadge: Anthropic, OpenAI and Google accounts show their
+// provider's mark; any other kind its initial on its colour.
+func TestProviderBadge(t *testing.T) {
+	tests := []struct {
+		kind   app.Kind
+		mark   string // the mark's file, or "" for the letter
+		letter string
+	}{
+		{app.KindClaudeOAuth, "anthropic.svg", ""},
+		{app.KindClaudeAPI, "anthropic.svg", ""},
+		{app.KindCodexOAuth, "openai.svg", ""},
+		{app.KindOpenAIResponses, "openai.svg", ""},
+		{app.KindGemini, "google.svg", ""},
+		{app.KindGeminiAPI, "google.svg", ""},
+		{app.KindOpenAICompatible, "", "C"},
+		{"claude-web", "", "?"},
+	}
+	b := newProviderBadge()
+	for _, tt := range tests {
+		b.set(tt.kind) // one badge, reused as rows are
+		if tt.mark != "" {
+			if !b.mark.Visible() || b.mark.Resource == nil || b.mark.Resource.Name() != tt.mark || b.disc.Visible() || b.letter.Visible() {
+				t.Errorf("%s: want the mark %s alone", tt.kind, tt.mark)
+			}
+			continue
+		}
+		if b.mark.Visible() || !b.disc.Visible() || !b.letter.Visible() || b.letter.Text != tt.letter {
+			t.Errorf("%s: mark shown %v, letter %q (shown %v); want the letter %q alone", tt.kind, b.mark.Visible(), b.letter.Text, b.letter.Visible(), tt.letter)
 		}
 	}
 }
