@@ -17,7 +17,8 @@ import (
 // something for the loop, or for parkLimit; then Fyne's loop goes on as
 // usual until it has been quiet for quietFor again. Quiet means nothing was
 // sent to the display in that time: no frame drawn, so nothing animates (a
-// blinking cursor draws twice a second).
+// text field's blinking cursor draws twice a second; it stops blinking when
+// the window loses the focus).
 
 // How long the loop must have been quiet before it is parked, and how long
 // one park lasts at most: whatever Fyne queued for its own goroutine runs
@@ -50,9 +51,6 @@ type displayWaiter interface {
 // parker parks Fyne's loop while nothing happens (see above).
 type parker struct {
 	waiter displayWaiter
-	// busy reports, on Fyne's goroutine, that the loop must not be parked
-	// whatever the display says.
-	busy func() bool
 	// run runs a function on Fyne's goroutine.
 	run func(func())
 	// active is when something last happened (Unix nanoseconds): the loop
@@ -66,8 +64,8 @@ type parker struct {
 	quietFor, limit, gap time.Duration
 }
 
-func newParker(w displayWaiter, busy func() bool) *parker {
-	p := &parker{waiter: w, busy: busy, run: fyne.Do, now: time.Now,
+func newParker(w displayWaiter) *parker {
+	p := &parker{waiter: w, run: fyne.Do, now: time.Now,
 		quietFor: quietFor, limit: parkLimit, gap: parkGap}
 	p.active.Store(p.now().UnixNano())
 	return p
@@ -136,8 +134,7 @@ func (p *parker) park(seen uint64) bool {
 		return true
 	}
 	// Asked every time, so the next park compares with now.
-	quiet := p.waiter.quiet()
-	if !quiet || p.busy() {
+	if !p.waiter.quiet() {
 		return true
 	}
 	// A wake left from work that ran before this park would end it at
@@ -170,7 +167,7 @@ func (u *UI) ParkWhenIdle(ctx context.Context) {
 	if w == nil {
 		return
 	}
-	p := newParker(w, u.animating)
+	p := newParker(w)
 	if !loopParker.CompareAndSwap(nil, p) {
 		w.close()
 		return
@@ -182,14 +179,4 @@ func (u *UI) ParkWhenIdle(ctx context.Context) {
 		loopParker.CompareAndSwap(p, nil)
 		w.close()
 	}
-}
-
-// animating reports, on Fyne's goroutine, whether the shown window has a
-// text field with the keyboard focus, whose cursor blinks.
-func (u *UI) animating() bool {
-	if !u.visible.Load() {
-		return false
-	}
-	_, typing := u.win.Canvas().Focused().(fyne.Shortcutable)
-	return typing
 }

@@ -84,10 +84,10 @@ func startFakeLoop(t *testing.T) *fakeLoop {
 func (l *fakeLoop) do(f func()) { l.funcs <- f }
 
 // startParker follows with p until the test ends, and returns its waiter.
-func startParker(t *testing.T, l *fakeLoop, busy func() bool, limit time.Duration) (*parker, *fakeWaiter) {
+func startParker(t *testing.T, l *fakeLoop, limit time.Duration) (*parker, *fakeWaiter) {
 	t.Helper()
 	w := newFakeWaiter()
-	p := newParker(w, busy)
+	p := newParker(w)
 	p.run = l.do
 	p.quietFor, p.limit, p.gap = 10*time.Millisecond, limit, time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
@@ -105,7 +105,7 @@ func startParker(t *testing.T, l *fakeLoop, busy func() bool, limit time.Duratio
 
 func TestParkerParksAQuietLoop(t *testing.T) {
 	l := startFakeLoop(t)
-	p, w := startParker(t, l, func() bool { return false }, time.Hour)
+	p, w := startParker(t, l, time.Hour)
 	if !waitFor(5*time.Second, w.waiting.Load) {
 		t.Fatal("a quiet loop was not parked")
 	}
@@ -133,7 +133,7 @@ func TestParkerParksAQuietLoop(t *testing.T) {
 
 func TestParkerParksAgainAfterItsLimit(t *testing.T) {
 	l := startFakeLoop(t)
-	_, w := startParker(t, l, func() bool { return false }, 5*time.Millisecond)
+	_, w := startParker(t, l, 5*time.Millisecond)
 	// Each park ends at the limit; the loop gets a frame, then is parked
 	// again without waiting to be quiet for long.
 	if !waitFor(5*time.Second, func() bool { return w.waits.Load() >= 5 }) {
@@ -141,42 +141,28 @@ func TestParkerParksAgainAfterItsLimit(t *testing.T) {
 	}
 }
 
-func TestParkerLeavesABusyLoop(t *testing.T) {
-	tests := []struct {
-		name     string
-		notQuiet bool // a frame was drawn since the last look
-		busy     bool // a text field has the focus
-	}{
-		{"drawing", true, false},
-		{"typing", false, true},
+// A loop that drew a frame in its quiet time (something animates) is not
+// parked; once it stops drawing, it is.
+func TestParkerLeavesADrawingLoop(t *testing.T) {
+	l := startFakeLoop(t)
+	_, w := startParker(t, l, time.Hour)
+	w.notQuiet.Store(true)
+	// Several looks at the loop, none of which parks it.
+	if !waitFor(5*time.Second, func() bool { return l.ran.Load() >= 3 }) {
+		t.Fatal("the parker did not look at the loop")
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			l := startFakeLoop(t)
-			var typing atomic.Bool
-			typing.Store(tt.busy)
-			_, w := startParker(t, l, typing.Load, time.Hour)
-			w.notQuiet.Store(tt.notQuiet)
-			// Several looks at the loop, none of which parks it.
-			if !waitFor(5*time.Second, func() bool { return l.ran.Load() >= 3 }) {
-				t.Fatal("the parker did not look at the loop")
-			}
-			if n := w.waits.Load(); n != 0 {
-				t.Fatalf("%d parks of a loop that is %s", n, tt.name)
-			}
-			// Once it is quiet and idle, it is parked.
-			w.notQuiet.Store(false)
-			typing.Store(false)
-			if !waitFor(5*time.Second, w.waiting.Load) {
-				t.Fatal("a loop quiet again was not parked")
-			}
-		})
+	if n := w.waits.Load(); n != 0 {
+		t.Fatalf("%d parks of a loop that is drawing", n)
+	}
+	w.notQuiet.Store(false)
+	if !waitFor(5*time.Second, w.waiting.Load) {
+		t.Fatal("a loop quiet again was not parked")
 	}
 }
 
 func TestParkerStops(t *testing.T) {
 	l := startFakeLoop(t)
-	p, w := startParker(t, l, func() bool { return false }, time.Hour)
+	p, w := startParker(t, l, time.Hour)
 	if !waitFor(5*time.Second, w.waiting.Load) {
 		t.Fatal("a quiet loop was not parked")
 	}
@@ -196,7 +182,7 @@ func TestParkerStops(t *testing.T) {
 // when its context ends.
 func TestParkerEndsWithoutTheLoop(t *testing.T) {
 	w := newFakeWaiter()
-	p := newParker(w, func() bool { return false })
+	p := newParker(w)
 	p.run = func(func()) {} // dropped, as Fyne drops work after its loop ended
 	p.quietFor, p.gap = time.Millisecond, time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
@@ -218,7 +204,7 @@ func TestParkerEndsWithoutTheLoop(t *testing.T) {
 // after the park was scheduled keeps the loop from parking.
 func TestParkerForgetsStaleWakes(t *testing.T) {
 	w := newFakeWaiter()
-	p := newParker(w, func() bool { return false })
+	p := newParker(w)
 	p.limit = 20 * time.Millisecond
 
 	p.touch() // its work ran; then the park is scheduled
