@@ -44,7 +44,8 @@ type displayWaiter interface {
 	// forget drops wakes that came before it: the next wait ends only on a
 	// later one.
 	forget()
-	// close gives back what the waiter holds; no wait may follow.
+	// close gives back what the waiter holds; a wait after it returns at
+	// once, and a wake does nothing.
 	close()
 }
 
@@ -160,8 +161,9 @@ func runOnLoop(f func()) {
 }
 
 // ParkWhenIdle parks Fyne's loop while nothing happens, until ctx is done;
-// call it once the loop runs, with the desktop driver. Where Keypool cannot
-// wait on the display (not X11) it does nothing.
+// call it, with the desktop driver, when the loop starts or runs (a park
+// waits in Fyne's queue until then). Where Keypool cannot wait on the
+// display (not X11) it does nothing.
 func (u *UI) ParkWhenIdle(ctx context.Context) {
 	w := newDisplayWaiter()
 	if w == nil {

@@ -10,7 +10,14 @@ static int kpConnection(void *d) { return ConnectionNumber((Display *)d); }
 // kpPending flushes what is buffered for the server and reports how many
 // events are waiting to be handled, reading any the socket has.
 static int kpPending(void *d) { return XEventsQueued((Display *)d, QueuedAfterFlush); }
-static unsigned long kpNextRequest(void *d) { return XNextRequest((Display *)d); }
+// kpSent is the number of the next request on the connection. GLX and
+// Mesa send theirs through XCB on the same connection, which Xlib counts
+// only when it sends one of its own: so it sends a no-op first, and the
+// count includes that.
+static unsigned long kpSent(void *d) {
+	XNoOp((Display *)d);
+	return XNextRequest((Display *)d);
+}
 */
 import "C"
 
@@ -59,22 +66,22 @@ func (x *x11Waiter) connection() unsafe.Pointer {
 	if x.dpy == nil && x.display != nil {
 		x.dpy, x.display = x.display(), nil
 		if x.dpy != nil {
-			x.seq = C.kpNextRequest(x.dpy)
+			x.seq = C.kpSent(x.dpy)
 		}
 	}
 	return x.dpy
 }
 
-// quiet reports whether no request went to the X server since the last
-// call: every frame drawn, cursor changed or window moved sends some.
+// quiet reports whether no request but its own went to the X server since
+// the last call: every frame drawn, cursor changed or window moved sends
+// some.
 func (x *x11Waiter) quiet() bool {
 	dpy := x.connection()
 	if dpy == nil {
 		return false
 	}
-	C.kpPending(dpy) // brings the request count up to what was sent
-	seq := C.kpNextRequest(dpy)
-	quiet := seq == x.seq
+	seq := C.kpSent(dpy)
+	quiet := seq == x.seq+1
 	x.seq = seq
 	return quiet
 }
