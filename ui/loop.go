@@ -12,7 +12,8 @@ import (
 // needs no loop), Keypool does not run it until something needs it — the
 // window, or the clipboard — so an app that stays in the tray costs next to
 // nothing. Until then, what would run on Fyne's goroutine runs directly,
-// one at a time.
+// one at a time. Once the loop runs, idle.go parks it while nothing
+// happens.
 
 // loopState is whether Fyne's loop runs, and what waits for it.
 type loopState struct {
