@@ -22,7 +22,6 @@ static void xcTouchRoot(void *d) {
 	XChangeProperty(dpy, DefaultRootWindow(dpy), name, XA_CARDINAL, 8, PropModeReplace, &v, 1);
 	XFlush(dpy);
 }
-static void xcSync(void *d) { XSync((Display *)d, False); }
 static int xcDrain(void *d) {
 	Display *dpy = d;
 	XEvent ev;
@@ -68,9 +67,6 @@ func (c *Conn) WatchRoot() { C.xcWatchRoot(c.dpy) }
 // TouchRoot changes a property of the root window, which every connection
 // that watches the root hears of.
 func (c *Conn) TouchRoot() { C.xcTouchRoot(c.dpy) }
-
-// Sync sends what is buffered and waits until the server handled it.
-func (c *Conn) Sync() { C.xcSync(c.dpy) }
 
 // Drain handles every event the connection has, as a toolkit's loop would,
 // and reports how many there were.
