@@ -3,7 +3,11 @@
 // reference) and through `keypool serve`, and the figures are printed side
 // by side. All traffic stays on 127.0.0.1 and every loop is bounded.
 //
-//	go run ./bench -keypool build/keypool [-headless build/keypool-headless] [-hold 60s] [-mixed 60s]
+//	go run ./bench -keypool build/keypool [-headless build/keypool-headless] [-baseline OLD] [-hold 60s] [-mixed 60s]
+//
+// Stream figures are timed as their bytes reach the client's connection,
+// read by the goroutine that sent the request, and the targets take turns
+// round by round, so a shared host's drift falls on each alike.
 package main
 
 import (
@@ -35,12 +39,13 @@ func main() {
 	}
 	bin := flag.String("keypool", "build/keypool", "the keypool binary to measure")
 	headless := flag.String("headless", "", "a headless build (make build-headless) whose start and idle memory to compare with -keypool's")
+	baseline := flag.String("baseline", "", "another keypool build (before a change) measured beside -keypool, turn by turn, in the request and stream runs")
 	dur := flag.Duration("dur", 5*time.Second, "length of each small-request run")
 	hold := flag.Duration("hold", 60*time.Second, "how long the 1,000 streams are held open")
 	holdN := flag.Int("streams", 1000, "concurrent streams held open")
 	mixed := flag.Duration("mixed", 60*time.Second, "length of the mixed run with failover underneath (0: skip it)")
 	flag.Parse()
-	if err := run(*bin, *headless, *dur, *hold, *holdN, *mixed); err != nil {
+	if err := run(*bin, *headless, *baseline, *dur, *hold, *holdN, *mixed); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -153,7 +158,7 @@ type target struct {
 	pid  int
 }
 
-func run(bin, headless string, dur, hold time.Duration, holdN int, mixed time.Duration) error {
+func run(bin, headless, baseline string, dur, hold time.Duration, holdN int, mixed time.Duration) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -209,6 +214,22 @@ func run(bin, headless string, dur, hold time.Duration, holdN int, mixed time.Du
 		{"keypool", "http://" + kpAddr, "bench-key", kp.Process.Pid},
 	}
 
+	if baseline != "" {
+		bdir := filepath.Join(dir, "baseline")
+		if err := os.MkdirAll(bdir, 0o700); err != nil {
+			return err
+		}
+		bp, bAddr, err := startKeypool(ctx, baseline, cfgPath, bdir)
+		if err != nil {
+			return err
+		}
+		defer stopProc(bp)
+		if err := waitHealth("http://"+bAddr, 10*time.Second); err != nil {
+			return err
+		}
+		targets = append(targets, target{"baseline", "http://" + bAddr, "bench-key", bp.Process.Pid})
+	}
+
 	fmt.Printf("Keypool relay benchmark — %s, %d CPUs\n\n", time.Now().Format("2006-01-02"), numCPU())
 	fmt.Printf("start to /health answering: %v   idle RSS: %v\n\n", ready.Round(time.Millisecond), idleRSS)
 	if headless != "" {
@@ -239,29 +260,11 @@ func run(bin, headless string, dur, hold time.Duration, holdN int, mixed time.Du
 		fmt.Println()
 	}
 
-	// Streams: 200 events 5 ms apart, 50 concurrent, 3 rounds.
-	fmt.Printf("\nStreams, 200 events 5 ms apart, 50 concurrent (started 1 ms apart) × 5 rounds\n")
-	fmt.Printf("  %-13s %12s %12s %14s %14s %8s\n", "", "TTFB p50", "1st word p50", "added TTFB", "added 1st word", "broken")
-	var baseTTFB, baseFirst time.Duration
-	for _, t := range targets {
-		ttfb, first, broken := streamRun(t, 50, 5, 200, 5*time.Millisecond)
-		if t.name == "direct" {
-			baseTTFB, baseFirst = ttfb, first
-		}
-		fmt.Printf("  %-13s %12v %12v %14v %14v %8d\n", t.name, ttfb, first, ttfb-baseTTFB, first-baseFirst, broken)
-	}
-
-	// The same, one stream at a time: the relay's own latency, without 50
-	// streams' worth of work queued on the machine's cores ahead of it.
-	fmt.Printf("\nStreams one at a time, 10 events 5 ms apart × 200\n")
-	fmt.Printf("  %-13s %12s %12s %14s %14s %8s\n", "", "TTFB p50", "1st word p50", "added TTFB", "added 1st word", "broken")
-	for _, t := range targets {
-		ttfb, first, broken := streamRun(t, 1, 200, 10, 5*time.Millisecond)
-		if t.name == "direct" {
-			baseTTFB, baseFirst = ttfb, first
-		}
-		fmt.Printf("  %-13s %12v %12v %14v %14v %8d\n", t.name, ttfb, first, ttfb-baseTTFB, first-baseFirst, broken)
-	}
+	// Streams: 200 events 5 ms apart, 50 concurrent; then one at a time.
+	streamTable(targets, fmt.Sprintf("Streams, 200 events 5 ms apart, 50 concurrent (started 1 ms apart) × %d rounds", streamRounds), 50, streamRounds, 200)
+	// One at a time: the relay's own latency, without 50 streams' worth of
+	// work queued on the machine's cores ahead of it.
+	streamTable(targets, "Streams one at a time, 10 events 5 ms apart × 200", 1, 200, 10)
 
 	// Many long streams held open.
 	fmt.Printf("\n%d concurrent streams held open for %v through keypool\n", holdN, hold)
@@ -433,40 +436,137 @@ func smallRun(t target, workers int, dur time.Duration) (rate float64, p50, p99 
 	return float64(n.Load()) / el.Seconds(), pct(lats, 50), pct(lats, 99), bad.Load()
 }
 
-func streamRun(t target, conc, rounds, events int, gap time.Duration) (ttfb, first time.Duration, broken int) {
-	tr := &http.Transport{MaxIdleConnsPerHost: conc * 2, DisableCompression: true}
-	defer tr.CloseIdleConnections()
-	want := transcript(events)
-	var (
-		mu     sync.Mutex
-		ttfbs  []time.Duration
-		firsts []time.Duration
-	)
-	for range rounds {
-		var wg sync.WaitGroup
-		for i := range conc {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				// Streams start 1 ms apart, so the figure is the relay's
-				// latency, not the herd of 50 simultaneous connects.
-				time.Sleep(time.Duration(i) * time.Millisecond)
-				tb, fe, ok := oneStream(tr, t, events, gap, want)
-				mu.Lock()
-				defer mu.Unlock()
-				if !ok {
-					broken++
-					return
-				}
-				ttfbs = append(ttfbs, tb)
-				firsts = append(firsts, fe)
-			}()
-		}
-		wg.Wait()
+// streamRounds is how many rounds of 50 concurrent streams each target gets.
+const streamRounds = 8
+
+// streamTable runs streamRun and prints its figures, each target's added
+// time against the first target's (direct).
+func streamTable(targets []target, title string, conc, rounds, events int) {
+	fmt.Printf("\n%s\n", title)
+	fmt.Printf("  %-13s %12s %12s %14s %14s %8s\n", "", "TTFB p50", "1st word p50", "added TTFB", "added 1st word", "broken")
+	figs := streamRun(targets, conc, rounds, events, 5*time.Millisecond)
+	base := figs[0]
+	for i, t := range targets {
+		f := figs[i]
+		fmt.Printf("  %-13s %12v %12v %14v %14v %8d\n", t.name, f.ttfb, f.first, f.ttfb-base.ttfb, f.first-base.first, f.broken)
 	}
-	slices.Sort(ttfbs)
-	slices.Sort(firsts)
-	return pct(ttfbs, 50), pct(firsts, 50), broken
+}
+
+// streamFigures are one target's stream figures: the medians of the time
+// to the headers and to the first content event, and the streams that
+// broke or came altered.
+type streamFigures struct {
+	ttfb, first time.Duration
+	broken      int
+}
+
+// streamRun sends rounds of conc streams of events events to each target.
+// The targets take turns, round by round, in an order that rotates: the
+// machine's speed drifts from one second to the next on a shared host, and
+// so falls on every target alike.
+func streamRun(targets []target, conc, rounds, events int, gap time.Duration) []streamFigures {
+	want := transcript(events)
+	ttfbs := make([][]time.Duration, len(targets))
+	firsts := make([][]time.Duration, len(targets))
+	figs := make([]streamFigures, len(targets))
+	clients := make([][]wireClient, len(targets))
+	for i, t := range targets {
+		clients[i] = make([]wireClient, conc)
+		for j := range clients[i] {
+			clients[i][j].addr = strings.TrimPrefix(t.url, "http://")
+			defer clients[i][j].close()
+		}
+	}
+	var mu sync.Mutex
+	for r := range rounds {
+		for k := range targets {
+			ti := (r + k) % len(targets)
+			var wg sync.WaitGroup
+			for i := range conc {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					// Streams start 1 ms apart, so the figure is the
+					// relay's latency, not the herd of simultaneous
+					// connects.
+					time.Sleep(time.Duration(i) * time.Millisecond)
+					tb, fe, ok := clients[ti][i].stream(targets[ti], events, gap, want)
+					mu.Lock()
+					defer mu.Unlock()
+					if !ok {
+						figs[ti].broken++
+						return
+					}
+					ttfbs[ti] = append(ttfbs[ti], tb)
+					firsts[ti] = append(firsts[ti], fe)
+				}()
+			}
+			wg.Wait()
+		}
+	}
+	for i := range targets {
+		slices.Sort(ttfbs[i])
+		slices.Sort(firsts[i])
+		figs[i].ttfb, figs[i].first = pct(ttfbs[i], 50), pct(firsts[i], 50)
+	}
+	return figs
+}
+
+// wireClient is one keep-alive connection, written and read by the
+// goroutine that asks, as Node's and tokio's HTTP clients read theirs. The
+// first word is timed when its bytes reach the client; net/http's
+// Transport would add a hand-over of the response from its reading
+// goroutine to the caller's, a wait that grows with the machine's load and
+// is the client's, not the relay's.
+type wireClient struct {
+	addr string
+	conn net.Conn
+	br   *bufio.Reader
+}
+
+func (c *wireClient) close() {
+	if c.conn != nil {
+		c.conn.Close()
+		c.conn = nil
+	}
+}
+
+// stream is oneStream on c's connection, dialled before the clock starts.
+func (c *wireClient) stream(t target, events int, gap time.Duration, want []byte) (ttfb, first time.Duration, ok bool) {
+	if c.conn == nil {
+		conn, err := net.Dial("tcp", c.addr)
+		if err != nil {
+			return 0, 0, false
+		}
+		c.conn, c.br = conn, bufio.NewReaderSize(conn, 64<<10)
+	}
+	req := streamRequest(t, events, gap)
+	s := time.Now()
+	if err := req.Write(c.conn); err != nil {
+		c.close()
+		return 0, 0, false
+	}
+	resp, err := http.ReadResponse(c.br, req)
+	if err != nil {
+		c.close()
+		return 0, 0, false
+	}
+	ttfb = time.Since(s)
+	first, ok = readStream(resp, s, want)
+	if !ok || resp.Close {
+		c.close()
+	}
+	return ttfb, first, ok
+}
+
+func streamRequest(t target, events int, gap time.Duration) *http.Request {
+	req, _ := http.NewRequest("POST", fmt.Sprintf("%s/v1/messages?events=%d&gap=%s", t.url, events, gap),
+		strings.NewReader(`{"model":"claude-sonnet-4-5","max_tokens":16,"stream":true,"messages":[{"role":"user","content":"hi"}]}`))
+	req.Header.Set("Content-Type", "application/json")
+	if t.key != "" {
+		req.Header.Set("X-Api-Key", t.key)
+	}
+	return req
 }
 
 // oneStream reads a whole stream, timing the headers and the first content
@@ -474,19 +574,21 @@ func streamRun(t target, conc, rounds, events int, gap time.Duration) (ttfb, fir
 // it, so a stream that fails before it can move to another account), and
 // checks it byte for byte.
 func oneStream(tr *http.Transport, t target, events int, gap time.Duration, want []byte) (ttfb, first time.Duration, ok bool) {
-	req, _ := http.NewRequest("POST", fmt.Sprintf("%s/v1/messages?events=%d&gap=%s", t.url, events, gap),
-		strings.NewReader(`{"model":"claude-sonnet-4-5","max_tokens":16,"stream":true,"messages":[{"role":"user","content":"hi"}]}`))
-	req.Header.Set("Content-Type", "application/json")
-	if t.key != "" {
-		req.Header.Set("X-Api-Key", t.key)
-	}
+	req := streamRequest(t, events, gap)
 	s := time.Now()
 	resp, err := tr.RoundTrip(req)
 	if err != nil {
 		return 0, 0, false
 	}
-	defer resp.Body.Close()
 	ttfb = time.Since(s)
+	first, ok = readStream(resp, s, want)
+	return ttfb, first, ok
+}
+
+// readStream reads resp's whole body, timing from s the first content
+// event, and reports whether the answer was a 200 with exactly want.
+func readStream(resp *http.Response, s time.Time, want []byte) (first time.Duration, ok bool) {
+	defer resp.Body.Close()
 	br := bufio.NewReaderSize(resp.Body, 64<<10)
 	var got bytes.Buffer
 	for {
@@ -499,7 +601,7 @@ func oneStream(tr *http.Transport, t target, events int, gap time.Duration, want
 			break
 		}
 	}
-	return ttfb, first, resp.StatusCode == 200 && bytes.Equal(got.Bytes(), want)
+	return first, resp.StatusCode == 200 && bytes.Equal(got.Bytes(), want)
 }
 
 // holdRun keeps n streams open for d (one event a second) and samples the
