@@ -66,6 +66,18 @@ func transcript(n int) []byte {
 	return b.Bytes()
 }
 
+// transcripts holds the upstream's transcripts by length, made once: the
+// upstream should cost the machine as little as it can.
+var transcripts sync.Map
+
+func cachedTranscript(n int) []byte {
+	if t, ok := transcripts.Load(n); ok {
+		return t.([]byte)
+	}
+	t, _ := transcripts.LoadOrStore(n, transcript(n))
+	return t.([]byte)
+}
+
 // serveRole serves role on the listener the parent handed over as fd 3
 // (see serveChild).
 func serveRole(role string) {
@@ -130,7 +142,10 @@ func upstream(w http.ResponseWriter, r *http.Request) {
 	gap, _ := time.ParseDuration(q.Get("gap"))
 	w.Header().Set("Content-Type", "text/event-stream")
 	rc := http.NewResponseController(w)
-	full := transcript(n)
+	full := cachedTranscript(n)
+	pause := time.NewTimer(gap)
+	pause.Stop()
+	defer pause.Stop()
 	// Write event by event, pausing between them.
 	for len(full) > 0 {
 		i := bytes.Index(full, []byte("\n\n")) + 2
@@ -140,8 +155,9 @@ func upstream(w http.ResponseWriter, r *http.Request) {
 		rc.Flush()
 		full = full[i:]
 		if gap > 0 && len(full) > 0 {
+			pause.Reset(gap)
 			select {
-			case <-time.After(gap):
+			case <-pause.C:
 			case <-r.Context().Done():
 				return
 			}
@@ -443,21 +459,22 @@ const streamRounds = 8
 // time against the first target's (direct).
 func streamTable(targets []target, title string, conc, rounds, events int) {
 	fmt.Printf("\n%s\n", title)
-	fmt.Printf("  %-13s %12s %12s %14s %14s %8s\n", "", "TTFB p50", "1st word p50", "added TTFB", "added 1st word", "broken")
+	fmt.Printf("  %-13s %12s %12s %14s %14s %8s %8s\n", "", "TTFB p50", "1st word p50", "added TTFB", "added 1st word", "broken", "CPU")
 	figs := streamRun(targets, conc, rounds, events, 5*time.Millisecond)
 	base := figs[0]
 	for i, t := range targets {
 		f := figs[i]
-		fmt.Printf("  %-13s %12v %12v %14v %14v %8d\n", t.name, f.ttfb, f.first, f.ttfb-base.ttfb, f.first-base.first, f.broken)
+		fmt.Printf("  %-13s %12v %12v %14v %14v %8d %8v\n", t.name, f.ttfb, f.first, f.ttfb-base.ttfb, f.first-base.first, f.broken, f.cpu)
 	}
 }
 
 // streamFigures are one target's stream figures: the medians of the time
 // to the headers and to the first content event, and the streams that
-// broke or came altered.
+// broke or came altered, and the CPU time the target's process used.
 type streamFigures struct {
 	ttfb, first time.Duration
 	broken      int
+	cpu         time.Duration // the target's process's CPU time over its turns
 }
 
 // streamRun sends rounds of conc streams of events events to each target.
@@ -481,6 +498,7 @@ func streamRun(targets []target, conc, rounds, events int, gap time.Duration) []
 	for r := range rounds {
 		for k := range targets {
 			ti := (r + k) % len(targets)
+			cpu0 := cpuTime(targets[ti].pid)
 			var wg sync.WaitGroup
 			for i := range conc {
 				wg.Add(1)
@@ -502,6 +520,7 @@ func streamRun(targets []target, conc, rounds, events int, gap time.Duration) []
 				}()
 			}
 			wg.Wait()
+			figs[ti].cpu += cpuTime(targets[ti].pid) - cpu0
 		}
 	}
 	for i := range targets {
@@ -589,19 +608,26 @@ func oneStream(tr *http.Transport, t target, events int, gap time.Duration, want
 // event, and reports whether the answer was a 200 with exactly want.
 func readStream(resp *http.Response, s time.Time, want []byte) (first time.Duration, ok bool) {
 	defer resp.Body.Close()
-	br := bufio.NewReaderSize(resp.Body, 64<<10)
-	var got bytes.Buffer
+	// The first word has arrived once the bytes up to the end of want's
+	// first content event have; each read is checked against want as it
+	// comes, so a stream costs the client no allocation per event.
+	c := bytes.Index(want, []byte("event: content_block"))
+	firstEnd := c + bytes.Index(want[c:], []byte("\n\n")) + 2
+	buf := make([]byte, 32<<10)
+	got, same := 0, true
 	for {
-		line, err := br.ReadBytes('\n')
-		got.Write(line)
-		if first == 0 && bytes.HasSuffix(got.Bytes(), []byte("\n\n")) && bytes.Contains(got.Bytes(), []byte("event: content_block")) {
+		n, err := resp.Body.Read(buf)
+		if same && (got+n > len(want) || !bytes.Equal(buf[:n], want[got:got+n])) {
+			same = false
+		}
+		got += n
+		if first == 0 && got >= firstEnd {
 			first = time.Since(s)
 		}
 		if err != nil {
-			break
+			return first, resp.StatusCode == 200 && same && got == len(want) && err == io.EOF
 		}
 	}
-	return first, resp.StatusCode == 200 && bytes.Equal(got.Bytes(), want)
 }
 
 // holdRun keeps n streams open for d (one event a second) and samples the
@@ -814,6 +840,25 @@ func rss(pid int) memory {
 		}
 	}
 	return m
+}
+
+// cpuTime is the CPU time pid has used so far, user and system, from
+// /proc (in clock ticks, taken as the usual 100 a second).
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name, which is in parentheses and may
+	// hold spaces: utime and stime are the 12th and 13th of them.
+	_, rest, _ := bytes.Cut(b, []byte(") "))
+	f := strings.Fields(string(rest))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 func pct(s []time.Duration, p int) time.Duration {
