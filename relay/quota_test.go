@@ -29,6 +29,16 @@ func TestPlanQuota(t *testing.T) {
 			{Window: "5h", Utilization: 0.42, ResetsAt: time.Unix(1764172800, 0), Status: "allowed"},
 			{Window: "7d", Utilization: 0.91, ResetsAt: time.Unix(1764547200, 0), Status: "allowed_warning"},
 		}},
+		{"anthropic_spent", pool.KindClaudeOAuth, map[string]string{
+			// Past 100% of a window it rejects: a fraction, not a percentage.
+			"Anthropic-Ratelimit-Unified-Status":         "rejected",
+			"Anthropic-Ratelimit-Unified-5h-Utilization": "1.02", "Anthropic-Ratelimit-Unified-5h-Status": "rejected",
+		}, []pool.Quota{{Window: "5h", Utilization: 1.02, Status: "rejected"}}},
+		{"mirror_percent", pool.KindClaudeOAuth, map[string]string{
+			"Anthropic-Ratelimit-Unified-Status":         "allowed",
+			"Anthropic-Ratelimit-Unified-5h-Utilization": "42", "Anthropic-Ratelimit-Unified-5h-Status": "allowed",
+			"Anthropic-Ratelimit-Unified-7d-Utilization": "1.5",
+		}, []pool.Quota{{Window: "5h", Utilization: 0.42, Status: "allowed"}, {Window: "7d", Utilization: 0.015}}},
 		{"codex", pool.KindCodexOAuth, map[string]string{
 			"X-Codex-Primary-Used-Percent": "37.5", "X-Codex-Primary-Window-Minutes": "300", "X-Codex-Primary-Reset-At": "1764172800",
 			"X-Codex-Secondary-Used-Percent": "12", "X-Codex-Secondary-Window-Minutes": "10080",

@@ -313,10 +313,14 @@ func PlanQuota(h http.Header) []pool.Quota {
 		if !ok {
 			continue
 		}
-		if util > 1 { // some send percent
+		status := h.Get(p + "Status")
+		if util > 1 && status != "rejected" {
+			// Anthropic sends a fraction, above 1 only for a window
+			// already spent, which it rejects; a mirror that sends a
+			// percentage sends 42 for 42%.
 			util /= 100
 		}
-		out = append(out, pool.Quota{Window: w, Utilization: util, ResetsAt: wire.EpochTime(h.Get(p + "Reset")), Status: h.Get(p + "Status")})
+		out = append(out, pool.Quota{Window: w, Utilization: util, ResetsAt: wire.EpochTime(h.Get(p + "Reset")), Status: status})
 	}
 	return out
 }
