@@ -38,7 +38,7 @@ func main() {
 		return
 	}
 	bin := flag.String("keypool", "build/keypool", "the keypool binary to measure")
-	headless := flag.String("headless", "", "a headless build (make build-headless) whose start and idle memory to compare with -keypool's")
+	headless := flag.String("headless", "", "a headless build (make build-headless) whose start, idle memory and latency to compare with -keypool's")
 	baseline := flag.String("baseline", "", "another keypool build (before a change) measured beside -keypool, turn by turn, in the request and stream runs")
 	dur := flag.Duration("dur", 5*time.Second, "length of each small-request run")
 	hold := flag.Duration("hold", 60*time.Second, "how long the 1,000 streams are held open")
@@ -230,20 +230,26 @@ func run(bin, headless, baseline string, dur, hold time.Duration, holdN int, mix
 		{"keypool", "http://" + kpAddr, "bench-key", kp.Process.Pid},
 	}
 
-	if baseline != "" {
-		bdir := filepath.Join(dir, "baseline")
-		if err := os.MkdirAll(bdir, 0o700); err != nil {
+	// The headless build and a baseline, when given, are measured beside
+	// -keypool in the request and stream runs: the same relay in a smaller
+	// binary, and the relay before a change.
+	for _, o := range []struct{ name, bin string }{{"headless", headless}, {"baseline", baseline}} {
+		if o.bin == "" {
+			continue
+		}
+		odir := filepath.Join(dir, o.name)
+		if err := os.MkdirAll(odir, 0o700); err != nil {
 			return err
 		}
-		bp, bAddr, err := startKeypool(ctx, baseline, cfgPath, bdir)
+		op, oAddr, err := startKeypool(ctx, o.bin, cfgPath, odir)
 		if err != nil {
 			return err
 		}
-		defer stopProc(bp)
-		if err := waitHealth("http://"+bAddr, 10*time.Second); err != nil {
+		defer stopProc(op)
+		if err := waitHealth("http://"+oAddr, 10*time.Second); err != nil {
 			return err
 		}
-		targets = append(targets, target{"baseline", "http://" + bAddr, "bench-key", bp.Process.Pid})
+		targets = append(targets, target{o.name, "http://" + oAddr, "bench-key", op.Process.Pid})
 	}
 
 	fmt.Printf("Keypool relay benchmark — %s, %d CPUs\n\n", time.Now().Format("2006-01-02"), numCPU())
@@ -267,7 +273,7 @@ func run(bin, headless, baseline string, dur, hold time.Duration, holdN int, mix
 			rpRate = rate
 		}
 		fmt.Printf("  %-13s %10.0f %9v %9v %9.2fx", t.name, rate, p50, p99, rate/direct)
-		if t.name == "keypool" {
+		if t.name != "direct" && t.name != "reverseproxy" {
 			fmt.Printf("   = %.2fx ReverseProxy", rate/rpRate)
 		}
 		if errs > 0 {
