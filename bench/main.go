@@ -538,7 +538,7 @@ func streamRun(targets []target, conc, rounds, events int, gap time.Duration) []
 }
 
 // wireClient is one keep-alive connection, written and read by the
-// goroutine that asks, as Node's and tokio's HTTP clients read theirs. The
+// goroutine that asks, as Node's HTTP client (Claude Code's) reads its. The
 // first word is timed when its bytes reach the client; net/http's
 // Transport would add a hand-over of the response from its reading
 // goroutine to the caller's, a wait that grows with the machine's load and
