@@ -314,7 +314,7 @@ func PlanQuota(h http.Header) []pool.Quota {
 			continue
 		}
 		status := h.Get(p + "Status")
-		if util > 1 && status != "rejected" {
+		if util > 1 && !strings.EqualFold(status, "rejected") {
 			// Anthropic sends a fraction, above 1 only for a window
 			// already spent, which it rejects; a mirror that sends a
 			// percentage sends 42 for 42%.
