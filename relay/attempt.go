@@ -123,6 +123,9 @@ func (s *Server) send(a *attempt, mayRefresh bool) outcome {
 		a.e.state.SetQuota(qs)
 		a.e.runway.Observe(s.now(), qs)
 	}
+	if v, leave := s.readOverage(a, resp.Header); leave {
+		return outcome{v: v}
+	}
 
 	ans := &answer{resp: resp, src: idleReader{r: resp.Body, t: idle, d: s.cfg.IdleTimeout, ctx: uctx}}
 	defer ans.release()

@@ -33,6 +33,9 @@ type dialect struct {
 	proto      pool.Protocol
 	parse      func(h http.Header, body []byte) (reqInfo, error)
 	writeError func(w http.ResponseWriter, status int, msg string, retry time.Duration)
+	// writeSpent answers a request no account can serve until back, as the
+	// client's own provider answers a spent plan (nil: writeError's 429).
+	writeSpent func(w http.ResponseWriter, msg string, back time.Time, retry time.Duration)
 	// streamError is the event that tells a client, after the 200, that its
 	// stream failed.
 	streamError func(status int, msg string) []byte
@@ -59,6 +62,7 @@ var anthropicDialect = &dialect{
 		return reqInfo{Model: req.Model, Stream: req.Stream, Session: session.ID(h, req)}
 	}),
 	writeError:  anthropic.WriteError,
+	writeSpent:  anthropic.WriteSpent,
 	streamError: anthropic.ErrorEvent,
 }
 
@@ -68,6 +72,7 @@ var responsesDialect = &dialect{
 		return reqInfo{Model: req.Model, Stream: req.Stream, Session: openai.SessionID(h, req)}
 	}),
 	writeError:  openai.WriteError,
+	writeSpent:  openai.WriteUsageLimit,
 	streamError: openai.FailedEvent,
 }
 

@@ -60,7 +60,11 @@ func newMetrics(reg *prometheus.Registry, s *Server) (*metrics, error) {
 		return float64(n)
 	})
 	quota := quotaCollector{s: s, desc: prometheus.NewDesc("keypool_quota_utilization",
-		"Plan window utilisation (0..1) as the provider last reported it, by account and window.", []string{"account", "window"}, nil)}
+		"Plan window utilisation (0..1) as the provider last reported it, by account and window.", []string{"account", "window"}, nil),
+		overage: prometheus.NewDesc("keypool_overage_in_use",
+			"1 while a subscription's plan is spent and it answers (or would answer) on paid extra usage, else 0; by account.", []string{"account"}, nil),
+		overageUtil: prometheus.NewDesc("keypool_overage_utilization",
+			"How much of a subscription's extra-usage allowance is spent (0..1), as it last reported it.", []string{"account"}, nil)}
 	cooling := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "keypool_accounts_cooling", Help: "Accounts resting after a rate limit, quota or failure.",
 	}, func() float64 {
@@ -103,18 +107,32 @@ func (m *metrics) observe(r *UsageRecord) {
 	}
 }
 
-// quotaCollector reports each account's plan windows at scrape time.
+// quotaCollector reports each account's plan windows and extra usage at
+// scrape time.
 type quotaCollector struct {
-	s    *Server
-	desc *prometheus.Desc
+	s                          *Server
+	desc, overage, overageUtil *prometheus.Desc
 }
 
-func (q quotaCollector) Describe(ch chan<- *prometheus.Desc) { ch <- q.desc }
+func (q quotaCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- q.desc
+	ch <- q.overage
+	ch <- q.overageUtil
+}
 
 func (q quotaCollector) Collect(ch chan<- prometheus.Metric) {
+	now := q.s.now()
 	for _, e := range q.s.accounts.Load().all {
 		for _, w := range e.state.Quota() {
 			ch <- prometheus.MustNewConstMetric(q.desc, prometheus.GaugeValue, w.Utilization, e.acct.ID, w.Window)
+		}
+		if o := e.state.Overage(); o != nil {
+			in := 0.0
+			if o.Paid(now) {
+				in = 1
+			}
+			ch <- prometheus.MustNewConstMetric(q.overage, prometheus.GaugeValue, in, e.acct.ID)
+			ch <- prometheus.MustNewConstMetric(q.overageUtil, prometheus.GaugeValue, o.Utilization, e.acct.ID)
 		}
 	}
 }

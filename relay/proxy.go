@@ -395,7 +395,40 @@ func (s *Server) noAccount(a *attempt, served []*entry, first, now time.Time) {
 			msg.WriteString("; last error " + ago(now, f.Time) + ": " + f.Message)
 		}
 	}
-	s.fail(a, allOutStatus(kind), msg.String(), wait)
+	if status := allOutStatus(kind); status != http.StatusTooManyRequests || a.rt.dialect.writeSpent == nil || !plansSpent(served, a.fam, now) {
+		s.fail(a, status, msg.String(), wait)
+		return
+	}
+	// Every account rests on a limit: say so as a spent plan does, so
+	// the client shows its own usage-limit message with the time.
+	a.rec.Status, a.rec.Error = http.StatusTooManyRequests, msg.String()
+	a.rec.TTFB = s.now().Sub(a.rec.Time)
+	a.rt.dialect.writeSpent(a.w, msg.String(), now.Add(wait), wait)
+}
+
+// plansSpent reports whether every account that rests now (for family
+// fam) rests on a limit that ends by itself, and the first of them back
+// rests on a plan or a budget: a spent plan window, paid extra usage it may
+// not use, a spent budget. Only then is "no account" a spent plan; a
+// refused key is not, and a throttle the client waits out and retries on
+// its own.
+func plansSpent(served []*entry, fam pool.Family, now time.Time) bool {
+	var first pool.Cooldown
+	for _, e := range served {
+		cd, cooling := e.state.CoolingFor(now, fam)
+		if !cooling {
+			continue
+		}
+		switch cd.Reason {
+		case pool.ReasonQuota, pool.ReasonOverage, pool.ReasonBudget, pool.ReasonRateLimited:
+		default:
+			return false
+		}
+		if first.Until.IsZero() || cd.Until.Before(first.Until) {
+			first = cd
+		}
+	}
+	return first.Reason != "" && first.Reason != pool.ReasonRateLimited
 }
 
 // outOfTime answers a request whose failover budget is spent: what each

@@ -356,6 +356,9 @@ func (s *Server) SetAccounts(accts []pool.Account) {
 			if o.acct.WaitsForUser() && !a.WaitsForUser() {
 				e.state.Clear() // logged in again, or the key entered: whatever rested it is over
 			}
+			if o.acct.AllowOverage != a.AllowOverage {
+				restOnOverage(e, s.now())
+			}
 			if samePr(o.acct.Proxy, a.Proxy) {
 				o.mu.Lock()
 				e.transport, e.proxyPass = o.transport, o.proxyPass

@@ -227,7 +227,7 @@ type AccountHealth struct {
 	Type      pool.Kind      `json:"type"`
 	Priority  int            `json:"priority"`
 	Enabled   bool           `json:"enabled"`
-	State     string         `json:"state"` // ready, cooling, unavailable, disabled, not_supported, needs_login, needs_key
+	State     string         `json:"state"` // ready, cooling, unavailable, disabled, not_supported, needs_login, needs_key, overage
 	Cooldowns []CooldownInfo `json:"cooldowns,omitempty"`
 	InFlight  int64          `json:"in_flight"`
 	// Attempts counts the requests sent to the account since the relay
@@ -242,6 +242,11 @@ type AccountHealth struct {
 	Budget *BudgetHealth `json:"budget,omitempty"`
 	// Runway is when the account hits its first wall at the recent pace.
 	Runway *AccountRunway `json:"runway,omitempty"`
+	// Overage is the subscription's extra usage while its plan is spent
+	// and answers would be billed (or while extra usage is closed).
+	Overage *pool.Overage `json:"overage,omitempty"`
+	// AllowOverage: the user lets it serve on paid extra usage.
+	AllowOverage bool `json:"allow_overage,omitempty"`
 }
 
 // BudgetHealth is an account's USD caps (0: none) and what was spent
@@ -279,9 +284,13 @@ func (s *Server) Health() Health {
 			a.Budget = &BudgetHealth{DailyUSD: e.acct.DailyBudgetUSD, MonthlyUSD: e.acct.MonthlyBudgetUSD, SpentTodayUSD: day, SpentMonthUSD: month}
 		}
 		a.State, a.Cooldowns = e.health(now)
-		if a.State == "ready" {
+		if a.State == "ready" || a.State == string(pool.ReasonOverage) && e.acct.AllowOverage {
 			ready++
 		}
+		if o := e.state.Overage(); o.Paid(now) || o != nil && o.Status == "rejected" {
+			a.Overage = o
+		}
+		a.AllowOverage = e.acct.AllowOverage
 		if d, ok := today[e.acct.ID]; ok {
 			a.Today = &d
 		}
@@ -335,6 +344,10 @@ func (e *entry) health(now time.Time) (state string, cooldowns []CooldownInfo) {
 		return string(pool.ReasonNeedsLogin), cooldowns
 	case e.acct.NeedsKey || hasAll(cooldowns, string(pool.ReasonNeedsKey)):
 		return string(pool.ReasonNeedsKey), cooldowns
+	case e.state.PaidOverage(now):
+		// Its plan is spent: it rests (allow_overage off) or serves on
+		// paid extra usage after every plan (on).
+		return string(pool.ReasonOverage), cooldowns
 	case hasAll(cooldowns, string(pool.ReasonUnavailable)):
 		return "unavailable", cooldowns
 	case hasAll(cooldowns, ""):

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -336,4 +337,83 @@ func StreamOpening(ev []byte) sse.Opening {
 		return sse.Failed
 	}
 	return sse.Content
+}
+
+// ReadOverage reads a subscription's extra usage (paid overage) from an
+// answer's anthropic-ratelimit-unified-* headers; ok is false when the
+// answer carries none of that family.
+//
+// What the headers mean, and how it was checked (PROTOCOLS.md §2.4, §11):
+// header sets captured from live Pro/Max accounts and posted in the public
+// issue threads of several usage monitors and relays (mid-2026), matched
+// against the fields Claude Code itself reports in its rate_limit_event
+// (status, resetsAt, rateLimitType, overageStatus, overageDisabledReason,
+// isUsingOverage), which it fills from these headers:
+//
+//   - Serving on extra usage: -status allowed, -representative-claim
+//     overage, -overage-in-use true, -overage-status allowed (or
+//     allowed_warning), -overage-utilization 0..1, -overage-reset and
+//     -reset in unix seconds. The -5h-* and -7d-* headers are absent then.
+//   - Claude Code's own client also reads -status rejected with
+//     -overage-status allowed or allowed_warning as "served from overage";
+//     both shapes count here.
+//   - Extra usage closed: -overage-status rejected with
+//     -overage-disabled-reason (out_of_credits, org_level_disabled…); a
+//     request that only overage could serve is then refused (429).
+//   - A representative claim ending in _overage_included
+//     (seven_day_overage_included, window 7d_oi) is credit included in the
+//     plan: $0 out of pocket, not paid overage.
+//
+// Until is the plan's reset (-reset), when answers are free again; without
+// one, the overage's own reset.
+func ReadOverage(h http.Header) (o pool.Overage, ok bool) {
+	const p = "Anthropic-Ratelimit-Unified-"
+	status := h.Get(p + "Status")
+	ostatus := strings.ToLower(h.Get(p + "Overage-Status"))
+	claim := strings.ToLower(h.Get(p + "Representative-Claim"))
+	inUse := h.Get(p + "Overage-In-Use")
+	if status == "" && ostatus == "" && inUse == "" {
+		return o, false
+	}
+	o.Status, o.DisabledReason = ostatus, h.Get(p+"Overage-Disabled-Reason")
+	o.Utilization, _ = wire.ParseFloat(h.Get(p + "Overage-Utilization"))
+	overageOpen := ostatus == "allowed" || ostatus == "allowed_warning"
+	switch {
+	case strings.HasSuffix(claim, "_overage_included"):
+		// Credit the plan includes: not billed.
+	case strings.EqualFold(inUse, "true"), claim == "overage" && overageOpen,
+		strings.EqualFold(status, "rejected") && overageOpen:
+		o.InUse = true
+	}
+	o.Until = wire.EpochTime(h.Get(p + "Reset"))
+	if o.Until.IsZero() {
+		o.Until = wire.EpochTime(h.Get(p + "Overage-Reset"))
+	}
+	return o, true
+}
+
+// OutOfExtraUsage reports whether an error message says the account has no
+// extra usage left ("You're out of extra usage…", seen as a 400 to OAuth
+// traffic from third-party harnesses, PROTOCOLS.md §11): a fault of the
+// account, not of the request.
+func OutOfExtraUsage(msg string) bool {
+	return strings.Contains(strings.ToLower(msg), "out of extra usage")
+}
+
+// WriteSpent answers 429 as a subscription whose plan is spent answers
+// (PROTOCOLS.md §11): rate_limit_error, with anthropic-ratelimit-unified-
+// status rejected, its reset (back, unix seconds) and representative claim,
+// and retry-after. Claude Code reads these headers and shows its own
+// usage-limit message with the reset time, rather than a generic error.
+// The claim is five_hour when back is within five hours, else seven_day.
+func WriteSpent(w http.ResponseWriter, msg string, back time.Time, retryAfter time.Duration) {
+	h := w.Header()
+	h.Set("Anthropic-Ratelimit-Unified-Status", "rejected")
+	h.Set("Anthropic-Ratelimit-Unified-Reset", strconv.FormatInt(back.Unix(), 10))
+	claim := "five_hour"
+	if retryAfter > 5*time.Hour {
+		claim = "seven_day"
+	}
+	h.Set("Anthropic-Ratelimit-Unified-Representative-Claim", claim)
+	WriteError(w, http.StatusTooManyRequests, msg, retryAfter)
 }

@@ -78,6 +78,14 @@ func Classify(status int, h http.Header, body []byte, fam pool.Family, now time.
 			return unavailable(now, p, "400 credit balance too low")
 		case strings.Contains(msg, "organization has been disabled"):
 			return unavailable(now, p, "400 organization disabled")
+		case anthropic.OutOfExtraUsage(msg):
+			// A spent plan whose extra usage is used up too: the account
+			// rests until its plan resets, else like a refused account.
+			until, ok := epoch(h.Get(unified + "Reset"))
+			if !ok || !until.After(now) {
+				until = now.Add(p.UnavailableCooldown)
+			}
+			return Verdict{Action: Next, Until: until, Reason: pool.ReasonQuota, Why: "400 out of extra usage"}
 		}
 	}
 	return common(status, now, p)

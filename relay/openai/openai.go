@@ -206,6 +206,18 @@ func WriteError(w http.ResponseWriter, status int, msg string, retryAfter time.D
 	wire.WriteError(w, status, body, retryAfter)
 }
 
+// WriteUsageLimit answers 429 as ChatGPT's backend answers a spent plan:
+// error.type usage_limit_reached with the reset in resets_at (unix
+// seconds) and resets_in_seconds, the fields Codex reads to show its own
+// usage-limit message with the time it is back (codex-rs's error struct).
+func WriteUsageLimit(w http.ResponseWriter, msg string, back time.Time, retryAfter time.Duration) {
+	body, _ := json.Marshal(map[string]any{"error": map[string]any{
+		"type": "usage_limit_reached", "message": msg, "param": nil, "code": nil,
+		"resets_at": back.Unix(), "resets_in_seconds": wire.RetrySeconds(retryAfter),
+	}})
+	wire.WriteError(w, http.StatusTooManyRequests, body, retryAfter)
+}
+
 // FailedEvent is the Responses stream event that ends an answer in error
 // after the 200: response.failed, with the error in the response object.
 func FailedEvent(status int, msg string) []byte {

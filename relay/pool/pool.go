@@ -94,6 +94,10 @@ type Account struct {
 	// Models limits the account to matching model names ("*" matches any
 	// run of characters); empty: every model.
 	Models []string
+	// AllowOverage lets a subscription whose plan is spent go on serving
+	// on its provider's paid extra usage, after every account that can
+	// serve within a plan. Off by default: extra usage is billed per token.
+	AllowOverage bool
 }
 
 // Allows reports whether the account may serve model. A request without a
@@ -168,6 +172,7 @@ const (
 	ReasonNeedsLogin  Reason = "needs_login"   // refresh token refused: log in again
 	ReasonNeedsKey    Reason = "needs_key"     // the API key is missing: enter it again
 	ReasonBudget      Reason = "budget"        // the account's daily or monthly USD cap is spent
+	ReasonOverage     Reason = "overage"       // the plan is spent and answers would be billed as extra usage
 )
 
 // Cooldown is a period during which an account (or one of its families)
@@ -180,6 +185,10 @@ type Cooldown struct {
 // State is an account's live, in-memory state. It is safe for concurrent use.
 type State struct {
 	inFlight atomic.Int64
+
+	// overage is the latest extra-usage reading (nil: none). It is read
+	// on the picker's path, so without the lock.
+	overage atomic.Pointer[Overage]
 
 	mu    sync.Mutex
 	cools map[Family]Cooldown // FamilyAll covers every model
@@ -242,6 +251,17 @@ func (s *State) Cool(f Family, until time.Time, reason Reason) {
 		return
 	}
 	s.cools[f] = Cooldown{Until: until, Reason: reason}
+}
+
+// Uncool removes the cooldowns given for reason.
+func (s *State) Uncool(reason Reason) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for f, c := range s.cools {
+		if c.Reason == reason {
+			delete(s.cools, f)
+		}
+	}
 }
 
 // Clear removes every cooldown.
@@ -359,6 +379,69 @@ func (s *State) Quota() []Quota {
 	defer s.mu.Unlock()
 	return s.quota
 }
+
+// Overage is a subscription's extra usage (paid overage) as its answers
+// last reported it: whether its plan is spent and it answers billed per
+// token, and until when.
+type Overage struct {
+	// InUse: the plan's windows are spent and answers are billed as extra
+	// usage.
+	InUse bool `json:"in_use"`
+	// Status is the extra usage's own status: allowed, allowed_warning,
+	// or rejected (closed: no credit left, or turned off).
+	Status string `json:"status,omitempty"`
+	// DisabledReason says why a rejected extra usage is closed
+	// ("out_of_credits").
+	DisabledReason string `json:"disabled_reason,omitempty"`
+	// Utilization is how much of the extra-usage allowance is spent (0..1).
+	Utilization float64 `json:"utilization,omitempty"`
+	// Until is when the plan's window resets: answers are free again.
+	Until time.Time `json:"until,omitzero"`
+	// Since is when the account was first seen in this state.
+	Since time.Time `json:"since,omitzero"`
+}
+
+// Same reports whether o and p say the same, whenever they were seen.
+func (o Overage) Same(p Overage) bool {
+	o.Since = p.Since
+	return o == p
+}
+
+// Paid reports whether the account answers on paid extra usage at now.
+func (o *Overage) Paid(now time.Time) bool {
+	return o != nil && o.InUse && o.Until.After(now)
+}
+
+// Text says it for people: "on extra usage (paid) until 15:05" (a day
+// name when the reset is not today), or "" when it is not in use.
+func (o *Overage) Text(now time.Time, loc *time.Location) string {
+	if !o.Paid(now) {
+		return ""
+	}
+	until := o.Until.In(loc)
+	layout := "15:04"
+	if y, m, d := now.In(loc).Date(); until.Day() != d || until.Month() != m || until.Year() != y {
+		layout = "Mon 15:04"
+	}
+	return "on extra usage (paid) until " + until.Format(layout)
+}
+
+// SetOverage keeps the latest extra-usage reading. A reading that says the
+// same as the last one keeps it (and its Since), so a stream of answers in
+// one state costs no allocation; it reports whether the state changed.
+func (s *State) SetOverage(o Overage) (changed bool) {
+	if cur := s.overage.Load(); cur != nil && cur.Same(o) {
+		return false
+	}
+	s.overage.Store(&o)
+	return true
+}
+
+// Overage returns the latest extra-usage reading (nil: none).
+func (s *State) Overage() *Overage { return s.overage.Load() }
+
+// PaidOverage reports whether the account answers on paid extra usage at now.
+func (s *State) PaidOverage(now time.Time) bool { return s.overage.Load().Paid(now) }
 
 // ErrNeedsLogin is what an error wraps when an OAuth account's refresh
 // token was refused (or it has none): it serves nothing until the user logs

@@ -26,6 +26,7 @@ var anthropicKinds = []*Provider{
 		Classify:      failover.Classify,
 		StreamOpening: anthropic.StreamOpening,
 		PlanQuota:     anthropic.PlanQuota,
+		Overage:       anthropic.ReadOverage,
 	},
 	{
 		Kind: pool.KindClaudeAPI, Label: "Anthropic API", Vendor: "Anthropic", Mark: anthropicMark,

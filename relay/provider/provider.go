@@ -81,6 +81,9 @@ type Provider struct {
 	// PlanQuota reads plan windows from an answer's headers; nil for kinds
 	// without a plan.
 	PlanQuota func(h http.Header) []pool.Quota
+	// Overage reads a subscription's paid extra usage from an answer's
+	// headers (ok: the answer reports it); nil for kinds without one.
+	Overage func(h http.Header) (o pool.Overage, ok bool)
 }
 
 // IsOAuth reports whether the kind holds OAuth tokens (a bearer access

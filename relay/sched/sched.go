@@ -91,7 +91,10 @@ func (p *Picker) Pick(now time.Time, cands []Candidate, f pool.Family, session s
 	if session != "" {
 		if b, ok := p.Bindings.Get(session); ok && b.Expires.After(now) {
 			for i, c := range cands {
-				if c.Account.ID == b.Account && !skip(i) && Usable(c, now, f) {
+				// A conversation leaves an account on paid extra usage
+				// for one that serves within a plan: its cache is lost,
+				// but a cache miss on a plan costs quota, not money.
+				if c.Account.ID == b.Account && !skip(i) && Usable(c, now, f) && !c.State.PaidOverage(now) {
 					return i, true
 				}
 			}
@@ -124,9 +127,11 @@ func (p *Picker) fresh(now time.Time, cands []Candidate, f pool.Family, off int,
 }
 
 // scan returns the best usable candidate not skipped: the highest priority,
-// and among equals the one the strategy prefers.
+// and among equals the one the strategy prefers. An account on paid extra
+// usage (one the user allowed to use it) comes after every other, whatever
+// its priority: plans before money.
 func (p *Picker) scan(now time.Time, cands []Candidate, f pool.Family, off int, skip func(i int) bool) int {
-	best, bestPrio := -1, 0
+	best, bestPrio, bestPaid := -1, 0, false
 	var bestLoad int64
 	for j := range cands {
 		// Start the scan at a rotating offset so equal accounts take turns.
@@ -136,10 +141,11 @@ func (p *Picker) scan(now time.Time, cands []Candidate, f pool.Family, off int, 
 			continue
 		}
 		load := c.State.InFlight()
+		paid := c.State.PaidOverage(now)
 		switch {
-		case best < 0 || c.Account.Priority > bestPrio:
-			best, bestPrio, bestLoad = i, c.Account.Priority, load
-		case c.Account.Priority == bestPrio && p.better(now, f, c, cands[best], load, bestLoad):
+		case best < 0 || bestPaid && !paid || paid == bestPaid && c.Account.Priority > bestPrio:
+			best, bestPrio, bestPaid, bestLoad = i, c.Account.Priority, paid, load
+		case paid == bestPaid && c.Account.Priority == bestPrio && p.better(now, f, c, cands[best], load, bestLoad):
 			best, bestLoad = i, load
 		}
 	}
