@@ -23,7 +23,7 @@ func osKeychain() app.Keychain { return app.OSKeychain(os.Getenv("KEYPOOL_KEYCHA
 
 func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: keypool accounts list|add|remove|enable|disable|reset", errUsage)
+		return fmt.Errorf("%w: keypool accounts list|add|set|remove|enable|disable|reset", errUsage)
 	}
 	sub, args := args[0], args[1:]
 	p := app.Params{Keychain: osKeychain()}
@@ -34,7 +34,7 @@ func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		typ, id, name, apiURL, authHeader, proxy, models string
 		dailyBudget, monthlyBudget                       float64
 		priority                                         int
-		disabled                                         bool
+		disabled, allowOverage                           bool
 	)
 	if sub == "add" {
 		fs.StringVar(&typ, "type", "claude-api", "account type: claude-api (API keys and Claude-compatible mirrors), openai-responses, openai-compatible (with --api-url), gemini-api, or claude-oauth with a setup token; browser logins use keypool login")
@@ -48,8 +48,16 @@ func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		fs.Float64Var(&dailyBudget, "daily-budget", 0, "USD a day this key may spend (0: no cap)")
 		fs.Float64Var(&monthlyBudget, "monthly-budget", 0, "USD a month this key may spend (0: no cap)")
 		fs.StringVar(&models, "models", "", `only these models, comma-separated, "*" wildcards (e.g. "claude-opus-*,claude-sonnet-*")`)
+		fs.BoolVar(&allowOverage, "allow-overage", false, "claude-oauth: once its plan is spent, serve on paid extra usage (billed per token; after every plan and API key is tried by priority; off by default)")
 		fs.Usage = func() {
 			io.WriteString(fs.Output(), accountsAddUsage)
+			fs.PrintDefaults()
+		}
+	}
+	if sub == "set" {
+		fs.BoolVar(&allowOverage, "allow-overage", false, "true: once its plan is spent, this subscription serves on paid extra usage; false: it rests until its plan resets")
+		fs.Usage = func() {
+			io.WriteString(fs.Output(), "Usage: keypool accounts set ID --allow-overage=true|false\n\nChanges a setting of an existing account.\n\nFlags:\n")
 			fs.PrintDefaults()
 		}
 	}
@@ -63,7 +71,8 @@ func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		return app.Status(ctx, p, stdout)
 	case "add":
 		acct := app.Account{ID: id, Type: app.Kind(typ), Name: name, Priority: priority, Enabled: !disabled,
-			APIURL: strings.TrimSuffix(apiURL, "/"), AuthHeader: authHeader, DailyBudgetUSD: dailyBudget, MonthlyBudgetUSD: monthlyBudget}
+			APIURL: strings.TrimSuffix(apiURL, "/"), AuthHeader: authHeader, DailyBudgetUSD: dailyBudget, MonthlyBudgetUSD: monthlyBudget,
+			AllowOverage: allowOverage}
 		for _, m := range strings.Split(models, ",") {
 			if m = strings.TrimSpace(m); m != "" {
 				acct.Models = append(acct.Models, m)
@@ -108,6 +117,26 @@ func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		}
 		fmt.Fprintf(stdout, "Added %s (%s); its key is in the keychain.\n", acct.ID, acct.Type)
 		return nil
+	case "set":
+		set := false
+		fs.Visit(func(f *flag.Flag) { set = set || f.Name == "allow-overage" })
+		if len(pos) != 1 || !set {
+			return fmt.Errorf("%w: keypool accounts set ID --allow-overage=true|false", errUsage)
+		}
+		accts, done, err := app.OpenAccounts(p)
+		if err != nil {
+			return err
+		}
+		defer done()
+		if err := accts.SetAllowOverage(pos[0], allowOverage); err != nil {
+			return err
+		}
+		if allowOverage {
+			fmt.Fprintf(stdout, "%s: once its plan is spent, it serves on paid extra usage (after every account that can serve within a plan).\n", pos[0])
+		} else {
+			fmt.Fprintf(stdout, "%s: it never serves on paid extra usage; once its plan is spent it rests until the plan resets.\n", pos[0])
+		}
+		return nil
 	case "reset":
 		if len(pos) != 1 {
 			return fmt.Errorf("%w: keypool accounts reset ID", errUsage)
@@ -143,7 +172,7 @@ func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		fmt.Fprintf(stdout, "%s: %s.\n", id, map[string]string{"remove": "removed", "enable": "enabled", "disable": "disabled"}[sub])
 		return nil
 	}
-	return fmt.Errorf("%w: unknown accounts command %q (list, add, remove, enable, disable, reset)", errUsage, sub)
+	return fmt.Errorf("%w: unknown accounts command %q (list, add, set, remove, enable, disable, reset)", errUsage, sub)
 }
 
 func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -293,6 +322,7 @@ func loginCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	fs.BoolVar(&lp.SetupToken, "setup-token", false, "claude: a one-year, inference-only token (no refresh)")
 	fs.StringVar(&lp.Project, "project", "", "gemini: your Google Cloud project (Code Assist Standard/Enterprise)")
 	fs.BoolVar(&lp.Converted, "converted", false, "claude: also answer OpenAI-format chat apps with this subscription (converted; off by default)")
+	fs.BoolVar(&lp.AllowOverage, "allow-overage", false, "claude: once the plan is spent, serve on paid extra usage (billed per token; off by default)")
 	fs.BoolVar(&fromCLI, "from-cli", false, "claude, codex: take over the login of Claude Code (~/.claude/.credentials.json) or Codex (~/.codex/auth.json)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {

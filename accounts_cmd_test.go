@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"keypool/app"
 	"keypool/app/secrets"
 	"keypool/app/secrets/secretstest"
 	"keypool/internal/dirtest"
@@ -62,6 +63,45 @@ func TestAccountsCommands(t *testing.T) {
 	os.WriteFile(cfg, []byte("api_keys = []\n[[accounts]]\ntype = \"claude-api\"\nid = \"main\"\napi_key = \"sk-ant-imported-secret\"\n"), 0o600)
 	if out, err := run1("", "import", cfg); err != nil || !strings.Contains(out, "imported main") {
 		t.Fatalf("import: %q, %v; want \"imported main\", nil", out, err)
+	}
+	// Paid extra usage: only a subscription has it, off unless asked for.
+	if _, err := run1("x\n", "accounts", "add", "--id", "key2", "--allow-overage"); err == nil || !strings.Contains(err.Error(), "no paid extra usage") {
+		t.Errorf("add an API key with --allow-overage: %v, want an error saying it has none", err)
+	}
+	t.Cleanup(func() { keys.DeleteAll(secrets.Account("max")) })
+	if _, err := run1("sk-ant-oat01-setup-secret\n", "accounts", "add", "--id", "max", "--type", "claude-oauth", "--allow-overage"); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		args  []string
+		want  bool
+		wantE string
+	}{
+		{[]string{"max"}, true, ""}, // as added
+		{[]string{"set", "max", "--allow-overage=false"}, false, ""},
+		{[]string{"set", "max", "--allow-overage"}, true, ""},
+		{[]string{"set", "main", "--allow-overage=true"}, false, "no paid extra usage"},
+		{[]string{"set", "max"}, true, "--allow-overage=true|false"},
+	} {
+		var err error
+		if step.args[0] == "set" {
+			_, err = run1("", append([]string{"accounts"}, step.args...)...)
+		}
+		if step.wantE == "" && err != nil || step.wantE != "" && (err == nil || !strings.Contains(err.Error(), step.wantE)) {
+			t.Errorf("%v: err %v, want %q", step.args, err, step.wantE)
+		}
+		if step.args[0] == "set" && step.args[1] != "max" {
+			continue
+		}
+		accts, done, err := app.OpenAccounts(app.Params{DataDir: dir, Keychain: osKeychain()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		acct, err := accts.Account("max")
+		done()
+		if err != nil || acct.AllowOverage != step.want {
+			t.Errorf("after %v: allow_overage %v (%v), want %v", step.args, acct.AllowOverage, err, step.want)
+		}
 	}
 	if _, err := run1("", "accounts", "disable", "main"); err != nil {
 		t.Fatal(err)

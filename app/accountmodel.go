@@ -19,7 +19,7 @@ import (
 func poolAccount(s store.Account) pool.Account {
 	a := pool.Account{ID: s.ID, Name: s.Name, Kind: s.Type, Priority: s.Priority, Enabled: s.Enabled,
 		APIURL: s.APIURL, AuthHeader: pool.AuthHeader(s.AuthHeader), NeedsLogin: s.Status == store.StatusNeedsLogin,
-		Models: s.Models, ProviderAccountID: s.AccountID, ConvertedTraffic: s.ConvertedTraffic, Project: s.Project,
+		Models: s.Models, ProviderAccountID: s.AccountID, ConvertedTraffic: s.ConvertedTraffic, Project: s.Project, AllowOverage: s.AllowOverage,
 		DailyBudgetUSD: s.DailyBudgetUSD, MonthlyBudgetUSD: s.MonthlyBudgetUSD}
 	if a.AuthHeader == "" {
 		a.AuthHeader = pool.AuthXAPIKey
@@ -36,7 +36,7 @@ func poolAccount(s store.Account) pool.Account {
 func fromConfig(ca config.Account) (store.Account, map[secrets.Field]secrets.Secret) {
 	acct := store.Account{ID: ca.ID, Type: pool.Kind(ca.Type), Name: ca.Name, Priority: ca.Priority, Enabled: ca.Enabled,
 		APIURL: ca.APIURL, AuthHeader: ca.AuthHeader, DailyBudgetUSD: ca.DailyBudgetUSD, MonthlyBudgetUSD: ca.MonthlyBudgetUSD,
-		Models: ca.Models, Project: ca.Project, ConvertedTraffic: ca.ConvertedTraffic}
+		Models: ca.Models, Project: ca.Project, ConvertedTraffic: ca.ConvertedTraffic, AllowOverage: ca.AllowOverage}
 	sec := map[secrets.Field]secrets.Secret{}
 	put := func(f secrets.Field, v string) {
 		if v != "" {

@@ -21,6 +21,7 @@ type AccountChanger interface {
 	SaveLogin(acct store.Account, sec map[secrets.Field]secrets.Secret) error
 	Remove(id string) error
 	SetEnabled(id string, on bool) error
+	SetAllowOverage(id string, on bool) error
 	Account(id string) (store.Account, error)
 }
 
@@ -97,6 +98,9 @@ func (a *Accounts) SaveLogin(acct store.Account, sec map[secrets.Field]secrets.S
 		if acct.ConvertedTraffic {
 			s.ConvertedTraffic = true
 		}
+		if acct.AllowOverage {
+			s.AllowOverage = true
+		}
 		for _, kv := range [][2]*string{{&s.Email, &acct.Email}, {&s.AccountID, &acct.AccountID}, {&s.PlanType, &acct.PlanType}, {&s.Project, &acct.Project}} {
 			if *kv[1] != "" {
 				*kv[0] = *kv[1]
@@ -137,6 +141,9 @@ func (a *Accounts) validate(acct store.Account, sec map[secrets.Field]secrets.Se
 	if acct.DailyBudgetUSD < 0 || acct.MonthlyBudgetUSD < 0 {
 		return fmt.Errorf("account %s: a budget must not be negative (0: no cap)", acct.ID)
 	}
+	if acct.AllowOverage && kind.Overage == nil {
+		return fmt.Errorf("account %s: %w", acct.ID, errNoOverage(acct.Type))
+	}
 	if kind.NeedsAPIURL && acct.APIURL == "" {
 		return fmt.Errorf("account %s: an %s account needs --api-url (its base, e.g. https://host/v1)", acct.ID, acct.Type)
 	}
@@ -157,6 +164,25 @@ func (a *Accounts) Remove(id string) error {
 		return fmt.Errorf("account %s: remove its secrets: %w", id, err)
 	}
 	return a.Store.DeleteAccount(id)
+}
+
+// SetAllowOverage lets a subscription serve on paid extra usage once its
+// plan is spent, or stops it.
+func (a *Accounts) SetAllowOverage(id string, on bool) error {
+	return a.Store.UpdateAccount(id, func(s *store.Account) error {
+		if on {
+			if k := provider.For(s.Type); k == nil || k.Overage == nil {
+				return fmt.Errorf("account %s: %w", id, errNoOverage(s.Type))
+			}
+		}
+		s.AllowOverage = on
+		return nil
+	})
+}
+
+// errNoOverage says that accounts of kind k have no paid extra usage.
+func errNoOverage(k pool.Kind) error {
+	return fmt.Errorf("a %s account has no paid extra usage to allow; only a Claude Pro/Max subscription (claude-oauth) does, and API keys are billed as they are", k)
 }
 
 // SetEnabled switches an account on or off.

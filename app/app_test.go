@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -551,4 +552,53 @@ func TestQuotaKeptAcrossRestart(t *testing.T) {
 		t.Errorf("status after restart:\n%s", out.String())
 	}
 	r2.stop()
+}
+
+// A subscription found on paid extra usage stays out of the pool across a
+// restart until its plan resets: the saved reading rests it at start, so
+// it gets no request; keypool status says so.
+func TestOverageKeptAcrossRestart(t *testing.T) {
+	sub, key := relaytest.New(), relaytest.New()
+	defer sub.Close()
+	defer key.Close()
+	reset := time.Now().Add(3 * time.Hour).Truncate(time.Second)
+	sub.Default = relaytest.Reply{Body: relaytest.Message("claude-sonnet-4-5", "paid", 1, 1), Header: map[string]string{
+		"Anthropic-Ratelimit-Unified-Status": "allowed", "Anthropic-Ratelimit-Unified-Representative-Claim": "overage",
+		"Anthropic-Ratelimit-Unified-Overage-In-Use": "true", "Anthropic-Ratelimit-Unified-Overage-Status": "allowed",
+		"Anthropic-Ratelimit-Unified-Reset": strconv.FormatInt(reset.Unix(), 10)}}
+	dir := dirtest.New(t)
+	cfg := filepath.Join(dir, "config.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`api_keys = ["local-key"]
+[[accounts]]
+type = "claude-oauth"
+id = "sub"
+priority = 100
+refresh_token = "rt-secret-0"
+api_url = %q
+[[accounts]]
+type = "claude-api"
+id = "key"
+api_key = "sk-ant-secret-key"
+api_url = %q
+`, sub.URL, key.URL)), 0o600)
+	ts := &tokenServer{current: "rt-secret-0"}
+	p := app.Params{ConfigPath: cfg, DataDir: filepath.Join(dir, "data"), RefreshToken: ts.refresh}
+	r := start(t, p)
+	if code, b := r.post(t, "o1"); code != 200 || sub.Count() != 1 || key.Count() != 1 {
+		t.Fatalf("first: %d %s; sub %d key %d, want the key to serve after sub showed extra usage", code, b, sub.Count(), key.Count())
+	}
+	r.stop()
+	r2 := start(t, p)
+	defer r2.stop()
+	if code, _ := r2.post(t, "o2"); code != 200 || sub.Count() != 1 {
+		t.Errorf("after restart: %d, sub asked %d times, want no new request to it", code, sub.Count())
+	}
+	var out bytes.Buffer
+	if err := app.Status(context.Background(), p, &out); err != nil {
+		t.Fatal(err)
+	}
+	want := (&pool.Overage{InUse: true, Until: reset}).Text(time.Now(), time.Local)
+	if !strings.Contains(out.String(), want) || !strings.Contains(out.String(), "not used (allow_overage is off)") {
+		t.Errorf("status lacks %q:\n%s", want, out.String())
+	}
 }

@@ -75,6 +75,14 @@ func (a *App) controlHandler() http.Handler {
 		id := r.PathValue("id")
 		a.answer(w, nil, a.tokens.Replace(id, func() error { return a.accounts.Remove(id) }), true)
 	})
+	accountMux.HandleFunc("POST /v1/accounts/{id}/allow-overage", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ Allow bool }
+		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&in); err != nil {
+			writeWireError(w, fmt.Errorf("bad request: %w", err))
+			return
+		}
+		a.answer(w, nil, a.accounts.SetAllowOverage(r.PathValue("id"), in.Allow), true)
+	})
 	accountMux.HandleFunc("POST /v1/accounts/{id}/enabled", func(w http.ResponseWriter, r *http.Request) {
 		var in struct{ Enabled bool }
 		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&in); err != nil {
@@ -319,6 +327,13 @@ func (r *RemoteAccounts) Remove(id string) error {
 	return r.call("DELETE", "/v1/accounts/"+url.PathEscape(id), nil, nil)
 }
 
+// SetAllowOverage lets a subscription use paid extra usage, or stops it, in
+// the running relay's store.
+func (r *RemoteAccounts) SetAllowOverage(id string, on bool) error {
+	return r.call("POST", "/v1/accounts/"+url.PathEscape(id)+"/allow-overage", struct{ Allow bool }{on}, nil)
+}
+
+// SetEnabled switches an account on or off in the running relay's store.
 func (r *RemoteAccounts) SetEnabled(id string, on bool) error {
 	return r.call("POST", "/v1/accounts/"+url.PathEscape(id)+"/enabled", struct{ Enabled bool }{on}, nil)
 }

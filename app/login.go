@@ -30,6 +30,8 @@ type LoginParams struct {
 	SetupToken bool // Claude: the one-year, inference-only token
 	Project    string
 	Converted  bool      // Claude: also answer OpenAI-format chat apps (converted)
+	// AllowOverage: Claude: serve on paid extra usage once the plan is spent.
+	AllowOverage bool
 	Paste      io.Reader // a pasted callback URL or code, when the browser cannot reach back
 	// Progress receives the steps in words, each as it happens.
 	Progress func(string)
@@ -70,7 +72,7 @@ func Login(ctx context.Context, a AccountChanger, lp LoginParams) (store.Account
 		return store.Account{}, err
 	}
 	acct := store.Account{ID: lp.ID, Type: lp.Kind, Name: lp.Name, Priority: lp.Priority, Enabled: true,
-		Email: tok.Email, AccountID: tok.AccountID, PlanType: tok.PlanType, Expiry: tok.Expiry, ConvertedTraffic: lp.Converted}
+		Email: tok.Email, AccountID: tok.AccountID, PlanType: tok.PlanType, Expiry: tok.Expiry, ConvertedTraffic: lp.Converted, AllowOverage: lp.AllowOverage}
 	if lp.Kind == pool.KindGemini {
 		client := lp.HTTPClient
 		if client == nil {

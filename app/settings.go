@@ -95,6 +95,7 @@ func (q quotaSaver) Run(ctx context.Context) error {
 
 func (q quotaSaver) save() {
 	for _, acct := range q.relay.Health().Accounts {
+		q.saveOverage(acct)
 		if len(acct.Quota) == 0 {
 			continue
 		}
@@ -108,9 +109,36 @@ func (q quotaSaver) save() {
 	}
 }
 
+// saveOverage keeps an account's paid extra usage while it lasts, so that
+// after a restart an account on it gets no request until its plan resets;
+// once it is over, the saved reading goes.
+func (q quotaSaver) saveOverage(acct relay.AccountHealth) {
+	key := "overage:" + acct.ID
+	v := ""
+	if acct.Overage != nil {
+		b, err := json.Marshal(acct.Overage)
+		if err != nil {
+			return
+		}
+		v = string(b)
+	}
+	if old, _ := q.store.Setting(key); old == v {
+		return
+	}
+	if err := q.store.PutSetting(key, v); err != nil {
+		q.log.Warn("save extra usage", "account", acct.ID, "err", err)
+	}
+}
+
 // load hands the relay the plan readings saved by the last run.
 func (q quotaSaver) load() {
 	for _, acct := range q.relay.Health().Accounts {
+		if v, _ := q.store.Setting("overage:" + acct.ID); v != "" {
+			var o pool.Overage
+			if json.Unmarshal([]byte(v), &o) == nil {
+				q.relay.SetOverage(acct.ID, o)
+			}
+		}
 		v, err := q.store.Setting("quota:" + acct.ID)
 		if err != nil || v == "" {
 			continue

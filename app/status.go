@@ -246,13 +246,42 @@ func printHealth(w io.Writer, h relay.Health) {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\t%s\t%d\t%d\t%d\t%d\t$%.4f\t%s\n", a.ID, a.Type, a.Priority, state,
 			dash(strings.Join(until, "; ")), d.Requests, d.ErrorText(), d.InputTokens, d.OutputTokens, d.CacheWriteTokens, d.CacheReadTokens,
-			d.CostUSD, dash(pool.QuotaText(a.Quota, ", ")))
+			d.CostUSD, dash(planText(a, h.Time)))
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\nUsage columns are today's (local time); a request that failed over counts on each account it tried.")
 	printRunway(w, h)
 	printAttempts(w, h)
 	printFixes(w, h)
+}
+
+// planText is an account's plan in words: its windows, and paid extra usage
+// when its plan is spent.
+func planText(a relay.AccountHealth, now time.Time) string {
+	if o := OverageText(a, now); o != "" {
+		if q := pool.QuotaText(a.Quota, ", "); q != "" {
+			return o + "; " + q
+		}
+		return o
+	}
+	return pool.QuotaText(a.Quota, ", ")
+}
+
+// OverageText says, for people, that an account's plan is spent and it
+// answers on paid extra usage, until when, and whether Keypool uses it:
+// "on extra usage (paid) until 15:05 — not used (allow_overage is off)".
+// A closed extra usage says why. "" when neither.
+func OverageText(a relay.AccountHealth, now time.Time) string {
+	o := a.Overage
+	switch {
+	case o.Paid(now) && a.AllowOverage:
+		return o.Text(now, time.Local) + " — used after every plan"
+	case o.Paid(now):
+		return o.Text(now, time.Local) + " — not used (allow_overage is off)"
+	case o != nil && o.Status == "rejected" && o.DisabledReason != "":
+		return "extra usage closed (" + o.DisabledReason + ")"
+	}
+	return ""
 }
 
 // printFixes says, for each account that waits for the user, what to do.

@@ -169,6 +169,9 @@ type Account struct {
 	Models           []string
 	Project          string
 	ConvertedTraffic bool
+	// AllowOverage lets a subscription serve on paid extra usage once its
+	// plan is spent (Keypool addition; off by default).
+	AllowOverage bool
 }
 
 // Proxy is an account's [accounts.proxy] table.
@@ -317,6 +320,7 @@ type rawAccount struct {
 	Models       []string  `toml:"models"`
 	Project      string    `toml:"project"`
 	Converted    bool      `toml:"converted_traffic"`
+	AllowOverage bool      `toml:"allow_overage"`
 }
 
 type rawProxy struct {

@@ -442,6 +442,8 @@ var errorCases = []struct {
 	{"missing id", "api_keys = [\"k\"]\n\n[[accounts]] # <-\ntype = \"claude-api\"\napi_key = \"sk-s3cr3t\"\n", "accounts[0].id", "missing; every account needs a unique id"},
 	{"empty id", "[[accounts]]\ntype = \"claude-api\"\nid = \"\" # <-\napi_key = \"sk-s3cr3t\"\n", "accounts[0].id", "must not be empty"},
 	{"converted_traffic on an API key", okAccount + "converted_traffic = true # <-\n", "accounts[0].converted_traffic", "only a subscription (claude-oauth) opts into converted chat"},
+	{"allow_overage on an API key", okAccount + "allow_overage = true # <-\n", "accounts[0].allow_overage", "only a subscription with paid extra usage (claude-oauth) can serve on it"},
+	{"allow_overage not a boolean", okAccount + "allow_overage = \"yes\" # <-\n", "accounts[0].allow_overage", "expected a boolean (true or false), got a string"},
 	{"project on an API key", okAccount + "project = \"my-proj\" # <-\n", "accounts[0].project", "only a Google login (gemini) has a Code Assist project"},
 	{"empty model", okAccount + "models = [\"claude-*\", \" \"] # <-\n", "accounts[0].models[1]", "must not be empty"},
 	{"models not an array", okAccount + "models = \"claude-*\" # <-\n", "accounts[0].models", "expected an array of strings, got a string"},
@@ -801,6 +803,7 @@ type = "claude-oauth"
 id = "max"
 refresh_token = "refresh-s3cr3t"
 converted_traffic = true
+allow_overage = true
 models = ["claude-opus-*", " claude-sonnet-* "]
 
 [[accounts]]
@@ -816,6 +819,9 @@ project = "my-project-123"
 	sub, g := f.Accounts[0], f.Accounts[1]
 	if !sub.ConvertedTraffic || !reflect.DeepEqual(sub.Models, []string{"claude-opus-*", "claude-sonnet-*"}) || sub.Project != "" {
 		t.Errorf("max: converted %v, models %q, project %q; want true, [claude-opus-* claude-sonnet-*], \"\"", sub.ConvertedTraffic, sub.Models, sub.Project)
+	}
+	if !sub.AllowOverage || g.AllowOverage {
+		t.Errorf("allow_overage: max %v, g %v; want true, false (the default)", sub.AllowOverage, g.AllowOverage)
 	}
 	if g.Project != "my-project-123" || g.ConvertedTraffic || g.Models != nil {
 		t.Errorf("g: project %q, converted %v, models %q; want my-project-123, false, none", g.Project, g.ConvertedTraffic, g.Models)

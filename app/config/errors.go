@@ -304,7 +304,7 @@ var accountSchema = &schemaNode{
 		str("api_key"), str("refresh_token"), str("access_token"),
 		str("api_url"), str("auth_header"), proxySchema,
 		{name: "daily_budget_usd", want: "a number"}, {name: "monthly_budget_usd", want: "a number"},
-		{name: "models", want: "an array of strings", elem: str("")}, str("project"), flag("converted_traffic"),
+		{name: "models", want: "an array of strings", elem: str("")}, str("project"), flag("converted_traffic"), flag("allow_overage"),
 	},
 }
 

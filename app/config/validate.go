@@ -280,6 +280,7 @@ func (v *validator) account(i int, r *rawAccount) Account {
 		AuthHeader:       strings.ToLower(r.AuthHeader),
 		Project:          r.Project,
 		ConvertedTraffic: r.Converted,
+		AllowOverage:     r.AllowOverage,
 	}
 	for j, m := range r.Models {
 		if m = strings.TrimSpace(m); m == "" {
@@ -291,6 +292,9 @@ func (v *validator) account(i int, r *rawAccount) Account {
 	if kind := provider.For(pool.Kind(r.Type)); kind != nil {
 		if r.Converted && !kind.ChatOptIn {
 			v.fail(key("converted_traffic"), "only a subscription (%s) opts into converted chat; %s accounts answer what they serve", oneOf(kindsWhere(func(p *provider.Provider) bool { return p.ChatOptIn })), r.Type)
+		}
+		if r.AllowOverage && kind.Overage == nil {
+			v.fail(key("allow_overage"), "only a subscription with paid extra usage (%s) can serve on it; %s accounts are billed as they are", oneOf(kindsWhere(func(p *provider.Provider) bool { return p.Overage != nil })), r.Type)
 		}
 		if r.Project != "" && kind.API != provider.APICodeAssist {
 			v.fail(key("project"), "only a Google login (%s) has a Code Assist project", oneOf(kindsWhere(func(p *provider.Provider) bool { return p.API == provider.APICodeAssist })))

@@ -36,6 +36,9 @@ type Account struct {
 	// ConvertedTraffic lets a subscription account answer OpenAI-format
 	// chat too (converted); off by default.
 	ConvertedTraffic bool `json:"converted_traffic,omitempty"`
+	// AllowOverage lets a subscription serve on its provider's paid extra
+	// usage once its plan is spent (after every plan); off by default.
+	AllowOverage bool `json:"allow_overage,omitempty"`
 	// DailyBudgetUSD and MonthlyBudgetUSD cap an API-key account's spend.
 	DailyBudgetUSD   float64   `json:"daily_budget_usd,omitempty"`
 	MonthlyBudgetUSD float64   `json:"monthly_budget_usd,omitempty"`
