@@ -29,10 +29,10 @@ type LoginParams struct {
 	Device     bool // Codex: device-code flow, no callback port needed
 	SetupToken bool // Claude: the one-year, inference-only token
 	Project    string
-	Converted  bool      // Claude: also answer OpenAI-format chat apps (converted)
+	Converted  bool // Claude: also answer OpenAI-format chat apps (converted)
 	// AllowOverage: Claude: serve on paid extra usage once the plan is spent.
 	AllowOverage bool
-	Paste      io.Reader // a pasted callback URL or code, when the browser cannot reach back
+	Paste        io.Reader // a pasted callback URL or code, when the browser cannot reach back
 	// Progress receives the steps in words, each as it happens.
 	Progress func(string)
 	// Link, when set, receives the addresses to open (and the device
