@@ -141,7 +141,7 @@ func (a *Accounts) validate(acct store.Account, sec map[secrets.Field]secrets.Se
 	if acct.DailyBudgetUSD < 0 || acct.MonthlyBudgetUSD < 0 {
 		return fmt.Errorf("account %s: a budget must not be negative (0: no cap)", acct.ID)
 	}
-	if acct.AllowOverage && kind.Overage == nil {
+	if acct.AllowOverage && !KindHasOverage(acct.Type) {
 		return fmt.Errorf("account %s: %w", acct.ID, errNoOverage(acct.Type))
 	}
 	if kind.NeedsAPIURL && acct.APIURL == "" {
@@ -170,10 +170,8 @@ func (a *Accounts) Remove(id string) error {
 // plan is spent, or stops it.
 func (a *Accounts) SetAllowOverage(id string, on bool) error {
 	return a.Store.UpdateAccount(id, func(s *store.Account) error {
-		if on {
-			if k := provider.For(s.Type); k == nil || k.Overage == nil {
-				return fmt.Errorf("account %s: %w", id, errNoOverage(s.Type))
-			}
+		if on && !KindHasOverage(s.Type) {
+			return fmt.Errorf("account %s: %w", id, errNoOverage(s.Type))
 		}
 		s.AllowOverage = on
 		return nil
@@ -229,6 +227,9 @@ func (a *Accounts) Update(id string, change func(*store.Account), newKey secrets
 	next.ID, next.Type = cur.ID, cur.Type
 	if next.AuthHeader != "" && next.AuthHeader != string(pool.AuthXAPIKey) && next.AuthHeader != string(pool.AuthBearer) {
 		return fmt.Errorf("account %s: auth header %q is not one of x-api-key, bearer", id, next.AuthHeader)
+	}
+	if next.AllowOverage && !KindHasOverage(cur.Type) {
+		return fmt.Errorf("account %s: %w", id, errNoOverage(cur.Type))
 	}
 	if !newKey.IsZero() {
 		f := secrets.APIKey

@@ -77,6 +77,9 @@ const (
 	StateNeedsLogin  = string(pool.ReasonNeedsLogin)
 	StateNeedsKey    = string(pool.ReasonNeedsKey)
 	StateBudget      = string(pool.ReasonBudget)
+	// StateOverage: its plan is spent and it answers on paid extra usage
+	// (used after every plan when allowed, else resting until the reset).
+	StateOverage = string(pool.ReasonOverage)
 )
 
 // StatusNeedsLogin is a stored account's status once its refresh token was

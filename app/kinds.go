@@ -45,6 +45,14 @@ func KindServes(t Kind, p Protocol) bool {
 // (OAuth) rather than hold an API key.
 func KindIsOAuth(t Kind) bool { return provider.IsOAuth(t) }
 
+// KindHasOverage reports whether accounts of kind t can answer on paid
+// extra usage once their plan is spent (a Claude subscription), so that
+// allow_overage means something for them.
+func KindHasOverage(t Kind) bool {
+	p := provider.For(t)
+	return p != nil && p.Overage != nil
+}
+
 // LoginKind is the account type `keypool login NAME` logs in to
 // ("claude", "codex" or "chatgpt", "gemini" or "google").
 func LoginKind(name string) (Kind, bool) {

@@ -355,6 +355,13 @@ func (v *accountsView) showEdit(a app.Account) {
 		widget.NewFormItem("Auth header", auth), widget.NewFormItem("Proxy", proxy), widget.NewFormItem("Proxy password", proxyPass),
 		widget.NewFormItem("", container.NewHBox(test, result)), widget.NewFormItem("Models", models), widget.NewFormItem("New key", key),
 	}
+	// Paid extra usage, for a subscription that has it: off unless the
+	// user turns it on here.
+	overage := widget.NewCheck("Once its plan is spent, serve on paid extra usage (billed per token; after every plan)", nil)
+	overage.SetChecked(a.AllowOverage)
+	if app.KindHasOverage(a.Type) {
+		items = append(items, widget.NewFormItem("Extra usage", overage))
+	}
 	d := dialog.NewForm("Edit "+a.ID, "Save", "Cancel", items, func(ok bool) {
 		if !ok {
 			return
@@ -377,6 +384,7 @@ func (v *accountsView) showEdit(a app.Account) {
 			err := v.u.core.Accounts().Update(a.ID, func(s *app.Account) {
 				s.Name, s.Priority, s.APIURL, s.AuthHeader, s.Proxy, s.Models = strings.TrimSpace(name.Text), n,
 					strings.TrimSuffix(strings.TrimSpace(apiURL.Text), "/"), auth.Selected, px, ms
+				s.AllowOverage = overage.Checked
 			}, app.NewSecret(strings.TrimSpace(key.Text)), app.NewSecret(proxyPass.Text))
 			key.SetText("")
 			proxyPass.SetText("")

@@ -117,8 +117,21 @@ func (s snapshot) stateText(a app.Account) string {
 		return "needs a key: Edit to enter it"
 	case app.StateNeedsLogin:
 		return "needs login"
+	case app.StateOverage:
+		return s.overageText(a.ID)
 	}
 	return st
+}
+
+// overageText says that an account's plan is spent and it answers on paid
+// extra usage, until when, and whether Keypool uses it.
+func (s snapshot) overageText(id string) string {
+	for _, a := range s.health.Accounts {
+		if a.ID == id {
+			return app.OverageText(a, s.now)
+		}
+	}
+	return ""
 }
 
 // stateOf is an account's state, with the store's "needs login" first.

@@ -93,6 +93,8 @@ func (s snapshot) trayStateText(a app.Account) string {
 			text = "needs a key"
 		case app.StateNeedsLogin:
 			text = "needs login"
+		case app.StateOverage:
+			text = s.overageText(a.ID)
 		default:
 			text = st
 		}
