@@ -148,6 +148,7 @@ func Open(p Params) (_ *App, err error) {
 	}
 	a.loadSpend()
 	a.applyAvoidRunout()
+	a.relay.SetPaidDailyCap(a.PaidDailyCap())
 	a.quota = quotaSaver{relay: a.relay, store: a.store, log: a.log}
 	a.quota.load()
 	srv := a.cfg.Server
@@ -630,9 +631,14 @@ func (a *App) loadSpend() {
 		return
 	}
 	clients := map[string]float64{}
+	paid := 0.0
 	for _, r := range recs {
 		clients[r.ClientID] += r.CostUSD
+		if r.Paid {
+			paid += r.CostUSD
+		}
 	}
+	a.relay.SetPaidSpend(now, paid)
 	for c, usd := range clients {
 		a.relay.SetClientSpend(c, now, usd)
 	}

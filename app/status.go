@@ -251,8 +251,24 @@ func printHealth(w io.Writer, h relay.Health) {
 	tw.Flush()
 	fmt.Fprintln(w, "\nUsage columns are today's (local time); a request that failed over counts on each account it tried.")
 	printRunway(w, h)
+	printPaid(w, h)
 	printAttempts(w, h)
 	printFixes(w, h)
+}
+
+// printPaid says which protocols are paid for per token because their
+// plans are spent, and where the day's cap on paid answers stands.
+func printPaid(w io.Writer, h relay.Health) {
+	for _, ep := range h.Paying {
+		fmt.Fprintf(w, "\nPaying: %s.\n", ep.Text(time.Local))
+	}
+	if c := h.PaidCap; c != nil {
+		state := "paid answers serve"
+		if c.Reached {
+			state = "reached: only plans serve until midnight"
+		}
+		fmt.Fprintf(w, "\nDaily cap on paid answers: $%.2f paid today of $%.2f ([spend] paid_daily_usd); %s.\n", c.SpentUSD, c.DailyUSD, state)
+	}
 }
 
 // planText is an account's plan in words: its windows, and paid extra usage

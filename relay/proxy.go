@@ -78,6 +78,7 @@ func (s *Server) finish(a *attempt) {
 		rec.CostUSD, _ = s.cfg.Cost(rec.Model, rec.Usage, rec.Time)
 		if rec.CostUSD > 0 {
 			s.spend(rec)
+			s.countPaid(a)
 		}
 	}
 	s.metrics.observe(rec)
@@ -195,6 +196,8 @@ func (s *Server) tryAccounts(a *attempt) {
 	set := s.accounts.Load()
 	cands := set.cands[a.rt.dialect.proto]
 	served := set.served[a.rt.dialect.proto]
+	// Past the day's cap on paid answers, only plans serve.
+	capped := s.paid.capped(a.rec.Time)
 	var triedBuf [16]bool
 	tried := triedBuf[:0]
 	if len(cands) > len(triedBuf) {
@@ -204,7 +207,7 @@ func (s *Server) tryAccounts(a *attempt) {
 	}
 	skip := func(i int) bool {
 		acct := cands[i].Account
-		return tried[i] || !acct.Allows(a.req.Model) || !a.rt.accepts(acct.Kind) ||
+		return tried[i] || !acct.Allows(a.req.Model) || !a.rt.accepts(acct.Kind) || capped && isPaid(served[i], a.rec.Time) ||
 			// Claude answers converted chat for Claude models only, unless
 			// the account's model rules say otherwise: "gpt-4o" must reach
 			// an OpenAI-compatible account, not Anthropic.
@@ -222,6 +225,9 @@ func (s *Server) tryAccounts(a *attempt) {
 		}
 		i, _ := s.picker.Pick(now, cands, a.fam, sess, skip)
 		if i < 0 {
+			if capped && s.capRefusal(a, served, cands, now) {
+				return
+			}
 			first := sched.Earliest(now, cands, a.fam, a.req.Model)
 			if wait := first.Sub(now); !waited && !first.IsZero() && wait > 0 && wait <= s.cfg.MaxThrottleWait {
 				// Every account is briefly throttled: waiting a moment beats

@@ -90,6 +90,9 @@ type Config struct {
 	// within this long when another can serve it (0: never; see
 	// SetAvoidRunout).
 	AvoidRunout time.Duration
+	// PaidDailyUSD caps what paid answers (API keys, paid extra usage) may
+	// cost in a day, pool-wide (0: no cap; see SetPaidDailyCap).
+	PaidDailyUSD float64
 	// Cost prices a finished request (USD); nil: no costs.
 	Cost func(model string, u Usage, at time.Time) (float64, bool)
 	// ClientDailyBudgetUSD caps what a client (by key id) spends a day;
@@ -138,6 +141,8 @@ type Server struct {
 
 	clientMu    sync.Mutex
 	clientSpend map[string]*pool.State // per client id: only the spend counters are used
+
+	paid paying // paid answers: the day's cap, each protocol's episode
 }
 
 // SetSpend starts an account's spend counters (at start, from the records
@@ -327,6 +332,7 @@ func New(cfg Config) (*Server, error) {
 		},
 	}
 	s.picker.SetAvoidRunout(cfg.AvoidRunout)
+	s.SetPaidDailyCap(cfg.PaidDailyUSD)
 	s.guard.Store(guard.New(cfg.ClientKeys, cfg.ListenHost, cfg.Public))
 	s.accounts.Store(&accountSet{served: map[pool.Protocol][]*entry{}, cands: map[pool.Protocol][]sched.Candidate{}})
 	s.SetAccounts(cfg.Accounts)

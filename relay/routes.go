@@ -218,6 +218,11 @@ type Health struct {
 	// Next is, for each protocol some account can serve now, the account
 	// (id) a new conversation goes to.
 	Next map[pool.Protocol]string `json:"next,omitempty"`
+	// Paying lists the protocols whose plans are spent while a paid
+	// account serves them, with what that has cost.
+	Paying []PaidEpisode `json:"paying,omitempty"`
+	// PaidCap is the pool-wide daily cap on paid answers, when one is set.
+	PaidCap *PaidCap `json:"paid_cap,omitempty"`
 }
 
 // AccountHealth is one account in /health.
@@ -297,6 +302,7 @@ func (s *Server) Health() Health {
 		h.Accounts = append(h.Accounts, a)
 	}
 	h.Runway = poolRunways(now, set)
+	h.Paying, h.PaidCap = s.paidHealth(now, set)
 	for p, cands := range set.cands {
 		if i := s.picker.Next(now, cands, pool.FamilyAll); i >= 0 {
 			if h.Next == nil {

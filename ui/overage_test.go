@@ -85,3 +85,79 @@ func TestOverageInTheWindow(t *testing.T) {
 		t.Errorf("row state once allowed = %q", txt)
 	}
 }
+
+// When a subscription's plan is spent and an API key takes over, the user
+// is told once, the tray and the summary say who pays and what it cost;
+// Settings set the runway warning and the daily cap on paid answers.
+func TestPaidNotificationAndSettings(t *testing.T) {
+	f := newFixture(t)
+	f.addThroughDialog() // "Work key", an API key at priority 10, on f.up
+	sub := relaytest.New()
+	defer sub.Close()
+	t.Cleanup(func() { f.keys.DeleteAll(secrets.Account("sub")) })
+	if err := f.core.Accounts().Add(store.Account{ID: "sub", Name: "Max", Type: "claude-oauth", Priority: 100, Enabled: true, APIURL: sub.URL,
+		Expiry: time.Now().Add(time.Hour)}, map[secrets.Field]secrets.Secret{secrets.AccessToken: secrets.New("sk-ant-oat-ui-secret")}); err != nil {
+		t.Fatal(err)
+	}
+	f.core.ReloadAccounts()
+	f.refresh()
+	reset := time.Now().Add(time.Hour)
+	sub.Default = relaytest.Reply{Status: 429, Body: relaytest.Error("rate_limit_error", "limit"), Header: map[string]string{
+		"Anthropic-Ratelimit-Unified-Status": "rejected", "Anthropic-Ratelimit-Unified-5h-Status": "rejected",
+		"Anthropic-Ratelimit-Unified-5h-Reset": strconv.FormatInt(reset.Unix(), 10), "Anthropic-Ratelimit-Unified-Reset": strconv.FormatInt(reset.Unix(), 10)}}
+	paying := func() int {
+		n := 0
+		f.notes.mu.Lock()
+		defer f.notes.mu.Unlock()
+		for _, x := range f.notes.sent {
+			if x.Title == "Keypool: now paying per token" {
+				n++
+				if !strings.HasPrefix(x.Content, "Claude plans are spent until ") || !strings.Contains(x.Content, "now paying with Work key") {
+					t.Errorf("notification text %q", x.Content)
+				}
+			}
+		}
+		return n
+	}
+	for i := range 3 {
+		if code := f.post("paid " + strconv.Itoa(i)); code != 200 {
+			t.Fatalf("request %d: %d, want the key to serve", i, code)
+		}
+		f.core.Store().Flush(t.Context())
+		f.refresh()
+	}
+	if n := paying(); n != 1 {
+		t.Errorf("%d paying notifications after three paid answers, want 1", n)
+	}
+	s := f.ui.snapshot(true)
+	if item := findItem(trayMenu(s, f.ui.trayActions()), "⚠ Claude plans are spent"); item == nil {
+		t.Errorf("tray menu: %q, want a ⚠ item saying Claude plans are spent", labels(trayMenu(s, f.ui.trayActions())))
+	}
+	if got := s.summary(true); !strings.Contains(got, "now paying with Work key; $") {
+		t.Errorf("summary = %q, want who pays and what", got)
+	}
+
+	// Settings: the runway warning and the paid cap, applied at once.
+	if sel := f.ui.settings.runway; sel.Selected != "30 min" {
+		t.Errorf("runway warning select = %q, want the default 30 min", sel.Selected)
+	}
+	f.ui.settings.runway.SetSelected("1 h")
+	if got := f.core.RunwayWarnMinutes(); got != 60 {
+		t.Errorf("runway warning after choosing 1 h: %d", got)
+	}
+	f.ui.settings.paidCap.SetText("0.0001")
+	f.ui.settings.paidCap.OnSubmitted("0.0001")
+	if got := f.core.PaidDailyCap(); got != 0.0001 {
+		t.Fatalf("paid cap after Set: %g", got)
+	}
+	if code := f.post("over the cap"); code != 429 {
+		t.Errorf("paid answer past the cap: %d, want 429", code)
+	}
+	f.refresh()
+	f.notes.mu.Lock()
+	last := f.notes.sent[len(f.notes.sent)-1]
+	f.notes.mu.Unlock()
+	if last.Title != "Keypool: daily cap on paid answers reached" {
+		t.Errorf("last notification %q, want the cap's", last.Title)
+	}
+}

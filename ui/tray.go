@@ -54,6 +54,12 @@ func trayMenu(s snapshot, act trayActions) *fyne.Menu {
 	if h := s.health.Store; h != nil && h.Error != "" {
 		items = append(items, fyne.NewMenuItem("⚠ Usage not saved: "+h.Error, act.open))
 	}
+	if p := app.PayingText(s.health); p != "" {
+		items = append(items, fyne.NewMenuItem("⚠ "+p, act.open))
+	}
+	if c := s.health.PaidCap; c != nil && c.Reached {
+		items = append(items, fyne.NewMenuItem(fmt.Sprintf("⚠ Daily cap on paid answers reached ($%.2f)", c.DailyUSD), act.open))
+	}
 	items = append(items, fyne.NewMenuItemSeparator())
 	for _, c := range []string{"Claude Code", "Codex", "Gemini CLI"} {
 		c := c
@@ -210,6 +216,9 @@ func (s snapshot) summary(firstChoice bool) string {
 		}
 	}
 	parts := []string{fmt.Sprintf("%d/%d ready", ready, served)}
+	if p := app.PayingText(s.health); p != "" {
+		parts = append(parts, p)
+	}
 	if firstChoice {
 		var first []string
 		for _, p := range []app.Protocol{app.ProtocolAnthropic, app.ProtocolResponses, app.ProtocolGemini} {

@@ -42,6 +42,9 @@ type UI struct {
 	banner   *widget.Label // shown while usage is not reaching the disk
 	now      func() time.Time
 	last     snapshot // what the views show; touched on Fyne's goroutine only
+	// alerts says once per episode what costs money or is about to run
+	// out (paid answers, the paid cap, a short runway).
+	alerts app.Alerts
 
 	// tray is where the tray menu and icon go (nil: no tray here), and
 	// trayShown what it shows now: both touched on Fyne's goroutine only.
@@ -364,6 +367,9 @@ func (u *UI) notify(prev, cur snapshot) {
 	}
 	if cur.health.Store != nil && cur.health.Store.Error != "" && (prev.health.Store == nil || prev.health.Store.Error == "") {
 		u.fapp.SendNotification(fyne.NewNotification("Keypool: cannot save usage", storeWarning(cur.health.Store)))
+	}
+	for _, al := range u.alerts.Check(cur.health, cur.now, u.core.RunwayWarnMinutes()) {
+		u.fapp.SendNotification(fyne.NewNotification(al.Title, al.Text))
 	}
 	if prev.health.Status != "unavailable" && cur.health.Status == "unavailable" && len(cur.accounts) > 0 && !cur.paused && cur.health.Blocked == "" {
 		msg := "Every account is out."

@@ -40,6 +40,8 @@ type settingsView struct {
 	list     *widget.List
 	connects map[app.Client]*connectRow
 	avoid    *widget.Select // avoid_runout_minutes
+	runway   *widget.Select // [notify] runway_minutes
+	paidCap  *widget.Entry  // [spend] paid_daily_usd
 	content  fyne.CanvasObject
 }
 
@@ -121,7 +123,22 @@ func newSettingsView(u *UI) *settingsView {
 		}
 	}
 	strategy.SetSelected(u.core.Strategy())
-	v.avoid = newAvoidRunout(u)
+	v.avoid = newMinutesSelect(u, u.core.AvoidRunout, u.core.SetAvoidRunout, avoidChoices)
+	v.runway = newMinutesSelect(u, u.core.RunwayWarnMinutes, u.core.SetRunwayWarnMinutes, avoidChoices)
+	v.paidCap = widget.NewEntry()
+	v.paidCap.SetText(strconv.FormatFloat(u.core.PaidDailyCap(), 'f', -1, 64))
+	setCap := func() {
+		usd, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v.paidCap.Text), "$")), 64)
+		if err == nil {
+			err = u.core.SetPaidDailyCap(usd)
+		} else {
+			err = fmt.Errorf("daily cap on paid answers: %q is not an amount in USD (0: no cap)", v.paidCap.Text)
+		}
+		if err != nil {
+			dialog.ShowError(err, u.win)
+		}
+	}
+	v.paidCap.OnSubmitted = func(string) { setCap() }
 	avoidExplain := widget.NewLabel(avoidHelp)
 	avoidExplain.Wrapping = fyne.TextWrapWord
 	login := widget.NewCheck("Start Keypool at login (in the tray)", nil)
@@ -139,6 +156,10 @@ func newSettingsView(u *UI) *settingsView {
 		explain,
 		container.NewHBox(widget.NewLabel("New conversations avoid an account forecast to run out within"), v.avoid),
 		avoidExplain,
+		container.NewHBox(widget.NewLabel("Warn when a pool's runway drops under"), v.runway),
+		container.NewHBox(widget.NewLabel("Paid answers (API keys, extra usage) may cost at most $"),
+			container.NewGridWrap(fyne.NewSize(90, v.paidCap.MinSize().Height), v.paidCap), widget.NewButton("Set", setCap),
+			widget.NewLabel("a day (0: no cap)")),
 		login,
 		container.NewHBox(widget.NewLabel("Log: "+logPath),
 			widget.NewButton("Copy path", func() { u.fapp.Clipboard().SetContent(logPath) })),
@@ -232,12 +253,13 @@ func avoidText(m int) string {
 	return fmt.Sprintf("%d min", m)
 }
 
-// newAvoidRunout is the select for [scheduler] avoid_runout_minutes: it
-// applies at once and is saved for the next start. A value the config set
-// outside the usual choices is offered too.
-func newAvoidRunout(u *UI) *widget.Select {
-	cur := u.core.AvoidRunout()
-	mins := avoidChoices
+// newMinutesSelect is a select for a setting in minutes ([scheduler]
+// avoid_runout_minutes, [notify] runway_minutes): it applies at once and is
+// saved for the next start. A value the config set outside the usual
+// choices is offered too.
+func newMinutesSelect(u *UI, get func() int, set func(int) error, choices []int) *widget.Select {
+	cur := get()
+	mins := choices
 	if !slices.Contains(mins, cur) {
 		mins = append(slices.Clone(mins), cur)
 		slices.Sort(mins)
@@ -251,8 +273,8 @@ func newAvoidRunout(u *UI) *widget.Select {
 	sel := widget.NewSelect(opts, nil)
 	sel.SetSelected(avoidText(cur))
 	sel.OnChanged = func(s string) {
-		if m := byText[s]; m != u.core.AvoidRunout() {
-			if err := u.core.SetAvoidRunout(m); err != nil {
+		if m := byText[s]; m != get() {
+			if err := set(m); err != nil {
 				dialog.ShowError(err, u.win)
 			}
 		}

@@ -75,6 +75,10 @@ type File struct {
 	// Scheduler is how equal-priority accounts share work (Keypool
 	// addition, [scheduler]).
 	Scheduler Scheduler
+	// Spend caps paid answers (Keypool addition, [spend]).
+	Spend Spend
+	// Notify says when the desktop app warns (Keypool addition, [notify]).
+	Notify Notify
 	// Models maps a model name clients use to the one sent upstream
 	// (Keypool addition, [models]).
 	Models map[string]string `json:"-"`
@@ -130,6 +134,25 @@ type Scheduler struct {
 	// run out within this many minutes when another can serve it (0: off).
 	AvoidRunoutMinutes int
 }
+
+// Spend is the [spend] table.
+type Spend struct {
+	// PaidDailyUSD caps what paid answers (API keys, a subscription's
+	// paid extra usage) may cost in a day, pool-wide; past it only plans
+	// serve until midnight (0: no cap, the default).
+	PaidDailyUSD float64
+}
+
+// Notify is the [notify] table.
+type Notify struct {
+	// RunwayMinutes: warn once when a protocol's pool runway forecast drops
+	// under this many minutes (0: never; default DefaultRunwayMinutes).
+	RunwayMinutes int
+}
+
+// DefaultRunwayMinutes is [notify] runway_minutes when the file does not
+// set it.
+const DefaultRunwayMinutes = 30
 
 // Session is the [session] table. All values are in seconds.
 type Session struct {
@@ -272,8 +295,18 @@ type rawFile struct {
 	Accounts      []rawAccount        `toml:"accounts"`
 	Models        map[string]string   `toml:"models"`
 	Scheduler     rawScheduler        `toml:"scheduler"`
+	Spend         rawSpend            `toml:"spend"`
+	Notify        rawNotify           `toml:"notify"`
 	ClientBudgets map[string]float64  `toml:"client_budgets"`
 	AllowedModels map[string][]string `toml:"allowed_models"`
+}
+
+type rawSpend struct {
+	PaidDailyUSD float64 `toml:"paid_daily_usd"`
+}
+
+type rawNotify struct {
+	RunwayMinutes *int `toml:"runway_minutes"`
 }
 
 type rawScheduler struct {

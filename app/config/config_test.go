@@ -85,6 +85,7 @@ func TestParseFull(t *testing.T) {
 			MaxBodyBytes:       1 << 20,
 		},
 		Scheduler: Scheduler{Strategy: "priority", FillThreshold: 0.95},
+		Notify:    Notify{RunwayMinutes: DefaultRunwayMinutes},
 		Session: Session{
 			StickyTTLSeconds:           7200,
 			RenewalThresholdSeconds:    600,
@@ -322,6 +323,7 @@ func TestDefaults(t *testing.T) {
 				IdleTimeoutSeconds: 300, MaxBodyBytes: 32 << 20,
 			},
 			Scheduler: Scheduler{Strategy: "priority", FillThreshold: 0.95},
+			Notify:    Notify{RunwayMinutes: DefaultRunwayMinutes},
 			Session: Session{
 				StickyTTLSeconds: 3600, RenewalThresholdSeconds: 300,
 				UnavailableCooldownSeconds: 3600, RateLimitCooldownSeconds: 60,
@@ -444,6 +446,12 @@ var errorCases = []struct {
 	{"converted_traffic on an API key", okAccount + "converted_traffic = true # <-\n", "accounts[0].converted_traffic", "only a subscription (claude-oauth) opts into converted chat"},
 	{"allow_overage on an API key", okAccount + "allow_overage = true # <-\n", "accounts[0].allow_overage", "only a subscription with paid extra usage (claude-oauth) can serve on it"},
 	{"allow_overage not a boolean", okAccount + "allow_overage = \"yes\" # <-\n", "accounts[0].allow_overage", "expected a boolean (true or false), got a string"},
+	{"negative paid cap", "[spend]\npaid_daily_usd = -1 # <-\n", "spend.paid_daily_usd", "must not be negative: a daily cap in USD on paid answers, 0 for none"},
+	{"paid cap not a number", "[spend]\npaid_daily_usd = \"5\" # <-\n", "spend.paid_daily_usd", "expected a number (USD; 0: no cap), got a string"},
+	{"unknown key in spend", "[spend]\npaid_daily = 5 # <-\n", "spend.paid_daily", `did you mean "paid_daily_usd"?`},
+	{"runway warning too long", "[notify]\nrunway_minutes = 20000 # <-\n", "notify.runway_minutes", "must be between 0 (off) and 10080 (a week), got 20000"},
+	{"runway warning negative", "[notify]\nrunway_minutes = -5 # <-\n", "notify.runway_minutes", "must be between 0 (off)"},
+	{"runway warning not an integer", "[notify]\nrunway_minutes = 2.5 # <-\n", "notify.runway_minutes", "expected an integer, got a float"},
 	{"project on an API key", okAccount + "project = \"my-proj\" # <-\n", "accounts[0].project", "only a Google login (gemini) has a Code Assist project"},
 	{"empty model", okAccount + "models = [\"claude-*\", \" \"] # <-\n", "accounts[0].models[1]", "must not be empty"},
 	{"models not an array", okAccount + "models = \"claude-*\" # <-\n", "accounts[0].models", "expected an array of strings, got a string"},
@@ -860,5 +868,28 @@ metrics_token = "metrics-s3cr3t"
 	}
 	if f, err := Parse("c.toml", nil); err != nil || f.Server.TLS() || f.Server.PublicName != "" || f.MetricsToken != "" {
 		t.Errorf("defaults: %+v, %v; want no TLS, no public name, no metrics token", f, err)
+	}
+}
+
+// [spend] and [notify]: no cap on paid answers and a 30-minute runway
+// warning unless the file says otherwise; 0 turns the warning off.
+func TestSpendAndNotify(t *testing.T) {
+	tests := []struct {
+		doc     string
+		paid    float64
+		minutes int
+	}{
+		{"", 0, DefaultRunwayMinutes},
+		{"[spend]\npaid_daily_usd = 5.5\n[notify]\nrunway_minutes = 45\n", 5.5, 45},
+		{"[notify]\nrunway_minutes = 0\n", 0, 0},
+	}
+	for _, tt := range tests {
+		f, err := Parse("config.toml", []byte(tt.doc))
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", tt.doc, err)
+		}
+		if f.Spend.PaidDailyUSD != tt.paid || f.Notify.RunwayMinutes != tt.minutes {
+			t.Errorf("Parse(%q): paid %g, runway %d; want %g, %d", tt.doc, f.Spend.PaidDailyUSD, f.Notify.RunwayMinutes, tt.paid, tt.minutes)
+		}
 	}
 }

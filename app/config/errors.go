@@ -327,6 +327,10 @@ var schema = &schemaNode{
 			str("strategy"), {name: "fill_threshold", want: "a number between 0 and 1"},
 		}},
 		{name: "allowed_models", want: "a table of model lists", header: "[allowed_models]"},
+		{name: "spend", want: "a table", header: "[spend]", fields: []*schemaNode{
+			{name: "paid_daily_usd", want: "a number (USD; 0: no cap)"},
+		}},
+		{name: "notify", want: "a table", header: "[notify]", fields: []*schemaNode{num("runway_minutes")}},
 	},
 }
 

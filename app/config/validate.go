@@ -130,6 +130,17 @@ func validate(name, path string, raw *rawFile, pos *positions) (*File, []*Error)
 	} else if f.Scheduler.FillThreshold < 0 || f.Scheduler.FillThreshold > 1 {
 		v.fail("scheduler.fill_threshold", "must be between 0 and 1 (0.95 = 95%%)")
 	}
+	f.Spend.PaidDailyUSD = raw.Spend.PaidDailyUSD
+	if raw.Spend.PaidDailyUSD < 0 {
+		v.fail("spend.paid_daily_usd", "must not be negative: a daily cap in USD on paid answers, 0 for none, got %g", raw.Spend.PaidDailyUSD)
+	}
+	f.Notify.RunwayMinutes = DefaultRunwayMinutes
+	if m := raw.Notify.RunwayMinutes; m != nil {
+		f.Notify.RunwayMinutes = *m
+		if *m < 0 || *m > MaxAvoidRunoutMinutes {
+			v.fail("notify.runway_minutes", "must be between 0 (off) and %d (a week), got %d", MaxAvoidRunoutMinutes, *m)
+		}
+	}
 	f.Scheduler.AvoidRunoutMinutes = raw.Scheduler.AvoidRunoutMinutes
 	if m := raw.Scheduler.AvoidRunoutMinutes; m < 0 || m > MaxAvoidRunoutMinutes {
 		v.fail("scheduler.avoid_runout_minutes", "must be between 0 (off) and %d (a week), got %d", MaxAvoidRunoutMinutes, m)
