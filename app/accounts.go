@@ -95,6 +95,7 @@ func (a *Accounts) SaveLogin(acct store.Account, sec map[secrets.Field]secrets.S
 	return a.Store.UpdateAccount(acct.ID, func(s *store.Account) error {
 		s.Status, s.StatusWhy = store.StatusOK, ""
 		s.Expiry = acct.Expiry
+		s.LoginExpiry = acct.LoginExpiry
 		if acct.ConvertedTraffic {
 			s.ConvertedTraffic = true
 		}

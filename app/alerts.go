@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"keypool/app/config"
+	"keypool/app/store"
 	"keypool/relay"
 	"keypool/relay/pool"
 	"keypool/relay/runway"
@@ -31,6 +32,69 @@ type Alerts struct {
 	capTold  bool
 	runway   map[pool.Protocol]bool
 	hasFirst bool
+	// logins holds the login-end warnings given: account, end and stage.
+	logins map[loginWarning]bool
+}
+
+type loginWarning struct {
+	account string
+	ends    time.Time
+	days    int
+}
+
+// loginWarnDays are how many days before a login ends the user is warned,
+// nearest first.
+var loginWarnDays = []int{1, 3}
+
+// CheckLogins returns, once each, the warnings that an account's login
+// ends within 3 days, then within 1 day, as its provider said.
+func (al *Alerts) CheckLogins(accts []store.Account, now time.Time) []Alert {
+	al.mu.Lock()
+	defer al.mu.Unlock()
+	if al.logins == nil {
+		al.logins = map[loginWarning]bool{}
+	}
+	var out []Alert
+	for _, a := range accts {
+		if a.LoginExpiry.IsZero() || !a.LoginExpiry.After(now) || !a.Enabled {
+			continue
+		}
+		left := a.LoginExpiry.Sub(now)
+		for _, d := range loginWarnDays {
+			w := loginWarning{a.ID, a.LoginExpiry, d}
+			if left > time.Duration(d)*24*time.Hour || al.logins[w] {
+				continue
+			}
+			// The nearer stage counts for the farther one too, so a login
+			// first seen a day before its end warns once.
+			for _, e := range loginWarnDays {
+				if e >= d {
+					al.logins[loginWarning{a.ID, a.LoginExpiry, e}] = true
+				}
+			}
+			out = append(out, Alert{Title: "Keypool: a login ends soon",
+				Text: fmt.Sprintf("%s: %s (%s). Log in again before then: keypool login %s --id %s, or Log in with browser in the window.",
+					a.Name, LoginEndsText(a, now), a.LoginExpiry.Local().Format("Mon 2 Jan 15:04"), loginCommand(a.Type), a.ID)})
+			break
+		}
+	}
+	return out
+}
+
+// LoginEndsText says when an account's login ends, for people: "login
+// ends in 12 days", "login ends in 20 h"; "" when not known.
+func LoginEndsText(a store.Account, now time.Time) string {
+	if a.LoginExpiry.IsZero() {
+		return ""
+	}
+	left := a.LoginExpiry.Sub(now)
+	switch {
+	case left <= 0:
+		return "login ended"
+	case left < 48*time.Hour:
+		return fmt.Sprintf("login ends in %d h", int(left.Hours()+0.5))
+	}
+	return fmt.Sprintf("login ends in %d days", int(left.Hours()/24))
 }
 
 // runwayRearm is how far above the threshold a pool's runway must climb

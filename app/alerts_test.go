@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"keypool/app"
+	"keypool/app/store"
 	"keypool/relay"
 	"keypool/relay/pool"
 	"keypool/relay/runway"
@@ -68,5 +69,52 @@ func TestAlertsOncePerEpisode(t *testing.T) {
 	off.Check(relay.Health{Runway: lasting}, now, 0)
 	if got := off.Check(relay.Health{Runway: runsOut(5 * time.Minute)}, now, 0); len(got) != 0 {
 		t.Errorf("runway_minutes = 0: %q, want none", titles(got))
+	}
+}
+
+// A login that is about to end is warned of 3 days and again 1 day before,
+// once each, on a clock the test moves; one first seen a day before its
+// end warns once.
+func TestLoginEndWarnings(t *testing.T) {
+	var al app.Alerts
+	now := time.Date(2026, 12, 7, 9, 0, 0, 0, time.Local)
+	sub := store.Account{ID: "max", Name: "Max", Type: pool.KindClaudeOAuth, Enabled: true, LoginExpiry: now.Add(5 * 24 * time.Hour)}
+	late := store.Account{ID: "late", Name: "Late", Type: pool.KindCodexOAuth, Enabled: true, LoginExpiry: now.Add(4*24*time.Hour + 12*time.Hour)}
+	steps := []struct {
+		after time.Duration
+		want  []string // the accounts warned of
+	}{
+		{0, nil},
+		{24*time.Hour + 13*time.Hour, []string{"Late"}}, // Late 2 d 23 h left
+		{time.Hour, nil},
+		{11 * time.Hour, []string{"Max"}}, // Max 2 d 23 h left
+		{24 * time.Hour, nil},
+		{12 * time.Hour, []string{"Late"}}, // Late 23 h left
+		{12 * time.Hour, []string{"Max"}},  // Max 23 h left
+		{12 * time.Hour, nil},
+	}
+	for i, s := range steps {
+		now = now.Add(s.after)
+		var got []string
+		for _, a := range al.CheckLogins([]store.Account{sub, late}, now) {
+			got = append(got, strings.SplitN(a.Text, ":", 2)[0])
+			if !strings.Contains(a.Text, "login ends in") || !strings.Contains(a.Text, "keypool login") {
+				t.Errorf("step %d: text %q", i, a.Text)
+			}
+		}
+		if strings.Join(got, ",") != strings.Join(s.want, ",") {
+			t.Errorf("step %d (%v): warned %v, want %v", i, now, got, s.want)
+		}
+	}
+	// A login first seen 20 h before its end: one warning, not two.
+	fresh := store.Account{ID: "new", Name: "New", Type: pool.KindClaudeOAuth, Enabled: true, LoginExpiry: now.Add(20 * time.Hour)}
+	if n := len(al.CheckLogins([]store.Account{fresh}, now)) + len(al.CheckLogins([]store.Account{fresh}, now.Add(time.Minute))); n != 1 {
+		t.Errorf("a login first seen 20 h before its end: %d warnings, want 1", n)
+	}
+	if txt := app.LoginEndsText(sub, sub.LoginExpiry.Add(-20*time.Hour)); txt != "login ends in 20 h" {
+		t.Errorf("text = %q", txt)
+	}
+	if txt := app.LoginEndsText(sub, sub.LoginExpiry.Add(-12*24*time.Hour-time.Hour)); txt != "login ends in 12 days" {
+		t.Errorf("text = %q", txt)
 	}
 }

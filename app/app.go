@@ -360,6 +360,18 @@ func (a *App) proxyFor(id string) *pool.Proxy {
 	return a.proxyOf[id]
 }
 
+// noteRefreshed keeps, after a refresh, when the account's login ends, if
+// the provider said (a config file's account is not in the store).
+func (a *App) noteRefreshed(id string, _, loginEnds time.Time) {
+	if loginEnds.IsZero() || a.store == nil {
+		return
+	}
+	err := a.store.UpdateAccount(id, func(s *store.Account) error { s.LoginExpiry = loginEnds; return nil })
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		a.log.Warn("save when the login ends", "account", id, "err", err)
+	}
+}
+
 // markNeedsLogin takes an account whose refresh token was refused out of
 // the pool. The token vault has recorded it (the store, for status,
 // /health and later runs); a config file's account is rested by the relay.
@@ -465,6 +477,7 @@ func (a *App) newTokens(p Params, vault tokens.Vault) *tokens.Manager {
 			return refresh(ctx, a.kindOf(id), client, rt)
 		},
 		NeedsLogin: a.markNeedsLogin,
+		Refreshed:  a.noteRefreshed,
 		Logger:     a.log,
 		Now:        a.now,
 	})

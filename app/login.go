@@ -72,7 +72,8 @@ func Login(ctx context.Context, a AccountChanger, lp LoginParams) (store.Account
 		return store.Account{}, err
 	}
 	acct := store.Account{ID: lp.ID, Type: lp.Kind, Name: lp.Name, Priority: lp.Priority, Enabled: true,
-		Email: tok.Email, AccountID: tok.AccountID, PlanType: tok.PlanType, Expiry: tok.Expiry, ConvertedTraffic: lp.Converted, AllowOverage: lp.AllowOverage}
+		Email: tok.Email, AccountID: tok.AccountID, PlanType: tok.PlanType, Expiry: tok.Expiry, ConvertedTraffic: lp.Converted, AllowOverage: lp.AllowOverage,
+		LoginExpiry: tok.RefreshExpiry}
 	if lp.Kind == pool.KindGemini {
 		client := lp.HTTPClient
 		if client == nil {

@@ -33,5 +33,5 @@ func refreshWithProvider(ctx context.Context, kind pool.Kind, client *http.Clien
 	if err != nil {
 		return tokens.Token{}, err // a dead grant matches tokens.ErrInvalidGrant as it is
 	}
-	return tokens.Token{Access: t.AccessToken, Refresh: t.RefreshToken, Expiry: t.Expiry}, nil
+	return tokens.Token{Access: t.AccessToken, Refresh: t.RefreshToken, Expiry: t.Expiry, RefreshExpiry: t.RefreshExpiry}, nil
 }

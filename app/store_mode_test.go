@@ -39,6 +39,9 @@ type tokenServer struct {
 	n       int
 	current string
 	calls   int
+	// loginEnds is when the refresh tokens it hands out stop working, as
+	// refresh_token_expires_in says (zero: not said).
+	loginEnds time.Time
 }
 
 func (s *tokenServer) refresh(_ context.Context, kind pool.Kind, _ *http.Client, rt string) (tokens.Token, error) {
@@ -50,7 +53,8 @@ func (s *tokenServer) refresh(_ context.Context, kind pool.Kind, _ *http.Client,
 	}
 	s.n++
 	s.current = fmt.Sprintf("rt-secret-%d", s.n)
-	return tokens.Token{Access: fmt.Sprintf("at-secret-%d", s.n), Refresh: s.current, Expiry: time.Now().Add(8 * time.Hour)}, nil
+	return tokens.Token{Access: fmt.Sprintf("at-secret-%d", s.n), Refresh: s.current, Expiry: time.Now().Add(8 * time.Hour),
+		RefreshExpiry: s.loginEnds}, nil
 }
 
 type logBuf struct {
@@ -82,7 +86,8 @@ func TestServeStoreAccounts(t *testing.T) {
 	sub, key := relaytest.New(), relaytest.New()
 	defer sub.Close()
 	defer key.Close()
-	ts := &tokenServer{current: "rt-secret-0"}
+	loginEnds := time.Now().Add(12 * 24 * time.Hour).Round(time.Second)
+	ts := &tokenServer{current: "rt-secret-0", loginEnds: loginEnds}
 	dir := dirtest.New(t)
 	logs := &logBuf{}
 	p := app.Params{DataDir: dir, Keychain: keys, RefreshToken: ts.refresh}
@@ -102,6 +107,10 @@ func TestServeStoreAccounts(t *testing.T) {
 	// The access token's age was unknown, so it was refreshed first.
 	if got := sub.Requests()[0].Header.Get("Authorization"); got != "Bearer at-secret-1" || ts.calls != 1 {
 		t.Fatalf("upstream auth %q after %d refreshes, want the first refresh's token after 1", got, ts.calls)
+	}
+	// The refresh said when the login ends: kept on the account.
+	if a, err := r.Store().Account("sub"); err != nil || !a.LoginExpiry.Equal(loginEnds) || app.LoginEndsText(a, time.Now()) != "login ends in 11 days" {
+		t.Errorf("login expiry after the refresh: %v (%v), %q; want %v, login ends in 11 days", a.LoginExpiry, err, app.LoginEndsText(a, time.Now()), loginEnds)
 	}
 	// A 401 refreshes once and retries on the same account.
 	sub.Push(relaytest.Reply{Status: 401, Body: relaytest.Error("authentication_error", "expired")})

@@ -161,3 +161,20 @@ func TestPaidNotificationAndSettings(t *testing.T) {
 		t.Errorf("last notification %q, want the cap's", last.Title)
 	}
 }
+
+// An account whose provider said when its login ends shows it in its row.
+func TestLoginEndsInTheRow(t *testing.T) {
+	f := newFixture(t)
+	f.addThroughDialog()
+	if err := f.core.Store().UpdateAccount("work", func(a *store.Account) error {
+		a.LoginExpiry = time.Now().Add(12*24*time.Hour + time.Hour)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f.refresh()
+	acct, _ := f.core.Store().Account("work")
+	if txt := f.ui.snapshot(true).stateText(acct); txt != "ready · login ends in 12 days" {
+		t.Errorf("row state = %q, want \"ready · login ends in 12 days\"", txt)
+	}
+}

@@ -108,6 +108,15 @@ func (s snapshot) stateText(a app.Account) string {
 	if a.Status == app.StatusNeedsLogin {
 		return "needs login"
 	}
+	st := s.activeStateText(a)
+	if ends := app.LoginEndsText(a, s.now); ends != "" {
+		st += " · " + ends
+	}
+	return st
+}
+
+// activeStateText is an enabled account's state in words.
+func (s snapshot) activeStateText(a app.Account) string {
 	st, until := s.state(a.ID)
 	switch st {
 	case "cooling", "unavailable":

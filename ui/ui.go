@@ -368,7 +368,7 @@ func (u *UI) notify(prev, cur snapshot) {
 	if cur.health.Store != nil && cur.health.Store.Error != "" && (prev.health.Store == nil || prev.health.Store.Error == "") {
 		u.fapp.SendNotification(fyne.NewNotification("Keypool: cannot save usage", storeWarning(cur.health.Store)))
 	}
-	for _, al := range u.alerts.Check(cur.health, cur.now, u.core.RunwayWarnMinutes()) {
+	for _, al := range append(u.alerts.Check(cur.health, cur.now, u.core.RunwayWarnMinutes()), u.alerts.CheckLogins(cur.accounts, cur.now)...) {
 		u.fapp.SendNotification(fyne.NewNotification(al.Title, al.Text))
 	}
 	if prev.health.Status != "unavailable" && cur.health.Status == "unavailable" && len(cur.accounts) > 0 && !cur.paused && cur.health.Blocked == "" {

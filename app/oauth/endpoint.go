@@ -61,6 +61,10 @@ type tokenResponse struct {
 	RefreshToken string  `json:"refresh_token"`
 	IDToken      string  `json:"id_token"`
 	ExpiresIn    flexInt `json:"expires_in"`
+	// RefreshTokenExpiresIn is how long the refresh token (the login)
+	// lasts, where the provider says (RFC 6749 leaves it out; Google and
+	// several others send it): seconds.
+	RefreshTokenExpiresIn flexInt `json:"refresh_token_expires_in"`
 	Scope        string  `json:"scope"`
 	Account      *struct {
 		UUID  string `json:"uuid"`
@@ -205,6 +209,9 @@ func (p Provider) parseToken(op string, data []byte, now time.Time) (*Token, err
 		t.Expiry = now.Add(time.Duration(tr.ExpiresIn) * time.Second)
 	} else if exp, ok := jwtExpiry(tr.AccessToken); ok {
 		t.Expiry = exp
+	}
+	if tr.RefreshTokenExpiresIn > 0 {
+		t.RefreshExpiry = now.Add(time.Duration(tr.RefreshTokenExpiresIn) * time.Second)
 	}
 	if tr.Account != nil {
 		t.AccountID, t.Email = tr.Account.UUID, tr.Account.Email

@@ -45,13 +45,16 @@ func TestRefresh(t *testing.T) {
 			name: "claude_rotates",
 			kind: "claude",
 			replies: func(*testing.T) []reply {
-				return []reply{{200, nil, fmt.Sprintf(`{"access_token":%q,"refresh_token":%q,"expires_in":28800,"scope":"user:inference","account":{"uuid":"u-1","email_address":"a@b.c"}}`, accessSecret, newRefresh)}}
+				return []reply{{200, nil, fmt.Sprintf(`{"access_token":%q,"refresh_token":%q,"expires_in":28800,"refresh_token_expires_in":2592000,"scope":"user:inference","account":{"uuid":"u-1","email_address":"a@b.c"}}`, accessSecret, newRefresh)}}
 			},
 			wantScopes:  []string{"user:profile user:inference user:sessions:claude_code user:mcp_servers user:file_upload user:plugins"},
 			wantRefresh: newRefresh,
 			check: func(t *testing.T, tok *Token, _ error) {
 				if tok.AccountID != "u-1" || tok.Email != "a@b.c" {
 					t.Errorf("identity = %q %q, want u-1 a@b.c", tok.AccountID, tok.Email)
+				}
+				if d := time.Until(tok.RefreshExpiry); d < 29*24*time.Hour || d > 30*24*time.Hour {
+					t.Errorf("refresh expiry in %v, want 30 days (refresh_token_expires_in)", d)
 				}
 			},
 		},

@@ -20,6 +20,9 @@ type Token struct {
 	// Expiry is when the access token stops working; zero means it does not
 	// expire as far as the provider told us.
 	Expiry time.Time
+	// RefreshExpiry is when the refresh token stops working, so the login
+	// ends; zero when the provider does not say.
+	RefreshExpiry time.Time
 	// Scope is the space-separated granted scope, when the provider says.
 	Scope string
 

@@ -52,6 +52,10 @@ type Account struct {
 	PlanType  string    `json:"plan_type,omitempty"`
 	Project   string    `json:"project,omitempty"` // Gemini Code Assist project
 	Expiry    time.Time `json:"expiry,omitzero"`   // when the stored access token expires
+	// LoginExpiry is when the refresh token stops working and the user
+	// must log in again, where the provider (or a CLI's credentials file)
+	// said; zero when unknown.
+	LoginExpiry time.Time `json:"login_expiry,omitzero"`
 }
 
 // Proxy is an account's proxy, without its password: the relay's own type,

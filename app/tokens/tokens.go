@@ -25,6 +25,9 @@ type Token struct {
 	Access  string
 	Refresh string
 	Expiry  time.Time // zero: never expires (a setup token)
+	// RefreshExpiry is when the refresh token stops working (the login
+	// ends); zero when the provider does not say.
+	RefreshExpiry time.Time
 }
 
 func (Token) String() string       { return "tokens.Token{REDACTED}" }
@@ -71,8 +74,9 @@ type Config struct {
 	// NeedsLogin is called once when an account's refresh token is
 	// refused, after the Vault recorded it.
 	NeedsLogin func(account string, why error)
-	// Refreshed is called after a refresh is saved (with the new expiry).
-	Refreshed func(account string, expiry time.Time)
+	// Refreshed is called after a refresh is saved, with the new token's
+	// expiry and its refresh token's (zero: not said).
+	Refreshed func(account string, expiry, refreshExpiry time.Time)
 	Logger    *slog.Logger
 	Now       func() time.Time
 	// RefreshTimeout bounds one refresh call: 30 s.
@@ -291,7 +295,7 @@ func (m *Manager) refreshOnce(ctx context.Context, account, stale string) (Token
 	m.remember(account, next)
 	m.cfg.Logger.Info("token refreshed", "account", account, "expires", next.Expiry)
 	if m.cfg.Refreshed != nil {
-		m.cfg.Refreshed(account, next.Expiry)
+		m.cfg.Refreshed(account, next.Expiry, next.RefreshExpiry)
 	}
 	return next, nil
 }
