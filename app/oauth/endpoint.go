@@ -65,8 +65,8 @@ type tokenResponse struct {
 	// lasts, where the provider says (RFC 6749 leaves it out; Google and
 	// several others send it): seconds.
 	RefreshTokenExpiresIn flexInt `json:"refresh_token_expires_in"`
-	Scope        string  `json:"scope"`
-	Account      *struct {
+	Scope                 string  `json:"scope"`
+	Account               *struct {
 		UUID  string `json:"uuid"`
 		Email string `json:"email_address"`
 	} `json:"account"`
