@@ -20,7 +20,7 @@ func poolAccount(s store.Account) pool.Account {
 	a := pool.Account{ID: s.ID, Name: s.Name, Kind: s.Type, Priority: s.Priority, Enabled: s.Enabled,
 		APIURL: s.APIURL, AuthHeader: pool.AuthHeader(s.AuthHeader), NeedsLogin: s.Status == store.StatusNeedsLogin,
 		Models: s.Models, ProviderAccountID: s.AccountID, ConvertedTraffic: s.ConvertedTraffic, Project: s.Project, AllowOverage: s.AllowOverage,
-		DailyBudgetUSD: s.DailyBudgetUSD, MonthlyBudgetUSD: s.MonthlyBudgetUSD}
+		DailyBudgetUSD: s.DailyBudgetUSD, MonthlyBudgetUSD: s.MonthlyBudgetUSD, LoginEnds: s.LoginExpiry}
 	if a.AuthHeader == "" {
 		a.AuthHeader = pool.AuthXAPIKey
 	}

@@ -74,6 +74,9 @@ func Login(ctx context.Context, a AccountChanger, lp LoginParams) (store.Account
 	acct := store.Account{ID: lp.ID, Type: lp.Kind, Name: lp.Name, Priority: lp.Priority, Enabled: true,
 		Email: tok.Email, AccountID: tok.AccountID, PlanType: tok.PlanType, Expiry: tok.Expiry, ConvertedTraffic: lp.Converted, AllowOverage: lp.AllowOverage,
 		LoginExpiry: tok.RefreshExpiry}
+	if lp.SetupToken {
+		acct.LoginExpiry = tok.Expiry // a setup token is the whole login: a year
+	}
 	if lp.Kind == pool.KindGemini {
 		client := lp.HTTPClient
 		if client == nil {

@@ -82,7 +82,7 @@ func Status(ctx context.Context, p Params, w io.Writer) error {
 				}
 			}
 			h.Accounts = append(h.Accounts, relay.AccountHealth{ID: sa.ID, Name: sa.Name, Type: sa.Type,
-				Priority: sa.Priority, Enabled: sa.Enabled, State: state})
+				Priority: sa.Priority, Enabled: sa.Enabled, State: state, LoginEnds: sa.LoginExpiry})
 		}
 	}
 	for _, d := range days {
@@ -300,6 +300,9 @@ func OverageText(a relay.AccountHealth, now time.Time) string {
 	return ""
 }
 
+// loginSoon is how near its end a login is listed among the things to do.
+const loginSoon = 7 * 24 * time.Hour
+
 // printFixes says, for each account that waits for the user, what to do.
 func printFixes(w io.Writer, h relay.Health) {
 	var lines []string
@@ -310,6 +313,11 @@ func printFixes(w io.Writer, h relay.Health) {
 				"or remove the account (keypool accounts remove %s) and add it again.", a.ID, a.ID))
 		case string(pool.ReasonNeedsLogin):
 			lines = append(lines, fmt.Sprintf("%s: needs a new login: keypool login %s --id %s (or Log in with browser in the window).", a.ID, loginCommand(a.Type), a.ID))
+		default:
+			if left := a.LoginEnds.Sub(h.Time); !a.LoginEnds.IsZero() && left < loginSoon {
+				lines = append(lines, fmt.Sprintf("%s: %s (%s): log in again before then: keypool login %s --id %s.", a.ID,
+					LoginEndsText(store.Account{LoginExpiry: a.LoginEnds}, h.Time), a.LoginEnds.Local().Format("Mon 2 Jan 15:04"), loginCommand(a.Type), a.ID))
+			}
 		}
 	}
 	if len(lines) > 0 {

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -42,12 +43,17 @@ type tokenServer struct {
 	// loginEnds is when the refresh tokens it hands out stop working, as
 	// refresh_token_expires_in says (zero: not said).
 	loginEnds time.Time
+	// down makes the endpoint unreachable, as with the network down.
+	down bool
 }
 
 func (s *tokenServer) refresh(_ context.Context, kind pool.Kind, _ *http.Client, rt string) (tokens.Token, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
+	if s.down {
+		return tokens.Token{}, fmt.Errorf("refresh: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED})
+	}
 	if rt != s.current {
 		return tokens.Token{}, fmt.Errorf("refresh: %w", tokens.ErrInvalidGrant)
 	}
@@ -507,5 +513,84 @@ func TestUpdateAccountAndProxyTest(t *testing.T) {
 	}
 	if err := app.TestProxy(context.Background(), &store.Proxy{Type: "socks5", Host: "127.0.0.1", Port: hangingUpPort(t)}, "", target.URL); err == nil {
 		t.Error("TestProxy through a dead proxy: err = nil, want an error")
+	}
+}
+
+// A refresh that fails because the network is down leaves the login alone:
+// the account rests briefly, never shows "needs login", and the refresh is
+// tried again; a refresh the provider refuses (invalid_grant) shows "needs
+// login" at once.
+func TestRefreshNetworkErrorIsNotNeedsLogin(t *testing.T) {
+	keys := testKeychain(t)
+	sub, key := relaytest.New(), relaytest.New()
+	defer sub.Close()
+	defer key.Close()
+	ts := &tokenServer{current: "rt-secret-0", down: true}
+	p := app.Params{DataDir: dirtest.New(t), Keychain: keys, RefreshToken: ts.refresh}
+	t.Cleanup(func() { keys.DeleteAll(secrets.Account("sub")); keys.DeleteAll(secrets.Account("key")) })
+	r := startStore(t, p, io.Discard)
+	must(t, r.Accounts().Add(store.Account{ID: "sub", Type: "claude-oauth", Priority: 100, Enabled: true, APIURL: sub.URL,
+		Expiry: time.Now().Add(-time.Minute)},
+		map[secrets.Field]secrets.Secret{secrets.RefreshToken: secrets.New("rt-secret-0"), secrets.AccessToken: secrets.New("at-secret-0")}))
+	must(t, r.Accounts().Add(store.Account{ID: "key", Type: "claude-api", Priority: 10, Enabled: true, APIURL: key.URL},
+		map[secrets.Field]secrets.Secret{secrets.APIKey: secrets.New("sk-ant-secret-key")}))
+	r.ReloadAccounts()
+
+	if code, _ := r.postOpen(t); code != 200 || key.Count() != 1 || sub.Count() != 0 {
+		t.Fatalf("with the token endpoint down: %d, key %d, sub %d; want the key to serve", code, key.Count(), sub.Count())
+	}
+	if st := stateOf(r, "sub"); st == "needs_login" {
+		t.Errorf("after a network error the state is %q, want anything but needs_login", st)
+	}
+	if a, _ := r.Store().Account("sub"); a.Status == store.StatusNeedsLogin {
+		t.Error("after a network error the stored status is needs_login")
+	}
+	// The network is back: the refresh is tried again and the plan serves.
+	ts.mu.Lock()
+	ts.down = false
+	ts.mu.Unlock()
+	r.Relay().ClearCooldowns("sub")
+	// A new conversation: the first one stays bound to the key.
+	if code, _ := r.send(t, map[string]string{"X-Claude-Code-Session-Id": "11111111-0000-0000-0000-000000000002"}); code != 200 || sub.Count() != 1 {
+		t.Fatalf("with the network back: %d, sub %d, refresh calls %d; want sub to serve", code, sub.Count(), ts.calls)
+	}
+	// The provider refuses the login: needs login at once.
+	ts.mu.Lock()
+	ts.current = "revoked"
+	ts.mu.Unlock()
+	sub.Push(relaytest.Reply{Status: 401, Body: relaytest.Error("authentication_error", "revoked")})
+	if code, _ := r.send(t, map[string]string{"X-Claude-Code-Session-Id": "11111111-0000-0000-0000-000000000002"}); code != 200 {
+		t.Fatalf("after revocation: %d", code)
+	}
+	if st := stateOf(r, "sub"); st != "needs_login" {
+		t.Errorf("after invalid_grant the state is %q, want needs_login", st)
+	}
+}
+
+// keypool status lists a login that ends within a week among the things
+// to do, with the command that renews it, running or not.
+func TestStatusSaysWhenALoginEnds(t *testing.T) {
+	keys := testKeychain(t)
+	up := relaytest.New()
+	defer up.Close()
+	p := app.Params{DataDir: dirtest.New(t), Keychain: keys, RefreshToken: offlineRefresh}
+	t.Cleanup(func() { keys.DeleteAll(secrets.Account("max")) })
+	r := startStore(t, p, io.Discard)
+	ends := time.Now().Add(3*24*time.Hour + time.Hour)
+	must(t, r.Accounts().Add(store.Account{ID: "max", Type: "claude-oauth", Enabled: true, APIURL: up.URL, LoginExpiry: ends,
+		Expiry: time.Now().Add(time.Hour)}, map[secrets.Field]secrets.Secret{secrets.AccessToken: secrets.New("sk-ant-oat01-status-secret")}))
+	r.ReloadAccounts()
+	want := "max: login ends in 3 days (" + ends.Local().Format("Mon 2 Jan 15:04") + "): log in again before then: keypool login claude --id max."
+	for _, running := range []bool{true, false} {
+		if !running {
+			r.stop()
+		}
+		var out bytes.Buffer
+		if err := app.Status(context.Background(), p, &out); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("status (running %v):\n%s\nwant %q", running, out.String(), want)
+		}
 	}
 }

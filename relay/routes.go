@@ -252,6 +252,8 @@ type AccountHealth struct {
 	Overage *pool.Overage `json:"overage,omitempty"`
 	// AllowOverage: the user lets it serve on paid extra usage.
 	AllowOverage bool `json:"allow_overage,omitempty"`
+	// LoginEnds is when the account's login stops working, if known.
+	LoginEnds time.Time `json:"login_ends,omitzero"`
 }
 
 // BudgetHealth is an account's USD caps (0: none) and what was spent
@@ -295,7 +297,7 @@ func (s *Server) Health() Health {
 		if o := e.state.Overage(); o.Paid(now) || o != nil && o.Status == "rejected" {
 			a.Overage = o
 		}
-		a.AllowOverage = e.acct.AllowOverage
+		a.AllowOverage, a.LoginEnds = e.acct.AllowOverage, e.acct.LoginEnds
 		if d, ok := today[e.acct.ID]; ok {
 			a.Today = &d
 		}

@@ -79,6 +79,10 @@ type Account struct {
 	// NeedsKey marks an account whose API key is missing: it serves
 	// nothing until the user enters the key again.
 	NeedsKey bool
+	// LoginEnds is when an OAuth account's login (its refresh token, or a
+	// setup token) stops working, where the provider said; zero: unknown.
+	// The relay only reports it.
+	LoginEnds time.Time
 	// ProviderAccountID names the account at its provider where requests
 	// must say it (ChatGPT-Account-ID for a ChatGPT login).
 	ProviderAccountID string
