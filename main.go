@@ -221,6 +221,7 @@ func runRelay(ctx context.Context, p app.Params, stdout, stderr io.Writer) error
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: setup.LogLevel()}))
 	p.Logger = log
 	p.Keychain = osKeychain()
+	p.LogAlerts = true // no window to notify
 
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// A soft limit: with many open streams the heap is collected before

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -166,6 +167,36 @@ func PayingText(h relay.Health) string {
 		parts = append(parts, ep.Text(time.Local))
 	}
 	return strings.Join(parts, " · ")
+}
+
+// alertLog says in the log, once each, what the window would notify, for a
+// relay without one (keypool serve, the desktop app without a display).
+type alertLog struct{ a *App }
+
+// alertEvery is how often alertLog looks.
+const alertEvery = time.Minute
+
+func (l alertLog) Run(ctx context.Context) error {
+	var al Alerts
+	t := time.NewTicker(alertEvery)
+	defer t.Stop()
+	for {
+		now := l.a.now()
+		said := al.Check(l.a.relay.Health(), now, l.a.RunwayWarnMinutes())
+		if l.a.accounts != nil {
+			if list, err := l.a.store.Accounts(); err == nil {
+				said = append(said, al.CheckLogins(list, now)...)
+			}
+		}
+		for _, s := range said {
+			l.a.log.Warn(s.Title+": "+s.Text, "alert", true)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }
 
 // settingPaidDaily is the store setting that overrides the config's

@@ -46,6 +46,10 @@ const AnyPort = -1
 // Params configures Open.
 type Params struct {
 	ConfigPath string // a seed-format config; empty: the app's own store
+	// LogAlerts: with no window to notify the user, what it would say
+	// once (a runway running short, a login about to end, the paid cap
+	// reached) goes to the log.
+	LogAlerts bool
 	DataDir    string // where Keypool keeps its files; empty: DefaultDataDir()
 	Host       string // overrides the config's [server] host when set
 	Port       int    // overrides the config's [server] port when set (see AnyPort)
@@ -71,7 +75,9 @@ type Params struct {
 // App is a running Keypool: the store, the relay, and the components Run
 // runs over them (see Run).
 type App struct {
-	log    *slog.Logger
+	// logAlerts: say in the log what a window would notify (Params.LogAlerts).
+	logAlerts bool
+	log       *slog.Logger
 	now    func() time.Time
 	cfg    *config.File
 	files  Files
@@ -111,7 +117,7 @@ type App struct {
 // components, and binds the relay's address. Nothing is served until Run.
 // When it fails it gives back whatever it took.
 func Open(p Params) (_ *App, err error) {
-	a := &App{log: cmp.Or(p.Logger, slog.Default()), now: p.Now, changes: make(chan struct{}, 1)}
+	a := &App{log: cmp.Or(p.Logger, slog.Default()), now: p.Now, changes: make(chan struct{}, 1), logAlerts: p.LogAlerts}
 	if a.now == nil {
 		a.now = time.Now
 	}
@@ -528,6 +534,9 @@ func (a *App) Run(ctx context.Context) error {
 	// flight saves its rotated token, the plan readings are saved a last
 	// time, and the keychain wait ends.
 	workers := []component{refresher{tokens: a.tokens, accounts: a.oauthAccounts}, a.quota, a.keychain}
+	if a.logAlerts {
+		workers = append(workers, alertLog{a})
+	}
 	// Last, the store's writer commits every record queued before.
 	return runInOrder(ctx, inputs, workers, []component{a.store})
 }

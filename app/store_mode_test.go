@@ -594,3 +594,27 @@ func TestStatusSaysWhenALoginEnds(t *testing.T) {
 		}
 	}
 }
+
+// Without a window, what it would notify goes to the log once: here, a
+// login about to end.
+func TestAlertsInTheLogWithoutAWindow(t *testing.T) {
+	keys := testKeychain(t)
+	up := relaytest.New()
+	defer up.Close()
+	dir := dirtest.New(t)
+	t.Cleanup(func() { keys.DeleteAll(secrets.Account("max")) })
+	first := startStore(t, app.Params{DataDir: dir, Keychain: keys, RefreshToken: offlineRefresh}, io.Discard)
+	must(t, first.Accounts().Add(store.Account{ID: "max", Name: "Max", Type: "claude-oauth", Enabled: true, APIURL: up.URL,
+		LoginExpiry: time.Now().Add(20 * time.Hour), Expiry: time.Now().Add(time.Hour)},
+		map[secrets.Field]secrets.Secret{secrets.AccessToken: secrets.New("sk-ant-oat01-alert-secret")}))
+	first.stop()
+	logs := &logBuf{}
+	r := startStore(t, app.Params{DataDir: dir, Keychain: keys, RefreshToken: offlineRefresh, LogAlerts: true}, logs)
+	if !waitFor(3*time.Second, func() bool { return strings.Contains(logs.String(), "a login ends soon: Max: login ends in 20 h") }) {
+		t.Errorf("log without the login warning:\n%s", logs.String())
+	}
+	r.stop()
+	if n := strings.Count(logs.String(), "a login ends soon"); n != 1 {
+		t.Errorf("the warning was logged %d times, want once", n)
+	}
+}
