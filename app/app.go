@@ -50,9 +50,9 @@ type Params struct {
 	// once (a runway running short, a login about to end, the paid cap
 	// reached) goes to the log.
 	LogAlerts bool
-	DataDir    string // where Keypool keeps its files; empty: DefaultDataDir()
-	Host       string // overrides the config's [server] host when set
-	Port       int    // overrides the config's [server] port when set (see AnyPort)
+	DataDir   string // where Keypool keeps its files; empty: DefaultDataDir()
+	Host      string // overrides the config's [server] host when set
+	Port      int    // overrides the config's [server] port when set (see AnyPort)
 	// TLSCert and TLSKey override the config's [server] tls_cert and
 	// tls_key (both or neither): HTTPS with these PEM files.
 	TLSCert, TLSKey string
@@ -78,12 +78,12 @@ type App struct {
 	// logAlerts: say in the log what a window would notify (Params.LogAlerts).
 	logAlerts bool
 	log       *slog.Logger
-	now    func() time.Time
-	cfg    *config.File
-	files  Files
-	store  *store.Store
-	relay  *relay.Server
-	prices *prices.Table
+	now       func() time.Time
+	cfg       *config.File
+	files     Files
+	store     *store.Store
+	relay     *relay.Server
+	prices    *prices.Table
 
 	// The components, built by Open and run by Run.
 	server     *relayServer
