@@ -69,11 +69,13 @@ Usage:
   keypool accounts list | remove ID | enable ID | disable ID | reset ID [--data-dir DIR]
   keypool accounts add --id ID [--type T] [--name N] [--priority N] [--api-url URL]
                 [--auth-header x-api-key|bearer] [--proxy URL] [--models M] [--disabled]
-                [--daily-budget USD] [--monthly-budget USD] [--data-dir DIR]
+                [--daily-budget USD] [--monthly-budget USD] [--allow-overage] [--data-dir DIR]
+  keypool accounts set ID --allow-overage=true|false [--data-dir DIR]
                                    the app's own accounts (secrets in the OS keychain);
-                                   add reads the key from standard input
+                                   add reads the key from standard input; set: may a
+                                   subscription serve on paid extra usage once its plan is spent
   keypool login claude|codex|gemini [--id ID] [--name N] [--priority N] [--no-browser]
-                [--device] [--setup-token] [--from-cli] [--project P] [--converted]
+                [--device] [--setup-token] [--from-cli] [--project P] [--converted] [--allow-overage]
                                    log in with the browser; tokens go to the OS keychain
   keypool import FILE [--data-dir DIR]
                                    move a config file's accounts in, secrets into the keychain
