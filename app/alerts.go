@@ -206,13 +206,22 @@ const settingPaidDaily = "paid_daily_usd"
 // PaidDailyCap is the pool-wide daily cap on paid answers, in USD (0: none):
 // the window's setting, else the config's.
 func (a *App) PaidDailyCap() float64 {
-	if v, _ := a.store.Setting(settingPaidDaily); v != "" {
-		var usd float64
-		if _, err := fmt.Sscan(v, &usd); err == nil {
-			return usd
-		}
+	if usd, ok := savedSetting[float64](a.store, settingPaidDaily); ok {
+		return usd
 	}
 	return a.cfg.Spend.PaidDailyUSD
+}
+
+// savedSetting reads a setting the window saved, as a T; false when there
+// is none (or it does not read as one), so the config's value holds.
+func savedSetting[T int | float64](st *store.Store, key string) (T, bool) {
+	var v T
+	s, _ := st.Setting(key)
+	if s == "" {
+		return v, false
+	}
+	_, err := fmt.Sscan(s, &v)
+	return v, err == nil
 }
 
 // SetPaidDailyCap saves and applies at once the daily cap on paid answers
@@ -236,11 +245,8 @@ const settingRunwayMinutes = "runway_minutes"
 // user is warned, in minutes (0: never): the window's setting, else the
 // config's (30 by default).
 func (a *App) RunwayWarnMinutes() int {
-	if v, _ := a.store.Setting(settingRunwayMinutes); v != "" {
-		var n int
-		if _, err := fmt.Sscan(v, &n); err == nil {
-			return n
-		}
+	if n, ok := savedSetting[int](a.store, settingRunwayMinutes); ok {
+		return n
 	}
 	return a.cfg.Notify.RunwayMinutes
 }

@@ -22,10 +22,8 @@ const settingAvoidRunout = "avoid_runout_minutes"
 // account about to hit a plan or budget wall (0: off): the window's
 // setting, else the config's.
 func (a *App) AvoidRunout() int {
-	if v, _ := a.store.Setting(settingAvoidRunout); v != "" {
-		if n, err := strconv.Atoi(v); err == nil {
-			return n
-		}
+	if n, ok := savedSetting[int](a.store, settingAvoidRunout); ok {
+		return n
 	}
 	return a.cfg.Scheduler.AvoidRunoutMinutes
 }

@@ -248,6 +248,14 @@ func TestScreenshots(t *testing.T) {
 	}
 	f := newFixture(t)
 	f.addThroughDialog()
+	// A subscription whose plan is spent and that answers on paid extra
+	// usage, with its login ending in two days.
+	extra := relaytest.New()
+	defer extra.Close()
+	extra.Default = relaytest.Reply{Body: relaytest.Message("claude-sonnet-4-5", "paid", 1, 1), Header: map[string]string{
+		"Anthropic-Ratelimit-Unified-Status": "allowed", "Anthropic-Ratelimit-Unified-Representative-Claim": "overage",
+		"Anthropic-Ratelimit-Unified-Overage-In-Use": "true", "Anthropic-Ratelimit-Unified-Overage-Status": "allowed",
+		"Anthropic-Ratelimit-Unified-Reset": strconv.FormatInt(time.Now().Add(2*time.Hour).Unix(), 10)}}
 	// A realistic pool: every kind, and every state.
 	names := []string{"Work key"}
 	for _, a := range []struct {
@@ -261,6 +269,8 @@ func TestScreenshots(t *testing.T) {
 		{store.Account{ID: "budget", Name: "Capped key", Type: "claude-api", Priority: 1, Enabled: true, APIURL: f.up.URL, DailyBudgetUSD: 0.01}, secrets.APIKey},
 		{store.Account{ID: "off", Name: "Old key (switched off)", Type: "claude-api", Priority: 0, Enabled: false, APIURL: f.up.URL}, secrets.APIKey},
 		{store.Account{ID: "sub", Name: "me@example.com (Claude Max)", Type: "claude-oauth", Priority: 90, Enabled: true, APIURL: f.up.URL, Status: store.StatusNeedsLogin}, secrets.RefreshToken},
+		{store.Account{ID: "max", Name: "work@example.com (Claude Max)", Type: "claude-oauth", Priority: 95, Enabled: true, APIURL: extra.URL,
+			Expiry: time.Now().Add(time.Hour), LoginExpiry: time.Now().Add(47*time.Hour + 30*time.Minute)}, secrets.AccessToken},
 	} {
 		if err := f.core.Accounts().Add(a.acct, map[secrets.Field]secrets.Secret{a.f: secrets.New("screenshot-secret-" + a.acct.ID)}); err != nil {
 			t.Fatalf("add account %s: %v", a.acct.ID, err)
