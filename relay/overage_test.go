@@ -179,6 +179,11 @@ func TestOverageNotAllowedEveryPlanSpent(t *testing.T) {
 			t.Errorf("round %d: the account on extra usage got %d requests, want only the one that showed it", round, n)
 		}
 	}
+	// Reset by hand: a spent plan stays spent, so it still rests.
+	h.srv.ClearCooldowns("a")
+	if resp, _ := h.post(simple, nil); resp.StatusCode != 429 || h.ups["a"].Count() != 1 {
+		t.Errorf("after a reset: %d, a asked %d times, want 429 and still once", resp.StatusCode, h.ups["a"].Count())
+	}
 	for _, r := range h.sink.all() {
 		if r.Status == 200 {
 			t.Errorf("a paid answer was served: %+v", r)

@@ -43,7 +43,16 @@ func (p PaidEpisode) Text(loc *time.Location) string {
 	if !p.Until.IsZero() {
 		s += " until " + p.Until.In(loc).Format("15:04")
 	}
-	return s + fmt.Sprintf(" — now paying with %s; $%.2f since %s", p.Name, p.SpentUSD, p.Since.In(loc).Format("15:04"))
+	return s + fmt.Sprintf(" — now paying with %s; %s since %s", p.Name, dollars(p.SpentUSD), p.Since.In(loc).Format("15:04"))
+}
+
+// dollars is an amount for people: "$0.42", and "<$0.01" for a cent's
+// fraction, which "$0.00" would hide.
+func dollars(usd float64) string {
+	if usd > 0 && usd < 0.005 {
+		return "<$0.01"
+	}
+	return fmt.Sprintf("$%.2f", usd)
 }
 
 // PaidCap is the pool-wide daily cap on paid answers and what was paid

@@ -182,6 +182,9 @@ func (s *Server) ClearCooldowns(account string) {
 		if e.acct.ID == account {
 			e.state.Clear()
 			e.runway.Forget()
+			// A spent plan stays spent: without leave to use paid extra
+			// usage it rests until its reset all the same.
+			restOnOverage(e, s.now())
 		}
 	}
 }

@@ -135,7 +135,7 @@ func stateImportance(state string) widget.Importance {
 	switch state {
 	case "ready":
 		return widget.SuccessImportance
-	case "cooling", "unavailable", app.StateBudget:
+	case "cooling", "unavailable", app.StateBudget, app.StateOverage:
 		return widget.WarningImportance
 	case app.StateNeedsLogin, app.StateNeedsKey, app.StateUnsupported:
 		return widget.DangerImportance

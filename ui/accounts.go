@@ -423,10 +423,11 @@ func todayText(s snapshot, id string) string {
 	return fmt.Sprintf("%d %s%s, %d tokens today", c.Requests, word, errs, tok)
 }
 
-// restingCause is what made a resting account rest, in words, or "".
+// restingCause is what made a resting account rest, in words, or "" (also
+// when its state says it already: paid extra usage).
 func restingCause(s snapshot, id string) string {
 	for _, a := range s.health.Accounts {
-		if a.ID == id && len(a.Cooldowns) > 0 && a.LastError != nil {
+		if a.ID == id && len(a.Cooldowns) > 0 && a.LastError != nil && a.State != app.StateOverage {
 			return a.LastError.Message
 		}
 	}
