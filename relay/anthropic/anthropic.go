@@ -406,6 +406,13 @@ func OutOfExtraUsage(msg string) bool {
 // and retry-after. Claude Code reads these headers and shows its own
 // usage-limit message with the reset time, rather than a generic error.
 // The claim is five_hour when back is within five hours, else seven_day.
+//
+// Checked with Claude Code 2.1.337 against Keypool (2026-12-07): signed in
+// with a token as a subscriber (CLAUDE_CODE_OAUTH_TOKEN) it prints "You've
+// hit your 5-hour limit · resets 5:23pm (UTC)", as it does for the same
+// headers from the provider itself; with ANTHROPIC_AUTH_TOKEN (an API user)
+// it ignores them for any server and prints "API Error: Request rejected
+// (429) · " and the message, which then carries the time.
 func WriteSpent(w http.ResponseWriter, msg string, back time.Time, retryAfter time.Duration) {
 	h := w.Header()
 	h.Set("Anthropic-Ratelimit-Unified-Status", "rejected")

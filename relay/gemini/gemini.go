@@ -227,7 +227,11 @@ func status(code int) string {
 	return "INTERNAL"
 }
 
-// WriteError answers in Google's error format.
+// WriteError answers in Google's error format. A 429 is RESOURCE_EXHAUSTED
+// with a RetryInfo delay: Gemini CLI 0.61.0, given a spent pool with a
+// two-hour delay, stops with its own TerminalQuotaError and "Suggested
+// retry after 7500s" (checked against Keypool, 2026-12-07); a short delay
+// it waits out and retries.
 func WriteError(w http.ResponseWriter, code int, msg string, retryAfter time.Duration) {
 	e := map[string]any{"code": code, "message": msg, "status": status(code)}
 	if retryAfter > 0 {

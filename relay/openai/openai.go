@@ -210,6 +210,8 @@ func WriteError(w http.ResponseWriter, status int, msg string, retryAfter time.D
 // error.type usage_limit_reached with the reset in resets_at (unix
 // seconds) and resets_in_seconds, the fields Codex reads to show its own
 // usage-limit message with the time it is back (codex-rs's error struct).
+// Checked with codex-cli 0.171.0 against Keypool (2026-12-07): "ERROR:
+// You’ve hit your usage limit. Try again at 5:23 PM.", and no retry.
 func WriteUsageLimit(w http.ResponseWriter, msg string, back time.Time, retryAfter time.Duration) {
 	body, _ := json.Marshal(map[string]any{"error": map[string]any{
 		"type": "usage_limit_reached", "message": msg, "param": nil, "code": nil,
