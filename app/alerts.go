@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"keypool/app/config"
 	"keypool/app/store"
 	"keypool/relay"
 	"keypool/relay/pool"
@@ -253,11 +252,5 @@ func (a *App) RunwayWarnMinutes() int {
 
 // SetRunwayWarnMinutes saves the runway warning's threshold (0: off).
 func (a *App) SetRunwayWarnMinutes(minutes int) error {
-	if minutes < 0 || minutes > config.MaxAvoidRunoutMinutes {
-		return fmt.Errorf("runway warning: %d minutes: use 0 (off) to %d", minutes, config.MaxAvoidRunoutMinutes)
-	}
-	if err := a.store.PutSetting(settingRunwayMinutes, fmt.Sprint(minutes)); err != nil {
-		return fmt.Errorf("save the runway warning: %w", err)
-	}
-	return nil
+	return a.saveMinutes(settingRunwayMinutes, "runway warning", minutes)
 }

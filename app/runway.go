@@ -31,13 +31,21 @@ func (a *App) AvoidRunout() int {
 // SetAvoidRunout saves and applies at once how many minutes ahead a new
 // conversation looks past an account about to hit a wall (0: off).
 func (a *App) SetAvoidRunout(minutes int) error {
-	if minutes < 0 || minutes > config.MaxAvoidRunoutMinutes {
-		return fmt.Errorf("avoid run-out: %d minutes: use 0 (off) to %d", minutes, config.MaxAvoidRunoutMinutes)
-	}
-	if err := a.store.PutSetting(settingAvoidRunout, strconv.Itoa(minutes)); err != nil {
-		return fmt.Errorf("save avoid run-out: %w", err)
+	if err := a.saveMinutes(settingAvoidRunout, "avoid run-out", minutes); err != nil {
+		return err
 	}
 	a.relay.SetAvoidRunout(time.Duration(minutes) * time.Minute)
+	return nil
+}
+
+// saveMinutes saves a setting in minutes from the window, 0 (off) to a week.
+func (a *App) saveMinutes(key, what string, minutes int) error {
+	if minutes < 0 || minutes > config.MaxAvoidRunoutMinutes {
+		return fmt.Errorf("%s: %d minutes: use 0 (off) to %d", what, minutes, config.MaxAvoidRunoutMinutes)
+	}
+	if err := a.store.PutSetting(key, strconv.Itoa(minutes)); err != nil {
+		return fmt.Errorf("save %s: %w", what, err)
+	}
 	return nil
 }
 
