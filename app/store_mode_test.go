@@ -92,7 +92,7 @@ func TestServeStoreAccounts(t *testing.T) {
 	sub, key := relaytest.New(), relaytest.New()
 	defer sub.Close()
 	defer key.Close()
-	loginEnds := time.Now().Add(12 * 24 * time.Hour).Round(time.Second)
+	loginEnds := time.Now().Add(12*24*time.Hour - time.Hour).Round(time.Second)
 	ts := &tokenServer{current: "rt-secret-0", loginEnds: loginEnds}
 	dir := dirtest.New(t)
 	logs := &logBuf{}

@@ -133,7 +133,7 @@ func TestPaidNotificationAndSettings(t *testing.T) {
 	if item := findItem(trayMenu(s, f.ui.trayActions()), "⚠ Claude plans are spent"); item == nil {
 		t.Errorf("tray menu: %q, want a ⚠ item saying Claude plans are spent", labels(trayMenu(s, f.ui.trayActions())))
 	}
-	if got := s.summary(true); !strings.Contains(got, "now paying with Work key; $") {
+	if got := s.summary(true); !strings.Contains(got, "now paying with Work key; <$0.01 since ") {
 		t.Errorf("summary = %q, want who pays and what", got)
 	}
 
