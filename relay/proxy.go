@@ -51,13 +51,19 @@ type attempt struct {
 	// its credential.
 	e    *entry
 	cred Credential
+	// prof is the profile whose key the client presented (nil: the whole
+	// pool serves it).
+	prof *profile
 }
 
 // proxy serves one API request: read the body once, then try accounts until
 // one answers with something the client should see.
 func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt route, client string) {
-	a := attempt{ctx: r.Context(), w: w, r: r, rt: rt,
+	a := attempt{ctx: r.Context(), w: w, r: r, rt: rt, prof: s.profileOf(client),
 		rec: UsageRecord{Time: s.now(), Route: rt.name, ClientID: client}}
+	if a.prof != nil {
+		a.rec.Profile = a.prof.name
+	}
 	defer s.finish(&a)
 	if !s.readBody(&a) || !s.withinBudget(&a) || !s.readModel(&a) {
 		return
@@ -196,6 +202,11 @@ func (s *Server) tryAccounts(a *attempt) {
 	set := s.accounts.Load()
 	cands := set.cands[a.rt.dialect.proto]
 	served := set.served[a.rt.dialect.proto]
+	if a.prof != nil {
+		// Only the profile's accounts serve its clients.
+		v := a.prof.within(set)
+		cands, served = v.cands[a.rt.dialect.proto], v.served[a.rt.dialect.proto]
+	}
 	// Past the day's cap on paid answers, only plans serve.
 	capped := s.paid.capped(a.rec.Time)
 	var triedBuf [16]bool
@@ -385,7 +396,11 @@ func (s *Server) noAccount(a *attempt, served []*entry, first, now time.Time) {
 		if msg.Len() > 0 {
 			msg.WriteString("; ")
 		}
-		msg.WriteString("no enabled account can serve this request: add one (keypool import FILE, or serve --config FILE) or enable one")
+		if a.prof != nil {
+			msg.WriteString("no enabled account of profile " + a.prof.name + " can serve this request: add one to it (keypool profiles) or enable one")
+		} else {
+			msg.WriteString("no enabled account can serve this request: add one (keypool import FILE, or serve --config FILE) or enable one")
+		}
 		s.fail(a, http.StatusServiceUnavailable, msg.String(), 0)
 		return
 	}

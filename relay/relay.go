@@ -77,6 +77,9 @@ type Config struct {
 	Today       func() map[string]DayStats // optional: per-account traffic shown in /health
 
 	ClientKeys []string // none: open, every client is "anonymous"
+	// Profiles are named subsets of the accounts, each served to the
+	// clients that present its key (see SetProfiles).
+	Profiles []Profile
 	// ClientModels limits a client (by key id, guard.KeyID) to models
 	// matching its patterns ("*" wildcards); a client not listed may use any.
 	ClientModels map[string][]string
@@ -143,6 +146,13 @@ type Server struct {
 	clientSpend map[string]*pool.State // per client id: only the spend counters are used
 
 	paid paying // paid answers: the day's cap, each protocol's episode
+
+	// keysMu guards the keys the guard is built from.
+	keysMu      sync.Mutex
+	clientKeys  []string
+	profileKeys []string
+	// profiles are found by their key's id (nil: none).
+	profiles atomic.Pointer[map[string]*profile]
 }
 
 // SetSpend starts an account's spend counters (at start, from the records
@@ -223,12 +233,6 @@ func (s *Server) clientState(client string) *pool.State {
 		s.clientSpend[client] = st
 	}
 	return st
-}
-
-// SetClientKeys replaces the keys local clients must present (none: open,
-// loopback only).
-func (s *Server) SetClientKeys(keys []string) {
-	s.guard.Store(guard.New(keys, s.cfg.ListenHost, s.cfg.Public))
 }
 
 // SetPaused pauses the relay (API requests get a 503 saying so) or
@@ -336,7 +340,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.picker.SetAvoidRunout(cfg.AvoidRunout)
 	s.SetPaidDailyCap(cfg.PaidDailyUSD)
-	s.guard.Store(guard.New(cfg.ClientKeys, cfg.ListenHost, cfg.Public))
+	s.SetClientKeys(cfg.ClientKeys)
+	s.SetProfiles(cfg.Profiles)
 	s.accounts.Store(&accountSet{served: map[pool.Protocol][]*entry{}, cands: map[pool.Protocol][]sched.Candidate{}})
 	s.SetAccounts(cfg.Accounts)
 	m, err := newMetrics(cfg.Registry, s)

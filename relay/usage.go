@@ -150,6 +150,8 @@ type UsageRecord struct {
 	// CostUSD is the request's price (the API-equivalent price for a
 	// subscription), set by the usage sink from its price table.
 	CostUSD float64 `json:"cost_usd,omitempty"`
+	// Profile names the profile whose key the client presented, if any.
+	Profile string `json:"profile,omitempty"`
 	// Paid: the answer was billed per token (an API key, or a
 	// subscription's paid extra usage), not served within a plan.
 	Paid bool `json:"paid,omitempty"`

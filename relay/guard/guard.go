@@ -64,13 +64,26 @@ type Guard struct {
 	monitor []byte // the metrics token's digest; nil: none
 	// localMonitors lets Local requests read /health and /metrics freely.
 	localMonitors bool
+	// open: no key is required (there are none, or only profile keys,
+	// which say whose a request is without closing the relay).
+	open bool
 }
 
 // New builds a guard for the given client keys (none: open, every client is
 // Anonymous), the host the relay listens on (a non-loopback listen host
 // accepts any Host header) and how other machines reach it.
 func New(keys []string, listenHost string, pub Public) *Guard {
-	g := &Guard{anyHost: !IsLoopback(listenHost), localMonitors: !pub.MonitorsNeedKey}
+	return NewWithProfiles(keys, nil, listenHost, pub)
+}
+
+// NewWithProfiles is New with profile keys besides: a profile key is a
+// client key like the others, except that profile keys alone do not make
+// a relay on loopback require keys. There a request with no key (or one it
+// does not know) stays Anonymous, and one with a profile's key is that
+// profile's, so a project's CLI can be served by its profile while every
+// other local program is served as before.
+func NewWithProfiles(keys, profileKeys []string, listenHost string, pub Public) *Guard {
+	g := &Guard{anyHost: !IsLoopback(listenHost), localMonitors: !pub.MonitorsNeedKey, open: len(keys) == 0}
 	for _, n := range pub.Names {
 		g.names = append(g.names, strings.ToLower(n))
 	}
@@ -78,7 +91,7 @@ func New(keys []string, listenHost string, pub Public) *Guard {
 		d := sha256.Sum256([]byte(pub.MetricsToken))
 		g.monitor = d[:]
 	}
-	for _, k := range keys {
+	for _, k := range slices.Concat(keys, profileKeys) {
 		d := sha256.Sum256([]byte(k))
 		g.digests = append(g.digests, d)
 		g.ids = append(g.ids, KeyID(k))
@@ -206,9 +219,16 @@ func CheckOrigin(r *http.Request) error {
 // is refused (ErrLocalOnly): however the relay came to listen beyond
 // loopback without keys, it does not answer the network.
 func (g *Guard) ClientID(r *http.Request) (string, error) {
-	if len(g.digests) == 0 {
+	if g.open {
 		if !IsLoopback(hostOnly(r.RemoteAddr)) {
 			return "", ErrLocalOnly
+		}
+		if len(g.digests) > 0 {
+			if key := presented(r); key != "" {
+				if match := g.match(sha256.Sum256([]byte(key))); match >= 0 {
+					return g.ids[match], nil
+				}
+			}
 		}
 		return Anonymous, nil
 	}

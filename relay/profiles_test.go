@@ -1,0 +1,95 @@
+package relay_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/anthropics/anthropic-sdk-go/v2"
+	"github.com/anthropics/anthropic-sdk-go/v2/option"
+
+	"keypool/relay"
+)
+
+func withProfiles(ps ...relay.Profile) func(*relay.Config) {
+	return func(c *relay.Config) { c.Profiles = ps }
+}
+
+// A profile's key is served only by the profile's accounts, failing over
+// inside it and answering as an exhausted pool when they are all out; a key
+// without a profile sees the whole pool.
+func TestProfileServesOnlyItsAccounts(t *testing.T) {
+	h := newHarness(t, []acct{{id: "home", prio: 200}, {id: "w1", prio: 100}, {id: "w2", prio: 50}},
+		withProfiles(relay.Profile{Name: "work", Accounts: []string{"w1", "w2"}, Key: "work-profile-key"}))
+	work := map[string]string{"x-api-key": "work-profile-key"}
+
+	if got := h.postAndWho(simple, nil); got != "home" {
+		t.Errorf("the general key was served by %q, want home (the whole pool)", got)
+	}
+	if got := h.postAndWho(body("claude-sonnet-4-5", "work 1"), work); got != "w1" {
+		t.Errorf("the profile key was served by %q, want w1", got)
+	}
+	recs := h.sink.all()
+	if r := recs[len(recs)-1]; r.Profile != "work" {
+		t.Errorf("record's profile = %q, want work", r.Profile)
+	}
+	// w1 is spent: failover inside the profile.
+	h.ups["w1"].Default = spentReply(h.clock.Now().Add(time.Hour))
+	if got := h.postAndWho(body("claude-sonnet-4-5", "work 2"), work); got != "w2" {
+		t.Errorf("with w1 spent the profile was served by %q, want w2", got)
+	}
+	// Both spent: the profile's clients get the spent pool's answer, through
+	// the SDK, while home still serves everyone else.
+	h.ups["w2"].Default = spentReply(h.clock.Now().Add(2 * time.Hour))
+	client := anthropic.NewClient(option.WithBaseURL(h.http.URL), option.WithAPIKey("work-profile-key"), option.WithMaxRetries(0))
+	_, err := client.Messages.New(context.Background(), anthropic.MessageNewParams{Model: "claude-sonnet-4-5", MaxTokens: 10,
+		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("work 3"))}})
+	var apiErr *anthropic.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 429 || apiErr.Response.Header.Get("Anthropic-Ratelimit-Unified-Status") != "rejected" {
+		t.Errorf("profile with every account out: %v", err)
+	}
+	if n := h.ups["home"].Count(); n != 1 {
+		t.Errorf("home got %d requests, want only the general key's one", n)
+	}
+	if got := h.postAndWho(body("claude-sonnet-4-5", "home 2"), nil); got != "home" {
+		t.Errorf("the general key was served by %q, want home", got)
+	}
+}
+
+// Profile keys alone leave a relay on loopback open: a request with no key
+// is served by the whole pool, one with a profile's key by the profile.
+func TestProfileKeysKeepAnOpenRelayOpen(t *testing.T) {
+	h := newHarness(t, []acct{{id: "home", prio: 200}, {id: "w1", prio: 100}}, func(c *relay.Config) {
+		c.ClientKeys = nil
+		c.Profiles = []relay.Profile{{Name: "work", Accounts: []string{"w1"}, Key: "work-profile-key"}}
+	})
+	for _, tt := range []struct {
+		hdr  map[string]string
+		want string
+	}{
+		{map[string]string{"x-api-key": ""}, "home"},
+		{map[string]string{"x-api-key": "not-a-known-key"}, "home"},
+		{map[string]string{"x-api-key": "work-profile-key"}, "w1"},
+		{map[string]string{"x-api-key": "", "Authorization": "Bearer work-profile-key"}, "w1"},
+	} {
+		if got := h.postAndWho(body("claude-sonnet-4-5", tt.want+tt.hdr["x-api-key"]), tt.hdr); got != tt.want {
+			t.Errorf("%v: served by %q, want %q", tt.hdr, got, tt.want)
+		}
+	}
+}
+
+// A profile whose accounts are all disabled or gone says so, in the
+// client's format.
+func TestProfileWithoutAccounts(t *testing.T) {
+	h := newHarness(t, []acct{{id: "home", prio: 1}},
+		withProfiles(relay.Profile{Name: "empty", Accounts: []string{"gone"}, Key: "empty-profile-key"}))
+	resp, b := h.post(simple, map[string]string{"x-api-key": "empty-profile-key"})
+	if resp.StatusCode != 503 || !strings.Contains(b, "no enabled account of profile empty") {
+		t.Errorf("%d %s", resp.StatusCode, b)
+	}
+	if h.ups["home"].Count() != 0 {
+		t.Error("an account outside the profile served it")
+	}
+}
