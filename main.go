@@ -81,6 +81,9 @@ Usage:
                                    move a config file's accounts in, secrets into the keychain
   keypool client-keys list | add [--name N] | remove ID [--data-dir DIR]
                                    the keys local clients must send (none: any local program)
+  keypool profiles list | add NAME --accounts a,b | remove NAME [--data-dir DIR]
+                                   one pool per project: a profile's own client key is served
+                                   by its accounts only
   keypool env claude|codex|gemini [--shell bash|zsh|fish|powershell|cmd] [--url URL]
                                    print the exports that point a CLI at the relay
   keypool connect|disconnect claude|codex|gemini [--statusline] [--url URL]
@@ -138,6 +141,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return serviceCmd(args, stdout, stderr)
 	case "client-keys":
 		return clientKeysCmd(args, stdout, stderr)
+	case "profiles":
+		return profilesCmd(args, stdout, stderr)
 	case "clients":
 		return clientsCmd(stdout)
 	case "usage":

@@ -268,7 +268,7 @@ func (a *App) requireKeysBeyondLoopback(p Params) error {
 		if err != nil {
 			return fmt.Errorf("count the client keys: %w", err)
 		}
-		if len(keys) > 0 {
+		if len(poolKeys(keys)) > 0 { // a profile's key does not close the relay
 			return nil
 		}
 		fix = "add a client key first (keypool client-keys add --name NAME), or listen on 127.0.0.1 (--host, or the address in Settings)"

@@ -39,6 +39,10 @@ type ClientKeyChanger interface {
 	// be given to a client.
 	AddClientKey(label string) (ClientKeyInfo, secrets.Secret, error)
 	RemoveClientKey(id string) error
+	// Profiles are client keys too: each names the accounts that serve it.
+	ListProfiles() ([]ProfileInfo, error)
+	AddProfile(name string, accounts []string) (ProfileInfo, secrets.Secret, error)
+	RemoveProfile(name string) error
 }
 
 var (
@@ -115,6 +119,12 @@ func brokenReason(err error) string {
 
 // AddClientKey implements ClientKeyChanger.
 func (c ClientKeyStore) AddClientKey(label string) (ClientKeyInfo, secrets.Secret, error) {
+	return c.addKey(store.ClientKey{Label: label})
+}
+
+// addKey makes a new random key for k (its ID is the key's), stores the
+// value in the keychain and k in the store.
+func (c ClientKeyStore) addKey(k store.ClientKey) (ClientKeyInfo, secrets.Secret, error) {
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {
 		return ClientKeyInfo{}, secrets.Secret{}, err
@@ -124,7 +134,7 @@ func (c ClientKeyStore) AddClientKey(label string) (ClientKeyInfo, secrets.Secre
 	if c.Now != nil {
 		now = c.Now
 	}
-	k := store.ClientKey{ID: guard.KeyID(value.Reveal()), Label: label, Created: now()}
+	k.ID, k.Created = guard.KeyID(value.Reveal()), now()
 	if err := c.Keys.Set(secrets.ClientKey(k.ID), secrets.APIKey, value); err != nil {
 		return ClientKeyInfo{}, secrets.Secret{}, fmt.Errorf("client key %s: %w", k.ID, err)
 	}
@@ -142,14 +152,19 @@ func (c ClientKeyStore) RemoveClientKey(id string) error {
 	if err != nil {
 		return err
 	}
-	found := false
+	found, general := false, 0
 	for _, k := range list {
 		found = found || k.ID == id
+		if k.Profile == "" {
+			general++
+		}
 	}
 	if !found {
 		return fmt.Errorf("%w: %s (keypool client-keys list shows them)", ErrNoClientKey, id)
 	}
-	if len(list) == 1 {
+	// Profile keys do not close the relay; only the last key for the whole
+	// pool does.
+	if general == 1 && !isProfileKey(list, id) {
 		if err := c.keepLastKey(id); err != nil {
 			return err
 		}
@@ -238,8 +253,13 @@ func (c *clientKeys) load() error {
 		return err
 	}
 	var keys []string
+	var profiles []relay.Profile
+	general := 0
 	broken := map[string]string{}
 	for _, k := range list {
+		if k.Profile == "" {
+			general++
+		}
 		s, err := c.keys.Get(secrets.ClientKey(k.ID), secrets.APIKey)
 		switch {
 		case keychainUnavailable(err):
@@ -249,9 +269,13 @@ func (c *clientKeys) load() error {
 			c.log.Warn("a client key cannot be used; remove it in Settings or with keypool client-keys remove", "key", k.ID, "err", err)
 			continue
 		}
+		if k.Profile != "" {
+			profiles = append(profiles, relay.Profile{Name: k.Profile, Accounts: k.Accounts, Key: s.Reveal()})
+			continue
+		}
 		keys = append(keys, s.Reveal())
 	}
-	if len(keys) == 0 && len(list) > 0 {
+	if len(keys) == 0 && general > 0 {
 		// Every key is broken. The relay must still demand a key (no keys
 		// would open it to any local program), so it gets one that nobody
 		// knows until a working key is added.
@@ -259,6 +283,7 @@ func (c *clientKeys) load() error {
 	}
 	c.broken = broken
 	c.relay.SetClientKeys(keys)
+	c.relay.SetProfiles(profiles)
 	c.changed()
 	return nil
 }
@@ -271,7 +296,7 @@ func (a *App) ClientKeys() ([]ClientKeyInfo, error) { return a.clientKeys.list()
 // a CLI's config; the zero Secret when there are no client keys.
 func (a *App) FirstClientKeySecret() (secrets.Secret, error) {
 	list, err := a.store.ClientKeys()
-	if err != nil || len(list) == 0 {
+	if list = poolKeys(list); err != nil || len(list) == 0 {
 		return secrets.Secret{}, err
 	}
 	return FirstClientKey(a.clientKeys.keys, list)

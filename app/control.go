@@ -95,7 +95,7 @@ func (a *App) controlHandler() http.Handler {
 		// The first client key, for keypool env (the socket is the owner's).
 		var out struct{ Key string }
 		list, err := a.store.ClientKeys()
-		if err == nil && len(list) > 0 {
+		if list = poolKeys(list); err == nil && len(list) > 0 {
 			var s secrets.Secret
 			if s, err = FirstClientKey(a.clientKeys.keys, list); err == nil {
 				out.Key = s.Reveal()
@@ -118,6 +118,25 @@ func (a *App) controlHandler() http.Handler {
 			err = a.clientKeys.load()
 		}
 		a.answer(w, wireClientKey{Key: k, Value: value.Reveal()}, err, false)
+	})
+	accountMux.HandleFunc("GET /v1/profiles", func(w http.ResponseWriter, r *http.Request) {
+		list, err := a.clientKeys.storeOf().ListProfiles()
+		a.answer(w, list, err, false)
+	})
+	accountMux.HandleFunc("POST /v1/profiles", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Name     string
+			Accounts []string
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&in); err != nil {
+			writeWireError(w, fmt.Errorf("bad request: %w", err))
+			return
+		}
+		p, value, err := a.AddProfile(in.Name, in.Accounts)
+		a.answer(w, wireProfile{Profile: p, Value: value.Reveal()}, err, false)
+	})
+	accountMux.HandleFunc("DELETE /v1/profiles/{name}", func(w http.ResponseWriter, r *http.Request) {
+		a.answer(w, nil, a.RemoveProfile(r.PathValue("name")), false)
 	})
 	accountMux.HandleFunc("DELETE /v1/clientkeys/{id}", func(w http.ResponseWriter, r *http.Request) {
 		a.answer(w, nil, a.RevokeClientKey(r.PathValue("id")), false)

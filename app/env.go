@@ -72,7 +72,7 @@ func Access(p Params, keys secrets.Keychain) (ClientAccess, error) {
 		acc.Base = baseURL(joinHostPort(host, port), srv.TLS(), srv.PublicName)
 	}
 	list, err := st.ClientKeys()
-	if err != nil || len(list) == 0 {
+	if list = poolKeys(list); err != nil || len(list) == 0 {
 		return acc, err
 	}
 	if layout, _ := st.Setting(settingKeychainLayout); layout != keychainLayoutOwners {

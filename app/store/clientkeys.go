@@ -14,6 +14,10 @@ type ClientKey struct {
 	ID      string    `json:"id"`
 	Label   string    `json:"label"`
 	Created time.Time `json:"created"`
+	// Profile and Accounts make it a profile's key: its clients are served
+	// by these accounts only. Empty: a key for the whole pool.
+	Profile  string   `json:"profile,omitempty"`
+	Accounts []string `json:"accounts,omitempty"`
 }
 
 // ClientKeys lists the local client keys, oldest first.

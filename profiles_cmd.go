@@ -1,0 +1,92 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"keypool/app"
+)
+
+// profilesCmd lists, adds and removes profiles: named subsets of the
+// accounts, each served through a client key of its own.
+func profilesCmd(args []string, stdout, stderr io.Writer) error {
+	const usageLine = "keypool profiles list | add NAME --accounts a,b | remove NAME [--data-dir DIR]"
+	if len(args) == 0 {
+		return fmt.Errorf("%w: %s", errUsage, usageLine)
+	}
+	sub, args := args[0], args[1:]
+	p := app.Params{Keychain: osKeychain()}
+	fs := flag.NewFlagSet("keypool profiles "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&p.DataDir, "data-dir", "", "Keypool's data dir (default: the user config dir's keypool folder)")
+	var accounts string
+	if sub == "add" {
+		fs.StringVar(&accounts, "accounts", "", "the accounts that serve the profile, by id, comma-separated")
+	}
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	wantArgs := map[string]int{"list": 0, "add": 1, "remove": 1}
+	n, known := wantArgs[sub]
+	if !known {
+		return fmt.Errorf("%w: unknown profiles command %q: %s", errUsage, sub, usageLine)
+	}
+	if len(pos) != n {
+		return fmt.Errorf("%w: %s", errUsage, usageLine)
+	}
+	keys, done, err := app.OpenClientKeys(p)
+	if err != nil {
+		return err
+	}
+	defer done()
+	switch sub {
+	case "list":
+		list, err := keys.ListProfiles()
+		if err != nil {
+			return err
+		}
+		printProfiles(stdout, list)
+	case "add":
+		var ids []string
+		for _, id := range strings.Split(accounts, ",") {
+			if id = strings.TrimSpace(id); id != "" {
+				ids = append(ids, id)
+			}
+		}
+		pr, value, err := keys.AddProfile(pos[0], ids)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Added profile %s (%s), client key %s. A client that sends this key is served by these accounts only; "+
+			"keypool connect CLI --project DIR --profile %s writes it into a project. Its value, shown once here:\n%s\n",
+			pr.Name, strings.Join(pr.Accounts, ", "), pr.KeyID, pr.Name, value.Reveal())
+	case "remove":
+		if err := keys.RemoveProfile(pos[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Removed profile %s; clients using its key are no longer served by it.\n", pos[0])
+	}
+	return nil
+}
+
+// printProfiles writes the profiles as a table.
+func printProfiles(w io.Writer, list []app.ProfileInfo) {
+	if len(list) == 0 {
+		fmt.Fprintln(w, "No profiles. Add one: keypool profiles add NAME --accounts a,b")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROFILE\tACCOUNTS\tKEY\tSTATE")
+	for _, p := range list {
+		state := "ok"
+		if p.Broken != "" {
+			state = p.Broken
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Name, strings.Join(p.Accounts, ", "), p.KeyID, state)
+	}
+	tw.Flush()
+}

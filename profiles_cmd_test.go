@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"keypool/app/secrets"
+	"keypool/internal/dirtest"
+	"keypool/relay/relaytest"
+)
+
+// Profiles from the command line: checked as they are added, listed, and,
+// with a relay running, served at once: a client with the profile's key is
+// served by its accounts only, one without a key by the whole pool, which
+// the profile's key leaves open.
+func TestProfilesCommands(t *testing.T) {
+	keys := cliKeychain(t)
+	dir := dirtest.New(t)
+	home, work := relaytest.New(), relaytest.New()
+	defer home.Close()
+	defer work.Close()
+	a := startRelay(t, dir, keys)
+	t.Cleanup(func() { keys.DeleteAll(secrets.Account("home")); keys.DeleteAll(secrets.Account("work")) })
+	cli := func(stdin string, args ...string) (string, error) {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), append(args, "--data-dir", dir), strings.NewReader(stdin), &out, &errOut)
+		return out.String(), err
+	}
+	must := func(_ string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(cli("sk-ant-home-secret\n", "accounts", "add", "--id", "home", "--priority", "100", "--api-url", home.URL))
+	must(cli("sk-ant-work-secret\n", "accounts", "add", "--id", "work", "--priority", "10", "--api-url", work.URL))
+
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"profiles", "add", "job", "--accounts", "nope"}, "there is no account nope (the accounts: home, work)"},
+		{[]string{"profiles", "add", "job"}, "name at least one account"},
+		{[]string{"profiles", "add", "job", "--accounts", "work,work"}, "account work is named twice"},
+		{[]string{"profiles", "add", "my job", "--accounts", "work"}, `profile "my job": a name may only contain`},
+		{[]string{"profiles", "remove", "job"}, "no such profile: job"},
+	} {
+		if _, err := cli("", tt.args...); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: %v, want an error saying %q", tt.args, err, tt.want)
+		}
+	}
+	out, err := cli("", "profiles", "add", "job", "--accounts", "work")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := regexp.MustCompile(`kp-[A-Za-z0-9_-]+`).FindString(out)
+	if key == "" || !strings.Contains(out, "Added profile job (work)") {
+		t.Fatalf("profiles add printed:\n%s\nwant the profile and its key", out)
+	}
+	if _, err := cli("", "profiles", "add", "job", "--accounts", "work"); err == nil || !strings.Contains(err.Error(), "profile job exists") {
+		t.Errorf("a second profile job: %v, want an error saying it exists", err)
+	}
+	if out, _ := cli("", "profiles", "list"); !strings.Contains(out, "job") || !strings.Contains(out, "work") || strings.Contains(out, key) {
+		t.Errorf("profiles list:\n%s\nwant job with work, and not the key's value", out)
+	}
+
+	n := 0
+	post := func(key string) int {
+		n++ // a new conversation each time
+		req, _ := http.NewRequest("POST", a.URL()+"/v1/messages",
+			strings.NewReader(`{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"turn `+strconv.Itoa(n)+`"}]}`))
+		if key != "" {
+			req.Header.Set("X-Api-Key", key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(""); code != 200 || home.Count() != 1 || work.Count() != 0 {
+		t.Errorf("no key: %d, home %d, work %d; want the whole pool (home)", code, home.Count(), work.Count())
+	}
+	if code := post(key); code != 200 || work.Count() != 1 || home.Count() != 1 {
+		t.Errorf("the profile's key: %d, home %d, work %d; want work only", code, home.Count(), work.Count())
+	}
+	must(cli("", "profiles", "remove", "job"))
+	if code := post(key); code != 200 || home.Count() != 2 {
+		t.Errorf("the removed profile's key: %d, home %d; want it treated as no key on an open relay", code, home.Count())
+	}
+}
