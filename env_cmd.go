@@ -182,7 +182,7 @@ func usageCmd(args []string, stdout, stderr io.Writer) error {
 	fs := commonFlags("usage", &p, stderr)
 	since := fs.String("since", "24h", "records since a time: today, yesterday, a duration back (24h, 90m, 7d, 2w) or a date (2026-11-01)")
 	format := fs.String("format", "csv", "csv or json")
-	by := fs.String("by", "", "totals per day and account, model or client instead of the records")
+	by := fs.String("by", "", "totals per day and account, model, client or profile instead of the records")
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
 	}

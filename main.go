@@ -95,7 +95,7 @@ Usage:
                                    one line for Claude Code's statusLine: this session's
                                    account, its fullest window, the pool's runway
   keypool clients                  which CLIs are connected
-  keypool usage [--since 24h|7d|today|yesterday|DATE] [--format csv|json] [--by account|model|client]
+  keypool usage [--since 24h|7d|today|yesterday|DATE] [--format csv|json] [--by account|model|client|profile]
                                    export usage records, or totals per day
   keypool autostart on|off|status  start Keypool at login (in the tray only)
   keypool version                  print the version

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -103,6 +104,10 @@ func PrintClientKeys(w io.Writer, list []ClientKeyInfo) {
 		state := "ok"
 		if k.Broken != "" {
 			state = "BROKEN: " + k.Broken + " (keypool client-keys remove " + k.ID + ")"
+		}
+		if k.Profile != "" {
+			// A profile's key says which accounts serve it.
+			state += "; served by " + strings.Join(k.Accounts, ", ") + " only"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.Label, k.Created.Local().Format("2006-01-02"), state)
 	}

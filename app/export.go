@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -44,7 +45,7 @@ func UsageRecords(p Params, since time.Time) ([]relay.UsageRecord, error) {
 
 // csvHeader is the export's columns.
 var csvHeader = []string{"time", "route", "client", "account", "model", "stream", "status", "input_tokens", "output_tokens",
-	"cache_write_tokens", "cache_read_tokens", "cost_usd", "ttfb_ms", "duration_ms", "failover", "error"}
+	"cache_write_tokens", "cache_read_tokens", "cost_usd", "ttfb_ms", "duration_ms", "failover", "error", "profile", "paid"}
 
 // WriteUsage writes records as csv or json.
 func WriteUsage(w io.Writer, recs []relay.UsageRecord, format string) error {
@@ -69,7 +70,7 @@ func WriteUsage(w io.Writer, recs []relay.UsageRecord, format string) error {
 				strconv.FormatInt(r.Usage.InputTokens, 10), strconv.FormatInt(r.Usage.OutputTokens, 10),
 				strconv.FormatInt(r.Usage.CacheWriteTokens, 10), strconv.FormatInt(r.Usage.CacheReadTokens, 10),
 				strconv.FormatFloat(r.CostUSD, 'f', 6, 64), strconv.FormatInt(r.TTFB.Milliseconds(), 10),
-				strconv.FormatInt(r.Duration.Milliseconds(), 10), strings.Join(fo, "; "), r.Error})
+				strconv.FormatInt(r.Duration.Milliseconds(), 10), strings.Join(fo, "; "), r.Error, r.Profile, strconv.FormatBool(r.Paid)})
 		}
 		cw.Flush()
 		return cw.Error()
@@ -87,16 +88,17 @@ type Summary struct {
 	CostUSD  float64 `json:"cost_usd"`
 }
 
-// Summarize groups records by local day and by "account", "model" or
-// "client".
+// Summarize groups records by local day and by "account", "model",
+// "client" or "profile".
 func Summarize(recs []relay.UsageRecord, by string) ([]Summary, error) {
 	key := map[string]func(relay.UsageRecord) string{
 		"account": func(r relay.UsageRecord) string { return r.Account },
 		"model":   func(r relay.UsageRecord) string { return r.Model },
 		"client":  func(r relay.UsageRecord) string { return r.ClientID },
+		"profile": func(r relay.UsageRecord) string { return cmp.Or(r.Profile, "(whole pool)") },
 	}[by]
 	if key == nil {
-		return nil, fmt.Errorf("--by %q: use account, model or client", by)
+		return nil, fmt.Errorf("--by %q: use account, model, client or profile", by)
 	}
 	idx := map[[2]string]int{}
 	var out []Summary

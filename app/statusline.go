@@ -141,6 +141,9 @@ func statusText(v relay.SessionView, now time.Time, loc *time.Location) string {
 		case v.State != "ready" && v.State != "":
 			name += " (" + strings.ReplaceAll(v.State, "_", " ") + ")"
 		}
+		if v.Profile != "" {
+			name += " [" + v.Profile + "]"
+		}
 		parts[0] = "Keypool: " + name
 		if q := v.Tightest; q != nil {
 			s := fmt.Sprintf("%s %.0f%%", windowLabel(q.Window), q.Utilization*100)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"keypool/internal/dirtest"
+	"keypool/relay"
 )
 
 // The status line runs the headless build when it sits beside the desktop
@@ -70,5 +71,14 @@ func TestStatusLineBusyRelay(t *testing.T) {
 	}
 	if _, err := askSession(context.Background(), filepath.Join(dir, "none.sock"), "s"); err == nil || errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("askSession with no socket: %v, want a failure that is not the deadline", err)
+	}
+}
+
+// A conversation served under a profile says so in the status line.
+func TestStatusTextNamesTheProfile(t *testing.T) {
+	now := time.Date(2026, 12, 7, 14, 0, 0, 0, time.UTC)
+	v := relay.SessionView{Account: "w1", Name: "Work", State: "ready", Profile: "work", Runway: relay.PoolRunway{Text: "lasts at this pace"}}
+	if got, want := statusText(v, now, time.UTC), "Keypool: Work [work] · runway: lasts at this pace"; got != want {
+		t.Errorf("status line = %q, want %q", got, want)
 	}
 }

@@ -28,8 +28,12 @@ func TestProfileServesOnlyItsAccounts(t *testing.T) {
 	if got := h.postAndWho(simple, nil); got != "home" {
 		t.Errorf("the general key was served by %q, want home (the whole pool)", got)
 	}
-	if got := h.postAndWho(body("claude-sonnet-4-5", "work 1"), work); got != "w1" {
+	const sess = "5e55e55e-0000-0000-0000-000000000001"
+	if got := h.postAndWho(body("claude-sonnet-4-5", "work 1"), map[string]string{"x-api-key": "work-profile-key", "X-Claude-Code-Session-Id": sess}); got != "w1" {
 		t.Errorf("the profile key was served by %q, want w1", got)
+	}
+	if v := h.srv.Session(sess); v.Account != "w1" || v.Profile != "work" {
+		t.Errorf("the session's view (the status line's) = %+v, want w1 under profile work", v)
 	}
 	recs := h.sink.all()
 	if r := recs[len(recs)-1]; r.Profile != "work" {

@@ -260,7 +260,7 @@ func (s *Server) tryAccounts(a *attempt) {
 		done, v := s.try(a)
 		if done {
 			if a.rec.Status >= 200 && a.rec.Status < 400 {
-				s.picker.Bind(s.now(), sess, a.e.acct.ID)
+				s.picker.BindIn(s.now(), sess, a.e.acct.ID, a.rec.Profile)
 			}
 			return
 		}

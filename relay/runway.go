@@ -218,6 +218,8 @@ type SessionView struct {
 	// Tightest is the account's fullest plan window or budget, if any.
 	Tightest *pool.Quota `json:"tightest,omitempty"`
 	Runway   PoolRunway  `json:"runway"`
+	// Profile names the profile the conversation is served under, if any.
+	Profile string `json:"profile,omitempty"`
 }
 
 // Session returns the view of Claude Code session id (the session_id its
@@ -235,7 +237,7 @@ func (s *Server) Session(id string) SessionView {
 			continue
 		}
 		var cools []CooldownInfo
-		v.Account, v.Name = e.acct.ID, e.acct.Name
+		v.Account, v.Name, v.Profile = e.acct.ID, e.acct.Name, b.Profile
 		v.State, cools = e.health(now)
 		for _, c := range cools {
 			if c.Family == "all" && c.Until.After(v.Until) {

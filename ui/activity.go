@@ -137,6 +137,9 @@ func activityCell(r app.UsageRecord, col int) string {
 	case 7:
 		return r.Route
 	case 8:
+		if r.Profile != "" {
+			return r.ClientID + " (" + r.Profile + ")"
+		}
 		return r.ClientID
 	}
 	return ""
@@ -166,7 +169,7 @@ func story(r app.UsageRecord) string {
 func (v *activityView) showRecord(r app.UsageRecord) {
 	text := fmt.Sprintf("%s  %s  %s\nAccount: %s   Status: %d   Took: %s (first byte %s)   Cost: $%.4f   Client: %s\nTokens: %d in, %d out, %d cache write, %d cache read\n\n%s",
 		r.Time.Local().Format("2006-01-02 15:04:05"), r.Route, r.Model, activityCell(r, 1), r.Status,
-		r.Duration.Round(time.Millisecond), r.TTFB.Round(time.Millisecond), r.CostUSD, r.ClientID,
+		r.Duration.Round(time.Millisecond), r.TTFB.Round(time.Millisecond), r.CostUSD, activityCell(r, 8),
 		r.Usage.InputTokens, r.Usage.OutputTokens, r.Usage.CacheWriteTokens, r.Usage.CacheReadTokens,
 		strings.ReplaceAll(story(r), " → ", "\n→ "))
 	l := widget.NewLabel(text)

@@ -6,6 +6,8 @@ import "time"
 type Binding struct {
 	Account string    `json:"account"`
 	Expires time.Time `json:"expires"`
+	// Profile names the profile the conversation was served under, if any.
+	Profile string `json:"profile,omitempty"`
 }
 
 // Bindings stores session bindings. Implementations must be safe for

@@ -251,14 +251,17 @@ func usage(q []pool.Quota) (float64, time.Time) {
 // Bind records that session is served by account, renewing the binding only
 // when it is new, moved, or close to expiring, so a long conversation costs
 // few writes.
-func (p *Picker) Bind(now time.Time, session, account string) {
+func (p *Picker) Bind(now time.Time, session, account string) { p.BindIn(now, session, account, "") }
+
+// BindIn is Bind for a conversation served under a profile ("": none).
+func (p *Picker) BindIn(now time.Time, session, account, profile string) {
 	if session == "" {
 		return
 	}
-	if b, ok := p.Bindings.Get(session); ok && b.Account == account && b.Expires.Sub(now) > p.Renewal {
+	if b, ok := p.Bindings.Get(session); ok && b.Account == account && b.Profile == profile && b.Expires.Sub(now) > p.Renewal {
 		return
 	}
-	p.Bindings.Put(session, Binding{Account: account, Expires: now.Add(p.TTL)})
+	p.Bindings.Put(session, Binding{Account: account, Expires: now.Add(p.TTL), Profile: profile})
 }
 
 // Earliest returns when the first of cands that may serve model becomes
