@@ -85,7 +85,11 @@ func (v *accountsView) fill(a app.Account, r *accountRow) {
 	if why := restingCause(s, a.ID); why != "" {
 		state += " · " + why
 	}
-	r.state.SetText(state + " · priority " + strconv.Itoa(a.Priority))
+	state += " · priority " + strconv.Itoa(a.Priority)
+	if ps := s.profilesOf(a.ID); len(ps) > 0 {
+		state += " · profile " + strings.Join(ps, ", ")
+	}
+	r.state.SetText(state)
 	r.dot.Importance, r.state.Importance = stateImportance(s.stateOf(a)), widget.MediumImportance
 	if !a.Enabled {
 		r.dot.Importance, r.state.Importance = widget.LowImportance, widget.LowImportance

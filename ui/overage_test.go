@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
+	"keypool/app"
 	"keypool/app/secrets"
 	"keypool/app/store"
 	"keypool/relay/relaytest"
@@ -177,4 +179,71 @@ func TestLoginEndsInTheRow(t *testing.T) {
 	if txt := f.ui.snapshot(true).stateText(acct); txt != "ready · login ends in 12 days" {
 		t.Errorf("row state = %q, want \"ready · login ends in 12 days\"", txt)
 	}
+}
+
+// Settings adds a profile from a name and the accounts chosen; its key's
+// row says which accounts serve it, each account's row names its
+// profiles, and the relay serves the profile's key with them only.
+func TestProfileFromSettings(t *testing.T) {
+	f := newFixture(t)
+	f.addThroughDialog() // "work"
+	accts, _ := f.core.StoredAccounts()
+	form := newProfileForm(accts)
+	if got := form.accounts.Options; len(got) != 1 || got[0] != "work" {
+		t.Fatalf("accounts offered: %q, want [work]", got)
+	}
+	if _, _, err := form.submit(f.ui); err == nil || !strings.Contains(err.Error(), "at least one account") {
+		t.Errorf("a profile without accounts: %v, want an error", err)
+	}
+	test.Type(form.name, "job")
+	form.accounts.SetSelected([]string{"work"})
+	p, key, err := form.submit(f.ui)
+	if err != nil || p.Name != "job" || !strings.HasPrefix(key, "kp-") {
+		t.Fatalf("submit: %+v, key given %v, %v", p, key != "", err)
+	}
+	f.refresh()
+	acct, _ := f.core.Store().Account("work")
+	r := newAccountRow()
+	f.ui.accounts.fill(acct, r)
+	if !strings.Contains(r.state.Text, "profile job") {
+		t.Errorf("account row = %q, want it to name profile job", r.state.Text)
+	}
+	row := newKeyRow()
+	var pk app.ClientKeyInfo
+	for _, k := range f.ui.settings.keys {
+		if k.Profile == "job" {
+			pk = k
+		}
+	}
+	f.ui.settings.bindKeyRow(pk, row)
+	if l := findLabel(row); !strings.HasPrefix(l, "profile job: work") {
+		t.Errorf("key row = %q, want \"profile job: work…\"", l)
+	}
+	// Served: the relay has no keys for the whole pool, so it stays open,
+	// and the profile's key is served by work.
+	req, _ := http.NewRequest("POST", f.core.URL()+"/v1/messages", strings.NewReader(`{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"job"}]}`))
+	req.Header.Set("X-Api-Key", key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("X-Keypool-Account") != "work" {
+		t.Errorf("the profile's key: %d from %q", resp.StatusCode, resp.Header.Get("X-Keypool-Account"))
+	}
+	if code := f.post("no key"); code != 200 {
+		t.Errorf("no key, with only a profile's key: %d, want the relay still open", code)
+	}
+}
+
+// findLabel is the text of the first label in o.
+func findLabel(o fyne.CanvasObject) string {
+	text := ""
+	eachObject(o, func(c fyne.CanvasObject) bool {
+		if l, ok := c.(*widget.Label); ok && text == "" {
+			text = l.Text
+		}
+		return true
+	})
+	return text
 }

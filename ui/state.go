@@ -48,7 +48,7 @@ func (u *UI) snapshotFor(tab int) snapshot {
 	if needs(tabAccounts) || needs(tabUsage) {
 		s.today, _ = core.Day(now)
 	}
-	if needs(tabSettings) {
+	if needs(tabSettings) || needs(tabAccounts) { // the rows name their profiles
 		s.clientKeys, _ = u.core.ClientKeys()
 	}
 	if needs(tabUsage) {

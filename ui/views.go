@@ -107,8 +107,10 @@ func newSettingsView(u *UI) *settingsView {
 		container.NewHBox(copyBtn("Claude Code"), copyBtn("Codex"), copyBtn("Gemini CLI")),
 		connectRows,
 		widget.NewSeparator(),
-		container.NewHBox(widget.NewLabelWithStyle("Local client keys", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), add),
-		widget.NewLabel("With no keys, any program on this computer can use the relay. With keys, clients must send one."),
+		container.NewHBox(widget.NewLabelWithStyle("Local client keys", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), add,
+			widget.NewButton("Add profile…", v.showAddProfile)),
+		widget.NewLabel("With no keys, any program on this computer can use the relay. With keys, clients must send one. "+
+			"A profile's key is served by its accounts only (one pool per project) and leaves an open relay open."),
 	)
 	strategy := widget.NewSelect([]string{"priority", "fill-first", "spread"}, nil)
 	explain := widget.NewLabel("")
@@ -194,6 +196,9 @@ func (v *settingsView) bindKeyRow(k app.ClientKeyInfo, o fyne.CanvasObject) {
 		}
 	}
 	text := k.Label + "  (" + k.ID + ", added " + k.Created.Local().Format("2006-01-02") + ")"
+	if k.Profile != "" {
+		text = "profile " + k.Profile + ": " + strings.Join(k.Accounts, ", ") + "  (" + k.ID + ")"
+	}
 	copyB, showB, revokeB := buttons.Objects[0].(*widget.Button), buttons.Objects[1].(*widget.Button), buttons.Objects[2].(*widget.Button)
 	if k.Broken != "" {
 		// Nothing to copy or show; Remove is the way out.
