@@ -223,24 +223,53 @@ func (g *Guard) ClientID(r *http.Request) (string, error) {
 		if !IsLoopback(hostOnly(r.RemoteAddr)) {
 			return "", ErrLocalOnly
 		}
-		if len(g.digests) > 0 {
-			if key := presented(r); key != "" {
-				if match := g.match(sha256.Sum256([]byte(key))); match >= 0 {
-					return g.ids[match], nil
-				}
-			}
+		if match := g.matchPresented(r); match >= 0 {
+			return g.ids[match], nil
 		}
 		return Anonymous, nil
 	}
-	key := presented(r)
-	if key == "" {
+	if presented(r) == "" {
 		return "", ErrNoKey
 	}
-	match := g.match(sha256.Sum256([]byte(key)))
+	match := g.matchPresented(r)
 	if match < 0 {
 		return "", ErrBadKey
 	}
 	return g.ids[match], nil
+}
+
+// matchPresented is the index of the client key a request sends in any of
+// the places a key goes, or -1. Every place is tried: Claude Code sends
+// both x-api-key and Authorization when both its key variables are set
+// (the user's exported ANTHROPIC_API_KEY beside the key a project's
+// settings give it), and the one Keypool knows is the one that counts.
+func (g *Guard) matchPresented(r *http.Request) int {
+	if len(g.digests) == 0 {
+		return -1
+	}
+	match := -1
+	for _, key := range presentedAll(r) {
+		if m := g.match(sha256.Sum256([]byte(key))); m >= 0 && match < 0 {
+			match = m
+		}
+	}
+	return match
+}
+
+// presentedAll is every key a request sends, in presented's order.
+func presentedAll(r *http.Request) []string {
+	var out []string
+	for _, h := range [...]string{"X-Api-Key", "X-Goog-Api-Key"} {
+		if k := r.Header.Get(h); k != "" {
+			out = append(out, k)
+		}
+	}
+	if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+		if k := strings.TrimSpace(a[7:]); k != "" {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // presented is the key a request sends: x-api-key, x-goog-api-key or

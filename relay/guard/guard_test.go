@@ -161,7 +161,10 @@ func TestClientID(t *testing.T) {
 		{"x_api_key_before_bearer", []string{"alpha", "beta"}, map[string]string{"X-Api-Key": "alpha", "Authorization": "Bearer beta"}, "key-8ed3f6ad", nil},
 		{"x_api_key_before_goog", []string{"alpha", "beta"}, map[string]string{"X-Api-Key": "beta", "X-Goog-Api-Key": "alpha"}, "key-f44e64e7", nil},
 		{"goog_before_bearer", []string{"alpha", "beta"}, map[string]string{"X-Goog-Api-Key": "alpha", "Authorization": "Bearer beta"}, "key-8ed3f6ad", nil},
-		{"wrong_x_api_key_right_bearer", []string{"alpha"}, map[string]string{"X-Api-Key": "nope", "Authorization": "Bearer alpha"}, "", ErrBadKey},
+		// Claude Code sends both when both its key variables are set: the
+		// user's own exported key, and the one Keypool gave it.
+		{"wrong_x_api_key_right_bearer", []string{"alpha"}, map[string]string{"X-Api-Key": "sk-ant-users-own", "Authorization": "Bearer alpha"}, "key-8ed3f6ad", nil},
+		{"wrong_everywhere", []string{"alpha"}, map[string]string{"X-Api-Key": "nope", "Authorization": "Bearer nope"}, "", ErrBadKey},
 		{"no_key", []string{"alpha"}, nil, "", ErrNoKey},
 		{"bearer_without_token", []string{"alpha"}, map[string]string{"Authorization": "Bearer "}, "", ErrNoKey},
 		{"bearer_only_spaces", []string{"alpha"}, map[string]string{"Authorization": "Bearer    "}, "", ErrNoKey},
