@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"keypool/app"
@@ -114,6 +115,8 @@ func connectCmd(args []string, on bool, stdin io.Reader, stdout, stderr io.Write
 	var p app.Params
 	fs := commonFlags("connect", &p, stderr)
 	statusLine := fs.Bool("statusline", false, "Claude Code: also show this session's account and the pool's runway in its status line")
+	project := fs.String("project", "", "write the CLI's project configuration in this folder instead of the user's own (with --profile)")
+	profile := fs.String("profile", "", "with --project: the profile that serves the project (keypool profiles list)")
 	remote := urlFlag(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -125,6 +128,12 @@ func connectCmd(args []string, on bool, stdin io.Reader, stdout, stderr io.Write
 	c, err := app.ParseClient(pos[0])
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if *project != "" {
+		return connectProject(p, c, *project, *profile, on, stdout)
+	}
+	if *profile != "" {
+		return fmt.Errorf("%w: --profile goes with --project DIR: a profile serves a project", errUsage)
 	}
 	if !on {
 		if err := app.DisconnectClient(c); err != nil {
@@ -164,14 +173,52 @@ func connectCmd(args []string, on bool, stdin io.Reader, stdout, stderr io.Write
 	return nil
 }
 
-// clientsCmd says which CLIs are connected.
-func clientsCmd(stdout io.Writer) error {
+// connectProject connects (or disconnects) CLI c in a project folder to a
+// profile.
+func connectProject(p app.Params, c app.Client, dir, profile string, on bool, stdout io.Writer) error {
+	if !on {
+		if err := app.DisconnectProject(p, dir, c); err != nil {
+			return fmt.Errorf("disconnect %s in %s: %w", c, dir, err)
+		}
+		fmt.Fprintf(stdout, "%s in %s no longer uses a Keypool profile; its project files are as they were.\n", c, dir)
+		return nil
+	}
+	acc, err := app.ConnectProject(p, osKeychain(), dir, c, profile)
+	if err != nil {
+		return fmt.Errorf("connect %s in %s: %w", c, dir, err)
+	}
+	fmt.Fprintf(stdout, "%s started in %s now uses Keypool at %s with profile %s: only its accounts serve it (backups of the files changed were kept).\n", c, dir, acc.Base, profile)
+	if c == app.GeminiCLI {
+		fmt.Fprintln(stdout, "The folder is marked trusted for Gemini CLI (~/.gemini/trustedFolders.json), which reads a project's .gemini/.env only there.")
+	}
+	return nil
+}
+
+// clientsCmd says which CLIs are connected, and which projects.
+func clientsCmd(args []string, stdout, stderr io.Writer) error {
+	var p app.Params
+	fs := commonFlags("clients", &p, stderr)
+	if _, err := parseArgs(fs, args); err != nil {
+		return err
+	}
 	for _, c := range app.Clients {
 		on, err := app.ClientConnected(c)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%-7s %s\n", c, map[bool]string{true: "connected", false: "not connected"}[on])
+	}
+	projects, err := app.Projects(p)
+	if err != nil {
+		return err
+	}
+	if len(projects) > 0 {
+		fmt.Fprintln(stdout, "\nProjects:")
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		for _, pr := range projects {
+			fmt.Fprintf(tw, "  %s\t%s\tprofile %s\n", pr.Dir, pr.Client, pr.Profile)
+		}
+		tw.Flush()
 	}
 	return nil
 }

@@ -87,14 +87,16 @@ Usage:
   keypool env claude|codex|gemini [--shell bash|zsh|fish|powershell|cmd] [--url URL]
                                    print the exports that point a CLI at the relay
   keypool connect|disconnect claude|codex|gemini [--statusline] [--url URL]
+                [--project DIR --profile NAME]
                                    write (or undo) a CLI's own config to use Keypool
+                                   (--project: that folder's config, served by a profile)
                                    (--url: a Keypool on another machine; its client key
                                    is read from standard input)
                                    (--statusline: Claude Code's status line shows Keypool too)
   keypool statusline [--config FILE] [--data-dir DIR]
                                    one line for Claude Code's statusLine: this session's
                                    account, its fullest window, the pool's runway
-  keypool clients                  which CLIs are connected
+  keypool clients [--data-dir DIR] which CLIs are connected, and which projects
   keypool usage [--since 24h|7d|today|yesterday|DATE] [--format csv|json] [--by account|model|client|profile]
                                    export usage records, or totals per day
   keypool autostart on|off|status  start Keypool at login (in the tray only)
@@ -144,7 +146,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "profiles":
 		return profilesCmd(args, stdout, stderr)
 	case "clients":
-		return clientsCmd(stdout)
+		return clientsCmd(args, stdout, stderr)
 	case "usage":
 		return usageCmd(args, stdout, stderr)
 	case "statusline":

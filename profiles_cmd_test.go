@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -93,5 +96,58 @@ func TestProfilesCommands(t *testing.T) {
 	must(cli("", "profiles", "remove", "job"))
 	if code := post(key); code != 200 || home.Count() != 2 {
 		t.Errorf("the removed profile's key: %d, home %d; want it treated as no key on an open relay", code, home.Count())
+	}
+}
+
+// connect --project writes a project's files with its profile's key,
+// keypool clients lists the project, and disconnect --project puts the
+// files back.
+func TestConnectProjectCommand(t *testing.T) {
+	keys := cliKeychain(t)
+	dir, home, project := dirtest.New(t), dirtest.New(t), dirtest.New(t)
+	t.Setenv("HOME", home)
+	up := relaytest.New()
+	defer up.Close()
+	t.Cleanup(func() { keys.DeleteAll(secrets.Account("work")) })
+	cli := func(args ...string) (string, error) {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), append(args, "--data-dir", dir), strings.NewReader("sk-ant-work-secret\n"), &out, &errOut)
+		return out.String(), err
+	}
+	if _, err := cli("accounts", "add", "--id", "work", "--api-url", up.URL); err != nil {
+		t.Fatal(err)
+	}
+	out, err := cli("profiles", "add", "job", "--accounts", "work")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := regexp.MustCompile(`kp-[A-Za-z0-9_-]+`).FindString(out)
+	if _, err := cli("connect", "claude", "--project", project); err == nil || !strings.Contains(err.Error(), "--profile") {
+		t.Errorf("--project without --profile: %v", err)
+	}
+	if _, err := cli("connect", "claude", "--project", project, "--profile", "nope"); err == nil || !strings.Contains(err.Error(), "no such profile: nope") {
+		t.Errorf("an unknown profile: %v", err)
+	}
+	if _, err := cli("connect", "codex", "--project", project, "--profile", "job"); err == nil || !strings.Contains(err.Error(), "reads no base URL or key from a project's own config") {
+		t.Errorf("codex --project: %v", err)
+	}
+	if out, err := cli("connect", "claude", "--project", project, "--profile", "job"); err != nil || !strings.Contains(out, "with profile job") {
+		t.Fatalf("connect --project: %q, %v", out, err)
+	}
+	settings, _ := os.ReadFile(filepath.Join(project, ".claude", "settings.local.json"))
+	if !strings.Contains(string(settings), `"ANTHROPIC_AUTH_TOKEN":"`+key+`"`) {
+		t.Errorf("the project's settings.local.json:\n%s\nwant the profile's key", settings)
+	}
+	if out, _ := cli("clients"); !strings.Contains(out, project) || !strings.Contains(out, "profile job") {
+		t.Errorf("keypool clients:\n%s\nwant the project", out)
+	}
+	if _, err := cli("disconnect", "claude", "--project", project); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(project, ".claude", "settings.local.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("settings.local.json after disconnect: %v, want it gone", err)
+	}
+	if out, _ := cli("clients"); strings.Contains(out, project) {
+		t.Errorf("keypool clients after disconnect:\n%s", out)
 	}
 }

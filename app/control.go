@@ -95,7 +95,10 @@ func (a *App) controlHandler() http.Handler {
 		// The first client key, for keypool env (the socket is the owner's).
 		var out struct{ Key string }
 		list, err := a.store.ClientKeys()
-		if list = poolKeys(list); err == nil && len(list) > 0 {
+		if err == nil {
+			list, err = keysFor(list, r.URL.Query().Get("profile"))
+		}
+		if err == nil && len(list) > 0 {
 			var s secrets.Secret
 			if s, err = FirstClientKey(a.clientKeys.keys, list); err == nil {
 				out.Key = s.Reveal()

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"time"
 
@@ -25,6 +26,12 @@ type ClientAccess struct {
 // from the running relay when one holds the data dir, else from the
 // config file or the app's saved settings and keys.
 func Access(p Params, keys secrets.Keychain) (ClientAccess, error) {
+	return AccessFor(p, keys, "")
+}
+
+// AccessFor is Access with the key of a profile ("": a key for the whole
+// pool), for a project's CLI.
+func AccessFor(p Params, keys secrets.Keychain, profile string) (ClientAccess, error) {
 	setup, err := Resolve(p)
 	if err != nil {
 		return ClientAccess{}, err
@@ -42,6 +49,9 @@ func Access(p Params, keys secrets.Keychain) (ClientAccess, error) {
 		}
 	}
 	if p.ConfigPath != "" {
+		if profile != "" {
+			return acc, errNoStoreProfiles
+		}
 		return acc, nil
 	}
 	st, err := store.OpenReadOnly(dbPath, 200*time.Millisecond)
@@ -52,7 +62,7 @@ func Access(p Params, keys secrets.Keychain) (ClientAccess, error) {
 			return acc, derr
 		}
 		var out struct{ Key string }
-		if err := r.call("GET", "/v1/clientkey", nil, &out); err != nil {
+		if err := r.call("GET", "/v1/clientkey?profile="+url.QueryEscape(profile), nil, &out); err != nil {
 			return acc, err
 		}
 		if out.Key != "" {
@@ -60,6 +70,9 @@ func Access(p Params, keys secrets.Keychain) (ClientAccess, error) {
 		}
 		return acc, nil
 	case errors.Is(err, os.ErrNotExist):
+		if profile != "" {
+			return acc, fmt.Errorf("%w: %s (Keypool has no store here yet)", ErrNoProfile, profile)
+		}
 		return acc, nil
 	case err != nil:
 		return acc, err
@@ -72,7 +85,10 @@ func Access(p Params, keys secrets.Keychain) (ClientAccess, error) {
 		acc.Base = baseURL(joinHostPort(host, port), srv.TLS(), srv.PublicName)
 	}
 	list, err := st.ClientKeys()
-	if list = poolKeys(list); err != nil || len(list) == 0 {
+	if err != nil {
+		return acc, err
+	}
+	if list, err = keysFor(list, profile); err != nil || len(list) == 0 {
 		return acc, err
 	}
 	if layout, _ := st.Setting(settingKeychainLayout); layout != keychainLayoutOwners {
@@ -92,6 +108,20 @@ func Access(p Params, keys secrets.Keychain) (ClientAccess, error) {
 	}
 	acc.Key = s.Reveal()
 	return acc, nil
+}
+
+// keysFor are the keys of list a CLI may be given: the profile's, or
+// those for the whole pool.
+func keysFor(list []store.ClientKey, profile string) ([]store.ClientKey, error) {
+	if profile == "" {
+		return poolKeys(list), nil
+	}
+	for _, k := range list {
+		if k.Profile == profile {
+			return []store.ClientKey{k}, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %s (keypool profiles list shows them)", ErrNoProfile, profile)
 }
 
 // FirstClientKey is the value of the first client key whose secret can be
