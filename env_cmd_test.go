@@ -36,13 +36,11 @@ func TestConnectCmdWritesKeyIntoFiles(t *testing.T) {
 			return s.Env["ANTHROPIC_BASE_URL"], s.Env["ANTHROPIC_AUTH_TOKEN"]
 		},
 		"codex": func(t *testing.T, home string) (string, string) {
+			// The built-in provider pointed at Keypool (openai_base_url);
+			// the key, when the relay needs one, in auth.json's API-key mode.
 			var c struct {
-				ModelProvider  string `toml:"model_provider"`
-				ModelProviders map[string]struct {
-					BaseURL string `toml:"base_url"`
-					EnvKey  string `toml:"env_key"`
-					Token   string `toml:"experimental_bearer_token"`
-				} `toml:"model_providers"`
+				ModelProvider string `toml:"model_provider"`
+				BaseURL       string `toml:"openai_base_url"`
 			}
 			b, err := os.ReadFile(filepath.Join(home, ".codex", "config.toml"))
 			if err != nil {
@@ -51,11 +49,18 @@ func TestConnectCmdWritesKeyIntoFiles(t *testing.T) {
 			if err := toml.Unmarshal(b, &c); err != nil {
 				t.Fatal(err)
 			}
-			p := c.ModelProviders[c.ModelProvider]
-			if p.EnvKey != "" {
-				t.Errorf("the provider names env_key %q, want none (Codex would need it exported)", p.EnvKey)
+			if c.ModelProvider != "" {
+				t.Errorf("model_provider = %q, want the built-in one left the default", c.ModelProvider)
 			}
-			return strings.TrimSuffix(p.BaseURL, "/openai/v1"), p.Token
+			key := "keypool" // no auth.json written: the relay needs no key
+			if a, err := os.ReadFile(filepath.Join(home, ".codex", "auth.json")); err == nil {
+				var auth struct {
+					Key string `json:"OPENAI_API_KEY"`
+				}
+				json.Unmarshal(a, &auth)
+				key = auth.Key
+			}
+			return strings.TrimSuffix(c.BaseURL, "/openai/v1"), key
 		},
 		"gemini": func(t *testing.T, home string) (string, string) {
 			b, err := os.ReadFile(filepath.Join(home, ".gemini", ".env"))

@@ -29,7 +29,10 @@ var dropRequest = []string{"Connection", "Keep-Alive", "Proxy-Authorization", "P
 	// the client's credentials for the relay, in each form the guard accepts
 	"X-Api-Key", "X-Goog-Api-Key", "Authorization",
 	// the client's OpenAI organisation and project would not match the account's
-	"Openai-Organization", "Openai-Project"}
+	"Openai-Organization", "Openai-Project",
+	// Codex logged in with ChatGPT names its own ChatGPT account; a ChatGPT
+	// account of Keypool's names its own (provider.Auth sets it)
+	"Chatgpt-Account-Id"}
 var dropResponse = []string{"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Connection",
 	"Te", "Trailer", "Transfer-Encoding", "Upgrade"}
 

@@ -147,12 +147,13 @@ func TestResponsesSticky(t *testing.T) {
 	}
 }
 
-// Codex's WebSocket attempt gets a 404 at once, so it falls back to HTTP.
+// Codex's WebSocket attempt gets a 426 at once, so it falls back to HTTP
+// without retrying.
 func TestResponsesRefusesWebSocket(t *testing.T) {
 	h := responsesHarness(t)
 	resp, b := h.do("GET", "/openai/v1/responses", "", map[string]string{"Connection": "Upgrade", "Upgrade": "websocket",
 		"Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
-	if resp.StatusCode != 404 || !contains(b, `"error"`) {
+	if resp.StatusCode != http.StatusUpgradeRequired || !contains(b, `"error"`) {
 		t.Fatalf("websocket upgrade: %d %s", resp.StatusCode, b)
 	}
 }

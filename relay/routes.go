@@ -128,9 +128,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-		// Codex tries Responses over WebSocket first and falls back to
-		// HTTP when the upgrade gets a 404.
-		rt.dialect.writeError(w, http.StatusNotFound, "WebSocket transport is not supported; use HTTP", 0)
+		// Codex's built-in provider tries Responses over WebSocket first;
+		// 426 makes codex-cli 0.171.0 fall back to HTTP at once (a 404
+		// costs it seven tries, about 6 s).
+		rt.dialect.writeError(w, http.StatusUpgradeRequired, "WebSocket transport is not supported; use HTTP", 0)
 		return
 	}
 	if r.Method != rt.method {

@@ -30,6 +30,11 @@ import (
 // write; writing twice changes nothing; a malformed file is reported and
 // left untouched.
 func Connect(home string, c Client, base, key string) error {
+	if c == Codex {
+		if err := undoLegacyCodex(home); err != nil {
+			return err
+		}
+	}
 	return connect(edits(home, c, base, key, ""))
 }
 
@@ -64,6 +69,11 @@ func connect(es []edit) error {
 // for byte from its backup; otherwise only Keypool's keys are put back as
 // they were.
 func Disconnect(home string, c Client) error {
+	if c == Codex {
+		if err := undoLegacyCodex(home); err != nil {
+			return err
+		}
+	}
 	for _, e := range edits(home, c, "", "", "") {
 		if err := e.undo(); err != nil {
 			return err
@@ -73,14 +83,14 @@ func Disconnect(home string, c Client) error {
 }
 
 // Connected reports whether the client's config points at Keypool.
+// Its first file says (Codex's auth.json is changed only when the relay
+// needs a key).
 func Connected(home string, c Client) (bool, error) {
-	for _, e := range edits(home, c, "", "", "") {
-		if _, err := os.Stat(statePath(e.path)); err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				return false, nil
-			}
-			return false, err
+	if _, err := os.Stat(statePath(edits(home, c, "", "", "")[0].path)); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return false, nil
 		}
+		return false, err
 	}
 	return true, nil
 }
@@ -101,9 +111,7 @@ type edit struct {
 func edits(home string, c Client, base, key, statusLine string) []edit {
 	switch c {
 	case Codex:
-		e := codexEdit(filepath.Join(home, ".codex", "config.toml"), base, key)
-		e.secret = true
-		return []edit{e}
+		return codexEdits(home, base, key)
 	case GeminiCLI:
 		// Gemini CLI reads GEMINI_API_KEY and GOOGLE_GEMINI_BASE_URL only
 		// from its environment, and fills that from the first .env it
@@ -397,9 +405,10 @@ func dotenvValue(v string) (string, error) {
 
 var tomlHeader = regexp.MustCompile(`^\s*\[`)
 
-// codexEdit makes Keypool Codex's default model provider, editing
-// config.toml line by line so comments and everything else stay.
-func codexEdit(path, base, key string) edit {
+// legacyCodexEdit is how an earlier Keypool connected Codex: a provider of
+// its own made the default. Sessions made that way are filed under
+// "keypool"; it is kept to undo such a connection.
+func legacyCodexEdit(path, base, key string) edit {
 	const section = "[model_providers.keypool]"
 	// The key is inline: Codex reads env_key only from its environment and
 	// stops with "Missing environment variable" when a new terminal lacks

@@ -92,10 +92,31 @@ func codexReads(home, _ string, exported map[string]string) (reach, error) {
 	}
 	var doc struct {
 		ModelProvider  string         `toml:"model_provider"`
+		OpenAIBaseURL  string         `toml:"openai_base_url"`
 		ModelProviders map[string]any `toml:"model_providers"`
 	}
 	if err := toml.Unmarshal(b, &doc); err != nil {
 		return reach{}, fmt.Errorf("config.toml: %w", err)
+	}
+	if doc.ModelProvider == "" || doc.ModelProvider == "openai" {
+		// The built-in provider: openai_base_url, and the login of
+		// auth.json (an API key there is sent; a ChatGPT login's token
+		// is sent too, which a relay without client keys ignores, read
+		// here as no key).
+		if doc.OpenAIBaseURL == "" {
+			return reach{}, errors.New("the built-in provider goes to api.openai.com")
+		}
+		r := reach{base: doc.OpenAIBaseURL}
+		if a, err := os.ReadFile(filepath.Join(home, ".codex", "auth.json")); err == nil {
+			var auth struct {
+				Mode string `json:"auth_mode"`
+				Key  string `json:"OPENAI_API_KEY"`
+			}
+			if json.Unmarshal(a, &auth) == nil && auth.Mode == "apikey" {
+				r.key = auth.Key
+			}
+		}
+		return r, nil
 	}
 	raw, ok := doc.ModelProviders[doc.ModelProvider]
 	if !ok {
@@ -239,7 +260,7 @@ func TestConnectEachCLIGetsItsKeyFromFiles(t *testing.T) {
 		Codex:      {".codex/config.toml": "model = \"gpt-5.4\"\n"},
 		GeminiCLI:  {".gemini/.env": "# mine\nOTHER=1\n", ".gemini/settings.json": "{\"theme\":\"dark\"}\n"},
 	}
-	holdsKey := map[string]bool{".claude/settings.json": true, ".codex/config.toml": true, ".gemini/.env": true}
+	holdsKey := map[string]bool{".claude/settings.json": true, ".gemini/.env": true}
 	keys := map[string]string{
 		"client_key": "kp-Zm9vYmFyYmF6cXV4_-0123456789abcdefghij",
 		"no_key":     "keypool",
@@ -282,6 +303,9 @@ func TestConnectEachCLIGetsItsKeyFromFiles(t *testing.T) {
 						Codex:      {base + "/openai/v1", k},
 						GeminiCLI:  {base + "/gemini", k},
 					}[c]
+					if c == Codex && k == NoKey {
+						want.key = "" // its own login goes; the relay needs none
+					}
 					if got != want {
 						t.Errorf("%s reads %+v, want %+v", c, got, want)
 					}
@@ -339,8 +363,11 @@ func TestConnectCodexReplacesEnvKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := codexReads(home, "", nil)
-	if err != nil || got.key != key {
-		t.Fatalf("Codex reads after Connect: %+v, %v; want the key, nil", got, err)
+	if err != nil || got.key != key || got.base != base+"/openai/v1" {
+		t.Fatalf("Codex reads after Connect: %+v, %v; want the built-in provider at the relay with the key, nil", got, err)
+	}
+	if s := read(t, filepath.Join(home, ".codex/config.toml")); strings.Contains(s, `model_provider = "keypool"`) || !strings.Contains(s, "[model_providers.keypool]") {
+		t.Errorf("config.toml after Connect:\n%s\nwant the built-in provider the default, and the keypool table kept for the sessions it filed", s)
 	}
 	if err := Disconnect(home, Codex); err != nil {
 		t.Fatal(err)
@@ -387,5 +414,44 @@ func TestDotenvValueReadsBack(t *testing.T) {
 		if q, err := dotenvValue(v); err == nil {
 			t.Errorf("%q written as %s, want an error", v, q)
 		}
+	}
+}
+
+// A connection an earlier Keypool made (its own provider as Codex's
+// default) is undone first: Connect then points the built-in provider at
+// the relay, and Disconnect leaves the user's file as it was before either.
+// A default provider of the user's own is refused, with nothing changed.
+func TestConnectCodexKeepsOneProvider(t *testing.T) {
+	home := dirtest.New(t)
+	p := filepath.Join(home, ".codex/config.toml")
+	orig := "model = \"gpt-5.4\"\n"
+	write(t, p, orig, 0o644)
+	if err := connect([]edit{legacyCodexEdit(p, base, key)}); err != nil {
+		t.Fatal(err)
+	}
+	if s := read(t, p); !strings.Contains(s, `model_provider = "keypool"`) {
+		t.Fatalf("the earlier connection:\n%s", s)
+	}
+	if err := Connect(home, Codex, base, key); err != nil {
+		t.Fatal(err)
+	}
+	s := read(t, p)
+	if strings.Contains(s, "model_providers") || strings.Contains(s, "model_provider =") || !strings.Contains(s, `openai_base_url = "`+base+`/openai/v1"`) {
+		t.Errorf("after Connect:\n%s\nwant only openai_base_url added to the user's file", s)
+	}
+	if err := Disconnect(home, Codex); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, p); got != orig {
+		t.Errorf("after Disconnect: %q, want %q", got, orig)
+	}
+
+	mine := "model_provider = \"azure\"\n\n[model_providers.azure]\nname = \"Azure\"\nbase_url = \"https://x.openai.azure.com/openai\"\n"
+	write(t, p, mine, 0o644)
+	if err := Connect(home, Codex, base, key); err == nil || !strings.Contains(err.Error(), `default model provider is "azure"`) {
+		t.Errorf("Connect with a provider of the user's own: %v, want a refusal naming it", err)
+	}
+	if got := read(t, p); got != mine {
+		t.Errorf("the user's file changed: %q", got)
 	}
 }

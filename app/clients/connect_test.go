@@ -52,32 +52,34 @@ func TestConnectRoundTrip(t *testing.T) {
 					t.Errorf("settings.json:\n%s\nwant \"model\" before \"permissions\", as they were", s)
 				}
 			}},
-		{Codex, map[string]string{".codex/config.toml": "# my codex settings\nmodel = \"gpt-5.4\"\nmodel_provider = \"openai\" # the default\n\n[model_providers.other]\nname = \"Other\" # keep me\nbase_url = \"http://x/v1\"\n\n[profiles.fast]\nmodel = \"gpt-5.4-mini\"\n"},
+		{Codex, map[string]string{".codex/config.toml": "# my codex settings\nmodel = \"gpt-5.4\"\nmodel_provider = \"openai\" # the default\n\n[model_providers.other]\nname = \"Other\" # keep me\nbase_url = \"http://x/v1\"\n\n[profiles.fast]\nmodel = \"gpt-5.4-mini\"\n",
+			".codex/auth.json": "{\"auth_mode\":\"chatgpt\",\"tokens\":{\"refresh_token\":\"rt-users-own\"}}\n"},
 			func(t *testing.T, home string) {
 				s := read(t, filepath.Join(home, ".codex/config.toml"))
 				var cfg struct {
-					Model          string `toml:"model"`
-					ModelProvider  string `toml:"model_provider"`
-					ModelProviders map[string]struct {
-						Name, BaseURL, EnvKey, WireAPI string
-					} `toml:"model_providers"`
+					Model          string         `toml:"model"`
+					ModelProvider  string         `toml:"model_provider"`
+					OpenAIBaseURL  string         `toml:"openai_base_url"`
+					ModelProviders map[string]any `toml:"model_providers"`
 				}
 				if err := toml.Unmarshal([]byte(s), &cfg); err != nil {
 					t.Fatalf("config.toml: %v, want TOML:\n%s", err, s)
 				}
-				if cfg.ModelProvider != "keypool" || cfg.Model != "gpt-5.4" || len(cfg.ModelProviders) != 2 {
-					t.Errorf("config = %+v, want model_provider keypool, model gpt-5.4, 2 providers:\n%s", cfg, s)
+				// The built-in provider, pointed at Keypool: sessions stay
+				// filed under "openai".
+				if cfg.OpenAIBaseURL != base+"/openai/v1" || cfg.ModelProvider != "openai" || cfg.Model != "gpt-5.4" || len(cfg.ModelProviders) != 1 {
+					t.Errorf("config = %+v, want openai_base_url %s/openai/v1, the provider left openai, model gpt-5.4, 1 provider:\n%s", cfg, base, s)
 				}
-				var raw map[string]any
-				toml.Unmarshal([]byte(s), &raw)
-				kp := raw["model_providers"].(map[string]any)["keypool"].(map[string]any)
-				if kp["base_url"] != base+"/openai/v1" || kp["experimental_bearer_token"] != key || kp["env_key"] != nil || kp["wire_api"] != "responses" {
-					t.Errorf("keypool provider = %v, want base_url %s/openai/v1, the key as experimental_bearer_token, no env_key, wire_api responses", kp, base)
+				if strings.Index(s, "openai_base_url") > strings.Index(s, "[model_providers.other]") {
+					t.Errorf("config.toml:\n%s\nwant openai_base_url at the top level, before the first table", s)
 				}
 				for _, want := range []string{"# my codex settings", "# keep me", "[profiles.fast]"} {
 					if !strings.Contains(s, want) {
 						t.Errorf("config.toml:\n%s\nwant %q kept", s, want)
 					}
+				}
+				if a := read(t, filepath.Join(home, ".codex/auth.json")); !strings.Contains(a, `"auth_mode":"apikey"`) || !strings.Contains(a, `"OPENAI_API_KEY":"kp-test"`) {
+					t.Errorf("auth.json = %s, want the client key in API-key mode (the relay needs one)", a)
 				}
 			}},
 		{GeminiCLI, map[string]string{".gemini/.env": "# gemini\nOTHER=1\nGEMINI_API_KEY=old\n", ".gemini/settings.json": "{\"security\":{\"auth\":{\"selectedType\":\"oauth-personal\"}},\"theme\":\"dark\"}\n"},
@@ -114,7 +116,7 @@ func TestConnectRoundTrip(t *testing.T) {
 				p := filepath.Join(home, rel)
 				after[rel] = read(t, p)
 				want := os.FileMode(0o640)
-				if rel != ".gemini/settings.json" { // the others hold the key
+				if rel != ".gemini/settings.json" && rel != ".codex/config.toml" { // the others hold the key
 					want = 0o600
 				}
 				if fi, _ := os.Stat(p); fi.Mode().Perm() != want {
