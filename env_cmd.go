@@ -140,6 +140,7 @@ func connectCmd(args []string, on bool, stdin io.Reader, stdout, stderr io.Write
 			return fmt.Errorf("disconnect %s: %w", c, err)
 		}
 		fmt.Fprintf(stdout, "%s no longer uses Keypool; its config is as it was.\n", c)
+		printOverrides(stdout, c)
 		return nil
 	}
 	if *statusLine && *remote != "" {
@@ -170,7 +171,21 @@ func connectCmd(args []string, on bool, stdin io.Reader, stdout, stderr io.Write
 		// Gemini CLI ignores ~/.gemini/.env in a folder not trusted yet.
 		fmt.Fprintln(stdout, "Gemini CLI reads it in folders you trust: it asks the first time it starts in a folder.")
 	}
+	printOverrides(stdout, c)
 	return nil
+}
+
+// printOverrides says which variables of the user's environment change
+// what c does with Keypool, where they are set and what that means.
+func printOverrides(w io.Writer, c app.Client) {
+	list := app.ClientEnvOverrides(c)
+	if len(list) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nYour environment sets %d variable(s) that matter to %s:\n", len(list), c)
+	for _, o := range list {
+		fmt.Fprintln(w, "  "+o.String())
+	}
 }
 
 // connectProject connects (or disconnects) CLI c in a project folder to a
@@ -191,6 +206,7 @@ func connectProject(p app.Params, c app.Client, dir, profile string, on bool, st
 	if c == app.GeminiCLI {
 		fmt.Fprintln(stdout, "The folder is marked trusted for Gemini CLI (~/.gemini/trustedFolders.json), which reads a project's .gemini/.env only there.")
 	}
+	printOverrides(stdout, c)
 	return nil
 }
 

@@ -118,6 +118,24 @@ func TestConnectCmdWritesKeyIntoFiles(t *testing.T) {
 	}
 }
 
+// connect says which variables of the user's environment change what the
+// CLI does, where they are set and what that means, without their values.
+func TestConnectCmdSaysWhatTheEnvironmentOverrides(t *testing.T) {
+	home := dirtest.New(t)
+	t.Setenv("HOME", home)
+	t.Setenv("GOOGLE_GEMINI_BASE_URL", "")
+	os.WriteFile(filepath.Join(home, ".zshrc"), []byte("export GEMINI_API_KEY=AIza-users-own-value\n"), 0o600)
+	cfg := filepath.Join(dirtest.New(t), "config.toml")
+	os.WriteFile(cfg, []byte("api_keys = []\n[server]\nport = 3460\n"), 0o600)
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"connect", "gemini", "--config", cfg}, strings.NewReader(""), &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	if s := out.String(); !strings.Contains(s, "GEMINI_API_KEY (~/.zshrc:1): Gemini CLI sends this key instead of Keypool's") || strings.Contains(s, "AIza") {
+		t.Errorf("connect said:\n%s\nwant the override named, with where and what, and no value", s)
+	}
+}
+
 func mustJSON(t *testing.T, path string, v any) {
 	t.Helper()
 	b, err := os.ReadFile(path)

@@ -192,6 +192,20 @@ func ClientConnected(c Client) (bool, error) {
 	return clients.Connected(home, c)
 }
 
+// EnvOverride is a variable of the user's environment that changes what a
+// connected CLI does (see clients.EnvOverrides).
+type EnvOverride = clients.Override
+
+// ClientEnvOverrides lists the variables, exported here or set in the
+// user's shell startup files, that change what CLI c does with Keypool.
+func ClientEnvOverrides(c Client) []EnvOverride {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return nil
+	}
+	return clients.EnvOverrides(home, c, os.Environ())
+}
+
 // ConnectClientTo writes CLI c's own config to use the relay acc names,
 // keeping a backup of the config.
 func ConnectClientTo(c Client, acc ClientAccess) error {

@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"strings"
+
 	"keypool/app"
 
 	"fyne.io/fyne/v2"
@@ -14,12 +16,18 @@ type connectRow struct {
 	client app.Client
 	status *widget.Label
 	button *widget.Button
-	row    *fyne.Container
+	// warn says which variables of the user's environment change what
+	// the CLI does with Keypool (hidden when none).
+	warn *widget.Label
+	row  *fyne.Container
 }
 
 func newConnectRow(c app.Client, name string) *connectRow {
-	r := &connectRow{client: c, status: widget.NewLabel(""), button: widget.NewButton("Connect", nil)}
-	r.row = container.NewHBox(widget.NewLabel(name+":"), r.status, r.button)
+	r := &connectRow{client: c, status: widget.NewLabel(""), button: widget.NewButton("Connect", nil), warn: widget.NewLabel("")}
+	r.warn.Wrapping = fyne.TextWrapWord
+	r.warn.Importance = widget.WarningImportance
+	r.warn.Hide()
+	r.row = container.NewVBox(container.NewHBox(widget.NewLabel(name+":"), r.status, r.button), r.warn)
 	return r
 }
 
@@ -35,6 +43,16 @@ func (r *connectRow) update(u *UI) {
 		r.button.SetText("Connect")
 	}
 	r.button.OnTapped = func() { u.do(func() error { return u.connect(r.client, !on) }) }
+	var lines []string
+	for _, o := range app.ClientEnvOverrides(r.client) {
+		lines = append(lines, "⚠ "+o.String())
+	}
+	if len(lines) == 0 {
+		r.warn.Hide()
+		return
+	}
+	r.warn.SetText(strings.Join(lines, "\n"))
+	r.warn.Show()
 }
 
 // firstRun is what the Accounts tab shows while there are no accounts: the

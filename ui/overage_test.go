@@ -2,6 +2,8 @@ package ui
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -246,4 +248,28 @@ func findLabel(o fyne.CanvasObject) string {
 		return true
 	})
 	return text
+}
+
+// A CLI's Connect row says which variables of the user's environment
+// change what the CLI does, where they are set, and what that means.
+func TestConnectRowWarnsOfEnvironment(t *testing.T) {
+	f := newFixture(t)
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("GOOGLE_GEMINI_BASE_URL", "")
+	os.WriteFile(filepath.Join(home, ".bashrc"), []byte("export GEMINI_API_KEY=AIza-users-own\n"), 0o600)
+	r := newConnectRow(app.GeminiCLI, "gemini")
+	r.update(f.ui)
+	if !r.warn.Visible() || !strings.Contains(r.warn.Text, "GEMINI_API_KEY (~/.bashrc:1): Gemini CLI sends this key instead of Keypool's") ||
+		strings.Contains(r.warn.Text, "AIza") {
+		t.Errorf("warning shown %v: %q", r.warn.Visible(), r.warn.Text)
+	}
+	c := newConnectRow(app.ClaudeCode, "claude")
+	t.Setenv("ANTHROPIC_API_KEY", "")
+	t.Setenv("ANTHROPIC_BASE_URL", "")
+	t.Setenv("ANTHROPIC_AUTH_TOKEN", "")
+	c.update(f.ui)
+	if c.warn.Visible() {
+		t.Errorf("claude, nothing set: warning %q", c.warn.Text)
+	}
 }
