@@ -74,7 +74,7 @@ func Disconnect(home string, c Client) error {
 			return err
 		}
 	}
-	for _, e := range edits(home, c, "", "", "") {
+	for _, e := range slices.Backward(edits(home, c, "", "", "")) { // last made, first undone
 		if err := e.undo(); err != nil {
 			return err
 		}
@@ -151,6 +151,9 @@ type state struct {
 	// Edited: the file changed between two connects, so the backup is no
 	// longer what Disconnect may put back whole.
 	Edited bool `json:"edited,omitempty"`
+	// MadeDir: the file's folder did not exist before the first Connect;
+	// Disconnect takes it away again when it is left empty.
+	MadeDir bool `json:"made_dir,omitempty"`
 }
 
 func statePath(p string) string { return p + ".keypool-state" }
@@ -190,6 +193,9 @@ func (e edit) apply() error {
 	// or the one a previous Connect wrote): only the owner reads them.
 	if st.Prev == nil { // first connect: remember what was there
 		st.Prev = prev
+		if _, err := os.Stat(filepath.Dir(e.path)); errors.Is(err, os.ErrNotExist) {
+			st.MadeDir = true
+		}
 		if exists {
 			st.Mode = orig
 			st.Backup = fmt.Sprintf("%s.keypool-backup-%s", e.path, time.Now().Format("20060102-150405"))
@@ -270,7 +276,13 @@ func (e edit) undo() error {
 			return err
 		}
 	}
-	return os.Remove(statePath(e.path))
+	if err := os.Remove(statePath(e.path)); err != nil {
+		return err
+	}
+	if st.MadeDir {
+		os.Remove(filepath.Dir(e.path)) // only when empty: anything else in it stays
+	}
+	return nil
 }
 
 // jsonEdit sets values (strings, or objects as maps) at dotted paths,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -54,7 +55,9 @@ func DisconnectProject(home, dir string, c Client) error {
 	if err != nil {
 		return err
 	}
-	for _, e := range es {
+	// Last made, first undone: a folder the first file's connect made is
+	// empty again when its turn comes.
+	for _, e := range slices.Backward(es) {
 		if err := e.undo(); err != nil {
 			return err
 		}

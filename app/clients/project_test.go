@@ -94,6 +94,16 @@ func TestProjectRoundTrip(t *testing.T) {
 			if ok, _ := ProjectConnected(home, dir, tt.client); ok {
 				t.Error("still connected after disconnect")
 			}
+			if tt.client == GeminiCLI {
+				// The folder Keypool made for its files goes too; one that
+				// holds the user's own stays.
+				if _, err := os.Stat(filepath.Join(dir, ".claude")); err == nil {
+					t.Error(".claude made")
+				}
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != len(topLevel(tt.before)) {
+				t.Errorf("the project holds %d entries after disconnect, want %d (only the user's own)", len(entries), len(topLevel(tt.before)))
+			}
 		})
 	}
 }
@@ -111,4 +121,16 @@ func TestProjectCodexRefused(t *testing.T) {
 	if err := ConnectProject(home, "relative/dir", ClaudeCode, base, key); err == nil {
 		t.Error("a relative project path: err = nil")
 	}
+}
+
+// topLevel is the distinct first path elements of a project's files
+// (those of home left out).
+func topLevel(files map[string]string) map[string]bool {
+	out := map[string]bool{}
+	for rel := range files {
+		if !strings.HasPrefix(rel, "~/") {
+			out[strings.SplitN(rel, "/", 2)[0]] = true
+		}
+	}
+	return out
 }
