@@ -23,8 +23,13 @@ type Project struct {
 }
 
 // projectsFile lists the connected projects, beside the store.
-func projectsFile(setup Setup) string {
-	return filepath.Join(filepath.Dir(setup.Files.DB), "projects.json")
+func projectsFile(setup Setup) string { return projectsBeside(setup.Files.DB) }
+
+func projectsBeside(db string) string { return filepath.Join(filepath.Dir(db), "projects.json") }
+
+// ConnectedProjects lists the projects connected to this app's profiles.
+func (a *App) ConnectedProjects() ([]Project, error) {
+	return readProjects(projectsBeside(a.store.Path()))
 }
 
 // Projects lists the projects connected with p's data dir.

@@ -217,9 +217,16 @@ func TestProfileFromSettings(t *testing.T) {
 			pk = k
 		}
 	}
+	// A project connected to it shows in its row.
+	project := t.TempDir()
+	t.Setenv("HOME", t.TempDir())
+	if _, err := app.ConnectProject(app.Params{DataDir: filepath.Dir(f.core.DatabasePath()), Keychain: f.keys}, f.keys, project, app.ClaudeCode, "job"); err != nil {
+		t.Fatal(err)
+	}
+	f.refresh()
 	f.ui.settings.bindKeyRow(pk, row)
-	if l := findLabel(row); !strings.HasPrefix(l, "profile job: work") {
-		t.Errorf("key row = %q, want \"profile job: work…\"", l)
+	if l := findLabel(row); !strings.HasPrefix(l, "profile job: work") || !strings.Contains(l, "projects: "+project+" (claude)") {
+		t.Errorf("key row = %q, want \"profile job: work…\" with the project", l)
 	}
 	// Served: the relay has no keys for the whole pool, so it stays open,
 	// and the profile's key is served by work.

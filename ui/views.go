@@ -37,6 +37,7 @@ func (u *UI) do(change func() error) {
 type settingsView struct {
 	u        *UI
 	keys     []app.ClientKeyInfo
+	projects []app.Project // connected to a profile
 	list     *widget.List
 	connects map[app.Client]*connectRow
 	avoid    *widget.Select // avoid_runout_minutes
@@ -198,6 +199,15 @@ func (v *settingsView) bindKeyRow(k app.ClientKeyInfo, o fyne.CanvasObject) {
 	text := k.Label + "  (" + k.ID + ", added " + k.Created.Local().Format("2006-01-02") + ")"
 	if k.Profile != "" {
 		text = "profile " + k.Profile + ": " + strings.Join(k.Accounts, ", ") + "  (" + k.ID + ")"
+		var in []string
+		for _, p := range v.projects {
+			if p.Profile == k.Profile {
+				in = append(in, p.Dir+" ("+string(p.Client)+")")
+			}
+		}
+		if len(in) > 0 {
+			text += " · projects: " + strings.Join(in, ", ")
+		}
 	}
 	copyB, showB, revokeB := buttons.Objects[0].(*widget.Button), buttons.Objects[1].(*widget.Button), buttons.Objects[2].(*widget.Button)
 	if k.Broken != "" {
@@ -296,6 +306,7 @@ var strategyHelp = map[string]string{
 
 func (v *settingsView) update(s snapshot) {
 	v.keys = s.clientKeys
+	v.projects, _ = v.u.core.ConnectedProjects()
 	v.list.Refresh()
 	for _, r := range v.connects {
 		r.update(v.u)
