@@ -202,6 +202,15 @@ func connectProject(p app.Params, c app.Client, dir, profile string, on bool, st
 	if err != nil {
 		return fmt.Errorf("connect %s in %s: %w", c, dir, err)
 	}
+	if c == app.Codex {
+		// No files: the relay routes by the folder Codex names.
+		fmt.Fprintf(stdout, "Codex sessions started in %s (or below) are served by profile %s only. Codex reads no project config, so Keypool goes by the folder each request names; Codex itself must use Keypool (keypool connect codex).\n", dir, profile)
+		if on, _ := app.ClientConnected(c); !on {
+			fmt.Fprintln(stdout, "Codex is not connected yet: run keypool connect codex.")
+		}
+		printOverrides(stdout, c)
+		return nil
+	}
 	fmt.Fprintf(stdout, "%s started in %s now uses Keypool at %s with profile %s: only its accounts serve it (backups of the files changed were kept).\n", c, dir, acc.Base, profile)
 	if c == app.GeminiCLI {
 		fmt.Fprintln(stdout, "The folder is marked trusted for Gemini CLI (~/.gemini/trustedFolders.json), which reads a project's .gemini/.env only there.")

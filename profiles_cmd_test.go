@@ -128,9 +128,6 @@ func TestConnectProjectCommand(t *testing.T) {
 	if _, err := cli("connect", "claude", "--project", project, "--profile", "nope"); err == nil || !strings.Contains(err.Error(), "no such profile: nope") {
 		t.Errorf("an unknown profile: %v", err)
 	}
-	if _, err := cli("connect", "codex", "--project", project, "--profile", "job"); err == nil || !strings.Contains(err.Error(), "reads no base URL or key from a project's own config") {
-		t.Errorf("codex --project: %v", err)
-	}
 	if out, err := cli("connect", "claude", "--project", project, "--profile", "job"); err != nil || !strings.Contains(out, "with profile job") {
 		t.Fatalf("connect --project: %q, %v", out, err)
 	}
@@ -149,5 +146,61 @@ func TestConnectProjectCommand(t *testing.T) {
 	}
 	if out, _ := cli("clients"); strings.Contains(out, project) {
 		t.Errorf("keypool clients after disconnect:\n%s", out)
+	}
+}
+
+// Codex reads no project config: connect codex --project writes no file
+// and the running relay serves the sessions started in the project with
+// its profile, by the folder each request names.
+func TestConnectCodexProjectRoutesByFolder(t *testing.T) {
+	keys := cliKeychain(t)
+	dir, home, project := dirtest.New(t), dirtest.New(t), dirtest.New(t)
+	t.Setenv("HOME", home)
+	homeUp, workUp := relaytest.New(), relaytest.New()
+	defer homeUp.Close()
+	defer workUp.Close()
+	a := startRelay(t, dir, keys)
+	t.Cleanup(func() { keys.DeleteAll(secrets.Account("home")); keys.DeleteAll(secrets.Account("work")) })
+	cli := func(stdin string, args ...string) (string, error) {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), append(args, "--data-dir", dir), strings.NewReader(stdin), &out, &errOut)
+		return out.String(), err
+	}
+	for _, c := range [][]string{
+		{"sk-home\n", "accounts", "add", "--id", "home", "--type", "openai-responses", "--priority", "100", "--api-url", homeUp.URL},
+		{"sk-work\n", "accounts", "add", "--id", "work", "--type", "openai-responses", "--priority", "10", "--api-url", workUp.URL},
+		{"", "profiles", "add", "job", "--accounts", "work"},
+	} {
+		if _, err := cli(c[0], c[1:]...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := cli("", "connect", "codex", "--project", project, "--profile", "job")
+	if err != nil || !strings.Contains(out, "Codex sessions started in "+project+" (or below) are served by profile job only") {
+		t.Fatalf("connect codex --project: %q, %v", out, err)
+	}
+	if entries, _ := os.ReadDir(project); len(entries) != 0 {
+		t.Errorf("the project holds %d files, want none (Codex reads none)", len(entries))
+	}
+	ask := func(cwd string) string {
+		body := `{"model":"gpt-5","input":[{"type":"message","role":"user","content":[{"type":"input_text","text":"<environment_context>\n  <cwd>` + cwd + `</cwd>\n</environment_context>"}]}]}`
+		resp, err := http.Post(a.URL()+"/openai/v1/responses", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header.Get("X-Keypool-Account")
+	}
+	if got := ask(filepath.Join(project, "src")); got != "work" {
+		t.Errorf("a session started in the project was served by %q, want work", got)
+	}
+	if got := ask(home); got != "home" {
+		t.Errorf("a session started elsewhere was served by %q, want home", got)
+	}
+	if _, err := cli("", "disconnect", "codex", "--project", project); err != nil {
+		t.Fatal(err)
+	}
+	if got := ask(project); got != "home" {
+		t.Errorf("after disconnect --project, served by %q, want the whole pool (home)", got)
 	}
 }

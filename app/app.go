@@ -155,6 +155,7 @@ func Open(p Params) (_ *App, err error) {
 	a.loadSpend()
 	a.applyAvoidRunout()
 	a.relay.SetPaidDailyCap(a.PaidDailyCap())
+	a.loadFolderRoutes()
 	a.quota = quotaSaver{relay: a.relay, store: a.store, log: a.log}
 	a.quota.load()
 	srv := a.cfg.Server

@@ -122,6 +122,10 @@ func (a *App) controlHandler() http.Handler {
 		}
 		a.answer(w, wireClientKey{Key: k, Value: value.Reveal()}, err, false)
 	})
+	accountMux.HandleFunc("POST /v1/projects/reload", func(w http.ResponseWriter, r *http.Request) {
+		a.loadFolderRoutes()
+		a.answer(w, nil, nil, false)
+	})
 	accountMux.HandleFunc("GET /v1/profiles", func(w http.ResponseWriter, r *http.Request) {
 		list, err := a.clientKeys.storeOf().ListProfiles()
 		a.answer(w, list, err, false)

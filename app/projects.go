@@ -11,6 +11,7 @@ import (
 
 	"keypool/app/clients"
 	"keypool/app/secrets"
+	"keypool/relay"
 )
 
 // Project is a folder whose CLI is connected to a profile: its own
@@ -85,8 +86,12 @@ func ConnectProject(p Params, keys secrets.Keychain, dir string, c Client, profi
 	if err != nil {
 		return ClientAccess{}, err
 	}
-	if err := clients.ConnectProject(home, dir, c, acc.Base, acc.Key); err != nil {
-		return ClientAccess{}, err
+	// Codex reads no project config: the relay routes its sessions by the
+	// folder they start in instead (see relay.FolderRoute).
+	if c != Codex {
+		if err := clients.ConnectProject(home, dir, c, acc.Base, acc.Key); err != nil {
+			return ClientAccess{}, err
+		}
 	}
 	setup, err := Resolve(p)
 	if err != nil {
@@ -99,7 +104,36 @@ func ConnectProject(p Params, keys secrets.Keychain, dir string, c Client, profi
 	}
 	list = slices.DeleteFunc(list, func(x Project) bool { return x.Dir == dir && x.Client == c })
 	list = append(list, Project{Dir: dir, Client: c, Profile: profile, Connected: time.Now().UTC()})
-	return acc, writeProjects(path, list)
+	if err := writeProjects(path, list); err != nil {
+		return acc, err
+	}
+	return acc, reloadProjects(setup)
+}
+
+// reloadProjects tells the relay that holds the data dir, if one runs, to
+// read the projects again.
+func reloadProjects(setup Setup) error {
+	r, err := DialAccounts(setup.Files.DB)
+	if err != nil {
+		return nil // none runs: it reads them when it starts
+	}
+	return r.call("POST", "/v1/projects/reload", nil, nil)
+}
+
+// loadFolderRoutes gives the relay the Codex projects, routed by folder.
+func (a *App) loadFolderRoutes() {
+	list, err := a.ConnectedProjects()
+	if err != nil {
+		a.log.Warn("read the connected projects", "err", err)
+		return
+	}
+	var rs []relay.FolderRoute
+	for _, p := range list {
+		if p.Client == Codex {
+			rs = append(rs, relay.FolderRoute{Dir: p.Dir, Profile: p.Profile})
+		}
+	}
+	a.relay.SetFolderRoutes(rs)
 }
 
 // DisconnectProject undoes ConnectProject byte for byte.
@@ -112,8 +146,10 @@ func DisconnectProject(p Params, dir string, c Client) error {
 	if err != nil {
 		return err
 	}
-	if err := clients.DisconnectProject(home, dir, c); err != nil {
-		return err
+	if c != Codex {
+		if err := clients.DisconnectProject(home, dir, c); err != nil {
+			return err
+		}
 	}
 	setup, err := Resolve(p)
 	if err != nil {
@@ -124,7 +160,10 @@ func DisconnectProject(p Params, dir string, c Client) error {
 	if err != nil {
 		return err
 	}
-	return writeProjects(path, slices.DeleteFunc(list, func(x Project) bool { return x.Dir == dir && x.Client == c }))
+	if err := writeProjects(path, slices.DeleteFunc(list, func(x Project) bool { return x.Dir == dir && x.Client == c })); err != nil {
+		return err
+	}
+	return reloadProjects(setup)
 }
 
 // projectDir is dir as an absolute, clean path of a folder that exists.

@@ -1,8 +1,11 @@
 package relay
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 
 	"keypool/relay/guard"
@@ -27,6 +30,64 @@ func (p Profile) String() string { return fmt.Sprintf("profile %s %v", p.Name, p
 
 // GoString is String, so %#v does not print the key either.
 func (p Profile) GoString() string { return p.String() }
+
+// FolderRoute serves the Codex sessions started in Dir (or below it) with a
+// profile, for clients that present no profile key: Codex reads no base
+// URL or key from a project's own config, but says in every request where
+// it runs (its environment context's <cwd>).
+type FolderRoute struct {
+	Dir     string
+	Profile string
+}
+
+// SetFolderRoutes replaces the folder routes.
+func (s *Server) SetFolderRoutes(rs []FolderRoute) {
+	rs = slices.Clone(rs)
+	// The deepest folder first: a project inside another gets its own.
+	slices.SortFunc(rs, func(a, b FolderRoute) int { return len(b.Dir) - len(a.Dir) })
+	s.folders.Store(&rs)
+}
+
+// folderProfile is the profile a Codex request's body routes to by the
+// folder its session started in, or nil.
+func (s *Server) folderProfile(body []byte) *profile {
+	rs := s.folders.Load()
+	if rs == nil || len(*rs) == 0 {
+		return nil
+	}
+	cwd := codexCwd(body)
+	if cwd == "" {
+		return nil
+	}
+	for _, r := range *rs {
+		if cwd == r.Dir || strings.HasPrefix(cwd, strings.TrimSuffix(r.Dir, "/")+"/") {
+			if m := s.profilesByName.Load(); m != nil {
+				return (*m)[r.Profile]
+			}
+		}
+	}
+	return nil
+}
+
+// codexCwd is the working folder a Codex request's first environment
+// context names ("<cwd>/home/me/work</cwd>" in a user message, codex-cli
+// 0.171.0), JSON escapes undone; "" when there is none.
+func codexCwd(body []byte) string {
+	i := bytes.Index(body, []byte("<cwd>"))
+	if i < 0 {
+		return ""
+	}
+	rest := body[i+len("<cwd>"):]
+	j := bytes.Index(rest, []byte("</cwd>"))
+	if j < 0 || j > 4096 {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(append(append([]byte{'"'}, rest[:j]...), '"'), &s) != nil {
+		return ""
+	}
+	return s
+}
 
 // profile is a Profile as the relay serves it, found by its key's id.
 type profile struct {
@@ -62,6 +123,7 @@ func (s *Server) SetProfiles(ps []Profile) {
 	s.keysMu.Lock()
 	defer s.keysMu.Unlock()
 	byClient := make(map[string]*profile, len(ps))
+	byName := make(map[string]*profile, len(ps))
 	s.profileKeys = s.profileKeys[:0]
 	for _, p := range ps {
 		pr := &profile{name: p.Name, accounts: make(map[string]bool, len(p.Accounts))}
@@ -69,9 +131,11 @@ func (s *Server) SetProfiles(ps []Profile) {
 			pr.accounts[id] = true
 		}
 		byClient[guard.KeyID(p.Key)] = pr
+		byName[p.Name] = pr
 		s.profileKeys = append(s.profileKeys, p.Key)
 	}
 	s.profiles.Store(&byClient)
+	s.profilesByName.Store(&byName)
 	s.storeGuard()
 }
 

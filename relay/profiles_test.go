@@ -1,7 +1,9 @@
 package relay_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/anthropics/anthropic-sdk-go/v2/option"
 
 	"keypool/relay"
+	"keypool/relay/pool"
 )
 
 func withProfiles(ps ...relay.Profile) func(*relay.Config) {
@@ -95,5 +98,46 @@ func TestProfileWithoutAccounts(t *testing.T) {
 	}
 	if h.ups["home"].Count() != 0 {
 		t.Error("an account outside the profile served it")
+	}
+}
+
+// Codex reads no project config, but says in each request where its
+// session started: a folder route serves the sessions started in a
+// project (or below it) with the project's profile.
+func TestFolderRouteServesCodexByWhereItRuns(t *testing.T) {
+	h := newHarness(t, []acct{{id: "home", prio: 200}, {id: "job", prio: 1}}, func(c *relay.Config) {
+		for i := range c.Accounts {
+			c.Accounts[i].Kind = pool.KindOpenAIResponses
+		}
+		c.Profiles = []relay.Profile{{Name: "work", Accounts: []string{"job"}, Key: "work-profile-key"}}
+	})
+	h.srv.SetFolderRoutes([]relay.FolderRoute{{Dir: "/home/me/work", Profile: "work"}, {Dir: "/home/me/work/side", Profile: "none"}})
+	codex := func(cwd string) string {
+		// As Codex writes it: no HTML escapes.
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		enc.Encode(map[string]any{"model": "gpt-5", "input": []any{map[string]any{"type": "message", "role": "user",
+			"content": []any{map[string]any{"type": "input_text", "text": "<environment_context>\n  <cwd>" + cwd + "</cwd>\n</environment_context>"}}}}})
+		resp, body := h.do("POST", "/openai/v1/responses", b.String(), map[string]string{"Authorization": "Bearer local-key"})
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", cwd, resp.StatusCode, body)
+		}
+		return resp.Header.Get(relay.HeaderAccount)
+	}
+	for _, tt := range []struct{ cwd, want string }{
+		{"/home/me/work", "job"},
+		{"/home/me/work/api", "job"},
+		{"/home/me/workshop", "home"}, // not inside the project
+		{"/home/me/other", "home"},
+		{`/home/me/work/with "quote"`, "job"},
+	} {
+		if got := codex(tt.cwd); got != tt.want {
+			t.Errorf("a session started in %s was served by %q, want %q", tt.cwd, got, tt.want)
+		}
+	}
+	recs := h.sink.all()
+	if r := recs[0]; r.Profile != "work" {
+		t.Errorf("record's profile = %q, want work", r.Profile)
 	}
 }

@@ -71,6 +71,11 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt route, client 
 	if !s.readBody(&a) || !s.withinBudget(&a) || !s.readModel(&a) {
 		return
 	}
+	if a.prof == nil && rt.dialect.proto == pool.ProtocolResponses {
+		if a.prof = s.folderProfile(a.body); a.prof != nil {
+			a.rec.Profile = a.prof.name
+		}
+	}
 	s.tryAccounts(&a)
 }
 

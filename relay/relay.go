@@ -151,8 +151,11 @@ type Server struct {
 	keysMu      sync.Mutex
 	clientKeys  []string
 	profileKeys []string
-	// profiles are found by their key's id (nil: none).
-	profiles atomic.Pointer[map[string]*profile]
+	// profiles are found by their key's id (nil: none), and by name.
+	profiles       atomic.Pointer[map[string]*profile]
+	profilesByName atomic.Pointer[map[string]*profile]
+	// folders route Codex sessions to profiles by where they started.
+	folders atomic.Pointer[[]FolderRoute]
 }
 
 // SetSpend starts an account's spend counters (at start, from the records
