@@ -77,13 +77,16 @@ type Params struct {
 type App struct {
 	// logAlerts: say in the log what a window would notify (Params.LogAlerts).
 	logAlerts bool
-	log       *slog.Logger
-	now       func() time.Time
-	cfg       *config.File
-	files     Files
-	store     *store.Store
-	relay     *relay.Server
-	prices    *prices.Table
+	// configPath is the config file whose accounts are served ("": the
+	// app's own store).
+	configPath string
+	log        *slog.Logger
+	now        func() time.Time
+	cfg        *config.File
+	files      Files
+	store      *store.Store
+	relay      *relay.Server
+	prices     *prices.Table
 
 	// The components, built by Open and run by Run.
 	server     *relayServer
@@ -117,7 +120,8 @@ type App struct {
 // components, and binds the relay's address. Nothing is served until Run.
 // When it fails it gives back whatever it took.
 func Open(p Params) (_ *App, err error) {
-	a := &App{log: cmp.Or(p.Logger, slog.Default()), now: p.Now, changes: make(chan struct{}, 1), logAlerts: p.LogAlerts}
+	a := &App{log: cmp.Or(p.Logger, slog.Default()), now: p.Now, changes: make(chan struct{}, 1), logAlerts: p.LogAlerts,
+		configPath: p.ConfigPath}
 	if a.now == nil {
 		a.now = time.Now
 	}

@@ -1,8 +1,10 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"keypool/app/clients"
@@ -136,8 +138,39 @@ func (a *App) ResetAccount(id string) {
 	a.changed()
 }
 
-// StoredAccounts lists the app's own accounts, by priority.
-func (a *App) StoredAccounts() ([]Account, error) { return a.store.Accounts() }
+// StoredAccounts lists the accounts the window shows, by priority: the
+// app's own, or, serving a config file, that file's (without secrets;
+// they change only in the file, see ConfigPath).
+func (a *App) StoredAccounts() ([]Account, error) {
+	if a.configPath == "" {
+		return a.store.Accounts()
+	}
+	out := make([]Account, 0, len(a.cfg.Accounts))
+	for _, ca := range a.cfg.Accounts {
+		acct, _ := fromConfig(ca)
+		out = append(out, acct)
+	}
+	slices.SortStableFunc(out, func(x, y Account) int { return y.Priority - x.Priority })
+	return out, nil
+}
+
+// ConfigPath is the config file whose accounts the app serves, or "" when
+// it serves its own (which the window can change).
+func (a *App) ConfigPath() string { return a.configPath }
+
+// ErrConfigAccounts is returned for a change to an account that comes from
+// a config file: it changes only there.
+var ErrConfigAccounts = errors.New("these accounts come from a config file")
+
+// ChangeableAccounts is the app's own accounts, to change; serving a
+// config file there are none (ErrConfigAccounts, saying what to do).
+func (a *App) ChangeableAccounts() (*Accounts, error) {
+	if a.accounts == nil {
+		return nil, fmt.Errorf("%w (%s): edit that file and restart Keypool, or move them into Keypool's own accounts with keypool import %s",
+			ErrConfigAccounts, a.configPath, a.configPath)
+	}
+	return a.accounts, nil
+}
 
 // UpdateAccount changes a stored account's settings (not its secrets).
 func (a *App) UpdateAccount(id string, change func(*Account) error) error {

@@ -27,7 +27,10 @@ type accountsView struct {
 	summary *widget.Label                     // the pool in one line
 	// first is shown instead of the list while there are no accounts.
 	first *firstRun
-	full  *fyne.Container // the buttons and the list
+	// readOnly says where a config file's accounts change (nil: the app's
+	// own accounts, which the view changes).
+	readOnly *widget.Label
+	full     *fyne.Container // the buttons and the list
 }
 
 func newAccountsView(u *UI) *accountsView {
@@ -50,7 +53,18 @@ func newAccountsView(u *UI) *accountsView {
 	login := widget.NewButton("Log in with browser…", v.showLogin)
 	v.summary = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	v.summary.Truncation = fyne.TextTruncateEllipsis
-	v.full = container.NewBorder(container.NewVBox(v.summary, container.NewHBox(v.add, login)), nil, nil, nil, v.list)
+	actions := fyne.CanvasObject(container.NewHBox(v.add, login))
+	if cfg := u.core.ConfigPath(); cfg != "" {
+		// A config file's accounts change only in the file: nothing here
+		// offers a change that cannot work.
+		v.readOnly = widget.NewLabel("These accounts come from " + cfg + " and change only there (then restart Keypool). " +
+			"To manage them here instead, move them into Keypool's own accounts: keypool import " + cfg)
+		v.readOnly.Wrapping = fyne.TextWrapWord
+		actions = v.readOnly
+		v.add.Hide()
+		login.Hide()
+	}
+	v.full = container.NewBorder(container.NewVBox(v.summary, actions), nil, nil, nil, v.list)
 	v.first = newFirstRun(v)
 	v.content = container.NewStack(v.full, v.first.content)
 	return v
@@ -102,7 +116,9 @@ func (v *accountsView) fill(a app.Account, r *accountRow) {
 	id := a.ID
 	r.check.OnChanged = nil
 	r.check.SetChecked(a.Enabled)
-	r.check.OnChanged = func(on bool) { v.u.do(func() error { return v.u.core.Accounts().SetEnabled(id, on) }) }
+	r.check.OnChanged = func(on bool) {
+		v.u.do(func() error { return v.u.changeAccounts(func(a *app.Accounts) error { return a.SetEnabled(id, on) }) })
+	}
 	r.up.OnTapped = func() { v.u.do(func() error { return v.move(id, +1) }) }
 	r.down.OnTapped = func() { v.u.do(func() error { return v.move(id, -1) }) }
 	r.edit.OnTapped = func() { v.showEdit(a) }
@@ -111,7 +127,9 @@ func (v *accountsView) fill(a app.Account, r *accountRow) {
 	switch {
 	case !a.Enabled:
 		r.action.SetText("Enable")
-		r.action.OnTapped = func() { v.u.do(func() error { return v.u.core.Accounts().SetEnabled(id, true) }) }
+		r.action.OnTapped = func() {
+			v.u.do(func() error { return v.u.changeAccounts(func(a *app.Accounts) error { return a.SetEnabled(id, true) }) })
+		}
 		r.action.Show()
 	case s.stateOf(a) == app.StateNeedsLogin:
 		r.action.SetText("Log in again")
@@ -128,6 +146,14 @@ func (v *accountsView) fill(a app.Account, r *accountRow) {
 		r.action.Show()
 	default:
 		r.action.Hide()
+	}
+	if v.readOnly != nil {
+		// A config file's account: shown, not changed here.
+		r.check.Disable()
+		r.action.Hide()
+		for _, b := range []*widget.Button{r.up, r.down, r.edit, r.del} {
+			b.Hide()
+		}
 	}
 	r.content.Refresh() // the buttons' width changes with the action shown
 }
@@ -209,7 +235,7 @@ func (v *accountsView) move(id string, dir int) error {
 func (v *accountsView) confirmDelete(id string) {
 	dialog.ShowConfirm("Delete account", "Delete "+id+"? Its secrets are removed from the keychain.", func(ok bool) {
 		if ok {
-			v.u.do(func() error { return v.u.core.Accounts().Remove(id) })
+			v.u.do(func() error { return v.u.changeAccounts(func(a *app.Accounts) error { return a.Remove(id) }) })
 		}
 	}, v.u.win)
 }
@@ -284,7 +310,7 @@ func (f *addForm) submit(u *UI) error {
 	}
 	sec := map[app.SecretField]app.Secret{app.FieldAPIKey: app.NewSecret(strings.TrimSpace(f.key.Text))}
 	f.key.SetText("")
-	return u.core.Accounts().Add(acct, sec)
+	return u.changeAccounts(func(a *app.Accounts) error { return a.Add(acct, sec) })
 }
 
 func (v *accountsView) showAdd() {
@@ -385,11 +411,13 @@ func (v *accountsView) showEdit(a app.Account) {
 					ms = append(ms, m)
 				}
 			}
-			err := v.u.core.Accounts().Update(a.ID, func(s *app.Account) {
-				s.Name, s.Priority, s.APIURL, s.AuthHeader, s.Proxy, s.Models = strings.TrimSpace(name.Text), n,
-					strings.TrimSuffix(strings.TrimSpace(apiURL.Text), "/"), auth.Selected, px, ms
-				s.AllowOverage = overage.Checked
-			}, app.NewSecret(strings.TrimSpace(key.Text)), app.NewSecret(proxyPass.Text))
+			err := v.u.changeAccounts(func(accts *app.Accounts) error {
+				return accts.Update(a.ID, func(s *app.Account) {
+					s.Name, s.Priority, s.APIURL, s.AuthHeader, s.Proxy, s.Models = strings.TrimSpace(name.Text), n,
+						strings.TrimSuffix(strings.TrimSpace(apiURL.Text), "/"), auth.Selected, px, ms
+					s.AllowOverage = overage.Checked
+				}, app.NewSecret(strings.TrimSpace(key.Text)), app.NewSecret(proxyPass.Text))
+			})
 			key.SetText("")
 			proxyPass.SetText("")
 			return err

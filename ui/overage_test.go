@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -278,5 +279,40 @@ func TestConnectRowWarnsOfEnvironment(t *testing.T) {
 	c.update(f.ui)
 	if c.warn.Visible() {
 		t.Errorf("claude, nothing set: warning %q", c.warn.Text)
+	}
+}
+
+// The desktop app serving a config file lists the file's accounts, read
+// only, says where they change and how to move them into the app, and
+// offers no control that cannot work; a change through the tray says why
+// it cannot be made rather than failing.
+func TestConfigModeWindow(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "config.toml")
+	f := newFixtureWith(t, func(p *app.Params) {
+		os.WriteFile(cfg, []byte("api_keys = []\n[[accounts]]\ntype = \"claude-api\"\nid = \"main\"\nname = \"Main key\"\napi_key = \"sk-ant-config-secret\"\napi_url = \"http://127.0.0.1:9\"\n"), 0o600)
+		p.ConfigPath = cfg
+	})
+	f.refresh()
+	v := f.ui.accounts
+	if len(v.snap.accounts) != 1 || v.snap.accounts[0].Name != "Main key" {
+		t.Fatalf("accounts listed: %+v, want the config's one", v.snap.accounts)
+	}
+	if v.readOnly == nil || !strings.Contains(v.readOnly.Text, cfg) || !strings.Contains(v.readOnly.Text, "keypool import "+cfg) || v.add.Visible() {
+		t.Errorf("config mode: note %v, add shown %v; want the file named, keypool import offered, no Add", v.readOnly != nil, v.add.Visible())
+	}
+	r := newAccountRow()
+	v.fill(v.snap.accounts[0], r)
+	if !r.check.Disabled() || r.edit.Visible() || r.del.Visible() || r.up.Visible() || r.action.Visible() {
+		t.Errorf("a config account's row offers changes: check enabled %v, edit %v, delete %v", !r.check.Disabled(), r.edit.Visible(), r.del.Visible())
+	}
+	if !strings.HasPrefix(v.summary.Text, "1/1 ready") {
+		t.Errorf("summary %q", v.summary.Text)
+	}
+	item := findItem(trayMenu(f.ui.snapshot(true), f.ui.trayActions()), "Main key")
+	if item == nil || !item.Disabled {
+		t.Errorf("tray item for a config account: %+v, want it shown and disabled", item)
+	}
+	if err := f.ui.changeAccounts(func(*app.Accounts) error { return nil }); !errors.Is(err, app.ErrConfigAccounts) || !strings.Contains(err.Error(), "keypool import") {
+		t.Errorf("a change in config mode: %v, want ErrConfigAccounts saying what to do", err)
 	}
 }

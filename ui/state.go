@@ -18,6 +18,9 @@ type snapshot struct {
 	month      []app.DayTotal    // the last 30 days, today included
 	recent     []app.UsageRecord // the latest, newest first
 	clientKeys []app.ClientKeyInfo
+	// fromConfig: the accounts come from a config file and change only
+	// there.
+	fromConfig bool
 	hourly     []app.Hour // requests and cost per hour, the last 24 hours, ending with the current one
 }
 
@@ -36,7 +39,7 @@ const (
 // health, in memory, and the account list), and what tab needs.
 func (u *UI) snapshotFor(tab int) snapshot {
 	now := u.now()
-	s := snapshot{now: now, url: u.core.URL(), paused: u.core.Paused(), health: u.core.Health()}
+	s := snapshot{now: now, url: u.core.URL(), paused: u.core.Paused(), health: u.core.Health(), fromConfig: u.core.ConfigPath() != ""}
 	core := u.core
 	if list, err := core.StoredAccounts(); err == nil {
 		s.accounts = list

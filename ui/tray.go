@@ -32,7 +32,7 @@ func (u *UI) trayActions() trayActions {
 		copyEnv: func(c string) { u.withLoop(func() { u.copyEnv(c) }) }, // the clipboard is Fyne's
 		pause:   func(p bool) { u.core.SetPaused(p); u.refreshLater() },
 		enable: func(id string, on bool) {
-			u.do(func() error { return u.core.Accounts().SetEnabled(id, on) })
+			u.do(func() error { return u.changeAccounts(func(a *app.Accounts) error { return a.SetEnabled(id, on) }) })
 		},
 		quit: u.quit,
 	}
@@ -78,6 +78,7 @@ func trayMenu(s snapshot, act trayActions) *fyne.Menu {
 		id, on := a.ID, a.Enabled
 		it := fyne.NewMenuItem(a.Name+" — "+s.trayStateText(a), func() { act.enable(id, !on) })
 		it.Checked = on
+		it.Disabled = s.fromConfig // changes only in the config file
 		items = append(items, it)
 	}
 	items = append(items, fyne.NewMenuItemSeparator(), fyne.NewMenuItem("Quit", act.quit))

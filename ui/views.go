@@ -16,6 +16,16 @@ import (
 	"keypool/app"
 )
 
+// changeAccounts runs change on the app's own accounts; serving a config
+// file there are none to change, and the error says what to do instead.
+func (u *UI) changeAccounts(change func(*app.Accounts) error) error {
+	accts, err := u.core.ChangeableAccounts()
+	if err != nil {
+		return err
+	}
+	return change(accts)
+}
+
 // do runs a change to the accounts, tells the relay, refreshes the views,
 // and shows an error in words if the change failed.
 func (u *UI) do(change func() error) {
