@@ -47,7 +47,7 @@ func listPackages(t *testing.T) []pkgInfo {
 }
 
 // TestImportDirection keeps the arrow main → ui → app → relay, and each
-// layer free of what DESIGN.md keeps out of it.
+// layer free of what the layering (README, Layout) keeps out of it.
 func TestImportDirection(t *testing.T) {
 	rules := []struct {
 		under     string // packages this rule covers

@@ -22,7 +22,7 @@ const HeaderAccount = "X-Keypool-Account"
 // first byte, and the metrics count the attempt; then the answer goes out
 // in the client's dialect: as it came, converted from Claude's Messages to
 // chat, or out of Code Assist's envelope.
-func (s *Server) commit(a *attempt, ans *answer) {
+func (s *Server) commit(a *request, ans *answer) {
 	status := ans.resp.StatusCode
 	a.rec.Account, a.rec.Status = a.e.acct.ID, status
 	a.rec.TTFB = s.now().Sub(a.rec.Time)
@@ -44,7 +44,7 @@ func (s *Server) commit(a *attempt, ans *answer) {
 // commitPlain passes the answer on as it came: its status, its headers
 // less hop-by-hop ones, and its body, each event flushed as it arrives and
 // usage read on the way.
-func (s *Server) commitPlain(a *attempt, ans *answer) {
+func (s *Server) commitPlain(a *request, ans *answer) {
 	h := a.w.Header()
 	for k, vs := range ans.resp.Header {
 		if k != HeaderAccount { // ours says who served, whatever an upstream relay says
@@ -89,7 +89,7 @@ func (s *Server) commitPlain(a *attempt, ans *answer) {
 		s.log.LogAttrs(a.ctx, slog.LevelWarn, "stream aborted",
 			slog.String("account", a.e.acct.ID), slog.String("reason", a.rec.Error))
 		if events {
-			streamBroke(&ans.cw, a.rt.dialect, reason)
+			abortBrokenStream(&ans.cw, a.rt.dialect, reason)
 		}
 		panic(http.ErrAbortHandler) // proxy's deferred record still runs
 	}
@@ -98,7 +98,7 @@ func (s *Server) commitPlain(a *attempt, ans *answer) {
 // copyEvents passes an event stream on one event at a time, each flushed
 // as it arrives, and reads usage from the events on a route that has it.
 // This is the per-event path: it allocates nothing per event.
-func (s *Server) copyEvents(a *attempt, ans *answer) error {
+func (s *Server) copyEvents(a *request, ans *answer) error {
 	if !a.rt.usage {
 		_, err := sse.Copy(&ans.cw, &ans.src, ans.cw.flush, nil)
 		return err
@@ -127,7 +127,7 @@ func (s *Server) copyEvents(a *attempt, ans *answer) error {
 // copyWhole passes on a whole answer, or a stream that is not SSE (Gemini's
 // JSON array without alt=sse) read by read, and reads usage from a good
 // answer on a route that has it.
-func (s *Server) copyWhole(a *attempt, ans *answer) error {
+func (s *Server) copyWhole(a *request, ans *answer) error {
 	// A whole answer needs no flush: net/http sends the rest when the
 	// handler returns.
 	var dst io.Writer = &ans.cw
@@ -233,11 +233,12 @@ func (c *clientWriter) betweenEvents() bool {
 		c.n == 4 && string(t) == "\r\n\r\n"
 }
 
-// streamBroke tells a client whose event stream broke off, in its own
-// protocol, that the answer failed; then the stream is aborted, so a client
-// that ignores the event still sees it broken, never a clean end. Nothing
-// is added if an event was cut in half, or the client is gone.
-func streamBroke(cw *clientWriter, d *dialect, reason string) {
+// abortBrokenStream tells a client whose event stream broke off, in its own
+// protocol, that the answer failed, then aborts the handler (it never
+// returns), so a client that ignores the event still sees the stream
+// broken, never a clean end. Nothing is added if an event was cut in half,
+// or the client is gone.
+func abortBrokenStream(cw *clientWriter, d *dialect, reason string) {
 	if cw.err == nil && cw.betweenEvents() {
 		cw.Write(d.streamError(http.StatusBadGateway,
 			"Keypool: the upstream answer broke off mid-stream ("+reason+"); the answer is incomplete, send the request again"))

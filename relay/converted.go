@@ -38,7 +38,7 @@ const maxConvertedBody = 64 << 20
 // commitConverted answers an OpenAI-format client from a Claude account's
 // answer: errors in OpenAI's format, a message as a chat.completion, a
 // stream as chat.completion.chunk events, flushed as each event converts.
-func (s *Server) commitConverted(a *attempt, ans *answer) {
+func (s *Server) commitConverted(a *request, ans *answer) {
 	w, rec := a.w, &a.rec
 	if ans.resp.StatusCode >= 400 {
 		msg := anthropic.ParseError(ans.peek).Message
@@ -134,7 +134,7 @@ func codeAssist(rt route, a pool.Account) bool {
 
 // commitCodeAssist answers a Gemini client from Code Assist: each stream
 // event, or the whole answer, taken out of its {"response": …} envelope.
-func (s *Server) commitCodeAssist(a *attempt, ans *answer) {
+func (s *Server) commitCodeAssist(a *request, ans *answer) {
 	w, rec := a.w, &a.rec
 	if isEventStream(ans.resp.Header) {
 		w.Header().Set("Content-Type", "text/event-stream")
@@ -166,9 +166,9 @@ func (s *Server) commitCodeAssist(a *attempt, ans *answer) {
 // abortIfUpstreamBroke ends a converted stream the client must see as broken
 // when err came from the upstream rather than from the client leaving,
 // telling the client in d's protocol first.
-func (s *Server) abortIfUpstreamBroke(a *attempt, cw *clientWriter, d *dialect, err error) {
+func (s *Server) abortIfUpstreamBroke(a *request, cw *clientWriter, d *dialect, err error) {
 	if err != nil && cw.err == nil && a.ctx.Err() == nil {
-		streamBroke(cw, d, s.brokeOff(&a.rec, err))
+		abortBrokenStream(cw, d, s.brokeOff(&a.rec, err))
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 // (allow_overage) is left before a byte reaches the client, as a spent plan
 // is, and rests until its plan resets: plans first, money only when the
 // user chose it. It reports true when the account is to be left.
-func (s *Server) readOverage(a *attempt, h http.Header) (verdict, bool) {
+func (s *Server) readOverage(a *request, h http.Header) (verdict, bool) {
 	read := a.e.up.Overage
 	if read == nil {
 		return verdict{}, false

@@ -134,7 +134,7 @@ var planNames = map[pool.Protocol]string{pool.ProtocolAnthropic: "Claude", pool.
 // countPaid counts a priced answer the client got from a paid account:
 // against the daily cap, and in its protocol's episode, which it begins
 // when the protocol's plans are spent (logged once per episode).
-func (s *Server) countPaid(a *attempt) {
+func (s *Server) countPaid(a *request) {
 	rec, e := &a.rec, a.e
 	if e == nil || rec.Account != e.acct.ID || rec.Status >= 400 || !isPaid(e, rec.Time) {
 		return
@@ -192,7 +192,7 @@ func (s *Server) paidHealth(now time.Time, set *accountSet) ([]PaidEpisode, *Pai
 
 // capRefusal answers a request that only paid accounts could serve once
 // the day's cap on paid answers is reached, and reports whether it did.
-func (s *Server) capRefusal(a *attempt, served []*entry, cands []sched.Candidate, now time.Time) bool {
+func (s *Server) capRefusal(a *request, served []*entry, cands []sched.Candidate, now time.Time) bool {
 	blocked := false
 	for i, e := range served {
 		if isPaid(e, now) && sched.Usable(cands[i], now, a.fam) && e.acct.Allows(a.req.Model) {

@@ -36,11 +36,11 @@ var dropRequest = []string{"Connection", "Keep-Alive", "Proxy-Authorization", "P
 var dropResponse = []string{"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Connection",
 	"Te", "Trailer", "Transfer-Encoding", "Upgrade"}
 
-// attempt is a client's request on its way through the relay, tried on one
-// account at a time: what the client asked, the account under way and its
-// credential, and the record of how it went. Every step of the request path
-// takes it.
-type attempt struct {
+// request is a client's request on its way through the relay, tried on one
+// account at a time (each try is an attempt, see call.go): what the client
+// asked, the account under way and its credential, and the record of how it
+// went. Every step of the request path takes it.
+type request struct {
 	ctx  context.Context
 	w    http.ResponseWriter
 	r    *http.Request
@@ -62,7 +62,7 @@ type attempt struct {
 // proxy serves one API request: read the body once, then try accounts until
 // one answers with something the client should see.
 func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt route, client string) {
-	a := attempt{ctx: r.Context(), w: w, r: r, rt: rt, prof: s.profileOf(client),
+	a := request{ctx: r.Context(), w: w, r: r, rt: rt, prof: s.profileOf(client),
 		rec: UsageRecord{Time: s.now(), Route: rt.name, ClientID: client}}
 	if a.prof != nil {
 		a.rec.Profile = a.prof.name
@@ -82,7 +82,7 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt route, client 
 // finish records how a request went, whether it ended or the handler
 // was aborted mid-answer: the account's count, the price, the metrics, the
 // usage record.
-func (s *Server) finish(a *attempt) {
+func (s *Server) finish(a *request) {
 	rec := &a.rec
 	rec.Duration = s.now().Sub(rec.Time)
 	if a.e != nil && rec.Account == a.e.acct.ID {
@@ -101,7 +101,7 @@ func (s *Server) finish(a *attempt) {
 
 // readBody reads a POST's body whole, within the relay's limit. It reports
 // false when the request ends here.
-func (s *Server) readBody(a *attempt) bool {
+func (s *Server) readBody(a *request) bool {
 	if a.r.Method != http.MethodPost {
 		return true
 	}
@@ -122,7 +122,7 @@ func (s *Server) readBody(a *attempt) bool {
 
 // withinBudget refuses a client whose daily budget is spent, until
 // midnight. It reports false when the request ends here.
-func (s *Server) withinBudget(a *attempt) bool {
+func (s *Server) withinBudget(a *request) bool {
 	client, start := a.rec.ClientID, a.rec.Time
 	limit := s.cfg.ClientDailyBudgetUSD[client]
 	if limit <= 0 {
@@ -142,7 +142,7 @@ func (s *Server) withinBudget(a *attempt) bool {
 // readModel reads the model, stream flag and session from a body that
 // names a model, maps the model to the one sent upstream and applies the
 // client's model rules. It reports false when the request ends here.
-func (s *Server) readModel(a *attempt) bool {
+func (s *Server) readModel(a *request) bool {
 	if !a.rt.model {
 		return true
 	}
@@ -200,7 +200,7 @@ func (s *Server) failoverBudget() time.Duration { return 2 * s.cfg.HeaderTimeout
 // the client should see. It stops when the client leaves, when no account
 // is left to try, and after at most 2n+1 picks among n accounts or once the
 // failover budget is spent, whichever comes first.
-func (s *Server) tryAccounts(a *attempt) {
+func (s *Server) tryAccounts(a *request) {
 	ctx := a.ctx
 	a.fam = pool.FamilyOf(a.req.Model)
 	var sess string
@@ -372,7 +372,7 @@ func (s *Server) waitForBound(ctx context.Context, cands []sched.Candidate, sess
 
 // leave cools an account after a failed attempt, counts the failure on it
 // and notes it in the record.
-func (s *Server) leave(a *attempt, v verdict) {
+func (s *Server) leave(a *request, v verdict) {
 	e := a.e
 	f := pool.FamilyAll
 	if v.Family != pool.FamilyAll {
@@ -397,7 +397,7 @@ func (s *Server) leave(a *attempt, v verdict) {
 // When this request tried accounts, the answer says what each did, the
 // last one's failure being the record's own; otherwise it says why the
 // accounts rest.
-func (s *Server) noAccount(a *attempt, served []*entry, first, now time.Time) {
+func (s *Server) noAccount(a *request, served []*entry, first, now time.Time) {
 	var msg strings.Builder
 	kind := a.tried(&msg)
 	if first.IsZero() {
@@ -462,7 +462,7 @@ func plansSpent(served []*entry, fam pool.Family, now time.Time) bool {
 
 // outOfTime answers a request whose failover budget is spent: what each
 // account tried did, and that no other is tried.
-func (s *Server) outOfTime(a *attempt) {
+func (s *Server) outOfTime(a *request) {
 	var msg strings.Builder
 	kind := a.tried(&msg)
 	if msg.Len() > 0 {
@@ -475,7 +475,7 @@ func (s *Server) outOfTime(a *attempt) {
 // tried writes to msg what each account this request left did, and makes
 // the last one the record's account. It returns how that one failed ("" if
 // none was tried).
-func (a *attempt) tried(msg *strings.Builder) ErrorKind {
+func (a *request) tried(msg *strings.Builder) ErrorKind {
 	if len(a.rec.Failover) == 0 {
 		return ""
 	}
@@ -526,7 +526,7 @@ func ago(now, t time.Time) string {
 }
 
 // fail answers with an error in the client's own format and notes it.
-func (s *Server) fail(a *attempt, status int, msg string, retry time.Duration) {
+func (s *Server) fail(a *request, status int, msg string, retry time.Duration) {
 	a.rec.Status, a.rec.Error = status, msg
 	a.rec.TTFB = s.now().Sub(a.rec.Time)
 	a.rt.dialect.writeError(a.w, status, msg, retry)

@@ -376,7 +376,7 @@ func (s *Server) SetAccounts(accts []pool.Account) {
 			if o.acct.AllowOverage != a.AllowOverage {
 				restOnOverage(e, s.now())
 			}
-			if samePr(o.acct.Proxy, a.Proxy) {
+			if sameProxy(o.acct.Proxy, a.Proxy) {
 				o.mu.Lock()
 				e.transport, e.proxyPass = o.transport, o.proxyPass
 				o.mu.Unlock()
@@ -399,7 +399,9 @@ func (s *Server) SetAccounts(accts []pool.Account) {
 	s.accounts.Store(next)
 }
 
-func samePr(a, b *pool.Proxy) bool {
+// sameProxy reports whether two accounts' proxies are the same (or both
+// absent), so a changed account may keep its connections.
+func sameProxy(a, b *pool.Proxy) bool {
 	if a == nil || b == nil {
 		return a == b
 	}

@@ -1,7 +1,8 @@
 // Package failover decides what the relay does with an upstream answer that
 // arrived before any byte went to the client: pass it through, or leave the
 // account (cooling it, for every model or for one model family) and try the
-// next. It is the failover table of DESIGN.md as code.
+// next. It is the failover table of README's "How it chooses and fails
+// over" as code.
 package failover
 
 import (

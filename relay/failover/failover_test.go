@@ -149,7 +149,7 @@ func run(t *testing.T, classify failover.Classifier, tests []classifierCase) {
 	}
 }
 
-// TestCommonRows walks the rows of DESIGN.md's failover table that every
+// TestCommonRows walks the rows of README's failover table that every
 // provider shares through each classifier, with no body to read.
 func TestCommonRows(t *testing.T) {
 	classifiers := []struct {

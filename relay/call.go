@@ -47,7 +47,7 @@ type answer struct {
 // has its answer (or has gone); otherwise v says why the account was left.
 // An OAuth account answered 401 gets its token refreshed and the request
 // once more.
-func (s *Server) try(a *attempt) (done bool, v verdict) {
+func (s *Server) try(a *request) (done bool, v verdict) {
 	id := a.e.acct.ID
 	var err error
 	if a.cred, err = s.cfg.Credentials.Credential(a.ctx, id); err != nil {
@@ -86,7 +86,7 @@ func (s *Server) credentialVerdict(err error) verdict {
 // send makes one call to the account's upstream and, unless the answer says
 // to leave the account (or, when mayRefresh, to refresh its token first),
 // commits it to the client.
-func (s *Server) send(a *attempt, mayRefresh bool) outcome {
+func (s *Server) send(a *request, mayRefresh bool) outcome {
 	tr, err := a.e.transportFor(a.cred.ProxyPassword)
 	if err != nil {
 		return outcome{v: verdict{Verdict: failover.TransportError(s.now(), s.policy, "transport: "+err.Error())}}
@@ -139,7 +139,7 @@ func (s *Server) send(a *attempt, mayRefresh bool) outcome {
 // unsendable is the outcome of a request that cannot be made for the
 // account: a chat request Claude cannot express is the client's fault,
 // answered in its own format; a bad API URL leaves the account.
-func (s *Server) unsendable(a *attempt, err error) outcome {
+func (s *Server) unsendable(a *request, err error) outcome {
 	var cerr *convert.Error
 	if errors.As(err, &cerr) {
 		a.rec.Status, a.rec.Error = http.StatusBadRequest, cerr.Msg
@@ -155,7 +155,7 @@ func (s *Server) unsendable(a *attempt, err error) outcome {
 // reports true when the answer is the client's. Otherwise out says what to
 // do instead: refresh the token (a 401 to an OAuth account), or leave the
 // account with the failover table's verdict on an error.
-func (s *Server) precommit(a *attempt, ans *answer, mayRefresh bool) (outcome, bool) {
+func (s *Server) precommit(a *request, ans *answer, mayRefresh bool) (outcome, bool) {
 	status := ans.resp.StatusCode
 	if status == http.StatusUnauthorized && mayRefresh && provider.IsOAuth(a.e.acct.Kind) {
 		if _, ok := s.cfg.Credentials.(Refresher); ok {
@@ -195,7 +195,7 @@ const (
 // stream that fails (an error event) or breaks before it leaves the
 // account, as a 529 or a broken connection would; otherwise what was read
 // goes to the client first, and the rest follows as it comes.
-func (s *Server) holdOpening(a *attempt, ans *answer) (outcome, bool) {
+func (s *Server) holdOpening(a *request, ans *answer) (outcome, bool) {
 	ans.src.pooled = copyBufs.Get().(*[]byte)
 	buf := (*ans.src.pooled)[:openingBytes]
 	n, ev, o, err := sse.Head(&ans.src, buf, a.e.up.StreamOpening, s.now(), openingTime, s.now)
@@ -213,7 +213,7 @@ func (s *Server) holdOpening(a *attempt, ans *answer) (outcome, bool) {
 // failedOpening is the verdict on a stream that failed before its first
 // word: like a 529, the account is left for the overload cooldown; a plan's
 // usage limit (ChatGPT says so in response.failed) rests it as a quota.
-func (s *Server) failedOpening(a *attempt, ev []byte) failover.Verdict {
+func (s *Server) failedOpening(a *request, ev []byte) failover.Verdict {
 	tap := a.e.up.NewTap()
 	tap.Event(ev)
 	_, _, errType := tap.Result()
@@ -233,7 +233,7 @@ func (ans *answer) release() { ans.src.releaseHead() }
 // upstreamRequest builds the request to the account's upstream: the client's
 // headers and body unchanged, except its credential, hop-by-hop headers and
 // the account's auth.
-func (s *Server) upstreamRequest(ctx context.Context, a *attempt) (*http.Request, error) {
+func (s *Server) upstreamRequest(ctx context.Context, a *request) (*http.Request, error) {
 	r, rt, e, body := a.r, a.rt, a.e, a.body
 	up := e.up
 	upPath := rt.upstream
