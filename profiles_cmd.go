@@ -13,30 +13,16 @@ import (
 // profilesCmd lists, adds and removes profiles: named subsets of the
 // accounts, each served through a client key of its own.
 func profilesCmd(args []string, stdout, stderr io.Writer) error {
-	const usageLine = "keypool profiles list | add NAME --accounts a,b | remove NAME [--data-dir DIR]"
-	if len(args) == 0 {
-		return fmt.Errorf("%w: %s", errUsage, usageLine)
-	}
-	sub, args := args[0], args[1:]
-	p := app.Params{Keychain: osKeychain()}
-	fs := flag.NewFlagSet("keypool profiles "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&p.DataDir, "data-dir", "", "Keypool's data dir (default: the user config dir's keypool folder)")
 	var accounts string
-	if sub == "add" {
-		fs.StringVar(&accounts, "accounts", "", "the accounts that serve the profile, by id, comma-separated")
-	}
-	pos, err := parseArgs(fs, args)
+	sub, pos, p, err := subcommand{name: "profiles", usageLine: "keypool profiles list | add NAME --accounts a,b | remove NAME [--data-dir DIR]",
+		args: map[string]int{"list": 0, "add": 1, "remove": 1},
+		flags: func(sub string, fs *flag.FlagSet) {
+			if sub == "add" {
+				fs.StringVar(&accounts, "accounts", "", "the accounts that serve the profile, by id, comma-separated")
+			}
+		}}.parse(args, stderr)
 	if err != nil {
 		return err
-	}
-	wantArgs := map[string]int{"list": 0, "add": 1, "remove": 1}
-	n, known := wantArgs[sub]
-	if !known {
-		return fmt.Errorf("%w: unknown profiles command %q: %s", errUsage, sub, usageLine)
-	}
-	if len(pos) != n {
-		return fmt.Errorf("%w: %s", errUsage, usageLine)
 	}
 	keys, done, err := app.OpenClientKeys(p)
 	if err != nil {
