@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -62,6 +63,12 @@ func TestImportDirection(t *testing.T) {
 		{"keypool/app", "fyne.io/", "app has no GUI code"},
 		{"keypool/app", "keypool/ui", "imports point ui → app"},
 	}
+	// The store keeps records through relay/record, a leaf, never the
+	// HTTP relay; the leaves reach no other package of Keypool's.
+	exact := []struct{ under, forbidden, why string }{
+		{"keypool/app/store", "keypool/relay", "the store keeps records through keypool/relay/record"},
+	}
+	leaves := map[string][]string{"keypool/relay/pool": nil, "keypool/relay/record": {"keypool/relay/pool"}}
 	for _, p := range listPackages(t) {
 		for _, r := range rules {
 			if p.ImportPath != r.under && !strings.HasPrefix(p.ImportPath, r.under+"/") {
@@ -70,6 +77,20 @@ func TestImportDirection(t *testing.T) {
 			for _, d := range p.Deps {
 				if strings.HasPrefix(d, r.forbidden) {
 					t.Errorf("%s imports %s: %s", p.ImportPath, d, r.why)
+				}
+			}
+		}
+		for _, r := range exact {
+			if p.ImportPath == r.under || strings.HasPrefix(p.ImportPath, r.under+"/") {
+				if slices.Contains(p.Deps, r.forbidden) {
+					t.Errorf("%s imports %s: %s", p.ImportPath, r.forbidden, r.why)
+				}
+			}
+		}
+		if allowed, leaf := leaves[p.ImportPath]; leaf {
+			for _, d := range p.Deps {
+				if strings.HasPrefix(d, "keypool/") && !slices.Contains(allowed, d) {
+					t.Errorf("%s imports %s: it is a leaf", p.ImportPath, d)
 				}
 			}
 		}

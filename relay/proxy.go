@@ -253,7 +253,7 @@ func (s *Server) tryAccounts(a *request) {
 				// handing the client a 429 it would wait out anyway.
 				waited = true
 				if !sleepCtx(ctx, wait) {
-					a.rec.endOnLastTried()
+					a.rec.EndOnLastTried()
 					a.rec.Status, a.rec.Error = 499, "client left while waiting for an account"
 					return
 				}
@@ -485,7 +485,7 @@ func (a *request) tried(msg *strings.Builder) ErrorKind {
 		}
 		msg.WriteString(cause(st.Account, st.Kind, st.Reason))
 	}
-	return a.rec.endOnLastTried()
+	return a.rec.EndOnLastTried()
 }
 
 // allOutStatus is the status of the answer when every account is out,

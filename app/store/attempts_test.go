@@ -6,7 +6,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"keypool/relay"
+	"keypool/relay/record"
 )
 
 // TestDayCountsEveryAttempt: the daily totals count each attempt on the
@@ -19,23 +19,23 @@ func TestDayCountsEveryAttempt(t *testing.T) {
 	startRun(t, s)
 	const model = "claude-sonnet-4-5"
 
-	refused := relay.FailoverStep{Account: "work", Reason: "connection refused", Kind: relay.ErrorConnection}
-	failed := relay.FailoverStep{Account: "spare", Status: 503, Reason: "503 upstream overloaded or failing", Kind: relay.ErrorServer}
+	refused := record.FailoverStep{Account: "work", Reason: "connection refused", Kind: record.ErrorConnection}
+	failed := record.FailoverStep{Account: "spare", Status: 503, Reason: "503 upstream overloaded or failing", Kind: record.ErrorServer}
 	records := []struct {
 		name   string
-		mod    func(r *relay.UsageRecord)
+		mod    func(r *record.UsageRecord)
 		status int
 		acct   string
 	}{
-		{"work_refused_spare_answered", func(r *relay.UsageRecord) { r.Failover = []relay.FailoverStep{refused} }, 200, "spare"},
-		{"spare_failed_then_work_refused_last", func(r *relay.UsageRecord) {
-			r.Failover = []relay.FailoverStep{failed}
-			r.ErrorKind, r.Error = relay.ErrorConnection, "account spare: 503 …; connection refused by account work; …"
+		{"work_refused_spare_answered", func(r *record.UsageRecord) { r.Failover = []record.FailoverStep{refused} }, 200, "spare"},
+		{"spare_failed_then_work_refused_last", func(r *record.UsageRecord) {
+			r.Failover = []record.FailoverStep{failed}
+			r.ErrorKind, r.Error = record.ErrorConnection, "account spare: 503 …; connection refused by account work; …"
 		}, 502, "work"},
-		{"reached_no_account", func(r *relay.UsageRecord) { r.Error = "no enabled account can serve this request" }, 503, ""},
+		{"reached_no_account", func(r *record.UsageRecord) { r.Error = "no enabled account can serve this request" }, 503, ""},
 		{"spare_429_passed_through", nil, 429, "spare"},
-		{"spare_went_idle_mid_answer", func(r *relay.UsageRecord) {
-			r.ErrorKind, r.Error = relay.ErrorTimeout, "upstream idle mid-answer: no data for 5m0s"
+		{"spare_went_idle_mid_answer", func(r *record.UsageRecord) {
+			r.ErrorKind, r.Error = record.ErrorTimeout, "upstream idle mid-answer: no data for 5m0s"
 		}, 200, "spare"},
 		{"client_left", nil, 499, "work"},
 	}
@@ -60,7 +60,7 @@ func TestDayCountsEveryAttempt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]relay.Counts{
+	want := map[string]record.Counts{
 		"spare": {Requests: 4, Errors: 3, RateLimited: 1, Server: 1, Timeout: 1},
 		"work":  {Requests: 3, Errors: 2, Connection: 2},
 	}

@@ -9,7 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"keypool/app/store/journal"
-	"keypool/relay"
+	"keypool/relay/record"
 )
 
 // write commits batch in one db.Update. Usage records already in the file
@@ -108,7 +108,7 @@ func (w *writer) write(batch []op) error {
 
 // dayTotal is the running total of r's day and model for account, made
 // on first use.
-func dayTotal(daily map[string]*DayTotal, r *relay.UsageRecord, account string) *DayTotal {
+func dayTotal(daily map[string]*DayTotal, r *record.UsageRecord, account string) *DayTotal {
 	k := dailyKey(r.Time, account, r.Model)
 	t := daily[k]
 	if t == nil {

@@ -3,14 +3,14 @@ package store
 import (
 	"sync"
 
-	"keypool/relay"
+	"keypool/relay/record"
 )
 
 // WriteHealth says whether the store's writes are landing; see
-// relay.StoreHealth.
-type WriteHealth = relay.StoreHealth
+// record.StoreHealth.
+type WriteHealth = record.StoreHealth
 
-var _ relay.StoreHealthReporter = (*Store)(nil)
+var _ record.StoreHealthReporter = (*Store)(nil)
 
 // StoreHealth returns the state of the store's writes, for /health and the
 // window. It never waits on a commit.

@@ -12,7 +12,7 @@ import (
 	"github.com/tidwall/gjson"
 	bolt "go.etcd.io/bbolt"
 
-	"keypool/relay"
+	"keypool/relay/record"
 )
 
 // dayLayout formats the day part of a daily key and DayTotal.Day.
@@ -26,8 +26,8 @@ type DayTotal struct {
 	Day     string `json:"day"` // YYYY-MM-DD
 	Account string `json:"account"`
 	Model   string `json:"model"`
-	relay.Counts
-	Usage relay.Usage `json:"usage"`
+	record.Counts
+	Usage record.Usage `json:"usage"`
 	// TTFBTotal and DurationTotal sum over the requests this account
 	// finished (answered, or failed last), not over failed-over attempts.
 	TTFBTotal     time.Duration `json:"ttfb_total_ns"`
@@ -36,7 +36,7 @@ type DayTotal struct {
 }
 
 // add counts a record's last attempt, on the record's account.
-func (d *DayTotal) add(r *relay.UsageRecord) {
+func (d *DayTotal) add(r *record.UsageRecord) {
 	d.Count(r.Outcome())
 	d.Usage = d.Usage.Add(r.Usage)
 	d.TTFBTotal += r.TTFB
@@ -89,12 +89,12 @@ func (s *Store) Day(day time.Time) ([]DayTotal, error) {
 // Records returns the usage records with since <= Time < until, oldest first,
 // at most limit of them. A zero since or until leaves that end open; limit <= 0
 // means no limit.
-func (s *Store) Records(since, until time.Time, limit int) ([]relay.UsageRecord, error) {
+func (s *Store) Records(since, until time.Time, limit int) ([]record.UsageRecord, error) {
 	var end []byte
 	if !until.IsZero() {
 		end = timeKey(until)
 	}
-	var out []relay.UsageRecord
+	var out []record.UsageRecord
 	err := s.scan(bucketUsage, func(c *bolt.Cursor) error {
 		var k, v []byte
 		if since.IsZero() {
@@ -153,8 +153,8 @@ func (s *Store) Hourly(start time.Time, n int) ([]Hour, error) {
 }
 
 // Latest returns the n newest usage records, newest first.
-func (s *Store) Latest(n int) ([]relay.UsageRecord, error) {
-	var out []relay.UsageRecord
+func (s *Store) Latest(n int) ([]record.UsageRecord, error) {
+	var out []record.UsageRecord
 	err := s.scan(bucketUsage, func(c *bolt.Cursor) error {
 		for k, v := c.Last(); k != nil && len(out) < n; k, v = c.Prev() {
 			r, err := decodeRecord(k, v)
@@ -171,8 +171,8 @@ func (s *Store) Latest(n int) ([]relay.UsageRecord, error) {
 	return out, nil
 }
 
-func decodeRecord(k, v []byte) (relay.UsageRecord, error) {
-	var r relay.UsageRecord
+func decodeRecord(k, v []byte) (record.UsageRecord, error) {
+	var r record.UsageRecord
 	if err := json.Unmarshal(v, &r); err != nil {
 		return r, fmt.Errorf("decode usage record %x: %w", k, err)
 	}

@@ -1,6 +1,6 @@
 // Package store keeps Keypool's state in one bbolt file: account metadata,
 // client key names, app settings, per-request usage records, per-day totals
-// and sticky session bindings. It implements relay.UsageSink and
+// and sticky session bindings. It implements record.UsageSink and
 // sched.Bindings; their writes are journaled (package journal), queued
 // without blocking the caller and committed by a single writer (Run). No
 // secret is ever stored.
@@ -21,7 +21,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"keypool/relay"
+	"keypool/relay/record"
 	"keypool/relay/sched"
 )
 
@@ -125,8 +125,8 @@ type Store struct {
 }
 
 var (
-	_ relay.UsageSink = (*Store)(nil)
-	_ sched.Bindings  = (*Store)(nil)
+	_ record.UsageSink = (*Store)(nil)
+	_ sched.Bindings   = (*Store)(nil)
 )
 
 // Open opens the bbolt file at path, creating it (mode 0600, parent

@@ -22,7 +22,7 @@ import (
 	"go.uber.org/goleak"
 
 	"keypool/internal/dirtest"
-	"keypool/relay"
+	"keypool/relay/record"
 	"keypool/relay/sched"
 )
 
@@ -123,7 +123,7 @@ func flush(t *testing.T, s *Store) {
 	}
 }
 
-func allRecords(t *testing.T, s *Store) []relay.UsageRecord {
+func allRecords(t *testing.T, s *Store) []record.UsageRecord {
 	t.Helper()
 	recs, err := s.Records(time.Time{}, time.Time{}, 0)
 	if err != nil {
@@ -132,10 +132,10 @@ func allRecords(t *testing.T, s *Store) []relay.UsageRecord {
 	return recs
 }
 
-func rec(at time.Time, account, model string, status int, in, out int64) relay.UsageRecord {
-	return relay.UsageRecord{
+func rec(at time.Time, account, model string, status int, in, out int64) record.UsageRecord {
+	return record.UsageRecord{
 		Time: at, Route: "/v1/messages", ClientID: "cli", Account: account, Model: model,
-		Status: status, Usage: relay.Usage{InputTokens: in, OutputTokens: out, CacheReadTokens: in / 2},
+		Status: status, Usage: record.Usage{InputTokens: in, OutputTokens: out, CacheReadTokens: in / 2},
 		TTFB: 100 * time.Millisecond, Duration: time.Second,
 	}
 }
@@ -237,7 +237,7 @@ func TestRecordsAndDay(t *testing.T) {
 	zone := time.FixedZone("EET", 2*3600)
 	day1 := time.Date(2025, 3, 10, 9, 0, 0, 0, zone)
 	day2 := time.Date(2025, 3, 11, 9, 0, 0, 0, zone)
-	in := []relay.UsageRecord{
+	in := []record.UsageRecord{
 		rec(day1, "acct-b", "opus", 200, 10, 20),
 		rec(day1.Add(time.Minute), "acct-a", "opus", 200, 1, 2),
 		rec(day1.Add(2*time.Minute), "acct-a", "sonnet", 529, 3, 0),
@@ -273,22 +273,22 @@ func TestRecordsAndDay(t *testing.T) {
 			name: "day1",
 			day:  day1,
 			want: []DayTotal{
-				{Day: "2025-03-10", Account: "acct-a", Model: "opus", Counts: relay.Counts{Requests: 3, Errors: 1, Connection: 1},
-					Usage: relay.Usage{InputTokens: 6, OutputTokens: 8, CacheReadTokens: 0 + 2 + 0}, TTFBTotal: ms(3), DurationTotal: sec(3)},
-				{Day: "2025-03-10", Account: "acct-a", Model: "sonnet", Counts: relay.Counts{Requests: 1, Errors: 1, Server: 1},
-					Usage: relay.Usage{InputTokens: 3, CacheReadTokens: 1}, TTFBTotal: ms(1), DurationTotal: sec(1)},
-				{Day: "2025-03-10", Account: "acct-b", Model: "opus", Counts: relay.Counts{Requests: 1},
-					Usage: relay.Usage{InputTokens: 10, OutputTokens: 20, CacheReadTokens: 5}, TTFBTotal: ms(1), DurationTotal: sec(1)},
+				{Day: "2025-03-10", Account: "acct-a", Model: "opus", Counts: record.Counts{Requests: 3, Errors: 1, Connection: 1},
+					Usage: record.Usage{InputTokens: 6, OutputTokens: 8, CacheReadTokens: 0 + 2 + 0}, TTFBTotal: ms(3), DurationTotal: sec(3)},
+				{Day: "2025-03-10", Account: "acct-a", Model: "sonnet", Counts: record.Counts{Requests: 1, Errors: 1, Server: 1},
+					Usage: record.Usage{InputTokens: 3, CacheReadTokens: 1}, TTFBTotal: ms(1), DurationTotal: sec(1)},
+				{Day: "2025-03-10", Account: "acct-b", Model: "opus", Counts: record.Counts{Requests: 1},
+					Usage: record.Usage{InputTokens: 10, OutputTokens: 20, CacheReadTokens: 5}, TTFBTotal: ms(1), DurationTotal: sec(1)},
 			},
 		},
 		{
 			name: "day2_in_record_zone",
 			day:  day2,
 			want: []DayTotal{
-				{Day: "2025-03-11", Account: "acct-a", Model: "opus", Counts: relay.Counts{Requests: 1},
-					Usage: relay.Usage{InputTokens: 1000, OutputTokens: 2000, CacheReadTokens: 500}, TTFBTotal: ms(1), DurationTotal: sec(1)},
-				{Day: "2025-03-11", Account: "acct-b", Model: "sonnet", Counts: relay.Counts{Requests: 2, Errors: 1, RateLimited: 1},
-					Usage: relay.Usage{InputTokens: 107, OutputTokens: 200, CacheReadTokens: 3 + 50}, TTFBTotal: ms(2), DurationTotal: sec(2)},
+				{Day: "2025-03-11", Account: "acct-a", Model: "opus", Counts: record.Counts{Requests: 1},
+					Usage: record.Usage{InputTokens: 1000, OutputTokens: 2000, CacheReadTokens: 500}, TTFBTotal: ms(1), DurationTotal: sec(1)},
+				{Day: "2025-03-11", Account: "acct-b", Model: "sonnet", Counts: record.Counts{Requests: 2, Errors: 1, RateLimited: 1},
+					Usage: record.Usage{InputTokens: 107, OutputTokens: 200, CacheReadTokens: 3 + 50}, TTFBTotal: ms(2), DurationTotal: sec(2)},
 			},
 		},
 		{name: "empty_day", day: day2.AddDate(0, 0, 1), want: nil},
@@ -353,7 +353,7 @@ func TestRecordsRange(t *testing.T) {
 func TestRecordStampsZeroTime(t *testing.T) {
 	clk := newClock(t0)
 	s := open(t, dbPath(t), Options{Now: clk.nowFunc()})
-	s.Record(relay.UsageRecord{Account: "a", Status: 200})
+	s.Record(record.UsageRecord{Account: "a", Status: 200})
 	flush(t, s)
 	got := allRecords(t, s)
 	if len(got) != 1 || !got[0].Time.Equal(t0) {
@@ -896,7 +896,7 @@ func TestNoSecretFields(t *testing.T) {
 
 func BenchmarkRecord(b *testing.B) {
 	r := rec(t0, "acct-a", "claude-sonnet-4", 200, 1200, 300)
-	r.Failover = []relay.FailoverStep{{Account: "acct-b", Status: 529, Reason: "overloaded"}}
+	r.Failover = []record.FailoverStep{{Account: "acct-b", Status: 529, Reason: "overloaded"}}
 
 	b.Run("enqueue", func(b *testing.B) {
 		s, err := Open(filepath.Join(dirtest.New(b), "keypool.db"), Options{Logger: slog.New(slog.DiscardHandler)})

@@ -14,7 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"keypool/app/store/journal"
-	"keypool/relay"
+	"keypool/relay/record"
 )
 
 const (
@@ -37,9 +37,9 @@ const (
 // encoded record.
 type op struct {
 	journal.Entry
-	seg  uint64            // journal segment holding the op; 0 if not journaled
-	rec  relay.UsageRecord // Usage, for the per-day totals (Failover too: each step counts on its account)
-	done chan error        // flush markers only; buffered(1)
+	seg  uint64             // journal segment holding the op; 0 if not journaled
+	rec  record.UsageRecord // Usage, for the per-day totals (Failover too: each step counts on its account)
+	done chan error         // flush markers only; buffered(1)
 }
 
 // isFlush reports whether o is a flush marker.
@@ -120,7 +120,7 @@ func (w *writer) accepting() bool { return !w.readOnly && !w.closed.Load() }
 // full the record is dropped, counted in Dropped and reported in a warning at
 // most once per 10 s. A zero r.Time is stamped with the store's clock. On a
 // closed or read-only store Record does nothing.
-func (s *Store) Record(r relay.UsageRecord) {
+func (s *Store) Record(r record.UsageRecord) {
 	if !s.w.accepting() {
 		return
 	}
