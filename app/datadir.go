@@ -23,6 +23,8 @@ func OpenAccounts(p Params) (AccountChanger, func(), error) {
 
 // ErrNotRunning is returned for what only a running relay holds, such as
 // its accounts' cooldowns, when no relay runs on the data dir.
+//
+//lint:ignore ST1005 Keypool is a name; the sentence is said to people whole.
 var ErrNotRunning = errors.New("Keypool is not running")
 
 // ResetCooldowns clears the running relay's cooldowns of account id, so it

@@ -16,13 +16,6 @@ func ccBody(t *testing.T, userID, text string) string {
 	return string(b)
 }
 
-// whoServed returns the account that answered the last request.
-func (h *harness) whoServed() string {
-	h.t.Helper()
-	recs := waitRecords(h.t, h.sink, 1)
-	return recs[len(recs)-1].Account
-}
-
 func (h *harness) postAndWho(body string, hdr map[string]string) string {
 	h.t.Helper()
 	n := len(h.sink.all())

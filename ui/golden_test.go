@@ -2,6 +2,7 @@ package ui
 
 import (
 	"image"
+	"image/color"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -88,7 +89,7 @@ func TestGoldenViews(t *testing.T) {
 	for _, th := range []struct {
 		suffix string
 		look   fyne.Theme // nil: the test driver's
-	}{{"", nil}, {"-light", theme.LightTheme()}} {
+	}{{"", nil}, {"-light", variantTheme(theme.VariantLight)}} {
 		for _, v := range views {
 			t.Run(v.name+th.suffix, func(t *testing.T) {
 				v.update(s)
@@ -200,3 +201,17 @@ func TestKeyboardReachesEveryAction(t *testing.T) {
 		})
 	}
 }
+
+// forcedVariant is Fyne's default theme in one variant whatever the
+// system prefers, as the deprecated theme.LightTheme and DarkTheme were.
+type forcedVariant struct {
+	fyne.Theme
+	variant fyne.ThemeVariant
+}
+
+func (f forcedVariant) Color(n fyne.ThemeColorName, _ fyne.ThemeVariant) color.Color {
+	return f.Theme.Color(n, f.variant)
+}
+
+// variantTheme is the default theme forced to variant v.
+func variantTheme(v fyne.ThemeVariant) fyne.Theme { return forcedVariant{theme.DefaultTheme(), v} }

@@ -6,8 +6,6 @@ import (
 	"strings"
 
 	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/driver/desktop"
-	"fyne.io/systray"
 
 	"keypool/assets"
 )
@@ -165,12 +163,6 @@ type trayer interface {
 // trayStarter is a tray that is started when the UI runs: start shows it
 // and returns what takes it away (nil: nothing to take away).
 type trayStarter interface{ start() (stop func()) }
-
-// systemTray is the desktop driver's tray (macOS, Windows; see newTray).
-type systemTray struct{ desktop.App }
-
-// SetTooltip sets the tray's tooltip.
-func (systemTray) SetTooltip(s string) { systray.SetTooltip(s) }
 
 // traySet is what the tray shows: the menu's texts and checks, the icon's
 // mood, and the tooltip.

@@ -2,7 +2,16 @@
 
 package ui
 
-import "fyne.io/fyne/v2/driver/desktop"
+import (
+	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/systray"
+)
+
+// systemTray is the desktop driver's tray (macOS, Windows; see newTray).
+type systemTray struct{ desktop.App }
+
+// SetTooltip sets the tray's tooltip.
+func (systemTray) SetTooltip(s string) { systray.SetTooltip(s) }
 
 // newTray is Fyne's tray where the tray is not a D-Bus StatusNotifierItem
 // (macOS, Windows): there Fyne runs it within its own event loop.

@@ -312,7 +312,7 @@ func TestScreenshots(t *testing.T) {
 	for _, th := range []struct {
 		name string
 		look fyne.Theme
-	}{{"dark", theme.DarkTheme()}, {"light", theme.LightTheme()}} {
+	}{{"dark", variantTheme(theme.VariantDark)}, {"light", variantTheme(theme.VariantLight)}} {
 		test.ApplyTheme(t, th.look)
 		w := test.NewWindow(f.ui.win.Content())
 		for i := range f.ui.tabs.Items {

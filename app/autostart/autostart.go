@@ -107,9 +107,6 @@ func RunValue(e Entry) string {
 func desktopPath(configDir string) string {
 	return filepath.Join(configDir, "autostart", "keypool.desktop")
 }
-func plistPath(home string) string {
-	return filepath.Join(home, "Library", "LaunchAgents", ID+".plist")
-}
 
 // ErrUnsupported is returned where this build cannot manage autostart.
 var ErrUnsupported = errors.New("start at login is not supported on this system")

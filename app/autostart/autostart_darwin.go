@@ -6,7 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 )
+
+// plistPath is the per-user LaunchAgent's path, under home.
+func plistPath(home string) string {
+	return filepath.Join(home, "Library", "LaunchAgents", ID+".plist")
+}
 
 // Enable writes the LaunchAgent (home: os.UserHomeDir()).
 func Enable(home string, e Entry) error {

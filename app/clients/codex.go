@@ -130,7 +130,7 @@ func baseURLEdit(path, url string) edit {
 					break
 				}
 				if m := isProvider.FindStringSubmatch(l); m != nil && m[1] != "openai" && m[1] != "keypool" {
-					return nil, nil, fmt.Errorf("Codex's default model provider is %q: Keypool points the built-in openai provider at itself, "+
+					return nil, nil, fmt.Errorf("the default model provider in Codex's config is %q: Keypool points the built-in openai provider at itself, "+
 						"which keeps every session under one provider; remove model_provider (or set it to \"openai\") and connect again", m[1])
 				}
 			}

@@ -535,7 +535,10 @@ func writeFile(path string, data []byte, mode os.FileMode) error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err == nil {
+	// A failed write or chmod must reach the check below (a shadowed err
+	// here once dropped both).
+	_, err = tmp.Write(data)
+	if err == nil {
 		err = tmp.Chmod(mode)
 	}
 	if err == nil {

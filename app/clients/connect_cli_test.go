@@ -448,7 +448,7 @@ func TestConnectCodexKeepsOneProvider(t *testing.T) {
 
 	mine := "model_provider = \"azure\"\n\n[model_providers.azure]\nname = \"Azure\"\nbase_url = \"https://x.openai.azure.com/openai\"\n"
 	write(t, p, mine, 0o644)
-	if err := Connect(home, Codex, base, key); err == nil || !strings.Contains(err.Error(), `default model provider is "azure"`) {
+	if err := Connect(home, Codex, base, key); err == nil || !strings.Contains(err.Error(), `default model provider in Codex's config is "azure"`) {
 		t.Errorf("Connect with a provider of the user's own: %v, want a refusal naming it", err)
 	}
 	if got := read(t, p); got != mine {

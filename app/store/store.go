@@ -20,6 +20,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"keypool/relay/record"
 	"keypool/relay/sched"
@@ -197,7 +198,7 @@ func newStore(db *bolt.DB, path string, readOnly bool, opts Options) *Store {
 func openError(path string, err error) error {
 	var pe *fs.PathError
 	switch {
-	case errors.Is(err, bolt.ErrTimeout):
+	case errors.Is(err, berrors.ErrTimeout):
 		return fmt.Errorf("open %s: %w (is another Keypool running on this data dir?)", path, ErrLocked)
 	case isCorrupt(err):
 		return corruptError(path, err)
@@ -237,10 +238,10 @@ func MoveAside(path string, now time.Time) (string, error) {
 // isCorrupt reports whether bbolt refused the file's contents.
 func isCorrupt(err error) bool {
 	switch {
-	case errors.Is(err, bolt.ErrInvalid),
-		errors.Is(err, bolt.ErrChecksum),
-		errors.Is(err, bolt.ErrVersionMismatch),
-		errors.Is(err, bolt.ErrInvalidMapping):
+	case errors.Is(err, berrors.ErrInvalid),
+		errors.Is(err, berrors.ErrChecksum),
+		errors.Is(err, berrors.ErrVersionMismatch),
+		errors.Is(err, berrors.ErrInvalidMapping):
 		return true
 	}
 	// bbolt has no sentinel for a file shorter than two pages.

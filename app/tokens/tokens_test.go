@@ -40,7 +40,6 @@ type provider struct {
 	n       int
 	current string // the refresh token it accepts
 	down    bool
-	log     *[]string
 	gate    chan struct{} // if set, each refresh waits on it
 }
 

@@ -121,26 +121,24 @@ func (a Account) Allows(model string) bool {
 // MatchWildcard matches s against pattern, where "*" stands for any run of
 // characters (including none) and everything else matches itself.
 func MatchWildcard(pattern, s string) bool {
-	for {
-		star := strings.IndexByte(pattern, '*')
-		if star < 0 {
-			return pattern == s
-		}
-		if !strings.HasPrefix(s, pattern[:star]) {
-			return false
-		}
-		s, pattern = s[star:], pattern[star+1:]
-		if pattern == "" {
-			return true
-		}
-		// Try every place the rest of the pattern could start.
-		for i := 0; i <= len(s); i++ {
-			if MatchWildcard(pattern, s[i:]) {
-				return true
-			}
-		}
+	star := strings.IndexByte(pattern, '*')
+	if star < 0 {
+		return pattern == s
+	}
+	if !strings.HasPrefix(s, pattern[:star]) {
 		return false
 	}
+	s, pattern = s[star:], pattern[star+1:]
+	if pattern == "" {
+		return true
+	}
+	// Try every place the rest of the pattern could start.
+	for i := 0; i <= len(s); i++ {
+		if MatchWildcard(pattern, s[i:]) {
+			return true
+		}
+	}
+	return false
 }
 
 // Family groups models that share a provider quota, so that a weekly limit on
