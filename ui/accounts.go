@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -353,7 +354,7 @@ func (v *accountsView) showEdit(a app.Account) {
 	result := widget.NewLabel("")
 	// A connection test belongs to the dialog: closing it cancels a test in
 	// flight, whose answer then goes nowhere.
-	testCtx, stopTests := context.WithCancel(context.Background())
+	testCtx, stopTests := context.WithCancel(v.u.life)
 	test := widget.NewButton("Test connection", func() {
 		px, err := parseProxyURL(strings.TrimSpace(proxy.Text))
 		if err != nil {
@@ -366,7 +367,7 @@ func (v *accountsView) showEdit(a app.Account) {
 		}
 		result.SetText("Testing…")
 		pw := proxyPass.Text
-		go func() {
+		v.u.goOwned(&sync.WaitGroup{}, func() {
 			err := app.TestProxy(testCtx, px, pw, target)
 			if testCtx.Err() != nil {
 				return
@@ -378,7 +379,7 @@ func (v *accountsView) showEdit(a app.Account) {
 					result.SetText("The proxy works.")
 				}
 			})
-		}()
+		})
 	})
 	items := []*widget.FormItem{
 		widget.NewFormItem("Name", name), widget.NewFormItem("Priority", prio), widget.NewFormItem("API URL", apiURL),

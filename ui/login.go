@@ -93,7 +93,7 @@ type loginDialog struct {
 
 func newLoginDialog(u *UI, open func(context.Context, string) error) *loginDialog {
 	d := &loginDialog{u: u, open: open}
-	d.ctx, d.cancel = context.WithTimeoutCause(context.Background(), 15*time.Minute,
+	d.ctx, d.cancel = context.WithTimeoutCause(u.life, 15*time.Minute,
 		errors.New("the dialog was open for 15 minutes; close it and log in again"))
 
 	d.kind = widget.NewSelect([]string{kindClaude, kindCodex, kindGemini}, nil)
@@ -215,13 +215,11 @@ func (d *loginDialog) begin() {
 		d.step("Note: Google ended Login with Google for individual Gemini accounts on 2026-06-18; Code Assist Standard/Enterprise and Workspace accounts still work.")
 	}
 	d.step("Starting the login…")
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
+	d.u.goOwned(&d.wg, func() {
 		acct, err := d.u.core.Login(d.ctx, lp)
 		lines.close()
 		d.do(func() { d.finished(acct.ID, err) })
-	}()
+	})
 }
 
 func (d *loginDialog) setForm(on bool) {
@@ -250,11 +248,7 @@ func (d *loginDialog) finished(id string, err error) {
 	}
 	d.step("Logged in: " + id)
 	d.d.Hide()
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		d.u.Refresh()
-	}()
+	d.u.goOwned(&d.wg, d.u.Refresh)
 }
 
 // step adds one line to the list of steps.
@@ -308,15 +302,13 @@ func (d *loginDialog) openBrowser(url string) {
 	if url == "" || d.ctx.Err() != nil {
 		return
 	}
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
+	d.u.goOwned(&d.wg, func() {
 		err := d.open(d.ctx, url)
 		if d.ctx.Err() != nil {
 			return
 		}
 		d.do(func() { d.opened(err) })
-	}()
+	})
 }
 
 func (d *loginDialog) opened(err error) {

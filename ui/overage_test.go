@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"os"
@@ -314,5 +315,32 @@ func TestConfigModeWindow(t *testing.T) {
 	}
 	if err := f.ui.changeAccounts(func(*app.Accounts) error { return nil }); !errors.Is(err, app.ErrConfigAccounts) || !strings.Contains(err.Error(), "keypool import") {
 		t.Errorf("a change in config mode: %v, want ErrConfigAccounts saying what to do", err)
+	}
+}
+
+// What a dialog starts stops with the UI: a browser that never answers
+// does not keep a goroutine past Wait (goleak checks the rest).
+func TestDialogWorkStopsWithTheUI(t *testing.T) {
+	f := newFixture(t)
+	started, returned := make(chan struct{}), make(chan struct{})
+	d := newLoginDialog(f.ui, func(ctx context.Context, _ string) error {
+		close(started)
+		<-ctx.Done() // a browser that never answers
+		close(returned)
+		return ctx.Err()
+	})
+	d.openBrowser("http://127.0.0.1:9/login")
+	<-started
+	done := make(chan struct{})
+	go func() { f.ui.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Wait did not return")
+	}
+	select {
+	case <-returned:
+	default:
+		t.Error("after Wait the dialog's browser call still runs: its context outlives the UI")
 	}
 }

@@ -69,6 +69,19 @@ type UI struct {
 	// the refreshes scheduled on it and not yet done.
 	work       crew
 	refreshing atomic.Int32
+	// life ends when the UI stops (Wait, or the end of Run's ctx): what a
+	// dialog starts (a login, a connection test) stops with it.
+	life    context.Context
+	endLife context.CancelFunc
+}
+
+// goOwned runs f on a goroutine the UI waits for (Wait), counted in wg
+// too; once the UI is stopping nothing starts.
+func (u *UI) goOwned(wg *sync.WaitGroup, f func()) {
+	wg.Add(1)
+	if !u.work.Go(func() { defer wg.Done(); f() }) {
+		wg.Done()
+	}
 }
 
 // refreshLater refreshes the views on a goroutine of their own, off the
@@ -110,6 +123,7 @@ func (c *crew) Wait() {
 // New builds the window (not shown) for core.
 func New(fapp fyne.App, core *app.App) *UI {
 	u := &UI{fapp: fapp, core: core, now: time.Now, loop: newLoopState()}
+	u.life, u.endLife = context.WithCancel(context.Background())
 	if d, ok := fapp.(desktop.App); ok && trayPossible() {
 		u.tray = newTray(d, u.Show, u.onMain)
 	}
@@ -224,6 +238,7 @@ func (u *UI) Run(ctx context.Context, hidden bool) {
 	}
 	u.work.Go(func() {
 		u.follow(ctx)
+		u.endLife() // the dialogs' work stops with the app
 		stopTray()
 	})
 }
@@ -232,7 +247,10 @@ func (u *UI) Run(ctx context.Context, hidden bool) {
 // follow the app and keep the tray end when the ctx given to Run is done
 // (Wait blocks until then), and refreshes in flight run to their end. No
 // refresh starts from then on. Call it before the core app closes.
-func (u *UI) Wait() { u.work.Wait() }
+func (u *UI) Wait() {
+	u.endLife()
+	u.work.Wait()
+}
 
 // How the views follow the app: a burst of changes (a request's record, its
 // cooldown, its quota) is let settle this long before one refresh; a shown
