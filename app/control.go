@@ -75,22 +75,19 @@ func (a *App) controlHandler() http.Handler {
 		id := r.PathValue("id")
 		a.answer(w, nil, a.tokens.Replace(id, func() error { return a.accounts.Remove(id) }), true)
 	})
-	accountMux.HandleFunc("POST /v1/accounts/{id}/allow-overage", func(w http.ResponseWriter, r *http.Request) {
-		var in struct{ Allow bool }
-		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&in); err != nil {
-			writeWireError(w, fmt.Errorf("bad request: %w", err))
-			return
+	// An account's switches: the body names the one it sets, {"Enabled": true}.
+	accountSwitch := func(field string, set func(id string, on bool) error) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			var in map[string]bool
+			if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&in); err != nil {
+				writeWireError(w, fmt.Errorf("bad request: %w", err))
+				return
+			}
+			a.answer(w, nil, set(r.PathValue("id"), in[field]), true)
 		}
-		a.answer(w, nil, a.accounts.SetAllowOverage(r.PathValue("id"), in.Allow), true)
-	})
-	accountMux.HandleFunc("POST /v1/accounts/{id}/enabled", func(w http.ResponseWriter, r *http.Request) {
-		var in struct{ Enabled bool }
-		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&in); err != nil {
-			writeWireError(w, fmt.Errorf("bad request: %w", err))
-			return
-		}
-		a.answer(w, nil, a.accounts.SetEnabled(r.PathValue("id"), in.Enabled), true)
-	})
+	}
+	accountMux.HandleFunc("POST /v1/accounts/{id}/allow-overage", accountSwitch("Allow", func(id string, on bool) error { return a.accounts.SetAllowOverage(id, on) }))
+	accountMux.HandleFunc("POST /v1/accounts/{id}/enabled", accountSwitch("Enabled", func(id string, on bool) error { return a.accounts.SetEnabled(id, on) }))
 	accountMux.HandleFunc("GET /v1/clientkey", func(w http.ResponseWriter, r *http.Request) {
 		// The first client key, for keypool env (the socket is the owner's).
 		var out struct{ Key string }

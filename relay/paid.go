@@ -72,6 +72,9 @@ type paying struct {
 
 	mu       sync.Mutex
 	episodes map[pool.Protocol]*PaidEpisode
+	// running: some episode is under way, so a paid answer that finds the
+	// plans serving must end it (read without the lock).
+	running atomic.Bool
 }
 
 // SetPaidDailyCap sets the pool-wide daily cap on paid answers, in USD
@@ -95,7 +98,7 @@ func (p *paying) capped(now time.Time) bool {
 
 // isPaid reports whether an answer from e at now is billed per token.
 func isPaid(e *entry, now time.Time) bool {
-	return !provider.IsOAuth(e.acct.Kind) || e.state.PaidOverage(now)
+	return !e.up.IsOAuth() || e.state.PaidOverage(now)
 }
 
 // plansOut reports whether protocol proto has plans (logins) and none of
@@ -143,8 +146,12 @@ func (s *Server) countPaid(a *request) {
 	s.paid.day.AddSpend(rec.Time, rec.CostUSD)
 	proto := a.rt.dialect.proto
 	out, back := plansOut(s.accounts.Load().cands[proto], s.now())
+	if !out && !s.paid.running.Load() {
+		return // a pool of keys alone, or plans serving: nothing to end
+	}
 	s.paid.mu.Lock()
 	defer s.paid.mu.Unlock()
+	defer func() { s.paid.running.Store(len(s.paid.episodes) > 0) }()
 	ep := s.paid.episodes[proto]
 	if !out {
 		delete(s.paid.episodes, proto)
@@ -173,6 +180,7 @@ func (s *Server) paidHealth(now time.Time, set *accountSet) ([]PaidEpisode, *Pai
 	}
 	s.paid.mu.Lock()
 	defer s.paid.mu.Unlock()
+	defer func() { s.paid.running.Store(len(s.paid.episodes) > 0) }()
 	var out []PaidEpisode
 	for _, p := range pool.Protocols {
 		ep := s.paid.episodes[p]
@@ -204,8 +212,7 @@ func (s *Server) capRefusal(a *request, served []*entry, cands []sched.Candidate
 		return false
 	}
 	day, _ := s.paid.day.Spent(now)
-	y, m, d := now.Date()
-	midnight := time.Date(y, m, d+1, 0, 0, 0, 0, now.Location())
+	midnight := nextMidnight(now)
 	msg := fmt.Sprintf("Keypool: today's cap on paid answers ([spend] paid_daily_usd = $%.2f) is reached ($%.2f paid today); "+
 		"API keys and extra usage serve again at midnight", s.paid.cap(), day)
 	wait := midnight.Sub(now)

@@ -132,8 +132,7 @@ func (s *Server) withinBudget(a *request) bool {
 	if day < limit {
 		return true
 	}
-	y, m, d := start.Date()
-	left := time.Date(y, m, d+1, 0, 0, 0, 0, start.Location()).Sub(start)
+	left := nextMidnight(start).Sub(start)
 	s.fail(a, http.StatusTooManyRequests,
 		fmt.Sprintf("this client key's daily budget of $%.2f is spent ($%.2f today); it resets at midnight", limit, day), left)
 	return false
@@ -430,8 +429,7 @@ func (s *Server) noAccount(a *request, served []*entry, first, now time.Time) {
 	}
 	// Every account rests on a limit: say so as a spent plan does, so
 	// the client shows its own usage-limit message with the time.
-	a.rec.Status, a.rec.Error = http.StatusTooManyRequests, msg.String()
-	a.rec.TTFB = s.now().Sub(a.rec.Time)
+	s.noteFailure(a, http.StatusTooManyRequests, msg.String())
 	a.rt.dialect.writeSpent(a.w, msg.String(), now.Add(wait), wait)
 }
 
@@ -527,9 +525,14 @@ func ago(now, t time.Time) string {
 
 // fail answers with an error in the client's own format and notes it.
 func (s *Server) fail(a *request, status int, msg string, retry time.Duration) {
+	s.noteFailure(a, status, msg)
+	a.rt.dialect.writeError(a.w, status, msg, retry)
+}
+
+// noteFailure records an answer the relay makes up for the client.
+func (s *Server) noteFailure(a *request, status int, msg string) {
 	a.rec.Status, a.rec.Error = status, msg
 	a.rec.TTFB = s.now().Sub(a.rec.Time)
-	a.rt.dialect.writeError(a.w, status, msg, retry)
 }
 
 // sleepCtx waits d, or until ctx is done; it reports whether it waited d.

@@ -213,15 +213,22 @@ func (s *Server) checkBudget(e *entry, at time.Time) {
 	day, month := e.state.Spent(at)
 	e.runway.Observe(at, budgetWindows(e.acct, at, day, month))
 	a := e.acct
-	y, m, d := at.Date()
+	y, m, _ := at.Date()
 	switch {
 	case a.MonthlyBudgetUSD > 0 && month >= a.MonthlyBudgetUSD:
 		until := time.Date(y, m+1, 1, 0, 0, 0, 0, at.Location())
 		e.state.Cool(pool.FamilyAll, until, pool.ReasonBudget)
 	case a.DailyBudgetUSD > 0 && day >= a.DailyBudgetUSD:
-		until := time.Date(y, m, d+1, 0, 0, 0, 0, at.Location())
+		until := nextMidnight(at)
 		e.state.Cool(pool.FamilyAll, until, pool.ReasonBudget)
 	}
+}
+
+// nextMidnight is when t's local day ends, where daily budgets and caps
+// start again.
+func nextMidnight(t time.Time) time.Time {
+	y, m, d := t.Date()
+	return time.Date(y, m, d+1, 0, 0, 0, 0, t.Location())
 }
 
 func (s *Server) clientState(client string) *pool.State {

@@ -62,10 +62,10 @@ func (e *entry) outlook(now time.Time) runway.Forecast {
 // turn (local time of at).
 func budgetWindows(a pool.Account, at time.Time, day, month float64) []pool.Quota {
 	var out []pool.Quota
-	y, m, d := at.Date()
+	y, m, _ := at.Date()
 	if a.DailyBudgetUSD > 0 {
 		out = append(out, pool.Quota{Window: runway.WindowDailyBudget, Utilization: day / a.DailyBudgetUSD,
-			ResetsAt: time.Date(y, m, d+1, 0, 0, 0, 0, at.Location())})
+			ResetsAt: nextMidnight(at)})
 	}
 	if a.MonthlyBudgetUSD > 0 {
 		out = append(out, pool.Quota{Window: runway.WindowMonthlyBudget, Utilization: month / a.MonthlyBudgetUSD,

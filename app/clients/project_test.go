@@ -94,17 +94,30 @@ func TestProjectRoundTrip(t *testing.T) {
 			if ok, _ := ProjectConnected(home, dir, tt.client); ok {
 				t.Error("still connected after disconnect")
 			}
-			if tt.client == GeminiCLI {
-				// The folder Keypool made for its files goes too; one that
-				// holds the user's own stays.
-				if _, err := os.Stat(filepath.Join(dir, ".claude")); err == nil {
-					t.Error(".claude made")
-				}
-			}
 			if entries, _ := os.ReadDir(dir); len(entries) != len(topLevel(tt.before)) {
 				t.Errorf("the project holds %d entries after disconnect, want %d (only the user's own)", len(entries), len(topLevel(tt.before)))
 			}
 		})
+	}
+}
+
+// In a project that had none of the CLI's files, Disconnect leaves it as
+// it was: the files and the folders Keypool made for them are gone.
+func TestProjectFreshFolderLeftEmpty(t *testing.T) {
+	for _, c := range []Client{ClaudeCode, GeminiCLI} {
+		home, dir := dirtest.New(t), dirtest.New(t)
+		if err := ConnectProject(home, dir, c, base, key); err != nil {
+			t.Fatal(err)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) == 0 {
+			t.Fatalf("%s: connect wrote nothing in the project", c)
+		}
+		if err := DisconnectProject(home, dir, c); err != nil {
+			t.Fatal(err)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Errorf("%s: the project holds %v after disconnect, want nothing", c, entries)
+		}
 	}
 }
 

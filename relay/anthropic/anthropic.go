@@ -345,10 +345,11 @@ func StreamOpening(ev []byte) sse.Opening {
 //
 // What the headers mean, and how it was checked (PROTOCOLS.md §2.4, §11):
 // header sets captured from live Pro/Max accounts and posted in the public
-// issue threads of several usage monitors and relays (mid-2026), matched
-// against the fields Claude Code itself reports in its rate_limit_event
+// issue threads of several usage monitors and relays (mid-2026), and the
+// same facts in the fields Claude Code reports in its rate_limit_event
 // (status, resetsAt, rateLimitType, overageStatus, overageDisabledReason,
-// isUsingOverage), which it fills from these headers:
+// isUsingOverage), as third-party code that reads them shows; Keypool has
+// seen no live account answer, so the tests use these captured sets:
 //
 //   - Serving on extra usage: -status allowed, -representative-claim
 //     overage, -overage-in-use true, -overage-status allowed (or

@@ -219,36 +219,41 @@ func CheckOrigin(r *http.Request) error {
 // is refused (ErrLocalOnly): however the relay came to listen beyond
 // loopback without keys, it does not answer the network.
 func (g *Guard) ClientID(r *http.Request) (string, error) {
+	keys := presentedKeys(r)
 	if g.open {
 		if !IsLoopback(hostOnly(r.RemoteAddr)) {
 			return "", ErrLocalOnly
 		}
-		if match := g.matchPresented(r); match >= 0 {
+		if match := g.matchAny(keys); match >= 0 {
 			return g.ids[match], nil
 		}
 		return Anonymous, nil
 	}
-	if presented(r) == "" {
+	if keys == ([3]string{}) {
 		return "", ErrNoKey
 	}
-	match := g.matchPresented(r)
+	match := g.matchAny(keys)
 	if match < 0 {
 		return "", ErrBadKey
 	}
 	return g.ids[match], nil
 }
 
-// matchPresented is the index of the client key a request sends in any of
-// the places a key goes, or -1. Every place is tried: Claude Code sends
-// both x-api-key and Authorization when both its key variables are set
-// (the user's exported ANTHROPIC_API_KEY beside the key a project's
-// settings give it), and the one Keypool knows is the one that counts.
-func (g *Guard) matchPresented(r *http.Request) int {
+// matchAny is the index of the client key a request sends in any of the
+// places a key goes, or -1. Every place is tried: Claude Code sends both
+// x-api-key and Authorization when both its key variables are set (the
+// user's exported ANTHROPIC_API_KEY beside the key a project's settings
+// give it), and the one Keypool knows is the one that counts; the first
+// place wins when several match.
+func (g *Guard) matchAny(keys [3]string) int {
 	if len(g.digests) == 0 {
 		return -1
 	}
 	match := -1
-	for _, key := range presentedAll(r) {
+	for _, key := range keys {
+		if key == "" {
+			continue
+		}
 		if m := g.match(sha256.Sum256([]byte(key))); m >= 0 && match < 0 {
 			match = m
 		}
@@ -256,35 +261,26 @@ func (g *Guard) matchPresented(r *http.Request) int {
 	return match
 }
 
-// presentedAll is every key a request sends, in presented's order.
-func presentedAll(r *http.Request) []string {
-	var out []string
-	for _, h := range [...]string{"X-Api-Key", "X-Goog-Api-Key"} {
-		if k := r.Header.Get(h); k != "" {
-			out = append(out, k)
-		}
-	}
+// presentedKeys is what a request sends in each place a key goes:
+// x-api-key, x-goog-api-key (Gemini CLI and Google's SDKs) and
+// Authorization: Bearer, in that order ("" where none). An array, so the
+// per-request check allocates nothing.
+func presentedKeys(r *http.Request) [3]string {
+	keys := [3]string{r.Header.Get("X-Api-Key"), r.Header.Get("X-Goog-Api-Key")}
 	if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
-		if k := strings.TrimSpace(a[7:]); k != "" {
-			out = append(out, k)
-		}
+		keys[2] = strings.TrimSpace(a[7:])
 	}
-	return out
+	return keys
 }
 
-// presented is the key a request sends: x-api-key, x-goog-api-key or
-// Authorization: Bearer, in that order.
+// presented is the first key a request sends, in presentedKeys' order.
 func presented(r *http.Request) string {
-	key := r.Header.Get("X-Api-Key")
-	if key == "" {
-		key = r.Header.Get("X-Goog-Api-Key") // Gemini CLI and Google's SDKs
-	}
-	if key == "" {
-		if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
-			key = strings.TrimSpace(a[7:])
+	for _, k := range presentedKeys(r) {
+		if k != "" {
+			return k
 		}
 	}
-	return key
+	return ""
 }
 
 // match is the index of the client key with digest d, or -1. Every key is
