@@ -9,7 +9,7 @@ HEADLESS_BIN := build/keypool-headless
 # The headless binary's archive, for servers (make package).
 HEADLESS_TAR = build/keypool-headless-$(shell $(GO) env GOOS)-$(shell $(GO) env GOARCH).tar.xz
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X main.version=$(VERSION)
+LDFLAGS := -s -w -X keypool/app.Version=$(VERSION)
 # Debian packages the build and tests need beyond Go, gcc and git.
 DEB_PKGS := ca-certificates
 # The keychain tests (scripts/with-keyring.sh): dbus-run-session comes with

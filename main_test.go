@@ -2,91 +2,301 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"errors"
+	"encoding/binary"
+	"encoding/json"
+	"go/parser"
+	"go/token"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"regexp"
+	"slices"
 	"strings"
 	"testing"
-
-	"keypool/internal/dirtest"
 )
 
-func TestRunCommands(t *testing.T) {
-	dir := dirtest.New(t)
-	t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "xdg")) // autostart looks here
-	t.Setenv("HOME", filepath.Join(dir, "home"))
-	bad := filepath.Join(dir, "config.toml")
-	os.WriteFile(bad, []byte("api_keys = [\"k\"]\n[server]\nport = 3000\n\n[[accounts]]\ntype = \"claude-api\"\nid = \"main\"\napi_key = \"sk-ant-SECRET\"\nauth_header = \"basic\"\n"), 0o600)
-	good := filepath.Join(dir, "good.toml")
-	os.WriteFile(good, []byte("api_keys = [\"client-k1\"]\n[server]\nport = 3456\n"), 0o600)
-	tests := []struct {
-		name    string
-		args    []string
-		wantErr string
-		wantOut string
+type pkgInfo struct {
+	ImportPath string
+	Dir        string
+	Deps       []string
+	Imports    []string
+	GoFiles    []string
+}
+
+func listPackages(t *testing.T) []pkgInfo {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-json", "-deps=false", "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var pkgs []pkgInfo
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for dec.More() {
+		var p pkgInfo
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		// Deps of the package's non-test code.
+		d, err := exec.Command("go", "list", "-f", `{{join .Deps "\n"}}`, p.ImportPath).Output()
+		if err != nil {
+			t.Fatalf("go list deps %s: %v", p.ImportPath, err)
+		}
+		p.Deps = strings.Fields(string(d))
+		pkgs = append(pkgs, p)
+	}
+	return pkgs
+}
+
+// allowedImports is the whole package graph as it is meant to be: for each
+// of Keypool's packages, the packages of Keypool's it may import (its
+// non-test code). The arrows point main → ui → app → relay; relay/* never
+// imports app, app/* never imports ui; the wire packages (pool, record,
+// sse, wire, session, guard) are leaves or nearly. A new package, or a new
+// arrow, is added here on purpose.
+var allowedImports = map[string][]string{
+	"keypool":                 {"envfix", "app/cli", "ui/desktop"},
+	"ui/desktop":              {"app", "app/cli", "ui"},
+	"ui":                      {"envfix", "app", "assets"},
+	"ui/internal/xconn":       nil,
+	"app/cli":                 {"app"},
+	"app":                     {"app/autostart", "app/clients", "app/config", "app/oauth", "app/prices", "app/secrets", "app/store", "app/tokens", "relay", "relay/guard", "relay/pool", "relay/provider", "relay/runway", "relay/sched", "relay/upstream"},
+	"app/autostart":           nil,
+	"app/clients":             nil,
+	"app/config":              {"relay/pool", "relay/provider"},
+	"app/oauth":               nil,
+	"app/prices":              {"relay/pool"},
+	"app/secrets":             nil,
+	"app/secrets/secretstest": {"app/secrets", "internal/reruntest"},
+	"app/store":               {"app/store/journal", "relay/pool", "relay/record", "relay/sched"},
+	"app/store/disktest":      {"internal/dirtest", "internal/reruntest"},
+	"app/store/journal":       nil,
+	"app/tokens":              {"app/oauth", "relay/pool"},
+	"assets":                  nil,
+	"bench":                   nil,
+	"internal/dirtest":        nil,
+	"internal/reruntest":      nil,
+	"internal/waittest":       nil,
+	"relay":                   {"relay/anthropic", "relay/convert", "relay/failover", "relay/gemini", "relay/guard", "relay/openai", "relay/pool", "relay/provider", "relay/record", "relay/runway", "relay/sched", "relay/session", "relay/sse", "relay/upstream", "relay/wire"},
+	"relay/anthropic":         {"relay/pool", "relay/sse", "relay/wire"},
+	"relay/convert":           {"relay/sse"},
+	"relay/failover":          {"relay/anthropic", "relay/gemini", "relay/openai", "relay/pool"},
+	"relay/gemini":            {"relay/pool", "relay/sse", "relay/wire"},
+	"relay/guard":             nil,
+	"relay/openai":            {"relay/pool", "relay/sse", "relay/wire"},
+	"relay/pool":              nil,
+	"relay/provider":          {"relay/anthropic", "relay/failover", "relay/gemini", "relay/openai", "relay/pool", "relay/sse"},
+	"relay/record":            {"relay/pool"},
+	"relay/relaytest":         nil,
+	"relay/runway":            {"relay/pool"},
+	"relay/sched":             {"relay/pool", "relay/runway"},
+	"relay/session":           nil,
+	"relay/sse":               nil,
+	"relay/upstream":          {"relay/pool"},
+	"relay/wire":              nil,
+}
+
+// TestImportGraph holds every package of Keypool's to allowedImports, read
+// from go list, and each layer free of the libraries it keeps out: the
+// relay has no GUI, no bbolt and no keychain; app has no GUI.
+func TestImportGraph(t *testing.T) {
+	short := func(path string) string {
+		if path == "keypool" {
+			return path
+		}
+		return strings.TrimPrefix(path, "keypool/")
+	}
+	libraries := []struct {
+		under     string // packages this rule covers
+		forbidden string // import path prefix they must not reach
+		why       string
 	}{
-		{"help", []string{"--help"}, "", "keypool status"},
-		{"version", []string{"version"}, "", "keypool "},
-		{"unknown_command", []string{"frobnicate"}, "unknown command", ""},
-		{"bad_config_names_file_line_key", []string{"serve", "--config", bad}, bad + ":9: accounts[0].auth_header", ""},
-		{"missing_config", []string{"serve", "--config", filepath.Join(dir, "nope.toml")}, "nope.toml", ""},
-		{"status_no_data", []string{"status", "--data-dir", filepath.Join(dir, "empty")}, "", "not running"},
-		{"env_claude_from_config", []string{"env", "claude", "--config", good}, "", "export ANTHROPIC_AUTH_TOKEN='client-k1'"},
-		{"env_gemini_fish", []string{"env", "gemini", "--shell", "fish", "--config", good}, "", "set -gx GOOGLE_GEMINI_BASE_URL 'http://127.0.0.1:3456/gemini'"},
-		{"env_codex_provider", []string{"env", "codex", "--config", good}, "", `base_url = "http://127.0.0.1:3456/openai/v1"`},
-		{"autostart_status", []string{"autostart", "status"}, "", "Start at login: off."},
-		{"clients_none", []string{"clients"}, "", "claude  not connected"},
-		{"connect_claude", []string{"connect", "claude", "--config", good}, "", "claude now uses Keypool at http://127.0.0.1:3456"},
-		{"clients_claude", []string{"clients"}, "", "claude  connected"},
-		{"disconnect_claude", []string{"disconnect", "claude"}, "", "as it was"},
-		{"autostart_bad", []string{"autostart", "maybe"}, "on|off|status", ""},
-		{"env_unknown_client", []string{"env", "cursor", "--config", good}, "unknown client", ""},
+		{"keypool/relay", "fyne.io/", "the relay has no GUI"},
+		{"keypool/relay", "go.etcd.io/bbolt", "the relay gets storage through interfaces"},
+		{"keypool/relay", "github.com/zalando/go-keyring", "the relay gets credentials through interfaces"},
+		{"keypool/app", "fyne.io/", "app has no GUI code"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var out, errOut bytes.Buffer
-			err := run(context.Background(), tt.args, strings.NewReader(""), &out, &errOut)
-			if tt.wantErr == "" && err != nil {
-				t.Fatalf("err = %v, want nil", err)
+	seen := map[string]bool{}
+	for _, p := range listPackages(t) {
+		name := short(p.ImportPath)
+		seen[name] = true
+		allowed, ok := allowedImports[name]
+		if !ok {
+			t.Errorf("%s is not in allowedImports: add its row, with the packages it may import", p.ImportPath)
+			continue
+		}
+		for _, imp := range p.Imports {
+			if imp != "envfix" && !strings.HasPrefix(imp, "keypool/") {
+				continue
 			}
-			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
-				t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
+			if !slices.Contains(allowed, short(imp)) {
+				t.Errorf("%s imports %s, which allowedImports does not allow it", p.ImportPath, imp)
 			}
-			if err != nil && strings.Contains(err.Error(), "SECRET") {
-				t.Errorf("err = %v, want no secret in it", err)
+		}
+		for _, r := range libraries {
+			if p.ImportPath != r.under && !strings.HasPrefix(p.ImportPath, r.under+"/") {
+				continue
 			}
-			if !strings.Contains(out.String(), tt.wantOut) {
-				t.Errorf("stdout = %q, want %q", out.String(), tt.wantOut)
+			for _, d := range p.Deps {
+				if strings.HasPrefix(d, r.forbidden) {
+					t.Errorf("%s imports %s: %s", p.ImportPath, d, r.why)
+				}
 			}
-		})
+		}
+		if !strings.HasSuffix(p.ImportPath, "test") { // relaytest, secretstest, dirtest…: helpers for tests
+			for _, d := range p.Deps {
+				if d == "testing" || strings.HasPrefix(d, "keypool/") && strings.HasSuffix(d, "test") {
+					t.Errorf("non-test code of %s imports %s", p.ImportPath, d)
+				}
+			}
+		}
 	}
-	if code := exitCode(errors.Join(errUsage)); code != 2 {
-		t.Errorf("exitCode(a usage error) = %d, want 2", code)
+	for name := range allowedImports {
+		if !seen[name] {
+			t.Errorf("allowedImports has a row for %s, which go list does not find", name)
+		}
 	}
 }
 
-// TestHelpListsReadmeFlags: every flag the README shows is in --help.
-func TestHelpListsReadmeFlags(t *testing.T) {
+// TestImportGraphRules: the table itself keeps the layering. relay/*
+// never imports app or ui; app/* never imports ui; only ui/desktop and
+// main reach the window.
+func TestImportGraphRules(t *testing.T) {
+	for pkg, imports := range allowedImports {
+		for _, imp := range imports {
+			switch {
+			case (pkg == "relay" || strings.HasPrefix(pkg, "relay/")) && (imp == "app" || strings.HasPrefix(imp, "app/") || imp == "ui" || strings.HasPrefix(imp, "ui/")):
+				t.Errorf("allowedImports lets %s import %s: imports point app → relay", pkg, imp)
+			case (pkg == "app" || strings.HasPrefix(pkg, "app/")) && (imp == "ui" || strings.HasPrefix(imp, "ui/")):
+				t.Errorf("allowedImports lets %s import %s: imports point ui → app", pkg, imp)
+			case pkg == "app/store" && imp == "relay":
+				t.Errorf("allowedImports lets the store import the HTTP relay: records go through relay/record")
+			}
+		}
+	}
+}
+
+// TestRootHoldsMain: the repository's root holds main.go (which chooses
+// between the desktop app and a command) and this test; the commands live
+// in app/cli, the desktop app's start in ui/desktop.
+func TestRootHoldsMain(t *testing.T) {
+	goFiles, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range goFiles {
+		if f != "main.go" && f != "main_test.go" {
+			t.Errorf("%s is at the root: the root holds main.go alone (commands go in app/cli)", f)
+		}
+	}
+}
+
+// TestPackageDocs: every package says what it is for.
+func TestPackageDocs(t *testing.T) {
+	for _, p := range listPackages(t) {
+		fset := token.NewFileSet()
+		documented := false
+		for _, f := range p.GoFiles {
+			af, err := parser.ParseFile(fset, filepath.Join(p.Dir, f), nil, parser.PackageClauseOnly|parser.ParseComments)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if af.Doc != nil && strings.HasPrefix(af.Doc.Text(), "Package "+af.Name.Name+" ") || af.Name.Name == "main" && af.Doc != nil {
+				documented = true
+			}
+		}
+		if !documented {
+			t.Errorf("%s has no package doc comment", p.ImportPath)
+		}
+	}
+}
+
+// TestTrackedFiles keeps build products out of the repository: no tracked
+// file over 1 MiB, and no compiled executable outside assets/ (a test
+// binary was committed once).
+func TestTrackedFiles(t *testing.T) {
+	out, err := exec.Command("git", "ls-files", "-z").Output()
+	if err != nil {
+		t.Skipf("not a git checkout (%v): nothing tracked to check", err)
+	}
+	for _, name := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
+		fi, err := os.Lstat(name)
+		if err != nil || !fi.Mode().IsRegular() {
+			continue // deleted in the work tree, or a symlink
+		}
+		if fi.Size() > 1<<20 {
+			t.Errorf("%s is tracked and %d bytes, over 1 MiB: build products and data dumps stay out of git", name, fi.Size())
+		}
+		if strings.HasPrefix(name, "assets/") {
+			continue
+		}
+		if kind := executableKind(name); kind != "" {
+			t.Errorf("%s is a tracked %s executable: remove it (git rm --cached) and build it instead", name, kind)
+		}
+	}
+}
+
+// executableKind names the object format of a compiled program by its magic
+// bytes (ELF, Mach-O, PE), or "" for anything else (scripts included).
+func executableKind(name string) string {
+	f, err := os.Open(name)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	head := make([]byte, 4)
+	if n, _ := io.ReadFull(f, head); n < 4 {
+		return ""
+	}
+	switch {
+	case bytes.Equal(head, []byte{0x7f, 'E', 'L', 'F'}):
+		return "ELF"
+	case bytes.Equal(head[:2], []byte("MZ")):
+		return "Windows (PE)"
+	}
+	switch binary.LittleEndian.Uint32(head) {
+	case 0xfeedface, 0xfeedfacf, 0xcafebabe, 0xbebafeca:
+		return "Mach-O"
+	}
+	return ""
+}
+
+// TestReadmeLayout: the README's layout section names every folder and
+// top-level file of the repository (but the usual ones: go.mod, README…).
+func TestReadmeLayout(t *testing.T) {
 	readme, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	if err := run(context.Background(), []string{"--help"}, strings.NewReader(""), &out, io.Discard); err != nil {
-		t.Fatal(err)
+	_, layout, ok := strings.Cut(string(readme), "\n## Layout\n")
+	if !ok {
+		t.Fatal("README has no Layout section")
 	}
-	// The flags of every keypool command line the README shows, up to the
-	// end of its code span or line (not gnome-keyring-daemon's or the fyne
-	// CLI's).
-	flags := regexp.MustCompile(`--[a-z][a-z-]*`)
-	for _, line := range regexp.MustCompile("keypool [^`\n|]*").FindAllString(string(readme), -1) {
-		for _, flag := range flags.FindAllString(line, -1) {
-			if !strings.Contains(out.String(), flag) {
-				t.Errorf("README documents %s (in %q), want keypool --help to list it", flag, line)
+	layout, _, _ = strings.Cut(layout, "\n## ")
+	out, err := exec.Command("git", "ls-files").Output()
+	if err != nil {
+		t.Skipf("not a git checkout: %v", err)
+	}
+	obvious := map[string]bool{"go.mod": true, "go.sum": true, "README.md": true, ".gitignore": true}
+	seen := map[string]bool{}
+	for _, f := range strings.Fields(string(out)) {
+		name := f
+		if dir := filepath.Dir(f); dir != "." {
+			name = filepath.Base(dir) + "/" // a folder: named by its last part
+			if strings.HasPrefix(f, "internal/") || strings.HasPrefix(f, ".ci/") {
+				name = dir + "/"
+				if dir == ".ci" {
+					name = ".ci/run"
+				}
 			}
+		} else if strings.HasSuffix(f, "_test.go") || obvious[f] {
+			continue
+		}
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		if !strings.Contains(layout, name) {
+			t.Errorf("README's layout does not mention %s (from %s)", name, f)
 		}
 	}
 }

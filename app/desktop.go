@@ -91,6 +91,10 @@ const StatusNeedsLogin = store.StatusNeedsLogin
 // QuotaText is plan windows in words, joined by sep.
 func QuotaText(qs []Quota, sep string) string { return pool.QuotaText(qs, sep) }
 
+// Version is Keypool's version, set at build time with
+// -ldflags "-X keypool/app.Version=…".
+var Version = "dev"
+
 // Health is the relay's state now.
 func (a *App) Health() Health { return a.relay.Health() }
 
@@ -297,6 +301,11 @@ type (
 
 // NewSecret wraps a value typed into a form.
 func NewSecret(v string) Secret { return secrets.New(v) }
+
+// UserKeychain is the OS keychain Keypool keeps its secrets in: under
+// "keypool", or the service KEYPOOL_KEYCHAIN_SERVICE names (for tests, or a
+// second Keypool).
+func UserKeychain() Keychain { return OSKeychain(os.Getenv("KEYPOOL_KEYCHAIN_SERVICE")) }
 
 // OSKeychain is the OS keychain under service ("" is Keypool's own,
 // "keypool"; another name keeps a second Keypool's, or a test's, apart).

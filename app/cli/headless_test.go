@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -28,7 +28,7 @@ func TestHeadlessBuild(t *testing.T) {
 		t.Skip("the ELF checks are Linux's")
 	}
 	bin := filepath.Join(t.TempDir(), "keypool-headless")
-	build := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
+	build := exec.Command("go", "build", "-trimpath", "-o", bin, "keypool")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("CGO_ENABLED=0 go build: %v\n%s", err, out)
@@ -141,6 +141,7 @@ func TestPackageHeadless(t *testing.T) {
 	vars := []string{"HEADLESS_BIN=" + filepath.Join(dir, "keypool-headless"), "HEADLESS_TAR=" + archive}
 	makeCmd := func(args ...string) *exec.Cmd {
 		cmd := exec.Command("make", append(args, vars...)...)
+		cmd.Dir = "../.." // the repository's Makefile
 		// Not the flags of a make test this runs under.
 		cmd.Env = envWithout(os.Environ(), "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
 		return cmd

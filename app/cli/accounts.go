@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -17,16 +17,12 @@ import (
 	"keypool/app"
 )
 
-// osKeychain is the OS keychain; KEYPOOL_KEYCHAIN_SERVICE names another
-// service than "keypool" (for tests, or a second Keypool).
-func osKeychain() app.Keychain { return app.OSKeychain(os.Getenv("KEYPOOL_KEYCHAIN_SERVICE")) }
-
 func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return fmt.Errorf("%w: keypool accounts list|add|set|remove|enable|disable|reset", errUsage)
 	}
 	sub, args := args[0], args[1:]
-	p := app.Params{Keychain: osKeychain()}
+	p := app.Params{Keychain: app.UserKeychain()}
 	fs := flag.NewFlagSet("keypool accounts "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&p.DataDir, "data-dir", "", "Keypool's data dir (default: the user config dir's keypool folder)")
@@ -176,7 +172,7 @@ func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, st
 }
 
 func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	p := app.Params{Keychain: osKeychain()}
+	p := app.Params{Keychain: app.UserKeychain()}
 	fs := flag.NewFlagSet("keypool import", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&p.DataDir, "data-dir", "", "Keypool's data dir (default: the user config dir's keypool folder)")
@@ -307,7 +303,7 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 
 func loginCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var (
-		p       = app.Params{Keychain: osKeychain()}
+		p       = app.Params{Keychain: app.UserKeychain()}
 		lp      app.LoginParams
 		fromCLI bool
 	)

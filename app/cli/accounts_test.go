@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -93,7 +93,7 @@ func TestAccountsCommands(t *testing.T) {
 		if step.args[0] == "set" && step.args[1] != "max" {
 			continue
 		}
-		accts, done, err := app.OpenAccounts(app.Params{DataDir: dir, Keychain: osKeychain()})
+		accts, done, err := app.OpenAccounts(app.Params{DataDir: dir, Keychain: app.UserKeychain()})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -57,7 +57,7 @@ func TestHiddenWithoutDisplayServes(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("keypool --hidden after cancel: %v, want nil", err)
 	}
-	if !strings.Contains(errOut.String(), "No display") {
+	if !strings.Contains(errOut.String(), "no display") {
 		t.Errorf("stderr = %q, want it to say it runs headless", errOut.String())
 	}
 }

@@ -1,9 +1,11 @@
 //go:build cgo
 
-// The desktop app needs cgo (Fyne draws with OpenGL through it); a build
-// without cgo (make build-headless) has gui_nocgo.go instead.
-
-package main
+// Package desktop runs the desktop app: it opens the core app, owns Fyne's
+// lifecycle, and shows the window and the tray (package ui) until the
+// person quits or the process is stopped. The desktop app needs cgo (Fyne
+// draws with OpenGL through it); a build without cgo (make build-headless)
+// has nocgo.go instead and links no GUI module at all.
+package desktop
 
 import (
 	"context"
@@ -22,6 +24,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"keypool/app"
+	"keypool/app/cli"
 	"keypool/ui"
 )
 
@@ -34,16 +37,12 @@ func hasDisplay() bool {
 	return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != ""
 }
 
-// gui runs Keypool as a person uses it: the relay in-process with the app's
-// own accounts, a window, and the tray. Without a display it runs headless.
-func gui(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	p, hidden, err := startFlags(args, stderr)
-	if err != nil {
-		return err
-	}
+// Run runs Keypool as a person uses it: the relay in-process with the app's
+// own accounts, a window (unless hidden: the tray only, as at login), and
+// the tray. Without a display it returns cli.ErrNoWindow at once.
+func Run(ctx context.Context, p app.Params, hidden bool, stdout, stderr io.Writer) error {
 	if !hasDisplay() {
-		fmt.Fprintln(stderr, "No display: running the relay headless (keypool serve).")
-		return runRelay(ctx, p, stdout, stderr)
+		return fmt.Errorf("%w: no display", cli.ErrNoWindow)
 	}
 	// A config that does not load is reported by Open, in the window.
 	setup, setupErr := app.Resolve(p)
@@ -60,7 +59,7 @@ func gui(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	p.Logger = log
-	p.Keychain = osKeychain()
+	p.Keychain = app.UserKeychain()
 	core, err := app.Open(p)
 	if errors.Is(err, app.ErrLocked) {
 		// One Keypool per data dir: bring the running one forward.
@@ -72,7 +71,7 @@ func gui(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	// The name the tray shows as its title; a build without fyne package
 	// has no packaged metadata and would show the app id.
-	fyneapp.SetMetadata(fyne.AppMetadata{ID: "app.keypool.keypool", Name: "Keypool", Version: version})
+	fyneapp.SetMetadata(fyne.AppMetadata{ID: "app.keypool.keypool", Name: "Keypool", Version: app.Version})
 	fa := fyneapp.NewWithID("app.keypool.keypool")
 	fa.SetIcon(ui.Icon)
 	// runCtx is the core's and its window's lifetime: until Fyne's loop
@@ -88,7 +87,7 @@ func gui(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ui.StartupError(fa, err, d.fixes(runCtx, setup.Files, err)...).Show()
 	}
 	// Ctrl-C quits the app too: the watcher asks Fyne to quit, on Fyne's
-	// goroutine and only if its loop runs; it ends when gui does.
+	// goroutine and only if its loop runs; it ends when Run does.
 	finished := make(chan struct{})
 	var watcher sync.WaitGroup
 	watcher.Go(func() {
@@ -146,7 +145,7 @@ type desktopRun struct {
 
 	core *app.App
 	ui   atomic.Pointer[ui.UI] // set once shown; read by the Ctrl-C watcher
-	runs errgroup.Group        // the core's Run; gui waits for it
+	runs errgroup.Group        // the core's Run; Run waits for it
 	// loopRuns is set once Fyne's loop runs (on the main goroutine, before
 	// anything opens the core from the startup error window).
 	loopRuns atomic.Bool

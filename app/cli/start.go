@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -8,7 +8,7 @@ import (
 )
 
 // startFlags parses the flags of keypool with no command: the desktop app
-// (gui.go), or the relay alone where there is no window (gui_nocgo.go).
+// (ui/desktop), or the relay alone where there is no window.
 // hidden is --hidden: the tray only, as at login.
 func startFlags(args []string, stderr io.Writer) (p app.Params, hidden bool, err error) {
 	fs := commonFlags("", &p, stderr)

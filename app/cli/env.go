@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -58,7 +58,7 @@ func urlFlag(fs *flag.FlagSet) *string {
 // machine's keys are not that relay's).
 func clientAccess(p app.Params, remote string, stdin io.Reader, stderr io.Writer) (app.ClientAccess, error) {
 	if remote == "" {
-		return app.Access(p, osKeychain())
+		return app.Access(p, app.UserKeychain())
 	}
 	// What was given is never echoed, nor url.Parse's error, which quotes
 	// it: it may hold the key (user:key@, ?key=).
@@ -198,7 +198,7 @@ func connectProject(p app.Params, c app.Client, dir, profile string, on bool, st
 		fmt.Fprintf(stdout, "%s in %s no longer uses a Keypool profile; its project files are as they were.\n", c, dir)
 		return nil
 	}
-	acc, err := app.ConnectProject(p, osKeychain(), dir, c, profile)
+	acc, err := app.ConnectProject(p, app.UserKeychain(), dir, c, profile)
 	if err != nil {
 		return fmt.Errorf("connect %s in %s: %w", c, dir, err)
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"flag"
@@ -74,7 +74,7 @@ func (c subcommand) parse(args []string, stderr io.Writer) (sub string, pos []st
 		return "", nil, p, fmt.Errorf("%w: %s", errUsage, c.usageLine)
 	}
 	sub, args = args[0], args[1:]
-	p = app.Params{Keychain: osKeychain()}
+	p = app.Params{Keychain: app.UserKeychain()}
 	fs := flag.NewFlagSet("keypool "+c.name+" "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&p.DataDir, "data-dir", "", "Keypool's data dir (default: the user config dir's keypool folder)")

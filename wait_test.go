@@ -1,6 +1,0 @@
-package main
-
-import "keypool/internal/waittest"
-
-// waitFor is shared with the other packages' tests.
-var waitFor = waittest.Until
