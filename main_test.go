@@ -260,16 +260,17 @@ func executableKind(name string) string {
 	return ""
 }
 
-// TestReadmeLayout: the README's layout section names every folder and
-// top-level file of the repository (but the usual ones: go.mod, README…).
-func TestReadmeLayout(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
+// TestDocsLayout: the architecture page's layout section names every
+// folder and top-level file of the repository (but the usual ones: go.mod,
+// README…).
+func TestDocsLayout(t *testing.T) {
+	page, err := os.ReadFile("docs/architecture.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, layout, ok := strings.Cut(string(readme), "\n## Layout\n")
+	_, layout, ok := strings.Cut(string(page), "\n## Layout\n")
 	if !ok {
-		t.Fatal("README has no Layout section")
+		t.Fatal("docs/architecture.md has no Layout section")
 	}
 	layout, _, _ = strings.Cut(layout, "\n## ")
 	out, err := exec.Command("git", "ls-files").Output()
@@ -296,7 +297,7 @@ func TestReadmeLayout(t *testing.T) {
 		}
 		seen[name] = true
 		if !strings.Contains(layout, name) {
-			t.Errorf("README's layout does not mention %s (from %s)", name, f)
+			t.Errorf("docs/architecture.md's layout does not mention %s (from %s)", name, f)
 		}
 	}
 }

@@ -132,7 +132,7 @@ func (c *keychainCredentials) static(id string) (relay.Credential, error) {
 	if !provider.IsOAuth(c.kinds(id)) {
 		s, err := c.keys.Get(secrets.Account(id), secrets.APIKey)
 		if errors.Is(err, secrets.ErrNotFound) {
-			return relay.Credential{}, fmt.Errorf("account %s: %w: %w", id, relay.ErrNeedsKey, err)
+			return relay.Credential{}, fmt.Errorf("account %s: %w: %w", id, pool.ErrNeedsKey, err)
 		}
 		if err != nil {
 			return relay.Credential{}, fmt.Errorf("account %s: %w", id, err)

@@ -69,24 +69,22 @@ const (
 	ProtocolGemini    = pool.ProtocolGemini
 )
 
-// An account's state in Health (AccountHealth.State).
-const (
-	StateReady       = "ready"
-	StateCooling     = "cooling"
-	StateUnavailable = "unavailable"
-	StateDisabled    = string(pool.ReasonDisabled)
-	StateUnsupported = string(pool.ReasonUnsupported)
-	StateNeedsLogin  = string(pool.ReasonNeedsLogin)
-	StateNeedsKey    = string(pool.ReasonNeedsKey)
-	StateBudget      = string(pool.ReasonBudget)
-	// StateOverage: its plan is spent and it answers on paid extra usage
-	// (used after every plan when allowed, else resting until the reset).
-	StateOverage = string(pool.ReasonOverage)
-)
+// AccountState is an account's state in Health (AccountHealth.State),
+// decided by the relay alone: the window and keypool status read it.
+type AccountState = pool.AccountState
 
-// StatusNeedsLogin is a stored account's status once its refresh token was
-// refused.
-const StatusNeedsLogin = store.StatusNeedsLogin
+// The account states.
+const (
+	StateReady       = pool.StateReady
+	StateCooling     = pool.StateCooling
+	StateUnavailable = pool.StateUnavailable
+	StateDisabled    = pool.StateDisabled
+	StateUnsupported = pool.StateUnsupported
+	StateNeedsLogin  = pool.StateNeedsLogin
+	StateNeedsKey    = pool.StateNeedsKey
+	StateOverage     = pool.StateOverage
+	StateStopped     = pool.StateStopped
+)
 
 // QuotaText is plan windows in words, joined by sep.
 func QuotaText(qs []Quota, sep string) string { return pool.QuotaText(qs, sep) }

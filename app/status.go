@@ -21,6 +21,7 @@ import (
 	"keypool/app/store"
 	"keypool/relay"
 	"keypool/relay/pool"
+	"keypool/relay/provider"
 )
 
 // Status prints accounts, cooldowns and today's usage. When a relay holds the
@@ -54,7 +55,7 @@ func Status(ctx context.Context, p Params, w io.Writer) error {
 	if p.ConfigPath != "" {
 		for _, ca := range cfg.Accounts {
 			h.Accounts = append(h.Accounts, relay.AccountHealth{ID: ca.ID, Name: ca.Name, Type: pool.Kind(ca.Type),
-				Priority: ca.Priority, Enabled: ca.Enabled, State: "stopped"})
+				Priority: ca.Priority, Enabled: ca.Enabled, State: pool.StateStopped})
 		}
 	} else {
 		list, err := st.Accounts()
@@ -66,20 +67,15 @@ func Status(ctx context.Context, p Params, w io.Writer) error {
 		layout, _ := st.Setting(settingKeychainLayout)
 		checkSecrets := keychainOpen(p.Keychain) && layout == keychainLayoutOwners
 		for _, sa := range list {
-			state := "stopped"
-			switch {
-			case sa.Status != store.StatusOK:
-				state = sa.Status
-			case !sa.Enabled:
-				state = "disabled"
-			case checkSecrets:
-				pa := []pool.Account{poolAccount(sa)}
+			pa := []pool.Account{poolAccount(sa)}
+			if checkSecrets {
 				markMissing(p.Keychain, pa)
-				if pa[0].NeedsKey {
-					state = string(pool.ReasonNeedsKey)
-				} else if pa[0].NeedsLogin {
-					state = string(pool.ReasonNeedsLogin)
-				}
+			}
+			// Without a relay nothing is known of its limits: an account
+			// that would serve is stopped.
+			state := pool.AccountStateOf(pa[0], provider.Known(sa.Type), nil, false)
+			if state == pool.StateReady {
+				state = pool.StateStopped
 			}
 			h.Accounts = append(h.Accounts, relay.AccountHealth{ID: sa.ID, Name: sa.Name, Type: sa.Type,
 				Priority: sa.Priority, Enabled: sa.Enabled, State: state, LoginEnds: sa.LoginExpiry})
@@ -106,7 +102,7 @@ func Status(ctx context.Context, p Params, w io.Writer) error {
 	}
 	sort.Strings(rest)
 	for _, id := range rest {
-		h.Accounts = append(h.Accounts, relay.AccountHealth{ID: id, State: "stopped", Today: byAccount[id]})
+		h.Accounts = append(h.Accounts, relay.AccountHealth{ID: id, State: pool.StateStopped, Today: byAccount[id]})
 	}
 	printHealth(w, h)
 	if p.ConfigPath == "" {
@@ -236,15 +232,11 @@ func printHealth(w io.Writer, h relay.Health) {
 			}
 			until = append(until, s+")")
 		}
-		state := a.State
-		if !a.Enabled && state == "ready" {
-			state = "disabled"
-		}
 		d := relay.DayStats{}
 		if a.Today != nil {
 			d = *a.Today
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\t%s\t%d\t%d\t%d\t%d\t$%.4f\t%s\n", a.ID, a.Type, a.Priority, state,
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\t%s\t%d\t%d\t%d\t%d\t$%.4f\t%s\n", a.ID, a.Type, a.Priority, a.State,
 			dash(strings.Join(until, "; ")), d.Requests, d.ErrorText(), d.InputTokens, d.OutputTokens, d.CacheWriteTokens, d.CacheReadTokens,
 			d.CostUSD, dash(planText(a, h.Time)))
 	}
@@ -308,10 +300,10 @@ func printFixes(w io.Writer, h relay.Health) {
 	var lines []string
 	for _, a := range h.Accounts {
 		switch a.State {
-		case string(pool.ReasonNeedsKey):
+		case pool.StateNeedsKey:
 			lines = append(lines, fmt.Sprintf("%s: its API key is missing from the keychain. Enter it in the window (Accounts, Edit), "+
 				"or remove the account (keypool accounts remove %s) and add it again.", a.ID, a.ID))
-		case string(pool.ReasonNeedsLogin):
+		case pool.StateNeedsLogin:
 			lines = append(lines, fmt.Sprintf("%s: needs a new login: keypool login %s --id %s (or Log in with browser in the window).", a.ID, loginCommand(a.Type), a.ID))
 		default:
 			if left := a.LoginEnds.Sub(h.Time); !a.LoginEnds.IsZero() && left < loginSoon {

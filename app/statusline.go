@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"keypool/relay"
+	"keypool/relay/pool"
 	"keypool/relay/runway"
 )
 
@@ -136,10 +137,10 @@ func statusText(v relay.SessionView, now time.Time, loc *time.Location) string {
 			name = v.Account
 		}
 		switch {
-		case v.State != "ready" && v.Until.After(now):
-			name += " (" + strings.ReplaceAll(v.State, "_", " ") + " until " + runway.Clock(v.Until, now, loc) + ")"
-		case v.State != "ready" && v.State != "":
-			name += " (" + strings.ReplaceAll(v.State, "_", " ") + ")"
+		case v.State != pool.StateReady && v.Until.After(now):
+			name += " (" + v.State.Text() + " until " + runway.Clock(v.Until, now, loc) + ")"
+		case v.State != pool.StateReady && v.State != "":
+			name += " (" + v.State.Text() + ")"
 		}
 		if v.Profile != "" {
 			name += " [" + v.Profile + "]"

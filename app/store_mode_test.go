@@ -176,7 +176,7 @@ func TestServeStoreAccounts(t *testing.T) {
 func stateOf(r *running, id string) string {
 	for _, a := range r.Relay().Health().Accounts {
 		if a.ID == id {
-			return a.State
+			return string(a.State)
 		}
 	}
 	return ""

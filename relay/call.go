@@ -69,11 +69,11 @@ func (s *Server) try(a *request) (done bool, v verdict) {
 // credentialVerdict leaves an account whose credential could not be had. The
 // message of a credential error is ours and names no secret.
 func (s *Server) credentialVerdict(err error) verdict {
-	if errors.Is(err, ErrNeedsLogin) {
+	if errors.Is(err, pool.ErrNeedsLogin) {
 		return verdict{Verdict: failover.Verdict{Action: failover.Next, Until: s.now().Add(s.cfg.UnavailableCooldown),
 			Reason: pool.ReasonNeedsLogin, Why: "needs login: its refresh token was refused"}}
 	}
-	if errors.Is(err, ErrNeedsKey) {
+	if errors.Is(err, pool.ErrNeedsKey) {
 		return verdict{Verdict: failover.Verdict{Action: failover.Next, Until: s.now().Add(s.cfg.UnavailableCooldown),
 			Reason: pool.ReasonNeedsKey, Why: "needs a key: its API key is missing"}}
 	}

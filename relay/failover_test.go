@@ -21,10 +21,10 @@ func TestFailoverTable(t *testing.T) {
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	reset := now.Add(3 * time.Hour)
 	type want struct {
-		status   int    // what the client gets
-		servedB  bool   // b answered
-		state    string // a's state afterwards
-		family   string // family of a's cooldown ("" none)
+		status   int               // what the client gets
+		servedB  bool              // b answered
+		state    pool.AccountState // a's state afterwards
+		family   string            // family of a's cooldown ("" none)
 		reason   string
 		until    time.Time
 		sameBody bool // the client got a's body unchanged

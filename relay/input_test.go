@@ -131,7 +131,7 @@ func TestHealthAndMetrics(t *testing.T) {
 	}
 	states := map[string]string{}
 	for _, a := range hl.Accounts {
-		states[a.ID] = a.State
+		states[a.ID] = string(a.State)
 	}
 	if hl.Status != "degraded" || states["a"] != "unavailable" || states["b"] != "ready" || states["g"] != "not_supported" {
 		t.Errorf("health = %s", b)

@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"keypool/relay/pool"
 )
 
 // metrics are the relay's Prometheus series. Label values are account ids,
@@ -53,7 +55,7 @@ func newMetrics(reg *prometheus.Registry, s *Server) (*metrics, error) {
 	}, func() float64 {
 		n := 0
 		for _, a := range s.Health().Accounts {
-			if a.State == "ready" {
+			if a.State == pool.StateReady {
 				n++
 			}
 		}
@@ -70,7 +72,7 @@ func newMetrics(reg *prometheus.Registry, s *Server) (*metrics, error) {
 	}, func() float64 {
 		n := 0
 		for _, a := range s.Health().Accounts {
-			if a.State == "cooling" || a.State == "unavailable" {
+			if a.State.Rests() {
 				n++
 			}
 		}

@@ -33,7 +33,7 @@ func (c *oauthCreds) Refresh(_ context.Context, id string, stale relay.Credentia
 	defer c.mu.Unlock()
 	c.refreshes++
 	if c.dead {
-		return relay.Credential{}, fmt.Errorf("account %s: %w: invalid_grant", id, relay.ErrNeedsLogin)
+		return relay.Credential{}, fmt.Errorf("account %s: %w: invalid_grant", id, pool.ErrNeedsLogin)
 	}
 	c.n++
 	return relay.Credential{APIKey: fmt.Sprintf("at-%d", c.n)}, nil

@@ -51,15 +51,6 @@ type Refresher interface {
 	Refresh(ctx context.Context, accountID string, stale Credential) (Credential, error)
 }
 
-// ErrNeedsLogin is what a credential error wraps when the account's refresh
-// token was refused: the account rests until the user logs in again. It is
-// pool.ErrNeedsLogin, which the token manager returns.
-var ErrNeedsLogin = pool.ErrNeedsLogin
-
-// ErrNeedsKey is what a credential error wraps when the account's API key
-// is missing: the account rests until the user enters it again.
-var ErrNeedsKey = errors.New("needs a key")
-
 // DayStats is one account's traffic today, for /health: every attempt on
 // it, failed ones included.
 type DayStats struct {

@@ -228,14 +228,14 @@ type Health struct {
 
 // AccountHealth is one account in /health.
 type AccountHealth struct {
-	ID        string         `json:"id"`
-	Name      string         `json:"name"`
-	Type      pool.Kind      `json:"type"`
-	Priority  int            `json:"priority"`
-	Enabled   bool           `json:"enabled"`
-	State     string         `json:"state"` // ready, cooling, unavailable, disabled, not_supported, needs_login, needs_key, overage
-	Cooldowns []CooldownInfo `json:"cooldowns,omitempty"`
-	InFlight  int64          `json:"in_flight"`
+	ID        string            `json:"id"`
+	Name      string            `json:"name"`
+	Type      pool.Kind         `json:"type"`
+	Priority  int               `json:"priority"`
+	Enabled   bool              `json:"enabled"`
+	State     pool.AccountState `json:"state"` // decided by pool.AccountStateOf
+	Cooldowns []CooldownInfo    `json:"cooldowns,omitempty"`
+	InFlight  int64             `json:"in_flight"`
 	// Attempts counts the requests sent to the account since the relay
 	// started, and how many failed, by kind.
 	Attempts Counts `json:"attempts"`
@@ -292,7 +292,7 @@ func (s *Server) Health() Health {
 			a.Budget = &BudgetHealth{DailyUSD: e.acct.DailyBudgetUSD, MonthlyUSD: e.acct.MonthlyBudgetUSD, SpentTodayUSD: day, SpentMonthUSD: month}
 		}
 		a.State, a.Cooldowns = e.health(now)
-		if a.State == "ready" || a.State == string(pool.ReasonOverage) && e.acct.AllowOverage {
+		if a.State.Serves(e.acct.AllowOverage) {
 			ready++
 		}
 		if o := e.state.Overage(); o.Paid(now) || o != nil && o.Status == "rejected" {
@@ -336,43 +336,17 @@ func (s *Server) Health() Health {
 
 // health is the account's state at now, as /health names it, and its
 // running cooldowns.
-func (e *entry) health(now time.Time) (state string, cooldowns []CooldownInfo) {
+func (e *entry) health(now time.Time) (state pool.AccountState, cooldowns []CooldownInfo) {
+	var rest *pool.Cooldown
 	for f, c := range e.state.Cooldowns(now) {
 		fam := string(f)
 		if f == pool.FamilyAll {
 			fam = "all"
+			rest = &c
 		}
 		cooldowns = append(cooldowns, CooldownInfo{Family: fam, Reason: string(c.Reason), Until: c.Until})
 	}
-	switch {
-	case !provider.Known(e.acct.Kind):
-		return string(pool.ReasonUnsupported), cooldowns
-	case !e.acct.Enabled:
-		return string(pool.ReasonDisabled), cooldowns
-	case e.acct.NeedsLogin || hasAll(cooldowns, string(pool.ReasonNeedsLogin)):
-		return string(pool.ReasonNeedsLogin), cooldowns
-	case e.acct.NeedsKey || hasAll(cooldowns, string(pool.ReasonNeedsKey)):
-		return string(pool.ReasonNeedsKey), cooldowns
-	case e.state.PaidOverage(now):
-		// Its plan is spent: it rests (allow_overage off) or serves on
-		// paid extra usage after every plan (on).
-		return string(pool.ReasonOverage), cooldowns
-	case hasAll(cooldowns, string(pool.ReasonUnavailable)):
-		return "unavailable", cooldowns
-	case hasAll(cooldowns, ""):
-		return "cooling", cooldowns
-	}
-	return "ready", cooldowns
-}
-
-// hasAll reports a whole-account cooldown (with that reason, if not "").
-func hasAll(cs []CooldownInfo, reason string) bool {
-	for _, c := range cs {
-		if c.Family == "all" && (reason == "" || c.Reason == reason) {
-			return true
-		}
-	}
-	return false
+	return pool.AccountStateOf(e.acct, provider.Known(e.acct.Kind), rest, e.state.PaidOverage(now)), cooldowns
 }
 
 func (s *Server) serveHealth(w http.ResponseWriter) {

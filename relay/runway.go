@@ -212,7 +212,7 @@ type SessionView struct {
 	Account string `json:"account,omitempty"`
 	Name    string `json:"name,omitempty"`
 	// State is the account's state as /health says it.
-	State string `json:"state,omitempty"`
+	State pool.AccountState `json:"state,omitempty"`
 	// Until is when a resting account serves again.
 	Until time.Time `json:"until,omitzero"`
 	// Tightest is the account's fullest plan window or budget, if any.

@@ -131,11 +131,11 @@ func (b *providerBadge) set(t app.Kind) {
 
 // stateImportance colours a state: green ready, amber resting, red when
 // the user must act, grey when switched off.
-func stateImportance(state string) widget.Importance {
+func stateImportance(state app.AccountState) widget.Importance {
 	switch state {
-	case "ready":
+	case app.StateReady:
 		return widget.SuccessImportance
-	case "cooling", "unavailable", app.StateBudget, app.StateOverage:
+	case app.StateCooling, app.StateUnavailable, app.StateOverage:
 		return widget.WarningImportance
 	case app.StateNeedsLogin, app.StateNeedsKey, app.StateUnsupported:
 		return widget.DangerImportance

@@ -105,8 +105,9 @@ func (v *accountsView) fill(a app.Account, r *accountRow) {
 		state += " · profile " + strings.Join(ps, ", ")
 	}
 	r.state.SetText(state)
-	r.dot.Importance, r.state.Importance = stateImportance(s.stateOf(a)), widget.MediumImportance
-	if !a.Enabled {
+	st, _ := s.state(a.ID)
+	r.dot.Importance, r.state.Importance = stateImportance(st), widget.MediumImportance
+	if st == app.StateDisabled {
 		r.dot.Importance, r.state.Importance = widget.LowImportance, widget.LowImportance
 	}
 	r.dot.Refresh()
@@ -126,21 +127,21 @@ func (v *accountsView) fill(a app.Account, r *accountRow) {
 	r.del.OnTapped = func() { v.confirmDelete(id) }
 	// The one thing this state needs, inline.
 	switch {
-	case !a.Enabled:
+	case st == app.StateDisabled:
 		r.action.SetText("Enable")
 		r.action.OnTapped = func() {
 			v.u.do(func() error { return v.u.changeAccounts(func(a *app.Accounts) error { return a.SetEnabled(id, true) }) })
 		}
 		r.action.Show()
-	case s.stateOf(a) == app.StateNeedsLogin:
+	case st == app.StateNeedsLogin:
 		r.action.SetText("Log in again")
 		r.action.OnTapped = func() { v.relogin(a) }
 		r.action.Show()
-	case s.stateOf(a) == app.StateNeedsKey:
+	case st == app.StateNeedsKey:
 		r.action.SetText("Enter key")
 		r.action.OnTapped = func() { v.showEdit(a) }
 		r.action.Show()
-	case s.stateOf(a) == app.StateCooling || s.stateOf(a) == app.StateUnavailable:
+	case st.Rests():
 		// Resting after a failure: the user may know it is fixed.
 		r.action.SetText("Reset")
 		r.action.OnTapped = func() { v.u.core.ResetAccount(id) }

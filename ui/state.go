@@ -74,9 +74,9 @@ func (u *UI) snapshotFor(tab int) snapshot {
 	return s
 }
 
-// state returns an account's state in the relay ("ready", "cooling"…), and
-// its earliest cooldown end if it is cooling.
-func (s snapshot) state(id string) (string, time.Time) {
+// state returns an account's state as the relay decided it, and its
+// earliest cooldown end if it rests.
+func (s snapshot) state(id string) (app.AccountState, time.Time) {
 	for _, a := range s.health.Accounts {
 		if a.ID != id {
 			continue
@@ -89,7 +89,7 @@ func (s snapshot) state(id string) (string, time.Time) {
 		}
 		return a.State, until
 	}
-	return "stopped", time.Time{}
+	return app.StateStopped, time.Time{}
 }
 
 // todayOf sums an account's traffic today.
@@ -103,36 +103,27 @@ func (s snapshot) todayOf(id string) (requests int64, tokens int64) {
 	return requests, tokens
 }
 
-// stateText is an account's state in words, with a countdown when cooling.
+// stateText is an account's state in words, with a countdown when it
+// rests.
 func (s snapshot) stateText(a app.Account) string {
-	if !a.Enabled {
-		return "disabled"
-	}
-	if a.Status == app.StatusNeedsLogin {
-		return "needs login"
-	}
-	st := s.activeStateText(a)
-	if ends := app.LoginEndsText(a, s.now); ends != "" {
-		st += " · " + ends
-	}
-	return st
-}
-
-// activeStateText is an enabled account's state in words.
-func (s snapshot) activeStateText(a app.Account) string {
 	st, until := s.state(a.ID)
-	switch st {
-	case "cooling", "unavailable":
+	text := st.Text()
+	switch {
+	case st.Rests():
 		left := until.Sub(s.now).Round(time.Second)
-		return st + " until " + until.Local().Format("15:04") + " (" + left.String() + ")"
-	case app.StateNeedsKey:
-		return "needs a key: Edit to enter it"
-	case app.StateNeedsLogin:
-		return "needs login"
-	case app.StateOverage:
-		return s.overageText(a.ID)
+		text += " until " + until.Local().Format("15:04") + " (" + left.String() + ")"
+	case st == app.StateNeedsKey:
+		text = "needs a key: Edit to enter it"
+	case st == app.StateOverage:
+		text = s.overageText(a.ID)
 	}
-	return st
+	if st == app.StateDisabled || st == app.StateNeedsLogin {
+		return text
+	}
+	if ends := app.LoginEndsText(a, s.now); ends != "" {
+		text += " · " + ends
+	}
+	return text
 }
 
 // overageText says that an account's plan is spent and it answers on paid
@@ -144,15 +135,6 @@ func (s snapshot) overageText(id string) string {
 		}
 	}
 	return ""
-}
-
-// stateOf is an account's state, with the store's "needs login" first.
-func (s snapshot) stateOf(a app.Account) string {
-	if a.Status == app.StatusNeedsLogin {
-		return app.StateNeedsLogin
-	}
-	st, _ := s.state(a.ID)
-	return st
 }
 
 // firstReturn is when the first cooling account comes back.

@@ -88,24 +88,13 @@ func trayMenu(s snapshot, act trayActions) *fyne.Menu {
 // only when the state does ("cooling, back at 14:05", never a countdown),
 // with its most used plan window.
 func (s snapshot) trayStateText(a app.Account) string {
-	text := "disabled"
-	if a.Enabled {
-		st, until := s.state(a.ID)
-		switch st {
-		case "cooling", "unavailable":
-			text = st + ", back at " + until.Local().Format("15:04")
-		case app.StateNeedsKey:
-			text = "needs a key"
-		case app.StateNeedsLogin:
-			text = "needs login"
-		case app.StateOverage:
-			text = s.overageText(a.ID)
-		default:
-			text = st
-		}
-		if a.Status == app.StatusNeedsLogin {
-			text = "needs login"
-		}
+	st, until := s.state(a.ID)
+	text := st.Text()
+	switch {
+	case st.Rests():
+		text += ", back at " + until.Local().Format("15:04")
+	case st == app.StateOverage:
+		text = s.overageText(a.ID)
 	}
 	if q := s.tightestQuotaOf(a.ID); q != nil {
 		text += fmt.Sprintf(" · %s %.0f%%", q.Window, q.Utilization*100)
@@ -204,7 +193,7 @@ func (s snapshot) summary(firstChoice bool) string {
 			continue
 		}
 		served++
-		if a.State == "ready" {
+		if a.State == app.StateReady {
 			ready++
 		}
 	}

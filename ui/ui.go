@@ -373,12 +373,11 @@ func (u *UI) notify(prev, cur snapshot) {
 	if prev.now.IsZero() {
 		return // the first look: nothing changed yet
 	}
-	was := map[string]bool{}
-	for _, a := range prev.accounts {
-		was[a.ID] = prev.stateOf(a) == "needs_login"
-	}
 	for _, a := range cur.accounts {
-		if cur.stateOf(a) == "needs_login" && !was[a.ID] {
+		if st, _ := cur.state(a.ID); st == app.StateNeedsLogin {
+			if was, _ := prev.state(a.ID); was == app.StateNeedsLogin {
+				continue
+			}
 			u.fapp.SendNotification(fyne.NewNotification("Keypool: log in again",
 				a.Name+" needs a new login (its refresh token was refused). Open Keypool → Log in with browser."))
 		}

@@ -39,11 +39,6 @@ func (t Token) validAt(at time.Time) bool {
 	return t.Access != "" && (t.Expiry.IsZero() || t.Expiry.After(at))
 }
 
-// ErrNeedsLogin is returned when the provider refused the refresh token (or
-// there is none): only a new login helps. It is the relay's own sentinel,
-// so a credential error rests the account with no translation.
-var ErrNeedsLogin = pool.ErrNeedsLogin
-
 // ErrInvalidGrant is what a RefreshFunc's error must match (errors.Is) when
 // the provider refused the refresh token for good: the OAuth client's own.
 var ErrInvalidGrant = oauth.ErrInvalidGrant
@@ -236,7 +231,7 @@ func (m *Manager) refreshOnce(ctx context.Context, account, stale string) (Token
 	pending, hasPending := m.unsaved[account]
 	m.mu.Unlock()
 	if m.cfg.Vault.NeedsLogin(account) {
-		return Token{}, fmt.Errorf("account %s: %w", account, ErrNeedsLogin)
+		return Token{}, fmt.Errorf("account %s: %w", account, pool.ErrNeedsLogin)
 	}
 	if hasPending {
 		// A rotated token the vault refused earlier: save it before anything
@@ -264,14 +259,14 @@ func (m *Manager) refreshOnce(ctx context.Context, account, stale string) (Token
 			return cur, nil // a setup token near its end: nothing to refresh with
 		}
 		m.markDead(account, errors.New("no refresh token"))
-		return Token{}, fmt.Errorf("account %s: no refresh token: %w", account, ErrNeedsLogin)
+		return Token{}, fmt.Errorf("account %s: no refresh token: %w", account, pool.ErrNeedsLogin)
 	}
 
 	next, err := m.cfg.Refresh(ctx, account, cur.Refresh)
 	if err != nil {
 		if errors.Is(err, ErrInvalidGrant) {
 			m.markDead(account, err)
-			return Token{}, fmt.Errorf("account %s: %w: %w", account, ErrNeedsLogin, err)
+			return Token{}, fmt.Errorf("account %s: %w: %w", account, pool.ErrNeedsLogin, err)
 		}
 		if cur.validAt(now) && stale == "" {
 			// The provider is down but the old token still works: use it.

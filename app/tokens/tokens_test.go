@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"keypool/relay/pool"
 )
 
 // vault is a MemoryVault that logs saves in order and can refuse them.
@@ -153,8 +155,8 @@ func TestInvalidGrantNeedsLogin(t *testing.T) {
 	var calls []string
 	m := New(Config{Vault: v, Refresh: p.refresh, Logger: quiet(), NeedsLogin: func(id string, _ error) { calls = append(calls, id) }})
 	for range 3 {
-		if _, err := m.Token(context.Background(), "acct"); !errors.Is(err, ErrNeedsLogin) {
-			t.Fatalf("Token: err = %v, want ErrNeedsLogin", err)
+		if _, err := m.Token(context.Background(), "acct"); !errors.Is(err, pool.ErrNeedsLogin) {
+			t.Fatalf("Token: err = %v, want pool.ErrNeedsLogin", err)
 		}
 	}
 	if len(calls) != 1 || p.calls.Load() != 1 {
@@ -178,15 +180,15 @@ func TestInvalidGrantNeedsLogin(t *testing.T) {
 func TestNeedsLoginLivesInTheVault(t *testing.T) {
 	v, p, m := setup(time.Now().Add(-time.Minute))
 	p.current = "revoked-elsewhere"
-	if _, err := m.Token(context.Background(), "acct"); !errors.Is(err, ErrNeedsLogin) {
-		t.Fatalf("Token: err = %v, want ErrNeedsLogin", err)
+	if _, err := m.Token(context.Background(), "acct"); !errors.Is(err, pool.ErrNeedsLogin) {
+		t.Fatalf("Token: err = %v, want pool.ErrNeedsLogin", err)
 	}
 	if !v.NeedsLogin("acct") {
 		t.Fatal("vault.NeedsLogin(acct) = false after a refused refresh, want true")
 	}
 	restarted := New(Config{Vault: v, Refresh: p.refresh, Logger: quiet()})
-	if _, err := restarted.Token(context.Background(), "acct"); !errors.Is(err, ErrNeedsLogin) {
-		t.Errorf("after a restart: Token err = %v, want ErrNeedsLogin", err)
+	if _, err := restarted.Token(context.Background(), "acct"); !errors.Is(err, pool.ErrNeedsLogin) {
+		t.Errorf("after a restart: Token err = %v, want pool.ErrNeedsLogin", err)
 	}
 	if n := p.calls.Load(); n != 1 {
 		t.Errorf("refresh calls = %d, want 1: a refused login is not tried again", n)
@@ -211,8 +213,8 @@ func TestProviderDownUsesValidToken(t *testing.T) {
 	}
 	_, p2, m2 := setup(time.Now().Add(-time.Second))
 	p2.down = true
-	if _, err := m2.Token(context.Background(), "acct"); err == nil || errors.Is(err, ErrNeedsLogin) {
-		t.Fatalf("expired token with the provider down: err = %v, want a refresh error other than ErrNeedsLogin", err)
+	if _, err := m2.Token(context.Background(), "acct"); err == nil || errors.Is(err, pool.ErrNeedsLogin) {
+		t.Fatalf("expired token with the provider down: err = %v, want a refresh error other than pool.ErrNeedsLogin", err)
 	}
 }
 

@@ -4,7 +4,6 @@
 package pool
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -444,12 +443,6 @@ func (s *State) Overage() *Overage { return s.overage.Load() }
 
 // PaidOverage reports whether the account answers on paid extra usage at now.
 func (s *State) PaidOverage(now time.Time) bool { return s.overage.Load().Paid(now) }
-
-// ErrNeedsLogin is what an error wraps when an OAuth account's refresh
-// token was refused (or it has none): it serves nothing until the user logs
-// in again. The token manager returns it and the relay rests the account on
-// it; both name this one value.
-var ErrNeedsLogin = errors.New("needs login")
 
 // IDRule says in words what ValidID accepts.
 const IDRule = "may only contain letters, digits, '.', '_' and '-', 1 to 64 of them"
