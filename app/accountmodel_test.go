@@ -14,7 +14,7 @@ import (
 // reaches the store and the relay (keypool import once dropped budgets),
 // and each secret goes to its keychain field.
 func TestAccountFromConfig(t *testing.T) {
-	ca := config.Account{Type: config.TypeClaudeAPI, ID: "work", Name: "Work", Priority: 80, Enabled: true,
+	ca := config.Account{Type: "claude-api", ID: "work", Name: "Work", Priority: 80, Enabled: true,
 		APIKey: "sk-key", APIURL: "https://mirror.example", AuthHeader: config.AuthHeaderBearer,
 		Proxy:          &config.Proxy{Type: "socks5", Host: "127.0.0.1", Port: 1080, Username: "u", Password: "proxy-pass"},
 		DailyBudgetUSD: 2.5, MonthlyBudgetUSD: 40, Models: []string{"claude-*"}}
@@ -34,8 +34,8 @@ func TestAccountFromConfig(t *testing.T) {
 	if _, ok := sec[secrets.RefreshToken]; ok || len(sec) != 2 {
 		t.Errorf("secrets = %d fields, want only the 2 set", len(sec))
 	}
-	sub, _ := fromConfig(config.Account{Type: config.TypeClaudeOAuth, ID: "max", ConvertedTraffic: true})
-	gem, _ := fromConfig(config.Account{Type: config.TypeGemini, ID: "g", Project: "p-1"})
+	sub, _ := fromConfig(config.Account{Type: "claude-oauth", ID: "max", ConvertedTraffic: true})
+	gem, _ := fromConfig(config.Account{Type: "gemini", ID: "g", Project: "p-1"})
 	if !sub.ConvertedTraffic || gem.Project != "p-1" {
 		t.Errorf("fromConfig: converted %v, project %q; want true, p-1", sub.ConvertedTraffic, gem.Project)
 	}

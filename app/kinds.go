@@ -70,3 +70,47 @@ func LoginName(t Kind) string {
 	}
 	return ""
 }
+
+// APIKeyKinds lists the account types added with an API key, in the order
+// they are shown: the window's "Add an API key" dialog and keypool
+// accounts add --type offer these.
+func APIKeyKinds() []Kind {
+	var out []Kind
+	for _, p := range provider.All() {
+		if !p.IsOAuth() {
+			out = append(out, p.Kind)
+		}
+	}
+	return out
+}
+
+// KindNeedsAPIURL reports whether accounts of type t must name their
+// upstream (a compatible service has no default).
+func KindNeedsAPIURL(t Kind) bool {
+	p := provider.For(t)
+	return p != nil && p.NeedsAPIURL
+}
+
+// BrowserLogin is an account type that logs in with a browser, as the
+// window offers it.
+type BrowserLogin struct {
+	Kind  Kind
+	Label string // "Claude (Pro/Max)"
+	// Note is said when its login starts, if anything must be known first.
+	Note string
+	// Device: it can log in with a device code instead of a browser on
+	// this computer.
+	Device bool
+}
+
+// BrowserLogins lists the account types that log in with a browser, in
+// the order they are shown.
+func BrowserLogins() []BrowserLogin {
+	var out []BrowserLogin
+	for _, p := range provider.All() {
+		if p.IsOAuth() {
+			out = append(out, BrowserLogin{Kind: p.Kind, Label: p.LoginLabel, Note: p.LoginNote, Device: p.DeviceLogin})
+		}
+	}
+	return out
+}

@@ -211,8 +211,9 @@ func (s *Server) holdOpening(a *request, ans *answer) (outcome, bool) {
 }
 
 // failedOpening is the verdict on a stream that failed before its first
-// word: like a 529, the account is left for the overload cooldown; a plan's
-// usage limit (ChatGPT says so in response.failed) rests it as a quota.
+// word: like a 529, the account is left for the overload cooldown; an
+// error its provider calls the account's (a ChatGPT plan's usage limit, in
+// response.failed) rests it for that reason.
 func (s *Server) failedOpening(a *request, ev []byte) failover.Verdict {
 	tap := a.e.up.NewTap()
 	tap.Event(ev)
@@ -221,8 +222,8 @@ func (s *Server) failedOpening(a *request, ev []byte) failover.Verdict {
 	if errType != "" {
 		why += ": " + errType
 	}
-	if errType == "usage_limit_reached" {
-		return failover.Verdict{Action: failover.Next, Until: s.now().Add(s.cfg.RateLimitCooldown), Reason: pool.ReasonQuota, Why: why}
+	if reason, ok := a.e.up.StreamFaultOf(errType); ok {
+		return failover.Verdict{Action: failover.Next, Until: s.now().Add(s.cfg.RateLimitCooldown), Reason: reason, Why: why}
 	}
 	return failover.Verdict{Action: failover.Next, Until: s.now().Add(s.policy.OverloadCooldown), Reason: pool.ReasonOverloaded, Why: why}
 }

@@ -113,13 +113,13 @@ func (s *Server) copyEvents(a *request, ans *answer) error {
 	if errType != "" {
 		a.rec.Error = "upstream stream error: " + errType
 	}
-	if errType == "usage_limit_reached" {
-		// A ChatGPT plan limit reported inside a stream: rest the
-		// account so the next turn goes elsewhere.
+	if reason, ok := a.e.up.StreamFaultOf(errType); ok {
+		// The account's fault reported inside a stream (a ChatGPT plan's
+		// usage limit): rest the account so the next turn goes elsewhere.
 		until := s.now().Add(s.cfg.RateLimitCooldown)
-		a.e.state.Cool(pool.FamilyAll, until, pool.ReasonQuota)
+		a.e.state.Cool(pool.FamilyAll, until, reason)
 		s.log.LogAttrs(a.ctx, slog.LevelWarn, "account skipped", slog.String("account", a.e.acct.ID),
-			slog.String("reason", "plan usage limit reached mid-stream"), slog.Time("cooldown_until", until))
+			slog.String("reason", errType+" mid-stream"), slog.Time("cooldown_until", until))
 	}
 	return err
 }

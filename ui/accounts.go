@@ -199,10 +199,8 @@ func (v *accountsView) showDetail(a app.Account) {
 // relogin opens the login dialog for an existing account's login.
 func (v *accountsView) relogin(a app.Account) {
 	d := newLoginDialog(v.u, openBrowser)
-	for label, kind := range loginKinds {
-		if kind == a.Type {
-			d.kind.SetSelected(label)
-		}
+	if label := loginLabel(a.Type); label != "" {
+		d.kind.SetSelected(label)
 	}
 	d.id.SetText(a.ID)
 	d.show()
@@ -248,9 +246,18 @@ type addForm struct {
 	id, name, priority, apiURL, key, proxy, models *widget.Entry
 }
 
+// kindNames are account types as the config file and --type write them.
+func kindNames(kinds []app.Kind) []string {
+	out := make([]string, len(kinds))
+	for i, k := range kinds {
+		out[i] = string(k)
+	}
+	return out
+}
+
 func (v *accountsView) newAddForm() (*addForm, []*widget.FormItem) {
 	f := &addForm{
-		kind:     widget.NewSelect([]string{"claude-api", "openai-responses", "openai-compatible", "gemini-api"}, nil),
+		kind:     widget.NewSelect(kindNames(app.APIKeyKinds()), nil),
 		auth:     widget.NewSelect([]string{"x-api-key", "bearer"}, nil),
 		id:       widget.NewEntry(),
 		name:     widget.NewEntry(),
@@ -261,7 +268,7 @@ func (v *accountsView) newAddForm() (*addForm, []*widget.FormItem) {
 		models:   widget.NewEntry(),
 	}
 	f.models.SetPlaceHolder(`optional: only these models, e.g. claude-opus-*, claude-sonnet-*`)
-	f.kind.SetSelected("claude-api")
+	f.kind.SetSelected(f.kind.Options[0])
 	f.auth.SetSelected("x-api-key")
 	f.priority.SetText("0")
 	f.apiURL.SetPlaceHolder("optional: a mirror or compatible API")

@@ -77,11 +77,11 @@ func newFirstRun(v *accountsView) *firstRun {
 	intro := widget.NewLabel("Keypool pools your own AI accounts behind one address on this computer. " +
 		"Log in with a subscription, or add an API key (Anthropic, OpenAI, Gemini or a compatible service):")
 	intro.Wrapping = fyne.TextWrapWord
-	buttons := container.NewGridWithColumns(2,
-		login("Log in with Claude (Pro/Max)…", kindClaude),
-		login("Log in with ChatGPT (Codex)…", kindCodex),
-		login("Log in with Google (Gemini)…", kindGemini),
-		widget.NewButton("Add API key…", v.showAdd))
+	buttons := container.NewGridWithColumns(2)
+	for _, l := range app.BrowserLogins() {
+		buttons.Add(login("Log in with "+l.Label+"…", l.Label))
+	}
+	buttons.Add(widget.NewButton("Add API key…", v.showAdd))
 	then := widget.NewLabelWithStyle("Then point your CLIs at Keypool", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	thenWhy := widget.NewLabel("Connect writes each CLI's own settings, so a new terminal just works; Disconnect puts them back as they were.")
 	thenWhy.Wrapping = fyne.TextWrapWord

@@ -21,16 +21,26 @@ import (
 	"keypool/app"
 )
 
-const (
-	kindClaude = "Claude (Pro/Max)"
-	kindCodex  = "ChatGPT (Codex)"
-	kindGemini = "Google (Gemini, Code Assist)"
-)
+// browserLogin is the login the dialog offers under label (the zero
+// value for none).
+func browserLogin(label string) app.BrowserLogin {
+	for _, l := range app.BrowserLogins() {
+		if l.Label == label {
+			return l
+		}
+	}
+	return app.BrowserLogin{}
+}
 
-var loginKinds = map[string]app.Kind{
-	kindClaude: app.KindClaudeOAuth,
-	kindCodex:  app.KindCodexOAuth,
-	kindGemini: app.KindGemini,
+// loginLabel is what the dialog calls account type k's login ("" for a type
+// without one).
+func loginLabel(k app.Kind) string {
+	for _, l := range app.BrowserLogins() {
+		if l.Kind == k {
+			return l.Label
+		}
+	}
+	return ""
 }
 
 // showLogin opens the "Log in an account" dialog with the system browser.
@@ -96,17 +106,21 @@ func newLoginDialog(u *UI, open func(context.Context, string) error) *loginDialo
 	d.ctx, d.cancel = context.WithTimeoutCause(u.life, 15*time.Minute,
 		errors.New("the dialog was open for 15 minutes; close it and log in again"))
 
-	d.kind = widget.NewSelect([]string{kindClaude, kindCodex, kindGemini}, nil)
+	var labels []string
+	for _, l := range app.BrowserLogins() {
+		labels = append(labels, l.Label)
+	}
+	d.kind = widget.NewSelect(labels, nil)
 	d.device = widget.NewCheck("Use a device code (ChatGPT; no browser on this computer needed)", nil)
 	d.kind.OnChanged = func(s string) {
-		if s == kindCodex {
+		if browserLogin(s).Device {
 			d.device.Enable()
 			return
 		}
 		d.device.SetChecked(false)
 		d.device.Disable()
 	}
-	d.kind.SetSelected(kindClaude)
+	d.kind.SetSelected(labels[0])
 	d.id = widget.NewEntry()
 	d.id.SetPlaceHolder("account id (optional)")
 	d.start = widget.NewButton("Log in", d.begin)
@@ -190,8 +204,9 @@ func (d *loginDialog) begin() {
 	d.steps.SetText("")
 	d.got, d.shown = app.LoginLink{}, app.LoginLink{}
 	d.pasteFor.SetText(pasteAny)
-	kind := loginKinds[d.kind.Selected]
-	device := d.device.Checked && kind == app.KindCodexOAuth
+	login := browserLogin(d.kind.Selected)
+	kind := login.Kind
+	device := d.device.Checked && login.Device
 	d.linkBox.Hide()
 	d.codeRow.Hide()
 	for _, o := range []fyne.CanvasObject{d.pasteFor, d.pasteRow} {
@@ -211,8 +226,8 @@ func (d *loginDialog) begin() {
 		Progress:  func(msg string) { d.do(func() { d.step(msg) }) },
 		Link:      func(l app.LoginLink) { d.do(func() { d.gotLink(l) }) },
 	}
-	if kind == app.KindGemini {
-		d.step("Note: Google ended Login with Google for individual Gemini accounts on 2026-06-18; Code Assist Standard/Enterprise and Workspace accounts still work.")
+	if login.Note != "" {
+		d.step("Note: " + login.Note)
 	}
 	d.step("Starting the login…")
 	d.u.goOwned(&d.wg, func() {
@@ -230,7 +245,7 @@ func (d *loginDialog) setForm(on bool) {
 			w.Disable()
 		}
 	}
-	if on && d.kind.Selected == kindCodex {
+	if on && browserLogin(d.kind.Selected).Device {
 		d.device.Enable()
 	} else {
 		d.device.Disable()

@@ -325,7 +325,7 @@ func TestLoginDialogDeviceCode(t *testing.T) {
 	func() {
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		d.kind.SetSelected(kindCodex)
+		d.kind.SetSelected(loginLabel("codex-oauth"))
 		test.Tap(d.device)
 	}()
 	if !d.device.Checked {

@@ -32,7 +32,7 @@ import (
 // UI is the window and tray of a running Keypool.
 type UI struct {
 	fapp     fyne.App
-	core     *app.App
+	core     Core
 	win      fyne.Window
 	accounts *accountsView
 	usage    *usageView
@@ -121,7 +121,7 @@ func (c *crew) Wait() {
 }
 
 // New builds the window (not shown) for core.
-func New(fapp fyne.App, core *app.App) *UI {
+func New(fapp fyne.App, core Core) *UI {
 	u := &UI{fapp: fapp, core: core, now: time.Now, loop: newLoopState()}
 	u.life, u.endLife = context.WithCancel(context.Background())
 	if d, ok := fapp.(desktop.App); ok && trayPossible() {

@@ -937,7 +937,7 @@ func TestFirstRun(t *testing.T) {
 	if v.full.Visible() || !v.first.content.Visible() {
 		t.Fatalf("with no accounts: list shown %v, first steps shown %v; want false, true", v.full.Visible(), v.first.content.Visible())
 	}
-	for _, label := range []string{"Log in with Claude (Pro/Max)…", "Log in with ChatGPT (Codex)…", "Log in with Google (Gemini)…", "Add API key…"} {
+	for _, label := range []string{"Log in with Claude (Pro/Max)…", "Log in with ChatGPT (Codex)…", "Log in with Google (Gemini, Code Assist)…", "Add API key…"} {
 		if findButton(v.first.content, label) == nil {
 			t.Errorf("first steps have no %q button, want one", label)
 		}

@@ -33,7 +33,7 @@ func accountsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		disabled, allowOverage                           bool
 	)
 	if sub == "add" {
-		fs.StringVar(&typ, "type", "claude-api", "account type: claude-api (API keys and Claude-compatible mirrors), openai-responses, openai-compatible (with --api-url), gemini-api, or claude-oauth with a setup token; browser logins use keypool login")
+		fs.StringVar(&typ, "type", string(app.APIKeyKinds()[0]), typeHelp())
 		fs.StringVar(&id, "id", "", "account id (letters, digits, . _ -)")
 		fs.StringVar(&name, "name", "", "display name (default: the id)")
 		fs.IntVar(&priority, "priority", 0, "larger is preferred")
@@ -369,4 +369,17 @@ func loginCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	fmt.Fprintf(stdout, "Logged in: account %s (%s) %s. Its tokens are in the keychain.\n", acct.ID, acct.Type, who)
 	return nil
+}
+
+// typeHelp is --type's help, from the kinds this build serves.
+func typeHelp() string {
+	var kinds []string
+	for _, k := range app.APIKeyKinds() {
+		about := app.KindLabel(k)
+		if app.KindNeedsAPIURL(k) {
+			about += ", with --api-url"
+		}
+		kinds = append(kinds, fmt.Sprintf("%s (%s)", k, about))
+	}
+	return "account type: " + strings.Join(kinds, ", ") + ", or claude-oauth with a setup token; browser logins use keypool login"
 }

@@ -21,19 +21,6 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 
-	"keypool/relay/pool"
-)
-
-// Account types understood by the file format: the kinds of
-// relay/provider's table, named here for the file's readers.
-const (
-	TypeClaudeOAuth      = string(pool.KindClaudeOAuth)
-	TypeClaudeAPI        = string(pool.KindClaudeAPI)
-	TypeCodexOAuth       = string(pool.KindCodexOAuth)
-	TypeOpenAIResponses  = string(pool.KindOpenAIResponses)
-	TypeOpenAICompatible = string(pool.KindOpenAICompatible)
-	TypeGemini           = string(pool.KindGemini)
-	TypeGeminiAPI        = string(pool.KindGeminiAPI)
 )
 
 // Values of Account.AuthHeader.

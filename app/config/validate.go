@@ -16,11 +16,15 @@ import (
 // to a time.Duration cannot overflow.
 const maxSeconds = 10 * 365 * 24 * 3600
 
+// accountTypes are the types the file accepts: every kind of
+// relay/provider's table, read when a file is checked (a kind may have been
+// registered after this package's start).
+func accountTypes() []string { return kindsWhere(func(*provider.Provider) bool { return true }) }
+
 var (
-	accountTypes = kindsWhere(func(*provider.Provider) bool { return true })
-	logLevels    = []string{"trace", "debug", "info", "warn", "error"}
-	authHeaders  = []string{AuthHeaderXAPIKey, AuthHeaderBearer}
-	proxyTypes   = []string{ProxySOCKS5, ProxyHTTP}
+	logLevels   = []string{"trace", "debug", "info", "warn", "error"}
+	authHeaders = []string{AuthHeaderXAPIKey, AuthHeaderBearer}
+	proxyTypes  = []string{ProxySOCKS5, ProxyHTTP}
 )
 
 // needsAPIKey: a known type that does not log in needs api_key; the OAuth
@@ -334,9 +338,9 @@ func (v *validator) account(i int, r *rawAccount) Account {
 
 	switch {
 	case !v.pos.has(key("type")) && r.Type == "":
-		v.fail(key("type"), "%s has no type; set one of %s", who, oneOf(accountTypes))
-	case !contains(accountTypes, r.Type):
-		v.fail(key("type"), "%q is not one of %s", r.Type, oneOf(accountTypes))
+		v.fail(key("type"), "%s has no type; set one of %s", who, oneOf(accountTypes()))
+	case !contains(accountTypes(), r.Type):
+		v.fail(key("type"), "%q is not one of %s", r.Type, oneOf(accountTypes()))
 	}
 
 	// Credentials. Values are never echoed.

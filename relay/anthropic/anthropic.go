@@ -69,15 +69,6 @@ func MergeBeta(client []string, need ...string) string {
 // OAuthBeta is the beta an OAuth (subscription) token needs on every call.
 const OAuthBeta = "oauth-2025-04-20"
 
-// AccountBetas lists the betas an account of kind k adds to the client's.
-// API-key accounts need none.
-func AccountBetas(k pool.Kind) []string {
-	if k == pool.KindClaudeOAuth {
-		return []string{OAuthBeta}
-	}
-	return nil
-}
-
 // wireUsage is Anthropic's usage object.
 type wireUsage struct {
 	InputTokens              *int64 `json:"input_tokens"`

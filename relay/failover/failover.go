@@ -1,18 +1,18 @@
-// Package failover decides what the relay does with an upstream answer that
-// arrived before any byte went to the client: pass it through, or leave the
-// account (cooling it, for every model or for one model family) and try the
-// next. It is the failover table of README's "How it chooses and fails
-// over" as code.
+// Package failover holds the rules every provider's failover table shares:
+// what the relay does with an upstream answer that arrived before any byte
+// went to the client (pass it through, or leave the account, cooling it for
+// every model or for one model family, and try the next), the verdicts for
+// a transport error and a timeout, and the cooldowns' arithmetic. Each
+// provider's own table (a Classifier) lives beside its wire format, in
+// relay/anthropic, relay/openai and relay/gemini (docs/failover.md).
 package failover
 
 import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
-	"keypool/relay/anthropic"
 	"keypool/relay/pool"
 )
 
@@ -49,12 +49,6 @@ type Policy struct {
 // family, for providers whose limits are per model.
 type Classifier func(status int, h http.Header, body []byte, fam pool.Family, now time.Time, p Policy) Verdict
 
-var (
-	_ Classifier = Classify
-	_ Classifier = ClassifyOpenAI
-	_ Classifier = ClassifyGemini
-)
-
 // quotaMargin is added to a provider's reset time so the account is not
 // tried a moment before the provider has reset it; up to quotaJitter more,
 // drawn afresh for each cooldown, keeps several accounts (and other clients
@@ -64,45 +58,17 @@ const (
 	quotaJitter = 8 * time.Second
 )
 
-// Classify reads an upstream status, headers and (for errors) the start of
-// the body. fam is the request's model family.
-func Classify(status int, h http.Header, body []byte, fam pool.Family, now time.Time, p Policy) Verdict {
-	switch status {
-	case http.StatusTooManyRequests:
-		return classify429(h, body, fam, now, p)
-	case http.StatusBadRequest:
-		// Anthropic reports an empty balance and a disabled organisation as
-		// 400 invalid_request_error: the account's fault, not the request's.
-		msg := strings.ToLower(anthropic.ParseError(body).Message)
-		switch {
-		case strings.Contains(msg, "credit balance is too low"):
-			return unavailable(now, p, "400 credit balance too low")
-		case strings.Contains(msg, "organization has been disabled"):
-			return unavailable(now, p, "400 organization disabled")
-		case anthropic.OutOfExtraUsage(msg):
-			// A spent plan whose extra usage is used up too: the account
-			// rests until its plan resets, else like a refused account.
-			until, ok := epoch(h.Get(unified + "Reset"))
-			if !ok || !until.After(now) {
-				until = now.Add(p.UnavailableCooldown)
-			}
-			return Verdict{Action: Next, Until: until, Reason: pool.ReasonQuota, Why: "400 out of extra usage"}
-		}
-	}
-	return common(status, now, p)
-}
-
-// common is the part of the table every provider shares: success and
+// Common is the part of the table every provider shares: success and
 // client errors pass, a refused key or account rests the account, a
 // failing upstream is left for a short while.
-func common(status int, now time.Time, p Policy) Verdict {
+func Common(status int, now time.Time, p Policy) Verdict {
 	switch {
 	case status == http.StatusUnauthorized:
-		return unavailable(now, p, "401 authentication failed")
+		return Unavailable(now, p, "401 authentication failed")
 	case status == http.StatusPaymentRequired:
-		return unavailable(now, p, "402 payment required or credit exhausted")
+		return Unavailable(now, p, "402 payment required or credit exhausted")
 	case status == http.StatusForbidden:
-		return unavailable(now, p, "403 forbidden")
+		return Unavailable(now, p, "403 forbidden")
 	case status == http.StatusRequestTimeout:
 		return Timeout(now, p, "408 upstream timed out")
 	case status == 529 || status >= 500:
@@ -126,98 +92,20 @@ func Timeout(now time.Time, p Policy, why string) Verdict {
 	return Verdict{Action: Next, Until: now.Add(p.OverloadCooldown), Reason: pool.ReasonTimeout, Why: why}
 }
 
-func unavailable(now time.Time, p Policy, why string) Verdict {
+// Unavailable rests the account for the unavailable cooldown: a refused
+// key or account, an empty balance.
+func Unavailable(now time.Time, p Policy, why string) Verdict {
 	return Verdict{Action: Next, Until: now.Add(p.UnavailableCooldown), Reason: pool.ReasonUnavailable, Why: why}
 }
 
-const unified = "Anthropic-Ratelimit-Unified-"
-
-// classify429 tells a plan quota that is used up (cool until the provider's
-// reset, for the family the quota covers) from a throttle (cool until
-// retry-after, or the default).
-func classify429(h http.Header, body []byte, fam pool.Family, now time.Time, p Policy) Verdict {
-	e := anthropic.ParseError(body)
-	if e.ErrorCode == "enforced_spend_limit_reached" {
-		return unavailable(now, p, "429 spend limit reached")
-	}
-	if strings.Contains(strings.ToLower(e.Message), "fast mode") {
-		// Credits for one request option, not the account: another account
-		// would answer the same.
-		return Verdict{Action: Pass}
-	}
-
-	// Subscription (unified) windows: 5h and 7d cover the account; a
-	// rejection of only the per-model weekly windows covers the family.
-	rejected := func(w string) bool { return strings.EqualFold(h.Get(unified+w+"-Status"), "rejected") }
-	var until time.Time
-	later := func(w string) {
-		key := unified + "Reset" // the overall window
-		if w != "" {
-			key = unified + w + "-Reset"
-		}
-		// A reset already past says nothing of when the quota returns.
-		if t, ok := epoch(h.Get(key)); ok && t.After(until) && t.After(now) {
-			until = t
-		}
-	}
-	whole := false
-	for _, w := range []string{"5h", "7d"} {
-		if rejected(w) {
-			whole = true
-			later(w)
-		}
-	}
-	claim := h.Get(unified + "Representative-Claim")
-	overall := strings.EqualFold(h.Get(unified+"Status"), "rejected")
-	perModel := rejected("7d_oi") || rejected("7d_opus") || rejected("7d_sonnet")
-	familyWide := perModel || strings.HasPrefix(claim, "seven_day_")
-	if !whole && overall && !familyWide {
-		// Rejected overall with no per-model window to blame: the whole
-		// account, until the overall reset.
-		whole = true
-	}
-	if whole {
-		if until.IsZero() {
-			later("")
-		}
-		return quota(pool.FamilyAll, until, now, p, "429 plan quota used up ("+nonEmpty(claim, "5h/7d")+")")
-	}
-	if familyWide && (overall || perModel) {
-		later("7d_oi")
-		for _, w := range []string{"7d_opus", "7d_sonnet"} {
-			if rejected(w) || w == "7d_"+string(fam) {
-				later(w)
-			}
-		}
-		later("")
-		return quota(fam, until, now, p, "429 weekly model quota used up ("+nonEmpty(claim, "7d_oi")+")")
-	}
-
-	// A throttle: retry-after, else the latest reset among the exhausted
-	// API-key limits (all of them must have come back), else the default.
-	if d, ok := retryAfter(h, now); ok {
-		return throttle(now.Add(d), "429 throttled (retry-after)")
-	}
-	var reset time.Time
-	for _, l := range []string{"requests", "tokens", "input-tokens", "output-tokens"} {
-		if h.Get("Anthropic-Ratelimit-"+l+"-Remaining") != "0" {
-			continue
-		}
-		if t, err := time.Parse(time.RFC3339, h.Get("Anthropic-Ratelimit-"+l+"-Reset")); err == nil && t.After(reset) {
-			reset = t
-		}
-	}
-	if reset.After(now) {
-		return throttle(reset, "429 throttled (limit reset)")
-	}
-	return throttle(now.Add(p.RateLimitCooldown), "429 throttled")
-}
-
-func throttle(until time.Time, why string) Verdict {
+// Throttle cools the whole account until a throttle ends.
+func Throttle(until time.Time, why string) Verdict {
 	return Verdict{Action: Next, Until: until, Reason: pool.ReasonRateLimited, Why: why}
 }
 
-func quota(f pool.Family, until, now time.Time, p Policy, why string) Verdict {
+// Quota cools family f until a plan quota resets (with a margin and a
+// little jitter), or for the rate-limit cooldown when the reset is unknown.
+func Quota(f pool.Family, until, now time.Time, p Policy, why string) Verdict {
 	if !until.After(now) {
 		until = now.Add(p.RateLimitCooldown)
 	} else {
@@ -226,8 +114,8 @@ func quota(f pool.Family, until, now time.Time, p Policy, why string) Verdict {
 	return Verdict{Action: Next, Family: f, Until: until, Reason: pool.ReasonQuota, Why: why}
 }
 
-// retryAfter reads retry-after-ms, then retry-after (seconds or an HTTP date).
-func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+// RetryAfter reads retry-after-ms, then retry-after (seconds or an HTTP date).
+func RetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 	if v := h.Get("Retry-After-Ms"); v != "" {
 		if ms, err := strconv.ParseFloat(v, 64); err == nil && ms >= 0 {
 			return max(time.Duration(ms*float64(time.Millisecond)), time.Second/10), true
@@ -244,20 +132,4 @@ func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 		return max(t.Sub(now), time.Second/10), true
 	}
 	return 0, false
-}
-
-// epoch reads unix seconds.
-func epoch(v string) (time.Time, bool) {
-	s, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-	if err != nil || s <= 0 {
-		return time.Time{}, false
-	}
-	return time.Unix(s, 0), true
-}
-
-func nonEmpty(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

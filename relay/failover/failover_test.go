@@ -6,7 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"keypool/relay/anthropic"
 	"keypool/relay/failover"
+	"keypool/relay/gemini"
+	"keypool/relay/openai"
 	"keypool/relay/pool"
 )
 
@@ -156,9 +159,9 @@ func TestCommonRows(t *testing.T) {
 		name     string
 		classify failover.Classifier
 	}{
-		{"anthropic", failover.Classify},
-		{"openai", failover.ClassifyOpenAI},
-		{"gemini", failover.ClassifyGemini},
+		{"anthropic", anthropic.Classify},
+		{"openai", openai.Classify},
+		{"gemini", gemini.Classify},
 	}
 	rows := []struct {
 		status int
@@ -205,7 +208,7 @@ func TestClassifyAnthropic(t *testing.T) {
 	const rateLimitBody = `{"type":"error","error":{"type":"rate_limit_error","message":"This request would exceed your account's rate limit. Please try again later."},"request_id":"req_011CVb8tK3xQm2NvY7pLr4Hd"}`
 	const usageBody = `{"type":"error","error":{"type":"rate_limit_error","message":"You have reached your usage limit."},"request_id":"req_011CVb8wZ1cUq5TgJ9sEo6Af"}`
 
-	run(t, failover.Classify, []classifierCase{
+	run(t, anthropic.Classify, []classifierCase{
 		// Passed through: success and errors any account would answer alike.
 		{name: "200_message", status: 200, fam: "sonnet", want: pass,
 			header: hdr("content-type", "application/json", "request-id", "req_011CVb8p2"),
@@ -444,7 +447,7 @@ func TestClassifyOpenAI(t *testing.T) {
 	resetsAt := now.Add(4*time.Hour + 12*time.Minute)
 	const rateLimitBody = `{"error":{"message":"Rate limit reached for gpt-5.4 in organization org-Qx7 on tokens per min (TPM): Limit 30000, Used 29812, Requested 1204. Please try again in 2.032s.","type":"tokens","param":null,"code":"rate_limit_exceeded"}}`
 
-	run(t, failover.ClassifyOpenAI, []classifierCase{
+	run(t, openai.Classify, []classifierCase{
 		{name: "200_response", status: 200, fam: "gpt-5.4", want: pass,
 			header: hdr("content-type", "text/event-stream",
 				"x-codex-primary-used-percent", "100", "x-codex-primary-reset-at", unix(resetsAt))},
@@ -535,7 +538,7 @@ func TestClassifyGemini(t *testing.T) {
 	}
 	const codeAssistQuotaBody = `{"error":{"code":429,"message":"You have exhausted your capacity on this model. Your quota will reset after 3h25m12s.","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"QUOTA_EXHAUSTED","domain":"cloudcode-pa.googleapis.com","metadata":{"uiMessage":"true","model":"gemini-2.5-pro"}},{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"12312.5s"}]}}`
 
-	run(t, failover.ClassifyGemini, []classifierCase{
+	run(t, gemini.Classify, []classifierCase{
 		{name: "200_generate_content", status: 200, fam: fam, want: pass,
 			body: `{"candidates":[{"content":{"parts":[{"text":"Hi"}],"role":"model"},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":1,"totalTokenCount":4},"modelVersion":"gemini-2.5-pro"}`},
 		{name: "400_invalid_argument", status: 400, fam: fam, want: pass,
@@ -621,7 +624,7 @@ func TestQuotaCooldownEndsAtTheReset(t *testing.T) {
 		"anthropic-ratelimit-unified-5h-status", "rejected", "anthropic-ratelimit-unified-5h-reset", unix(reset))
 	seen := map[time.Time]bool{}
 	for range 64 {
-		v := failover.Classify(429, h, []byte(`{"type":"error","error":{"type":"rate_limit_error","message":"limit"}}`), "opus", now, policy)
+		v := anthropic.Classify(429, h, []byte(`{"type":"error","error":{"type":"rate_limit_error","message":"limit"}}`), "opus", now, policy)
 		if v.Reason != pool.ReasonQuota {
 			t.Fatalf("Reason = %q, want quota", v.Reason)
 		}

@@ -24,33 +24,35 @@ const (
 	DefaultCodexBase = "https://chatgpt.com/backend-api/codex"
 )
 
-// BaseURL is the upstream base for an account.
-func BaseURL(a pool.Account) string {
-	if a.APIURL != "" {
-		return a.APIURL
-	}
-	if a.Kind == pool.KindCodexOAuth {
-		return DefaultCodexBase
-	}
-	return DefaultAPIBase
-}
-
-// SetAuth presents the account's key or access token, replacing the
-// client's credential for the relay. A ChatGPT login also names its
-// account, and an originator the backend accepts.
-func SetAuth(h http.Header, a pool.Account, token string) {
+// SetAuth presents an API key or access token as a bearer token,
+// replacing the client's credential for the relay.
+func SetAuth(h http.Header, token string) {
 	h.Del("X-Api-Key")
 	h.Set("Authorization", "Bearer "+token)
-	if a.Kind == pool.KindCodexOAuth {
-		if a.ProviderAccountID != "" {
-			h.Set("Chatgpt-Account-Id", a.ProviderAccountID)
-		}
-		if h.Get("Originator") == "" {
-			h.Set("Originator", "codex_cli_rs")
-		}
-	} else {
-		h.Del("Chatgpt-Account-Id")
+	h.Del("Chatgpt-Account-Id")
+}
+
+// SetCodexAuth presents a ChatGPT login's access token: it also names its
+// ChatGPT account, and an originator the backend accepts.
+func SetCodexAuth(h http.Header, a pool.Account, token string) {
+	h.Del("X-Api-Key")
+	h.Set("Authorization", "Bearer "+token)
+	if a.ProviderAccountID != "" {
+		h.Set("Chatgpt-Account-Id", a.ProviderAccountID)
 	}
+	if h.Get("Originator") == "" {
+		h.Set("Originator", "codex_cli_rs")
+	}
+}
+
+// StreamFault reads an error type reported inside a stream
+// (response.failed's): a plan's usage limit is the account's, so it rests
+// as for a quota; any other error is the request's or the upstream's.
+func StreamFault(errType string) (pool.Reason, bool) {
+	if errType == "usage_limit_reached" {
+		return pool.ReasonQuota, true
+	}
+	return "", false
 }
 
 // Request is the part of a Responses request the relay reads.

@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"keypool/relay/anthropic"
-	"keypool/relay/failover"
 	"keypool/relay/pool"
 )
 
@@ -16,14 +15,17 @@ var anthropicKinds = []*Provider{
 		Protocols: []pool.Protocol{pool.ProtocolAnthropic},
 		ChatOptIn: true, // a subscription is meant for Claude Code's own traffic
 		API:       APIAnthropic,
-		OAuth:     "claude", LoginNames: []string{"claude"},
+		OAuth:     "claude", LoginNames: []string{"claude"}, LoginLabel: "Claude (Pro/Max)",
 		Base: baseOr(anthropic.DefaultBaseURL),
-		Auth: func(h http.Header, a pool.Account, token string) {
-			anthropicAuth(h, a, pool.AuthBearer, token) // an access token is always a bearer token
+		Auth: func(h http.Header, _ pool.Account, token string) {
+			// An access token is always a bearer token, and needs the OAuth
+			// beta on every call.
+			anthropic.SetAuth(h, pool.AuthBearer, token)
+			h.Set("Anthropic-Beta", anthropic.MergeBeta(h.Values("Anthropic-Beta"), anthropic.OAuthBeta))
 		},
 		NewTap:        func() Tap { return new(anthropic.StreamTap) },
 		JSONUsage:     anthropic.ResponseUsage,
-		Classify:      failover.Classify,
+		Classify:      anthropic.Classify,
 		StreamOpening: anthropic.StreamOpening,
 		PlanQuota:     anthropic.PlanQuota,
 		Overage:       anthropic.ReadOverage,
@@ -34,11 +36,11 @@ var anthropicKinds = []*Provider{
 		API:       APIAnthropic,
 		Base:      baseOr(anthropic.DefaultBaseURL),
 		Auth: func(h http.Header, a pool.Account, key string) {
-			anthropicAuth(h, a, a.AuthHeader, key) // x-api-key, or bearer for a mirror that asks
+			anthropic.SetAuth(h, a.AuthHeader, key) // x-api-key, or bearer for a mirror that asks
 		},
 		NewTap:        func() Tap { return new(anthropic.StreamTap) },
 		JSONUsage:     anthropic.ResponseUsage,
-		Classify:      failover.Classify,
+		Classify:      anthropic.Classify,
 		StreamOpening: anthropic.StreamOpening,
 		// A Claude-compatible mirror in front of subscriptions reports
 		// their plan windows too.
@@ -47,12 +49,3 @@ var anthropicKinds = []*Provider{
 }
 
 var anthropicMark = Mark{Letter: "A", RGB: 0xc15f3c} // Anthropic's clay
-
-// anthropicAuth presents the secret as how says, with the betas the
-// account's kind needs.
-func anthropicAuth(h http.Header, a pool.Account, how pool.AuthHeader, secret string) {
-	anthropic.SetAuth(h, how, secret)
-	if need := anthropic.AccountBetas(a.Kind); len(need) > 0 {
-		h.Set("Anthropic-Beta", anthropic.MergeBeta(h.Values("Anthropic-Beta"), need...))
-	}
-}

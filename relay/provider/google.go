@@ -3,7 +3,6 @@ package provider
 import (
 	"net/http"
 
-	"keypool/relay/failover"
 	"keypool/relay/gemini"
 	"keypool/relay/pool"
 )
@@ -15,15 +14,16 @@ var googleKinds = []*Provider{
 		Kind: pool.KindGemini, Label: "Google login", Vendor: "Google", Mark: googleMark,
 		Protocols: []pool.Protocol{pool.ProtocolGemini},
 		API:       APICodeAssist,
-		OAuth:     "gemini", LoginNames: []string{"gemini", "google"},
-		Base: baseOr(gemini.DefaultCodeAssistBase),
+		OAuth:     "gemini", LoginNames: []string{"gemini", "google"}, LoginLabel: "Google (Gemini, Code Assist)",
+		LoginNote: "Google ended Login with Google for individual Gemini accounts on 2026-06-18; Code Assist Standard/Enterprise and Workspace accounts still work.",
+		Base:      baseOr(gemini.DefaultCodeAssistBase),
 		Auth: func(h http.Header, a pool.Account, secret string) {
 			h.Del("X-Goog-Api-Key")
 			bearer(h, a, secret)
 		},
 		NewTap:        func() Tap { return new(gemini.StreamTap) },
 		JSONUsage:     gemini.ResponseUsage,
-		Classify:      failover.ClassifyGemini,
+		Classify:      gemini.Classify,
 		StreamOpening: gemini.StreamOpening,
 	},
 	{
@@ -34,7 +34,7 @@ var googleKinds = []*Provider{
 		Auth:          func(h http.Header, _ pool.Account, secret string) { gemini.SetAuth(h, secret) },
 		NewTap:        func() Tap { return new(gemini.StreamTap) },
 		JSONUsage:     gemini.ResponseUsage,
-		Classify:      failover.ClassifyGemini,
+		Classify:      gemini.Classify,
 		StreamOpening: gemini.StreamOpening,
 	},
 }

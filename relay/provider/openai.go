@@ -3,7 +3,6 @@ package provider
 import (
 	"net/http"
 
-	"keypool/relay/failover"
 	"keypool/relay/openai"
 	"keypool/relay/pool"
 )
@@ -15,12 +14,14 @@ var openAIKinds = []*Provider{
 		Kind: pool.KindCodexOAuth, Label: "ChatGPT", Vendor: "OpenAI", Mark: openAIMark,
 		Protocols: []pool.Protocol{pool.ProtocolResponses},
 		API:       APIResponses,
-		OAuth:     "codex", LoginNames: []string{"codex", "chatgpt"},
-		Base:          openai.BaseURL,
-		Auth:          openai.SetAuth,
+		OAuth:     "codex", LoginNames: []string{"codex", "chatgpt"}, LoginLabel: "ChatGPT (Codex)",
+		DeviceLogin:   true,
+		Base:          baseOr(openai.DefaultCodexBase),
+		Auth:          openai.SetCodexAuth,
+		StreamFault:   openai.StreamFault,
 		NewTap:        func() Tap { return new(openai.StreamTap) },
 		JSONUsage:     openai.ResponseUsage,
-		Classify:      failover.ClassifyOpenAI,
+		Classify:      openai.Classify,
 		StreamOpening: openai.StreamOpening,
 		PlanQuota:     openai.PlanQuota,
 	},
@@ -28,11 +29,12 @@ var openAIKinds = []*Provider{
 		Kind: pool.KindOpenAIResponses, Label: "OpenAI API", Vendor: "OpenAI", Mark: openAIMark,
 		Protocols:     []pool.Protocol{pool.ProtocolResponses},
 		API:           APIResponses,
-		Base:          openai.BaseURL,
-		Auth:          openai.SetAuth,
+		Base:          baseOr(openai.DefaultAPIBase),
+		Auth:          bearer,
+		StreamFault:   openai.StreamFault,
 		NewTap:        func() Tap { return new(openai.StreamTap) },
 		JSONUsage:     openai.ResponseUsage,
-		Classify:      failover.ClassifyOpenAI,
+		Classify:      openai.Classify,
 		StreamOpening: openai.StreamOpening,
 		PlanQuota:     openai.PlanQuota, // a Codex-compatible backend may report a plan
 	},
@@ -44,9 +46,10 @@ var openAIKinds = []*Provider{
 		NeedsAPIURL:   true,
 		Base:          func(a pool.Account) string { return a.APIURL },
 		Auth:          bearer,
+		StreamFault:   openai.StreamFault,
 		NewTap:        func() Tap { return new(openai.ChatTap) },
 		JSONUsage:     openai.ChatUsage,
-		Classify:      failover.ClassifyOpenAI,
+		Classify:      openai.Classify,
 		StreamOpening: openai.ChatOpening,
 	},
 }
@@ -54,7 +57,4 @@ var openAIKinds = []*Provider{
 var openAIMark = Mark{Letter: "O", RGB: 0x10a37f} // OpenAI's green
 
 // bearer presents the secret as a bearer token and nothing else.
-func bearer(h http.Header, _ pool.Account, secret string) {
-	h.Del("X-Api-Key")
-	h.Set("Authorization", "Bearer "+secret)
-}
+func bearer(h http.Header, _ pool.Account, secret string) { openai.SetAuth(h, secret) }

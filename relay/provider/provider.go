@@ -60,6 +60,13 @@ type Provider struct {
 	// `keypool login NAME` accepts for it, the first one shown.
 	OAuth      string
 	LoginNames []string
+	// LoginLabel names a browser login's kind in the window's login
+	// dialog: "Claude (Pro/Max)"; LoginNote is said when it starts, if
+	// anything must be known first; DeviceLogin: it can log in with a
+	// device code instead of a browser on this computer.
+	LoginLabel  string
+	LoginNote   string
+	DeviceLogin bool
 	// NeedsAPIURL: the kind has no default upstream, so an account must
 	// name one.
 	NeedsAPIURL bool
@@ -84,11 +91,25 @@ type Provider struct {
 	// Overage reads a subscription's paid extra usage from an answer's
 	// headers (ok: the answer reports it); nil for kinds without one.
 	Overage func(h http.Header) (o pool.Overage, ok bool)
+	// StreamFault reads an error a stream reports inside itself (the
+	// tap's error type): ok when it is the account's fault, which rests
+	// it for reason (a plan's usage limit: pool.ReasonQuota); nil for
+	// kinds whose streams report none.
+	StreamFault func(errType string) (reason pool.Reason, ok bool)
 }
 
 // IsOAuth reports whether the kind holds OAuth tokens (a bearer access
 // token that is refreshed) rather than an API key.
 func (p *Provider) IsOAuth() bool { return p.OAuth != "" }
+
+// StreamFaultOf is StreamFault's verdict on errType; false for a kind
+// without the hook, or no error.
+func (p *Provider) StreamFaultOf(errType string) (pool.Reason, bool) {
+	if p.StreamFault == nil || errType == "" {
+		return "", false
+	}
+	return p.StreamFault(errType)
+}
 
 // Serves reports whether every account of the kind answers protocol proto.
 func (p *Provider) Serves(proto pool.Protocol) bool { return slices.Contains(p.Protocols, proto) }
@@ -106,8 +127,22 @@ func (p *Provider) Converts(proto pool.Protocol) bool {
 	return proto == pool.ProtocolChat && p.API == APIAnthropic
 }
 
-// table holds every kind, in the order they are listed to people.
+// table holds every kind, in the order they are listed to people: the
+// built-in kinds, then those Register added.
 var table = slices.Concat(anthropicKinds, openAIKinds, googleKinds)
+
+// Register adds kind p to the table, after the others. A kind defined in a
+// file of its own (or in a test) calls it from an init function: the
+// table is read without a lock, so nothing may register once the relay,
+// the app or the window runs. A kind registered twice is a programming
+// error.
+func Register(p *Provider) {
+	if byKind[p.Kind] != nil {
+		panic("provider: kind " + string(p.Kind) + " registered twice")
+	}
+	table = append(table, p)
+	byKind[p.Kind] = p
+}
 
 // byKind indexes table. The relay looks a kind up on every request.
 var byKind = func() map[pool.Kind]*Provider {

@@ -1,36 +1,38 @@
-package failover
+package openai
 
 import (
 	"net/http"
 	"time"
 
-	"keypool/relay/openai"
+	"keypool/relay/failover"
 	"keypool/relay/pool"
 )
 
-// ClassifyOpenAI is the failover table for OpenAI's Responses API and the
+var _ failover.Classifier = Classify
+
+// Classify is the failover table for OpenAI's Responses API and the
 // ChatGPT backend: a plan's usage limit (usage_limit_reached, with its reset
 // time) cools the account until then; an exhausted API balance rests it; a
 // throttle cools it until retry-after or the rate-limit reset. OpenAI's
 // limits are per account, so the model family plays no part.
-func ClassifyOpenAI(status int, h http.Header, body []byte, _ pool.Family, now time.Time, p Policy) Verdict {
+func Classify(status int, h http.Header, body []byte, _ pool.Family, now time.Time, p failover.Policy) failover.Verdict {
 	if status != http.StatusTooManyRequests {
-		return common(status, now, p)
+		return failover.Common(status, now, p)
 	}
-	e := openai.ParseError(body, now)
+	e := ParseError(body, now)
 	switch {
 	case e.Type == "usage_limit_reached" || e.Code == "usage_limit_reached":
 		reset := e.ResetsAt
 		if reset.IsZero() {
 			// No time in the body: the headers' spent window says when.
-			reset = spentReset(openai.PlanQuota(h))
+			reset = spentReset(PlanQuota(h))
 		}
-		return quota(pool.FamilyAll, reset, now, p, "429 plan usage limit reached")
+		return failover.Quota(pool.FamilyAll, reset, now, p, "429 plan usage limit reached")
 	case e.Code == "insufficient_quota" || e.Type == "insufficient_quota":
-		return unavailable(now, p, "429 insufficient quota")
+		return failover.Unavailable(now, p, "429 insufficient quota")
 	}
-	if d, ok := retryAfter(h, now); ok {
-		return throttle(now.Add(d), "429 throttled (retry-after)")
+	if d, ok := failover.RetryAfter(h, now); ok {
+		return failover.Throttle(now.Add(d), "429 throttled (retry-after)")
 	}
 	var reset time.Duration
 	for _, k := range []string{"X-Ratelimit-Reset-Requests", "X-Ratelimit-Reset-Tokens"} {
@@ -39,9 +41,9 @@ func ClassifyOpenAI(status int, h http.Header, body []byte, _ pool.Family, now t
 		}
 	}
 	if reset > 0 {
-		return throttle(now.Add(reset), "429 throttled (limit reset)")
+		return failover.Throttle(now.Add(reset), "429 throttled (limit reset)")
 	}
-	return throttle(now.Add(p.RateLimitCooldown), "429 throttled")
+	return failover.Throttle(now.Add(p.RateLimitCooldown), "429 throttled")
 }
 
 // spentReset is when the last of the used-up plan windows resets, or zero
