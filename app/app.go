@@ -513,7 +513,7 @@ func (a *App) WarningFor(host string) string {
 		return ""
 	}
 	return "Keypool listens on " + host + " without TLS: client keys travel in the clear. " +
-		"Set [server] tls_cert and tls_key (or --tls-cert and --tls-key), or keep it on 127.0.0.1 behind Caddy or tailscale serve (README: Keypool on a server)."
+		"Set [server] tls_cert and tls_key (or --tls-cert and --tls-key), or keep it on 127.0.0.1 behind Caddy or tailscale serve (docs/server.md)."
 }
 
 // Config is the configuration the app runs with.

@@ -135,7 +135,7 @@ var unitDir string
 
 func unitPath(system bool) (string, error) {
 	if runtime.GOOS != "linux" {
-		return "", errors.New("keypool service writes systemd units, on Linux; on macOS a LaunchAgent does the same (README: Keypool on a server)")
+		return "", errors.New("keypool service writes systemd units, on Linux; on macOS a LaunchAgent does the same (docs/server.md)")
 	}
 	if unitDir != "" {
 		return filepath.Join(unitDir, autostart.UnitName), nil

@@ -15,7 +15,7 @@ import (
 	"keypool/relay/relaytest"
 )
 
-// TestFailoverTable drives each row of README's failover table through
+// TestFailoverTable drives each row of the failover table (docs/failover.md) through
 // real HTTP: account "a" (preferred) answers as scripted, "b" is healthy.
 func TestFailoverTable(t *testing.T) {
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)

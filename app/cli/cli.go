@@ -47,7 +47,7 @@ var errUsage = errors.New("usage")
 const usage = `Keypool pools your AI accounts behind one relay on 127.0.0.1.
 
 Usage:
-  keypool [--hidden] [--data-dir DIR] [--port N]
+  keypool [--hidden] [--config FILE] [--data-dir DIR] [--port N]
                                    the desktop app: window, tray and relay (no display: headless;
                                    --hidden: tray only, as at login)
   keypool serve [--config FILE] [--data-dir DIR] [--host H] [--port N]
@@ -76,9 +76,11 @@ Usage:
                                    one pool per project: a profile's own client key is served
                                    by its accounts only
   keypool env claude|codex|gemini [--shell bash|zsh|fish|powershell|cmd] [--url URL]
+                [--config FILE] [--data-dir DIR]
                                    print the exports that point a CLI at the relay
-  keypool connect|disconnect claude|codex|gemini [--statusline] [--url URL]
-                [--project DIR --profile NAME]
+  keypool connect claude|codex|gemini [--statusline] [--url URL]
+                [--project DIR --profile NAME] [--config FILE] [--data-dir DIR]
+  keypool disconnect claude|codex|gemini [--project DIR] [--config FILE] [--data-dir DIR]
                                    write (or undo) a CLI's own config to use Keypool
                                    (--project: that folder's config, served by a profile)
                                    (--url: a Keypool on another machine; its client key
@@ -87,15 +89,17 @@ Usage:
   keypool statusline [--config FILE] [--data-dir DIR]
                                    one line for Claude Code's statusLine: this session's
                                    account, its fullest window, the pool's runway
-  keypool clients [--data-dir DIR] which CLIs are connected, and which projects
+  keypool clients [--config FILE] [--data-dir DIR]
+                                   which CLIs are connected, and which projects
   keypool usage [--since 24h|7d|today|yesterday|DATE] [--format csv|json] [--by account|model|client|profile]
+                [--config FILE] [--data-dir DIR]
                                    export usage records, or totals per day
   keypool autostart on|off|status  start Keypool at login (in the tray only)
   keypool version                  print the version
 
 Point the CLIs at it (the key: one of api_keys):
   Claude Code: ANTHROPIC_BASE_URL=http://127.0.0.1:3000 ANTHROPIC_AUTH_TOKEN=<key>
-  Codex CLI:   a model provider with base_url http://127.0.0.1:3000/openai/v1 (see README)
+  Codex CLI:   openai_base_url = "http://127.0.0.1:3000/openai/v1" in ~/.codex/config.toml (keypool connect codex)
   Gemini CLI:  GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:3000/gemini GEMINI_API_KEY=<key>
 
 Run "keypool COMMAND --help" for a command's flags.

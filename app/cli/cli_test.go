@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -65,28 +63,5 @@ func TestRunCommands(t *testing.T) {
 	}
 	if code := ExitCode(errors.Join(errUsage)); code != 2 {
 		t.Errorf("ExitCode(a usage error) = %d, want 2", code)
-	}
-}
-
-// TestHelpListsReadmeFlags: every flag the README shows is in --help.
-func TestHelpListsReadmeFlags(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	if err := run(context.Background(), []string{"--help"}, strings.NewReader(""), &out, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	// The flags of every keypool command line the README shows, up to the
-	// end of its code span or line (not gnome-keyring-daemon's or the fyne
-	// CLI's).
-	flags := regexp.MustCompile(`--[a-z][a-z-]*`)
-	for _, line := range regexp.MustCompile("keypool [^`\n|]*").FindAllString(string(readme), -1) {
-		for _, flag := range flags.FindAllString(line, -1) {
-			if !strings.Contains(out.String(), flag) {
-				t.Errorf("README documents %s (in %q), want keypool --help to list it", flag, line)
-			}
-		}
 	}
 }

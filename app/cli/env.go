@@ -113,11 +113,19 @@ func autostartCmd(args []string, stdout io.Writer) error {
 // connectCmd writes (or undoes) a CLI's own config to use the relay.
 func connectCmd(args []string, on bool, stdin io.Reader, stdout, stderr io.Writer) error {
 	var p app.Params
-	fs := commonFlags("connect", &p, stderr)
-	statusLine := fs.Bool("statusline", false, "Claude Code: also show this session's account and the pool's runway in its status line")
-	project := fs.String("project", "", "write the CLI's project configuration in this folder instead of the user's own (with --profile)")
-	profile := fs.String("profile", "", "with --project: the profile that serves the project (keypool profiles list)")
-	remote := urlFlag(fs)
+	name := map[bool]string{true: "connect", false: "disconnect"}[on]
+	fs := commonFlags(name, &p, stderr)
+	// Disconnecting undoes what was written: it takes only the folder.
+	var (
+		statusLine      = new(bool)
+		profile, remote = new(string), new(string)
+		project         = fs.String("project", "", "the CLI's project configuration in this folder instead of the user's own")
+	)
+	if on {
+		statusLine = fs.Bool("statusline", false, "Claude Code: also show this session's account and the pool's runway in its status line")
+		profile = fs.String("profile", "", "with --project: the profile that serves the project (keypool profiles list)")
+		remote = urlFlag(fs)
+	}
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err

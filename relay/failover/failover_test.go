@@ -152,7 +152,7 @@ func run(t *testing.T, classify failover.Classifier, tests []classifierCase) {
 	}
 }
 
-// TestCommonRows walks the rows of README's failover table that every
+// TestCommonRows walks the rows of the failover table (docs/failover.md) that every
 // provider shares through each classifier, with no body to read.
 func TestCommonRows(t *testing.T) {
 	classifiers := []struct {

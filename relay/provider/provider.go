@@ -4,7 +4,7 @@
 // its answers, how it logs in, what the config file requires of it, and how
 // it is named and marked for people. The relay, the app and the desktop app
 // all read this table; a kind is added by writing one file here (see
-// README, "Adding a provider").
+// docs/providers.md).
 package provider
 
 import (

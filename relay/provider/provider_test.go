@@ -30,6 +30,9 @@ func TestEveryKindIsWhole(t *testing.T) {
 			if !slices.Contains(apis, p.API) {
 				t.Errorf("%s: API = %q, want one of %v", p.Kind, p.API, apis)
 			}
+			if p.IsOAuth() && p.LoginLabel == "" {
+				t.Errorf("%s logs in with a browser but has no LoginLabel for the window's login dialog", p.Kind)
+			}
 			if got, want := p.IsOAuth(), len(p.LoginNames) > 0; got != want {
 				t.Errorf("%s: IsOAuth() = %v but LoginNames = %v: an OAuth kind needs a login name and only it", p.Kind, got, p.LoginNames)
 			}
