@@ -8,8 +8,13 @@ BIN := build/keypool
 HEADLESS_BIN := build/keypool-headless
 # The headless binary's archive, for servers (make package).
 HEADLESS_TAR = build/keypool-headless-$(shell $(GO) env GOOS)-$(shell $(GO) env GOARCH).tar.xz
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X keypool/app.Version=$(VERSION)
+# The version: the nearest vX.Y.Z tag as git describe gives it (app/version
+# turns it into a semantic version), the commit and the build date.
+DESCRIBE ?= $(shell git describe --tags --long --dirty --match 'v[0-9]*.[0-9]*.[0-9]*' 2>/dev/null)
+COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS := -s -w -X keypool/app/version.describe=$(DESCRIBE) -X keypool/app/version.commit=$(COMMIT) \
+	-X keypool/app/version.buildDate=$(BUILD_DATE)
 # Debian packages the build and tests need beyond Go, gcc and git.
 DEB_PKGS := ca-certificates
 # The keychain tests (scripts/with-keyring.sh): dbus-run-session comes with

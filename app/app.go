@@ -23,6 +23,7 @@ import (
 	"keypool/app/secrets"
 	"keypool/app/store"
 	"keypool/app/tokens"
+	"keypool/app/version"
 	"keypool/relay"
 	"keypool/relay/guard"
 	"keypool/relay/pool"
@@ -212,6 +213,7 @@ func (a *App) openRelay(p Params) error {
 		Usage:                notifyingSink{a.store, a.changed},
 		Cost:                 a.prices.Cost,
 		Today:                a.today,
+		Version:              version.Get().Version,
 		ClientKeys:           cfg.APIKeys,
 		ClientModels:         clientModels(cfg.AllowedModels),
 		ModelMap:             cfg.Models,

@@ -10,6 +10,7 @@ import (
 	"keypool/app/clients"
 	"keypool/app/secrets"
 	"keypool/app/store"
+	"keypool/app/version"
 	"keypool/relay"
 	"keypool/relay/pool"
 )
@@ -89,9 +90,11 @@ const (
 // QuotaText is plan windows in words, joined by sep.
 func QuotaText(qs []Quota, sep string) string { return pool.QuotaText(qs, sep) }
 
-// Version is Keypool's version, set at build time with
-// -ldflags "-X keypool/app.Version=…".
-var Version = "dev"
+// VersionInfo is a build's version: semantic version, commit and date.
+type VersionInfo = version.Info
+
+// Version is this build's version (see app/version).
+func Version() VersionInfo { return version.Get() }
 
 // Health is the relay's state now.
 func (a *App) Health() Health { return a.relay.Health() }

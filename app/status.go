@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -195,8 +196,8 @@ func statusFromRelay(ctx context.Context, dbPath, key string, w io.Writer) error
 	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
 		return fmt.Errorf("read %s: %w", url, err)
 	}
-	fmt.Fprintf(w, "Keypool relay: running at %s (pid %d, since %s) — %s\n\n",
-		base, ri.PID, ri.Started.Local().Format("2006-01-02 15:04"), h.Status)
+	fmt.Fprintf(w, "Keypool relay %s: running at %s (pid %d, since %s) — %s\n\n",
+		cmp.Or(h.Version, "(version unknown)"), base, ri.PID, ri.Started.Local().Format("2006-01-02 15:04"), h.Status)
 	printHealth(w, h)
 	// The client keys, from the relay's control socket (a relay that serves
 	// a config file has none of its own).

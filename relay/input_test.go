@@ -116,6 +116,7 @@ func TestHealthAndMetrics(t *testing.T) {
 		c.Today = func() map[string]relay.DayStats {
 			return map[string]relay.DayStats{"a": {Counts: relay.Counts{Requests: 3}, Usage: relay.Usage{InputTokens: 7}}}
 		}
+		c.Version = "1.4.0-3-g1a2b3c4"
 	})
 	h.srv.SetAccounts(append(accountsOf(h), pool.Account{ID: "g", Kind: pool.Kind("from-a-later-version"), Enabled: true}))
 	h.ups["a"].Push(relaytest.Reply{Status: 401, Body: relaytest.Error("authentication_error", "bad key")})
@@ -132,6 +133,9 @@ func TestHealthAndMetrics(t *testing.T) {
 	states := map[string]string{}
 	for _, a := range hl.Accounts {
 		states[a.ID] = string(a.State)
+	}
+	if hl.Version != "1.4.0-3-g1a2b3c4" {
+		t.Errorf("health version = %q, want the build's 1.4.0-3-g1a2b3c4", hl.Version)
 	}
 	if hl.Status != "degraded" || states["a"] != "unavailable" || states["b"] != "ready" || states["g"] != "not_supported" {
 		t.Errorf("health = %s", b)

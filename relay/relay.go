@@ -66,6 +66,7 @@ type Config struct {
 	Bindings    sched.Bindings             // nil: in memory only
 	Usage       UsageSink                  // nil: records are dropped
 	Today       func() map[string]DayStats // optional: per-account traffic shown in /health
+	Version     string                     // the build's version, shown in /health
 
 	ClientKeys []string // none: open, every client is "anonymous"
 	// Profiles are named subsets of the accounts, each served to the

@@ -202,8 +202,10 @@ func reasonLabel(err error) string {
 
 // Health is what /health reports: each account and its state. No secrets.
 type Health struct {
-	Status   string          `json:"status"` // ok, degraded (some accounts out), unavailable (none can serve, or blocked)
-	Time     time.Time       `json:"time"`
+	Status string    `json:"status"` // ok, degraded (some accounts out), unavailable (none can serve, or blocked)
+	Time   time.Time `json:"time"`
+	// Version is the build's version, as the app gave it (Config.Version).
+	Version  string          `json:"version,omitempty"`
 	Accounts []AccountHealth `json:"accounts"`
 	// Store is set when usage records are not reaching the disk; the relay
 	// serves on regardless.
@@ -281,7 +283,7 @@ func (s *Server) Health() Health {
 	if s.cfg.Today != nil {
 		today = s.cfg.Today()
 	}
-	h := Health{Time: now, Accounts: make([]AccountHealth, 0, len(set.all))}
+	h := Health{Time: now, Version: s.cfg.Version, Accounts: make([]AccountHealth, 0, len(set.all))}
 	ready := 0
 	for _, e := range set.all {
 		a := AccountHealth{ID: e.acct.ID, Name: e.acct.Name, Type: e.acct.Kind,

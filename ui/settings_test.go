@@ -70,3 +70,12 @@ func TestSettingsPlainHTTPWarning(t *testing.T) {
 		}
 	})
 }
+
+// Settings says which Keypool this is: its version, commit and build date.
+func TestSettingsShowsTheVersion(t *testing.T) {
+	f := newFixture(t)
+	want := "Keypool " + app.Version().String()
+	if text := allText(f.ui.settings.content); !strings.Contains(text, want) || !strings.Contains(want, "0.0.0-dev") {
+		t.Errorf("Settings:\n%s\nwant %q (a test build: 0.0.0-dev)", text, want)
+	}
+}

@@ -51,6 +51,7 @@ type settingsView struct {
 	list     *widget.List
 	connects map[app.Client]*connectRow
 	avoid    *widget.Select // avoid_runout_minutes
+	version  *widget.Label  // this build's version
 	runway   *widget.Select // [notify] runway_minutes
 	paidCap  *widget.Entry  // [spend] paid_daily_usd
 	content  fyne.CanvasObject
@@ -164,6 +165,7 @@ func newSettingsView(u *UI) *settingsView {
 		}
 	}
 	logPath := app.LogPath(u.core.DatabasePath())
+	v.version = widget.NewLabel("Keypool " + app.Version().String())
 	bottom := container.NewVBox(
 		container.NewHBox(widget.NewLabel("Equal-priority accounts share work by"), strategy, widget.NewLabel("(from the next start)")),
 		explain,
@@ -176,6 +178,7 @@ func newSettingsView(u *UI) *settingsView {
 		login,
 		container.NewHBox(widget.NewLabel("Log: "+logPath),
 			widget.NewButton("Copy path", func() { u.fapp.Clipboard().SetContent(logPath) })),
+		v.version,
 		widget.NewLabel("The theme follows the system."))
 	// Scrolls when the window is smaller than everything here.
 	v.content = container.NewVScroll(container.NewBorder(top, bottom, nil, nil, v.list))

@@ -148,7 +148,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "statusline":
 		return statuslineCmd(ctx, args, stdin, stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, "keypool", app.Version)
+		fmt.Fprintln(stdout, "keypool", app.Version())
 		return nil
 	case "help":
 		fmt.Fprint(stdout, usage)
@@ -258,7 +258,7 @@ func runRelay(ctx context.Context, p app.Params, stdout, stderr io.Writer) error
 	}
 	defer a.Close()
 	accounts := len(a.Health().Accounts)
-	log.Info("keypool relay listening", "url", a.URL(), "version", app.Version, "accounts", accounts, "database", a.DatabasePath())
+	log.Info("keypool relay listening", "url", a.URL(), "version", app.Version().Version, "accounts", accounts, "database", a.DatabasePath())
 	if w := a.Warning(); w != "" && !log.Enabled(ctx, slog.LevelWarn) {
 		// Open logged it; said once, here, when the log level hides it.
 		fmt.Fprintln(stderr, "Warning:", w)

@@ -27,7 +27,7 @@ func TestRunCommands(t *testing.T) {
 		wantOut string
 	}{
 		{"help", []string{"--help"}, "", "keypool status"},
-		{"version", []string{"version"}, "", "keypool "},
+		{"version", []string{"version"}, "", "keypool 0.0.0-dev"},
 		{"unknown_command", []string{"frobnicate"}, "unknown command", ""},
 		{"bad_config_names_file_line_key", []string{"serve", "--config", bad}, bad + ":9: accounts[0].auth_header", ""},
 		{"missing_config", []string{"serve", "--config", filepath.Join(dir, "nope.toml")}, "nope.toml", ""},

@@ -20,7 +20,6 @@ import (
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
-
 )
 
 // Values of Account.AuthHeader.

@@ -71,7 +71,7 @@ func Run(ctx context.Context, p app.Params, hidden bool, stdout, stderr io.Write
 
 	// The name the tray shows as its title; a build without fyne package
 	// has no packaged metadata and would show the app id.
-	fyneapp.SetMetadata(fyne.AppMetadata{ID: "app.keypool.keypool", Name: "Keypool", Version: app.Version})
+	fyneapp.SetMetadata(fyne.AppMetadata{ID: "app.keypool.keypool", Name: "Keypool", Version: app.Version().Version})
 	fa := fyneapp.NewWithID("app.keypool.keypool")
 	fa.SetIcon(ui.Icon)
 	// runCtx is the core's and its window's lifetime: until Fyne's loop
