@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -178,7 +177,9 @@ func TestAddWithoutSessionBusLeavesNoProcess(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if left := marked(marker); len(left) > 0 {
 		for pid := range left {
-			syscall.Kill(pid, syscall.SIGKILL)
+			if p, err := os.FindProcess(pid); err == nil {
+				p.Kill()
+			}
 		}
 		t.Errorf("processes left behind by a failed accounts add (pid: command): %v, want none", left)
 	}
