@@ -7,6 +7,7 @@ package app
 import (
 	"cmp"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -71,6 +72,9 @@ type Params struct {
 	// RefreshToken exchanges a refresh token for an OAuth account; nil: the
 	// provider's real token endpoint.
 	RefreshToken func(ctx context.Context, kind pool.Kind, client *http.Client, refreshToken string) (tokens.Token, error)
+	// ReleaseKey checks the release manifest's signature; nil: the
+	// release key compiled in (tests sign with a throwaway key).
+	ReleaseKey ed25519.PublicKey
 }
 
 // App is a running Keypool: the store, the relay, and the components Run
@@ -107,6 +111,9 @@ type App struct {
 	// kcErr is why the keychain could not be read while Open read the
 	// accounts; from then on the keychain wait holds that state.
 	kcErr error
+
+	// updates looks for a newer Keypool, when the user lets it.
+	updates *updateCheck
 
 	onShow atomic.Pointer[func()] // what a second launch does (OnShow)
 	// changes holds one pending "what the window shows may have changed"
@@ -162,6 +169,7 @@ func Open(p Params) (_ *App, err error) {
 	a.relay.SetPaidDailyCap(a.PaidDailyCap())
 	a.loadFolderRoutes()
 	a.quota = quotaSaver{relay: a.relay, store: a.store, log: a.log}
+	a.updates = newUpdateCheck(a, p.ReleaseKey)
 	a.quota.load()
 	srv := a.cfg.Server
 	if a.server, err = listenRelay(p.Listener, a.cfg.Addr(), a.relay, serverTLS{srv.TLSCert, srv.TLSKey}, a.files.RunFile(), a.log); err != nil {
@@ -214,6 +222,7 @@ func (a *App) openRelay(p Params) error {
 		Cost:                 a.prices.Cost,
 		Today:                a.today,
 		Version:              version.Get().Version,
+		Update:               a.newerVersion,
 		ClientKeys:           cfg.APIKeys,
 		ClientModels:         clientModels(cfg.AllowedModels),
 		ModelMap:             cfg.Models,
@@ -540,7 +549,7 @@ func (a *App) Run(ctx context.Context) error {
 	// Then the workers that change what the store holds: a refresh in
 	// flight saves its rotated token, the plan readings are saved a last
 	// time, and the keychain wait ends.
-	workers := []component{refresher{tokens: a.tokens, accounts: a.oauthAccounts}, a.quota, a.keychain}
+	workers := []component{refresher{tokens: a.tokens, accounts: a.oauthAccounts}, a.quota, a.keychain, a.updates}
 	if a.logAlerts {
 		workers = append(workers, alertLog{a})
 	}

@@ -20,6 +20,7 @@ import (
 	"keypool/app/config"
 	"keypool/app/secrets"
 	"keypool/app/store"
+	"keypool/app/version"
 	"keypool/relay"
 	"keypool/relay/pool"
 	"keypool/relay/provider"
@@ -51,7 +52,12 @@ func Status(ctx context.Context, p Params, w io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(w, "Keypool relay: not running (data: %s)\n\n", dbPath)
-	h := relay.Health{Time: now}
+	h := relay.Health{Time: now, Version: version.Get().Version}
+	if on := cfg.Updates.Check; on != nil && *on || on == nil && settingIs(st, settingUpdatesCheck, "on") {
+		if r, ok := storedRelease(st.Setting); ok {
+			h.Update = &relay.NewerVersion{Version: r.Version, Notes: r.Notes}
+		}
+	}
 	byAccount := map[string]*relay.DayStats{}
 	if p.ConfigPath != "" {
 		for _, ca := range cfg.Accounts {
@@ -110,6 +116,12 @@ func Status(ctx context.Context, p Params, w io.Writer) error {
 		printStoredClientKeys(w, st, p.Keychain)
 	}
 	return nil
+}
+
+// settingIs reports whether st's setting key holds want.
+func settingIs(st *store.Store, key, want string) bool {
+	v, err := st.Setting(key)
+	return err == nil && v == want
 }
 
 // keychainOpen reports whether keys can be read without asking the user:
@@ -245,6 +257,9 @@ func printHealth(w io.Writer, h relay.Health) {
 	fmt.Fprintln(w, "\nUsage columns are today's (local time); a request that failed over counts on each account it tried.")
 	printRunway(w, h)
 	printPaid(w, h)
+	if u := h.Update; u != nil {
+		fmt.Fprintf(w, "\nUpdate: Keypool %s is available (this is %s): %s\n  keypool update installs it (or your package manager, if it installed Keypool).\n", u.Version, cmp.Or(h.Version, "unknown"), u.Notes)
+	}
 	printAttempts(w, h)
 	printFixes(w, h)
 }

@@ -67,6 +67,7 @@ type Config struct {
 	Usage       UsageSink                  // nil: records are dropped
 	Today       func() map[string]DayStats // optional: per-account traffic shown in /health
 	Version     string                     // the build's version, shown in /health
+	Update      func() *NewerVersion       // optional: a newer release the app found, shown in /health
 
 	ClientKeys []string // none: open, every client is "anonymous"
 	// Profiles are named subsets of the accounts, each served to the

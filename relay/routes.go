@@ -204,8 +204,10 @@ func reasonLabel(err error) string {
 type Health struct {
 	Status string    `json:"status"` // ok, degraded (some accounts out), unavailable (none can serve, or blocked)
 	Time   time.Time `json:"time"`
-	// Version is the build's version, as the app gave it (Config.Version).
+	// Version is the build's version, as the app gave it (Config.Version),
+	// and Update a newer release, when the app's update check found one.
 	Version  string          `json:"version,omitempty"`
+	Update   *NewerVersion   `json:"update,omitempty"`
 	Accounts []AccountHealth `json:"accounts"`
 	// Store is set when usage records are not reaching the disk; the relay
 	// serves on regardless.
@@ -226,6 +228,12 @@ type Health struct {
 	Paying []PaidEpisode `json:"paying,omitempty"`
 	// PaidCap is the pool-wide daily cap on paid answers, when one is set.
 	PaidCap *PaidCap `json:"paid_cap,omitempty"`
+}
+
+// NewerVersion is a newer release of Keypool than the one running.
+type NewerVersion struct {
+	Version string `json:"version"`
+	Notes   string `json:"notes,omitempty"` // the release notes' address
 }
 
 // AccountHealth is one account in /health.
@@ -284,6 +292,9 @@ func (s *Server) Health() Health {
 		today = s.cfg.Today()
 	}
 	h := Health{Time: now, Version: s.cfg.Version, Accounts: make([]AccountHealth, 0, len(set.all))}
+	if s.cfg.Update != nil {
+		h.Update = s.cfg.Update()
+	}
 	ready := 0
 	for _, e := range set.all {
 		a := AccountHealth{ID: e.acct.ID, Name: e.acct.Name, Type: e.acct.Kind,

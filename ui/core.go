@@ -82,6 +82,11 @@ type settingsCore interface {
 	PaidDailyCap() float64
 	SetPaidDailyCap(usd float64) error
 	SetListen(host string, port int) error
+	// UpdateCheck: whether Keypool looks for a newer version once a day,
+	// and whether the user was asked; UpdateAvailable what it found.
+	UpdateCheck() (on, asked bool)
+	SetUpdateCheck(on bool) error
+	UpdateAvailable() (app.Release, bool)
 }
 
 var _ Core = (*app.App)(nil)

@@ -79,3 +79,43 @@ func TestSettingsShowsTheVersion(t *testing.T) {
 		t.Errorf("Settings:\n%s\nwant %q (a test build: 0.0.0-dev)", text, want)
 	}
 }
+
+// The first time the window shows, Keypool asks whether it may look for
+// new versions; the answer is kept, Settings changes it, and a newer
+// release shows in Settings and in the tray.
+func TestUpdateQuestionAndSettings(t *testing.T) {
+	f := newFixture(t)
+	f.ui.show()
+	if f.ui.updateQuestion == nil {
+		t.Fatal("the first show asked nothing, want the update question")
+	}
+	f.ui.updateQuestion.Confirm() // "Check daily"
+	if on, asked := f.core.UpdateCheck(); !on || !asked {
+		t.Errorf("after Check daily: UpdateCheck = %v, %v; want on, asked", on, asked)
+	}
+	if !f.ui.settings.updates.Checked {
+		t.Error("Settings' check box is off after the answer, want it on")
+	}
+	f.ui.settings.updates.SetChecked(false)
+	if on, _ := f.core.UpdateCheck(); on {
+		t.Error("unchecking Settings' box left the check on")
+	}
+	f.ui.updateQuestion = nil
+	f.ui.askedUpdates.Store(false)
+	f.ui.show()
+	if f.ui.updateQuestion != nil {
+		t.Error("asked again after an answer")
+	}
+
+	// A newer release, as the check saves it.
+	f.core.Store().PutSetting("update_available", `{"version":"99.0.0","notes":"https://example.com/notes/99.0.0"}`)
+	f.ui.settings.updates.SetChecked(true)
+	f.refresh()
+	f.settle()
+	if text := allText(f.ui.settings.content); !strings.Contains(text, "Keypool 99.0.0 is available") {
+		t.Errorf("Settings:\n%s\nwant Keypool 99.0.0 is available", text)
+	}
+	if item := findItem(trayMenu(f.ui.snapshot(true), f.ui.trayActions()), "Keypool 99.0.0 is available: release notes…"); item == nil {
+		t.Errorf("tray menu: %q, want the newer release with its notes", labels(trayMenu(f.ui.snapshot(true), f.ui.trayActions())))
+	}
+}

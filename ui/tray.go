@@ -17,6 +17,7 @@ type trayActions struct {
 	copyEnv  func(client string)
 	pause    func(paused bool)
 	enable   func(id string, on bool)
+	openURL  func(url string) // in the browser
 	quit     func()
 }
 
@@ -32,7 +33,8 @@ func (u *UI) trayActions() trayActions {
 		enable: func(id string, on bool) {
 			u.do(func() error { return u.changeAccounts(func(a *app.Accounts) error { return a.SetEnabled(id, on) }) })
 		},
-		quit: u.quit,
+		openURL: u.openURL,
+		quit:    u.quit,
 	}
 }
 
@@ -57,6 +59,9 @@ func trayMenu(s snapshot, act trayActions) *fyne.Menu {
 	}
 	if c := s.health.PaidCap; c != nil && c.Reached {
 		items = append(items, fyne.NewMenuItem(fmt.Sprintf("⚠ Daily cap on paid answers reached ($%.2f)", c.DailyUSD), act.open))
+	}
+	if up := s.health.Update; up != nil {
+		items = append(items, fyne.NewMenuItem("Keypool "+up.Version+" is available: release notes…", func() { act.openURL(up.Notes) }))
 	}
 	items = append(items, fyne.NewMenuItemSeparator())
 	for _, c := range []string{"Claude Code", "Codex", "Gemini CLI"} {

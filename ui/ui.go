@@ -22,6 +22,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/widget"
 
@@ -56,6 +57,10 @@ type UI struct {
 	// nextReturn is when the first cooling account comes back (Unix
 	// nanoseconds; 0: none), for the hidden window's next wake.
 	nextReturn atomic.Int64
+	// askedUpdates: the first show asked (or did not need to ask) whether
+	// to look for new versions; updateQuestion is that dialog, for tests.
+	askedUpdates   atomic.Bool
+	updateQuestion *dialog.ConfirmDialog
 	// refreshes counts Refresh calls, for tests.
 	refreshes atomic.Int64
 	// loop is whether Fyne's event loop runs (see loop.go).
@@ -82,6 +87,15 @@ func (u *UI) goOwned(wg *sync.WaitGroup, f func()) {
 	if !u.work.Go(func() { defer wg.Done(); f() }) {
 		wg.Done()
 	}
+}
+
+// openURL opens url in the browser, on a goroutine the UI owns.
+func (u *UI) openURL(url string) {
+	u.work.Go(func() {
+		if err := openBrowser(u.life, url); err != nil {
+			u.onMain(func() { dialog.ShowError(fmt.Errorf("open %s: %w", url, err), u.win) })
+		}
+	})
 }
 
 // refreshLater refreshes the views on a goroutine of their own, off the
@@ -174,12 +188,35 @@ func (u *UI) Window() fyne.Window { return u.win }
 // does not run yet. Safe from any goroutine.
 func (u *UI) Show() { u.withLoop(u.show) }
 
-// show shows the window; on Fyne's goroutine.
+// show shows the window; on Fyne's goroutine. The first time, if the
+// user was never asked whether Keypool may look for new versions, it asks.
 func (u *UI) show() {
 	u.visible.Store(true)
 	u.win.Show()
 	u.win.RequestFocus()
 	u.refreshLater()
+	if !u.askedUpdates.Swap(true) {
+		if _, asked := u.core.UpdateCheck(); !asked {
+			u.askUpdates()
+		}
+	}
+}
+
+// askUpdates asks once whether Keypool may look for a newer version; the
+// answer, either way, is kept (Settings changes it).
+func (u *UI) askUpdates() {
+	d := dialog.NewConfirm("Look for new versions?",
+		"Keypool can check once a day whether a newer version is out. It reads a release file signed with Keypool's key; nothing about you or your accounts is sent. You can change this in Settings.",
+		func(yes bool) {
+			if err := u.core.SetUpdateCheck(yes); err != nil {
+				dialog.ShowError(err, u.win)
+			}
+			u.settings.updates.SetChecked(yes)
+		}, u.win)
+	d.SetConfirmText("Check daily")
+	d.SetDismissText("Not now")
+	u.updateQuestion = d
+	d.Show()
 }
 
 // Refresh reads the app's state again and updates the tray and, while the

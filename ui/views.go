@@ -45,16 +45,19 @@ func (u *UI) do(change func() error) {
 // settingsView shows where the relay listens, the local client keys (add,
 // copy, show, revoke) and how to point each CLI at the relay.
 type settingsView struct {
-	u        *UI
-	keys     []app.ClientKeyInfo
-	projects []app.Project // connected to a profile
-	list     *widget.List
-	connects map[app.Client]*connectRow
-	avoid    *widget.Select // avoid_runout_minutes
-	version  *widget.Label  // this build's version
-	runway   *widget.Select // [notify] runway_minutes
-	paidCap  *widget.Entry  // [spend] paid_daily_usd
-	content  fyne.CanvasObject
+	u         *UI
+	keys      []app.ClientKeyInfo
+	projects  []app.Project // connected to a profile
+	list      *widget.List
+	connects  map[app.Client]*connectRow
+	avoid     *widget.Select  // avoid_runout_minutes
+	version   *widget.Label   // this build's version
+	updates   *widget.Check   // the daily update check
+	newer     *fyne.Container // a newer Keypool, with its release notes (hidden: none)
+	newerText *widget.Label
+	runway    *widget.Select // [notify] runway_minutes
+	paidCap   *widget.Entry  // [spend] paid_daily_usd
+	content   fyne.CanvasObject
 }
 
 func newSettingsView(u *UI) *settingsView {
@@ -166,6 +169,23 @@ func newSettingsView(u *UI) *settingsView {
 	}
 	logPath := app.LogPath(u.core.DatabasePath())
 	v.version = widget.NewLabel("Keypool " + app.Version().String())
+	v.updates = widget.NewCheck("Check for a newer Keypool once a day (a release signed with Keypool's key; nothing about you is sent)", nil)
+	if on, _ := u.core.UpdateCheck(); on {
+		v.updates.SetChecked(true)
+	}
+	v.updates.OnChanged = func(on bool) {
+		if err := u.core.SetUpdateCheck(on); err != nil {
+			dialog.ShowError(err, u.win)
+		}
+		u.refreshLater()
+	}
+	v.newerText = widget.NewLabel("")
+	v.newer = container.NewHBox(v.newerText, widget.NewButton("Release notes", func() {
+		if r, ok := u.core.UpdateAvailable(); ok {
+			u.openURL(r.Notes)
+		}
+	}))
+	v.newer.Hide()
 	bottom := container.NewVBox(
 		container.NewHBox(widget.NewLabel("Equal-priority accounts share work by"), strategy, widget.NewLabel("(from the next start)")),
 		explain,
@@ -179,6 +199,8 @@ func newSettingsView(u *UI) *settingsView {
 		container.NewHBox(widget.NewLabel("Log: "+logPath),
 			widget.NewButton("Copy path", func() { u.fapp.Clipboard().SetContent(logPath) })),
 		v.version,
+		v.updates,
+		v.newer,
 		widget.NewLabel("The theme follows the system."))
 	// Scrolls when the window is smaller than everything here.
 	v.content = container.NewVScroll(container.NewBorder(top, bottom, nil, nil, v.list))
@@ -323,6 +345,12 @@ func (v *settingsView) update(s snapshot) {
 	v.list.Refresh()
 	for _, r := range v.connects {
 		r.update(v.u)
+	}
+	if up := s.health.Update; up != nil {
+		v.newerText.SetText("Keypool " + up.Version + " is available: keypool update installs it (or your package manager).")
+		v.newer.Show()
+	} else {
+		v.newer.Hide()
 	}
 }
 

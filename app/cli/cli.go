@@ -95,6 +95,11 @@ Usage:
                 [--config FILE] [--data-dir DIR]
                                    export usage records, or totals per day
   keypool autostart on|off|status  start Keypool at login (in the tray only)
+  keypool update [--rollback] [--config FILE] [--data-dir DIR]
+                                   install the newer Keypool the signed release feed names
+                                   (checked against the release key and its SHA-256; the
+                                   previous binary is kept); --rollback puts it back.
+                                   Installed by a package manager: says which command to run
   keypool version                  print the version
 
 Point the CLIs at it (the key: one of api_keys):
@@ -147,6 +152,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return usageCmd(args, stdout, stderr)
 	case "statusline":
 		return statuslineCmd(ctx, args, stdin, stdout, stderr)
+	case "update":
+		return updateCmd(ctx, args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "keypool", app.Version())
 		return nil

@@ -20,7 +20,7 @@ var helpCommands = []string{
 	"accounts list", "accounts add", "accounts set", "accounts remove", "accounts enable", "accounts disable", "accounts reset",
 	"login", "import", "client-keys list", "client-keys add", "client-keys remove",
 	"profiles list", "profiles add", "profiles remove",
-	"env", "connect", "disconnect", "statusline", "clients", "usage", "autostart",
+	"env", "connect", "disconnect", "statusline", "clients", "usage", "autostart", "update",
 }
 
 // helpArgs is the command line that asks cmd for its flags.

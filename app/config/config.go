@@ -65,6 +65,9 @@ type File struct {
 	Spend Spend
 	// Notify says when the desktop app warns (Keypool addition, [notify]).
 	Notify Notify
+	// Updates says whether Keypool looks for a newer version (Keypool
+	// addition, [updates]).
+	Updates Updates
 	// Models maps a model name clients use to the one sent upstream
 	// (Keypool addition, [models]).
 	Models map[string]string `json:"-"`
@@ -134,6 +137,17 @@ type Notify struct {
 	// RunwayMinutes: warn once when a protocol's pool runway forecast drops
 	// under this many minutes (0: never; default DefaultRunwayMinutes).
 	RunwayMinutes int
+}
+
+// Updates is the [updates] table.
+type Updates struct {
+	// Check: look for a newer Keypool once a day. nil when the file does
+	// not say, and the app's own setting (off until the user turns it
+	// on) decides.
+	Check *bool
+	// URL is the signed release manifest's address ("": the project's
+	// release feed).
+	URL string
 }
 
 // DefaultRunwayMinutes is [notify] runway_minutes when the file does not
@@ -283,12 +297,18 @@ type rawFile struct {
 	Scheduler     rawScheduler        `toml:"scheduler"`
 	Spend         rawSpend            `toml:"spend"`
 	Notify        rawNotify           `toml:"notify"`
+	Updates       rawUpdates          `toml:"updates"`
 	ClientBudgets map[string]float64  `toml:"client_budgets"`
 	AllowedModels map[string][]string `toml:"allowed_models"`
 }
 
 type rawSpend struct {
 	PaidDailyUSD float64 `toml:"paid_daily_usd"`
+}
+
+type rawUpdates struct {
+	Check *bool  `toml:"check"`
+	URL   string `toml:"url"`
 }
 
 type rawNotify struct {

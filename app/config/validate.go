@@ -138,6 +138,12 @@ func validate(name, path string, raw *rawFile, pos *positions) (*File, []*Error)
 	if raw.Spend.PaidDailyUSD < 0 {
 		v.fail("spend.paid_daily_usd", "must not be negative: a daily cap in USD on paid answers, 0 for none, got %g", raw.Spend.PaidDailyUSD)
 	}
+	f.Updates = Updates{Check: raw.Updates.Check, URL: raw.Updates.URL}
+	if u := raw.Updates.URL; u != "" {
+		if pu, err := url.Parse(u); err != nil || pu.Host == "" || pu.Scheme != "https" && !(pu.Scheme == "http" && isLoopback(pu.Hostname())) {
+			v.fail("updates.url", "%q: use an https:// address (http:// only on this machine)", u)
+		}
+	}
 	f.Notify.RunwayMinutes = DefaultRunwayMinutes
 	if m := raw.Notify.RunwayMinutes; m != nil {
 		f.Notify.RunwayMinutes = *m

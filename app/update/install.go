@@ -1,0 +1,222 @@
+package update
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/ulikunitz/xz"
+)
+
+// Errors an update stops on, changing nothing.
+var (
+	ErrChecksum   = errors.New("the download does not match the release's SHA-256")
+	ErrNoBinary   = errors.New("the archive holds no keypool binary")
+	ErrNoPrevious = errors.New("no previous version is kept")
+)
+
+// maxArchive bounds a download.
+const maxArchive = 512 << 20
+
+// Download fetches archive a and checks it against its SHA-256 from the
+// signed manifest: a truncated or changed download is refused.
+func (c Checker) Download(ctx context.Context, a Archive) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.URL, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("User-Agent", "keypool/"+c.Current)
+	resp, err := c.client().Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("download %s: %w", a.URL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("download %s: %s", a.URL, resp.Status)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxArchive))
+	if err != nil {
+		return nil, fmt.Errorf("download %s: %w", a.URL, err)
+	}
+	sum := sha256.Sum256(data)
+	if hex.EncodeToString(sum[:]) != a.SHA256 {
+		return nil, fmt.Errorf("%w (%s, %d bytes)", ErrChecksum, path.Base(a.URL), len(data))
+	}
+	return data, nil
+}
+
+// Binary takes the keypool executable out of an archive (.tar.xz, .tar.gz
+// or .zip, by its name): the first file named keypool or keypool.exe.
+func Binary(name string, data []byte) ([]byte, error) {
+	isBinary := func(p string) bool { b := path.Base(p); return b == "keypool" || b == "keypool.exe" }
+	switch {
+	case strings.HasSuffix(name, ".zip"):
+		zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		for _, f := range zr.File {
+			if f.FileInfo().Mode().IsRegular() && isBinary(f.Name) {
+				r, err := f.Open()
+				if err != nil {
+					return nil, err
+				}
+				defer r.Close()
+				return io.ReadAll(io.LimitReader(r, maxArchive))
+			}
+		}
+	case strings.HasSuffix(name, ".tar.xz"), strings.HasSuffix(name, ".tar.gz"), strings.HasSuffix(name, ".tgz"):
+		var r io.Reader
+		var err error
+		if strings.HasSuffix(name, ".tar.xz") {
+			r, err = xz.NewReader(bytes.NewReader(data))
+		} else {
+			r, err = gzip.NewReader(bytes.NewReader(data))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		tr := tar.NewReader(r)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			if h.Typeflag == tar.TypeReg && isBinary(h.Name) {
+				return io.ReadAll(io.LimitReader(tr, maxArchive))
+			}
+		}
+	default:
+		return nil, fmt.Errorf("%s: not a .tar.xz, .tar.gz or .zip archive", name)
+	}
+	return nil, fmt.Errorf("%w (%s)", ErrNoBinary, name)
+}
+
+// previous is where Replace keeps the binary it replaced.
+func previous(exe string) string { return exe + ".previous" }
+
+// Replace puts binary in place of the executable at exe, atomically: it is
+// written beside it and renamed over it, so exe is always one whole binary.
+// The one it replaces is kept (exe.previous) for Rollback.
+func Replace(exe string, binary []byte) error {
+	fi, err := os.Stat(exe)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(exe)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(exe)+".new-*")
+	if err != nil {
+		return fmt.Errorf("write the new version beside %s: %w", exe, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // gone once renamed; removed after a failure
+	if _, err = f.Write(binary); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, fi.Mode().Perm()|0o111)
+	}
+	if err != nil {
+		return fmt.Errorf("write the new version beside %s: %w", exe, err)
+	}
+	prev := previous(exe)
+	os.Remove(prev)
+	if runtime.GOOS == "windows" {
+		// A running program's file cannot be replaced there, but it can be
+		// renamed: it becomes the previous version.
+		if err := os.Rename(exe, prev); err != nil {
+			return fmt.Errorf("keep the previous version: %w", err)
+		}
+	} else if err := os.Link(exe, prev); err != nil {
+		// Keep the running version with a hard link, so exe never stops
+		// existing; a copy where links are refused.
+		if err := copyFile(exe, prev, fi.Mode().Perm()); err != nil {
+			return fmt.Errorf("keep the previous version: %w", err)
+		}
+	}
+	if err := os.Rename(tmp, exe); err != nil {
+		return fmt.Errorf("put the new version in place: %w", err)
+	}
+	syncDir(dir)
+	return nil
+}
+
+// Rollback puts back the version Replace kept, and keeps the one it
+// replaces in its place (so a second rollback undoes the first).
+func Rollback(exe string) error {
+	prev := previous(exe)
+	back, err := os.ReadFile(prev)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%w (%s)", ErrNoPrevious, prev)
+	}
+	if err != nil {
+		return err
+	}
+	return Replace(exe, back)
+}
+
+func copyFile(from, to string, perm os.FileMode) error {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, b, perm)
+}
+
+// syncDir makes a rename in dir durable where directories can be synced
+// (not on Windows: the rename stands anyway).
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
+// ErrUpToDate: the feed's release is not newer than this build.
+var ErrUpToDate = errors.New("Keypool is up to date")
+
+// Install updates the executable at exe to the feed's release, if it is
+// newer: the archive for this system is downloaded and checked against
+// the signed manifest, and only then put in place (the previous version
+// kept). Any failure leaves exe as it was.
+func (c Checker) Install(ctx context.Context, exe string) (Manifest, error) {
+	m, newer, err := c.Latest(ctx)
+	if err != nil {
+		return Manifest{}, err
+	}
+	if !newer {
+		return m, fmt.Errorf("%w (%s; the feed has %s)", ErrUpToDate, c.Current, m.Version)
+	}
+	a, err := m.ThisSystem()
+	if err != nil {
+		return m, err
+	}
+	data, err := c.Download(ctx, a)
+	if err != nil {
+		return m, err
+	}
+	bin, err := Binary(a.URL, data)
+	if err != nil {
+		return m, err
+	}
+	return m, Replace(exe, bin)
+}

@@ -1,0 +1,181 @@
+// Package update tells when a newer Keypool is out and installs it, in a
+// way that cannot be turned against the user: a release manifest is
+// believed only with an ed25519 signature made by the release key whose
+// public half is compiled in, an archive only with the SHA-256 the signed
+// manifest gives, and the binary is replaced atomically with the previous
+// one kept for a rollback. Nothing here runs unless asked: the app checks
+// at most once a day, and only when the user turned the check on.
+package update
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"runtime"
+	"time"
+
+	"keypool/app/version"
+)
+
+// DefaultFeed is where the project publishes its signed release manifest.
+const DefaultFeed = "https://keypool.app/releases/latest.json"
+
+// Manifest is one release: its version, its notes and an archive per OS
+// and architecture.
+type Manifest struct {
+	Version  string    `json:"version"` // semantic, without a leading v
+	Date     string    `json:"date,omitempty"`
+	Notes    string    `json:"notes"` // the release notes' address
+	Archives []Archive `json:"archives"`
+}
+
+// Archive is one build of a release.
+type Archive struct {
+	OS     string `json:"os"`   // runtime.GOOS
+	Arch   string `json:"arch"` // runtime.GOARCH
+	URL    string `json:"url"`
+	SHA256 string `json:"sha256"` // hex
+	Size   int64  `json:"size,omitempty"`
+}
+
+// Signed is what the feed serves: the manifest's bytes and their ed25519
+// signature, both base64. The manifest is read only once the signature
+// checks out.
+type Signed struct {
+	Manifest  string `json:"manifest"`
+	Signature string `json:"signature"`
+}
+
+// Errors a manifest is refused with.
+var (
+	ErrUnsigned     = errors.New("the release manifest is not signed")
+	ErrBadSignature = errors.New("the release manifest's signature is not the release key's")
+	ErrMalformed    = errors.New("the release manifest is malformed")
+	ErrNoArchive    = errors.New("the release has no archive for this system")
+)
+
+// maxManifest bounds what is read from the feed.
+const maxManifest = 1 << 20
+
+var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// Sign signs manifest m with the release's private key, as make
+// release-manifest does.
+func Sign(m Manifest, key ed25519.PrivateKey) ([]byte, error) {
+	if err := m.check(); err != nil {
+		return nil, err
+	}
+	body, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return json.MarshalIndent(Signed{
+		Manifest:  base64.StdEncoding.EncodeToString(body),
+		Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(key, body)),
+	}, "", "  ")
+}
+
+// Open reads a feed's document: the manifest, if its signature is key's
+// and it is well formed.
+func Open(doc []byte, key ed25519.PublicKey) (Manifest, error) {
+	var s Signed
+	if err := json.Unmarshal(doc, &s); err != nil {
+		return Manifest{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if s.Signature == "" {
+		return Manifest{}, ErrUnsigned
+	}
+	body, err := base64.StdEncoding.DecodeString(s.Manifest)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("%w: manifest: %v", ErrMalformed, err)
+	}
+	sig, err := base64.StdEncoding.DecodeString(s.Signature)
+	if err != nil || len(sig) != ed25519.SignatureSize || len(key) != ed25519.PublicKeySize || !ed25519.Verify(key, body, sig) {
+		return Manifest{}, ErrBadSignature
+	}
+	var m Manifest
+	if err := json.Unmarshal(body, &m); err != nil {
+		return Manifest{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return m, m.check()
+}
+
+// check holds a manifest to what an update needs of it.
+func (m Manifest) check() error {
+	if !version.Valid(m.Version) {
+		return fmt.Errorf("%w: version %q is not a semantic version", ErrMalformed, m.Version)
+	}
+	if len(m.Archives) == 0 {
+		return fmt.Errorf("%w: no archives", ErrMalformed)
+	}
+	for _, a := range m.Archives {
+		if a.OS == "" || a.Arch == "" || a.URL == "" || !sha256Hex.MatchString(a.SHA256) {
+			return fmt.Errorf("%w: archive %s/%s needs an os, arch, url and a hex sha256", ErrMalformed, a.OS, a.Arch)
+		}
+	}
+	return nil
+}
+
+// For is the release's archive for system goos/goarch.
+func (m Manifest) For(goos, goarch string) (Archive, error) {
+	for _, a := range m.Archives {
+		if a.OS == goos && a.Arch == goarch {
+			return a, nil
+		}
+	}
+	return Archive{}, fmt.Errorf("%w (%s/%s)", ErrNoArchive, goos, goarch)
+}
+
+// Checker reads the release feed.
+type Checker struct {
+	Feed    string            // the manifest's address
+	Key     ed25519.PublicKey // nil: the compiled-in release key
+	Client  *http.Client      // nil: http.DefaultClient
+	Current string            // this build's version
+}
+
+// Latest fetches and checks the feed's manifest. newer is whether it is a
+// later version than Current.
+func (c Checker) Latest(ctx context.Context) (m Manifest, newer bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Feed, nil)
+	if err != nil {
+		return Manifest{}, false, err
+	}
+	req.Header.Set("User-Agent", "keypool/"+c.Current)
+	resp, err := c.client().Do(req)
+	if err != nil {
+		return Manifest{}, false, fmt.Errorf("read the release feed: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return Manifest{}, false, fmt.Errorf("read the release feed: %s", resp.Status)
+	}
+	doc, err := io.ReadAll(io.LimitReader(resp.Body, maxManifest))
+	if err != nil {
+		return Manifest{}, false, fmt.Errorf("read the release feed: %w", err)
+	}
+	key := c.Key
+	if key == nil {
+		key = ReleaseKey
+	}
+	if m, err = Open(doc, key); err != nil {
+		return Manifest{}, false, err
+	}
+	return m, version.Compare(m.Version, c.Current) > 0, nil
+}
+
+func (c Checker) client() *http.Client {
+	if c.Client != nil {
+		return c.Client
+	}
+	return &http.Client{Timeout: time.Minute}
+}
+
+// ThisSystem is the archive a release has for the running system.
+func (m Manifest) ThisSystem() (Archive, error) { return m.For(runtime.GOOS, runtime.GOARCH) }

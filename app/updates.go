@@ -1,0 +1,223 @@
+package app
+
+import (
+	"cmp"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"keypool/app/update"
+	"keypool/app/version"
+	"keypool/relay"
+)
+
+// The update check's settings in the store.
+const (
+	settingUpdatesCheck = "updates_check"      // "on" or "off"; "" until the user is asked
+	settingUpdatesLast  = "updates_checked_at" // when the feed was last read (RFC 3339)
+	settingUpdateFound  = "update_available"   // the newer release found, as JSON
+)
+
+// updateEvery is how often the feed is read, at most.
+const updateEvery = 24 * time.Hour
+
+// Release is a newer Keypool than this one.
+type Release struct {
+	Version string `json:"version"`
+	Notes   string `json:"notes"` // the release notes' address
+	Date    string `json:"date,omitempty"`
+}
+
+// ErrUpdatesInConfig is returned for a change to the update check that the
+// config file decides.
+var ErrUpdatesInConfig = errors.New("the config file's [updates] check decides")
+
+// UpdateCheck reports whether Keypool looks for a newer version once a day,
+// and whether the user was asked (the config file's [updates] check counts
+// as an answer).
+func (a *App) UpdateCheck() (on, asked bool) {
+	if c := a.cfg.Updates.Check; c != nil {
+		return *c, true
+	}
+	s, _ := a.store.Setting(settingUpdatesCheck)
+	return s == "on", s != ""
+}
+
+// SetUpdateCheck turns the daily update check on or off (the window's
+// Settings, and its first-run question).
+func (a *App) SetUpdateCheck(on bool) error {
+	if a.cfg.Updates.Check != nil {
+		return fmt.Errorf("%w (%s): change it there", ErrUpdatesInConfig, a.configPath)
+	}
+	v := "off"
+	if on {
+		v = "on"
+	}
+	if err := a.store.PutSetting(settingUpdatesCheck, v); err != nil {
+		return err
+	}
+	if !on {
+		a.store.PutSetting(settingUpdateFound, "") // what it found is no longer followed
+	}
+	a.updates.wake()
+	a.changed()
+	return nil
+}
+
+// UpdateAvailable is the newer Keypool the last check found, if any.
+func (a *App) UpdateAvailable() (Release, bool) { return storedRelease(a.store.Setting) }
+
+// storedRelease reads the release a check saved, through setting (the
+// running app's store, or keypool status's read of the file).
+func storedRelease(setting func(string) (string, error)) (Release, bool) {
+	s, _ := setting(settingUpdateFound)
+	var r Release
+	if s == "" || json.Unmarshal([]byte(s), &r) != nil || version.Compare(r.Version, version.Get().Version) <= 0 {
+		return Release{}, false // none, or this build is it (or newer) by now
+	}
+	return r, true
+}
+
+// newerVersion is what /health says of a newer release (nil: none known,
+// or the check is off).
+func (a *App) newerVersion() *relay.NewerVersion {
+	if on, _ := a.UpdateCheck(); !on {
+		return nil
+	}
+	if r, ok := a.UpdateAvailable(); ok {
+		return &relay.NewerVersion{Version: r.Version, Notes: r.Notes}
+	}
+	return nil
+}
+
+// UpdateFeed is the release manifest's address: the config's [updates]
+// url, else the project's feed.
+func (a *App) UpdateFeed() string {
+	if u := a.cfg.Updates.URL; u != "" {
+		return u
+	}
+	return update.DefaultFeed
+}
+
+// updateCheck reads the release feed at most once a day while the user lets
+// it, and never otherwise: with the check off, no request leaves.
+type updateCheck struct {
+	a       *App
+	key     ed25519.PublicKey // nil: the compiled-in release key
+	wakeUp  chan struct{}     // the setting changed
+	current string
+}
+
+func newUpdateCheck(a *App, key ed25519.PublicKey) *updateCheck {
+	return &updateCheck{a: a, key: key, wakeUp: make(chan struct{}, 1), current: version.Get().Version}
+}
+
+func (u *updateCheck) wake() {
+	select {
+	case u.wakeUp <- struct{}{}:
+	default:
+	}
+}
+
+// Run checks when a day has passed since the last check (at once on the
+// first), while the check is on, until ctx is done.
+func (u *updateCheck) Run(ctx context.Context) error {
+	for {
+		var due <-chan time.Time // never, while the check is off
+		var timer *time.Timer
+		if on, _ := u.a.UpdateCheck(); on {
+			last, _ := u.a.store.Setting(settingUpdatesLast)
+			at, _ := time.Parse(time.RFC3339, last)
+			timer = time.NewTimer(max(0, at.Add(updateEvery).Sub(u.a.now())))
+			due = timer.C
+		}
+		fire := false
+		select {
+		case <-ctx.Done():
+		case <-u.wakeUp:
+		case <-due:
+			fire = true
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if fire {
+			u.check(ctx)
+		}
+	}
+}
+
+// check reads the feed once and keeps what it says. A manifest that is
+// unsigned, badly signed, malformed or not newer changes nothing but one
+// line in the log.
+func (u *updateCheck) check(ctx context.Context) {
+	a := u.a
+	a.store.PutSetting(settingUpdatesLast, a.now().UTC().Format(time.RFC3339))
+	c := update.Checker{Feed: a.UpdateFeed(), Key: u.key, Current: u.current}
+	m, newer, err := c.Latest(ctx)
+	switch {
+	case err != nil:
+		a.log.Warn("update check: nothing believed from the release feed", "feed", c.Feed, "err", err)
+		return
+	case !newer:
+		a.log.Info("update check: this is the latest Keypool", "version", u.current, "feed_version", m.Version)
+		a.store.PutSetting(settingUpdateFound, "")
+		return
+	}
+	b, _ := json.Marshal(Release{Version: m.Version, Notes: m.Notes, Date: m.Date})
+	a.store.PutSetting(settingUpdateFound, string(b))
+	a.log.Info("update check: a newer Keypool is out", "version", m.Version, "notes", m.Notes)
+	a.changed()
+}
+
+// UpdateText says that a newer Keypool is out, for the tray, the window
+// and keypool status ("" when none is known).
+func UpdateText(r Release) string {
+	return fmt.Sprintf("Keypool %s is available (this is %s): %s", r.Version, version.Get().Version, r.Notes)
+}
+
+// InstallUpdate updates the keypool executable at exe (the running one
+// when ""), for keypool update: through the package manager that
+// installed it (changing nothing here, and saying which command to run),
+// else from the signed release feed.
+func InstallUpdate(ctx context.Context, p Params, exe string, rollback bool, log *slog.Logger) (string, error) {
+	log = cmp.Or(log, slog.Default())
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return "", err
+		}
+	}
+	if m, ok := update.ManagedBy(exe, update.SystemOwner); ok {
+		return "", fmt.Errorf("Keypool was installed with %s: update it there, with: %s (nothing was changed)", m.Name, m.Command)
+	}
+	if rollback {
+		if err := update.Rollback(exe); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s is the previous version again (the one it replaced is kept, for another --rollback).", exe), nil
+	}
+	setup, err := Resolve(p)
+	if err != nil {
+		return "", err
+	}
+	feed := update.DefaultFeed
+	if u := setup.Config.Updates.URL; u != "" {
+		feed = u
+	}
+	c := update.Checker{Feed: feed, Key: p.ReleaseKey, Current: version.Get().Version}
+	m, err := c.Install(ctx, exe)
+	if err != nil {
+		return "", err
+	}
+	log.Info("keypool updated", "from", c.Current, "to", m.Version, "exe", exe)
+	return fmt.Sprintf("Keypool %s is installed at %s (release notes: %s); restart Keypool to use it. keypool update --rollback puts %s back.", m.Version, exe, m.Notes, c.Current), nil
+}

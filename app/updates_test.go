@@ -1,0 +1,197 @@
+package app_test
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"keypool/app"
+	"keypool/app/store"
+	"keypool/app/update"
+	"keypool/internal/dirtest"
+)
+
+// releaseFeed is a release feed on 127.0.0.1 that counts every connection
+// made to it.
+type releaseFeed struct {
+	*httptest.Server
+	key   ed25519.PrivateKey
+	doc   atomic.Pointer[[]byte]
+	conns atomic.Int64
+}
+
+func newReleaseFeed(t *testing.T) *releaseFeed {
+	t.Helper()
+	_, key, _ := ed25519.GenerateKey(nil)
+	f := &releaseFeed{key: key}
+	f.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if d := f.doc.Load(); d != nil {
+			w.Write(*d)
+		}
+	}))
+	f.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			f.conns.Add(1)
+		}
+	}
+	f.Start()
+	t.Cleanup(f.Close)
+	return f
+}
+
+// serve publishes release v, signed with key (the feed's when nil).
+func (f *releaseFeed) serve(t *testing.T, v string, key ed25519.PrivateKey) {
+	t.Helper()
+	if key == nil {
+		key = f.key
+	}
+	doc, err := update.Sign(update.Manifest{Version: v, Notes: "https://example.com/notes/" + v,
+		Archives: []update.Archive{{OS: "linux", Arch: "amd64", URL: "https://example.com/k.tar.xz", SHA256: strings.Repeat("c", 64)}}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.doc.Store(&doc)
+}
+
+// The update check reads the feed only once the user turned it on, then at
+// most once a day, and believes only a newer release signed with the
+// release key.
+func TestUpdateCheck(t *testing.T) {
+	f := newReleaseFeed(t)
+	f.serve(t, "9.9.9", nil)
+	dir := dirtest.New(t)
+	cfg := filepath.Join(dir, "config.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("api_keys = [\"k\"]\n[updates]\nurl = %q\n", f.URL+"/latest.json")), 0o600)
+	p := app.Params{ConfigPath: cfg, DataDir: filepath.Join(dir, "data"), ReleaseKey: f.key.Public().(ed25519.PublicKey)}
+	var logs logBuf
+
+	// Off until asked: no connection at all, asked or not.
+	r := startStore(t, p, &logs)
+	if on, asked := r.UpdateCheck(); on || asked {
+		t.Fatalf("UpdateCheck on a new data dir = %v, %v; want off, not asked", on, asked)
+	}
+	if err := r.SetUpdateCheck(false); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // what a check would take, many times over
+	if n := f.conns.Load(); n != 0 {
+		t.Fatalf("%d connections to the feed with the check off, want none", n)
+	}
+	if _, asked := r.UpdateCheck(); !asked {
+		t.Error("after an answer of no, UpdateCheck says the user was not asked")
+	}
+
+	// On: the feed is read at once, and the newer release shows.
+	if err := r.SetUpdateCheck(true); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(5*time.Second, func() bool { _, ok := r.UpdateAvailable(); return ok }) {
+		t.Fatalf("no newer release after turning the check on (feed connections %d); log:\n%s", f.conns.Load(), logs.String())
+	}
+	if rel, _ := r.UpdateAvailable(); rel.Version != "9.9.9" || rel.Notes != "https://example.com/notes/9.9.9" {
+		t.Errorf("UpdateAvailable = %+v, want 9.9.9 with its notes", rel)
+	}
+	if u := r.Health().Update; u == nil || u.Version != "9.9.9" {
+		t.Errorf("/health update = %+v, want 9.9.9", u)
+	}
+	if !strings.Contains(app.UpdateText(app.Release{Version: "9.9.9", Notes: "n"}), "Keypool 9.9.9 is available") {
+		t.Error("UpdateText does not say which version is available")
+	}
+	r.stop()
+
+	// Within a day of that check, a restart reads nothing.
+	seen := f.conns.Load()
+	r = startStore(t, p, &logs)
+	time.Sleep(300 * time.Millisecond)
+	if n := f.conns.Load(); n != seen {
+		t.Errorf("%d more connections to the feed after a restart within a day, want none", n-seen)
+	}
+	if _, ok := r.UpdateAvailable(); !ok {
+		t.Error("the release found before the restart is forgotten")
+	}
+	r.stop()
+
+	// A day later: what the feed serves now is believed only when it is
+	// signed with the release key and newer; anything else changes
+	// nothing but one line in the log.
+	_, otherKey, _ := ed25519.GenerateKey(nil)
+	for _, tt := range []struct {
+		name      string
+		serve     func()
+		available bool
+		logLine   string
+	}{
+		{"wrong_key", func() { f.serve(t, "10.0.0", otherKey) }, true, "nothing believed"},
+		{"unsigned", func() { d := []byte(`{"version":"10.0.0"}`); f.doc.Store(&d) }, true, "nothing believed"},
+		{"empty_answer", func() { d := []byte{}; f.doc.Store(&d) }, true, "nothing believed"},
+		{"same", func() { f.serve(t, app.Version().Version, nil) }, false, "this is the latest"},
+		{"older", func() { f.serve(t, "0.0.0-alpha", nil) }, false, "this is the latest"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.serve()
+			// The last check was over a day ago.
+			if err := setSetting(dir, "updates_checked_at", time.Now().Add(-25*time.Hour).UTC().Format(time.RFC3339)); err != nil {
+				t.Fatal(err)
+			}
+			var logs logBuf
+			seen := f.conns.Load()
+			r := startStore(t, p, &logs)
+			if !waitFor(5*time.Second, func() bool { return strings.Contains(logs.String(), tt.logLine) }) {
+				t.Fatalf("no %q in the log after a check (feed connections %d):\n%s", tt.logLine, f.conns.Load()-seen, logs.String())
+			}
+			if _, ok := r.UpdateAvailable(); ok != tt.available {
+				t.Errorf("UpdateAvailable = %v, want %v", ok, tt.available)
+			}
+			if n := strings.Count(logs.String(), "update check"); n != 1 {
+				t.Errorf("%d log lines about the check, want 1:\n%s", n, logs.String())
+			}
+			r.stop()
+		})
+	}
+}
+
+// setSetting changes a setting in a data dir's store while no app runs.
+func setSetting(dir, key, value string) error {
+	st, err := store.Open(filepath.Join(dir, "data", "keypool.db"), store.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return st.PutSetting(key, value)
+}
+
+// keypool update leaves a Keypool a package manager installed alone, and
+// says which command updates it.
+func TestInstallUpdateDefersToThePackageManager(t *testing.T) {
+	dir := dirtest.New(t)
+	exe := filepath.Join(dir, "Cellar", "keypool", "1.0.0", "bin", "keypool")
+	os.MkdirAll(filepath.Dir(exe), 0o755)
+	os.WriteFile(exe, []byte("the installed keypool"), 0o755)
+	for _, rollback := range []bool{false, true} {
+		_, err := app.InstallUpdate(t.Context(), app.Params{DataDir: dir}, exe, rollback, nil)
+		if err == nil || !strings.Contains(err.Error(), "brew upgrade keypool") || !strings.Contains(err.Error(), "nothing was changed") {
+			t.Errorf("InstallUpdate (rollback %v) of a Homebrew keypool: %v, want it to name brew upgrade keypool and change nothing", rollback, err)
+		}
+	}
+	if b, _ := os.ReadFile(exe); string(b) != "the installed keypool" {
+		t.Error("the package manager's binary was changed")
+	}
+	if _, err := os.Stat(exe + ".previous"); !os.IsNotExist(err) {
+		t.Error("a .previous appeared beside the package manager's binary")
+	}
+	// Installed by hand, with nothing to roll back to.
+	mine := filepath.Join(dir, "keypool")
+	os.WriteFile(mine, []byte("mine"), 0o755)
+	if _, err := app.InstallUpdate(t.Context(), app.Params{DataDir: dir}, mine, true, nil); !errors.Is(err, update.ErrNoPrevious) {
+		t.Errorf("--rollback with no previous version: %v, want update.ErrNoPrevious", err)
+	}
+}

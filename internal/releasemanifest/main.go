@@ -1,0 +1,75 @@
+// Command releasemanifest writes and signs the release manifest for a
+// build (make release-manifest): the version, the release notes' address,
+// and each archive's address and SHA-256, signed with the release's
+// ed25519 key, which is read from a file outside the repository.
+//
+//	go run ./internal/releasemanifest -key ~/.keypool-release.key -version 1.4.0 \
+//	    -base https://example.com/v1.4.0/ -notes https://example.com/v1.4.0 \
+//	    -o build/latest.json linux/amd64=build/keypool-headless-linux-amd64.tar.xz …
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"keypool/app/update"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "releasemanifest:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("releasemanifest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	keyFile := fs.String("key", "", "the release's private key `FILE` (a base64 ed25519 seed), kept outside the repository")
+	ver := fs.String("version", "", "the release's semantic version (no leading v)")
+	base := fs.String("base", "", "the address the archives are published under")
+	notes := fs.String("notes", "", "the release notes' address")
+	out := fs.String("o", "build/latest.json", "where to write the signed manifest")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *keyFile == "" || *ver == "" || *base == "" || fs.NArg() == 0 {
+		return errors.New("want -key FILE -version V -base URL [-notes URL] [-o FILE] OS/ARCH=ARCHIVE…")
+	}
+	key, err := update.ReadPrivateKey(*keyFile)
+	if err != nil {
+		return err
+	}
+	m := update.Manifest{Version: *ver, Notes: *notes, Date: time.Now().UTC().Format("2006-01-02")}
+	for _, a := range fs.Args() {
+		sys, path, ok := strings.Cut(a, "=")
+		goos, goarch, ok2 := strings.Cut(sys, "/")
+		if !ok || !ok2 {
+			return fmt.Errorf("%q: want OS/ARCH=ARCHIVE", a)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(data)
+		m.Archives = append(m.Archives, update.Archive{OS: goos, Arch: goarch, URL: strings.TrimSuffix(*base, "/") + "/" + filepath.Base(path),
+			SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data))})
+	}
+	doc, err := update.Sign(m, key)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*out, append(doc, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "wrote %s: Keypool %s, %d archives, signed\n", *out, m.Version, len(m.Archives))
+	return nil
+}
