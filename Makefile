@@ -27,6 +27,8 @@ DEB_PKGS += dbus-x11
 # Start-at-login entries are checked with desktop-file-validate, and the
 # service unit with systemd-analyze (a container's Debian 12 lacks it).
 DEB_PKGS += desktop-file-utils systemd
+# The package test reads the .rpm that make package writes with rpm -qlp.
+DEB_PKGS += rpm
 # The desktop app (Fyne: OpenGL and X11 headers, through cgo).
 DEB_PKGS += pkg-config libgl-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev
 # A test waits on a real X connection (ui: parking Fyne's loop): Xvfb.
@@ -36,19 +38,25 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZTIME ?= 50000x
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all deps build build-headless run test test-race fuzz fuzz-short bench vet screenshots prices package package-headless clean
+.PHONY: all deps build build-headless run test test-race fuzz fuzz-short bench vet screenshots prices package package-headless package-linux package-deb package-rpm nfpm-config package-manifests package-headless-all deps-windows package-windows test-windows release-manifest clean
 
 all: build
 
-deps:
-	@command -v $(GO) >/dev/null || { echo "Go 1.26 or newer is needed: https://go.dev/dl/"; exit 1; }
+# $(call install-debs,PACKAGES) installs the Debian packages that are
+# missing, through sudo when not root.
+define install-debs
 	@if command -v dpkg >/dev/null; then \
-	  missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	  if [ -n "$$missing" ]; then \
 	    echo "installing Debian packages:$$missing"; \
 	    $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	  fi; \
-	else echo "not a Debian system: make sure these are installed: $(DEB_PKGS)"; fi
+	else echo "not a Debian system: make sure these are installed: $(1)"; fi
+endef
+
+deps:
+	@command -v $(GO) >/dev/null || { echo "Go 1.26 or newer is needed: https://go.dev/dl/"; exit 1; }
+	$(call install-debs,$(DEB_PKGS))
 	@$(GO) mod download
 
 # On Linux the desktop binary is linked by Go's own linker rather than the
@@ -132,14 +140,22 @@ prices:
 	@head -c 200 app/prices/prices.json; echo
 
 # The platform bundle (Linux: a .tar.xz with the binary, icon and .desktop
-# file; macOS: Keypool.app; Windows: keypool.exe with its icon), built by
-# the fyne CLI from FyneApp.toml. The CLI runs at a pinned version outside
-# go.mod, so packaging never changes the app's own Fyne version. Beside it,
-# the headless archive for servers.
+# file; macOS: Keypool.app, and zipped for the cask; Windows: keypool.exe
+# with its icon), built by the fyne CLI from FyneApp.toml. The CLI runs at a
+# pinned version outside go.mod, so packaging never changes the app's own
+# Fyne version. Beside it, the headless archive for servers; on Linux the
+# .deb and .rpm; last, the package managers' manifests for the archives
+# there are (docs/development.md, Releases).
 FYNE_CLI := fyne.io/tools/cmd/fyne@v1.7.4
-package: deps package-headless
+HOST_OS := $(shell $(GO) env GOOS)
+PKG_ARCH = $(shell $(GO) env GOARCH)
+package: deps package-headless $(if $(filter linux,$(HOST_OS)),package-linux)
 	$(GO) run $(FYNE_CLI) package --release --tags migrated_fynedo --name keypool
 	@mkdir -p build && for f in keypool.tar.xz Keypool.app keypool.exe; do [ -e "$$f" ] && rm -rf "build/$$f" && mv "$$f" build/; done; ls -la build/
+	@if [ -d build/Keypool.app ] && command -v ditto >/dev/null; then \
+	  rm -f build/keypool-darwin-$(PKG_ARCH).zip && \
+	  ditto -c -k --keepParent build/Keypool.app build/keypool-darwin-$(PKG_ARCH).zip && echo "wrote build/keypool-darwin-$(PKG_ARCH).zip"; fi
+	@$(MAKE) --no-print-directory package-manifests
 
 # The headless binary, named keypool, with config.example.toml, in an
 # archive of their own: build/keypool-headless-OS-ARCH.tar.xz.
@@ -148,6 +164,92 @@ package-headless: build-headless
 	  cp $(HEADLESS_BIN) $$d/keypool && cp config.example.toml $$d/ && \
 	  tar -C $$d -cJf $(HEADLESS_TAR) keypool config.example.toml; s=$$?; rm -rf $$d; exit $$s
 	@echo "wrote $(HEADLESS_TAR)"
+
+# The headless archive for each OS and architecture a release ships, cross-
+# compiled (no cgo), for the Homebrew formula: RELEASE_TARGETS.
+RELEASE_TARGETS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+package-headless-all:
+	@for t in $(RELEASE_TARGETS); do \
+	  GOOS=$${t%/*} GOARCH=$${t#*/} $(MAKE) --no-print-directory package-headless HEADLESS_BIN=build/keypool-headless-$${t%/*}-$${t#*/} || exit 1; done
+
+# Linux packages, .deb and .rpm, built by nfpm (a Go tool dependency:
+# go.mod's tool line, at its pinned version): both binaries, the icon, the
+# .desktop entry, the systemd units, the README. They carry the binaries'
+# version: internal/packaging reads DESCRIBE and COMMIT as app/version does.
+# packaging/ holds the templates and files; NFPM_CONFIG is nfpm's
+# configuration, rendered, with the .desktop entry beside it.
+PKGTOOL = $(GO) run ./internal/packaging
+DEB = build/keypool-linux-$(PKG_ARCH).deb
+RPM = build/keypool-linux-$(PKG_ARCH).rpm
+NFPM_CONFIG = build/nfpm/nfpm.yaml
+PKG_MAINTAINER ?= Keypool <maintainers@keypool.invalid>
+PKG_HOMEPAGE ?= https://github.com/keypool/keypool
+# An SPDX id; the repository has no licence file yet, so none is named.
+PKG_LICENSE ?=
+PKG_META = -describe '$(DESCRIBE)' -commit '$(COMMIT)' -maintainer '$(PKG_MAINTAINER)' \
+	-homepage '$(PKG_HOMEPAGE)' -license '$(PKG_LICENSE)'
+package-linux: package-deb package-rpm
+
+nfpm-config: build build-headless
+	$(PKGTOOL) nfpm $(PKG_META) -arch $(PKG_ARCH) -bin $(BIN) -headless $(HEADLESS_BIN) -o $(NFPM_CONFIG)
+
+package-deb: nfpm-config
+	@mkdir -p $(dir $(DEB))
+	$(GO) tool nfpm package -f $(NFPM_CONFIG) -p deb -t $(DEB)
+
+package-rpm: nfpm-config
+	@mkdir -p $(dir $(RPM))
+	$(GO) tool nfpm package -f $(NFPM_CONFIG) -p rpm -t $(RPM)
+
+# The package managers' manifests, each with the version and the SHA-256 of
+# its archives, from packaging/'s templates into MANIFESTS_DIR: the Homebrew
+# formula (the headless archives), the cask (the macOS zips), the Scoop and
+# winget manifests (the Windows zips). An archive that is not there is
+# named and left out; a manifest with none is not written.
+RELEASE_URL ?= https://github.com/keypool/keypool/releases/download/v{{.Version}}/
+MANIFESTS_DIR ?= build/manifests
+RELEASE_ARCHS ?= amd64 arm64
+HEADLESS_ARCHIVES ?= $(foreach os,linux darwin,$(foreach a,$(RELEASE_ARCHS),build/keypool-headless-$(os)-$(a).tar.xz))
+MAC_ARCHIVES ?= $(foreach a,$(RELEASE_ARCHS),build/keypool-darwin-$(a).zip)
+WINDOWS_ARCHIVES ?= $(foreach a,$(RELEASE_ARCHS),build/keypool-windows-$(a).zip)
+package-manifests:
+	$(PKGTOOL) manifests $(PKG_META) -release-url '$(RELEASE_URL)' -o $(MANIFESTS_DIR) \
+	  -headless '$(HEADLESS_ARCHIVES)' -mac '$(MAC_ARCHIVES)' -windows '$(WINDOWS_ARCHIVES)'
+
+# Windows, from Linux: the desktop app cross-compiled with mingw-w64 (cgo,
+# for Fyne) and the headless build, zipped for Scoop and winget
+# (build/keypool-windows-amd64.zip). make test-windows runs the Windows test
+# binaries under Wine (Debian's wine64), about two minutes
+# (internal/wintest says what it works around, and counts).
+WIN_DEB_PKGS := wine64 gcc-mingw-w64-x86-64 zip
+WIN_DIR := build/windows
+deps-windows: deps
+	$(call install-debs,$(WIN_DEB_PKGS))
+
+package-windows: deps-windows
+	@mkdir -p $(WIN_DIR)
+	CGO_ENABLED=1 CC=x86_64-w64-mingw32-gcc GOOS=windows GOARCH=amd64 $(GO) build -trimpath \
+	  -ldflags '$(LDFLAGS) -H windowsgui' -o $(WIN_DIR)/keypool.exe .
+	CGO_ENABLED=0 GOOS=windows GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(WIN_DIR)/keypool-headless.exe .
+	cp config.example.toml $(WIN_DIR)/
+	rm -f build/keypool-windows-amd64.zip && cd $(WIN_DIR) && zip -q ../keypool-windows-amd64.zip keypool.exe keypool-headless.exe config.example.toml
+	@echo "wrote build/keypool-windows-amd64.zip"
+
+test-windows: deps-windows
+	$(GO) run ./internal/wintest
+
+# The signed release manifest for a build (what keypool update reads): every
+# archive in build/ for its OS and architecture, signed with the release
+# key, which stays outside the repository (RELEASE_KEY).
+RELEASE_KEY ?= $(HOME)/.config/keypool-release/release.key
+RELEASE_VERSION = $(shell $(PKGTOOL) version -describe '$(DESCRIBE)' -commit '$(COMMIT)')
+RELEASE_NOTES ?= https://github.com/keypool/keypool/releases/tag/v$(RELEASE_VERSION)
+release-manifest:
+	$(GO) run ./internal/releasemanifest -key '$(RELEASE_KEY)' -version '$(RELEASE_VERSION)' \
+	  -base '$(subst {{.Version}},$(RELEASE_VERSION),$(RELEASE_URL))' -notes '$(RELEASE_NOTES)' -o build/latest.json \
+	  $$(for f in build/keypool-headless-*-*.tar.xz build/keypool-windows-*.zip build/keypool-darwin-*.zip; do \
+	    [ -e "$$f" ] || continue; b=$$(basename "$$f"); s=$${b#keypool-}; s=$${s#headless-}; s=$${s%%.*}; \
+	    echo "$${s%-*}/$${s##*-}=$$f"; done)
 
 clean:
 	rm -rf build

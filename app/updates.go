@@ -33,6 +33,9 @@ type Release struct {
 	Date    string `json:"date,omitempty"`
 }
 
+// ErrUpToDate: keypool update found no newer release.
+var ErrUpToDate = update.ErrUpToDate
+
 // ErrUpdatesInConfig is returned for a change to the update check that the
 // config file decides.
 var ErrUpdatesInConfig = errors.New("the config file's [updates] check decides")
@@ -197,7 +200,7 @@ func InstallUpdate(ctx context.Context, p Params, exe string, rollback bool, log
 		}
 	}
 	if m, ok := update.ManagedBy(exe, update.SystemOwner); ok {
-		return "", fmt.Errorf("Keypool was installed with %s: update it there, with: %s (nothing was changed)", m.Name, m.Command)
+		return "", fmt.Errorf("installed with %s: update Keypool there, with: %s (nothing was changed)", m.Name, m.Command)
 	}
 	if rollback {
 		if err := update.Rollback(exe); err != nil {

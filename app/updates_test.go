@@ -55,7 +55,7 @@ func (f *releaseFeed) serve(t *testing.T, v string, key ed25519.PrivateKey) {
 		key = f.key
 	}
 	doc, err := update.Sign(update.Manifest{Version: v, Notes: "https://example.com/notes/" + v,
-		Archives: []update.Archive{{OS: "linux", Arch: "amd64", URL: "https://example.com/k.tar.xz", SHA256: strings.Repeat("c", 64)}}}, key)
+		Archives: []update.Archive{{OS: "linux", Arch: "amd64", Flavors: []string{update.Desktop}, URL: "https://example.com/k.tar.xz", SHA256: strings.Repeat("c", 64)}}}, key)
 	if err != nil {
 		t.Fatal(err)
 	}

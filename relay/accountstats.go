@@ -7,7 +7,6 @@ import (
 	"net"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"keypool/relay/failover"
@@ -127,11 +126,11 @@ func unreachable(err error) (why string, timeout bool) {
 		return "TLS handshake failed: the server does not speak TLS", false
 	case errors.As(err, &alert):
 		return "TLS handshake refused by the server: " + alert.Error(), false
-	case errors.Is(err, syscall.ECONNREFUSED):
+	case errors.Is(err, errConnRefused):
 		return "connection refused", false
-	case errors.Is(err, syscall.ECONNRESET):
+	case errors.Is(err, errConnReset):
 		return "connection reset", false
-	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+	case errors.Is(err, errHostUnreach), errors.Is(err, errNetUnreach):
 		return "host unreachable", false
 	case errors.As(err, &ne) && ne.Timeout():
 		if strings.Contains(err.Error(), "TLS handshake") {

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"syscall"
 	"testing"
 )
 
@@ -28,9 +27,9 @@ func TestUnreachable(t *testing.T) {
 		why     string
 		timeout bool
 	}{
-		{"refused", dial(syscall.ECONNREFUSED), "connection refused", false},
-		{"reset", wrap(&net.OpError{Op: "read", Net: "tcp", Err: &os.SyscallError{Syscall: "read", Err: syscall.ECONNRESET}}), "connection reset", false},
-		{"unreachable", dial(syscall.EHOSTUNREACH), "host unreachable", false},
+		{"refused", dial(errConnRefused), "connection refused", false},
+		{"reset", wrap(&net.OpError{Op: "read", Net: "tcp", Err: &os.SyscallError{Syscall: "read", Err: errConnReset}}), "connection reset", false},
+		{"unreachable", dial(errHostUnreach), "host unreachable", false},
 		{"no_such_host", wrap(&net.OpError{Op: "dial", Err: &net.DNSError{Err: "no such host", Name: "api.example.invalid", IsNotFound: true}}),
 			"host api.example.invalid not found (DNS)", false},
 		{"dns_timeout", wrap(&net.DNSError{Err: "i/o timeout", Name: "api.example.com", IsTimeout: true}), "DNS lookup of api.example.com timed out", true},

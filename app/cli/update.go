@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,6 +25,10 @@ func updateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	msg, err := app.InstallUpdate(ctx, p, "", *rollback, log)
+	if errors.Is(err, app.ErrUpToDate) {
+		fmt.Fprintf(stdout, "Nothing to do: %v.\n", err)
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -59,6 +60,10 @@ func claudeReads(home, _ string, exported map[string]string) (reach, error) {
 	}
 	return r, nil
 }
+
+// unixModes: file modes mean something here (Windows keeps no permission
+// bits: there, a file's owner's profile folder keeps it private).
+var unixModes = runtime.GOOS != "windows"
 
 // codexProvider is Codex's ModelProviderInfo, which denies unknown fields.
 type codexProvider struct {
@@ -314,12 +319,12 @@ func TestConnectEachCLIGetsItsKeyFromFiles(t *testing.T) {
 						if err != nil {
 							t.Fatal(err)
 						}
-						if holdsKey[rel] && fi.Mode().Perm() != 0o600 {
+						if holdsKey[rel] && unixModes && fi.Mode().Perm() != 0o600 {
 							t.Errorf("%s holds the key with mode %v, want 0600", rel, fi.Mode().Perm())
 						}
 						if m, _ := filepath.Glob(filepath.Join(home, rel) + ".keypool-*"); len(m) > 0 {
 							for _, p := range m {
-								if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o600 {
+								if fi, _ := os.Stat(p); unixModes && fi.Mode().Perm() != 0o600 {
 									t.Errorf("%s has mode %v, want 0600", filepath.Base(p), fi.Mode().Perm())
 								}
 							}
@@ -339,7 +344,7 @@ func TestConnectEachCLIGetsItsKeyFromFiles(t *testing.T) {
 						if got := read(t, p); got != body {
 							t.Errorf("%s after Disconnect = %q, want %q", rel, got, body)
 						}
-						if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o644 {
+						if fi, _ := os.Stat(p); unixModes && fi.Mode().Perm() != 0o644 {
 							t.Errorf("%s after Disconnect has mode %v, want 0644 as before", rel, fi.Mode().Perm())
 						}
 					}
@@ -387,14 +392,15 @@ func TestDisconnectModeFromOldState(t *testing.T) {
 	write(t, backup, "{\"a\":1}\n", 0o640)
 	written := "{\"env\":{}}\n"
 	write(t, p, written, 0o600)
-	write(t, statePath(p), `{"prev":{},"backup":"`+backup+`","written":"`+hash([]byte(written))+`"}`, 0o600)
+	quoted, _ := json.Marshal(backup) // a Windows path has backslashes
+	write(t, statePath(p), `{"prev":{},"backup":`+string(quoted)+`,"written":"`+hash([]byte(written))+`"}`, 0o600)
 	if err := Disconnect(home, ClaudeCode); err != nil {
 		t.Fatal(err)
 	}
 	if got := read(t, p); got != "{\"a\":1}\n" {
 		t.Errorf("restored %q, want the backup's %q", got, "{\"a\":1}\n")
 	}
-	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o640 {
+	if fi, _ := os.Stat(p); unixModes && fi.Mode().Perm() != 0o640 {
 		t.Errorf("mode %v, want the backup's 0640", fi.Mode().Perm())
 	}
 }

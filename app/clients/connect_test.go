@@ -119,7 +119,7 @@ func TestConnectRoundTrip(t *testing.T) {
 				if rel != ".gemini/settings.json" && rel != ".codex/config.toml" { // the others hold the key
 					want = 0o600
 				}
-				if fi, _ := os.Stat(p); fi.Mode().Perm() != want {
+				if fi, _ := os.Stat(p); unixModes && fi.Mode().Perm() != want {
 					t.Errorf("%s mode %v, want %v", rel, fi.Mode().Perm(), want)
 				}
 				if m, _ := filepath.Glob(p + ".keypool-backup-*"); len(m) != 1 || read(t, m[0]) != tt.files[rel] {
@@ -141,7 +141,7 @@ func TestConnectRoundTrip(t *testing.T) {
 				if got := read(t, filepath.Join(home, rel)); got != content {
 					t.Errorf("%s after Disconnect:\n%q\nwant\n%q", rel, got, content)
 				}
-				if fi, _ := os.Stat(filepath.Join(home, rel)); fi.Mode().Perm() != 0o640 {
+				if fi, _ := os.Stat(filepath.Join(home, rel)); unixModes && fi.Mode().Perm() != 0o640 {
 					t.Errorf("%s mode after Disconnect %v, want 0640", rel, fi.Mode().Perm())
 				}
 			}
@@ -160,7 +160,7 @@ func TestConnectFreshAndEdited(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := filepath.Join(home, ".claude/settings.json")
-	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o600 {
+	if fi, _ := os.Stat(p); unixModes && fi.Mode().Perm() != 0o600 {
 		t.Errorf("new file mode %v, want 0600", fi.Mode().Perm())
 	}
 	// The user edits something else meanwhile.

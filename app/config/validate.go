@@ -246,7 +246,10 @@ func besideConfig(p, configPath string) string {
 	if p == "" {
 		return ""
 	}
-	if !filepath.IsAbs(p) && configPath != "" {
+	// A path rooted without a drive (/etc/keypool/key.pem on Windows) is
+	// not relative to the file either: it is on the current drive.
+	rooted := filepath.IsAbs(p) || filepath.VolumeName(p) != "" || strings.HasPrefix(p, "/") || strings.HasPrefix(p, `\`)
+	if !rooted && configPath != "" {
 		p = filepath.Join(filepath.Dir(configPath), p)
 	}
 	return filepath.Clean(p)

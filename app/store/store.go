@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -142,6 +143,18 @@ func Open(path string, opts Options) (*Store, error) {
 	opts = opts.withDefaults()
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, openError(path, fmt.Errorf("open %s: %w", path, err))
+	}
+	if runtime.GOOS == "windows" {
+		// There bbolt grows the file to its first mapping before it checks
+		// it: a damaged file is checked read-only first, so that it is
+		// left as it was.
+		if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
+			ro, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, ReadOnly: true})
+			if err != nil {
+				return nil, openError(path, err)
+			}
+			ro.Close()
+		}
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout})
 	if err != nil {

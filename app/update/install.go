@@ -16,6 +16,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/ulikunitz/xz"
@@ -58,10 +59,20 @@ func (c Checker) Download(ctx context.Context, a Archive) ([]byte, error) {
 	return data, nil
 }
 
-// Binary takes the keypool executable out of an archive (.tar.xz, .tar.gz
-// or .zip, by its name): the first file named keypool or keypool.exe.
-func Binary(name string, data []byte) ([]byte, error) {
-	isBinary := func(p string) bool { b := path.Base(p); return b == "keypool" || b == "keypool.exe" }
+// Binary takes the executable of flavor out of an archive (.tar.xz,
+// .tar.gz or .zip, by its name): keypool(.exe) for the desktop build;
+// keypool-headless(.exe) for the headless one, or keypool alone in a
+// headless archive (which holds no other).
+func Binary(name string, data []byte, flavor string) ([]byte, error) {
+	names := []string{"keypool", "keypool.exe"}
+	if flavor == Headless {
+		if b, err := Binary(name, data, "keypool-headless"); err == nil {
+			return b, nil
+		}
+	} else if flavor != Desktop {
+		names = []string{flavor, flavor + ".exe"} // a file of that name
+	}
+	isBinary := func(p string) bool { return slices.Contains(names, path.Base(p)) }
 	switch {
 	case strings.HasSuffix(name, ".zip"):
 		zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
@@ -192,7 +203,7 @@ func syncDir(dir string) {
 }
 
 // ErrUpToDate: the feed's release is not newer than this build.
-var ErrUpToDate = errors.New("Keypool is up to date")
+var ErrUpToDate = errors.New("already the latest Keypool")
 
 // Install updates the executable at exe to the feed's release, if it is
 // newer: the archive for this system is downloaded and checked against
@@ -214,7 +225,7 @@ func (c Checker) Install(ctx context.Context, exe string) (Manifest, error) {
 	if err != nil {
 		return m, err
 	}
-	bin, err := Binary(a.URL, data)
+	bin, err := Binary(a.URL, data, ThisFlavor())
 	if err != nil {
 		return m, err
 	}

@@ -18,13 +18,15 @@ import (
 	"net/http"
 	"regexp"
 	"runtime"
+	"runtime/debug"
+	"slices"
 	"time"
 
 	"keypool/app/version"
 )
 
 // DefaultFeed is where the project publishes its signed release manifest.
-const DefaultFeed = "https://keypool.app/releases/latest.json"
+const DefaultFeed = "https://github.com/keypool/keypool/releases/latest/download/latest.json"
 
 // Manifest is one release: its version, its notes and an archive per OS
 // and architecture.
@@ -37,11 +39,34 @@ type Manifest struct {
 
 // Archive is one build of a release.
 type Archive struct {
-	OS     string `json:"os"`   // runtime.GOOS
-	Arch   string `json:"arch"` // runtime.GOARCH
-	URL    string `json:"url"`
-	SHA256 string `json:"sha256"` // hex
-	Size   int64  `json:"size,omitempty"`
+	OS   string `json:"os"`   // runtime.GOOS
+	Arch string `json:"arch"` // runtime.GOARCH
+	// Flavors are the builds it holds: "desktop" (keypool, with the
+	// window) and "headless" (keypool-headless, or keypool alone in a
+	// headless archive).
+	Flavors []string `json:"flavors"`
+	URL     string   `json:"url"`
+	SHA256  string   `json:"sha256"` // hex
+	Size    int64    `json:"size,omitempty"`
+}
+
+// The flavors of a build.
+const (
+	Desktop  = "desktop"
+	Headless = "headless"
+)
+
+// ThisFlavor is the running build's flavor: a build without cgo has no
+// window (make build-headless).
+func ThisFlavor() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "CGO_ENABLED" && s.Value == "0" {
+				return Headless
+			}
+		}
+	}
+	return Desktop
 }
 
 // Signed is what the feed serves: the manifest's bytes and their ed25519
@@ -115,21 +140,21 @@ func (m Manifest) check() error {
 		return fmt.Errorf("%w: no archives", ErrMalformed)
 	}
 	for _, a := range m.Archives {
-		if a.OS == "" || a.Arch == "" || a.URL == "" || !sha256Hex.MatchString(a.SHA256) {
-			return fmt.Errorf("%w: archive %s/%s needs an os, arch, url and a hex sha256", ErrMalformed, a.OS, a.Arch)
+		if a.OS == "" || a.Arch == "" || a.URL == "" || !sha256Hex.MatchString(a.SHA256) || len(a.Flavors) == 0 {
+			return fmt.Errorf("%w: archive %s/%s needs an os, arch, flavors, url and a hex sha256", ErrMalformed, a.OS, a.Arch)
 		}
 	}
 	return nil
 }
 
-// For is the release's archive for system goos/goarch.
-func (m Manifest) For(goos, goarch string) (Archive, error) {
+// For is the release's archive of flavor for system goos/goarch.
+func (m Manifest) For(goos, goarch, flavor string) (Archive, error) {
 	for _, a := range m.Archives {
-		if a.OS == goos && a.Arch == goarch {
+		if a.OS == goos && a.Arch == goarch && slices.Contains(a.Flavors, flavor) {
 			return a, nil
 		}
 	}
-	return Archive{}, fmt.Errorf("%w (%s/%s)", ErrNoArchive, goos, goarch)
+	return Archive{}, fmt.Errorf("%w (%s/%s, %s)", ErrNoArchive, goos, goarch, flavor)
 }
 
 // Checker reads the release feed.
@@ -177,5 +202,8 @@ func (c Checker) client() *http.Client {
 	return &http.Client{Timeout: time.Minute}
 }
 
-// ThisSystem is the archive a release has for the running system.
-func (m Manifest) ThisSystem() (Archive, error) { return m.For(runtime.GOOS, runtime.GOARCH) }
+// ThisSystem is the archive a release has for the running system and
+// build.
+func (m Manifest) ThisSystem() (Archive, error) {
+	return m.For(runtime.GOOS, runtime.GOARCH, ThisFlavor())
+}

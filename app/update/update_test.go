@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
@@ -76,8 +77,8 @@ func (f *feed) publish(t *testing.T, v string, binary []byte) Manifest {
 	f.files[name] = archive
 	sum := sha256.Sum256(archive)
 	m := Manifest{Version: v, Notes: f.URL + "/notes/" + v, Archives: []Archive{
-		{OS: "plan9", Arch: "arm", URL: f.URL + "/other.tar.gz", SHA256: strings.Repeat("0", 64)},
-		{OS: runtime.GOOS, Arch: runtime.GOARCH, URL: f.URL + name, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(archive))},
+		{OS: "plan9", Arch: "arm", Flavors: []string{Desktop}, URL: f.URL + "/other.tar.gz", SHA256: strings.Repeat("0", 64)},
+		{OS: runtime.GOOS, Arch: runtime.GOARCH, Flavors: []string{Desktop, Headless}, URL: f.URL + name, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(archive))},
 	}}
 	doc, err := Sign(m, f.key)
 	if err != nil {
@@ -127,10 +128,10 @@ func TestLatest(t *testing.T) {
 			f.doc, _ = json.Marshal(s)
 		}, false, ErrUnsigned},
 		{"bare_manifest", "1.4.0", func() {
-			f.doc, _ = json.Marshal(Manifest{Version: "1.5.0", Archives: []Archive{{OS: "linux", Arch: "amd64", URL: "http://x", SHA256: strings.Repeat("a", 64)}}})
+			f.doc, _ = json.Marshal(Manifest{Version: "1.5.0", Archives: []Archive{{OS: "linux", Arch: "amd64", Flavors: []string{Desktop}, URL: "http://x", SHA256: strings.Repeat("a", 64)}}})
 		}, false, ErrUnsigned},
 		{"wrong_key", "1.4.0", func() {
-			doc, _ := Sign(Manifest{Version: "9.0.0", Archives: []Archive{{OS: "linux", Arch: "amd64", URL: "http://x", SHA256: strings.Repeat("a", 64)}}}, otherKey)
+			doc, _ := Sign(Manifest{Version: "9.0.0", Archives: []Archive{{OS: "linux", Arch: "amd64", Flavors: []string{Desktop}, URL: "http://x", SHA256: strings.Repeat("a", 64)}}}, otherKey)
 			f.doc = doc
 		}, false, ErrBadSignature},
 		{"tampered", "1.4.0", func() {
@@ -179,7 +180,11 @@ func copyOfTestBinary(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exe := filepath.Join(t.TempDir(), "keypool")
+	name := "keypool"
+	if runtime.GOOS == "windows" {
+		name += ".exe" // else Windows does not run it
+	}
+	exe := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(exe, self, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +205,7 @@ func TestInstallAndRollback(t *testing.T) {
 	if got, _ := os.ReadFile(exe); !bytes.Equal(got, newer) {
 		t.Fatalf("after Install the executable holds %d bytes, want the release's %d", len(got), len(newer))
 	}
-	if fi, _ := os.Stat(exe); fi.Mode().Perm()&0o111 == 0 {
+	if fi, _ := os.Stat(exe); runtime.GOOS != "windows" && fi.Mode().Perm()&0o111 == 0 {
 		t.Errorf("the new executable's mode is %v, want it executable", fi.Mode())
 	}
 	if got, _ := os.ReadFile(exe + ".previous"); !bytes.Equal(got, old) {
@@ -302,13 +307,13 @@ func TestManagedBy(t *testing.T) {
 
 func TestSignedRoundTrip(t *testing.T) {
 	pub, key, _ := ed25519.GenerateKey(nil)
-	m := Manifest{Version: "2.0.0-rc.1", Notes: "https://example.com/n", Archives: []Archive{{OS: "linux", Arch: "amd64", URL: "https://example.com/a.tar.xz", SHA256: strings.Repeat("b", 64)}}}
+	m := Manifest{Version: "2.0.0-rc.1", Notes: "https://example.com/n", Archives: []Archive{{OS: "linux", Arch: "amd64", Flavors: []string{Desktop}, URL: "https://example.com/a.tar.xz", SHA256: strings.Repeat("b", 64)}}}
 	doc, err := Sign(m, key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, err := Open(doc, pub)
-	if err != nil || got.Version != m.Version || got.Archives[0] != m.Archives[0] {
+	if err != nil || got.Version != m.Version || !reflect.DeepEqual(got.Archives[0], m.Archives[0]) {
 		t.Fatalf("Open(Sign(m)) = %+v, %v; want m", got, err)
 	}
 	if _, err := Sign(Manifest{Version: "x"}, key); !errors.Is(err, ErrMalformed) {
@@ -316,5 +321,30 @@ func TestSignedRoundTrip(t *testing.T) {
 	}
 	if len(ReleaseKey) != ed25519.PublicKeySize {
 		t.Errorf("the compiled-in release key has %d bytes, want %d", len(ReleaseKey), ed25519.PublicKeySize)
+	}
+}
+
+// Each build takes its own binary out of an archive: the desktop app's,
+// the headless one's beside it, or the only one of a headless archive.
+func TestBinaryOfEachFlavor(t *testing.T) {
+	both := tarGz(t, map[string][]byte{"keypool": []byte("desktop"), "keypool-headless": []byte("headless")})
+	alone := tarGz(t, map[string][]byte{"keypool": []byte("headless alone"), "config.example.toml": []byte("#")})
+	for _, tt := range []struct {
+		name   string
+		data   []byte
+		flavor string
+		want   string
+	}{
+		{"desktop", both, Desktop, "desktop"},
+		{"headless_beside", both, Headless, "headless"},
+		{"headless_alone", alone, Headless, "headless alone"},
+	} {
+		got, err := Binary("k.tar.gz", tt.data, tt.flavor)
+		if err != nil || string(got) != tt.want {
+			t.Errorf("%s: Binary = %q, %v; want %q", tt.name, got, err, tt.want)
+		}
+	}
+	if _, err := Binary("k.tar.gz", tarGz(t, map[string][]byte{"README.md": []byte("#")}), Desktop); !errors.Is(err, ErrNoBinary) {
+		t.Errorf("an archive without keypool: %v, want ErrNoBinary", err)
 	}
 }

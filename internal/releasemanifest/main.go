@@ -60,7 +60,8 @@ func run(args []string, stderr io.Writer) error {
 			return err
 		}
 		sum := sha256.Sum256(data)
-		m.Archives = append(m.Archives, update.Archive{OS: goos, Arch: goarch, URL: strings.TrimSuffix(*base, "/") + "/" + filepath.Base(path),
+		m.Archives = append(m.Archives, update.Archive{OS: goos, Arch: goarch, Flavors: flavors(filepath.Base(path), goos),
+			URL:    strings.TrimSuffix(*base, "/") + "/" + filepath.Base(path),
 			SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data))})
 	}
 	doc, err := update.Sign(m, key)
@@ -72,4 +73,17 @@ func run(args []string, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "wrote %s: Keypool %s, %d archives, signed\n", *out, m.Version, len(m.Archives))
 	return nil
+}
+
+// flavors are the builds an archive holds, by its name: a headless archive
+// the headless one; the Windows zip both (keypool.exe and
+// keypool-headless.exe); any other the desktop app.
+func flavors(name, goos string) []string {
+	switch {
+	case strings.HasPrefix(name, "keypool-headless-"):
+		return []string{update.Headless}
+	case goos == "windows":
+		return []string{update.Desktop, update.Headless}
+	}
+	return []string{update.Desktop}
 }

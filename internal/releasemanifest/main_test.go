@@ -35,7 +35,7 @@ func TestReleaseManifest(t *testing.T) {
 		t.Fatalf("open the written manifest with the key's public half: %v", err)
 	}
 	sum := sha256.Sum256([]byte("an archive"))
-	a, err := m.For("linux", "amd64")
+	a, err := m.For("linux", "amd64", update.Headless)
 	if err != nil || m.Version != "1.4.0" || a.SHA256 != hex.EncodeToString(sum[:]) || a.URL != "https://example.com/v1.4.0/keypool-headless-linux-amd64.tar.xz" {
 		t.Errorf("manifest = %+v (%v), want 1.4.0 with the archive's address and SHA-256", m, err)
 	}

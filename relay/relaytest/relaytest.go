@@ -295,6 +295,7 @@ func reservePort() string {
 	if err != nil {
 		panic(fmt.Sprintf("relaytest: socket: %v", err))
 	}
+	exclusive(fd)
 	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
 		panic(fmt.Sprintf("relaytest: bind 127.0.0.1:0: %v", err))
 	}
