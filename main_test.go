@@ -74,6 +74,7 @@ var allowedImports = map[string][]string{
 	"app/update":               {"app/version"},
 	"internal/releasemanifest": {"app/update"},
 	"internal/packaging":       {"app/version"},
+	"internal/wintest":         nil,
 	"app/tokens":               {"app/oauth", "relay/pool"},
 	"assets":                   nil,
 	"bench":                    nil,
