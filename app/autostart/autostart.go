@@ -24,13 +24,15 @@ type Entry struct {
 // ID is the app's reverse-DNS id (FyneApp.toml).
 const ID = "app.keypool.keypool"
 
+// The icon is named by the app id, as fyne package and the .deb and .rpm
+// install it.
 var desktopTmpl = template.Must(template.New("desktop").Parse(`[Desktop Entry]
 Type=Application
 Name=Keypool
 GenericName=AI account pool
 Comment=Pools your AI accounts behind one local relay
 Exec={{.Exec}}
-Icon=keypool
+Icon=app.keypool.keypool
 Terminal=false
 Categories=Development;
 X-GNOME-Autostart-enabled=true
