@@ -3,27 +3,22 @@ package app
 import (
 	"testing"
 
-	"keypool/app/oauth"
 	"keypool/relay/pool"
 	"keypool/relay/provider"
 )
 
 // TestEveryOAuthKindCanLogIn: a kind the table says logs in with a browser
-// names a login app/oauth has, and ProviderFor finds it; an API-key kind
-// has none.
+// gets its row's login from ProviderFor; an API-key kind has none.
 func TestEveryOAuthKindCanLogIn(t *testing.T) {
 	for _, p := range provider.All() {
 		got, err := ProviderFor(p.Kind)
 		switch {
 		case p.IsOAuth() && err != nil:
-			t.Errorf("ProviderFor(%s) = %v, want the %q login", p.Kind, err, p.OAuth)
-		case p.IsOAuth() && got.Name != p.OAuth:
-			t.Errorf("ProviderFor(%s).Name = %q, want %q", p.Kind, got.Name, p.OAuth)
+			t.Errorf("ProviderFor(%s) = %v, want its row's login", p.Kind, err)
+		case p.IsOAuth() && got.Name != p.OAuth().Name:
+			t.Errorf("ProviderFor(%s).Name = %q, want %q", p.Kind, got.Name, p.OAuth().Name)
 		case !p.IsOAuth() && err == nil:
 			t.Errorf("ProviderFor(%s) = %q, want an error: it uses an API key", p.Kind, got.Name)
-		}
-		if _, ok := oauth.ByName(p.OAuth); ok != p.IsOAuth() {
-			t.Errorf("oauth.ByName(%q) found = %v, want %v", p.OAuth, ok, p.IsOAuth())
 		}
 	}
 }

@@ -2,26 +2,22 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
-	"time"
 
-	"keypool/app/oauth"
 	"keypool/app/secrets"
 	"keypool/app/store"
+	"keypool/relay/oauth"
 	"keypool/relay/pool"
 )
 
 // LoginParams says which account to log in and how.
 type LoginParams struct {
-	Kind       pool.Kind // claude-oauth, codex-oauth or gemini
+	Kind       pool.Kind // a kind that logs in with a browser (provider.IsOAuth)
 	ID         string    // default: from the login's e-mail, else the kind
 	Name       string
 	Priority   int
@@ -77,7 +73,7 @@ func Login(ctx context.Context, a AccountChanger, lp LoginParams) (store.Account
 	if lp.SetupToken {
 		acct.LoginExpiry = tok.Expiry // a setup token is the whole login: a year
 	}
-	if lp.Kind == pool.KindGemini {
+	if p.NeedsProject() {
 		client := lp.HTTPClient
 		if client == nil {
 			client = http.DefaultClient
@@ -136,80 +132,29 @@ func defaultID(a AccountChanger, kind pool.Kind, email, providerID string) strin
 	}
 }
 
-// ImportCLILogin takes over an existing Claude Code or Codex CLI login from
-// its credential file (home: the user's home dir). Keypool then owns the
-// refresh token: the CLI's copy stops working at the next rotation.
+// ImportCLILogin takes over an existing login of the kind's own CLI
+// (Claude Code's, the Codex CLI's) from its credential file under home
+// (the user's home dir). Keypool then owns the refresh token: the CLI's
+// copy stops working at the next rotation.
 func ImportCLILogin(a AccountChanger, kind pool.Kind, home, id string) (store.Account, error) {
-	var (
-		acct = store.Account{ID: id, Type: kind, Enabled: true}
-		rt   string
-		at   string
-	)
-	switch kind {
-	case pool.KindClaudeOAuth:
-		path := filepath.Join(home, ".claude", ".credentials.json")
-		var f struct {
-			ClaudeAiOauth struct {
-				AccessToken      string `json:"accessToken"`
-				RefreshToken     string `json:"refreshToken"`
-				ExpiresAt        int64  `json:"expiresAt"` // ms
-				SubscriptionType string `json:"subscriptionType"`
-			} `json:"claudeAiOauth"`
-		}
-		if err := readJSON(path, &f); err != nil {
-			return store.Account{}, err
-		}
-		c := f.ClaudeAiOauth
-		at, rt, acct.PlanType = c.AccessToken, c.RefreshToken, c.SubscriptionType
-		if c.ExpiresAt > 0 {
-			acct.Expiry = time.UnixMilli(c.ExpiresAt)
-		}
-	case pool.KindCodexOAuth:
-		path := filepath.Join(home, ".codex", "auth.json")
-		var f struct {
-			Tokens struct {
-				IDToken      string `json:"id_token"`
-				AccessToken  string `json:"access_token"`
-				RefreshToken string `json:"refresh_token"`
-				AccountID    string `json:"account_id"`
-			} `json:"tokens"`
-		}
-		if err := readJSON(path, &f); err != nil {
-			return store.Account{}, err
-		}
-		at, rt, acct.AccountID = f.Tokens.AccessToken, f.Tokens.RefreshToken, f.Tokens.AccountID
-		if c, err := oauth.ParseIDTokenClaims(f.Tokens.IDToken); err == nil {
-			acct.Email, acct.PlanType = c.Email, c.ChatGPTPlanType
-			if acct.AccountID == "" {
-				acct.AccountID = c.ChatGPTAccountID
-			}
-		}
-	default:
-		return store.Account{}, fmt.Errorf("no CLI login to import for %s accounts", kind)
+	p, err := ProviderFor(kind)
+	if err != nil {
+		return store.Account{}, err
 	}
-	if rt == "" && at == "" {
-		return store.Account{}, fmt.Errorf("the %s credential file holds no tokens", kind)
+	tok, err := p.ReadCLILogin(home)
+	if err != nil {
+		return store.Account{}, err
 	}
+	acct := store.Account{ID: id, Type: kind, Enabled: true, Email: tok.Email, AccountID: tok.AccountID,
+		PlanType: tok.PlanType, Expiry: tok.Expiry}
 	if acct.ID == "" {
 		acct.ID = defaultID(a, kind, acct.Email, acct.AccountID)
 	}
-	sec := map[secrets.Field]secrets.Secret{secrets.RefreshToken: secrets.New(rt), secrets.AccessToken: secrets.New(at)}
+	sec := map[secrets.Field]secrets.Secret{secrets.RefreshToken: secrets.New(tok.RefreshToken), secrets.AccessToken: secrets.New(tok.AccessToken)}
 	if err := a.SaveLogin(acct, sec); err != nil {
 		return store.Account{}, err
 	}
 	return a.Account(acct.ID)
-}
-
-func readJSON(path string, v any) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		// The JSON error may quote the file's bytes: say only where.
-		return fmt.Errorf("read %s: not the expected JSON", path)
-	}
-	return nil
 }
 
 // lockedLogins saves a login under the account's refresh lock, so a

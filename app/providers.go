@@ -5,19 +5,18 @@ import (
 	"fmt"
 	"net/http"
 
-	"keypool/app/oauth"
 	"keypool/app/tokens"
+	"keypool/relay/oauth"
 	"keypool/relay/pool"
 	"keypool/relay/provider"
 )
 
-// ProviderFor is the OAuth provider of an account kind, with the endpoints
-// the environment overrides (see app/oauth).
+// ProviderFor is the OAuth provider of an account kind, as its row in
+// relay/provider names it, with the endpoints the environment overrides
+// (see relay/oauth).
 func ProviderFor(kind pool.Kind) (oauth.Provider, error) {
 	if k := provider.For(kind); k != nil && k.IsOAuth() {
-		if p, ok := oauth.ByName(k.OAuth); ok {
-			return oauth.FromEnv(p), nil
-		}
+		return oauth.FromEnv(k.OAuth()), nil
 	}
 	return oauth.Provider{}, fmt.Errorf("%s accounts do not log in with OAuth", kind)
 }

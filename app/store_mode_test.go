@@ -26,6 +26,7 @@ import (
 	"keypool/app/store"
 	"keypool/app/tokens"
 	"keypool/internal/dirtest"
+	"keypool/relay/oauth"
 	"keypool/relay/pool"
 	"keypool/relay/relaytest"
 )
@@ -273,8 +274,11 @@ func TestImportCLILogin(t *testing.T) {
 	if x.ID != "codex-me" || x.AccountID != "acc-123" || x.Email != "me@example.com" || x.PlanType != "pro" {
 		t.Errorf("codex account = %+v, want id codex-me, account acc-123, email me@example.com, plan pro", x)
 	}
-	if _, err := app.ImportCLILogin(accts, pool.KindGemini, home, ""); err == nil {
-		t.Error("ImportCLILogin(gemini): err = nil, want an error (there is no gemini CLI login to take)")
+	if _, err := app.ImportCLILogin(accts, pool.KindGemini, home, ""); !errors.Is(err, oauth.ErrNoCLILogin) {
+		t.Errorf("ImportCLILogin(gemini): err = %v, want oauth.ErrNoCLILogin (the Gemini CLI's login is not taken over)", err)
+	}
+	if _, err := app.ImportCLILogin(accts, pool.KindClaudeAPI, home, ""); err == nil {
+		t.Error("ImportCLILogin(claude-api): err = nil, want an error (an API key has no login)")
 	}
 }
 

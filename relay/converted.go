@@ -21,14 +21,15 @@ func converted(rt route, a pool.Account) bool {
 	return rt.dialect == chatDialect && providerOf(a.Kind).Converts(rt.dialect.proto)
 }
 
-// convertRequest turns a chat.completions body into a Messages body. A
-// subscription account gets Claude Code's identity block, which its token
+// convertRequest turns a chat.completions body into a Messages body. An
+// account that logs in (a Claude subscription, the one Anthropic-API kind
+// with a login) gets Claude Code's identity block, which its token
 // requires.
 func convertRequest(rt route, a pool.Account, body []byte) ([]byte, error) {
 	if rt.method != http.MethodPost {
 		return nil, nil
 	}
-	out, _, err := convert.ChatToMessages(body, convert.Options{ClaudeCodeSystem: a.Kind == pool.KindClaudeOAuth})
+	out, _, err := convert.ChatToMessages(body, convert.Options{ClaudeCodeSystem: providerOf(a.Kind).IsOAuth()})
 	return out, err
 }
 

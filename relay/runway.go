@@ -40,7 +40,7 @@ func (s *Server) SetAvoidRunout(d time.Duration) { s.picker.SetAvoidRunout(d) }
 // kind whose answers never report a plan's windows (a Google login).
 func (e *entry) unlimited() bool {
 	return e.acct.DailyBudgetUSD <= 0 && e.acct.MonthlyBudgetUSD <= 0 &&
-		(e.up == nil || e.up.OAuth == "" || e.up.PlanQuota == nil)
+		(e.up == nil || !e.up.IsOAuth() || e.up.PlanQuota == nil)
 }
 
 // candidate is e as the picker sees it.

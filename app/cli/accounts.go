@@ -350,8 +350,10 @@ func loginCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			return err
 		}
 	} else {
-		if lp.Kind == app.KindGemini {
-			fmt.Fprintln(stderr, `Note: Google ended "Login with Google" for individual Gemini accounts on 2026-06-18; Code Assist Standard/Enterprise and Workspace accounts still work (pass --project). For personal use, add a Gemini API key instead.`)
+		for _, l := range app.BrowserLogins() {
+			if l.Kind == lp.Kind && l.Note != "" {
+				fmt.Fprintln(stderr, "Note:", l.Note)
+			}
 		}
 		lp.Paste = stdin
 		lp.Progress = func(msg string) { fmt.Fprintln(stderr, msg) }

@@ -15,7 +15,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
-	"keypool/app/oauth"
+	"keypool/relay/oauth"
 	"keypool/relay/pool"
 )
 

@@ -31,7 +31,7 @@ import (
 // store and its journal, the config, the CLIs' configs, the keychain, the
 // version and the updater.
 var packages = []string{"./relay/...", "./app/store", "./app/store/journal", "./app/config", "./app/clients",
-	"./app/secrets", "./app/version", "./app/update", "./app/prices", "./app/oauth", "./app/tokens"}
+	"./app/secrets", "./app/version", "./app/update", "./app/prices", "./app/tokens"}
 
 func main() {
 	out := flag.String("out", "build/windows-tests", "where the test binaries and the Wine prefix go")

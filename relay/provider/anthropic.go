@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"keypool/relay/anthropic"
+	"keypool/relay/oauth"
 	"keypool/relay/pool"
 )
 
@@ -15,7 +16,7 @@ var anthropicKinds = []*Provider{
 		Protocols: []pool.Protocol{pool.ProtocolAnthropic},
 		ChatOptIn: true, // a subscription is meant for Claude Code's own traffic
 		API:       APIAnthropic,
-		OAuth:     "claude", LoginNames: []string{"claude"}, LoginLabel: "Claude (Pro/Max)",
+		OAuth:     oauth.Claude, LoginNames: []string{"claude"}, LoginLabel: "Claude (Pro/Max)",
 		Base: baseOr(anthropic.DefaultBaseURL),
 		Auth: func(h http.Header, _ pool.Account, token string) {
 			// An access token is always a bearer token, and needs the OAuth

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"keypool/relay/gemini"
+	"keypool/relay/oauth"
 	"keypool/relay/pool"
 )
 
@@ -14,8 +15,8 @@ var googleKinds = []*Provider{
 		Kind: pool.KindGemini, Label: "Google login", Vendor: "Google", Mark: googleMark,
 		Protocols: []pool.Protocol{pool.ProtocolGemini},
 		API:       APICodeAssist,
-		OAuth:     "gemini", LoginNames: []string{"gemini", "google"}, LoginLabel: "Google (Gemini, Code Assist)",
-		LoginNote: "Google ended Login with Google for individual Gemini accounts on 2026-06-18; Code Assist Standard/Enterprise and Workspace accounts still work.",
+		OAuth:     oauth.Gemini, LoginNames: []string{"gemini", "google"}, LoginLabel: "Google (Gemini, Code Assist)",
+		LoginNote: "Google ended Login with Google for individual Gemini accounts on 2026-06-18; Code Assist Standard/Enterprise and Workspace accounts still work. For personal use, add a Gemini API key instead.",
 		Base:      baseOr(gemini.DefaultCodeAssistBase),
 		Auth: func(h http.Header, a pool.Account, secret string) {
 			h.Del("X-Goog-Api-Key")

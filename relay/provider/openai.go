@@ -3,6 +3,7 @@ package provider
 import (
 	"net/http"
 
+	"keypool/relay/oauth"
 	"keypool/relay/openai"
 	"keypool/relay/pool"
 )
@@ -14,7 +15,7 @@ var openAIKinds = []*Provider{
 		Kind: pool.KindCodexOAuth, Label: "ChatGPT", Vendor: "OpenAI", Mark: openAIMark,
 		Protocols: []pool.Protocol{pool.ProtocolResponses},
 		API:       APIResponses,
-		OAuth:     "codex", LoginNames: []string{"codex", "chatgpt"}, LoginLabel: "ChatGPT (Codex)",
+		OAuth:     oauth.Codex, LoginNames: []string{"codex", "chatgpt"}, LoginLabel: "ChatGPT (Codex)",
 		DeviceLogin:   true,
 		Base:          baseOr(openai.DefaultCodexBase),
 		Auth:          openai.SetCodexAuth,

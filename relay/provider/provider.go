@@ -12,6 +12,7 @@ import (
 	"slices"
 
 	"keypool/relay/failover"
+	"keypool/relay/oauth"
 	"keypool/relay/pool"
 	"keypool/relay/sse"
 )
@@ -55,10 +56,11 @@ type Provider struct {
 	ChatOptIn bool
 	API       API
 
-	// OAuth names the browser login the kind uses (app/oauth's provider
-	// name); empty for kinds that use an API key. LoginNames are what
-	// `keypool login NAME` accepts for it, the first one shown.
-	OAuth      string
+	// OAuth is the browser login the kind uses (relay/oauth's Claude,
+	// Codex or Gemini: its endpoints, client, grants and the takeover of
+	// its CLI's own login); nil for kinds that use an API key. LoginNames
+	// are what `keypool login NAME` accepts for it, the first one shown.
+	OAuth      func() oauth.Provider
 	LoginNames []string
 	// LoginLabel names a browser login's kind in the window's login
 	// dialog: "Claude (Pro/Max)"; LoginNote is said when it starts, if
@@ -100,7 +102,7 @@ type Provider struct {
 
 // IsOAuth reports whether the kind holds OAuth tokens (a bearer access
 // token that is refreshed) rather than an API key.
-func (p *Provider) IsOAuth() bool { return p.OAuth != "" }
+func (p *Provider) IsOAuth() bool { return p.OAuth != nil }
 
 // StreamFaultOf is StreamFault's verdict on errType; false for a kind
 // without the hook, or no error.

@@ -33,6 +33,15 @@ func TestEveryKindIsWhole(t *testing.T) {
 			if p.IsOAuth() && p.LoginLabel == "" {
 				t.Errorf("%s logs in with a browser but has no LoginLabel for the window's login dialog", p.Kind)
 			}
+			if p.IsOAuth() {
+				o := p.OAuth()
+				if o.Name == "" || o.ClientID == "" || o.AuthorizeURL == "" || o.TokenURL == "" {
+					t.Errorf("%s: its login %q lacks a name, client id or endpoint", p.Kind, o.Name)
+				}
+				if p.DeviceLogin && o.DeviceCodeURL == "" {
+					t.Errorf("%s: DeviceLogin is set but its login %q has no device-code endpoint", p.Kind, o.Name)
+				}
+			}
 			if got, want := p.IsOAuth(), len(p.LoginNames) > 0; got != want {
 				t.Errorf("%s: IsOAuth() = %v but LoginNames = %v: an OAuth kind needs a login name and only it", p.Kind, got, p.LoginNames)
 			}

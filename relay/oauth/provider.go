@@ -122,7 +122,17 @@ type Provider struct {
 
 	// UserAgent and Accept are sent to the token endpoints when set.
 	UserAgent, Accept string
+
+	// CLILogin reads the login the provider's own CLI keeps under a home
+	// directory, for `keypool login --from-cli`; nil when its CLI keeps
+	// none Keypool can take over. Call it through ReadCLILogin.
+	CLILogin func(home string) (*Token, error)
 }
+
+// NeedsProject reports that an account of this login serves through
+// Code Assist, which needs its Google Cloud project found after login
+// (see DiscoverProject).
+func (p Provider) NeedsProject() bool { return p.CodeAssistURL != "" }
 
 // Claude-account constants (PROTOCOLS §1.1–1.2).
 const (
@@ -158,6 +168,7 @@ func Claude() Provider {
 		ManualRedirectURL:     claudeManualRedirect,
 		UserAgent:             "axios/1.15.2",
 		Accept:                "application/json, text/plain, */*",
+		CLILogin:              claudeCodeLogin,
 	}
 }
 
@@ -186,6 +197,7 @@ func Codex() Provider {
 		CallbackPath:   "/auth/callback",
 		RedirectHost:   "localhost",
 		CancelPath:     "/cancel",
+		CLILogin:       codexCLILogin,
 	}
 	p.setCodexIssuer(codexIssuer)
 	return p
@@ -239,17 +251,6 @@ func Gemini() Provider {
 		PasteBareCode:     true,
 		CodeAssistURL:     codeAssistURL,
 	}
-}
-
-// ByName is the browser login named name ("claude", "codex", "gemini"),
-// as relay/provider's table names each OAuth kind's login.
-func ByName(name string) (Provider, bool) {
-	for _, p := range [...]func() Provider{Claude, Codex, Gemini} {
-		if v := p(); v.Name == name {
-			return v, true
-		}
-	}
-	return Provider{}, false
 }
 
 // FromEnv returns p with the endpoints overridden by the environment variables
