@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"time"
 
@@ -114,6 +115,7 @@ type updateCheck struct {
 	key     ed25519.PublicKey // nil: the compiled-in release key
 	wakeUp  chan struct{}     // the setting changed
 	current string
+	last    time.Time // the last check, even when saving it failed
 }
 
 func newUpdateCheck(a *App, key ed25519.PublicKey) *updateCheck {
@@ -134,9 +136,7 @@ func (u *updateCheck) Run(ctx context.Context) error {
 		var due <-chan time.Time // never, while the check is off
 		var timer *time.Timer
 		if on, _ := u.a.UpdateCheck(); on {
-			last, _ := u.a.store.Setting(settingUpdatesLast)
-			at, _ := time.Parse(time.RFC3339, last)
-			timer = time.NewTimer(max(0, at.Add(updateEvery).Sub(u.a.now())))
+			timer = time.NewTimer(u.wait())
 			due = timer.C
 		}
 		fire := false
@@ -158,27 +158,61 @@ func (u *updateCheck) Run(ctx context.Context) error {
 	}
 }
 
+// wait is the time until the next check: a day after the last one, and
+// never more than a day (a saved time in the future is not believed).
+func (u *updateCheck) wait() time.Duration {
+	last := u.last
+	if s, _ := u.a.store.Setting(settingUpdatesLast); s != "" {
+		if at, err := time.Parse(time.RFC3339, s); err == nil && at.After(last) {
+			last = at
+		}
+	}
+	return min(updateEvery, max(0, last.Add(updateEvery).Sub(u.a.now())))
+}
+
 // check reads the feed once and keeps what it says. A manifest that is
-// unsigned, badly signed, malformed or not newer changes nothing but one
-// line in the log.
+// unsigned, badly signed, expired, malformed or not newer changes nothing
+// but one line in the log; so does a release older than one already
+// found (an old manifest served again cannot hide a newer release).
 func (u *updateCheck) check(ctx context.Context) {
 	a := u.a
-	a.store.PutSetting(settingUpdatesLast, a.now().UTC().Format(time.RFC3339))
-	c := update.Checker{Feed: a.UpdateFeed(), Key: u.key, Current: u.current}
+	if on, _ := a.UpdateCheck(); !on {
+		return // turned off as the timer fired
+	}
+	u.last = a.now()
+	a.store.PutSetting(settingUpdatesLast, u.last.UTC().Format(time.RFC3339))
+	c := update.Checker{Feed: a.UpdateFeed(), Key: u.key, Current: u.current, Now: a.now}
 	m, newer, err := c.Latest(ctx)
+	if on, _ := a.UpdateCheck(); !on || ctx.Err() != nil {
+		return // turned off while the feed answered: nothing is kept
+	}
+	found, known := a.UpdateAvailable()
 	switch {
 	case err != nil:
-		a.log.Warn("update check: nothing believed from the release feed", "feed", c.Feed, "err", err)
+		a.log.Warn("update check: nothing believed from the release feed", "feed", redactURL(c.Feed), "err", err)
 		return
 	case !newer:
-		a.log.Info("update check: this is the latest Keypool", "version", u.current, "feed_version", m.Version)
-		a.store.PutSetting(settingUpdateFound, "")
+		a.log.Info("update check: the feed's release is not newer than this one", "version", u.current, "feed_version", m.Version)
+		return
+	case known && version.Compare(m.Version, found.Version) < 0:
+		a.log.Warn("update check: the feed's release is older than one found before; kept the newer", "found", found.Version, "feed_version", m.Version)
 		return
 	}
 	b, _ := json.Marshal(Release{Version: m.Version, Notes: m.Notes, Date: m.Date})
 	a.store.PutSetting(settingUpdateFound, string(b))
 	a.log.Info("update check: a newer Keypool is out", "version", m.Version, "notes", m.Notes)
 	a.changed()
+}
+
+// redactURL is a feed's address for the log: without a user, password
+// or query, which may hold a token.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unreadable address)"
+	}
+	u.User, u.RawQuery, u.Fragment = nil, "", ""
+	return u.String()
 }
 
 // UpdateText says that a newer Keypool is out, for the tray, the window

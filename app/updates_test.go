@@ -54,7 +54,7 @@ func (f *releaseFeed) serve(t *testing.T, v string, key ed25519.PrivateKey) {
 	if key == nil {
 		key = f.key
 	}
-	doc, err := update.Sign(update.Manifest{Version: v, Notes: "https://example.com/notes/" + v,
+	doc, err := update.Sign(update.Manifest{Version: v, Notes: "https://example.com/notes/" + v, Expires: time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
 		Archives: []update.Archive{{OS: "linux", Arch: "amd64", Flavors: []string{update.Desktop}, URL: "https://example.com/k.tar.xz", SHA256: strings.Repeat("c", 64)}}}, key)
 	if err != nil {
 		t.Fatal(err)
@@ -121,20 +121,24 @@ func TestUpdateCheck(t *testing.T) {
 	r.stop()
 
 	// A day later: what the feed serves now is believed only when it is
-	// signed with the release key and newer; anything else changes
-	// nothing but one line in the log.
+	// signed with the release key and newer than this build and than the
+	// release found before; anything else changes nothing but one line
+	// in the log.
 	_, otherKey, _ := ed25519.GenerateKey(nil)
 	for _, tt := range []struct {
-		name      string
-		serve     func()
-		available bool
-		logLine   string
+		name    string
+		serve   func()
+		want    string // the release known after the check
+		logLine string
 	}{
-		{"wrong_key", func() { f.serve(t, "10.0.0", otherKey) }, true, "nothing believed"},
-		{"unsigned", func() { d := []byte(`{"version":"10.0.0"}`); f.doc.Store(&d) }, true, "nothing believed"},
-		{"empty_answer", func() { d := []byte{}; f.doc.Store(&d) }, true, "nothing believed"},
-		{"same", func() { f.serve(t, app.Version().Version, nil) }, false, "this is the latest"},
-		{"older", func() { f.serve(t, "0.0.0-alpha", nil) }, false, "this is the latest"},
+		{"wrong_key", func() { f.serve(t, "10.0.0", otherKey) }, "9.9.9", "nothing believed"},
+		{"unsigned", func() { d := []byte(`{"version":"10.0.0"}`); f.doc.Store(&d) }, "9.9.9", "nothing believed"},
+		{"empty_answer", func() { d := []byte{}; f.doc.Store(&d) }, "9.9.9", "nothing believed"},
+		// An old manifest served again hides no release found before.
+		{"same", func() { f.serve(t, app.Version().Version, nil) }, "9.9.9", "not newer than this one"},
+		{"older", func() { f.serve(t, "0.0.0-alpha", nil) }, "9.9.9", "not newer than this one"},
+		{"newer", func() { f.serve(t, "10.0.0", nil) }, "10.0.0", "a newer Keypool is out"},
+		{"older_than_found", func() { f.serve(t, "9.9.9", nil) }, "10.0.0", "older than one found before"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.serve()
@@ -148,14 +152,30 @@ func TestUpdateCheck(t *testing.T) {
 			if !waitFor(5*time.Second, func() bool { return strings.Contains(logs.String(), tt.logLine) }) {
 				t.Fatalf("no %q in the log after a check (feed connections %d):\n%s", tt.logLine, f.conns.Load()-seen, logs.String())
 			}
-			if _, ok := r.UpdateAvailable(); ok != tt.available {
-				t.Errorf("UpdateAvailable = %v, want %v", ok, tt.available)
+			if rel, _ := r.UpdateAvailable(); rel.Version != tt.want {
+				t.Errorf("UpdateAvailable = %q, want %q", rel.Version, tt.want)
 			}
 			if n := strings.Count(logs.String(), "update check"); n != 1 {
 				t.Errorf("%d log lines about the check, want 1:\n%s", n, logs.String())
 			}
 			r.stop()
 		})
+	}
+
+	// Turned off as a check is due: what was found is forgotten, and what
+	// a check in flight finds is not kept.
+	if err := setSetting(dir, "updates_checked_at", time.Now().Add(-25*time.Hour).UTC().Format(time.RFC3339)); err != nil {
+		t.Fatal(err)
+	}
+	f.serve(t, "10.0.1", nil)
+	r = startStore(t, p, &logs)
+	defer r.stop()
+	if err := r.SetUpdateCheck(false); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // what a check would take, many times over
+	if rel, ok := r.UpdateAvailable(); ok {
+		t.Errorf("UpdateAvailable = %q after the check was turned off, want none", rel.Version)
 	}
 }
 

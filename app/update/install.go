@@ -32,15 +32,16 @@ var (
 // maxArchive bounds a download.
 const maxArchive = 512 << 20
 
-// Download fetches archive a and checks it against its SHA-256 from the
-// signed manifest: a truncated or changed download is refused.
+// Download fetches archive a and checks it against its size and SHA-256
+// from the signed manifest: a truncated, longer or changed download is
+// refused.
 func (c Checker) Download(ctx context.Context, a Archive) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.URL, nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("User-Agent", "keypool/"+c.Current)
-	resp, err := c.client().Do(req)
+	resp, err := c.downloadClient().Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("download %s: %w", a.URL, err)
 	}
@@ -48,12 +49,16 @@ func (c Checker) Download(ctx context.Context, a Archive) ([]byte, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("download %s: %s", a.URL, resp.Status)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxArchive))
+	limit := int64(maxArchive)
+	if a.Size > 0 {
+		limit = a.Size
+	}
+	h := sha256.New()
+	data, err := readAtMost(io.TeeReader(resp.Body, h), limit)
 	if err != nil {
 		return nil, fmt.Errorf("download %s: %w", a.URL, err)
 	}
-	sum := sha256.Sum256(data)
-	if hex.EncodeToString(sum[:]) != a.SHA256 {
+	if hex.EncodeToString(h.Sum(nil)) != a.SHA256 || a.Size > 0 && int64(len(data)) != a.Size {
 		return nil, fmt.Errorf("%w (%s, %d bytes)", ErrChecksum, path.Base(a.URL), len(data))
 	}
 	return data, nil
@@ -86,7 +91,7 @@ func Binary(name string, data []byte, flavor string) ([]byte, error) {
 					return nil, err
 				}
 				defer r.Close()
-				return io.ReadAll(io.LimitReader(r, maxArchive))
+				return readAtMost(r, maxArchive)
 			}
 		}
 	case strings.HasSuffix(name, ".tar.xz"), strings.HasSuffix(name, ".tar.gz"), strings.HasSuffix(name, ".tgz"):
@@ -110,7 +115,7 @@ func Binary(name string, data []byte, flavor string) ([]byte, error) {
 				return nil, fmt.Errorf("%s: %w", name, err)
 			}
 			if h.Typeflag == tar.TypeReg && isBinary(h.Name) {
-				return io.ReadAll(io.LimitReader(tr, maxArchive))
+				return readAtMost(tr, maxArchive)
 			}
 		}
 	default:
@@ -122,53 +127,98 @@ func Binary(name string, data []byte, flavor string) ([]byte, error) {
 // previous is where Replace keeps the binary it replaced.
 func previous(exe string) string { return exe + ".previous" }
 
+// renameRunning: the running executable cannot be replaced but can be
+// renamed (Windows); a variable so tests take that path everywhere.
+var renameRunning = runtime.GOOS == "windows"
+
+// rename is os.Rename, a variable so tests can make it fail.
+var rename = os.Rename
+
 // Replace puts binary in place of the executable at exe, atomically: it is
 // written beside it and renamed over it, so exe is always one whole binary.
-// The one it replaces is kept (exe.previous) for Rollback.
+// The one it replaces is kept (exe.previous) for Rollback; the one kept
+// before is replaced only once the new copy is whole.
 func Replace(exe string, binary []byte) error {
+	exe, err := filepath.EvalSymlinks(exe) // replace the file, not a link to it
+	if err != nil {
+		return err
+	}
 	fi, err := os.Stat(exe)
 	if err != nil {
 		return err
 	}
 	dir := filepath.Dir(exe)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(exe)+".new-*")
+	tmp, err := writeBeside(exe, ".new-*", func(f *os.File) error {
+		_, err := f.Write(binary)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("write the new version beside %s: %w", exe, err)
 	}
-	tmp := f.Name()
 	defer os.Remove(tmp) // gone once renamed; removed after a failure
-	if _, err = f.Write(binary); err == nil {
+	if err := os.Chmod(tmp, fi.Mode().Perm()|0o111); err != nil {
+		return fmt.Errorf("write the new version beside %s: %w", exe, err)
+	}
+	prev := previous(exe)
+	if renameRunning {
+		// The running version becomes the previous one (a rename replaces
+		// what was kept before only once it succeeds).
+		if err := rename(exe, prev); err != nil {
+			return fmt.Errorf("keep the previous version: %w", err)
+		}
+		if err := rename(tmp, exe); err != nil {
+			if rerr := rename(prev, exe); rerr != nil {
+				return fmt.Errorf("put the new version in place: %w; the running version is at %s (put it back: %v)", err, prev, rerr)
+			}
+			return fmt.Errorf("put the new version in place: %w", err)
+		}
+		syncDir(dir)
+		return nil
+	}
+	// Keep the running version with a hard link (a copy where links are
+	// refused) under a temporary name, then rename it over the one kept
+	// before: exe never stops existing, and a failure keeps the old
+	// previous version.
+	keep, err := writeBeside(exe, ".previous-*", func(f *os.File) error { return nil })
+	if err == nil {
+		os.Remove(keep)
+		if err = os.Link(exe, keep); err != nil {
+			err = copyFile(exe, keep, fi.Mode().Perm())
+		}
+	}
+	if err == nil {
+		defer os.Remove(keep)
+		err = rename(keep, prev)
+	}
+	if err != nil {
+		return fmt.Errorf("keep the previous version: %w", err)
+	}
+	if err := rename(tmp, exe); err != nil {
+		return fmt.Errorf("put the new version in place: %w", err)
+	}
+	syncDir(dir)
+	return nil
+}
+
+// writeBeside creates a temporary file in exe's folder, named after it
+// with pattern, has write fill it, and syncs it.
+func writeBeside(exe, pattern string, write func(*os.File) error) (string, error) {
+	f, err := os.CreateTemp(filepath.Dir(exe), "."+filepath.Base(exe)+pattern)
+	if err != nil {
+		return "", err
+	}
+	err = write(f)
+	if err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = os.Chmod(tmp, fi.Mode().Perm()|0o111)
-	}
 	if err != nil {
-		return fmt.Errorf("write the new version beside %s: %w", exe, err)
+		os.Remove(f.Name())
+		return "", err
 	}
-	prev := previous(exe)
-	os.Remove(prev)
-	if runtime.GOOS == "windows" {
-		// A running program's file cannot be replaced there, but it can be
-		// renamed: it becomes the previous version.
-		if err := os.Rename(exe, prev); err != nil {
-			return fmt.Errorf("keep the previous version: %w", err)
-		}
-	} else if err := os.Link(exe, prev); err != nil {
-		// Keep the running version with a hard link, so exe never stops
-		// existing; a copy where links are refused.
-		if err := copyFile(exe, prev, fi.Mode().Perm()); err != nil {
-			return fmt.Errorf("keep the previous version: %w", err)
-		}
-	}
-	if err := os.Rename(tmp, exe); err != nil {
-		return fmt.Errorf("put the new version in place: %w", err)
-	}
-	syncDir(dir)
-	return nil
+	return f.Name(), nil
 }
 
 // Rollback puts back the version Replace kept, and keeps the one it
@@ -202,6 +252,15 @@ func syncDir(dir string) {
 	}
 }
 
+// ErrAppBundle: a macOS app is signed as a whole bundle, so its binary is
+// not replaced alone (the app would no longer open).
+var ErrAppBundle = errors.New("the macOS app is updated whole, not its binary alone")
+
+// inAppBundle reports whether exe is the binary inside a macOS .app.
+func inAppBundle(exe string) bool {
+	return strings.Contains(filepath.ToSlash(exe), ".app/Contents/MacOS/")
+}
+
 // ErrUpToDate: the feed's release is not newer than this build.
 var ErrUpToDate = errors.New("already the latest Keypool")
 
@@ -216,6 +275,9 @@ func (c Checker) Install(ctx context.Context, exe string) (Manifest, error) {
 	}
 	if !newer {
 		return m, fmt.Errorf("%w (%s; the feed has %s)", ErrUpToDate, c.Current, m.Version)
+	}
+	if inAppBundle(exe) {
+		return m, fmt.Errorf("%w: download Keypool %s from %s", ErrAppBundle, m.Version, m.Notes)
 	}
 	a, err := m.ThisSystem()
 	if err != nil {

@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"regexp"
 	"runtime"
 	"runtime/debug"
@@ -31,9 +33,13 @@ const DefaultFeed = "https://github.com/keypool/keypool/releases/latest/download
 // Manifest is one release: its version, its notes and an archive per OS
 // and architecture.
 type Manifest struct {
-	Version  string    `json:"version"` // semantic, without a leading v
-	Date     string    `json:"date,omitempty"`
-	Notes    string    `json:"notes"` // the release notes' address
+	Version string `json:"version"` // semantic, without a leading v
+	Date    string `json:"date,omitempty"`
+	// Expires is when the manifest stops being believed (RFC 3339): a
+	// feed cannot be frozen on an old release by serving its old, signed
+	// manifest for ever. make release-manifest signs it for 180 days.
+	Expires  string    `json:"expires"`
+	Notes    string    `json:"notes"` // the release notes' address (https)
 	Archives []Archive `json:"archives"`
 }
 
@@ -83,6 +89,7 @@ var (
 	ErrBadSignature = errors.New("the release manifest's signature is not the release key's")
 	ErrMalformed    = errors.New("the release manifest is malformed")
 	ErrNoArchive    = errors.New("the release has no archive for this system")
+	ErrExpired      = errors.New("the release manifest has expired")
 )
 
 // maxManifest bounds what is read from the feed.
@@ -136,15 +143,44 @@ func (m Manifest) check() error {
 	if !version.Valid(m.Version) {
 		return fmt.Errorf("%w: version %q is not a semantic version", ErrMalformed, m.Version)
 	}
+	if _, err := time.Parse(time.RFC3339, m.Expires); err != nil {
+		return fmt.Errorf("%w: expires %q is not an RFC 3339 time", ErrMalformed, m.Expires)
+	}
+	if m.Notes != "" && !ReleaseURL(m.Notes) {
+		return fmt.Errorf("%w: the notes' address %q is not https", ErrMalformed, m.Notes)
+	}
 	if len(m.Archives) == 0 {
 		return fmt.Errorf("%w: no archives", ErrMalformed)
 	}
 	for _, a := range m.Archives {
-		if a.OS == "" || a.Arch == "" || a.URL == "" || !sha256Hex.MatchString(a.SHA256) || len(a.Flavors) == 0 {
-			return fmt.Errorf("%w: archive %s/%s needs an os, arch, flavors, url and a hex sha256", ErrMalformed, a.OS, a.Arch)
+		if a.OS == "" || a.Arch == "" || !ReleaseURL(a.URL) || !sha256Hex.MatchString(a.SHA256) || len(a.Flavors) == 0 || a.Size < 0 {
+			return fmt.Errorf("%w: archive %s/%s needs an os, arch, flavors, an https url and a hex sha256", ErrMalformed, a.OS, a.Arch)
 		}
 	}
 	return nil
+}
+
+// ReleaseURL reports whether u may be a release's address: https, or
+// plain http to this machine (a local feed, as in tests). Anything else
+// (file:, a share, another scheme a browser or the OS would open) is
+// refused even when signed.
+func ReleaseURL(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil || p.Host == "" || p.User != nil {
+		return false
+	}
+	switch p.Scheme {
+	case "https":
+		return true
+	case "http":
+		h := p.Hostname()
+		if h == "localhost" {
+			return true
+		}
+		ip, err := netip.ParseAddr(h)
+		return err == nil && ip.IsLoopback()
+	}
+	return false
 }
 
 // For is the release's archive of flavor for system goos/goarch.
@@ -161,8 +197,9 @@ func (m Manifest) For(goos, goarch, flavor string) (Archive, error) {
 type Checker struct {
 	Feed    string            // the manifest's address
 	Key     ed25519.PublicKey // nil: the compiled-in release key
-	Client  *http.Client      // nil: http.DefaultClient
+	Client  *http.Client      // nil: one with a time limit per request
 	Current string            // this build's version
+	Now     func() time.Time  // nil: time.Now
 }
 
 // Latest fetches and checks the feed's manifest. newer is whether it is a
@@ -181,7 +218,7 @@ func (c Checker) Latest(ctx context.Context) (m Manifest, newer bool, err error)
 	if resp.StatusCode != http.StatusOK {
 		return Manifest{}, false, fmt.Errorf("read the release feed: %s", resp.Status)
 	}
-	doc, err := io.ReadAll(io.LimitReader(resp.Body, maxManifest))
+	doc, err := readAtMost(resp.Body, maxManifest)
 	if err != nil {
 		return Manifest{}, false, fmt.Errorf("read the release feed: %w", err)
 	}
@@ -192,14 +229,51 @@ func (c Checker) Latest(ctx context.Context) (m Manifest, newer bool, err error)
 	if m, err = Open(doc, key); err != nil {
 		return Manifest{}, false, err
 	}
+	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
+	if exp, _ := time.Parse(time.RFC3339, m.Expires); now().After(exp) {
+		return Manifest{}, false, fmt.Errorf("%w (Keypool %s, on %s)", ErrExpired, m.Version, m.Expires)
+	}
 	return m, version.Compare(m.Version, c.Current) > 0, nil
 }
 
+// ErrTooLarge: a download or a file in an archive is larger than it may
+// be.
+var ErrTooLarge = errors.New("larger than a release may be")
+
+// readAtMost reads r whole, or fails when it holds more than limit bytes
+// (a cut-off read would be taken for the whole).
+func readAtMost(r io.Reader, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%w (over %d bytes)", ErrTooLarge, limit)
+	}
+	return b, nil
+}
+
+// client is the manifest's client: the whole request within a minute.
 func (c Checker) client() *http.Client {
 	if c.Client != nil {
 		return c.Client
 	}
 	return &http.Client{Timeout: time.Minute}
+}
+
+// downloadClient is the archive's: an archive of tens of MB may take long
+// on a slow link, so only the answer's start has a time limit; the
+// caller's context bounds the rest.
+func (c Checker) downloadClient() *http.Client {
+	if c.Client != nil {
+		return c.Client
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.ResponseHeaderTimeout = time.Minute
+	return &http.Client{Transport: t}
 }
 
 // ThisSystem is the archive a release has for the running system and

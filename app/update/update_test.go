@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,6 +23,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // feed is a fake release feed on 127.0.0.1: the signed manifest at
@@ -76,7 +78,7 @@ func (f *feed) publish(t *testing.T, v string, binary []byte) Manifest {
 	name := "/keypool-" + v + "-" + runtime.GOOS + "-" + runtime.GOARCH + ".tar.gz"
 	f.files[name] = archive
 	sum := sha256.Sum256(archive)
-	m := Manifest{Version: v, Notes: f.URL + "/notes/" + v, Archives: []Archive{
+	m := Manifest{Version: v, Notes: f.URL + "/notes/" + v, Expires: tomorrow(), Archives: []Archive{
 		{OS: "plan9", Arch: "arm", Flavors: []string{Desktop}, URL: f.URL + "/other.tar.gz", SHA256: strings.Repeat("0", 64)},
 		{OS: runtime.GOOS, Arch: runtime.GOARCH, Flavors: []string{Desktop, Headless}, URL: f.URL + name, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(archive))},
 	}}
@@ -86,6 +88,21 @@ func (f *feed) publish(t *testing.T, v string, binary []byte) Manifest {
 	}
 	f.doc = doc
 	return m
+}
+
+func tomorrow() string { return time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339) }
+
+// resign signs the feed's manifest again after change edits it.
+func (f *feed) resign(t *testing.T, change func(*Manifest)) {
+	t.Helper()
+	var s Signed
+	json.Unmarshal(f.doc, &s)
+	body, _ := base64.StdEncoding.DecodeString(s.Manifest)
+	var m Manifest
+	json.Unmarshal(body, &m)
+	change(&m)
+	body, _ = json.Marshal(m)
+	f.doc, _ = json.Marshal(Signed{Manifest: base64.StdEncoding.EncodeToString(body), Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(f.key, body))})
 }
 
 func tarGz(t *testing.T, files map[string][]byte) []byte {
@@ -128,10 +145,13 @@ func TestLatest(t *testing.T) {
 			f.doc, _ = json.Marshal(s)
 		}, false, ErrUnsigned},
 		{"bare_manifest", "1.4.0", func() {
-			f.doc, _ = json.Marshal(Manifest{Version: "1.5.0", Archives: []Archive{{OS: "linux", Arch: "amd64", Flavors: []string{Desktop}, URL: "http://x", SHA256: strings.Repeat("a", 64)}}})
+			f.doc, _ = json.Marshal(Manifest{Version: "1.5.0", Expires: tomorrow(), Archives: []Archive{{OS: "linux", Arch: "amd64", Flavors: []string{Desktop}, URL: "https://example.com/k.tar.xz", SHA256: strings.Repeat("a", 64)}}})
 		}, false, ErrUnsigned},
 		{"wrong_key", "1.4.0", func() {
-			doc, _ := Sign(Manifest{Version: "9.0.0", Archives: []Archive{{OS: "linux", Arch: "amd64", Flavors: []string{Desktop}, URL: "http://x", SHA256: strings.Repeat("a", 64)}}}, otherKey)
+			doc, err := Sign(Manifest{Version: "9.0.0", Expires: tomorrow(), Archives: []Archive{{OS: "linux", Arch: "amd64", Flavors: []string{Desktop}, URL: "https://example.com/k.tar.xz", SHA256: strings.Repeat("a", 64)}}}, otherKey)
+			if err != nil {
+				t.Fatal(err)
+			}
 			f.doc = doc
 		}, false, ErrBadSignature},
 		{"tampered", "1.4.0", func() {
@@ -143,6 +163,25 @@ func TestLatest(t *testing.T) {
 			f.doc, _ = json.Marshal(s)
 		}, false, ErrBadSignature},
 		{"not_json", "1.4.0", func() { f.doc = []byte("<html>maintenance</html>") }, false, ErrMalformed},
+		// An old manifest served again after it expired: the feed cannot
+		// be frozen on an old release.
+		{"expired", "1.4.0", func() {
+			f.publish(t, "1.5.0", []byte("new"))
+			f.resign(t, func(m *Manifest) { m.Expires = time.Now().Add(-time.Minute).UTC().Format(time.RFC3339) })
+		}, false, ErrExpired},
+		{"no_expiry", "1.4.0", func() {
+			f.publish(t, "1.5.0", []byte("new"))
+			f.resign(t, func(m *Manifest) { m.Expires = "" })
+		}, false, ErrMalformed},
+		// Signed, but an address the OS would open as a file or share.
+		{"notes_not_https", "1.4.0", func() {
+			f.publish(t, "1.5.0", []byte("new"))
+			f.resign(t, func(m *Manifest) { m.Notes = "file:///etc/passwd" })
+		}, false, ErrMalformed},
+		{"archive_not_https", "1.4.0", func() {
+			f.publish(t, "1.5.0", []byte("new"))
+			f.resign(t, func(m *Manifest) { m.Archives[1].URL = "http://example.com/k.tar.gz" })
+		}, false, ErrMalformed},
 		{"signed_but_malformed", "1.4.0", func() {
 			body := []byte(`{"version":"soon","archives":[]}`)
 			f.doc, _ = json.Marshal(Signed{Manifest: base64.StdEncoding.EncodeToString(body), Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(f.key, body))})
@@ -251,7 +290,12 @@ func TestInstallRefusesABadDownload(t *testing.T) {
 			a := m.Archives[1]
 			f.files[strings.TrimPrefix(a.URL, f.URL)] = tarGz(t, map[string][]byte{"keypool": []byte("evil")})
 		}, ErrChecksum},
-		{"truncated", func(f *feed, _ Manifest) { f.truncate.Store(true) }, nil},
+		{"truncated", func(f *feed, _ Manifest) { f.truncate.Store(true) }, io.ErrUnexpectedEOF},
+		{"longer_than_signed", func(f *feed, m Manifest) {
+			a := m.Archives[1]
+			p := strings.TrimPrefix(a.URL, f.URL)
+			f.files[p] = append(f.files[p], "more"...)
+		}, ErrTooLarge},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFeed(t)
@@ -260,7 +304,7 @@ func TestInstallRefusesABadDownload(t *testing.T) {
 			m := f.publish(t, "1.5.0", []byte("new"))
 			tt.spoil(f, m)
 			_, err := f.checker("1.4.0").Install(context.Background(), exe)
-			if err == nil || tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Install: %v, want an error (%v)", err, tt.wantErr)
 			}
 			if after, _ := os.ReadFile(exe); !bytes.Equal(after, before) {
@@ -307,7 +351,7 @@ func TestManagedBy(t *testing.T) {
 
 func TestSignedRoundTrip(t *testing.T) {
 	pub, key, _ := ed25519.GenerateKey(nil)
-	m := Manifest{Version: "2.0.0-rc.1", Notes: "https://example.com/n", Archives: []Archive{{OS: "linux", Arch: "amd64", Flavors: []string{Desktop}, URL: "https://example.com/a.tar.xz", SHA256: strings.Repeat("b", 64)}}}
+	m := Manifest{Version: "2.0.0-rc.1", Notes: "https://example.com/n", Expires: tomorrow(), Archives: []Archive{{OS: "linux", Arch: "amd64", Flavors: []string{Desktop}, URL: "https://example.com/a.tar.xz", SHA256: strings.Repeat("b", 64)}}}
 	doc, err := Sign(m, key)
 	if err != nil {
 		t.Fatal(err)

@@ -5,8 +5,10 @@
 package version
 
 import (
+	"cmp"
 	"regexp"
 	"runtime/debug"
+	"strconv"
 	"strings"
 
 	"golang.org/x/mod/semver"
@@ -95,10 +97,43 @@ func FromDescribe(describe, commit string) string {
 	return v
 }
 
-// Compare orders two semantic versions (without their leading v) as
-// semver does: -1, 0 or +1. An invalid version is older than any valid
-// one.
-func Compare(a, b string) int { return semver.Compare("v"+a, "v"+b) }
+// Compare orders two versions (without their leading v) as semver does,
+// -1, 0 or +1, but for git describe's form between tags: 1.4.0-3-gabc is
+// three commits after 1.4.0, so after it (and after any 1.4.0-2-g…) and
+// before 1.4.1. An invalid version is older than any valid one.
+func Compare(a, b string) int {
+	baseA, sinceA := splitDescribe(a)
+	baseB, sinceB := splitDescribe(b)
+	if c := semver.Compare("v"+baseA, "v"+baseB); c != 0 || !Valid(baseA) {
+		return c
+	}
+	return cmp.Compare(sinceA, sinceB)
+}
 
-// Valid reports whether v is a semantic version (without its leading v).
-func Valid(v string) bool { return semver.IsValid("v" + v) }
+// describeSuffix is git describe's "-N-gHASH" at the end of a version's
+// pre-release part.
+var describeSuffix = regexp.MustCompile(`-(\d+)-g[0-9a-f]+$`)
+
+// splitDescribe parts v into the tag's version and the commits since it
+// (0 for a version that is not git describe's form); build metadata is
+// dropped, as semver ignores it.
+func splitDescribe(v string) (base string, since int) {
+	v, _, _ = strings.Cut(v, "+")
+	m := describeSuffix.FindStringSubmatchIndex(v)
+	if m == nil {
+		return v, 0
+	}
+	n, err := strconv.Atoi(v[m[2]:m[3]])
+	if err != nil || n == 0 {
+		return v, 0
+	}
+	return v[:m[0]], n
+}
+
+// strict is a version's MAJOR.MINOR.PATCH, all three written: semver
+// itself would take "1" or "1.2" as shorthand.
+var strict = regexp.MustCompile(`^\d+\.\d+\.\d+([-+]|$)`)
+
+// Valid reports whether v is a semantic version (without its leading v),
+// with all three numbers written.
+func Valid(v string) bool { return strict.MatchString(v) && semver.IsValid("v"+v) }

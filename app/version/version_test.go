@@ -76,8 +76,8 @@ func TestVersionOfARepository(t *testing.T) {
 	}
 	commitFile("b")
 	c = commitFile("c")
-	if got := FromDescribe(describe(), c); !strings.HasPrefix(got, "1.2.0-2-g") || Compare(got, "1.2.0") >= 0 {
-		t.Errorf("two commits after v1.2.0: %q, want 1.2.0-2-g<commit>, ordered before 1.2.0", got)
+	if got := FromDescribe(describe(), c); !strings.HasPrefix(got, "1.2.0-2-g") || Compare(got, "1.2.0") <= 0 || Compare(got, "1.2.1") >= 0 {
+		t.Errorf("two commits after v1.2.0: %q, want 1.2.0-2-g<commit>, ordered after 1.2.0 and before 1.2.1", got)
 	}
 	os.WriteFile(filepath.Join(dir, "c"), []byte("changed"), 0o644)
 	if got := FromDescribe(describe(), c); !strings.HasSuffix(got, "+dirty") {
@@ -95,6 +95,15 @@ func TestCompare(t *testing.T) {
 		{"2.0.0", "2.0.0-rc.1", 1},
 		{"0.0.0-dev+abc", "0.1.0", -1},
 		{"nonsense", "0.0.1", -1},
+		// Between tags: after the tag, before the next release.
+		{"1.4.0-3-g1a2b3c4", "1.4.0", 1},
+		{"1.4.0", "1.4.0-3-g1a2b3c4", -1},
+		{"1.4.0-3-g1a2b3c4", "1.4.1", -1},
+		{"1.4.0-3-g1a2b3c4", "1.4.1-rc.1", -1},
+		{"1.4.0-3-g1a2b3c4", "1.4.0-12-g5d6e7f8", -1},
+		{"1.4.0-3-g1a2b3c4+dirty", "1.4.0-3-g1a2b3c4", 0},
+		{"1.5.0-rc.1-2-gabc", "1.5.0-rc.1", 1},
+		{"1.5.0-rc.1-2-gabc", "1.5.0", -1},
 	} {
 		if got := Compare(tt.a, tt.b); got != tt.want {
 			t.Errorf("Compare(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
@@ -111,6 +120,17 @@ func TestMakefileReadsTheTag(t *testing.T) {
 	for _, want := range []string{DescribeCommand, "keypool/app/version.describe", "keypool/app/version.commit", "keypool/app/version.buildDate"} {
 		if !strings.Contains(string(mk), want) {
 			t.Errorf("the Makefile does not contain %q", want)
+		}
+	}
+}
+
+func TestValid(t *testing.T) {
+	for v, want := range map[string]bool{
+		"1.4.0": true, "1.4.0-rc.1": true, "1.4.0-3-g1a2b3c4": true, "0.0.0-dev+abc": true,
+		"1": false, "1.2": false, "v1.2.3": false, "": false, "1.2.3.4": false,
+	} {
+		if got := Valid(v); got != want {
+			t.Errorf("Valid(%q) = %v, want %v", v, got, want)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"keypool/app/update"
 )
@@ -43,7 +44,25 @@ func TestReleaseManifest(t *testing.T) {
 	if _, err := update.Open(doc, other); err == nil {
 		t.Error("the manifest opens with another key")
 	}
-	if err := run([]string{"-key", filepath.Join(dir, "missing.key"), "-version", "1.4.0", "-base", "x", "linux/amd64=" + archive}, io.Discard); err == nil {
-		t.Error("a missing key file: nil error")
+	if exp, err := time.Parse(time.RFC3339, m.Expires); err != nil || exp.Before(time.Now().Add(179*24*time.Hour)) {
+		t.Errorf("expires %q (%v), want 180 days from now", m.Expires, err)
+	}
+	for _, tt := range []struct {
+		name string
+		args []string
+	}{
+		{"missing_key", []string{"-key", filepath.Join(dir, "missing.key"), "-version", "1.4.0", "-base", "https://example.com/"}},
+		{"between_tags", []string{"-key", keyFile, "-version", "1.4.0-3-g1a2b3c4", "-base", "https://example.com/"}},
+		{"dirty", []string{"-key", keyFile, "-version", "1.4.0+dirty", "-base", "https://example.com/"}},
+		{"no_tag", []string{"-key", keyFile, "-version", "0.0.0-dev+1a2b3c4", "-base", "https://example.com/"}},
+		{"plain_http", []string{"-key", keyFile, "-version", "1.4.1", "-base", "http://example.com/"}},
+		{"notes_not_https", []string{"-key", keyFile, "-version", "1.4.1", "-base", "https://example.com/", "-notes", "file:///etc"}},
+	} {
+		if err := run(append(tt.args, "-o", out, "linux/amd64="+archive), io.Discard); err == nil {
+			t.Errorf("%s: nil error", tt.name)
+		}
+	}
+	if again, _ := os.ReadFile(out); string(again) != string(doc) {
+		t.Error("a refused run changed the manifest written before")
 	}
 }
