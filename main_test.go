@@ -71,7 +71,7 @@ var allowedImports = map[string][]string{
 	"app/store/journal":        nil,
 	"app/version":              nil,
 	"app/update":               {"app/version"},
-	"internal/releasemanifest": {"app/update"},
+	"internal/releasemanifest": {"app/update", "app/version"},
 	"internal/packaging":       {"app/version"},
 	"internal/wintest":         nil,
 	"app/tokens":               {"relay/oauth", "relay/pool"},

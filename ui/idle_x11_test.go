@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -24,13 +25,24 @@ func startXvfb(t *testing.T) string {
 		if _, err := os.Stat(fmt.Sprintf("/tmp/.X%d-lock", n)); err == nil {
 			continue
 		}
-		cmd := exec.Command("Xvfb", name, "-screen", "0", "640x480x24", "-nolisten", "tcp")
+		// -noreset: the server would otherwise reset, refusing connections
+		// for a moment, when the probe below disconnects.
+		cmd := exec.Command("Xvfb", name, "-screen", "0", "640x480x24", "-nolisten", "tcp", "-noreset")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		exited := make(chan struct{})
 		go func() { cmd.Wait(); close(exited) }()
-		t.Cleanup(func() { cmd.Process.Kill(); <-exited })
+		t.Cleanup(func() {
+			// Terminated, not killed, so it removes its lock file.
+			cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-exited:
+			case <-time.After(5 * time.Second):
+				cmd.Process.Kill()
+				<-exited
+			}
+		})
 		var c *xconn.Conn
 		if waitFor(10*time.Second, func() bool {
 			select {
