@@ -219,7 +219,7 @@ package-manifests:
 # Windows, from Linux: the desktop app cross-compiled with mingw-w64 (cgo,
 # for Fyne) and the headless build, zipped for Scoop and winget
 # (build/keypool-windows-amd64.zip). make test-windows runs the Windows test
-# binaries under Wine (Debian's wine64), about a minute and a half
+# binaries under Wine (Debian's wine64), under two minutes
 # (internal/wintest says what it works around, and counts).
 WIN_DEB_PKGS := wine64 gcc-mingw-w64-x86-64 zip
 WIN_DIR := build/windows

@@ -161,19 +161,7 @@ func Replace(exe string, binary []byte) error {
 	}
 	prev := previous(exe)
 	if renameRunning {
-		// The running version becomes the previous one (a rename replaces
-		// what was kept before only once it succeeds).
-		if err := rename(exe, prev); err != nil {
-			return fmt.Errorf("keep the previous version: %w", err)
-		}
-		if err := rename(tmp, exe); err != nil {
-			if rerr := rename(prev, exe); rerr != nil {
-				return fmt.Errorf("put the new version in place: %w; the running version is at %s (put it back: %v)", err, prev, rerr)
-			}
-			return fmt.Errorf("put the new version in place: %w", err)
-		}
-		syncDir(dir)
-		return nil
+		return replaceRenaming(exe, tmp, prev)
 	}
 	// Keep the running version with a hard link (a copy where links are
 	// refused) under a temporary name, then rename it over the one kept
@@ -197,6 +185,42 @@ func Replace(exe string, binary []byte) error {
 		return fmt.Errorf("put the new version in place: %w", err)
 	}
 	syncDir(dir)
+	return nil
+}
+
+// replaceRenaming is Replace where a running program's file can be
+// renamed but not replaced (Windows): the version kept before steps aside,
+// the running one becomes the previous one, the new one takes its place;
+// a failed step puts back what the steps before it moved.
+func replaceRenaming(exe, tmp, prev string) error {
+	aside := ""
+	if _, err := os.Stat(prev); err == nil {
+		aside = prev + ".old"
+		os.Remove(aside)
+		if err := rename(prev, aside); err != nil {
+			return fmt.Errorf("keep the previous version: %w", err)
+		}
+	}
+	putBack := func() {
+		if aside != "" {
+			rename(aside, prev)
+		}
+	}
+	if err := rename(exe, prev); err != nil {
+		putBack()
+		return fmt.Errorf("keep the previous version: %w", err)
+	}
+	if err := rename(tmp, exe); err != nil {
+		if rerr := rename(prev, exe); rerr != nil {
+			return fmt.Errorf("put the new version in place: %w; the running version is at %s (put it back: %v)", err, prev, rerr)
+		}
+		putBack()
+		return fmt.Errorf("put the new version in place: %w", err)
+	}
+	if aside != "" {
+		os.Remove(aside)
+	}
+	syncDir(filepath.Dir(exe))
 	return nil
 }
 

@@ -29,10 +29,10 @@ func failRename(t *testing.T, dst string) {
 }
 
 // asOnWindows takes Replace's Windows path (the running executable
-// renamed aside) for the rest of the test.
-func asOnWindows(t *testing.T) {
+// renamed aside), or not, for the rest of the test.
+func asOnWindows(t *testing.T, windows bool) {
 	t.Cleanup(func() { renameRunning = runtime.GOOS == "windows" })
-	renameRunning = true
+	renameRunning = windows
 }
 
 // Replace, whichever path it takes, leaves a whole executable and a whole
@@ -47,13 +47,12 @@ func TestReplaceFailures(t *testing.T) {
 	}{
 		{"new_version_refused", false, func(exe string) string { return exe }, "running", "running"},
 		{"keeping_refused", false, func(exe string) string { return exe + ".previous" }, "running", "kept before"},
-		{"windows_new_version_refused", true, func(exe string) string { return exe }, "running", ""}, // put back from .previous
+		{"windows_new_version_refused", true, func(exe string) string { return exe }, "running", "kept before"},
 		{"windows_keeping_refused", true, func(exe string) string { return exe + ".previous" }, "running", "kept before"},
+		{"windows_stepping_aside_refused", true, func(exe string) string { return exe + ".previous.old" }, "running", "kept before"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.windows {
-				asOnWindows(t)
-			}
+			asOnWindows(t, tt.windows)
 			exe := filepath.Join(t.TempDir(), "keypool")
 			os.WriteFile(exe, []byte("running"), 0o755)
 			os.WriteFile(exe+".previous", []byte("kept before"), 0o755)
@@ -64,10 +63,12 @@ func TestReplaceFailures(t *testing.T) {
 			if got, err := os.ReadFile(exe); err != nil || string(got) != tt.wantExe {
 				t.Errorf("the executable holds %q (%v), want %q", got, err, tt.wantExe)
 			}
-			if got, _ := os.ReadFile(exe + ".previous"); tt.wantPrev != "" && string(got) != tt.wantPrev {
+			if got, _ := os.ReadFile(exe + ".previous"); string(got) != tt.wantPrev {
 				t.Errorf(".previous holds %q, want %q", got, tt.wantPrev)
 			}
-			if left, _ := filepath.Glob(filepath.Join(filepath.Dir(exe), ".keypool*")); len(left) > 0 {
+			left, _ := filepath.Glob(filepath.Join(filepath.Dir(exe), ".keypool*"))
+			old, _ := filepath.Glob(filepath.Join(filepath.Dir(exe), "*.old"))
+			if left = append(left, old...); len(left) > 0 {
 				t.Errorf("temporary files left: %v", left)
 			}
 		})
@@ -77,7 +78,7 @@ func TestReplaceFailures(t *testing.T) {
 // On Windows the running executable is renamed aside, not linked: the
 // update and its rollback work that way too.
 func TestInstallAndRollbackAsOnWindows(t *testing.T) {
-	asOnWindows(t)
+	asOnWindows(t, true)
 	f := newFeed(t)
 	exe := filepath.Join(t.TempDir(), "keypool")
 	os.WriteFile(exe, []byte("1.4.0"), 0o755)
