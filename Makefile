@@ -38,7 +38,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZTIME ?= 50000x
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all deps build build-headless run test test-race fuzz fuzz-short bench vet screenshots prices package package-headless package-linux package-deb package-rpm nfpm-config package-manifests package-headless-all deps-windows package-windows test-windows release-manifest clean
+.PHONY: all deps build build-headless run test fuzz fuzz-short bench vet screenshots prices package package-headless package-linux package-deb package-rpm nfpm-config package-manifests package-headless-all deps-windows package-windows test-windows release-manifest clean
 
 all: build
 

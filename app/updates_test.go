@@ -193,13 +193,13 @@ func setSetting(dir, key, value string) error {
 // says which command updates it.
 func TestInstallUpdateDefersToThePackageManager(t *testing.T) {
 	dir := dirtest.New(t)
-	exe := filepath.Join(dir, "Cellar", "keypool", "1.0.0", "bin", "keypool")
+	exe := filepath.Join(dir, "Cellar", "keypool-headless", "1.0.0", "bin", "keypool")
 	os.MkdirAll(filepath.Dir(exe), 0o755)
 	os.WriteFile(exe, []byte("the installed keypool"), 0o755)
 	for _, rollback := range []bool{false, true} {
 		_, err := app.InstallUpdate(t.Context(), app.Params{DataDir: dir}, exe, rollback, nil)
-		if err == nil || !strings.Contains(err.Error(), "brew upgrade keypool") || !strings.Contains(err.Error(), "nothing was changed") {
-			t.Errorf("InstallUpdate (rollback %v) of a Homebrew keypool: %v, want it to name brew upgrade keypool and change nothing", rollback, err)
+		if err == nil || !strings.Contains(err.Error(), "brew upgrade keypool-headless") || !strings.Contains(err.Error(), "nothing was changed") {
+			t.Errorf("InstallUpdate (rollback %v) of a Homebrew keypool: %v, want it to name brew upgrade keypool-headless and change nothing", rollback, err)
 		}
 	}
 	if b, _ := os.ReadFile(exe); string(b) != "the installed keypool" {

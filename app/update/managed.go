@@ -48,7 +48,7 @@ func ManagedBy(exe string, owns Owner) (Manager, bool) {
 		if strings.Contains(p, "/Caskroom/") || strings.Contains(p, ".app/") {
 			return Manager{Name: "Homebrew", Command: "brew upgrade --cask keypool"}, true
 		}
-		return Manager{Name: "Homebrew", Command: "brew upgrade keypool"}, true
+		return Manager{Name: "Homebrew", Command: "brew upgrade " + formula(p)}, true
 	case strings.Contains(lower, "/scoop/apps/"):
 		return Manager{Name: "Scoop", Command: "scoop update keypool"}, true
 	case strings.Contains(lower, "/winget/packages/") || strings.Contains(lower, "/microsoft/winget/"):
@@ -64,4 +64,15 @@ func ManagedBy(exe string, owns Owner) (Manager, bool) {
 		return Manager{Name: "dnf", Command: "sudo dnf upgrade keypool"}, true
 	}
 	return Manager{}, false
+}
+
+// formula is the Homebrew formula whose keg holds p (…/Cellar/NAME/…):
+// keypool-headless, the one the project's tap ships, when p names none.
+func formula(p string) string {
+	if _, rest, ok := strings.Cut(p, "/Cellar/"); ok {
+		if name, _, ok := strings.Cut(rest, "/"); ok && name != "" {
+			return name
+		}
+	}
+	return "keypool-headless"
 }

@@ -325,16 +325,18 @@ func TestManagedBy(t *testing.T) {
 		name, exe string
 		owner     Owner
 		want      string // the manager's name; "" for none
+		command   string // what it says to run, when checked
 	}{
-		{"deb", "/usr/bin/keypool", owns(map[string]string{"dpkg": "/usr/bin/keypool"}), "apt"},
-		{"rpm", "/usr/bin/keypool", owns(map[string]string{"rpm": "/usr/bin/keypool"}), "dnf"},
-		{"homebrew_formula", "/opt/homebrew/Cellar/keypool/1.4.0/bin/keypool", nil, "Homebrew"},
-		{"linuxbrew", "/home/linuxbrew/.linuxbrew/Cellar/keypool/1.4.0/bin/keypool", nil, "Homebrew"},
-		{"homebrew_cask", "/opt/homebrew/Caskroom/keypool/1.4.0/Keypool.app/Contents/MacOS/keypool", nil, "Homebrew"},
-		{"scoop", `C:\Users\me\scoop\apps\keypool\current\keypool.exe`, nil, "Scoop"},
-		{"winget", `C:\Users\me\AppData\Local\Microsoft\WinGet\Packages\Keypool.Keypool_x\keypool.exe`, nil, "winget"},
-		{"by_hand", "/home/me/bin/keypool", owns(nil), ""},
-		{"built_here", "/home/me/src/keypool/build/keypool", nil, ""},
+		{"deb", "/usr/bin/keypool", owns(map[string]string{"dpkg": "/usr/bin/keypool"}), "apt", ""},
+		{"rpm", "/usr/bin/keypool", owns(map[string]string{"rpm": "/usr/bin/keypool"}), "dnf", ""},
+		{"homebrew_formula", "/opt/homebrew/Cellar/keypool-headless/1.4.0/bin/keypool", nil, "Homebrew", "brew upgrade keypool-headless"},
+		{"linuxbrew", "/home/linuxbrew/.linuxbrew/Cellar/keypool-headless/1.4.0/bin/keypool", nil, "Homebrew", "brew upgrade keypool-headless"},
+		{"homebrew_linked", "/opt/homebrew/bin/keypool", nil, "Homebrew", "brew upgrade keypool-headless"},
+		{"homebrew_cask", "/opt/homebrew/Caskroom/keypool/1.4.0/Keypool.app/Contents/MacOS/keypool", nil, "Homebrew", "brew upgrade --cask keypool"},
+		{"scoop", `C:\Users\me\scoop\apps\keypool\current\keypool.exe`, nil, "Scoop", "scoop update keypool"},
+		{"winget", `C:\Users\me\AppData\Local\Microsoft\WinGet\Packages\Keypool.Keypool_x\keypool.exe`, nil, "winget", "winget upgrade Keypool.Keypool"},
+		{"by_hand", "/home/me/bin/keypool", owns(nil), "", ""},
+		{"built_here", "/home/me/src/keypool/build/keypool", nil, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -342,8 +344,8 @@ func TestManagedBy(t *testing.T) {
 			if m.Name != tt.want || ok != (tt.want != "") {
 				t.Errorf("ManagedBy(%s) = %+v, %v; want %q", tt.exe, m, ok, tt.want)
 			}
-			if ok && m.Command == "" {
-				t.Errorf("ManagedBy(%s) names no command to update with", tt.exe)
+			if ok && m.Command == "" || tt.command != "" && m.Command != tt.command {
+				t.Errorf("ManagedBy(%s) says to run %q, want %q", tt.exe, m.Command, tt.command)
 			}
 		})
 	}
