@@ -68,8 +68,29 @@ func newUsageChart(side fyne.CanvasObject) *usageChart {
 	scaleArea := canvas.NewRectangle(color.Transparent)
 	scaleArea.SetMinSize(fyne.NewSize(64, chartHeight+40))
 	c.content = container.NewBorder(container.NewBorder(nil, nil, nil, side, c.caption), nil, container.NewStack(scaleArea, scale), nil,
-		container.NewStack(area, c.grid))
+		container.New(squeezable{width: maxBars * 8}, container.NewStack(area, c.grid)))
 	return c
+}
+
+// squeezable lays its objects over its whole size but asks only for width
+// in its minimum: the bars' grid would ask for every bar label's width
+// side by side, though only every few bars has a label, and so make the
+// window wider than its smallest size.
+type squeezable struct{ width float32 }
+
+func (s squeezable) MinSize(objects []fyne.CanvasObject) fyne.Size {
+	size := fyne.NewSize(s.width, 0)
+	for _, o := range objects {
+		size.Height = max(size.Height, o.MinSize().Height)
+	}
+	return size
+}
+
+func (squeezable) Layout(objects []fyne.CanvasObject, size fyne.Size) {
+	for _, o := range objects {
+		o.Move(fyne.NewPos(0, 0))
+		o.Resize(size)
+	}
 }
 
 // chartData is what the chart shows: a value and a label ("" for none)

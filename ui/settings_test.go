@@ -119,3 +119,19 @@ func TestUpdateQuestionAndSettings(t *testing.T) {
 		t.Errorf("tray menu: %q, want the newer release with its notes", labels(trayMenu(f.ui.snapshot(true), f.ui.trayActions())))
 	}
 }
+
+// Every view fits the window at its smallest: nothing in it (a label
+// that does not wrap, a row of buttons) asks for more width, which would
+// push controls such as Settings' Port and Save address out of sight.
+func TestViewsFitTheSmallestWindow(t *testing.T) {
+	f := newFixture(t)
+	f.refresh()
+	for _, item := range f.ui.tabs.Items {
+		if w := item.Content.MinSize().Width; w > minWindow.Width {
+			t.Errorf("%s needs %.0f px of width, more than the smallest window's %.0f", item.Text, w, minWindow.Width)
+		}
+	}
+	if w := f.ui.win.Content().MinSize().Width; w > minWindow.Width {
+		t.Errorf("the window's content needs %.0f px of width, more than %.0f", w, minWindow.Width)
+	}
+}

@@ -114,6 +114,9 @@ func newSettingsView(u *UI) *settingsView {
 	if plainHTTP.Text == "" {
 		plainHTTP.Hide()
 	}
+	keysHelp := widget.NewLabel("With no keys, any program on this computer can use the relay. With keys, clients must send one. " +
+		"A profile's key is served by its accounts only (one pool per project) and leaves an open relay open.")
+	keysHelp.Wrapping = fyne.TextWrapWord
 	top := container.NewVBox(
 		widget.NewLabel("Relay: "+u.core.URL()),
 		plainHTTP,
@@ -124,8 +127,7 @@ func newSettingsView(u *UI) *settingsView {
 		widget.NewSeparator(),
 		container.NewHBox(widget.NewLabelWithStyle("Local client keys", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), add,
 			widget.NewButton("Add profile…", v.showAddProfile)),
-		widget.NewLabel("With no keys, any program on this computer can use the relay. With keys, clients must send one. "+
-			"A profile's key is served by its accounts only (one pool per project) and leaves an open relay open."),
+		keysHelp,
 	)
 	strategy := widget.NewSelect([]string{"priority", "fill-first", "spread"}, nil)
 	explain := widget.NewLabel("")
