@@ -1,10 +1,11 @@
 //go:build cgo
 
-// Package desktop runs the desktop app: it opens the core app, owns Fyne's
-// lifecycle, and shows the window and the tray (package ui) until the
-// person quits or the process is stopped. The desktop app needs cgo (Fyne
-// draws with OpenGL through it); a build without cgo (make build-headless)
-// has nocgo.go instead and links no GUI module at all.
+// Package desktop starts the desktop app: it sets up the log and the
+// keychain, opens the core app (or brings forward the Keypool already
+// running on the same data), and hands both to ui.Run, which owns Fyne's
+// lifecycle. The desktop app needs cgo (Fyne draws with OpenGL through
+// it); a build without cgo (make build-headless) has nocgo.go instead and
+// links no GUI module at all.
 package desktop
 
 import (
@@ -15,13 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
-	"sync"
-	"sync/atomic"
 	"time"
-
-	"fyne.io/fyne/v2"
-	fyneapp "fyne.io/fyne/v2/app"
-	"golang.org/x/sync/errgroup"
 
 	"keypool/app"
 	"keypool/app/cli"
@@ -68,142 +63,48 @@ func Run(ctx context.Context, p app.Params, hidden bool, stdout, stderr io.Write
 			return nil
 		}
 	}
-
-	// The name the tray shows as its title; a build without fyne package
-	// has no packaged metadata and would show the app id.
-	fyneapp.SetMetadata(fyne.AppMetadata{ID: "app.keypool.keypool", Name: "Keypool", Version: app.Version().Version})
-	fa := fyneapp.NewWithID("app.keypool.keypool")
-	fa.SetIcon(ui.Icon)
-	// runCtx is the core's and its window's lifetime: until Fyne's loop
-	// ends, or Ctrl-C.
-	runCtx, stopRun := context.WithCancel(ctx)
-	defer stopRun()
-	d := &desktopRun{p: p, fa: fa, hidden: hidden, log: log}
-	if err == nil {
-		d.show(runCtx, core)
-	} else {
-		// Say it in a window too, with what can be done from there.
-		log.Error("keypool cannot start", "err", err)
-		ui.StartupError(fa, err, d.fixes(runCtx, setup.Files, err)...).Show()
-	}
-	// Ctrl-C quits the app too: the watcher asks Fyne to quit, on Fyne's
-	// goroutine and only if its loop runs; it ends when Run does.
-	finished := make(chan struct{})
-	var watcher sync.WaitGroup
-	watcher.Go(func() {
-		select {
-		case <-ctx.Done():
-		case <-finished:
-			return
-		}
-		if u := d.ui.Load(); u != nil {
-			u.Stopping()
-		}
-		if d.loopRuns.Load() {
-			fyne.Do(fa.Quit) // never blocks, even once the loop has ended
-		}
+	opened := false // the first Open is the one above
+	return ui.Run(ctx, ui.Options{
+		Hidden: hidden,
+		Log:    log,
+		Open: func() (ui.Runner, error) {
+			c, err := core, err
+			if opened {
+				c, err = app.Open(p)
+			}
+			opened = true
+			if err != nil {
+				return nil, err
+			}
+			return c, nil
+		},
+		Fixes: func(err error, retry func() error) []ui.Fix { return fixes(setup.Files, err, retry, log) },
 	})
-	// Started hidden, with a tray of its own, Keypool runs Fyne's loop only
-	// once the window or the clipboard is wanted (ui/loop.go).
-	runLoop := true
-	if u := d.ui.Load(); u != nil && d.hidden && u.CanDeferLoop() {
-		runLoop = u.WaitForLoop(ctx)
-	}
-	if runLoop {
-		d.loopRuns.Store(true)
-		if u := d.ui.Load(); u != nil {
-			u.LoopStarting()
-			u.ParkWhenIdle(runCtx)
-		}
-		fa.Run() // until Quit
-	}
-	// The loop has ended: the watcher stops, then the core and what
-	// follows it, and last the core gives back its files.
-	close(finished)
-	watcher.Wait()
-	stopRun()
-	runErr := d.runs.Wait()
-	if u := d.ui.Load(); u != nil {
-		u.Wait() // the window's and tray's goroutines, before the core closes
-	}
-	if d.core == nil {
-		return err
-	}
-	if cerr := d.core.Close(); runErr == nil {
-		runErr = cerr
-	}
-	return runErr
 }
 
-// desktopRun is the desktop app once Fyne runs: the core app, opened at
-// start or later from the startup error window, and its window and tray.
-type desktopRun struct {
-	p      app.Params
-	fa     fyne.App
-	hidden bool
-	log    *slog.Logger
-
-	core *app.App
-	ui   atomic.Pointer[ui.UI] // set once shown; read by the Ctrl-C watcher
-	runs errgroup.Group        // the core's Run; Run waits for it
-	// loopRuns is set once Fyne's loop runs (on the main goroutine, before
-	// anything opens the core from the startup error window).
-	loopRuns atomic.Bool
-}
-
-// show runs core until ctx is done and shows its window (unless hidden)
-// and tray, which follow it until then.
-func (d *desktopRun) show(ctx context.Context, core *app.App) {
-	d.core = core
-	d.runs.Go(func() error { return core.Run(ctx) })
-	u := ui.New(d.fa, core)
-	d.ui.Store(u)
-	core.OnShow(u.Show)
-	u.Run(ctx, d.hidden)
-	if d.loopRuns.Load() {
-		u.LoopStarting() // opened from the startup error window
-		u.ParkWhenIdle(ctx)
+// fixes are what the startup error window offers for err besides trying
+// again: for a damaged database, keeping it aside and starting with an
+// empty one.
+func fixes(files app.Files, err error, retry func() error, log *slog.Logger) []ui.Fix {
+	if !errors.Is(err, app.ErrCorrupt) {
+		return nil
 	}
-	d.log.Info("keypool running", "url", core.URL())
-}
-
-// open tries to open the core app again and shows it, for ctx.
-func (d *desktopRun) open(ctx context.Context) error {
-	core, err := app.Open(d.p)
-	if err != nil {
-		return err
-	}
-	d.hidden = false // the person is looking at the error window
-	d.show(ctx, core)
-	return nil
-}
-
-// fixes are what the startup error window offers for err: for a damaged
-// database, keeping it aside and starting with an empty one; always, trying
-// again (after freeing the port, unlocking the data dir…). A core they
-// open runs for ctx.
-func (d *desktopRun) fixes(ctx context.Context, files app.Files, err error) []ui.Fix {
-	open := func() error { return d.open(ctx) }
-	var fixes []ui.Fix
-	if errors.Is(err, app.ErrCorrupt) {
-		moved := false
-		fixes = append(fixes, ui.Fix{Label: "Keep the damaged file aside and start empty",
-			Note: "the file is renamed, not deleted; your accounts were listed in it, so add them again (their secrets are still in the keychain)",
-			Do: func() error {
-				// Once: if the start then fails for another reason, the
-				// file now at path is the new one, not the damaged one.
-				if !moved {
-					kept, err := files.MoveDatabaseAside(time.Now())
-					if err != nil {
-						return err
-					}
-					moved = true
-					d.log.Warn("damaged database kept aside; starting with an empty one", "kept", kept)
+	moved := false
+	return []ui.Fix{{Label: "Keep the damaged file aside and start empty",
+		Note: "the file is renamed, not deleted; your accounts were listed in it, so add them again (their secrets are still in the keychain)",
+		Do: func() error {
+			// Once: if the start then fails for another reason, the
+			// file now at path is the new one, not the damaged one.
+			if !moved {
+				kept, err := files.MoveDatabaseAside(time.Now())
+				if err != nil {
+					return err
 				}
-				return open()
-			}})
-	}
-	return append(fixes, ui.Fix{Label: "Try again", Do: open})
+				moved = true
+				log.Warn("damaged database kept aside; starting with an empty one", "kept", kept)
+			}
+			return retry()
+		}}}
 }
 
 // fanOut writes to every writer, whatever the others do: a Windows GUI
