@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
 	"time"
 
 	"keypool/app/update"
@@ -236,6 +237,14 @@ func InstallUpdate(ctx context.Context, p Params, exe string, rollback bool, log
 	if m, ok := update.ManagedBy(exe, update.SystemOwner); ok {
 		return "", fmt.Errorf("installed with %s: update Keypool there, with: %s (nothing was changed)", m.Name, m.Command)
 	}
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = real // one lock, whichever link names it
+	}
+	unlock, err := update.Lock(exe)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
 	if rollback {
 		if err := update.Rollback(exe); err != nil {
 			return "", err

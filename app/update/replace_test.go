@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/ulikunitz/xz"
 )
@@ -204,5 +205,36 @@ func TestReleaseURL(t *testing.T) {
 		if got := ReleaseURL(u); got != want {
 			t.Errorf("ReleaseURL(%q) = %v, want %v", u, got, want)
 		}
+	}
+}
+
+// A second update waits for none: it is refused while the first holds
+// the lock, and a lock left behind long ago is taken over.
+func TestLock(t *testing.T) {
+	exe := filepath.Join(t.TempDir(), "keypool")
+	os.WriteFile(exe, []byte("running"), 0o755)
+	unlock, err := Lock(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Lock(exe); !errors.Is(err, ErrBusy) {
+		t.Fatalf("a second Lock while the first holds: %v, want ErrBusy", err)
+	}
+	unlock()
+	again, err := Lock(exe)
+	if err != nil {
+		t.Fatalf("Lock after unlock: %v", err)
+	}
+	// Left behind by an update that died an hour ago.
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(exe+".update-lock", old, old)
+	taken, err := Lock(exe)
+	if err != nil {
+		t.Fatalf("Lock over a stale lock: %v, want it taken over", err)
+	}
+	taken()
+	again() // the stale one's unlock finds nothing to remove
+	if _, err := os.Stat(exe + ".update-lock"); !errors.Is(err, os.ErrNotExist) {
+		t.Error("the lock file is left after unlock")
 	}
 }
