@@ -101,6 +101,9 @@ type BrowserLogin struct {
 	// Device: it can log in with a device code instead of a browser on
 	// this computer.
 	Device bool
+	// Project: it serves through a Google Cloud project, found after
+	// login unless one is named.
+	Project bool
 }
 
 // BrowserLogins lists the account types that log in with a browser, in
@@ -109,7 +112,8 @@ func BrowserLogins() []BrowserLogin {
 	var out []BrowserLogin
 	for _, p := range provider.All() {
 		if p.IsOAuth() {
-			out = append(out, BrowserLogin{Kind: p.Kind, Label: p.LoginLabel, Note: p.LoginNote, Device: p.DeviceLogin})
+			out = append(out, BrowserLogin{Kind: p.Kind, Label: p.LoginLabel, Note: p.LoginNote, Device: p.DeviceLogin,
+				Project: p.OAuth().NeedsProject()})
 		}
 	}
 	return out

@@ -70,3 +70,13 @@ func TestLoginNames(t *testing.T) {
 		}
 	}
 }
+
+// A Google login serves through a Code Assist project; the others have
+// none to find.
+func TestBrowserLoginsSayWhoNeedsAProject(t *testing.T) {
+	for _, l := range BrowserLogins() {
+		if want := l.Kind == KindGemini; l.Project != want {
+			t.Errorf("%s: Project = %v, want %v", l.Kind, l.Project, want)
+		}
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -33,6 +32,9 @@ type Release struct {
 	Version string `json:"version"`
 	Notes   string `json:"notes"` // the release notes' address
 	Date    string `json:"date,omitempty"`
+	// Expires is when its manifest stopped being believed: a release
+	// withdrawn from the feed is not shown for ever.
+	Expires string `json:"expires,omitempty"`
 }
 
 // ErrUpToDate: keypool update found no newer release.
@@ -84,6 +86,9 @@ func storedRelease(setting func(string) (string, error)) (Release, bool) {
 	var r Release
 	if s == "" || json.Unmarshal([]byte(s), &r) != nil || version.Compare(r.Version, version.Get().Version) <= 0 {
 		return Release{}, false // none, or this build is it (or newer) by now
+	}
+	if exp, err := time.Parse(time.RFC3339, r.Expires); err == nil && time.Now().After(exp) {
+		return Release{}, false // its manifest expired: the feed no longer vouches for it
 	}
 	return r, true
 }
@@ -190,7 +195,7 @@ func (u *updateCheck) check(ctx context.Context) {
 	found, known := a.UpdateAvailable()
 	switch {
 	case err != nil:
-		a.log.Warn("update check: nothing believed from the release feed", "feed", redactURL(c.Feed), "err", err)
+		a.log.Warn("update check: nothing believed from the release feed", "feed", update.Redact(c.Feed), "err", err)
 		return
 	case !newer:
 		a.log.Info("update check: the feed's release is not newer than this one", "version", u.current, "feed_version", m.Version)
@@ -199,21 +204,10 @@ func (u *updateCheck) check(ctx context.Context) {
 		a.log.Warn("update check: the feed's release is older than one found before; kept the newer", "found", found.Version, "feed_version", m.Version)
 		return
 	}
-	b, _ := json.Marshal(Release{Version: m.Version, Notes: m.Notes, Date: m.Date})
+	b, _ := json.Marshal(Release{Version: m.Version, Notes: m.Notes, Date: m.Date, Expires: m.Expires})
 	a.store.PutSetting(settingUpdateFound, string(b))
 	a.log.Info("update check: a newer Keypool is out", "version", m.Version, "notes", m.Notes)
 	a.changed()
-}
-
-// redactURL is a feed's address for the log: without a user, password
-// or query, which may hold a token.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unreadable address)"
-	}
-	u.User, u.RawQuery, u.Fragment = nil, "", ""
-	return u.String()
 }
 
 // UpdateText says that a newer Keypool is out, for the tray, the window
@@ -239,6 +233,9 @@ func InstallUpdate(ctx context.Context, p Params, exe string, rollback bool, log
 	}
 	if real, err := filepath.EvalSymlinks(exe); err == nil {
 		exe = real // one lock, whichever link names it
+	}
+	if update.InAppBundle(exe) {
+		return "", fmt.Errorf("%w: download the new Keypool.app from the release page, or with Homebrew: brew upgrade --cask keypool (nothing was changed)", update.ErrAppBundle)
 	}
 	unlock, err := update.Lock(exe)
 	if err != nil {

@@ -27,13 +27,24 @@ type releaseFeed struct {
 	key   ed25519.PrivateKey
 	doc   atomic.Pointer[[]byte]
 	conns atomic.Int64
+	// gate, when set, holds each answer until it is closed; asked is
+	// told of each request as it arrives.
+	gate  atomic.Pointer[chan struct{}]
+	asked chan struct{}
 }
 
 func newReleaseFeed(t *testing.T) *releaseFeed {
 	t.Helper()
 	_, key, _ := ed25519.GenerateKey(nil)
-	f := &releaseFeed{key: key}
+	f := &releaseFeed{key: key, asked: make(chan struct{}, 16)}
 	f.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case f.asked <- struct{}{}:
+		default:
+		}
+		if g := f.gate.Load(); g != nil {
+			<-*g
+		}
 		if d := f.doc.Load(); d != nil {
 			w.Write(*d)
 		}
@@ -162,20 +173,47 @@ func TestUpdateCheck(t *testing.T) {
 		})
 	}
 
-	// Turned off as a check is due: what was found is forgotten, and what
-	// a check in flight finds is not kept.
+	// Turned off while a check waits for the feed's answer: what was
+	// found is forgotten, and what the check then reads is not kept.
 	if err := setSetting(dir, "updates_checked_at", time.Now().Add(-25*time.Hour).UTC().Format(time.RFC3339)); err != nil {
 		t.Fatal(err)
 	}
 	f.serve(t, "10.0.1", nil)
-	r = startStore(t, p, &logs)
-	defer r.stop()
+	gate := make(chan struct{})
+	f.gate.Store(&gate)
+	for len(f.asked) > 0 {
+		<-f.asked
+	}
+	var offLogs logBuf
+	r = startStore(t, p, &offLogs)
+	select {
+	case <-f.asked:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no check of the feed a day after the last")
+	}
 	if err := r.SetUpdateCheck(false); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond) // what a check would take, many times over
+	close(gate)
+	time.Sleep(300 * time.Millisecond) // the check reads the answer, and keeps it or not
 	if rel, ok := r.UpdateAvailable(); ok {
-		t.Errorf("UpdateAvailable = %q after the check was turned off, want none", rel.Version)
+		t.Errorf("UpdateAvailable = %q after the check was turned off mid-check, want none", rel.Version)
+	}
+	if strings.Contains(offLogs.String(), "a newer Keypool is out") {
+		t.Errorf("the check turned off mid-way still reported a release:\n%s", offLogs.String())
+	}
+	r.stop()
+
+	// A release found before whose manifest has since expired is no
+	// longer shown: the feed stopped vouching for it.
+	expired := fmt.Sprintf(`{"version":"99.0.0","notes":"https://example.com/n","expires":%q}`, time.Now().Add(-time.Hour).UTC().Format(time.RFC3339))
+	if err := setSetting(dir, "update_available", expired); err != nil {
+		t.Fatal(err)
+	}
+	r = startStore(t, p, &logs)
+	defer r.stop()
+	if rel, ok := r.UpdateAvailable(); ok {
+		t.Errorf("UpdateAvailable = %q from an expired manifest, want none", rel.Version)
 	}
 }
 

@@ -37,8 +37,8 @@ type Options struct {
 	// Hidden starts with the tray only, as at login.
 	Hidden bool
 	Log    *slog.Logger
-	// Open opens the core app: once as Run starts, and again when a fix
-	// of the startup error window asks.
+	// Open opens the core app (required): once as Run starts, and again
+	// when a fix of the startup error window asks.
 	Open func() (Runner, error)
 	// Fixes are what the startup error window offers for err besides
 	// "Try again"; retry opens the core app again and shows it.

@@ -354,6 +354,9 @@ func loginCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			if l.Kind == lp.Kind && l.Note != "" {
 				fmt.Fprintln(stderr, "Note:", l.Note)
 			}
+			if l.Kind == lp.Kind && l.Project && lp.Project == "" {
+				fmt.Fprintln(stderr, "Keypool finds your Google Cloud project after login; pass --project ID to name one.")
+			}
 		}
 		lp.Paste = stdin
 		lp.Progress = func(msg string) { fmt.Fprintln(stderr, msg) }

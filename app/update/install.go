@@ -43,7 +43,7 @@ func (c Checker) Download(ctx context.Context, a Archive) ([]byte, error) {
 	req.Header.Set("User-Agent", "keypool/"+c.Current)
 	resp, err := c.downloadClient().Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("download %s: %w", a.URL, err)
+		return nil, fmt.Errorf("download %s: %w", Redact(a.URL), redactErr(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -139,10 +139,7 @@ var rename = os.Rename
 // The one it replaces is kept (exe.previous) for Rollback; the one kept
 // before is replaced only once the new copy is whole.
 func Replace(exe string, binary []byte) error {
-	exe, err := filepath.EvalSymlinks(exe) // replace the file, not a link to it
-	if err != nil {
-		return err
-	}
+	exe = resolve(exe)
 	fi, err := os.Stat(exe)
 	if err != nil {
 		return err
@@ -186,6 +183,18 @@ func Replace(exe string, binary []byte) error {
 	}
 	syncDir(dir)
 	return nil
+}
+
+// resolve is the file exe names when exe is a link (the file is replaced,
+// not the link); exe itself otherwise, or when the link cannot be read
+// (resolving every path fails on some Windows volumes).
+func resolve(exe string) string {
+	if fi, err := os.Lstat(exe); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		if real, err := filepath.EvalSymlinks(exe); err == nil {
+			return real
+		}
+	}
+	return exe
 }
 
 // replaceRenaming is Replace where a running program's file can be
@@ -248,6 +257,10 @@ func writeBeside(exe, pattern string, write func(*os.File) error) (string, error
 // Rollback puts back the version Replace kept, and keeps the one it
 // replaces in its place (so a second rollback undoes the first).
 func Rollback(exe string) error {
+	exe = resolve(exe)
+	if InAppBundle(exe) {
+		return fmt.Errorf("%w: install the version you want from its release page", ErrAppBundle)
+	}
 	prev := previous(exe)
 	back, err := os.ReadFile(prev)
 	if errors.Is(err, os.ErrNotExist) {
@@ -280,8 +293,8 @@ func syncDir(dir string) {
 // not replaced alone (the app would no longer open).
 var ErrAppBundle = errors.New("the macOS app is updated whole, not its binary alone")
 
-// inAppBundle reports whether exe is the binary inside a macOS .app.
-func inAppBundle(exe string) bool {
+// InAppBundle reports whether exe is the binary inside a macOS .app.
+func InAppBundle(exe string) bool {
 	return strings.Contains(filepath.ToSlash(exe), ".app/Contents/MacOS/")
 }
 
@@ -300,7 +313,7 @@ func (c Checker) Install(ctx context.Context, exe string) (Manifest, error) {
 	if !newer {
 		return m, fmt.Errorf("%w (%s; the feed has %s)", ErrUpToDate, c.Current, m.Version)
 	}
-	if inAppBundle(exe) {
+	if InAppBundle(exe) {
 		return m, fmt.Errorf("%w: download Keypool %s from %s", ErrAppBundle, m.Version, m.Notes)
 	}
 	a, err := m.ThisSystem()

@@ -1,39 +1,38 @@
 package update
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
-	"time"
+	"path/filepath"
 )
 
 // ErrBusy: another keypool update is changing the same executable.
 var ErrBusy = errors.New("another keypool update is running on this executable")
 
-// staleLock is how old a lock may be before it is taken as left behind
-// by an update that died: far longer than a download and a replace take.
-const staleLock = 30 * time.Minute
-
 // Lock keeps a second keypool update (or rollback) off exe until unlock:
 // two at once could each keep the other's new binary as the previous one.
-// A lock older than staleLock is taken over.
+// The lock is the operating system's on a file in the temporary folder,
+// named after exe, so it ends with the process that holds it, however it
+// ends, and nothing is written beside exe (or inside an app bundle).
 func Lock(exe string) (unlock func(), err error) {
-	path := exe + ".update-lock"
-	for range 2 {
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-		if err == nil {
-			fmt.Fprintf(f, "%d\n", os.Getpid())
-			f.Close()
-			return func() { os.Remove(path) }, nil
-		}
-		if !errors.Is(err, os.ErrExist) {
+	sum := sha256.Sum256([]byte(exe))
+	path := filepath.Join(os.TempDir(), "keypool-update-"+hex.EncodeToString(sum[:8])+".lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", exe, err)
+	}
+	held, err := tryLock(f)
+	if err != nil || !held {
+		f.Close()
+		if err != nil {
 			return nil, fmt.Errorf("lock %s: %w", exe, err)
 		}
-		fi, serr := os.Stat(path)
-		if serr != nil || time.Since(fi.ModTime()) < staleLock {
-			return nil, fmt.Errorf("%w (if none is, remove %s)", ErrBusy, path)
-		}
-		os.Remove(path) // left behind: take it over
+		return nil, fmt.Errorf("%w (%s)", ErrBusy, exe)
 	}
-	return nil, fmt.Errorf("%w (if none is, remove %s)", ErrBusy, path)
+	// Closing the file lets the lock go; the file stays, so no second
+	// process can lock a file this one is removing.
+	return func() { f.Close() }, nil
 }

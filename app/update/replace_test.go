@@ -6,11 +6,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
-	"time"
 
 	"github.com/ulikunitz/xz"
 )
@@ -140,6 +142,14 @@ func TestInstallLeavesAnAppBundle(t *testing.T) {
 	if got, _ := os.ReadFile(exe); string(got) != "app" {
 		t.Error("the app's binary was changed")
 	}
+	// Nor is a binary kept beside it by an older build put back alone.
+	os.WriteFile(exe+".previous", []byte("older"), 0o755)
+	if err := Rollback(exe); !errors.Is(err, ErrAppBundle) {
+		t.Errorf("Rollback inside Keypool.app: %v, want ErrAppBundle", err)
+	}
+	if got, _ := os.ReadFile(exe); string(got) != "app" {
+		t.Error("the app's binary was rolled back alone")
+	}
 }
 
 // Each archive format a release ships: the Windows zip, the Linux
@@ -209,10 +219,9 @@ func TestReleaseURL(t *testing.T) {
 }
 
 // A second update waits for none: it is refused while the first holds
-// the lock, and a lock left behind long ago is taken over.
+// the lock, from another process too, and the lock ends with its holder.
 func TestLock(t *testing.T) {
 	exe := filepath.Join(t.TempDir(), "keypool")
-	os.WriteFile(exe, []byte("running"), 0o755)
 	unlock, err := Lock(exe)
 	if err != nil {
 		t.Fatal(err)
@@ -220,21 +229,42 @@ func TestLock(t *testing.T) {
 	if _, err := Lock(exe); !errors.Is(err, ErrBusy) {
 		t.Fatalf("a second Lock while the first holds: %v, want ErrBusy", err)
 	}
+	if _, err := Lock(exe + "-other"); err != nil {
+		t.Errorf("Lock of another executable: %v, want it free", err)
+	}
+	// Another process: this test binary, asked to lock exe and say so.
+	other := func() string {
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), "KEYPOOL_LOCK_EXE="+exe)
+		out, _ := cmd.CombinedOutput()
+		return string(out)
+	}
+	if out := other(); !strings.Contains(out, "busy") {
+		t.Errorf("another process locking while this one holds: %q, want busy", out)
+	}
 	unlock()
-	again, err := Lock(exe)
+	if out := other(); !strings.Contains(out, "locked") {
+		t.Errorf("another process locking after unlock: %q, want locked", out)
+	}
+	again, err := Lock(exe) // the other process ended: its lock with it
 	if err != nil {
-		t.Fatalf("Lock after unlock: %v", err)
+		t.Fatalf("Lock after the other process ended: %v", err)
 	}
-	// Left behind by an update that died an hour ago.
-	old := time.Now().Add(-time.Hour)
-	os.Chtimes(exe+".update-lock", old, old)
-	taken, err := Lock(exe)
-	if err != nil {
-		t.Fatalf("Lock over a stale lock: %v, want it taken over", err)
+	again()
+}
+
+// TestMain is also TestLock's other process, when asked: it locks the
+// executable named, says whether it could, and ends (its lock with it).
+func TestMain(m *testing.M) {
+	if exe := os.Getenv("KEYPOOL_LOCK_EXE"); exe != "" {
+		if _, err := Lock(exe); errors.Is(err, ErrBusy) {
+			fmt.Println("busy")
+		} else if err == nil {
+			fmt.Println("locked")
+		} else {
+			fmt.Println(err)
+		}
+		os.Exit(0)
 	}
-	taken()
-	again() // the stale one's unlock finds nothing to remove
-	if _, err := os.Stat(exe + ".update-lock"); !errors.Is(err, os.ErrNotExist) {
-		t.Error("the lock file is left after unlock")
-	}
+	os.Exit(m.Run())
 }

@@ -212,7 +212,7 @@ func (c Checker) Latest(ctx context.Context) (m Manifest, newer bool, err error)
 	req.Header.Set("User-Agent", "keypool/"+c.Current)
 	resp, err := c.client().Do(req)
 	if err != nil {
-		return Manifest{}, false, fmt.Errorf("read the release feed: %w", err)
+		return Manifest{}, false, fmt.Errorf("read the release feed: %w", redactErr(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -237,6 +237,27 @@ func (c Checker) Latest(ctx context.Context) (m Manifest, newer bool, err error)
 		return Manifest{}, false, fmt.Errorf("%w (Keypool %s, on %s)", ErrExpired, m.Version, m.Expires)
 	}
 	return m, version.Compare(m.Version, c.Current) > 0, nil
+}
+
+// Redact is an address as it may be logged: without a user, a password,
+// a query or a fragment, which may hold a token.
+func Redact(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unreadable address)"
+	}
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment = nil, "", false, ""
+	return u.String()
+}
+
+// redactErr is err with the address an HTTP client's error names
+// redacted (the client hides a password, not a query).
+func redactErr(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		ue.URL = Redact(ue.URL)
+	}
+	return err
 }
 
 // ErrTooLarge: a download or a file in an archive is larger than it may

@@ -199,6 +199,17 @@ func TestLatest(t *testing.T) {
 			}
 		})
 	}
+	t.Run("feed_down_secret_unsaid", func(t *testing.T) {
+		down := httptest.NewServer(http.NotFoundHandler())
+		addr := down.Listener.Addr().String()
+		down.Close()
+		c := f.checker("1.4.0")
+		c.Feed = "http://me:pa55word@" + addr + "/latest.json?token=s3cret"
+		_, _, err := c.Latest(context.Background())
+		if err == nil || strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "pa55word") {
+			t.Fatalf("Latest with the feed down: %v, want an error without the address's secrets", err)
+		}
+	})
 	t.Run("feed_down", func(t *testing.T) {
 		down := httptest.NewServer(http.NotFoundHandler())
 		url := down.URL
