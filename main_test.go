@@ -79,6 +79,7 @@ var allowedImports = map[string][]string{
 	"bench":                    nil,
 	"internal/dirtest":         nil,
 	"internal/reruntest":       nil,
+	"internal/systemdtest":     {"internal/dirtest"},
 	"internal/waittest":        nil,
 	"relay":                    {"relay/anthropic", "relay/convert", "relay/failover", "relay/gemini", "relay/guard", "relay/openai", "relay/pool", "relay/provider", "relay/record", "relay/runway", "relay/sched", "relay/session", "relay/sse", "relay/upstream", "relay/wire"},
 	"relay/anthropic":          {"relay/failover", "relay/pool", "relay/sse", "relay/wire"},

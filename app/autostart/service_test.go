@@ -2,13 +2,13 @@ package autostart
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 
 	"keypool/internal/dirtest"
+	"keypool/internal/systemdtest"
 )
 
 // The user and system units pass systemd-analyze verify (systemd, installed
@@ -71,7 +71,7 @@ func TestServiceUnit(t *testing.T) {
 					t.Errorf("unit:\n%s\nwant no %s", unit, w)
 				}
 			}
-			verify(t, path, tt.system)
+			systemdtest.Verify(t, path, tt.system)
 
 			// systemctl enable's link, then uninstall, twice.
 			wants := filepath.Join(filepath.Dir(path), "default.target.wants")
@@ -90,29 +90,5 @@ func TestServiceUnit(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// verify runs systemd-analyze verify on the unit and wants no complaint.
-func verify(t *testing.T, path string, system bool) {
-	t.Helper()
-	sa, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		if os.Getenv("KEYPOOL_REQUIRE_KEYRING") == "1" { // under make test
-			t.Fatal("systemd-analyze is missing (Debian package systemd)")
-		}
-		t.Skip("systemd-analyze is missing (Debian package systemd)")
-	}
-	args := []string{"verify", path}
-	cmd := exec.Command(sa, args...)
-	if !system {
-		// The user manager's checks need a runtime dir of their own.
-		run := dirtest.New(t)
-		os.Chmod(run, 0o700)
-		cmd = exec.Command(sa, append([]string{"--user"}, args...)...)
-		cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+run)
-	}
-	if out, err := cmd.CombinedOutput(); err != nil || len(out) > 0 {
-		t.Errorf("systemd-analyze %s: %v\n%s\nwant no complaint", strings.Join(cmd.Args[1:], " "), err, out)
 	}
 }

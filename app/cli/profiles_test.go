@@ -29,11 +29,7 @@ func TestProfilesCommands(t *testing.T) {
 	defer work.Close()
 	a := startRelay(t, dir, keys)
 	t.Cleanup(func() { keys.DeleteAll(secrets.Account("home")); keys.DeleteAll(secrets.Account("work")) })
-	cli := func(stdin string, args ...string) (string, error) {
-		var out, errOut bytes.Buffer
-		err := run(context.Background(), append(args, "--data-dir", dir), strings.NewReader(stdin), &out, &errOut)
-		return out.String(), err
-	}
+	cli := cliOn(dir)
 	must := func(_ string, err error) {
 		t.Helper()
 		if err != nil {
@@ -161,11 +157,7 @@ func TestConnectCodexProjectRoutesByFolder(t *testing.T) {
 	defer workUp.Close()
 	a := startRelay(t, dir, keys)
 	t.Cleanup(func() { keys.DeleteAll(secrets.Account("home")); keys.DeleteAll(secrets.Account("work")) })
-	cli := func(stdin string, args ...string) (string, error) {
-		var out, errOut bytes.Buffer
-		err := run(context.Background(), append(args, "--data-dir", dir), strings.NewReader(stdin), &out, &errOut)
-		return out.String(), err
-	}
+	cli := cliOn(dir)
 	for _, c := range [][]string{
 		{"sk-home\n", "accounts", "add", "--id", "home", "--type", "openai-responses", "--priority", "100", "--api-url", homeUp.URL},
 		{"sk-work\n", "accounts", "add", "--id", "work", "--type", "openai-responses", "--priority", "10", "--api-url", workUp.URL},
@@ -202,5 +194,15 @@ func TestConnectCodexProjectRoutesByFolder(t *testing.T) {
 	}
 	if got := ask(project); got != "home" {
 		t.Errorf("after disconnect --project, served by %q, want the whole pool (home)", got)
+	}
+}
+
+// cliOn runs keypool commands on dir's data, each given stdin, and
+// returns what they print.
+func cliOn(dir string) func(stdin string, args ...string) (string, error) {
+	return func(stdin string, args ...string) (string, error) {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), append(args, "--data-dir", dir), strings.NewReader(stdin), &out, &errOut)
+		return out.String(), err
 	}
 }

@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-
-	"github.com/pelletier/go-toml/v2"
 )
 
 // Codex files every session under the model provider that recorded it (the
@@ -73,13 +71,9 @@ func baseURLEdit(path, url string) edit {
 	// splice sets (line) or removes (nil) openai_base_url; restore, when
 	// removing, is a model_provider line to put back.
 	splice := func(old []byte, line, restore *string) ([]byte, map[string]*string, error) {
-		var probe map[string]any
-		if err := toml.Unmarshal(old, &probe); err != nil {
-			return nil, nil, fmt.Errorf("not valid TOML: %w", err)
-		}
-		lines := strings.Split(strings.TrimSuffix(string(old), "\n"), "\n")
-		if len(old) == 0 {
-			lines = nil
+		lines, err := tomlLines(old)
+		if err != nil {
+			return nil, nil, err
 		}
 		prev := map[string]*string{"openai_base_url": nil, "model_provider": nil}
 		var out []string

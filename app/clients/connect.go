@@ -429,13 +429,9 @@ func legacyCodexEdit(path, base, key string) edit {
 	body := []string{`name = "Keypool"`, "base_url = " + tomlString(base+"/openai/v1"), "experimental_bearer_token = " + tomlString(key), `wire_api = "responses"`}
 	var isProvider = regexp.MustCompile(`^\s*model_provider\s*=`)
 	splice := func(old []byte, provider *string, sectionLines []string) ([]byte, map[string]*string, error) {
-		var probe map[string]any
-		if err := toml.Unmarshal(old, &probe); err != nil {
-			return nil, nil, fmt.Errorf("not valid TOML: %w", err)
-		}
-		lines := strings.Split(strings.TrimSuffix(string(old), "\n"), "\n")
-		if len(old) == 0 {
-			lines = nil
+		lines, err := tomlLines(old)
+		if err != nil {
+			return nil, nil, err
 		}
 		prev := map[string]*string{"model_provider": nil, "section": nil}
 		var out []string
@@ -486,6 +482,7 @@ func legacyCodexEdit(path, base, key string) edit {
 		if len(out) == 0 {
 			res = nil
 		}
+		var probe map[string]any
 		if err := toml.Unmarshal(res, &probe); err != nil {
 			return nil, nil, fmt.Errorf("the edited file would not be valid TOML: %w", err)
 		}
@@ -508,6 +505,19 @@ func legacyCodexEdit(path, base, key string) edit {
 
 // tomlString spells s as a TOML basic string (Go's %q may use escapes TOML
 // lacks, such as \x).
+// tomlLines is a TOML file's lines, once it is known to be valid TOML (a
+// splice of lines must not change what a broken file means).
+func tomlLines(b []byte) ([]string, error) {
+	var probe map[string]any
+	if err := toml.Unmarshal(b, &probe); err != nil {
+		return nil, fmt.Errorf("not valid TOML: %w", err)
+	}
+	if len(b) == 0 {
+		return nil, nil
+	}
+	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n"), nil
+}
+
 func tomlString(s string) string {
 	var b strings.Builder
 	b.WriteByte('"')

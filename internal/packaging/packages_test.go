@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"keypool/app/version"
+	"keypool/internal/systemdtest"
 )
 
 // makeCmd runs a target of the repository's Makefile with vars, not with
@@ -228,8 +229,8 @@ func TestPackages(t *testing.T) {
 		t.Error("desktop-file-validate is missing (desktop-file-utils)")
 	}
 	t.Run("systemd-analyze", func(t *testing.T) {
-		verify(t, "/usr/lib/systemd/system/keypool.service", true)
-		verify(t, "/usr/lib/systemd/user/keypool.service", false)
+		systemdtest.Verify(t, "/usr/lib/systemd/system/keypool.service", true)
+		systemdtest.Verify(t, "/usr/lib/systemd/user/keypool.service", false)
 	})
 
 	// Removed, it leaves nothing: each file is gone, and each folder too,

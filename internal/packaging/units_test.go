@@ -2,13 +2,13 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 
 	"keypool/app/autostart"
+	"keypool/internal/systemdtest"
 )
 
 // The packaged units run the relay as keypool service install's units do
@@ -60,31 +60,6 @@ func TestUnitsVerify(t *testing.T) {
 		if err := os.WriteFile(path, []byte(unit), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		verify(t, path, tt.system)
-	}
-}
-
-// verify runs systemd-analyze verify on the unit at path and wants no
-// complaint, as app/autostart's test of keypool service install's units
-// does. Without systemd-analyze it skips, but under make test it fails.
-func verify(t *testing.T, path string, system bool) {
-	t.Helper()
-	sa, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		if os.Getenv("KEYPOOL_REQUIRE_KEYRING") == "1" { // under make test
-			t.Fatal("systemd-analyze is missing (Debian package systemd)")
-		}
-		t.Skip("systemd-analyze is missing (Debian package systemd)")
-	}
-	cmd := exec.Command(sa, "verify", path)
-	if !system {
-		// The user manager's checks need a runtime dir of their own.
-		run := t.TempDir()
-		os.Chmod(run, 0o700)
-		cmd = exec.Command(sa, "--user", "verify", path)
-		cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+run)
-	}
-	if out, err := cmd.CombinedOutput(); err != nil || len(out) > 0 {
-		t.Errorf("systemd-analyze %s: %v\n%s\nwant no complaint", strings.Join(cmd.Args[1:], " "), err, out)
+		systemdtest.Verify(t, path, tt.system)
 	}
 }
